@@ -1,0 +1,240 @@
+import { extname } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { Decoder } from '../decode/decoder.js';
+import { DEFAULT_FILTER, PacketFilter } from '../filter/filter.js';
+import { type ExtractSummary, extractFlows, flowColumns } from '../features/extract.js';
+import { LENGTH_MODES, type LengthMode } from '../flow/flow.js';
+import { schemaMarkdown } from '../flow/schema.js';
+import { readCapture } from '../pcap/reader.js';
+import { type CaptureIssue, formatIssue } from '../pcap/types.js';
+import { openCaptureWriter } from '../pcap/writer.js';
+import { type OutputFormat, openRecordWriter } from '../output/writers.js';
+import { Progress } from './progress.js';
+
+const MAX_ISSUES_SHOWN = 20;
+
+function seconds(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number of seconds >= 0');
+  return n;
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+/** Prints issues to stderr, at most MAX_ISSUES_SHOWN per input, and counts the rest. */
+class IssuePrinter {
+  shown = 0;
+  hidden = 0;
+  total = 0;
+  constructor(private readonly quiet: boolean) {}
+  onIssue = (i: CaptureIssue): void => {
+    this.total++;
+    if (this.quiet) return;
+    if (this.shown < MAX_ISSUES_SHOWN) {
+      this.shown++;
+      process.stderr.write(`cipherscope: ${formatIssue(i)}\n`);
+    } else this.hidden++;
+  };
+  end(file: string): void {
+    if (this.hidden > 0) process.stderr.write(`cipherscope: ${file}: ${this.hidden} more issue(s) not shown\n`);
+    this.shown = 0;
+    this.hidden = 0;
+  }
+}
+
+function formatFromPath(path: string): OutputFormat {
+  const e = extname(path).toLowerCase();
+  if (e === '.parquet') return 'parquet';
+  if (e === '.jsonl' || e === '.ndjson' || e === '.json') return 'jsonl';
+  return 'csv';
+}
+
+function summaryLine(s: ExtractSummary): string {
+  const dropped = Object.entries(s.dropped)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  const pps = s.elapsedSec > 0 ? Math.round(s.packets / s.elapsedSec) : 0;
+  const mbs = s.elapsedSec > 0 ? (s.bytesRead / 1e6 / s.elapsedSec).toFixed(1) : '0';
+  return (
+    `${s.capture}: ${s.packets} packets, ${s.metered} metered, ${s.flows} flows (${s.records} records), ` +
+    `dropped: ${dropped || 'none'}; ${s.outOfOrder} out of order; ${s.errors} errors, ${s.warnings} warnings; ` +
+    `${s.elapsedSec.toFixed(3)} s, ${pps} packets/s, ${mbs} MB/s`
+  );
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('cipherscope')
+    .description('Read what encrypted smartphone traffic gives away without decrypting it: flows, features, apps, actions.')
+    .version('0.1.0')
+    .showHelpAfterError();
+
+  program
+    .command('flows')
+    .description('One record per bidirectional flow with the proposal\'s statistical features (schema: `cipherscope schema`).')
+    .argument('<inputs...>', 'pcap or pcapng files; - for standard input')
+    .option('-o, --output <file>', 'output file; - for standard output', '-')
+    .addOption(new Option('-f, --format <format>', 'output format (default: from the output file extension, else csv)').choices(['csv', 'jsonl', 'parquet']))
+    .option('--idle-timeout <seconds>', 'end a flow after this much silence', seconds, 120)
+    .option('--active-timeout <seconds>', 'split a flow older than this (same flow_id, next segment)', seconds, 1800)
+    .option('--tcp-close-grace <seconds>', 'keep a TCP flow open this long after FIN both ways or RST, for the last ACKs', seconds, 5)
+    .option('--status-interval <seconds>', 'also emit interim "status" records of live flows this often (0 = off)', seconds, 0)
+    .addOption(new Option('--length <mode>', `what a packet's length counts: ${Object.entries(LENGTH_MODES).map(([k, v]) => `${k} = ${v}`).join('; ')}`).choices(Object.keys(LENGTH_MODES)).default('ip'))
+    .option('--no-vlan-key', 'ignore VLAN ids when keying flows')
+    .option('--filter-noise', 'drop LAN chatter first (SSDP, mDNS, LLMNR, NetBIOS, DHCP), as `cipherscope filter` does')
+    .option('--exclude-host <addr>', 'drop packets to or from this address or prefix (repeatable)', collect, [])
+    .option('--only-host <addr>', 'keep only packets to or from this address or prefix (repeatable)', collect, [])
+    .option('--fragment-timeout <seconds>', 'give up reassembling an IP datagram after this long', seconds, 30)
+    .option('--strict', 'exit with status 2 if the input had any warning or error')
+    .option('--no-progress', 'no progress bar (it only shows on a terminal anyway)')
+    .option('-q, --quiet', 'no summary and no per-issue messages on stderr')
+    .action(async (inputs: string[], o) => {
+      const format: OutputFormat = o.format ?? formatFromPath(o.output);
+      const columns = flowColumns();
+      const writer = openRecordWriter(format, o.output, columns);
+      const issues = new IssuePrinter(o.quiet === true);
+      const useFilter = o.filterNoise === true || o.excludeHost.length > 0 || o.onlyHost.length > 0;
+      let bad = 0;
+      for (const input of inputs) {
+        const progress = new Progress(input, o.progress !== false);
+        try {
+          const summary = await extractFlows(input, (row) => writer.write(row), {
+            flow: {
+              idleTimeoutSec: o.idleTimeout,
+              activeTimeoutSec: o.activeTimeout,
+              tcpCloseGraceSec: o.tcpCloseGrace,
+              statusIntervalSec: o.statusInterval,
+              lengthMode: o.length as LengthMode,
+              vlanInKey: o.vlanKey !== false,
+            },
+            filter: useFilter ? { dropNoise: o.filterNoise === true, excludeHosts: o.excludeHost, onlyHosts: o.onlyHost } : undefined,
+            decoder: { reassembly: { timeoutSec: o.fragmentTimeout } },
+            onIssue: issues.onIssue,
+            onProgress: progress.update,
+          });
+          progress.stop();
+          issues.end(input);
+          if (!o.quiet) process.stderr.write(`cipherscope: ${summaryLine(summary)}\n`);
+          if (summary.errors + summary.warnings > 0) bad++;
+        } catch (e) {
+          progress.stop();
+          process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
+          process.exitCode = 1;
+        }
+      }
+      await writer.close();
+      if (o.strict && bad > 0 && !process.exitCode) {
+        process.stderr.write(`cipherscope: --strict: ${bad} input(s) had warnings or errors\n`);
+        process.exitCode = 2;
+      }
+    });
+
+  program
+    .command('filter')
+    .description('Write a capture without non-IP frames and LAN chatter (SSDP, mDNS, LLMNR, NetBIOS, DHCP), optionally without or only with given hosts; prints what was dropped, by reason.')
+    .argument('<input>', 'pcap or pcapng file; - for standard input')
+    .requiredOption('-o, --output <file>', 'output capture (.pcapng keeps several link types; anything else is classic pcap, nanosecond)')
+    .option('--exclude-host <addr>', 'drop packets to or from this address or prefix, e.g. the proxy host (repeatable)', collect, [])
+    .option('--only-host <addr>', 'keep only packets to or from this address or prefix (repeatable)', collect, [])
+    .option('--keep-noise', 'keep non-IP frames and LAN chatter (only apply the host rules)')
+    .option('--strict', 'exit with status 2 if the input had any warning or error')
+    .option('--no-progress', 'no progress bar')
+    .option('-q, --quiet', 'no summary on stderr')
+    .action(async (input: string, o) => {
+      const filter = new PacketFilter({ ...DEFAULT_FILTER, dropNoise: o.keepNoise !== true, excludeHosts: o.excludeHost, onlyHosts: o.onlyHost });
+      const decoder = new Decoder();
+      const writer = openCaptureWriter(o.output);
+      const issues = new IssuePrinter(o.quiet === true);
+      const progress = new Progress(input, o.progress !== false);
+      try {
+        const r = await readCapture(
+          input,
+          {
+            packet(rec) {
+              if (filter.verdict(decoder.decode(rec)) === undefined) writer.write(rec);
+            },
+            issue: issues.onIssue,
+          },
+          { onProgress: progress.update },
+        );
+        progress.stop();
+        issues.end(input);
+        await writer.close();
+        if (!o.quiet) {
+          const d = Object.entries(filter.summary())
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ');
+          process.stderr.write(`cipherscope: ${input}: ${r.packets} packets read, ${writer.packets} written, dropped: ${d || 'none'}\n`);
+        }
+        if (o.strict && issues.total > 0) process.exitCode = 2;
+      } catch (e) {
+        progress.stop();
+        process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
+        process.exitCode = 1;
+      }
+    });
+
+  program
+    .command('schema')
+    .description('Print the flow record schema: every column with its type, unit and definition.')
+    .addOption(new Option('--format <format>', 'output format').choices(['markdown', 'json']).default('markdown'))
+    .action((o) => {
+      const cols = flowColumns();
+      process.stdout.write(o.format === 'json' ? JSON.stringify(cols, null, 2) + '\n' : schemaMarkdown(cols));
+    });
+
+  program
+    .command('info')
+    .description('Describe a capture (format, interfaces, link types, packets, time span, issues), like capinfos.')
+    .argument('<input>', 'pcap or pcapng file; - for standard input')
+    .action(async (input: string) => {
+      let first: [number, number] | undefined;
+      let last: [number, number] = [0, 0];
+      let bytes = 0;
+      const issues: string[] = [];
+      try {
+        const r = await readCapture(input, {
+          packet(rec) {
+            if (first === undefined) first = [rec.tsSec, rec.tsNsec];
+            last = [rec.tsSec, rec.tsNsec];
+            bytes += rec.origLen;
+          },
+          issue: (i) => issues.push(formatIssue(i)),
+        });
+        const fmt = (t: [number, number] | undefined) => (t === undefined ? '-' : `${t[0]}.${String(t[1]).padStart(9, '0')}`);
+        const info = {
+          file: input,
+          format: r.metadata.format,
+          bigEndian: r.metadata.bigEndian,
+          sections: r.metadata.sections,
+          interfaces: r.metadata.interfaces,
+          packets: r.packets,
+          wireBytes: bytes,
+          first: fmt(first),
+          last: fmt(last),
+          names: Object.fromEntries(r.metadata.names),
+          statistics: r.metadata.statistics.map((s) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v]))),
+          comments: r.metadata.comments,
+          issues,
+        };
+        process.stdout.write(JSON.stringify(info, null, 2) + '\n');
+      } catch (e) {
+        process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
+        process.exitCode = 1;
+      }
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  // A closed pipe (`| head`) is a normal end, not a crash.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+  await buildProgram().parseAsync(argv);
+}

@@ -1,0 +1,38 @@
+import cliProgress from 'cli-progress';
+
+/** A byte-progress bar on stderr when it is a terminal; silent in pipes, CI and with --no-progress. */
+export class Progress {
+  private bar: cliProgress.SingleBar | undefined;
+  private last = 0;
+
+  constructor(
+    private readonly label: string,
+    enabled: boolean,
+  ) {
+    if (enabled && process.stderr.isTTY && !process.env.CI) {
+      this.bar = new cliProgress.SingleBar(
+        { stream: process.stderr, format: `${label} [{bar}] {percentage}% | {value}/{total} MB | {eta_formatted} left`, hideCursor: true, clearOnComplete: true },
+        cliProgress.Presets.shades_classic,
+      );
+    }
+  }
+
+  update = (bytes: number, total: number | undefined): void => {
+    if (this.bar === undefined || total === undefined) return;
+    const now = Date.now();
+    if (now - this.last < 100) return;
+    this.last = now;
+    const mb = (n: number) => Math.round(n / 1e5) / 10;
+    if (this.last !== 0 && !this.started) {
+      this.bar.start(mb(total), 0);
+      this.started = true;
+    }
+    this.bar.update(mb(bytes));
+  };
+
+  private started = false;
+
+  stop(): void {
+    if (this.started) this.bar?.stop();
+  }
+}

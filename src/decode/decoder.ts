@@ -1,0 +1,362 @@
+import { LinkType, type PacketRecord } from '../pcap/types.js';
+import { DEFAULT_REASSEMBLY_LIMITS, FragmentReassembler, type ReassemblyLimits } from './fragments.js';
+import { DecodedPacket, IPPROTO } from './packet.js';
+
+const ETH_IPV4 = 0x0800;
+const ETH_IPV6 = 0x86dd;
+const ETH_ARP = 0x0806;
+const ETH_VLAN = 0x8100;
+const ETH_QINQ = 0x88a8;
+const ETH_QINQ_OLD = 0x9100;
+const ETH_PPPOE_SESSION = 0x8864;
+const ETH_MPLS = 0x8847;
+const ETH_MPLS_MC = 0x8848;
+/** Stacked tags beyond this many are treated as malformed (a loop guard; real networks use one or two). */
+const MAX_TAGS = 8;
+
+/** Names for non-IP ethertypes that show up in phone and LAN captures. */
+const ETHERTYPE_NAMES: Record<number, string> = {
+  0x0806: 'arp',
+  0x8035: 'rarp',
+  0x88cc: 'lldp',
+  0x888e: 'eapol',
+  0x8863: 'pppoe-discovery',
+  0x88e1: 'homeplug',
+  0x893a: 'ieee1905',
+  0x9000: 'loopback',
+  0x22f0: 'avtp',
+};
+
+export interface DecoderOptions {
+  reassembly?: Partial<ReassemblyLimits>;
+}
+
+/**
+ * Decodes captured frames down to the transport header: Ethernet (with 802.1Q / 802.1ad tag stacks, LLC/SNAP,
+ * PPPoE session and MPLS), Linux cooked SLL and SLL2, raw IP, BSD null/loopback; IPv4 with options, IPv6 with
+ * extension headers; IPv4 and IPv6 fragments reassembled; TCP, UDP, SCTP ports, ICMP and ICMPv6 type/code.
+ *
+ * Every length field is checked against the bytes actually present: a header that claims more than was
+ * captured yields `kind = 'malformed'` with a reason, never an out-of-bounds read.
+ */
+export class Decoder {
+  readonly out = new DecodedPacket();
+  readonly reassembler: FragmentReassembler;
+
+  constructor(opts: DecoderOptions = {}) {
+    this.reassembler = new FragmentReassembler({ ...DEFAULT_REASSEMBLY_LIMITS, ...opts.reassembly });
+  }
+
+  /** Decode one record into `this.out` (reused) and return it. */
+  decode(rec: PacketRecord): DecodedPacket {
+    const p = this.out;
+    p.number = rec.number;
+    p.tsSec = rec.tsSec;
+    p.tsNsec = rec.tsNsec;
+    p.frameLen = rec.origLen;
+    p.vlan = 0;
+    p.reason = '';
+    p.ipVersion = 0;
+    p.truncated = false;
+    p.reassembled = false;
+    p.fragments = 0;
+    p.srcPort = 0;
+    p.dstPort = 0;
+    p.tcpFlags = 0;
+    p.data = rec.data;
+    const d = rec.data;
+    const start = rec.dataOffset;
+    const end = start + rec.capLen;
+    p.capturedEnd = end;
+    switch (rec.linkType) {
+      case LinkType.ETHERNET:
+        if (end - start < 14) return this.malformed('ethernet-truncated');
+        return this.ethertype(d, start + 14, end, (d[start + 12] << 8) | d[start + 13], 0);
+      case LinkType.LINUX_SLL:
+        if (end - start < 16) return this.malformed('sll-truncated');
+        return this.ethertype(d, start + 16, end, (d[start + 14] << 8) | d[start + 15], 0);
+      case LinkType.LINUX_SLL2:
+        if (end - start < 20) return this.malformed('sll2-truncated');
+        return this.ethertype(d, start + 20, end, (d[start] << 8) | d[start + 1], 0);
+      case LinkType.RAW:
+        return this.ipByVersion(d, start, end);
+      case LinkType.IPV4:
+        return this.ipv4(d, start, end);
+      case LinkType.IPV6:
+        return this.ipv6(d, start, end);
+      case LinkType.NULL:
+      case LinkType.LOOP: {
+        if (end - start < 4) return this.malformed('loopback-truncated');
+        // DLT_NULL's family is in the writer's byte order: a value above 0xffff means the other order.
+        let fam = rec.linkType === LinkType.LOOP ? readU32BE(d, start) : readU32LE(d, start);
+        if (fam > 0xffff) fam = readU32BE(d, start);
+        if (fam === 2) return this.ipv4(d, start + 4, end);
+        if (fam === 24 || fam === 28 || fam === 30 || fam === 10 || fam === 23) return this.ipv6(d, start + 4, end);
+        return this.nonIp(`loopback-family-${fam}`);
+      }
+      default:
+        p.kind = 'unsupported-link';
+        p.reason = `linktype-${rec.linkType}`;
+        return p;
+    }
+  }
+
+  /** Call at the end of the input so fragments that never completed are counted. */
+  finish(): void {
+    this.reassembler.finish();
+  }
+
+  private malformed(reason: string): DecodedPacket {
+    this.out.kind = 'malformed';
+    this.out.reason = reason;
+    return this.out;
+  }
+
+  private nonIp(reason: string): DecodedPacket {
+    this.out.kind = 'non-ip';
+    this.out.reason = reason;
+    return this.out;
+  }
+
+  private ethertype(d: Uint8Array, o: number, end: number, type: number, depth: number): DecodedPacket {
+    for (;;) {
+      if (type === ETH_IPV4) return this.ipv4(d, o, end);
+      if (type === ETH_IPV6) return this.ipv6(d, o, end);
+      if (type === ETH_VLAN || type === ETH_QINQ || type === ETH_QINQ_OLD) {
+        if (++depth > MAX_TAGS) return this.malformed('too-many-vlan-tags');
+        if (end - o < 4) return this.malformed('vlan-truncated');
+        this.out.vlan = this.out.vlan * 4096 + (((d[o] << 8) | d[o + 1]) & 0x0fff);
+        type = (d[o + 2] << 8) | d[o + 3];
+        o += 4;
+        continue;
+      }
+      if (type === ETH_PPPOE_SESSION) {
+        // PPPoE header (6 bytes) then the 2-byte PPP protocol.
+        if (end - o < 8) return this.malformed('pppoe-truncated');
+        const ppp = (d[o + 6] << 8) | d[o + 7];
+        if (ppp === 0x0021) return this.ipv4(d, o + 8, end);
+        if (ppp === 0x0057) return this.ipv6(d, o + 8, end);
+        return this.nonIp(`ppp-0x${ppp.toString(16).padStart(4, '0')}`);
+      }
+      if (type === ETH_MPLS || type === ETH_MPLS_MC) {
+        // Pop labels to the bottom of the stack, then guess the payload from the IP version nibble.
+        for (let n = 0; ; n++) {
+          if (n >= MAX_TAGS * 2) return this.malformed('too-many-mpls-labels');
+          if (end - o < 4) return this.malformed('mpls-truncated');
+          const bottom = (d[o + 2] & 1) === 1;
+          o += 4;
+          if (bottom) break;
+        }
+        return this.ipByVersion(d, o, end);
+      }
+      if (type < 0x0600) {
+        // IEEE 802.3 length field: LLC follows; only SNAP with an ethertype can carry IP.
+        if (end - o >= 8 && d[o] === 0xaa && d[o + 1] === 0xaa && d[o + 2] === 0x03) {
+          type = (d[o + 6] << 8) | d[o + 7];
+          o += 8;
+          continue;
+        }
+        return this.nonIp('llc');
+      }
+      return this.nonIp(ETHERTYPE_NAMES[type] ?? `ethertype-0x${type.toString(16).padStart(4, '0')}`);
+    }
+  }
+
+  private ipByVersion(d: Uint8Array, o: number, end: number): DecodedPacket {
+    if (o >= end) return this.malformed('ip-missing');
+    const v = d[o] >> 4;
+    if (v === 4) return this.ipv4(d, o, end);
+    if (v === 6) return this.ipv6(d, o, end);
+    return this.malformed(`ip-version-${v}`);
+  }
+
+  private ipv4(d: Uint8Array, o: number, end: number): DecodedPacket {
+    const p = this.out;
+    if (end - o < 20) return this.malformed('ipv4-header-truncated');
+    if (d[o] >> 4 !== 4) return this.malformed('ipv4-bad-version');
+    const hl = (d[o] & 0x0f) * 4;
+    if (hl < 20) return this.malformed('ipv4-bad-header-length');
+    if (end - o < hl) return this.malformed('ipv4-options-truncated');
+    let total = (d[o + 2] << 8) | d[o + 3];
+    if (total === 0) total = end - o; // TSO/LSO captures write 0; Wireshark uses the captured length too
+    if (total < hl) return this.malformed('ipv4-total-length-below-header');
+    p.ipVersion = 4;
+    p.ttl = d[o + 8];
+    p.proto = d[o + 9];
+    p.src0 = p.src1 = p.src2 = 0;
+    p.dst0 = p.dst1 = p.dst2 = 0;
+    p.src3 = readU32BE(d, o + 12);
+    p.dst3 = readU32BE(d, o + 16);
+    p.ipLen = total;
+    // Ethernet padding lies beyond the IP total length; a short snap length ends before it.
+    const ipEnd = Math.min(end, o + total);
+    p.truncated = o + total > end;
+    p.capturedEnd = ipEnd;
+    const fragField = (d[o + 6] << 8) | d[o + 7];
+    const more = (fragField & 0x2000) !== 0;
+    const fragOffset = (fragField & 0x1fff) * 8;
+    if (more || fragOffset !== 0) {
+      if (p.truncated) return this.malformed('ipv4-fragment-truncated');
+      const id = (d[o + 4] << 8) | d[o + 5];
+      const key = `4|${p.src3}|${p.dst3}|${p.proto}|${id}|${p.vlan}`;
+      const r = this.reassembler.add(key, p.tsSec + p.tsNsec / 1e9, fragOffset, more, d.subarray(o + hl, ipEnd), hl, p.frameLen);
+      if (r === undefined) {
+        p.kind = 'fragment';
+        p.reason = 'ipv4-fragment';
+        return p;
+      }
+      p.reassembled = true;
+      p.fragments = r.fragments;
+      p.frameLen = r.frameLen;
+      p.ipLen = r.headerLen + r.payload.length;
+      p.data = r.payload;
+      p.capturedEnd = r.payload.length;
+      return this.transport(r.payload, 0, r.payload.length, r.payload.length);
+    }
+    return this.transport(d, o + hl, ipEnd, total - hl);
+  }
+
+  private ipv6(d: Uint8Array, o: number, end: number): DecodedPacket {
+    const p = this.out;
+    if (end - o < 40) return this.malformed('ipv6-header-truncated');
+    if (d[o] >> 4 !== 6) return this.malformed('ipv6-bad-version');
+    let plen = (d[o + 4] << 8) | d[o + 5];
+    if (plen === 0) plen = end - o - 40; // jumbogram or TSO: use what was captured
+    p.ipVersion = 6;
+    p.ttl = d[o + 7];
+    p.src0 = readU32BE(d, o + 8);
+    p.src1 = readU32BE(d, o + 12);
+    p.src2 = readU32BE(d, o + 16);
+    p.src3 = readU32BE(d, o + 20);
+    p.dst0 = readU32BE(d, o + 24);
+    p.dst1 = readU32BE(d, o + 28);
+    p.dst2 = readU32BE(d, o + 32);
+    p.dst3 = readU32BE(d, o + 36);
+    p.ipLen = 40 + plen;
+    const ipEnd = Math.min(end, o + 40 + plen);
+    p.truncated = o + 40 + plen > end;
+    p.capturedEnd = ipEnd;
+    let next = d[o + 6];
+    let q = o + 40;
+    // Walk extension headers. Each length is checked against the captured bytes.
+    for (let n = 0; ; n++) {
+      if (n > 16) return this.malformed('ipv6-too-many-extension-headers');
+      if (next === 0 || next === 43 || next === 60 || next === 135 || next === 139 || next === 140) {
+        if (ipEnd - q < 8) return this.malformed('ipv6-extension-truncated');
+        const len = (d[q + 1] + 1) * 8;
+        if (ipEnd - q < len) return this.malformed('ipv6-extension-truncated');
+        next = d[q];
+        q += len;
+        continue;
+      }
+      if (next === 51) {
+        // Authentication header: length in 4-byte units, minus 2.
+        if (ipEnd - q < 8) return this.malformed('ipv6-ah-truncated');
+        const len = (d[q + 1] + 2) * 4;
+        if (ipEnd - q < len) return this.malformed('ipv6-ah-truncated');
+        next = d[q];
+        q += len;
+        continue;
+      }
+      if (next === 44) {
+        if (ipEnd - q < 8) return this.malformed('ipv6-fragment-header-truncated');
+        if (p.truncated) return this.malformed('ipv6-fragment-truncated');
+        const inner = d[q];
+        const field = (d[q + 2] << 8) | d[q + 3];
+        const fragOffset = field & 0xfff8;
+        const more = (field & 1) === 1;
+        const id = readU32BE(d, q + 4);
+        const headerLen = q + 8 - o;
+        if (fragOffset === 0 && !more) {
+          // An atomic fragment (RFC 6946): not really fragmented.
+          next = inner;
+          q += 8;
+          continue;
+        }
+        const key = `6|${p.src0}|${p.src1}|${p.src2}|${p.src3}|${p.dst0}|${p.dst1}|${p.dst2}|${p.dst3}|${id}|${p.vlan}`;
+        const r = this.reassembler.add(key, p.tsSec + p.tsNsec / 1e9, fragOffset, more, d.subarray(q + 8, ipEnd), headerLen - 8, p.frameLen);
+        if (r === undefined) {
+          p.kind = 'fragment';
+          p.reason = 'ipv6-fragment';
+          return p;
+        }
+        // The next-header value of the first fragment names the reassembled payload's protocol.
+        p.reassembled = true;
+        p.fragments = r.fragments;
+        p.frameLen = r.frameLen;
+        p.ipLen = r.headerLen + r.payload.length;
+        p.proto = inner;
+        p.data = r.payload;
+        p.capturedEnd = r.payload.length;
+        return this.transport(r.payload, 0, r.payload.length, r.payload.length);
+      }
+      break;
+    }
+    p.proto = next;
+    return this.transport(d, q, ipEnd, o + 40 + plen - q);
+  }
+
+  /** `o..end` are the captured transport bytes; `l4Len` is the transport length the IP header states. */
+  private transport(d: Uint8Array, o: number, end: number, l4Len: number): DecodedPacket {
+    const p = this.out;
+    p.l4Offset = o;
+    p.l4Len = l4Len;
+    p.kind = 'ip';
+    switch (p.proto) {
+      case IPPROTO.TCP: {
+        if (end - o < 20 || l4Len < 20) return this.malformed('tcp-header-truncated');
+        const hl = (d[o + 12] >> 4) * 4;
+        if (hl < 20) return this.malformed('tcp-bad-header-length');
+        if (hl > l4Len) return this.malformed('tcp-header-exceeds-segment');
+        if (end - o < hl) return this.malformed('tcp-options-truncated');
+        p.srcPort = (d[o] << 8) | d[o + 1];
+        p.dstPort = (d[o + 2] << 8) | d[o + 3];
+        p.tcpSeq = readU32BE(d, o + 4);
+        p.tcpAck = readU32BE(d, o + 8);
+        p.tcpFlags = d[o + 13] | ((d[o + 12] & 1) << 8);
+        p.tcpWindow = (d[o + 14] << 8) | d[o + 15];
+        p.tcpHeaderLen = hl;
+        p.payloadOffset = o + hl;
+        p.payloadLen = l4Len - hl;
+        return p;
+      }
+      case IPPROTO.UDP: {
+        if (end - o < 8 || l4Len < 8) return this.malformed('udp-header-truncated');
+        p.srcPort = (d[o] << 8) | d[o + 1];
+        p.dstPort = (d[o + 2] << 8) | d[o + 3];
+        p.payloadOffset = o + 8;
+        p.payloadLen = l4Len - 8;
+        return p;
+      }
+      case IPPROTO.SCTP: {
+        if (end - o < 12 || l4Len < 12) return this.malformed('sctp-header-truncated');
+        p.srcPort = (d[o] << 8) | d[o + 1];
+        p.dstPort = (d[o + 2] << 8) | d[o + 3];
+        p.payloadOffset = o + 12;
+        p.payloadLen = l4Len - 12;
+        return p;
+      }
+      case IPPROTO.ICMP:
+      case IPPROTO.ICMPV6: {
+        if (end - o < 4 || l4Len < 4) return this.malformed('icmp-header-truncated');
+        p.icmpType = d[o];
+        p.icmpCode = d[o + 1];
+        p.payloadOffset = o + 4;
+        p.payloadLen = l4Len - 4;
+        return p;
+      }
+      default:
+        p.payloadOffset = o;
+        p.payloadLen = l4Len;
+        return p;
+    }
+  }
+}
+
+function readU32BE(d: Uint8Array, o: number): number {
+  return ((d[o] << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3]) >>> 0;
+}
+
+function readU32LE(d: Uint8Array, o: number): number {
+  return (d[o] | (d[o + 1] << 8) | (d[o + 2] << 16) | (d[o + 3] << 24)) >>> 0;
+}

@@ -1,0 +1,136 @@
+/**
+ * IPv4 and IPv6 fragment reassembly in a bounded buffer. Held datagrams are limited in number and bytes and
+ * expire after a timeout of capture time (default 30 s, Linux's ipfrag_time; Zeek waits 5 min). Every
+ * fragment that never becomes part of a datagram is counted, by cause, never dropped silently.
+ */
+
+export interface ReassemblyLimits {
+  timeoutSec: number;
+  maxDatagrams: number;
+  maxBytes: number;
+}
+
+export const DEFAULT_REASSEMBLY_LIMITS: ReassemblyLimits = { timeoutSec: 30, maxDatagrams: 4096, maxBytes: 16 * 1024 * 1024 };
+
+interface Piece {
+  offset: number;
+  bytes: Uint8Array;
+}
+
+interface Pending {
+  key: string;
+  firstSeen: number;
+  pieces: Piece[];
+  /** Total payload length once the last fragment (MF = 0) has been seen, else -1. */
+  total: number;
+  bytes: number;
+  frameLen: number;
+  /** Header length of the fragment at offset 0 (IPv4 header, or IPv6 header + unfragmentable part), -1 until seen. */
+  headerLen: number;
+}
+
+export interface Reassembled {
+  payload: Uint8Array;
+  headerLen: number;
+  frameLen: number;
+  fragments: number;
+}
+
+export interface ReassemblyStats {
+  fragments: number;
+  datagrams: number;
+  /** Fragments dropped because their datagram timed out, was evicted for space, was still open at the end, or was inconsistent. */
+  expired: number;
+  evicted: number;
+  unfinished: number;
+  inconsistent: number;
+}
+
+export class FragmentReassembler {
+  private readonly pending = new Map<string, Pending>();
+  private heldBytes = 0;
+  readonly stats: ReassemblyStats = { fragments: 0, datagrams: 0, expired: 0, evicted: 0, unfinished: 0, inconsistent: 0 };
+
+  constructor(private readonly limits: ReassemblyLimits = DEFAULT_REASSEMBLY_LIMITS) {}
+
+  /**
+   * Add one fragment. `payload` is copied. Returns the datagram's payload when this fragment completes it.
+   * `headerLen` is this fragment's IP header length (used for the datagram's IP length when offset is 0).
+   */
+  add(key: string, nowSec: number, offset: number, more: boolean, payload: Uint8Array, headerLen: number, frameLen: number): Reassembled | undefined {
+    this.stats.fragments++;
+    this.expire(nowSec);
+    let d = this.pending.get(key);
+    if (d === undefined) {
+      while (this.pending.size >= this.limits.maxDatagrams || (this.heldBytes + payload.length > this.limits.maxBytes && this.pending.size > 0)) {
+        this.evictOldest();
+      }
+      d = { key, firstSeen: nowSec, pieces: [], total: -1, bytes: 0, frameLen: 0, headerLen: -1 };
+      this.pending.set(key, d);
+    }
+    d.pieces.push({ offset, bytes: payload.slice() });
+    d.bytes += payload.length;
+    d.frameLen += frameLen;
+    this.heldBytes += payload.length;
+    if (offset === 0) d.headerLen = headerLen;
+    if (!more) {
+      const total = offset + payload.length;
+      if (d.total >= 0 && d.total !== total) {
+        this.drop(d, 'inconsistent');
+        return undefined;
+      }
+      d.total = total;
+    }
+    if (d.total < 0 || d.headerLen < 0) return undefined;
+    // Complete when the pieces cover [0, total) without a gap. Pieces beyond the end make it inconsistent.
+    const sorted = [...d.pieces].sort((a, b) => a.offset - b.offset);
+    let covered = 0;
+    for (const pc of sorted) {
+      if (pc.offset > covered) return undefined;
+      covered = Math.max(covered, pc.offset + pc.bytes.length);
+    }
+    if (covered < d.total) return undefined;
+    if (covered > d.total) {
+      this.drop(d, 'inconsistent');
+      return undefined;
+    }
+    const out = new Uint8Array(d.total);
+    // Earlier fragments win where fragments overlap: copy in reverse arrival order.
+    for (let i = d.pieces.length - 1; i >= 0; i--) out.set(d.pieces[i].bytes, d.pieces[i].offset);
+    this.remove(d);
+    this.stats.datagrams++;
+    return { payload: out, headerLen: d.headerLen, frameLen: d.frameLen, fragments: d.pieces.length };
+  }
+
+  /** Drop datagrams older than the timeout. Map iteration order is insertion order, so the oldest come first. */
+  expire(nowSec: number): void {
+    for (const d of this.pending.values()) {
+      if (nowSec - d.firstSeen < this.limits.timeoutSec) break;
+      this.drop(d, 'expired');
+    }
+  }
+
+  /** At the end of the input: whatever is still held never completed. */
+  finish(): void {
+    for (const d of [...this.pending.values()]) this.drop(d, 'unfinished');
+  }
+
+  get held(): number {
+    return this.pending.size;
+  }
+
+  private evictOldest(): void {
+    const first = this.pending.values().next();
+    if (!first.done) this.drop(first.value, 'evicted');
+  }
+
+  private drop(d: Pending, why: 'expired' | 'evicted' | 'unfinished' | 'inconsistent'): void {
+    this.stats[why] += d.pieces.length;
+    this.remove(d);
+  }
+
+  private remove(d: Pending): void {
+    this.heldBytes -= d.bytes;
+    this.pending.delete(d.key);
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The result of decoding one captured frame. One object is reused for every packet (see `Decoder`), so the hot
+ * path allocates nothing; `kind` says which fields are meaningful, like a discriminated union without the
+ * allocation. Never keep a reference across packets: copy the fields you need.
+ */
+
+export type PacketKind =
+  /** An IP packet (or a reassembled datagram) whose transport header was read. */
+  | 'ip'
+  /** A link-layer frame that carries no IP (ARP, LLDP, STP, ...). `reason` names it. */
+  | 'non-ip'
+  /** An IP fragment held for reassembly; it will count when the datagram completes. */
+  | 'fragment'
+  /** Bytes that do not parse; `reason` says what was wrong. */
+  | 'malformed'
+  /** A link type we do not decode. */
+  | 'unsupported-link';
+
+export const IPPROTO = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58, SCTP: 132 } as const;
+
+export const TcpFlag = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10, URG: 0x20, ECE: 0x40, CWR: 0x80, NS: 0x100 } as const;
+
+export class DecodedPacket {
+  kind: PacketKind = 'malformed';
+  /** For 'non-ip' and 'malformed': a short stable reason code, e.g. "arp", "ipv4-header-truncated". */
+  reason = '';
+  /** Frame number and time, copied from the capture record (time as seconds + nanoseconds). */
+  number = 0;
+  tsSec = 0;
+  tsNsec = 0;
+  /** Wire length of the frame (for a reassembled datagram: the sum over its fragments). */
+  frameLen = 0;
+  /** VLAN ids from outer to inner packed as outer * 4096 + inner (0 when untagged). Part of the flow key. */
+  vlan = 0;
+
+  ipVersion = 0;
+  /** Source and destination address as four 32-bit words (IPv4 in word 3). */
+  src0 = 0;
+  src1 = 0;
+  src2 = 0;
+  src3 = 0;
+  dst0 = 0;
+  dst1 = 0;
+  dst2 = 0;
+  dst3 = 0;
+  ttl = 0;
+  /** Transport protocol number (after IPv6 extension headers). */
+  proto = 0;
+  /** IP length: IPv4 total length, or 40 + IPv6 payload length; for reassembled datagrams the whole datagram. */
+  ipLen = 0;
+  /** Transport segment length (transport header + payload) as the IP header states it. */
+  l4Len = 0;
+  /** Transport payload length as the headers state it (may exceed what was captured). */
+  payloadLen = 0;
+  /** Where the transport header starts in `data`, and where captured bytes end. */
+  l4Offset = 0;
+  payloadOffset = 0;
+  capturedEnd = 0;
+  data: Uint8Array = new Uint8Array(0);
+  /** True when the snap length cut the packet short of its IP length. */
+  truncated = false;
+  /** True when this packet is a datagram reassembled from fragments. */
+  reassembled = false;
+  fragments = 0;
+
+  srcPort = 0;
+  dstPort = 0;
+  /** TCP only. */
+  tcpFlags = 0;
+  tcpSeq = 0;
+  tcpAck = 0;
+  tcpWindow = 0;
+  tcpHeaderLen = 0;
+  /** ICMP/ICMPv6 only. */
+  icmpType = 0;
+  icmpCode = 0;
+}
+
+export interface TcpOptions {
+  mss?: number;
+  windowScale?: number;
+  sackPermitted?: boolean;
+  timestamp?: [number, number];
+}
+
+/** Read TCP options of a decoded TCP packet; a length that runs past the header ends the walk. */
+export function parseTcpOptions(p: DecodedPacket): TcpOptions {
+  const out: TcpOptions = {};
+  const d = p.data;
+  let o = p.l4Offset + 20;
+  const end = Math.min(p.l4Offset + p.tcpHeaderLen, p.capturedEnd);
+  while (o < end) {
+    const kind = d[o];
+    if (kind === 0) break;
+    if (kind === 1) {
+      o++;
+      continue;
+    }
+    if (o + 1 >= end) break;
+    const len = d[o + 1];
+    if (len < 2 || o + len > end) break;
+    if (kind === 2 && len === 4) out.mss = (d[o + 2] << 8) | d[o + 3];
+    else if (kind === 3 && len === 3) out.windowScale = d[o + 2];
+    else if (kind === 4 && len === 2) out.sackPermitted = true;
+    else if (kind === 8 && len === 10) {
+      const v = (i: number) => ((d[i] << 24) | (d[i + 1] << 16) | (d[i + 2] << 8) | d[i + 3]) >>> 0;
+      out.timestamp = [v(o + 2), v(o + 6)];
+    }
+    o += len;
+  }
+  return out;
+}

@@ -1,0 +1,80 @@
+import type { DecodedPacket } from '../decode/packet.js';
+import type { Direction, Flow, FlowPlugin } from '../flow/flow.js';
+import type { CellValue, ColumnDef } from '../flow/schema.js';
+import { RunningStats } from './running-stats.js';
+
+/**
+ * The proposal's size- and direction-based features (Table 1 of 000_..., items 1-4, 7-14, 17-20; counts and bytes
+ * 5, 6, 15, 16 are core columns) plus the same statistics over both directions.
+ *
+ * - Packet length: the meter's --length accounting mode (IP length by default).
+ * - Inter-arrival time (IAT): t_i - t_(i-1) between consecutive packets of the same direction (or of the flow, for
+ *   the bidirectional columns), in nanoseconds, in arrival order. Out-of-order timestamps give negative IATs;
+ *   they are counted in out_of_order_packets and never reordered.
+ * - SD: sample standard deviation (n - 1), 0 below two values. Empty sets give 0 for min/max/mean.
+ */
+class PacketStatsState {
+  readonly len = [new RunningStats(), new RunningStats(), new RunningStats()]; // fwd, bwd, both
+  readonly iat = [new RunningStats(), new RunningStats(), new RunningStats()];
+  readonly lastT = [NaN, NaN, NaN];
+}
+
+const SCOPES: ReadonlyArray<{ prefix: string; who: string; table: string }> = [
+  { prefix: 'fwd_', who: 'client-to-server packets', table: 'Table 1 #' },
+  { prefix: 'bwd_', who: 'server-to-client packets', table: 'Table 1 #' },
+  { prefix: '', who: 'all packets of the flow', table: '' },
+];
+const TABLE1 = [
+  [1, 2, 3, 4, 7, 8, 9, 10],
+  [11, 12, 13, 14, 17, 18, 19, 20],
+];
+
+function columns(): ColumnDef[] {
+  const out: ColumnDef[] = [];
+  SCOPES.forEach((s, i) => {
+    const ref = (k: number) => (i < 2 ? ` (${s.table}${TABLE1[i][k]})` : '');
+    out.push(
+      { name: `${s.prefix}pkt_len_min_bytes`, type: 'int', unit: 'bytes', description: `Smallest packet length among ${s.who}${ref(0)}.` },
+      { name: `${s.prefix}pkt_len_max_bytes`, type: 'int', unit: 'bytes', description: `Largest packet length among ${s.who}${ref(1)}.` },
+      { name: `${s.prefix}pkt_len_mean_bytes`, type: 'float', unit: 'bytes', description: `Mean packet length of ${s.who}${ref(2)}${i === 2 ? ' (the proposal\'s average packet size)' : ''}.` },
+      { name: `${s.prefix}pkt_len_sd_bytes`, type: 'float', unit: 'bytes', description: `Sample SD (n-1) of the packet length of ${s.who}${ref(3)}.` },
+      { name: `${s.prefix}iat_min_ns`, type: 'int', unit: 'ns', description: `Smallest inter-arrival time between consecutive ${s.who}${ref(4)}.` },
+      { name: `${s.prefix}iat_max_ns`, type: 'int', unit: 'ns', description: `Largest inter-arrival time between consecutive ${s.who}${ref(5)}.` },
+      { name: `${s.prefix}iat_mean_ns`, type: 'float', unit: 'ns', description: `Mean inter-arrival time of ${s.who}${ref(6)}.` },
+      { name: `${s.prefix}iat_sd_ns`, type: 'float', unit: 'ns', description: `Sample SD (n-1) of the inter-arrival time of ${s.who}${ref(7)}.` },
+    );
+  });
+  return out;
+}
+
+export const packetStatsPlugin: FlowPlugin<PacketStatsState> = {
+  name: 'packet-stats',
+  columns: columns(),
+  init(): PacketStatsState {
+    return new PacketStatsState();
+  },
+  update(s: PacketStatsState, _flow: Flow, _p: DecodedPacket, dir: Direction, t: number, len: number): void {
+    s.len[dir].push(len);
+    s.len[2].push(len);
+    const ld = s.lastT[dir];
+    if (ld === ld) s.iat[dir].push(t - ld); // ld === ld: not NaN
+    s.lastT[dir] = t;
+    const la = s.lastT[2];
+    if (la === la) s.iat[2].push(t - la);
+    s.lastT[2] = t;
+  },
+  write(s: PacketStatsState, _flow: Flow, row: CellValue[], at: number): void {
+    for (let i = 0; i < 3; i++) {
+      const l = s.len[i];
+      const g = s.iat[i];
+      row[at++] = l.min;
+      row[at++] = l.max;
+      row[at++] = l.mean;
+      row[at++] = l.sd;
+      row[at++] = g.min;
+      row[at++] = g.max;
+      row[at++] = g.mean;
+      row[at++] = g.sd;
+    }
+  },
+};

@@ -1,0 +1,114 @@
+import type { DecodedPacket } from '../decode/packet.js';
+import type { CellValue, ColumnDef } from './schema.js';
+
+/** Which bytes of a packet count as its length (the accounting modes nfstream offers). */
+export type LengthMode = 'ip' | 'frame' | 'transport' | 'payload';
+
+export const LENGTH_MODES: Record<LengthMode, string> = {
+  ip: 'IP header + IP payload: IPv4 total length, or 40 + IPv6 payload length (extension headers included); a reassembled datagram counts whole',
+  frame: 'the whole frame as it was on the wire (original length, link-layer header included); a reassembled datagram counts the sum of its fragments',
+  transport: 'transport header + transport payload (TCP/UDP segment length as the IP header states it)',
+  payload: 'transport payload only (TCP/UDP data, no headers)',
+};
+
+export function packetLength(p: DecodedPacket, mode: LengthMode): number {
+  switch (mode) {
+    case 'ip':
+      return p.ipLen;
+    case 'frame':
+      return p.frameLen;
+    case 'transport':
+      return p.l4Len;
+    case 'payload':
+      return p.payloadLen;
+  }
+}
+
+/** Direction of a packet within its flow: 0 = forward (client to server), 1 = backward. */
+export type Direction = 0 | 1;
+
+/** How the client (initiator) of a flow was decided; written to `initiator_rule`. */
+export type InitiatorRule = 'syn' | 'syn-ack' | 'icmp-echo' | 'port' | 'first-packet' | 'inherited';
+
+export type ExpiryReason = 'idle' | 'active' | 'tcp-fin' | 'tcp-rst' | 'tcp-new-syn' | 'end-of-input' | 'status';
+
+/**
+ * One bidirectional flow. Fields are plain numbers so V8 keeps one hidden class for every flow; plugins keep
+ * their state in `slots` (one entry per plugin, in plugin order).
+ */
+export class Flow {
+  /** Bucket chain, LRU list (by last update). */
+  nextInBucket: Flow | null = null;
+  lruPrev: Flow | null = null;
+  lruNext: Flow | null = null;
+  alive = true;
+
+  ipVersion = 0;
+  proto = 0;
+  vlan = 0;
+  c0 = 0;
+  c1 = 0;
+  c2 = 0;
+  c3 = 0;
+  cPort = 0;
+  s0 = 0;
+  s1 = 0;
+  s2 = 0;
+  s3 = 0;
+  sPort = 0;
+  initiator: InitiatorRule = 'first-packet';
+
+  /** Times are nanoseconds relative to the meter's time base (see FlowTable.baseSec). */
+  firstT = 0;
+  lastT = 0;
+  packets0 = 0;
+  packets1 = 0;
+  bytes0 = 0;
+  bytes1 = 0;
+  payload0 = 0;
+  payload1 = 0;
+  outOfOrder = 0;
+  truncated = 0;
+  reassembled = 0;
+
+  /** TCP teardown: FIN seen from client / server, RST seen; closing deadline (relative ns, -1 = open). */
+  fin0 = false;
+  fin1 = false;
+  rst = false;
+  closeDeadline = -1;
+  closeReason: ExpiryReason = 'tcp-fin';
+  /** Client's initial sequence number from its SYN (-1 unknown), to recognise a retransmitted SYN. */
+  clientIsn = -1;
+
+  slots: unknown[];
+
+  constructor(
+    readonly hash: number,
+    readonly flowId: number,
+    readonly segment: number,
+    nPlugins: number,
+  ) {
+    this.slots = new Array<unknown>(nPlugins);
+  }
+
+  get packets(): number {
+    return this.packets0 + this.packets1;
+  }
+}
+
+/**
+ * A feature plugin (nfstream's NFPlugin: on_init / on_update / on_expire). The meter calls `init` when a flow
+ * starts (before `update` for its first packet), `update` for every packet with the direction, the time in
+ * relative ns and the packet length in the configured accounting mode, and `write` to fill the plugin's
+ * columns of a record (final or interim status).
+ */
+export interface FlowPlugin<S = unknown> {
+  readonly name: string;
+  readonly columns: readonly ColumnDef[];
+  init(flow: Flow, p: DecodedPacket): S;
+  update(state: S, flow: Flow, p: DecodedPacket, dir: Direction, t: number, len: number): void;
+  /** Called once when the flow ends (not for status records). */
+  expire?(state: S, flow: Flow): void;
+  /** Write this plugin's values into `row` starting at `at`, in `columns` order. */
+  write(state: S, flow: Flow, row: CellValue[], at: number): void;
+}

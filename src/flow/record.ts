@@ -1,0 +1,65 @@
+import { addrText } from '../common/addr.js';
+import type { ExpiryReason, Flow } from './flow.js';
+import type { CellValue, ColumnDef } from './schema.js';
+import type { FlowTable, RecordKind } from './table.js';
+
+/** Columns every flow record has, before the plugins' columns. */
+export const CORE_COLUMNS: readonly ColumnDef[] = [
+  { name: 'flow_id', type: 'int', unit: '', identifier: true, description: 'Flow number in this run, from 1. Segments of one connection split by the active timeout, and its status records, share it.' },
+  { name: 'segment', type: 'int', unit: '', description: '0 for the first record of a connection; n after n active-timeout splits.' },
+  { name: 'record_kind', type: 'string', unit: '', description: '"final" when the flow (segment) ended; "status" for an interim record of a live flow (--status-interval), with counters so far.' },
+  { name: 'expiry_reason', type: 'string', unit: '', description: 'Why the record was written: idle, active, tcp-fin (FIN both ways + grace), tcp-rst (RST + grace), tcp-new-syn (a new SYN reused the ports), end-of-input, status.' },
+  { name: 'first_seen_ns', type: 'int64', unit: 'ns', identifier: true, description: 'Timestamp of the first packet, nanoseconds since the Unix epoch, at the capture\'s full resolution.' },
+  { name: 'last_seen_ns', type: 'int64', unit: 'ns', identifier: true, description: 'Timestamp of the latest packet (the largest timestamp seen in the flow).' },
+  { name: 'duration_ns', type: 'int', unit: 'ns', description: 'last_seen_ns - first_seen_ns.' },
+  { name: 'ip_version', type: 'int', unit: '', description: '4 or 6.' },
+  { name: 'protocol', type: 'int', unit: '', description: 'IP protocol number of the transport (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, ...).' },
+  { name: 'vlan', type: 'int', unit: '', identifier: true, description: 'VLAN ids, outer * 4096 + inner; 0 when untagged.' },
+  { name: 'client_addr', type: 'string', unit: '', identifier: true, description: 'Address of the initiator (see initiator_rule). Forward = client to server.' },
+  { name: 'client_port', type: 'int', unit: '', identifier: true, description: 'Port of the initiator; 0 for protocols without ports.' },
+  { name: 'server_addr', type: 'string', unit: '', identifier: true, description: 'Address of the responder.' },
+  { name: 'server_port', type: 'int', unit: '', identifier: true, description: 'Port of the responder; 0 for protocols without ports.' },
+  { name: 'initiator_rule', type: 'string', unit: '', description: 'How the client was chosen: syn (sent SYN without ACK), syn-ack (received SYN+ACK), icmp-echo, port (capture started mid-connection: the side with a well-known server port is the server), first-packet (sender of the first packet), inherited (active-timeout continuation).' },
+  { name: 'packets', type: 'int', unit: 'packets', description: 'Packets in both directions. A reassembled IP datagram counts once.' },
+  { name: 'bytes', type: 'int', unit: 'bytes', description: 'Sum of packet lengths in both directions, in the --length accounting mode.' },
+  { name: 'fwd_packets', type: 'int', unit: 'packets', description: 'Packets from client to server (Table 1 #5).' },
+  { name: 'bwd_packets', type: 'int', unit: 'packets', description: 'Packets from server to client (Table 1 #15).' },
+  { name: 'fwd_bytes', type: 'int', unit: 'bytes', description: 'Sum of client-to-server packet lengths, --length mode (Table 1 #6, flow size forward).' },
+  { name: 'bwd_bytes', type: 'int', unit: 'bytes', description: 'Sum of server-to-client packet lengths, --length mode (Table 1 #16).' },
+  { name: 'fwd_payload_bytes', type: 'int', unit: 'bytes', description: 'Transport payload bytes client to server, as the headers state them.' },
+  { name: 'bwd_payload_bytes', type: 'int', unit: 'bytes', description: 'Transport payload bytes server to client.' },
+  { name: 'out_of_order_packets', type: 'int', unit: 'packets', description: 'Packets whose timestamp is earlier than the previous packet of the flow; kept in arrival order, never moved.' },
+  { name: 'truncated_packets', type: 'int', unit: 'packets', description: 'Packets cut short by the snap length (lengths still come from the headers).' },
+  { name: 'reassembled_datagrams', type: 'int', unit: 'packets', description: 'Packets that were IP datagrams reassembled from fragments.' },
+];
+
+/** Fill the core columns of a record into `row[at .. at + CORE_COLUMNS.length)`. */
+export function writeCore(flow: Flow, kind: RecordKind, reason: ExpiryReason, table: FlowTable, row: CellValue[], at = 0): void {
+  const v = flow.ipVersion;
+  row[at] = flow.flowId;
+  row[at + 1] = flow.segment;
+  row[at + 2] = kind;
+  row[at + 3] = reason;
+  row[at + 4] = table.absoluteNs(flow.firstT);
+  row[at + 5] = table.absoluteNs(flow.lastT);
+  row[at + 6] = flow.lastT - flow.firstT;
+  row[at + 7] = v;
+  row[at + 8] = flow.proto;
+  row[at + 9] = flow.vlan;
+  row[at + 10] = addrText(v, flow.c0, flow.c1, flow.c2, flow.c3);
+  row[at + 11] = flow.cPort;
+  row[at + 12] = addrText(v, flow.s0, flow.s1, flow.s2, flow.s3);
+  row[at + 13] = flow.sPort;
+  row[at + 14] = flow.initiator;
+  row[at + 15] = flow.packets0 + flow.packets1;
+  row[at + 16] = flow.bytes0 + flow.bytes1;
+  row[at + 17] = flow.packets0;
+  row[at + 18] = flow.packets1;
+  row[at + 19] = flow.bytes0;
+  row[at + 20] = flow.bytes1;
+  row[at + 21] = flow.payload0;
+  row[at + 22] = flow.payload1;
+  row[at + 23] = flow.outOfOrder;
+  row[at + 24] = flow.truncated;
+  row[at + 25] = flow.reassembled;
+}

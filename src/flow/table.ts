@@ -1,0 +1,368 @@
+import { type DecodedPacket, IPPROTO, TcpFlag } from '../decode/packet.js';
+import { type Direction, type ExpiryReason, Flow, type FlowPlugin, type InitiatorRule, type LengthMode, packetLength } from './flow.js';
+
+export interface FlowTableOptions {
+  /** A flow silent for this long ends (seconds). nfstream and Linux conntrack use 120 s. */
+  idleTimeoutSec: number;
+  /** A flow older than this ends and continues as a new segment with the same flow id (seconds). */
+  activeTimeoutSec: number;
+  /** After FIN from both sides, or RST, the flow stays open this long to absorb the last ACKs (seconds; Zeek uses 5 s). */
+  tcpCloseGraceSec: number;
+  /** Emit an interim status record for every live flow this often (seconds of capture time); 0 = off (Argus uses 5 s). */
+  statusIntervalSec: number;
+  lengthMode: LengthMode;
+  /** Include the VLAN ids in the flow key (as nfstream does). */
+  vlanInKey: boolean;
+}
+
+export const DEFAULT_FLOW_OPTIONS: FlowTableOptions = {
+  idleTimeoutSec: 120,
+  activeTimeoutSec: 1800,
+  tcpCloseGraceSec: 5,
+  statusIntervalSec: 0,
+  lengthMode: 'ip',
+  vlanInKey: true,
+};
+
+export type RecordKind = 'final' | 'status';
+
+export interface FlowSink {
+  record(flow: Flow, kind: RecordKind, reason: ExpiryReason, table: FlowTable): void;
+}
+
+/**
+ * Ports that mark the server side when a capture starts mid-connection (no SYN seen): the IANA well-known range
+ * plus common registered service ports seen on phones and proxies (Tinyproxy 8888, Squid 3128, XMPP / Google
+ * push 5222-5228, WhatsApp 4244/5222, STUN 3478, QUIC/HTTPS alternates 8443).
+ */
+const SERVER_PORTS = new Set([1080, 1194, 1433, 1723, 1883, 3128, 3306, 3478, 4244, 5060, 5061, 5222, 5223, 5228, 5349, 5432, 6379, 8000, 8008, 8080, 8443, 8883, 8888, 9000, 9090, 19302]);
+
+function likelyServerPort(port: number): boolean {
+  return (port > 0 && port < 1024) || SERVER_PORTS.has(port);
+}
+
+/** How often (in capture time) the table looks for flows to expire. */
+const SCAN_INTERVAL_NS = 1e9;
+
+interface Timed {
+  flow: Flow;
+  due: number;
+}
+
+/**
+ * The flow table. Key = protocol + VLAN + unordered pair of (address, port); direction comes from the initiator.
+ *
+ * Initiator rule, in order: TCP SYN without ACK (its sender is the client); SYN+ACK (its receiver is the client);
+ * ICMP echo request/reply; a likely server port on exactly one side (capture started mid-connection); else the
+ * sender of the first packet seen. The rule used is written to `initiator_rule`. A flow split by the active
+ * timeout keeps its client and server ('inherited'), fixing nfstream#125.
+ *
+ * Expiry: idle (`t - last >= idle`), active (`t - first >= active`), TCP FIN from both sides or RST followed by a
+ * grace period, a new SYN on a closed or closing connection, and end of input. Idle and closing flows are found by
+ * a scan every second of capture time over an LRU list and a deadline queue, so expired flows stream out and
+ * memory grows with active flows only.
+ *
+ * Time is kept as nanoseconds relative to the first packet's second (`baseSec`), exact in a double for 104 days.
+ */
+export class FlowTable {
+  private readonly buckets = new Map<number, Flow>();
+  private lruHead: Flow | null = null;
+  private lruTail: Flow | null = null;
+  private closing: Timed[] = [];
+  private closingHead = 0;
+  private status: Timed[] = [];
+  private statusHead = 0;
+  private nextFlowId = 1;
+  private lastScan = -Infinity;
+  private readonly idleNs: number;
+  private readonly activeNs: number;
+  private readonly graceNs: number;
+  private readonly statusNs: number;
+  baseSec = -1;
+  /** Latest capture time seen (relative ns); never goes back. */
+  clock = -Infinity;
+  active = 0;
+  flowsEmitted = 0;
+  packets = 0;
+  /** Packets whose timestamp is earlier than an earlier packet's (capture-wide). */
+  outOfOrder = 0;
+
+  constructor(
+    readonly plugins: readonly FlowPlugin[],
+    private readonly sink: FlowSink,
+    readonly opts: FlowTableOptions = DEFAULT_FLOW_OPTIONS,
+  ) {
+    this.idleNs = opts.idleTimeoutSec * 1e9;
+    this.activeNs = opts.activeTimeoutSec * 1e9;
+    this.graceNs = opts.tcpCloseGraceSec * 1e9;
+    this.statusNs = opts.statusIntervalSec * 1e9;
+  }
+
+  /** Absolute nanoseconds since the epoch of a relative time. */
+  absoluteNs(t: number): bigint {
+    return BigInt(this.baseSec) * 1_000_000_000n + BigInt(t);
+  }
+
+  /** Add one decoded packet of kind 'ip'. */
+  add(p: DecodedPacket): void {
+    if (this.baseSec < 0) this.baseSec = p.tsSec;
+    const t = (p.tsSec - this.baseSec) * 1e9 + p.tsNsec;
+    this.packets++;
+    if (t < this.clock) this.outOfOrder++;
+    else this.clock = t;
+    if (this.clock - this.lastScan >= SCAN_INTERVAL_NS) this.scan(this.clock);
+
+    const vlan = this.opts.vlanInKey ? p.vlan : 0;
+    const hs = endpointHash(p.src0, p.src1, p.src2, p.src3, p.srcPort);
+    const hd = endpointHash(p.dst0, p.dst1, p.dst2, p.dst3, p.dstPort);
+    const h = ((hs + hd) ^ Math.imul(p.proto + 1, 0x9e3779b1) ^ Math.imul(vlan + 1, 0x85ebca6b)) >>> 0;
+
+    let flow = this.buckets.get(h) ?? null;
+    let dir: Direction = 0;
+    while (flow !== null) {
+      if (flow.proto === p.proto && flow.vlan === vlan && flow.ipVersion === p.ipVersion) {
+        if (flow.cPort === p.srcPort && flow.sPort === p.dstPort && flow.c3 === p.src3 && flow.s3 === p.dst3 && flow.c2 === p.src2 && flow.s2 === p.dst2 && flow.c1 === p.src1 && flow.s1 === p.dst1 && flow.c0 === p.src0 && flow.s0 === p.dst0) {
+          dir = 0;
+          break;
+        }
+        if (flow.cPort === p.dstPort && flow.sPort === p.srcPort && flow.c3 === p.dst3 && flow.s3 === p.src3 && flow.c2 === p.dst2 && flow.s2 === p.src2 && flow.c1 === p.dst1 && flow.s1 === p.src1 && flow.c0 === p.dst0 && flow.s0 === p.src0) {
+          dir = 1;
+          break;
+        }
+      }
+      flow = flow.nextInBucket;
+    }
+
+    const isTcp = p.proto === IPPROTO.TCP;
+    const pureSyn = isTcp && (p.tcpFlags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN;
+    if (flow !== null) {
+      let reason: ExpiryReason | undefined;
+      if (t - flow.lastT >= this.idleNs) reason = 'idle';
+      else if (flow.closeDeadline >= 0 && t > flow.closeDeadline) reason = flow.closeReason;
+      else if (pureSyn && (flow.closeDeadline >= 0 || flow.rst || flow.fin0 || flow.fin1) && p.tcpSeq !== flow.clientIsn) reason = 'tcp-new-syn';
+      else if (t - flow.firstT >= this.activeNs) reason = 'active';
+      if (reason !== undefined) {
+        const old = flow;
+        this.expire(old, reason);
+        if (reason === 'active') {
+          flow = this.create(h, p, t, vlan, old);
+          dir = p.src3 === flow.c3 && p.srcPort === flow.cPort && p.src0 === flow.c0 && p.src1 === flow.c1 && p.src2 === flow.c2 ? 0 : 1;
+        } else flow = null;
+      }
+    }
+    if (flow === null) {
+      flow = this.create(h, p, t, vlan, null);
+      dir = p.src3 === flow.c3 && p.srcPort === flow.cPort && p.src0 === flow.c0 && p.src1 === flow.c1 && p.src2 === flow.c2 ? 0 : 1;
+    } else this.touch(flow);
+
+    const len = packetLength(p, this.opts.lengthMode);
+    if (t < flow.lastT) flow.outOfOrder++;
+    else flow.lastT = t;
+    if (dir === 0) {
+      flow.packets0++;
+      flow.bytes0 += len;
+      flow.payload0 += p.payloadLen;
+    } else {
+      flow.packets1++;
+      flow.bytes1 += len;
+      flow.payload1 += p.payloadLen;
+    }
+    if (p.truncated) flow.truncated++;
+    if (p.reassembled) flow.reassembled++;
+    const plugins = this.plugins;
+    for (let i = 0; i < plugins.length; i++) plugins[i].update(flow.slots[i], flow, p, dir, t, len);
+
+    if (isTcp) this.tcpState(flow, p, dir, t, pureSyn);
+  }
+
+  private tcpState(flow: Flow, p: DecodedPacket, dir: Direction, t: number, pureSyn: boolean): void {
+    const f = p.tcpFlags;
+    if (pureSyn && dir === 0 && flow.clientIsn < 0) flow.clientIsn = p.tcpSeq;
+    if (f & TcpFlag.RST) {
+      if (!flow.rst) {
+        flow.rst = true;
+        this.startClosing(flow, t, 'tcp-rst');
+      }
+      return;
+    }
+    if (f & TcpFlag.FIN) {
+      if (dir === 0) flow.fin0 = true;
+      else flow.fin1 = true;
+      if (flow.fin0 && flow.fin1 && flow.closeDeadline < 0) this.startClosing(flow, t, 'tcp-fin');
+    }
+  }
+
+  private startClosing(flow: Flow, t: number, reason: ExpiryReason): void {
+    // Deadlines use the monotonic clock so the closing queue stays sorted.
+    const at = Math.max(t, this.clock);
+    flow.closeDeadline = at + this.graceNs;
+    flow.closeReason = reason;
+    this.closing.push({ flow, due: flow.closeDeadline });
+  }
+
+  private create(h: number, p: DecodedPacket, t: number, vlan: number, continues: Flow | null): Flow {
+    const flow = new Flow(h, continues ? continues.flowId : this.nextFlowId++, continues ? continues.segment + 1 : 0, this.plugins.length);
+    flow.ipVersion = p.ipVersion;
+    flow.proto = p.proto;
+    flow.vlan = vlan;
+    let srcIsClient: boolean;
+    let rule: InitiatorRule;
+    if (continues !== null) {
+      srcIsClient = p.srcPort === continues.cPort && p.src3 === continues.c3 && p.src0 === continues.c0 && p.src1 === continues.c1 && p.src2 === continues.c2;
+      rule = 'inherited';
+    } else [srcIsClient, rule] = initiator(p);
+    if (srcIsClient) {
+      flow.c0 = p.src0;
+      flow.c1 = p.src1;
+      flow.c2 = p.src2;
+      flow.c3 = p.src3;
+      flow.cPort = p.srcPort;
+      flow.s0 = p.dst0;
+      flow.s1 = p.dst1;
+      flow.s2 = p.dst2;
+      flow.s3 = p.dst3;
+      flow.sPort = p.dstPort;
+    } else {
+      flow.c0 = p.dst0;
+      flow.c1 = p.dst1;
+      flow.c2 = p.dst2;
+      flow.c3 = p.dst3;
+      flow.cPort = p.dstPort;
+      flow.s0 = p.src0;
+      flow.s1 = p.src1;
+      flow.s2 = p.src2;
+      flow.s3 = p.src3;
+      flow.sPort = p.srcPort;
+    }
+    flow.initiator = rule;
+    flow.firstT = t;
+    flow.lastT = t;
+    // Insert at the head of its bucket chain and at the LRU tail.
+    flow.nextInBucket = this.buckets.get(h) ?? null;
+    this.buckets.set(h, flow);
+    this.lruAppend(flow);
+    this.active++;
+    for (let i = 0; i < this.plugins.length; i++) flow.slots[i] = this.plugins[i].init(flow, p);
+    if (this.statusNs > 0) this.status.push({ flow, due: Math.max(t, this.clock) + this.statusNs });
+    return flow;
+  }
+
+  /** Move to the LRU tail (most recently updated). */
+  private touch(flow: Flow): void {
+    if (this.lruTail === flow) return;
+    this.lruUnlink(flow);
+    this.lruAppend(flow);
+  }
+
+  private lruAppend(flow: Flow): void {
+    flow.lruPrev = this.lruTail;
+    flow.lruNext = null;
+    if (this.lruTail !== null) this.lruTail.lruNext = flow;
+    else this.lruHead = flow;
+    this.lruTail = flow;
+  }
+
+  private lruUnlink(flow: Flow): void {
+    if (flow.lruPrev !== null) flow.lruPrev.lruNext = flow.lruNext;
+    else this.lruHead = flow.lruNext;
+    if (flow.lruNext !== null) flow.lruNext.lruPrev = flow.lruPrev;
+    else this.lruTail = flow.lruPrev;
+    flow.lruPrev = flow.lruNext = null;
+  }
+
+  private expire(flow: Flow, reason: ExpiryReason): void {
+    if (!flow.alive) return;
+    flow.alive = false;
+    // Unlink from the bucket chain.
+    let cur = this.buckets.get(flow.hash) ?? null;
+    if (cur === flow) {
+      if (flow.nextInBucket === null) this.buckets.delete(flow.hash);
+      else this.buckets.set(flow.hash, flow.nextInBucket);
+    } else {
+      while (cur !== null && cur.nextInBucket !== flow) cur = cur.nextInBucket;
+      if (cur !== null) cur.nextInBucket = flow.nextInBucket;
+    }
+    flow.nextInBucket = null;
+    this.lruUnlink(flow);
+    this.active--;
+    for (let i = 0; i < this.plugins.length; i++) this.plugins[i].expire?.(flow.slots[i], flow);
+    this.flowsEmitted++;
+    this.sink.record(flow, 'final', reason, this);
+  }
+
+  /**
+   * Expire what is due at capture time `now` (relative ns): idle flows from the LRU head, closing flows whose
+   * grace has passed, and status records. Live capture calls this from a timer, so flows expire even when no
+   * packet arrives.
+   */
+  scan(now: number): void {
+    this.lastScan = now;
+    while (this.lruHead !== null && now - this.lruHead.lastT >= this.idleNs) this.expire(this.lruHead, 'idle');
+    while (this.closingHead < this.closing.length && this.closing[this.closingHead].due < now) {
+      const { flow, due } = this.closing[this.closingHead++];
+      if (flow.alive && flow.closeDeadline === due) this.expire(flow, flow.closeReason);
+    }
+    if (this.closingHead > 1024 && this.closingHead * 2 > this.closing.length) {
+      this.closing = this.closing.slice(this.closingHead);
+      this.closingHead = 0;
+    }
+    if (this.statusNs > 0) {
+      while (this.statusHead < this.status.length && this.status[this.statusHead].due <= now) {
+        const item = this.status[this.statusHead++];
+        if (!item.flow.alive) continue;
+        this.sink.record(item.flow, 'status', 'status', this);
+        this.status.push({ flow: item.flow, due: item.due + this.statusNs });
+      }
+      if (this.statusHead > 1024 && this.statusHead * 2 > this.status.length) {
+        this.status = this.status.slice(this.statusHead);
+        this.statusHead = 0;
+      }
+    }
+  }
+
+  /** Advance capture time without a packet (live mode timers). */
+  tick(nowAbsSec: number, nowAbsNsec = 0): void {
+    if (this.baseSec < 0) return;
+    const t = (nowAbsSec - this.baseSec) * 1e9 + nowAbsNsec;
+    if (t > this.clock) this.clock = t;
+    this.scan(this.clock);
+  }
+
+  /** End of input: every remaining flow ends, oldest update first. */
+  flush(): void {
+    while (this.lruHead !== null) this.expire(this.lruHead, 'end-of-input');
+    this.closing = [];
+    this.closingHead = 0;
+    this.status = [];
+    this.statusHead = 0;
+  }
+}
+
+/** Decide whether the packet's source is the client. */
+function initiator(p: DecodedPacket): [boolean, InitiatorRule] {
+  if (p.proto === IPPROTO.TCP) {
+    const sa = p.tcpFlags & (TcpFlag.SYN | TcpFlag.ACK);
+    if (sa === TcpFlag.SYN) return [true, 'syn'];
+    if (sa === (TcpFlag.SYN | TcpFlag.ACK)) return [false, 'syn-ack'];
+  } else if (p.proto === IPPROTO.ICMP || p.proto === IPPROTO.ICMPV6) {
+    const req = p.proto === IPPROTO.ICMP ? 8 : 128;
+    const rep = p.proto === IPPROTO.ICMP ? 0 : 129;
+    if (p.icmpType === req) return [true, 'icmp-echo'];
+    if (p.icmpType === rep) return [false, 'icmp-echo'];
+  }
+  const s = likelyServerPort(p.srcPort);
+  const d = likelyServerPort(p.dstPort);
+  if (s && !d) return [false, 'port'];
+  if (d && !s) return [true, 'port'];
+  return [true, 'first-packet'];
+}
+
+/** A 32-bit mix of one endpoint; the flow hash adds two of them, so it is the same for both directions. */
+function endpointHash(w0: number, w1: number, w2: number, w3: number, port: number): number {
+  let h = Math.imul(w3 ^ 0x27d4eb2d, 0x165667b1);
+  h = Math.imul(h ^ (h >>> 15) ^ w2, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13) ^ w1, 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 16) ^ w0, 0x27d4eb2f);
+  h = Math.imul(h ^ (h >>> 15) ^ port, 0x165667b1);
+  return (h ^ (h >>> 16)) >>> 0;
+}

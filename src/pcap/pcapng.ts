@@ -1,0 +1,388 @@
+import { DEFAULT_MAX_CAPLEN, HARD_MAX_CAPLEN, ParserBase } from './parser.js';
+import { type CaptureMetadata, type InterfaceInfo, type PacketSink, normalizeLinkType } from './types.js';
+
+/** Block types (https://datatracker.ietf.org/doc/draft-ietf-opsawg-pcapng/). */
+export const BT_SHB = 0x0a0d0d0a;
+const BT_IDB = 1;
+const BT_OPB = 2; // obsolete packet block
+const BT_SPB = 3;
+const BT_NRB = 4;
+const BT_ISB = 5;
+const BT_EPB = 6;
+const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
+/** Blocks we know, used to judge candidates while resynchronising after a corrupt block. */
+const KNOWN_BLOCKS = new Set([BT_SHB, BT_IDB, BT_OPB, BT_SPB, BT_NRB, BT_ISB, BT_EPB, 0x0a, 0x0bad, 0x40000bad, 7, 8, 9]);
+
+const OPT_COMMENT = 1;
+const IDB_NAME = 2;
+const IDB_DESCRIPTION = 3;
+const IDB_TSRESOL = 9;
+const IDB_TSOFFSET = 14;
+const ISB_IFRECV = 4;
+const ISB_IFDROP = 5;
+const ISB_FILTERACCEPT = 6;
+const ISB_OSDROP = 7;
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+/** Per-interface timestamp converter. Exact for any resolution up to 2^53 units per second. */
+class TsConverter {
+  private cachedHi = -1;
+  private baseSec = 0;
+  private baseRem = 0;
+  private readonly nsPerUnit: number;
+  constructor(
+    readonly unitsPerSec: number,
+    readonly offsetSec: number,
+  ) {
+    this.nsPerUnit = 1e9 / unitsPerSec;
+  }
+  /** Sets out[0] = seconds, out[1] = nanoseconds. */
+  convert(hi: number, lo: number, out: Float64Array): void {
+    const u = this.unitsPerSec;
+    if (hi !== this.cachedHi) {
+      // hi * 2^32 units, split once per value of hi into whole seconds and a remainder of units.
+      const big = BigInt(hi) << 32n;
+      const bu = BigInt(u);
+      this.baseSec = Number(big / bu);
+      this.baseRem = Number(big % bu);
+      this.cachedHi = hi;
+    }
+    const rem = this.baseRem + lo; // < u + 2^32: exact in a double
+    const carry = Math.floor(rem / u);
+    const frac = rem - carry * u;
+    out[0] = this.baseSec + carry + this.offsetSec;
+    // For 10^-k with k <= 9 this is an exact integer; finer or binary resolutions round down to the nanosecond.
+    out[1] = Math.floor(frac * this.nsPerUnit + 1e-6);
+    if (out[1] >= 1e9) out[1] = 999999999;
+  }
+}
+
+interface Iface {
+  info: InterfaceInfo;
+  ts: TsConverter;
+}
+
+/**
+ * pcapng reader: section headers in both byte orders, several sections, interface description blocks each with
+ * their own link type, `if_tsresol` and `if_tsoffset`, enhanced / simple / obsolete packet blocks, name
+ * resolution and interface statistics blocks, comments. Unknown blocks are skipped; a block whose lengths are
+ * inconsistent is reported, and reading resumes at the next block that looks right.
+ */
+export class PcapngParser extends ParserBase {
+  readonly metadata: CaptureMetadata = {
+    format: 'pcapng',
+    bigEndian: false,
+    interfaces: [],
+    sections: 0,
+    names: new Map(),
+    statistics: [],
+    comments: [],
+  };
+  private le = true;
+  private ifaces: Iface[] = [];
+  private sectionStarted = false;
+  private resyncing = false;
+  private resyncFromAbs = 0;
+  private resyncNextAbs = 0;
+  private nextInterfaceGlobalId = 0;
+  private readonly tsOut = new Float64Array(2);
+
+  constructor(file: string, sink: PacketSink) {
+    super(file, sink);
+  }
+
+  feed(buf: Uint8Array, dv: DataView, start: number, end: number, base: number, eof: boolean): number {
+    let p = start;
+    this.rec.data = buf;
+    for (;;) {
+      if (this.resyncing) {
+        const found = this.scan(dv, Math.max(p, this.resyncNextAbs - base), end, eof);
+        if (found < 0) {
+          if (eof) {
+            this.report('error', 'pcapng-no-block-after-corruption', this.resyncFromAbs, `no valid block in the remaining ${base + end - this.resyncFromAbs} bytes`);
+            this.resyncing = false;
+            return end;
+          }
+          const keep = -found - 1;
+          this.resyncNextAbs = base + keep;
+          this.need = Math.max(end - keep + 1, 24);
+          return keep;
+        }
+        this.report('error', 'pcapng-skipped-bytes', this.resyncFromAbs, `skipped ${base + found - this.resyncFromAbs} bytes of corrupt data; resumed at byte offset ${base + found}`);
+        this.resyncing = false;
+        p = found;
+      }
+      const avail = end - p;
+      if (avail < 12) {
+        if (eof) {
+          if (avail > 0) this.report('error', 'pcapng-block-header-truncated', base + p, `file ends inside a block header (${avail} bytes left)`);
+          return end;
+        }
+        this.need = 12;
+        return p;
+      }
+      const type = dv.getUint32(p, this.le);
+      if (type === BT_SHB) {
+        // The byte order is only known after reading the byte-order magic.
+        const bom = dv.getUint32(p + 8, true);
+        if (bom === BYTE_ORDER_MAGIC) this.le = true;
+        else if (bom === 0x4d3c2b1a) this.le = false;
+        else {
+          this.report('error', 'pcapng-bad-byte-order-magic', base + p + 8, `section header byte-order magic is 0x${bom.toString(16)}, not 0x1a2b3c4d`);
+          this.beginResync(base + p);
+          continue;
+        }
+      } else if (!this.sectionStarted) {
+        this.report('error', 'pcapng-no-section-header', base + p, 'first block is not a section header block');
+        this.beginResync(base + p);
+        continue;
+      }
+      const len = dv.getUint32(p + 4, this.le);
+      if (len < 12 || len % 4 !== 0 || len > HARD_MAX_CAPLEN + 64) {
+        this.report('error', 'pcapng-bad-block-length', base + p + 4, `block of type 0x${type.toString(16)} has total length ${len} (must be a multiple of 4, at least 12)`);
+        this.beginResync(base + p);
+        continue;
+      }
+      if (avail < len) {
+        if (eof) {
+          this.report('error', 'pcapng-block-truncated', base + p, `file ends inside a block of type 0x${type.toString(16)}: block length ${len}, ${avail} bytes remain`);
+          return end;
+        }
+        this.need = len;
+        return p;
+      }
+      const trailer = dv.getUint32(p + len - 4, this.le);
+      if (trailer !== len) {
+        this.report('error', 'pcapng-block-length-mismatch', base + p + len - 4, `block of type 0x${type.toString(16)}: trailing length ${trailer} differs from leading length ${len}`);
+        this.beginResync(base + p);
+        continue;
+      }
+      this.block(type, buf, dv, p, len, base);
+      p += len;
+    }
+  }
+
+  private beginResync(abs: number): void {
+    this.resyncing = true;
+    this.resyncFromAbs = abs;
+    this.resyncNextAbs = abs + 4;
+  }
+
+  /** Find the next 4-aligned block with a known type and matching leading and trailing lengths. */
+  private scan(dv: DataView, from: number, end: number, eof: boolean): number {
+    // Blocks are 32-bit aligned relative to where the corruption started.
+    let q = from + ((((this.resyncFromAbs - from) % 4) + 4) % 4);
+    for (; q + 12 <= end; q += 4) {
+      let le = this.le;
+      const t = dv.getUint32(q, le);
+      if (t === BT_SHB) {
+        const bom = dv.getUint32(q + 8, true);
+        if (bom === BYTE_ORDER_MAGIC) le = true;
+        else if (bom === 0x4d3c2b1a) le = false;
+        else continue;
+      } else if (!KNOWN_BLOCKS.has(t)) continue;
+      const len = dv.getUint32(q + 4, le);
+      if (len < 12 || len % 4 !== 0 || len > HARD_MAX_CAPLEN + 64) continue;
+      if (q + len > end) {
+        if (eof) continue;
+        return -(q + 1);
+      }
+      if (dv.getUint32(q + len - 4, le) === len) return q;
+    }
+    return -(q + 1);
+  }
+
+  private block(type: number, buf: Uint8Array, dv: DataView, p: number, len: number, base: number): void {
+    const le = this.le;
+    const bodyEnd = p + len - 4;
+    switch (type) {
+      case BT_SHB: {
+        if (len < 28) {
+          this.report('error', 'pcapng-shb-short', base + p, `section header block of ${len} bytes is shorter than 28`);
+          return;
+        }
+        const major = dv.getUint16(p + 12, le);
+        if (major !== 1) this.report('warning', 'pcapng-version', base + p + 12, `unexpected pcapng major version ${major}`);
+        this.sectionStarted = true;
+        this.metadata.sections++;
+        if (this.metadata.sections === 1) this.metadata.bigEndian = !le;
+        this.ifaces = [];
+        this.forEachOption(buf, dv, p + 24, bodyEnd, base, (code, o, olen) => {
+          if (code === OPT_COMMENT) this.metadata.comments.push(utf8.decode(buf.subarray(o, o + olen)));
+        });
+        return;
+      }
+      case BT_IDB: {
+        if (len < 20) {
+          this.report('error', 'pcapng-idb-short', base + p, `interface description block of ${len} bytes is shorter than 20`);
+          return;
+        }
+        const linkType = normalizeLinkType(dv.getUint16(p + 8, le));
+        const snapLen = dv.getUint32(p + 12, le);
+        const info: InterfaceInfo = { id: this.nextInterfaceGlobalId++, linkType, snapLen, tsUnitsPerSec: 1e6, tsOffsetSec: 0 };
+        this.forEachOption(buf, dv, p + 16, bodyEnd, base, (code, o, olen) => {
+          if (code === IDB_TSRESOL && olen >= 1) {
+            const v = buf[o];
+            const exp = v & 0x7f;
+            const units = v & 0x80 ? 2 ** exp : 10 ** exp;
+            if (units > 2 ** 53 || units < 1) {
+              this.report('warning', 'pcapng-tsresol', base + o, `if_tsresol 0x${v.toString(16)} is out of range; using microseconds`);
+            } else info.tsUnitsPerSec = units;
+          } else if (code === IDB_TSOFFSET && olen >= 8) {
+            info.tsOffsetSec = Number(dv.getBigInt64(o, le));
+          } else if (code === IDB_NAME) info.name = utf8.decode(buf.subarray(o, o + olen));
+          else if (code === IDB_DESCRIPTION) info.description = utf8.decode(buf.subarray(o, o + olen));
+        });
+        this.ifaces.push({ info, ts: new TsConverter(info.tsUnitsPerSec, info.tsOffsetSec) });
+        this.metadata.interfaces.push(info);
+        this.sink.interfaceAdded?.(info);
+        return;
+      }
+      case BT_EPB:
+      case BT_OPB: {
+        if (len < 32) {
+          this.report('error', 'pcapng-packet-block-short', base + p, `packet block of ${len} bytes is shorter than 32`);
+          return;
+        }
+        const ifId = type === BT_EPB ? dv.getUint32(p + 8, le) : dv.getUint16(p + 8, le);
+        const iface = this.ifaces[ifId];
+        if (iface === undefined) {
+          this.report('error', 'pcapng-unknown-interface', base + p + 8, `packet block names interface ${ifId}, but the section has ${this.ifaces.length} interface(s); packet skipped`);
+          return;
+        }
+        const hi = dv.getUint32(p + 12, le);
+        const lo = dv.getUint32(p + 16, le);
+        let capLen = dv.getUint32(p + 20, le);
+        const origLen = dv.getUint32(p + 24, le);
+        const dataStart = p + 28;
+        if (capLen > bodyEnd - dataStart) {
+          this.report('error', 'pcapng-caplen-exceeds-block', base + p + 20, `captured length ${capLen} exceeds the ${bodyEnd - dataStart} bytes the block holds; using what is there`);
+          capLen = bodyEnd - dataStart;
+        }
+        const snap = iface.info.snapLen;
+        if (snap > 0 && capLen > snap) {
+          this.report('warning', 'pcapng-caplen-exceeds-snaplen', base + p + 20, `captured length ${capLen} exceeds interface ${ifId}'s snap length ${snap}`);
+        }
+        if (origLen < capLen) this.report('warning', 'pcapng-origlen-below-caplen', base + p + 24, `original length ${origLen} is smaller than the captured length ${capLen}`);
+        iface.ts.convert(hi, lo, this.tsOut);
+        const rec = this.rec;
+        rec.comment = undefined;
+        const optStart = dataStart + ((capLen + 3) & ~3);
+        if (optStart < bodyEnd) {
+          this.forEachOption(buf, dv, optStart, bodyEnd, base, (code, o, olen) => {
+            if (code === OPT_COMMENT) rec.comment = utf8.decode(buf.subarray(o, o + olen));
+          });
+        }
+        this.emitPacket(base + p, iface, capLen, origLen, dataStart);
+        return;
+      }
+      case BT_SPB: {
+        const iface = this.ifaces[0];
+        if (iface === undefined) {
+          this.report('error', 'pcapng-spb-without-interface', base + p, 'simple packet block before any interface description block; packet skipped');
+          return;
+        }
+        if (len < 16) {
+          this.report('error', 'pcapng-spb-short', base + p, `simple packet block of ${len} bytes is shorter than 16`);
+          return;
+        }
+        const origLen = dv.getUint32(p + 8, le);
+        const snap = iface.info.snapLen;
+        let capLen = Math.min(origLen, bodyEnd - (p + 12));
+        if (snap > 0) capLen = Math.min(capLen, snap);
+        // A simple packet block has no timestamp; like Wireshark we report time 0.
+        this.tsOut[0] = 0;
+        this.tsOut[1] = 0;
+        this.rec.comment = undefined;
+        this.emitPacket(base + p, iface, capLen, origLen, p + 12);
+        return;
+      }
+      case BT_NRB:
+        this.nameResolution(buf, dv, p + 8, bodyEnd, base);
+        return;
+      case BT_ISB: {
+        if (len < 24) return;
+        const ifId = dv.getUint32(p + 8, le);
+        const stats: CaptureMetadata['statistics'][number] = { interfaceId: this.ifaces[ifId]?.info.id ?? ifId };
+        this.forEachOption(buf, dv, p + 20, bodyEnd, base, (code, o, olen) => {
+          if (olen < 8) return;
+          const v = dv.getBigUint64(o, le);
+          if (code === ISB_IFRECV) stats.received = v;
+          else if (code === ISB_IFDROP) stats.droppedByInterface = v;
+          else if (code === ISB_OSDROP) stats.droppedByOs = v;
+          else if (code === ISB_FILTERACCEPT) stats.filterAccepted = v;
+        });
+        this.metadata.statistics.push(stats);
+        return;
+      }
+      default:
+        return; // custom, decryption-secrets, journal and unknown blocks carry no packets
+    }
+  }
+
+  private emitPacket(offset: number, iface: Iface, capLen: number, origLen: number, dataOffset: number): void {
+    const rec = this.rec;
+    rec.offset = offset;
+    rec.linkType = iface.info.linkType;
+    rec.interfaceId = iface.info.id;
+    rec.tsSec = this.tsOut[0];
+    rec.tsNsec = this.tsOut[1];
+    rec.capLen = capLen;
+    rec.origLen = origLen;
+    rec.dataOffset = dataOffset;
+    if (capLen > DEFAULT_MAX_CAPLEN && (iface.info.snapLen === 0 || capLen > iface.info.snapLen)) {
+      this.report('warning', 'pcapng-large-packet', offset, `packet of ${capLen} captured bytes is larger than ${DEFAULT_MAX_CAPLEN}`);
+    }
+    this.emit();
+  }
+
+  /** Walk options without trusting their lengths: an option that runs past the block ends the walk. */
+  private forEachOption(buf: Uint8Array, dv: DataView, o: number, end: number, base: number, f: (code: number, at: number, len: number) => void): void {
+    const le = this.le;
+    while (o + 4 <= end) {
+      const code = dv.getUint16(o, le);
+      const olen = dv.getUint16(o + 2, le);
+      if (code === 0) return; // opt_endofopt
+      if (o + 4 + olen > end) {
+        this.report('warning', 'pcapng-option-overrun', base + o, `option ${code} of length ${olen} runs past the end of its block; remaining options ignored`);
+        return;
+      }
+      f(code, o + 4, olen);
+      o += 4 + ((olen + 3) & ~3);
+    }
+    void buf;
+  }
+
+  private nameResolution(buf: Uint8Array, dv: DataView, o: number, end: number, base: number): void {
+    const le = this.le;
+    while (o + 4 <= end) {
+      const rtype = dv.getUint16(o, le);
+      const rlen = dv.getUint16(o + 2, le);
+      if (rtype === 0) break;
+      const v = o + 4;
+      if (v + rlen > end) {
+        this.report('warning', 'pcapng-nrb-overrun', base + o, `name record of length ${rlen} runs past the end of its block`);
+        return;
+      }
+      const alen = rtype === 1 ? 4 : rtype === 2 ? 16 : -1;
+      if (alen > 0 && rlen > alen) {
+        const addr = alen === 4 ? Array.from(buf.subarray(v, v + 4)).join('.') : ipv6Text(buf, v);
+        const names = utf8
+          .decode(buf.subarray(v + alen, v + rlen))
+          .split('\0')
+          .filter((s) => s.length > 0);
+        const list = this.metadata.names.get(addr) ?? [];
+        list.push(...names);
+        this.metadata.names.set(addr, list);
+      }
+      o = v + ((rlen + 3) & ~3);
+    }
+  }
+}
+
+function ipv6Text(buf: Uint8Array, o: number): string {
+  const parts: string[] = [];
+  for (let i = 0; i < 16; i += 2) parts.push(((buf[o + i] << 8) | buf[o + i + 1]).toString(16));
+  return parts.join(':');
+}

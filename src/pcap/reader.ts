@@ -1,0 +1,139 @@
+import { open, stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { ClassicPcapParser, isClassicPcapMagic } from './classic.js';
+import type { FormatParser } from './parser.js';
+import { BT_SHB, PcapngParser } from './pcapng.js';
+import type { CaptureMetadata, PacketSink } from './types.js';
+
+/** Something we can pull bytes from: a file or a stream such as stdin. */
+interface ByteSource {
+  /** Fill `buf` from `offset`; resolves to the number of bytes read, 0 at the end. */
+  readInto(buf: Uint8Array, offset: number): Promise<number>;
+  close(): Promise<void>;
+  /** Total size when known (files), for progress. */
+  size: number | undefined;
+}
+
+async function fileSource(path: string): Promise<ByteSource> {
+  const fh = await open(path, 'r');
+  const st = await stat(path);
+  return {
+    size: st.isFile() ? st.size : undefined,
+    async readInto(buf, offset) {
+      const { bytesRead } = await fh.read(buf, offset, buf.length - offset, null);
+      return bytesRead;
+    },
+    close: () => fh.close(),
+  };
+}
+
+function streamSource(stream: Readable): ByteSource {
+  const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let pending: Uint8Array | undefined;
+  return {
+    size: undefined,
+    async readInto(buf, offset) {
+      while (pending === undefined || pending.length === 0) {
+        const r = await it.next();
+        if (r.done) return 0;
+        pending = r.value;
+      }
+      const n = Math.min(pending.length, buf.length - offset);
+      buf.set(pending.subarray(0, n), offset);
+      pending = pending.subarray(n);
+      return n;
+    },
+    async close() {
+      await it.return?.();
+    },
+  };
+}
+
+export interface ReadOptions {
+  /** Display name used in messages (defaults to the path, or "<stdin>"). */
+  name?: string;
+  /** Called after each chunk with bytes consumed so far and the total when known. */
+  onProgress?: (bytes: number, total: number | undefined) => void;
+  /** Read buffer size; records larger than this grow the buffer. */
+  chunkSize?: number;
+}
+
+export interface ReadResult {
+  metadata: CaptureMetadata;
+  packets: number;
+  bytes: number;
+}
+
+export class CaptureFormatError extends Error {
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    message: string,
+  ) {
+    super(`${file}: byte offset ${offset}: ${message}`);
+  }
+}
+
+/**
+ * Stream a capture (classic pcap or pcapng, detected from the magic) from a path, `-` for stdin, or a
+ * readable stream, calling `sink.packet` for every record. Memory is bounded by the read buffer (4 MiB by
+ * default) plus the largest record. Problems inside the file go to `sink.issue`; only an input that is not a
+ * capture at all rejects.
+ */
+export async function readCapture(input: string | Readable, sink: PacketSink, opts: ReadOptions = {}): Promise<ReadResult> {
+  const name = opts.name ?? (typeof input === 'string' ? (input === '-' ? '<stdin>' : input) : '<stream>');
+  const src = typeof input === 'string' ? (input === '-' ? streamSource(process.stdin) : await fileSource(input)) : streamSource(input);
+  try {
+    return await drive(src, name, sink, opts);
+  } finally {
+    await src.close();
+  }
+}
+
+async function drive(src: ByteSource, name: string, sink: PacketSink, opts: ReadOptions): Promise<ReadResult> {
+  let buf = new Uint8Array(opts.chunkSize ?? 4 * 1024 * 1024);
+  let dv = new DataView(buf.buffer);
+  let start = 0;
+  let end = 0;
+  let base = 0; // input offset of buf[0]
+  let eof = false;
+  // Fill at least the 4 magic bytes.
+  while (end < 4 && !eof) {
+    const n = await src.readInto(buf, end);
+    if (n === 0) eof = true;
+    end += n;
+  }
+  if (end === 0) throw new CaptureFormatError(name, 0, 'input is empty; expected a pcap or pcapng file');
+  if (end < 4) throw new CaptureFormatError(name, 0, `input is only ${end} bytes; expected a pcap or pcapng file`);
+  const magic = dv.getUint32(0, true);
+  let parser: FormatParser;
+  if (isClassicPcapMagic(magic)) parser = new ClassicPcapParser(name, sink);
+  else if (magic === BT_SHB) parser = new PcapngParser(name, sink);
+  else {
+    const hex = Array.from(buf.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
+    throw new CaptureFormatError(name, 0, `unknown file magic ${hex}; not a pcap or pcapng capture`);
+  }
+  for (;;) {
+    start = parser.feed(buf, dv, start, end, base, eof);
+    opts.onProgress?.(base + start, src.size);
+    if (eof) break;
+    // Move the unconsumed tail to the front, grow if one record needs more room, then read more.
+    if (start > 0) {
+      buf.copyWithin(0, start, end);
+      base += start;
+      end -= start;
+      start = 0;
+    }
+    if (parser.need > buf.length || end === buf.length) {
+      const bigger = new Uint8Array(Math.max(parser.need, buf.length * 2));
+      bigger.set(buf.subarray(0, end));
+      buf = bigger;
+      dv = new DataView(buf.buffer);
+    }
+    parser.need = 0;
+    const n = await src.readInto(buf, end);
+    if (n === 0) eof = true;
+    end += n;
+  }
+  return { metadata: parser.metadata, packets: parser.packets, bytes: base + end };
+}

@@ -1,0 +1,108 @@
+/**
+ * Capture-file records and the issues a reader reports.
+ *
+ * A reader hands each record to a sink as a *reused* `PacketRecord`: the object and the bytes it points
+ * into are only valid during the call. Copy what you keep (the pcap writer copies; the decoder does not
+ * need to). Reusing one object avoids an allocation per packet on the hot path.
+ */
+
+/** LINKTYPE_* values (https://www.tcpdump.org/linktypes.html) that the decoders understand. */
+export const LinkType = {
+  NULL: 0, // BSD loopback: 4-byte address family in the writer's byte order
+  ETHERNET: 1,
+  RAW: 101, // raw IPv4 or IPv6, version from the first nibble
+  LOOP: 108, // OpenBSD loopback: 4-byte address family in network byte order
+  LINUX_SLL: 113,
+  IPV4: 228,
+  IPV6: 229,
+  LINUX_SLL2: 276,
+} as const;
+
+/** Some systems wrote DLT_RAW values into files instead of LINKTYPE_RAW (libpcap's pcap-common.c maps them). */
+export function normalizeLinkType(raw: number): number {
+  if (raw === 12 || raw === 14) return LinkType.RAW;
+  return raw;
+}
+
+export interface PacketRecord {
+  /** 1-based number of this packet among all packets the reader returned (what tshark calls frame.number). */
+  number: number;
+  /** Byte offset of the record (pcap record header or pcapng block) in the input. */
+  offset: number;
+  linkType: number;
+  /** pcapng interface id; 0 for classic pcap. */
+  interfaceId: number;
+  /** Absolute time: whole seconds since the epoch and nanoseconds within that second (0..999,999,999). */
+  tsSec: number;
+  tsNsec: number;
+  /** Bytes present in the file. */
+  capLen: number;
+  /** Bytes on the wire (original length). */
+  origLen: number;
+  /** Buffer holding the captured bytes at `dataOffset .. dataOffset + capLen`. */
+  data: Uint8Array;
+  dataOffset: number;
+  /** pcapng opt_comment of the packet, if any. */
+  comment: string | undefined;
+}
+
+export type IssueSeverity = 'warning' | 'error';
+
+/**
+ * A problem in the input. `error`s mean bytes were skipped (a corrupt header, a cut-off file);
+ * `warning`s mean the record was kept but something in it is out of spec.
+ */
+export interface CaptureIssue {
+  severity: IssueSeverity;
+  code: string;
+  file: string;
+  /** Byte offset in the input where the problem is. */
+  offset: number;
+  /** The packet number the problem concerns (the record being read when it was found). */
+  packet: number;
+  message: string;
+}
+
+export function formatIssue(i: CaptureIssue): string {
+  return `${i.file}: ${i.severity} at byte offset ${i.offset}, packet ${i.packet}: ${i.message} [${i.code}]`;
+}
+
+export interface InterfaceInfo {
+  id: number;
+  linkType: number;
+  snapLen: number;
+  name?: string;
+  description?: string;
+  /** Units per second of this interface's timestamps, e.g. 1e6 for microseconds. */
+  tsUnitsPerSec: number;
+  /** if_tsoffset: seconds added to every timestamp. */
+  tsOffsetSec: number;
+}
+
+export interface InterfaceStatistics {
+  interfaceId: number;
+  received?: bigint;
+  droppedByInterface?: bigint;
+  droppedByOs?: bigint;
+  filterAccepted?: bigint;
+}
+
+/** What a reader learned besides the packets. */
+export interface CaptureMetadata {
+  format: 'pcap' | 'pcapng';
+  bigEndian: boolean;
+  /** Classic pcap: 1e6 or 1e9; pcapng: per interface. */
+  interfaces: InterfaceInfo[];
+  sections: number;
+  /** Name-resolution records (address text -> names) from pcapng NRBs. */
+  names: Map<string, string[]>;
+  statistics: InterfaceStatistics[];
+  comments: string[];
+}
+
+export interface PacketSink {
+  packet(rec: PacketRecord): void;
+  issue?(issue: CaptureIssue): void;
+  /** Called when a pcapng section starts or an interface appears, before its packets. */
+  interfaceAdded?(info: InterfaceInfo): void;
+}
