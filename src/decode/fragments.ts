@@ -44,12 +44,14 @@ export interface ReassemblyStats {
   evicted: number;
   unfinished: number;
   inconsistent: number;
+  /** Datagrams completed although some fragment ran past the end the last fragment set (the excess is cut off). */
+  overlong: number;
 }
 
 export class FragmentReassembler {
   private readonly pending = new Map<string, Pending>();
   private heldBytes = 0;
-  readonly stats: ReassemblyStats = { fragments: 0, datagrams: 0, expired: 0, evicted: 0, unfinished: 0, inconsistent: 0 };
+  readonly stats: ReassemblyStats = { fragments: 0, datagrams: 0, expired: 0, evicted: 0, unfinished: 0, inconsistent: 0, overlong: 0 };
 
   constructor(private readonly limits: ReassemblyLimits = DEFAULT_REASSEMBLY_LIMITS) {}
 
@@ -90,13 +92,15 @@ export class FragmentReassembler {
       covered = Math.max(covered, pc.offset + pc.bytes.length);
     }
     if (covered < d.total) return undefined;
-    if (covered > d.total) {
-      this.drop(d, 'inconsistent');
-      return undefined;
-    }
+    // Bytes past the end the last fragment set are cut off (and counted), as Wireshark does, rather than
+    // throwing the whole datagram away.
+    if (covered > d.total) this.stats.overlong++;
     const out = new Uint8Array(d.total);
     // Earlier fragments win where fragments overlap: copy in reverse arrival order.
-    for (let i = d.pieces.length - 1; i >= 0; i--) out.set(d.pieces[i].bytes, d.pieces[i].offset);
+    for (let i = d.pieces.length - 1; i >= 0; i--) {
+      const pc = d.pieces[i];
+      if (pc.offset < d.total) out.set(pc.offset + pc.bytes.length > d.total ? pc.bytes.subarray(0, d.total - pc.offset) : pc.bytes, pc.offset);
+    }
     this.remove(d);
     this.stats.datagrams++;
     return { payload: out, headerLen: d.headerLen, frameLen: d.frameLen, fragments: d.pieces.length };
