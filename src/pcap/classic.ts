@@ -164,6 +164,7 @@ export class ClassicPcapParser extends ParserBase {
     this.metadata.bigEndian = !this.le;
     this.metadata.interfaces.push({
       id: 0,
+      section: 0,
       linkType: this.linkType,
       snapLen: this.snapLen,
       tsUnitsPerSec: this.nsec ? 1e9 : 1e6,

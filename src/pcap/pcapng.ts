@@ -1,3 +1,4 @@
+import { ipv4Text, ipv6Text } from '../common/addr.js';
 import { DEFAULT_MAX_CAPLEN, HARD_MAX_CAPLEN, ParserBase } from './parser.js';
 import { type CaptureMetadata, type InterfaceInfo, type PacketSink, normalizeLinkType } from './types.js';
 
@@ -24,6 +25,12 @@ const ISB_FILTERACCEPT = 6;
 const ISB_OSDROP = 7;
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+/** A string option: UTF-8, ending at the first NUL if a writer padded it with one (Wireshark reads it so too). */
+function optString(buf: Uint8Array, o: number, len: number): string {
+  const nul = buf.subarray(o, o + len).indexOf(0);
+  return utf8.decode(buf.subarray(o, nul < 0 ? o + len : o + nul));
+}
 
 /** Per-interface timestamp converter. Exact for any resolution up to 2^53 units per second. */
 class TsConverter {
@@ -85,7 +92,6 @@ export class PcapngParser extends ParserBase {
   private resyncing = false;
   private resyncFromAbs = 0;
   private resyncNextAbs = 0;
-  private nextInterfaceGlobalId = 0;
   private readonly tsOut = new Float64Array(2);
 
   constructor(file: string, sink: PacketSink) {
@@ -209,7 +215,7 @@ export class PcapngParser extends ParserBase {
         if (this.metadata.sections === 1) this.metadata.bigEndian = !le;
         this.ifaces = [];
         this.forEachOption(buf, dv, p + 24, bodyEnd, base, (code, o, olen) => {
-          if (code === OPT_COMMENT) this.metadata.comments.push(utf8.decode(buf.subarray(o, o + olen)));
+          if (code === OPT_COMMENT) this.metadata.comments.push(optString(buf, o, olen));
         });
         return;
       }
@@ -220,7 +226,7 @@ export class PcapngParser extends ParserBase {
         }
         const linkType = normalizeLinkType(dv.getUint16(p + 8, le));
         const snapLen = dv.getUint32(p + 12, le);
-        const info: InterfaceInfo = { id: this.nextInterfaceGlobalId++, linkType, snapLen, tsUnitsPerSec: 1e6, tsOffsetSec: 0 };
+        const info: InterfaceInfo = { id: this.ifaces.length, section: this.metadata.sections - 1, linkType, snapLen, tsUnitsPerSec: 1e6, tsOffsetSec: 0 };
         this.forEachOption(buf, dv, p + 16, bodyEnd, base, (code, o, olen) => {
           if (code === IDB_TSRESOL && olen >= 1) {
             const v = buf[o];
@@ -231,8 +237,8 @@ export class PcapngParser extends ParserBase {
             } else info.tsUnitsPerSec = units;
           } else if (code === IDB_TSOFFSET && olen >= 8) {
             info.tsOffsetSec = Number(dv.getBigInt64(o, le));
-          } else if (code === IDB_NAME) info.name = utf8.decode(buf.subarray(o, o + olen));
-          else if (code === IDB_DESCRIPTION) info.description = utf8.decode(buf.subarray(o, o + olen));
+          } else if (code === IDB_NAME) info.name = optString(buf, o, olen);
+          else if (code === IDB_DESCRIPTION) info.description = optString(buf, o, olen);
         });
         this.ifaces.push({ info, ts: new TsConverter(info.tsUnitsPerSec, info.tsOffsetSec) });
         this.metadata.interfaces.push(info);
@@ -271,7 +277,7 @@ export class PcapngParser extends ParserBase {
         const optStart = dataStart + ((capLen + 3) & ~3);
         if (optStart < bodyEnd) {
           this.forEachOption(buf, dv, optStart, bodyEnd, base, (code, o, olen) => {
-            if (code === OPT_COMMENT) rec.comment = utf8.decode(buf.subarray(o, o + olen));
+            if (code === OPT_COMMENT) rec.comment = optString(buf, o, olen);
           });
         }
         this.emitPacket(base + p, iface, capLen, origLen, dataStart);
@@ -304,7 +310,7 @@ export class PcapngParser extends ParserBase {
       case BT_ISB: {
         if (len < 24) return;
         const ifId = dv.getUint32(p + 8, le);
-        const stats: CaptureMetadata['statistics'][number] = { interfaceId: this.ifaces[ifId]?.info.id ?? ifId };
+        const stats: CaptureMetadata['statistics'][number] = { section: this.metadata.sections - 1, interfaceId: ifId };
         this.forEachOption(buf, dv, p + 20, bodyEnd, base, (code, o, olen) => {
           if (olen < 8) return;
           const v = dv.getBigUint64(o, le);
@@ -367,7 +373,8 @@ export class PcapngParser extends ParserBase {
       }
       const alen = rtype === 1 ? 4 : rtype === 2 ? 16 : -1;
       if (alen > 0 && rlen > alen) {
-        const addr = alen === 4 ? Array.from(buf.subarray(v, v + 4)).join('.') : ipv6Text(buf, v);
+        const w = (i: number) => dv.getUint32(v + i, false);
+        const addr = alen === 4 ? ipv4Text(w(0)) : ipv6Text(w(0), w(4), w(8), w(12));
         const names = utf8
           .decode(buf.subarray(v + alen, v + rlen))
           .split('\0')
@@ -379,10 +386,4 @@ export class PcapngParser extends ParserBase {
       o = v + ((rlen + 3) & ~3);
     }
   }
-}
-
-function ipv6Text(buf: Uint8Array, o: number): string {
-  const parts: string[] = [];
-  for (let i = 0; i < 16; i += 2) parts.push(((buf[o + i] << 8) | buf[o + i + 1]).toString(16));
-  return parts.join(':');
 }

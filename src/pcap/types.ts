@@ -30,7 +30,7 @@ export interface PacketRecord {
   /** Byte offset of the record (pcap record header or pcapng block) in the input. */
   offset: number;
   linkType: number;
-  /** pcapng interface id; 0 for classic pcap. */
+  /** pcapng interface id within its section; 0 for classic pcap. */
   interfaceId: number;
   /** Absolute time: whole seconds since the epoch and nanoseconds within that second (0..999,999,999). */
   tsSec: number;
@@ -68,7 +68,10 @@ export function formatIssue(i: CaptureIssue): string {
 }
 
 export interface InterfaceInfo {
+  /** Index of the interface within its section (what packet blocks and tshark's frame.interface_id use). */
   id: number;
+  /** 0-based section number (pcapng files can hold several sections). */
+  section: number;
   linkType: number;
   snapLen: number;
   name?: string;
@@ -80,6 +83,7 @@ export interface InterfaceInfo {
 }
 
 export interface InterfaceStatistics {
+  section: number;
   interfaceId: number;
   received?: bigint;
   droppedByInterface?: bigint;

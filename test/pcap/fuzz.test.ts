@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { readFileSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { Readable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { Decoder } from '../../src/decode/decoder.js';
+import { extractFlows } from '../../src/features/extract.js';
+import { CaptureFormatError } from '../../src/pcap/reader.js';
+import { LinkType, type PacketRecord } from '../../src/pcap/types.js';
+import { sharedPcaps } from '../helpers/tshark.js';
+
+/** mulberry32: a small seeded PRNG so every CI run tries the same mutations. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const LENGTHS = [0, 1, 3, 0xffff, 0x10000, 0x7fffffff, 0xffffffff, 65535, 262145];
+
+function mutate(src: Buffer, r: () => number): Buffer {
+  const b = Buffer.from(src);
+  const at = () => Math.floor(r() * b.length);
+  switch (Math.floor(r() * 6)) {
+    case 0: // truncate
+      return b.subarray(0, at());
+    case 1: // flip a few bytes
+      for (let i = 0, n = 1 + Math.floor(r() * 8); i < n; i++) b[at()] ^= 1 << Math.floor(r() * 8);
+      return b;
+    case 2: {
+      // a bogus 32-bit length somewhere after the file header, in either byte order
+      const o = 24 + Math.floor(r() * Math.max(1, b.length - 28));
+      if (o + 4 <= b.length) {
+        const v = LENGTHS[Math.floor(r() * LENGTHS.length)];
+        r() < 0.5 ? b.writeUInt32LE(v >>> 0, o) : b.writeUInt32BE(v >>> 0, o);
+      }
+      return b;
+    }
+    case 3: {
+      // a 16-bit header length (IP total length, UDP length, option lengths ...)
+      const o = at();
+      if (o + 2 <= b.length) b.writeUInt16BE(Math.floor(r() * 65536), o);
+      return b;
+    }
+    case 4: {
+      // insert random bytes
+      const o = at();
+      const junk = Buffer.from(Array.from({ length: 1 + Math.floor(r() * 64) }, () => Math.floor(r() * 256)));
+      return Buffer.concat([b.subarray(0, o), junk, b.subarray(o)]);
+    }
+    default: {
+      // duplicate a region (repeated records, overlapping fragments)
+      const o = at();
+      const len = Math.floor(r() * 200);
+      return Buffer.concat([b.subarray(0, o + len), b.subarray(o, o + len), b.subarray(o + len)]);
+    }
+  }
+}
+
+describe('fuzz: mutated captures never throw out of the reader, decoder or meter', () => {
+  // Small fixtures keep a few thousand runs quick.
+  const fixtures = sharedPcaps().filter((f) => statSync(f).size < 64 * 1024);
+
+  it(`${fixtures.length} fixtures x 60 seeded mutations each`, { timeout: 300_000 }, async () => {
+    const r = rng(20261123);
+    let runs = 0;
+    let withIssues = 0;
+    let rejected = 0;
+    for (const file of fixtures) {
+      const orig = readFileSync(file);
+      for (let k = 0; k < 60; k++) {
+        const buf = mutate(orig, r);
+        runs++;
+        let issues = 0;
+        try {
+          const s = await extractFlows(Readable.from([buf]), () => {}, { onIssue: () => issues++ });
+          assert.ok(s.packets >= 0 && s.records >= s.flows);
+          if (issues > 0) withIssues++;
+        } catch (e) {
+          // The only acceptable throw: the input is not a capture at all, said with the file offset.
+          assert.ok(e instanceof CaptureFormatError, `${basename(file)} mutation ${k}: ${(e as Error).stack}`);
+          assert.match((e as Error).message, /byte offset 0/);
+          rejected++;
+        }
+      }
+    }
+    assert.ok(runs >= 2000, `ran ${runs}`);
+    // The mutations must actually hit something: many runs report issues.
+    assert.ok(withIssues > runs / 10, `${withIssues} of ${runs} runs reported issues`);
+    assert.ok(rejected < runs / 4);
+  });
+
+  it('decoder: random and truncated frames on every link type keep offsets inside the captured bytes', () => {
+    const r = rng(7);
+    const decoder = new Decoder();
+    const links = [LinkType.ETHERNET, LinkType.LINUX_SLL, LinkType.LINUX_SLL2, LinkType.RAW, LinkType.NULL, LinkType.LOOP, LinkType.IPV4, LinkType.IPV6];
+    const rec: PacketRecord = { number: 0, offset: 0, linkType: 1, interfaceId: 0, tsSec: 0, tsNsec: 0, capLen: 0, origLen: 0, data: new Uint8Array(0), dataOffset: 0, comment: undefined };
+    let ip = 0;
+    for (let i = 0; i < 20000; i++) {
+      const len = Math.floor(r() * 120);
+      const data = new Uint8Array(len);
+      for (let j = 0; j < len; j++) data[j] = Math.floor(r() * 256);
+      rec.linkType = links[i % links.length];
+      // Bias towards IP so the deeper decoders run: set plausible ethertype / version nibbles.
+      if (rec.linkType === LinkType.ETHERNET && len > 14) {
+        data[12] = r() < 0.5 ? 0x08 : 0x86;
+        data[13] = data[12] === 0x08 ? 0x00 : 0xdd;
+        data[14] = data[12] === 0x08 ? 0x45 : 0x60;
+      }
+      if ((rec.linkType === LinkType.RAW || rec.linkType === LinkType.IPV4) && len > 0) data[0] = 0x45;
+      rec.data = data;
+      rec.capLen = len;
+      rec.origLen = len;
+      const p = decoder.decode(rec);
+      if (p.kind !== 'ip') continue;
+      ip++;
+      assert.ok(p.l4Offset <= p.capturedEnd && p.capturedEnd <= p.data.length, 'transport offset within captured bytes');
+      if (p.proto === 6) assert.ok(p.l4Offset + p.tcpHeaderLen <= p.capturedEnd && p.tcpHeaderLen >= 20 && p.payloadLen >= 0);
+      if (p.proto === 17) assert.ok(p.l4Offset + 8 <= p.capturedEnd && p.payloadLen >= 0);
+      assert.ok(p.ipLen >= 20);
+    }
+    decoder.finish();
+    assert.ok(ip > 100, `only ${ip} frames decoded as IP`);
+  });
+});
