@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what cipherscope needs and is missing on this machine, then builds it. Safe to run again.
+#   - Debian packages: tshark (tests cross-check against it), python3-dpkt (benchmark anchor)
+#   - npm dependencies (npm ci, from package-lock.json) and the TypeScript build (dist/)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v tshark >/dev/null 2>&1 || need_apt+=(tshark)
+/usr/bin/python3 -c 'import dpkt' >/dev/null 2>&1 || need_apt+=(python3-dpkt)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing ${need_apt[*]}; run as root or install them with apt-get" >&2
+    exit 1
+  fi
+  echo "setup: installing ${need_apt[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q "${need_apt[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+npm run --silent build

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { flowColumns } from '../../src/features/extract.js';
+import { schemaMarkdown } from '../../src/flow/schema.js';
+import { ROOT, cli } from '../helpers/cli.js';
+import { PCAPS } from '../helpers/tshark.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'cipherscope-cli-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function parseCsv(text: string): string[][] {
+  // Enough CSV for our own output: quoted cells may contain commas and doubled quotes.
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const cells: string[] = [];
+      let cur = '';
+      let q = false;
+      for (let i = 0; i < line.length; i++) {
+        const ch = line[i];
+        if (q) {
+          if (ch === '"' && line[i + 1] === '"') (cur += '"'), i++;
+          else if (ch === '"') q = false;
+          else cur += ch;
+        } else if (ch === '"') q = true;
+        else if (ch === ',') cells.push(cur), (cur = '');
+        else cur += ch;
+      }
+      cells.push(cur);
+      return cells;
+    });
+}
+
+describe('cipherscope CLI', () => {
+  it('--help works for the program and every command', () => {
+    for (const args of [['--help'], ['flows', '--help'], ['filter', '--help'], ['schema', '--help'], ['info', '--help']]) {
+      const r = cli(args);
+      assert.equal(r.status, 0, args.join(' '));
+      assert.match(r.stdout, /Usage: cipherscope/);
+    }
+    assert.match(cli(['flows', '--help']).stdout, /--idle-timeout <seconds>/);
+  });
+
+  it('docs/schema.md is the generated schema', () => {
+    assert.equal(readFileSync(join(ROOT, 'docs/schema.md'), 'utf8'), schemaMarkdown(flowColumns()));
+  });
+
+  const file = join(PCAPS, 'dns-udp-edns-ecs-ipv4-ipv6.pcap');
+
+  it('CSV, JSON Lines and Parquet hold the same records', async () => {
+    const csv = cli(['flows', file, '-q']);
+    assert.equal(csv.status, 0, csv.stderr);
+    const rows = parseCsv(csv.stdout);
+    const header = rows[0];
+    assert.deepEqual(header, flowColumns().map((c) => c.name));
+    const jsonl = cli(['flows', file, '-q', '-f', 'jsonl']);
+    const objs = jsonl.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(objs.length, rows.length - 1);
+    assert.ok(objs.length > 10);
+    // Same values, cell by cell (numbers compared as text of the same double). JSON.parse cannot hold 64-bit
+    // integers, so those are compared on the raw JSON text.
+    const lines = jsonl.stdout.trim().split('\n');
+    const int64 = new Set(flowColumns().filter((c) => c.type === 'int64').map((c) => c.name));
+    objs.forEach((o, i) =>
+      header.forEach((h, j) => {
+        const v = int64.has(h) ? new RegExp(`"${h}":(-?\\d+)`).exec(lines[i])?.[1] : String(o[h]);
+        assert.equal(v, rows[i + 1][j], `${h} of row ${i}`);
+      }),
+    );
+    // Timestamps stay exact 19-digit integers in JSON text.
+    assert.match(jsonl.stdout, /"first_seen_ns":\d{19},/);
+
+    const pq = join(dir, 'flows.parquet');
+    const r = cli(['flows', file, '-q', '-o', pq]);
+    assert.equal(r.status, 0, r.stderr);
+    const { readParquet } = await import('parquet-wasm/node');
+    const arrow = await import('apache-arrow');
+    const table = arrow.tableFromIPC(readParquet(readFileSync(pq)).intoIPCStream());
+    assert.equal(table.numRows, objs.length);
+    const t = table.toArray().map((x) => x.toJSON());
+    rows.slice(1).forEach((row, i) => {
+      header.forEach((h, j) => {
+        const v = t[i][h];
+        assert.equal(typeof v === 'bigint' ? v.toString() : String(v), row[j], `${h} of row ${i}`);
+      });
+    });
+  });
+
+  it('reads standard input', () => {
+    const a = cli(['flows', file, '-q', '-f', 'jsonl']).stdout.replaceAll(`"capture":${JSON.stringify(file)}`, '');
+    const b = cli(['flows', '-', '-q', '-f', 'jsonl'], readFileSync(file)).stdout.replaceAll('"capture":"<stdin>"', '');
+    assert.equal(b, a);
+  });
+
+  it('bad input: a clear message with file, offset and packet; --strict fails the run', () => {
+    const cut = join(PCAPS, 'pcap-truncated-cut-short.pcap');
+    const r = cli(['flows', cut, '-o', join(dir, 'cut.csv')]);
+    assert.equal(r.status, 0);
+    assert.match(r.stderr, new RegExp(`${cut.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: error at byte offset 240, packet 2: file ends inside a record header`));
+    assert.match(r.stderr, /1 packets, 1 metered, 1 flows/);
+    const strict = cli(['flows', cut, '--strict', '-o', join(dir, 'cut2.csv')]);
+    assert.equal(strict.status, 2);
+    const notCapture = cli(['flows', join(ROOT, 'package.json'), '-o', join(dir, 'x.csv')]);
+    assert.equal(notCapture.status, 1);
+    assert.match(notCapture.stderr, /package\.json: byte offset 0: unknown file magic/);
+    const missing = cli(['flows', join(dir, 'nope.pcap'), '-o', join(dir, 'y.csv')]);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /ENOENT/);
+  });
+
+  it('summary line names packets, flows, drops and speed', () => {
+    const r = cli(['flows', join(PCAPS, 'noise-arp-icmp.pcap'), '-o', join(dir, 'n.csv')]);
+    assert.match(r.stderr, /6 packets, \d+ metered, \d+ flows \(\d+ records\), dropped: non-ip:arp=\d+.* packets\/s, [\d.]+ MB\/s/);
+  });
+
+  it('info describes a pcapng capture', () => {
+    const r = cli(['info', join(PCAPS, 'pcapng-2if-comments-keylog.pcapng')]);
+    const info = JSON.parse(r.stdout);
+    assert.equal(info.format, 'pcapng');
+    assert.equal(info.interfaces.length, 2);
+    assert.deepEqual(info.interfaces.map((i: { tsUnitsPerSec: number }) => i.tsUnitsPerSec).sort(), [1e6, 1e9]);
+    assert.equal(info.packets, 159);
+  });
+});
