@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 npx --no-install tsc -p tsconfig.json --noEmit
 mapfile -t files < <(find src test -name '*.test.ts' | sort)
-node --import tsx --test --test-reporter=spec --test-concurrency=2 "${files[@]}"
+node --import tsx --test --test-concurrency=2 "${files[@]}"

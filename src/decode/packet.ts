@@ -28,6 +28,11 @@ export class DecodedPacket {
   number = 0;
   tsSec = 0;
   tsNsec = 0;
+  /**
+   * Time in nanoseconds relative to the flow meter's time base, set by the FlowTable before plugins see the
+   * packet. Carried here rather than as a call argument so the hot path passes no boxed doubles.
+   */
+  t = 0;
   /** Wire length of the frame (for a reassembled datagram: the sum over its fragments). */
   frameLen = 0;
   /** VLAN ids from outer to inner packed as outer * 4096 + inner (0 when untagged). Part of the flow key. */

@@ -53,7 +53,8 @@ export const packetStatsPlugin: FlowPlugin<PacketStatsState> = {
   init(): PacketStatsState {
     return new PacketStatsState();
   },
-  update(s: PacketStatsState, _flow: Flow, _p: DecodedPacket, dir: Direction, t: number, len: number): void {
+  update(s: PacketStatsState, _flow: Flow, p: DecodedPacket, dir: Direction, len: number): void {
+    const t = p.t;
     s.len[dir].push(len);
     s.len[2].push(len);
     const ld = s.lastT[dir];

@@ -98,15 +98,15 @@ export class Flow {
 
 /**
  * A feature plugin (nfstream's NFPlugin: on_init / on_update / on_expire). The meter calls `init` when a flow
- * starts (before `update` for its first packet), `update` for every packet with the direction, the time in
- * relative ns and the packet length in the configured accounting mode, and `write` to fill the plugin's
- * columns of a record (final or interim status).
+ * starts (before `update` for its first packet), `update` for every packet with the direction and the packet
+ * length in the configured accounting mode (the packet's time, relative ns, is `p.t`), and `write` to fill the
+ * plugin's columns of a record (final or interim status).
  */
 export interface FlowPlugin<S = unknown> {
   readonly name: string;
   readonly columns: readonly ColumnDef[];
   init(flow: Flow, p: DecodedPacket): S;
-  update(state: S, flow: Flow, p: DecodedPacket, dir: Direction, t: number, len: number): void;
+  update(state: S, flow: Flow, p: DecodedPacket, dir: Direction, len: number): void;
   /** Called once when the flow ends (not for status records). */
   expire?(state: S, flow: Flow): void;
   /** Write this plugin's values into `row` starting at `at`, in `columns` order. */

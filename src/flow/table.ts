@@ -65,7 +65,12 @@ interface Timed {
  * Time is kept as nanoseconds relative to the first packet's second (`baseSec`), exact in a double for 104 days.
  */
 export class FlowTable {
-  private readonly buckets = new Map<number, Flow>();
+  /**
+   * Open hash table of bucket chains, indexed by the low bits of the flow hash and doubled when the load passes
+   * 1, so lookups stay O(1) without a Map keyed by (boxed) 32-bit numbers.
+   */
+  private buckets: Array<Flow | null> = new Array<Flow | null>(1024).fill(null);
+  private mask = 1023;
   private lruHead: Flow | null = null;
   private lruTail: Flow | null = null;
   private closing: Timed[] = [];
@@ -107,6 +112,7 @@ export class FlowTable {
   add(p: DecodedPacket): void {
     if (this.baseSec < 0) this.baseSec = p.tsSec;
     const t = (p.tsSec - this.baseSec) * 1e9 + p.tsNsec;
+    p.t = t;
     this.packets++;
     if (t < this.clock) this.outOfOrder++;
     else this.clock = t;
@@ -117,7 +123,7 @@ export class FlowTable {
     const hd = endpointHash(p.dst0, p.dst1, p.dst2, p.dst3, p.dstPort);
     const h = ((hs + hd) ^ Math.imul(p.proto + 1, 0x9e3779b1) ^ Math.imul(vlan + 1, 0x85ebca6b)) >>> 0;
 
-    let flow = this.buckets.get(h) ?? null;
+    let flow = this.buckets[h & this.mask];
     let dir: Direction = 0;
     while (flow !== null) {
       if (flow.proto === p.proto && flow.vlan === vlan && flow.ipVersion === p.ipVersion) {
@@ -170,7 +176,7 @@ export class FlowTable {
     if (p.truncated) flow.truncated++;
     if (p.reassembled) flow.reassembled++;
     const plugins = this.plugins;
-    for (let i = 0; i < plugins.length; i++) plugins[i].update(flow.slots[i], flow, p, dir, t, len);
+    for (let i = 0; i < plugins.length; i++) plugins[i].update(flow.slots[i], flow, p, dir, len);
 
     if (isTcp) this.tcpState(flow, p, dir, t, pureSyn);
   }
@@ -238,13 +244,30 @@ export class FlowTable {
     flow.firstT = t;
     flow.lastT = t;
     // Insert at the head of its bucket chain and at the LRU tail.
-    flow.nextInBucket = this.buckets.get(h) ?? null;
-    this.buckets.set(h, flow);
+    if (this.active >= this.buckets.length) this.grow();
+    const b = h & this.mask;
+    flow.nextInBucket = this.buckets[b];
+    this.buckets[b] = flow;
     this.lruAppend(flow);
     this.active++;
     for (let i = 0; i < this.plugins.length; i++) flow.slots[i] = this.plugins[i].init(flow, p);
     if (this.statusNs > 0) this.status.push({ flow, due: Math.max(t, this.clock) + this.statusNs });
     return flow;
+  }
+
+  private grow(): void {
+    const old = this.buckets;
+    this.buckets = new Array<Flow | null>(old.length * 2).fill(null);
+    this.mask = this.buckets.length - 1;
+    for (let head of old) {
+      while (head !== null) {
+        const next = head.nextInBucket;
+        const b = head.hash & this.mask;
+        head.nextInBucket = this.buckets[b];
+        this.buckets[b] = head;
+        head = next;
+      }
+    }
   }
 
   /** Move to the LRU tail (most recently updated). */
@@ -274,11 +297,10 @@ export class FlowTable {
     if (!flow.alive) return;
     flow.alive = false;
     // Unlink from the bucket chain.
-    let cur = this.buckets.get(flow.hash) ?? null;
-    if (cur === flow) {
-      if (flow.nextInBucket === null) this.buckets.delete(flow.hash);
-      else this.buckets.set(flow.hash, flow.nextInBucket);
-    } else {
+    const b = flow.hash & this.mask;
+    let cur = this.buckets[b];
+    if (cur === flow) this.buckets[b] = flow.nextInBucket;
+    else {
       while (cur !== null && cur.nextInBucket !== flow) cur = cur.nextInBucket;
       if (cur !== null) cur.nextInBucket = flow.nextInBucket;
     }

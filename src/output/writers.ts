@@ -10,10 +10,14 @@ export interface RecordWriter {
   readonly rows: number;
 }
 
-/** A text sink: files are written synchronously (bounded memory whatever the input rate); stdout through its stream. */
+/**
+ * A text sink: each line is encoded straight into a 1 MiB byte buffer, so line strings die young instead of
+ * piling up for a join (that cost a quarter of the run in garbage collection). Files are written synchronously
+ * (bounded memory whatever the input rate); stdout through its stream.
+ */
 class TextSink {
-  private parts: string[] = [];
-  private size = 0;
+  private buf = Buffer.allocUnsafe(1 << 20);
+  private len = 0;
   private readonly fd: number | undefined;
 
   constructor(target: string) {
@@ -21,18 +25,21 @@ class TextSink {
   }
 
   push(s: string): void {
-    this.parts.push(s);
-    this.size += s.length;
-    if (this.size > 1 << 20) this.flush();
+    // A UTF-8 character takes at most 3 bytes per UTF-16 code unit.
+    if (this.len + s.length * 3 > this.buf.length) {
+      this.flush();
+      if (s.length * 3 > this.buf.length) this.buf = Buffer.allocUnsafe(s.length * 3);
+    }
+    this.len += this.buf.write(s, this.len, 'utf8');
   }
 
   flush(): void {
-    if (this.parts.length === 0) return;
-    const text = this.parts.join('');
-    this.parts = [];
-    this.size = 0;
-    if (this.fd !== undefined) writeSync(this.fd, text);
-    else process.stdout.write(text);
+    if (this.len === 0) return;
+    if (this.fd !== undefined) {
+      let off = 0;
+      while (off < this.len) off += writeSync(this.fd, this.buf, off, this.len - off);
+    } else process.stdout.write(Buffer.from(this.buf.subarray(0, this.len)));
+    this.len = 0;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,99 @@
+/**
+ * bench/flows: throughput and peak memory of `cipherscope flows` against anchors run on the same capture in the
+ * same run, so a noisy machine still compares fairly (ratios, not absolute numbers, are the result).
+ *
+ *   npm run bench:flows [-- --runs 3 --skip-slow]
+ *
+ * Anchors: `tshark -q -z conv,tcp` (Wireshark's conversation table), a dpkt flow script computing per-direction
+ * counts, bytes and Welford statistics (Debian's python3-dpkt), and a bare Node.js loop that parses only record,
+ * Ethernet, IP and transport headers into a Map. Memory flatness: cipherscope also runs on a capture twice as long
+ * with the same number of flows alive at once; its peak memory should not grow.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generate } from './generate.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../..');
+const data = join(root, 'bench/data');
+const args = process.argv.slice(2);
+const runs = args.includes("--runs") ? Number(args[args.indexOf("--runs") + 1]) : 3;
+const skipSlow = args.includes('--skip-slow');
+
+function capture(name: string, flows: number, seconds: number): string {
+  const path = join(data, name);
+  if (!existsSync(path)) {
+    mkdirSync(data, { recursive: true });
+    process.stderr.write(`generating ${path} ...\n`);
+    const r = generate(path, flows, seconds);
+    process.stderr.write(`  ${r.packets} packets, ${r.flows} flows\n`);
+  }
+  return path;
+}
+
+interface Measure {
+  seconds: number;
+  maxrss_kib: number;
+  status: number;
+}
+
+function measure(cmd: string[]): Measure {
+  const out = execFileSync('/usr/bin/python3', [join(here, 'measure.py'), ...cmd], { encoding: 'utf8' });
+  const m = JSON.parse(out) as Measure;
+  if (m.status !== 0) throw new Error(`${cmd.join(' ')} exited with ${m.status}`);
+  return m;
+}
+
+/** Median seconds and max peak memory over `n` runs. */
+function best(cmd: string[], n: number): Measure {
+  const ms = Array.from({ length: n }, () => measure(cmd));
+  const secs = ms.map((m) => m.seconds).sort((a, b) => a - b);
+  return { seconds: secs[Math.floor(secs.length / 2)], maxrss_kib: Math.max(...ms.map((m) => m.maxrss_kib)), status: 0 };
+}
+
+function packetsIn(file: string): number {
+  const out = execFileSync(process.execPath, [join(root, 'bin/cipherscope.js'), 'info', file], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  return (JSON.parse(out) as { packets: number }).packets;
+}
+
+const small = capture('flows-20k.pcap', 20000, 600);
+const large = capture('flows-20k-x2.pcap', 40000, 1200);
+const pk = packetsIn(small);
+const mb = statSync(small).size / 1e6;
+const cs = [process.execPath, join(root, 'bin/cipherscope.js'), 'flows', '-q', '--no-progress'];
+
+interface Row {
+  tool: string;
+  m: Measure;
+  packets: number;
+  mb: number;
+}
+const rows: Row[] = [];
+const add = (tool: string, cmd: string[], n = runs, file = small) => {
+  process.stderr.write(`running ${tool} ...\n`);
+  rows.push({ tool, m: best(cmd, n), packets: file === small ? pk : packetsIn(file), mb: statSync(file).size / 1e6 });
+};
+add('cipherscope flows (CSV out)', [...cs, small, '-o', '/dev/null']);
+add('cipherscope flows (Parquet out)', [...cs, small, '-o', '/dev/null', '-f', 'parquet']);
+add('cipherscope flows, 2x longer capture', [...cs, large, '-o', '/dev/null'], runs, large);
+add('bare Node.js header loop', [process.execPath, join(here, 'bare-loop.mjs'), small]);
+if (!skipSlow) {
+  add('tshark -q -z conv,tcp', ['tshark', '-q', '-z', 'conv,tcp', '-r', small], 1);
+  add('dpkt flow script', ['/usr/bin/python3', join(here, 'dpkt_flows.py'), small], 1);
+}
+
+const ref = rows[0];
+const refPps = ref.packets / ref.m.seconds;
+const lines = [
+  `capture: ${small} (${pk} packets, 20000 flows, ${mb.toFixed(1)} MB); median of ${runs} run(s) for Node tools, 1 for tshark and dpkt`,
+  '',
+  '| tool | seconds | packets/s | MB/s | peak MiB | cipherscope speed-up |',
+  '|---|---:|---:|---:|---:|---:|',
+  ...rows.map((r) => {
+    const pps = r.packets / r.m.seconds;
+    return `| ${r.tool} | ${r.m.seconds.toFixed(2)} | ${Math.round(pps).toLocaleString('en-US')} | ${(r.mb / r.m.seconds).toFixed(0)} | ${(r.m.maxrss_kib / 1024).toFixed(0)} | ${(refPps / pps).toFixed(2)}x |`;
+  }),
+];
+process.stdout.write(lines.join('\n') + '\n');
