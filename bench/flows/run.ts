@@ -89,7 +89,7 @@ const refPps = ref.packets / ref.m.seconds;
 const lines = [
   `capture: ${small} (${pk} packets, 20000 flows, ${mb.toFixed(1)} MB); median of ${runs} run(s) for Node tools, 1 for tshark and dpkt`,
   '',
-  '| tool | seconds | packets/s | MB/s | peak MiB | cipherscope speed-up |',
+  '| tool | seconds | packets/s | MB/s | peak MiB | cipherscope (CSV) is N× as fast |',
   '|---|---:|---:|---:|---:|---:|',
   ...rows.map((r) => {
     const pps = r.packets / r.m.seconds;

@@ -115,7 +115,7 @@ export class ParquetWriter implements RecordWriter {
   constructor(
     target: string,
     private readonly columns: readonly ColumnDef[],
-    private readonly batchRows = 65536,
+    private readonly batchRows = 16384,
   ) {
     this.cols = columns.map(() => []);
     let start!: () => void;
