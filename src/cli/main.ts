@@ -57,8 +57,11 @@ function summaryLine(s: ExtractSummary): string {
     .join(' ');
   const pps = s.elapsedSec > 0 ? Math.round(s.packets / s.elapsedSec) : 0;
   const mbs = s.elapsedSec > 0 ? (s.bytesRead / 1e6 / s.elapsedSec).toFixed(1) : '0';
+  const protos = Object.entries(s.protocols)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
   return (
-    `${s.capture}: ${s.packets} packets, ${s.metered} metered, ${s.flows} flows (${s.records} records), ` +
+    `${s.capture}: ${s.packets} packets, ${s.metered} metered (${protos || 'none'}), ${s.flows} flows (${s.records} records), ` +
     `dropped: ${dropped || 'none'}; ${s.outOfOrder} out of order; ${s.errors} errors, ${s.warnings} warnings; ` +
     `${s.elapsedSec.toFixed(3)} s, ${pps} packets/s, ${mbs} MB/s`
   );

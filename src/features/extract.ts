@@ -39,6 +39,8 @@ export interface ExtractSummary {
   metered: number;
   records: number;
   flows: number;
+  /** Metered packets by transport protocol (tcp, udp, icmp, icmpv6, other). */
+  protocols: Record<string, number>;
   /** Packets that did not enter a flow, by reason (non-IP, LAN noise, filters, malformed...). */
   dropped: Record<string, number>;
   fragments: ReassemblyStats;
@@ -83,6 +85,8 @@ export async function extractFlows(input: string | Readable, onRow: (row: CellVa
   let errors = 0;
   let warnings = 0;
   let metered = 0;
+  // Indexed by IP protocol number; named at the end.
+  const byProto = new Float64Array(256);
   const result = await readCapture(
     input,
     {
@@ -94,6 +98,7 @@ export async function extractFlows(input: string | Readable, onRow: (row: CellVa
           return;
         }
         metered++;
+        byProto[p.proto]++;
         table.add(p);
       },
       issue(i) {
@@ -118,6 +123,7 @@ export async function extractFlows(input: string | Readable, onRow: (row: CellVa
     metered,
     records,
     flows: finals,
+    protocols: protocolCounts(byProto),
     dropped: Object.fromEntries([...dropped.entries()].sort((a, b) => b[1] - a[1])),
     fragments: { ...fr },
     outOfOrder: table.outOfOrder,
@@ -126,4 +132,16 @@ export async function extractFlows(input: string | Readable, onRow: (row: CellVa
     metadata: result.metadata,
     elapsedSec,
   };
+}
+
+const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 1: 'icmp', 58: 'icmpv6' };
+
+function protocolCounts(byProto: Float64Array): Record<string, number> {
+  const out: Record<string, number> = {};
+  byProto.forEach((n, proto) => {
+    if (n === 0) return;
+    const name = PROTO_NAMES[proto] ?? 'other';
+    out[name] = (out[name] ?? 0) + n;
+  });
+  return out;
 }

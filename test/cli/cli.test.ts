@@ -101,7 +101,7 @@ describe('cipherscope CLI', () => {
     const r = cli(['flows', cut, '-o', join(dir, 'cut.csv')]);
     assert.equal(r.status, 0);
     assert.match(r.stderr, new RegExp(`${cut.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: error at byte offset 240, packet 2: file ends inside a record header`));
-    assert.match(r.stderr, /1 packets, 1 metered, 1 flows/);
+    assert.match(r.stderr, /1 packets, 1 metered \(udp=1\), 1 flows/);
     const strict = cli(['flows', cut, '--strict', '-o', join(dir, 'cut2.csv')]);
     assert.equal(strict.status, 2);
     const notCapture = cli(['flows', join(ROOT, 'package.json'), '-o', join(dir, 'x.csv')]);
@@ -114,7 +114,7 @@ describe('cipherscope CLI', () => {
 
   it('summary line names packets, flows, drops and speed', () => {
     const r = cli(['flows', join(PCAPS, 'noise-arp-icmp.pcap'), '-o', join(dir, 'n.csv')]);
-    assert.match(r.stderr, /6 packets, \d+ metered, \d+ flows \(\d+ records\), dropped: non-ip:arp=\d+.* packets\/s, [\d.]+ MB\/s/);
+    assert.match(r.stderr, /6 packets, \d+ metered \(icmp=\d+\), \d+ flows \(\d+ records\), dropped: non-ip:arp=\d+.* packets\/s, [\d.]+ MB\/s/);
   });
 
   it('info describes a pcapng capture', () => {

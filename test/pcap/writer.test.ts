@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { readCapture } from '../../src/pcap/reader.js';
+import { PcapWriter, PcapngWriter } from '../../src/pcap/writer.js';
+import { PCAPS } from '../helpers/tshark.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'cipherscope-writer-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function records(file: string): Promise<string[]> {
+  const out: string[] = [];
+  await readCapture(file, {
+    packet: (r) => out.push(`${r.tsSec}.${r.tsNsec} ${r.linkType} ${r.capLen}/${r.origLen} ${Buffer.from(r.data.subarray(r.dataOffset, r.dataOffset + r.capLen)).toString('hex')}`),
+  });
+  return out;
+}
+
+describe('capture writers', () => {
+  it('pcap round trip keeps nanosecond timestamps, lengths and bytes', async () => {
+    const src = join(PCAPS, 'pcap-bigendian-nsec-http.pcap');
+    const out = join(dir, 'rt.pcap');
+    const w = new PcapWriter(out);
+    await readCapture(src, { packet: (r) => w.write(r) });
+    await w.close();
+    assert.deepEqual(await records(out), await records(src));
+  });
+
+  it('pcapng round trip keeps several link types', async () => {
+    const src = join(PCAPS, 'pcapng-11-interfaces.pcapng');
+    const out = join(dir, 'rt.pcapng');
+    const w = new PcapngWriter(out);
+    await readCapture(src, { packet: (r) => w.write(r) });
+    await w.close();
+    const a = await records(src);
+    assert.deepEqual(await records(out), a);
+    assert.ok(new Set(a.map((x) => x.split(' ')[1])).size > 1);
+  });
+
+  it('an empty pcap output is still a valid capture', async () => {
+    const out = join(dir, 'empty.pcap');
+    await new PcapWriter(out).close();
+    assert.deepEqual(await records(out), []);
+  });
+});
