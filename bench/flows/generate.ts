@@ -8,17 +8,7 @@
  * flows alive at once stays the same: that is how bench/flows/run.ts checks that memory stays flat.
  */
 import { openSync, writeSync, closeSync } from 'node:fs';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../../src/common/rng.js';
 
 interface Pkt {
   t: number; // ns from start

@@ -1,5 +1,5 @@
 import { LinkType, type PacketRecord } from '../pcap/types.js';
-import { DEFAULT_REASSEMBLY_LIMITS, FragmentReassembler, type ReassemblyLimits } from './fragments.js';
+import { DEFAULT_REASSEMBLY_LIMITS, FragmentReassembler, type Reassembled, type ReassemblyLimits } from './fragments.js';
 import { DecodedPacket, IPPROTO } from './packet.js';
 
 const ETH_IPV4 = 0x0800;
@@ -205,13 +205,7 @@ export class Decoder {
         p.reason = 'ipv4-fragment';
         return p;
       }
-      p.reassembled = true;
-      p.fragments = r.fragments;
-      p.frameLen = r.frameLen;
-      p.ipLen = r.headerLen + r.payload.length;
-      p.data = r.payload;
-      p.capturedEnd = r.payload.length;
-      return this.transport(r.payload, 0, r.payload.length, r.payload.length);
+      return this.reassembled(r);
     }
     return this.transport(d, o + hl, ipEnd, total - hl);
   }
@@ -280,20 +274,26 @@ export class Decoder {
           p.reason = 'ipv6-fragment';
           return p;
         }
-        // The next-header value of the first fragment names the reassembled payload's protocol.
-        p.reassembled = true;
-        p.fragments = r.fragments;
-        p.frameLen = r.frameLen;
-        p.ipLen = r.headerLen + r.payload.length;
+        // The next-header value of the fragment header names the reassembled payload's protocol.
         p.proto = inner;
-        p.data = r.payload;
-        p.capturedEnd = r.payload.length;
-        return this.transport(r.payload, 0, r.payload.length, r.payload.length);
+        return this.reassembled(r);
       }
       break;
     }
     p.proto = next;
     return this.transport(d, q, ipEnd, o + 40 + plen - q);
+  }
+
+  /** Continue with a datagram the reassembler completed: its payload becomes the packet's bytes. */
+  private reassembled(r: Reassembled): DecodedPacket {
+    const p = this.out;
+    p.reassembled = true;
+    p.fragments = r.fragments;
+    p.frameLen = r.frameLen;
+    p.ipLen = r.headerLen + r.payload.length;
+    p.data = r.payload;
+    p.capturedEnd = r.payload.length;
+    return this.transport(r.payload, 0, r.payload.length, r.payload.length);
   }
 
   /** `o..end` are the captured transport bytes; `l4Len` is the transport length the IP header states. */

@@ -92,17 +92,8 @@ export class PcapWriter implements CaptureWriter {
   }
 
   write(rec: PacketRecord): void {
-    if (this.linkType < 0) {
-      this.linkType = rec.linkType;
-      const h = this.b.reserve(24);
-      h.dv.setUint32(h.at, 0xa1b23c4d, true);
-      h.dv.setUint16(h.at + 4, 2, true);
-      h.dv.setUint16(h.at + 6, 4, true);
-      h.dv.setUint32(h.at + 8, 0, true);
-      h.dv.setUint32(h.at + 12, 0, true);
-      h.dv.setUint32(h.at + 16, this.snapLen, true);
-      h.dv.setUint32(h.at + 20, this.linkType, true);
-    } else if (rec.linkType !== this.linkType) {
+    if (this.linkType < 0) this.header(rec.linkType);
+    else if (rec.linkType !== this.linkType) {
       throw new Error(`packet ${rec.number} has link type ${rec.linkType} but the pcap output was started with link type ${this.linkType}; a classic pcap holds one link type, write .pcapng instead`);
     }
     const r = this.b.reserve(16 + rec.capLen);
@@ -114,14 +105,22 @@ export class PcapWriter implements CaptureWriter {
     this.packets++;
   }
 
+  /** The file header, written with the first packet since it names that packet's link type. */
+  private header(linkType: number): void {
+    this.linkType = linkType;
+    const h = this.b.reserve(24);
+    h.dv.setUint32(h.at, 0xa1b23c4d, true);
+    h.dv.setUint16(h.at + 4, 2, true);
+    h.dv.setUint16(h.at + 6, 4, true);
+    h.dv.setUint32(h.at + 8, 0, true);
+    h.dv.setUint32(h.at + 12, 0, true);
+    h.dv.setUint32(h.at + 16, this.snapLen, true);
+    h.dv.setUint32(h.at + 20, linkType, true);
+  }
+
   close(): Promise<void> {
-    if (this.linkType < 0) {
-      // An empty capture still gets a valid header (Ethernet by default).
-      this.linkType = 1;
-      const h = this.b.reserve(24);
-      const v = [0xa1b23c4d, 0x00040002, 0, 0, this.snapLen, 1];
-      v.forEach((x, i) => h.dv.setUint32(h.at + i * 4, x, true));
-    }
+    // An empty capture still gets a valid header (Ethernet by default).
+    if (this.linkType < 0) this.header(1);
     return this.b.end();
   }
 }

@@ -8,18 +8,7 @@ import { extractFlows } from '../../src/features/extract.js';
 import { CaptureFormatError } from '../../src/pcap/reader.js';
 import { LinkType, type PacketRecord } from '../../src/pcap/types.js';
 import { sharedPcaps } from '../helpers/tshark.js';
-
-/** mulberry32: a small seeded PRNG so every CI run tries the same mutations. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../../src/common/rng.js';
 
 const LENGTHS = [0, 1, 3, 0xffff, 0x10000, 0x7fffffff, 0xffffffff, 65535, 262145];
 
