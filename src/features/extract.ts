@@ -10,9 +10,10 @@ import { type ReadOptions, readCapture } from '../pcap/reader.js';
 import type { CaptureIssue, CaptureMetadata } from '../pcap/types.js';
 import { packetStatsPlugin } from './packet-stats.js';
 import { tcpStatsPlugin } from './tcp-stats.js';
+import { tlsPlugin } from './tls/plugin.js';
 
 /** The feature plugins `cipherscope flows` runs by default, in column order. */
-export const DEFAULT_PLUGINS: readonly FlowPlugin[] = [packetStatsPlugin as FlowPlugin, tcpStatsPlugin as FlowPlugin];
+export const DEFAULT_PLUGINS: readonly FlowPlugin[] = [packetStatsPlugin as FlowPlugin, tcpStatsPlugin as FlowPlugin, tlsPlugin as FlowPlugin];
 
 export const CAPTURE_COLUMN: ColumnDef = { name: 'capture', type: 'string', unit: '', identifier: true, description: 'The capture file the flow came from (as given on the command line; "<stdin>" for standard input).' };
 

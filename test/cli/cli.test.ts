@@ -11,6 +11,15 @@ import { PCAPS } from '../helpers/tshark.js';
 const dir = mkdtempSync(join(tmpdir(), 'cipherscope-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+/** The CSV text of a value read back from JSON or Parquet: null is empty, lists are "[a,b]". */
+function asCsv(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'bigint') return v.toString();
+  if (Array.isArray(v)) return `[${v.map(asCsv).join(',')}]`;
+  if (typeof v === 'object' && Symbol.iterator in (v as object)) return asCsv(Array.from(v as Iterable<unknown>));
+  return String(v);
+}
+
 function parseCsv(text: string): string[][] {
   // Enough CSV for our own output: quoted cells may contain commas and doubled quotes.
   return text
@@ -67,7 +76,7 @@ describe('cipherscope CLI', () => {
     const int64 = new Set(flowColumns().filter((c) => c.type === 'int64').map((c) => c.name));
     objs.forEach((o, i) =>
       header.forEach((h, j) => {
-        const v = int64.has(h) ? new RegExp(`"${h}":(-?\\d+)`).exec(lines[i])?.[1] : String(o[h]);
+        const v = int64.has(h) ? new RegExp(`"${h}":(-?\\d+)`).exec(lines[i])?.[1] : asCsv(o[h]);
         assert.equal(v, rows[i + 1][j], `${h} of row ${i}`);
       }),
     );
@@ -84,8 +93,7 @@ describe('cipherscope CLI', () => {
     const t = table.toArray().map((x) => x.toJSON());
     rows.slice(1).forEach((row, i) => {
       header.forEach((h, j) => {
-        const v = t[i][h];
-        assert.equal(typeof v === 'bigint' ? v.toString() : String(v), row[j], `${h} of row ${i}`);
+        assert.equal(asCsv(t[i][h]), row[j], `${h} of row ${i}`);
       });
     });
   });

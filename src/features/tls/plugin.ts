@@ -1,0 +1,163 @@
+import { X509Certificate } from 'node:crypto';
+import { type DecodedPacket, IPPROTO, TcpFlag } from '../../decode/packet.js';
+import type { Direction, Flow, FlowPlugin } from '../../flow/flow.js';
+import type { CellValue, ColumnDef } from '../../flow/schema.js';
+import { type ClientHello, type ServerHello, clientKeyExchangeLength, isGrease, ja3, ja3s, ja4, parseCertificateList, parseClientHello, parseServerHello } from './hello.js';
+import { TlsStream } from './stream.js';
+
+const HS_CLIENT_HELLO = 1;
+const HS_SERVER_HELLO = 2;
+const HS_CERTIFICATE = 11;
+const HS_CLIENT_KEY_EXCHANGE = 16;
+
+interface Cert {
+  subject: string;
+  issuer: string;
+  san: string;
+}
+
+class TlsState {
+  readonly streams: [TlsStream, TlsStream] = [new TlsStream(), new TlsStream()];
+  client: ClientHello | undefined;
+  clientHellos = 0;
+  server: ServerHello | undefined;
+  cert: Cert | undefined;
+  ckeLength = -1;
+  error: string | undefined;
+}
+
+const COLUMNS: ColumnDef[] = [
+  { name: 'tls_sni', type: 'string', unit: '', identifier: true, description: 'ClientHello server_name (host_name), lower case; empty without one.' },
+  { name: 'tls_alpn', type: 'string', unit: '', description: 'ALPN protocols the client offered, in order, comma-separated.' },
+  { name: 'tls_client_version', type: 'int', unit: '', description: 'ClientHello legacy_version (0x0303 = 771 for TLS 1.2 and 1.3); 0 without a ClientHello.' },
+  { name: 'tls_supported_versions', type: 'int[]', unit: '', description: 'supported_versions the client offered, in order, GREASE included.' },
+  { name: 'tls_version', type: 'int', unit: '', description: 'Negotiated version: the ServerHello supported_versions value (TLS 1.3), else its legacy_version; 0 without a ServerHello.' },
+  { name: 'tls_cipher_suites', type: 'int[]', unit: '', description: 'Cipher suites the client offered, in order, GREASE included.' },
+  { name: 'tls_cipher', type: 'int', unit: '', description: 'Cipher suite the server chose; 0 without a ServerHello.' },
+  { name: 'tls_extensions', type: 'int[]', unit: '', description: 'ClientHello extension types in order, GREASE included.' },
+  { name: 'tls_supported_groups', type: 'int[]', unit: '', description: 'supported_groups (named curves) the client offered, in order.' },
+  { name: 'tls_key_share_groups', type: 'int[]', unit: '', description: 'Groups of the ClientHello key_share entries, in order.' },
+  { name: 'tls_key_share_lengths', type: 'int[]', unit: 'bytes', description: 'key_exchange length of each key_share entry, in the same order (32 X25519, 65 P-256, 1216 X25519Kyber768 / X25519MLKEM768 hybrids, 1 for GREASE).' },
+  {
+    name: 'tls_client_key_length_bytes',
+    type: 'int',
+    unit: 'bytes',
+    description:
+      "The client public-key length (the proposal's TLS feature). TLS 1.3: the key_exchange length of the key_share entry for the group the server chose, or, before a ServerHello is seen, of the first non-GREASE entry. TLS <= 1.2: the length of the public value (or RSA-encrypted secret) in ClientKeyExchange. -1 when unknown.",
+  },
+  { name: 'tls_signature_algorithms', type: 'int[]', unit: '', description: 'signature_algorithms the client offered, in order.' },
+  { name: 'tls_grease', type: 'bool', unit: '', description: 'The ClientHello carries GREASE values (RFC 8701) in ciphers, extensions, groups or versions.' },
+  { name: 'tls_server_extensions', type: 'int[]', unit: '', description: 'ServerHello extension types in order.' },
+  { name: 'tls_server_alpn', type: 'string', unit: '', description: 'ALPN protocol the server chose (visible in TLS <= 1.2 only; TLS 1.3 encrypts it).' },
+  { name: 'tls_client_hellos', type: 'int', unit: '', description: 'ClientHellos seen (2 after a HelloRetryRequest); the first one is described.' },
+  { name: 'tls_preamble', type: 'string', unit: '', description: '"http-connect" when an HTTP CONNECT to a proxy preceded the handshake.' },
+  { name: 'ja3', type: 'string', unit: '', description: 'JA3 string: legacy version, ciphers, extensions, groups, point formats (decimal, GREASE removed).' },
+  { name: 'ja3_hash', type: 'string', unit: '', description: 'MD5 of ja3 (tshark tls.handshake.ja3).' },
+  { name: 'ja3s', type: 'string', unit: '', description: 'JA3S string of the ServerHello: version, cipher, extensions.' },
+  { name: 'ja3s_hash', type: 'string', unit: '', description: 'MD5 of ja3s.' },
+  { name: 'ja4', type: 'string', unit: '', description: 'JA4 client fingerprint exactly as FoxIO technical_details/JA4.md words it (see src/features/tls/hello.ts for the two points where FoxIO\'s own code differs).' },
+  { name: 'tls_cert_subject', type: 'string', unit: '', identifier: true, description: "Subject of the server's certificate when it is sent in the clear (TLS <= 1.2)." },
+  { name: 'tls_cert_issuer', type: 'string', unit: '', description: "Issuer of the server's certificate (TLS <= 1.2)." },
+  { name: 'tls_cert_san', type: 'string', unit: '', identifier: true, description: "subjectAltName of the server's certificate (TLS <= 1.2), as node:crypto formats it." },
+  { name: 'tls_error', type: 'string', unit: '', description: 'Why a handshake message could not be parsed (a cut or inconsistent message); empty when fine.' },
+];
+
+function handle(s: TlsState, dir: Direction, type: number, body: Uint8Array): void {
+  if (dir === 0 && type === HS_CLIENT_HELLO) {
+    s.clientHellos++;
+    if (s.client !== undefined) return;
+    const r = parseClientHello(body);
+    if (r.ok) s.client = r.value;
+    else s.error ??= r.error;
+  } else if (dir === 1 && type === HS_SERVER_HELLO && s.server === undefined) {
+    const r = parseServerHello(body);
+    if (r.ok) s.server = r.value;
+    else s.error ??= r.error;
+  } else if (dir === 1 && type === HS_CERTIFICATE && s.cert === undefined) {
+    const r = parseCertificateList(body);
+    if (!r.ok) s.error ??= r.error;
+    else if (r.value.length > 0) {
+      try {
+        const x = new X509Certificate(r.value[0]);
+        s.cert = { subject: x.subject.replace(/\n/g, ', '), issuer: x.issuer.replace(/\n/g, ', '), san: x.subjectAltName ?? '' };
+      } catch {
+        s.error ??= 'server certificate is not valid DER';
+      }
+    }
+  } else if (dir === 0 && type === HS_CLIENT_KEY_EXCHANGE && s.ckeLength < 0) {
+    s.ckeLength = clientKeyExchangeLength(body, 0, body.length);
+  }
+}
+
+function clientKeyLength(s: TlsState): number {
+  const ch = s.client;
+  if (ch !== undefined && ch.keyShareGroups.length > 0) {
+    const chosen = s.server?.keyShareGroup ?? 0;
+    let i = chosen !== 0 ? ch.keyShareGroups.indexOf(chosen) : -1;
+    if (i < 0) i = ch.keyShareGroups.findIndex((g) => !isGrease(g));
+    if (i >= 0) return ch.keyShareLengths[i];
+  }
+  return s.ckeLength;
+}
+
+/**
+ * TLS over TCP: the start of each direction is reassembled by sequence number (up to 64 KiB), records are joined
+ * into handshake messages, and the ClientHello, ServerHello, server Certificate and ClientKeyExchange are read.
+ * A proxy's HTTP CONNECT exchange before the handshake is skipped.
+ */
+export const tlsPlugin: FlowPlugin<TlsState | null> = {
+  name: 'tls',
+  columns: COLUMNS,
+  init(flow: Flow): TlsState | null {
+    return flow.proto === IPPROTO.TCP ? new TlsState() : null;
+  },
+  update(s: TlsState | null, _flow: Flow, p: DecodedPacket, dir: Direction): void {
+    if (s === null) return;
+    const st = s.streams[dir];
+    if (st.done) return;
+    if (p.tcpFlags & TcpFlag.SYN) {
+      st.setInitialSeq(p.tcpSeq + 1);
+      return;
+    }
+    const end = Math.min(p.payloadOffset + p.payloadLen, p.capturedEnd);
+    if (end <= p.payloadOffset) return;
+    for (const m of st.add(p.tcpSeq, p.data.subarray(p.payloadOffset, end))) handle(s, dir, m.type, m.body);
+  },
+  write(s: TlsState | null, _flow: Flow, row: CellValue[], at: number): void {
+    const ch = s?.client;
+    const sh = s?.server;
+    const j3 = ch ? ja3(ch) : undefined;
+    const j3s = sh ? ja3s(sh) : undefined;
+    const grease = ch ? [...ch.ciphers, ...ch.extensions, ...ch.supportedGroups, ...ch.supportedVersions].some(isGrease) : null;
+    const values: CellValue[] = [
+      ch?.sni ?? null,
+      ch ? ch.alpn.join(',') : null,
+      ch?.legacyVersion ?? 0,
+      ch?.supportedVersions ?? null,
+      sh ? sh.selectedVersion || sh.legacyVersion : 0,
+      ch?.ciphers ?? null,
+      sh?.cipher ?? 0,
+      ch?.extensions ?? null,
+      ch?.supportedGroups ?? null,
+      ch?.keyShareGroups ?? null,
+      ch?.keyShareLengths ?? null,
+      s ? clientKeyLength(s) : -1,
+      ch?.signatureAlgorithms ?? null,
+      grease,
+      sh?.extensions ?? null,
+      sh?.alpn ?? null,
+      s?.clientHellos ?? 0,
+      s?.streams[0].preamble ?? null,
+      j3?.full ?? null,
+      j3?.hash ?? null,
+      j3s?.full ?? null,
+      j3s?.hash ?? null,
+      ch ? ja4(ch, 't') : null,
+      s?.cert?.subject ?? null,
+      s?.cert?.issuer ?? null,
+      s?.cert?.san ?? null,
+      s?.error ?? null,
+    ];
+    for (let i = 0; i < values.length; i++) row[at + i] = values[i];
+  },
+};
