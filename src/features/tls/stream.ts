@@ -9,7 +9,7 @@ export const MAX_STREAM_BYTES = 64 * 1024;
  * How far into a stream that does not start with TLS we look for a handshake record (STARTTLS-style upgrades:
  * MySQL, SMTP, XMPP). Beyond this the stream is taken for something else and its buffer is released.
  */
-const MAX_PREFIX_SCAN = 4096;
+const MAX_PREFIX_SCAN = 2048;
 const MAX_PENDING_SEGMENTS = 32;
 
 export interface HandshakeMessage {
@@ -49,11 +49,21 @@ export class TlsStream {
   preamble: string | undefined;
   error: string | undefined;
   private preambleChecked = false;
+  /** Where the search for a hello record after a non-TLS prefix resumes, so each byte is scanned once. */
+  private scanPos = 0;
 
   /** Record where the stream starts: the SYN's sequence number + 1. */
   setInitialSeq(isnPlusOne: number): void {
     if (this.base < 0) this.base = isnPlusOne >>> 0;
   }
+
+  /**
+   * A stream that starts with neither a TLS record nor an HTTP CONNECT exchange is not buffered: its in-order
+   * segments are only searched for a hello record (STARTTLS-style upgrades), up to MAX_PREFIX_SCAN bytes. Most
+   * TCP flows that are not TLS thus cost one scan and no copy.
+   */
+  private scanning = false;
+  private scanned = 0;
 
   /** Add a segment's payload; returns handshake messages completed by it. */
   add(seq: number, payload: Uint8Array): HandshakeMessage[] {
@@ -61,6 +71,24 @@ export class TlsStream {
     if (this.base < 0) this.base = seq >>> 0;
     // Offset of this segment in the stream, modulo 2^32 sequence wrap.
     const off = ((seq >>> 0) - this.base + 0x100000000) % 0x100000000;
+    if (this.have === 0 && off === this.scanned && !this.preambleChecked) {
+      if (!this.scanning && off === 0 && payload[0] !== 22 && payload[0] !== CONNECT[0] && payload[0] !== HTTP1[0]) this.scanning = true;
+      if (this.scanning) {
+        const at = findHelloRecord(payload, 0, payload.length, MAX_PREFIX_SCAN - this.scanned);
+        if (at < 0) {
+          this.scanned += payload.length;
+          if (this.scanned >= MAX_PREFIX_SCAN) this.finish();
+          return [];
+        }
+        // A hello record after another protocol's greeting: the TLS part of the stream starts here.
+        this.scanning = false;
+        this.preambleChecked = true;
+        this.preamble = 'non-tls-prefix';
+        this.base = ((seq >>> 0) + at) >>> 0;
+        this.pending = [];
+        return this.add(this.base, payload.subarray(at));
+      }
+    } else if (this.scanning) return []; // out of order while scanning: not worth buffering
     if (off > MAX_STREAM_BYTES * 4) return []; // far away or before the start: not ours to place
     if (off + payload.length <= this.have) return []; // retransmission of what we have
     if (off > this.have) {
@@ -120,7 +148,11 @@ export class TlsStream {
       if (type < 20 || type > 24 || major !== 3 || len > 18432) {
         // Not a TLS record. Before any handshake byte, look a little further for a ClientHello or ServerHello record
         // after some other protocol's greeting; otherwise stop looking.
-        const at = this.hsLen === 0 ? findHelloRecord(b, p + 1, this.have) : -1;
+        let at = -1;
+        if (this.hsLen === 0) {
+          at = findHelloRecord(b, Math.max(p + 1, this.scanPos), this.have, MAX_PREFIX_SCAN);
+          this.scanPos = Math.max(this.scanPos, this.have - 5);
+        }
         if (at >= 0) {
           this.recPos = at;
           this.preamble ??= 'non-tls-prefix';
@@ -168,10 +200,12 @@ export class TlsStream {
   }
 }
 
-/** The offset of a TLS handshake record holding a ClientHello or ServerHello, or -1. */
-function findHelloRecord(b: Uint8Array, from: number, end: number): number {
-  for (let i = from; i + 6 <= end && i < MAX_PREFIX_SCAN; i++) {
-    if (b[i] === 22 && b[i + 1] === 3 && b[i + 2] <= 4 && (b[i + 5] === 1 || b[i + 5] === 2)) return i;
+/** The offset of a TLS handshake record holding a ClientHello or ServerHello in b[from, min(end, limit)), or -1. */
+function findHelloRecord(b: Uint8Array, from: number, end: number, limit: number): number {
+  const stop = Math.min(end - 6, limit - 1);
+  // indexOf finds the candidate record-type byte natively, far faster than a byte loop.
+  for (let i = b.indexOf(22, from); i >= 0 && i <= stop; i = b.indexOf(22, i + 1)) {
+    if (b[i + 1] === 3 && b[i + 2] <= 4 && (b[i + 5] === 1 || b[i + 5] === 2)) return i;
   }
   return -1;
 }
