@@ -13,6 +13,9 @@ export { schemaMarkdown, type ColumnDef, type CellValue, type ColumnType } from 
 export { RunningStats } from './features/running-stats.js';
 export { packetStatsPlugin } from './features/packet-stats.js';
 export { tcpStatsPlugin } from './features/tcp-stats.js';
-export { extractFlows, flowColumns, DEFAULT_PLUGINS, type ExtractOptions, type ExtractSummary } from './features/extract.js';
+export { extractFlows, flowColumns, flowPlugins, DEFAULT_PLUGINS, type ExtractOptions, type ExtractSummary, type PluginOptions } from './features/extract.js';
+export { sequencePlugin, byteDistPlugin } from './features/sequence.js';
+export { tlsPlugin } from './features/tls/plugin.js';
+export { ja3, ja3s, ja4, parseClientHello, parseServerHello, isGrease, type ClientHello, type ServerHello } from './features/tls/hello.js';
 export { openRecordWriter, CsvWriter, JsonlWriter, ParquetWriter, type OutputFormat, type RecordWriter } from './output/writers.js';
 export { addrText, parseAddr } from './common/addr.js';

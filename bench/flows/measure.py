@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Run a command, print its wall time (s) and peak resident memory (KiB) as JSON: {"seconds": s, "maxrss_kib": k, "status": n}.
+"""Run a command, print its wall time, CPU time (user + system, s) and peak resident memory (KiB) as JSON.
 Peak memory comes from getrusage(RUSAGE_CHILDREN), so it covers the command (and anything it waits for)."""
 import json
 import resource
@@ -10,4 +10,5 @@ import time
 t = time.monotonic()
 r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 seconds = time.monotonic() - t
-print(json.dumps({"seconds": seconds, "maxrss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, "status": r.returncode}))
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"seconds": seconds, "cpu_seconds": ru.ru_utime + ru.ru_stime, "maxrss_kib": ru.ru_maxrss, "status": r.returncode}))

@@ -2,7 +2,7 @@ import { extname } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Decoder } from '../decode/decoder.js';
 import { DEFAULT_FILTER, PacketFilter } from '../filter/filter.js';
-import { type ExtractSummary, extractFlows, flowColumns } from '../features/extract.js';
+import { type ExtractSummary, FEATURE_GROUPS, type FeatureGroup, extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
 import { LENGTH_MODES, type LengthMode } from '../flow/flow.js';
 import { schemaMarkdown } from '../flow/schema.js';
 import { readCapture } from '../pcap/reader.js';
@@ -17,6 +17,19 @@ function seconds(v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number of seconds >= 0');
   return n;
+}
+
+function count(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 1_000_000) throw new InvalidArgumentError('must be a whole number from 0 to 1000000');
+  return n;
+}
+
+function featureGroups(v: string): FeatureGroup[] {
+  if (v === 'none') return [];
+  const groups = v.split(',').map((g) => g.trim());
+  for (const g of groups) if (!(FEATURE_GROUPS as readonly string[]).includes(g)) throw new InvalidArgumentError(`unknown feature group "${g}"; choose from ${FEATURE_GROUPS.join(', ')}`);
+  return groups as FeatureGroup[];
 }
 
 function collect(v: string, prev: string[]): string[] {
@@ -91,12 +104,16 @@ export function buildProgram(): Command {
     .option('--exclude-host <addr>', 'drop packets to or from this address or prefix (repeatable)', collect, [])
     .option('--only-host <addr>', 'keep only packets to or from this address or prefix (repeatable)', collect, [])
     .option('--fragment-timeout <seconds>', 'give up reassembling an IP datagram after this long', seconds, 30)
+    .option('--features <groups>', `feature groups besides the packet statistics, comma-separated: ${FEATURE_GROUPS.join(', ')}; "none" for statistics only`, featureGroups, [...FEATURE_GROUPS])
+    .option('--splt <packets>', 'packets in the sequence columns (splt_*)', count, 20)
+    .option('--byte-dist-bytes <bytes>', 'payload bytes per direction counted in the byte distribution', count, 4096)
     .option('--strict', 'exit with status 2 if the input had any warning or error')
     .option('--no-progress', 'no progress bar (it only shows on a terminal anyway)')
     .option('-q, --quiet', 'no summary and no per-issue messages on stderr')
     .action(async (inputs: string[], o) => {
       const format: OutputFormat = o.format ?? formatFromPath(o.output);
-      const columns = flowColumns();
+      const plugins = flowPlugins({ groups: o.features, spltPackets: o.splt, byteDistBytes: o.byteDistBytes });
+      const columns = flowColumns(plugins);
       const writer = openRecordWriter(format, o.output, columns);
       const issues = new IssuePrinter(o.quiet === true);
       const useFilter = o.filterNoise === true || o.excludeHost.length > 0 || o.onlyHost.length > 0;
@@ -115,6 +132,7 @@ export function buildProgram(): Command {
             },
             filter: useFilter ? { dropNoise: o.filterNoise === true, excludeHosts: o.excludeHost, onlyHosts: o.onlyHost } : undefined,
             decoder: { reassembly: { timeoutSec: o.fragmentTimeout } },
+            plugins,
             onIssue: issues.onIssue,
             onProgress: progress.update,
           });

@@ -11,9 +11,33 @@ import type { CaptureIssue, CaptureMetadata } from '../pcap/types.js';
 import { packetStatsPlugin } from './packet-stats.js';
 import { tcpStatsPlugin } from './tcp-stats.js';
 import { tlsPlugin } from './tls/plugin.js';
+import { DEFAULT_BYTE_DIST_BYTES, DEFAULT_SPLT_PACKETS, byteDistPlugin, sequencePlugin } from './sequence.js';
 
-/** The feature plugins `cipherscope flows` runs by default, in column order. */
-export const DEFAULT_PLUGINS: readonly FlowPlugin[] = [packetStatsPlugin as FlowPlugin, tcpStatsPlugin as FlowPlugin, tlsPlugin as FlowPlugin];
+/** Feature groups that can be switched on and off (`--features`); the packet statistics are always on. */
+export const FEATURE_GROUPS = ['tcp', 'tls', 'splt', 'bytes'] as const;
+export type FeatureGroup = (typeof FEATURE_GROUPS)[number];
+
+export interface PluginOptions {
+  /** Groups to run besides the packet statistics (default: all). */
+  groups?: readonly FeatureGroup[];
+  /** Packets in the SPLT sequence columns. */
+  spltPackets?: number;
+  /** Payload bytes per direction counted in the byte distribution. */
+  byteDistBytes?: number;
+}
+
+/** The feature plugins `cipherscope flows` runs, in column order. */
+export function flowPlugins(o: PluginOptions = {}): FlowPlugin[] {
+  const on = new Set<FeatureGroup>(o.groups ?? FEATURE_GROUPS);
+  const plugins: FlowPlugin[] = [packetStatsPlugin as FlowPlugin];
+  if (on.has('tcp')) plugins.push(tcpStatsPlugin as FlowPlugin);
+  if (on.has('tls')) plugins.push(tlsPlugin as FlowPlugin);
+  if (on.has('splt')) plugins.push(sequencePlugin(o.spltPackets ?? DEFAULT_SPLT_PACKETS) as FlowPlugin);
+  if (on.has('bytes')) plugins.push(byteDistPlugin(o.byteDistBytes ?? DEFAULT_BYTE_DIST_BYTES) as FlowPlugin);
+  return plugins;
+}
+
+export const DEFAULT_PLUGINS: readonly FlowPlugin[] = flowPlugins();
 
 export const CAPTURE_COLUMN: ColumnDef = { name: 'capture', type: 'string', unit: '', identifier: true, description: 'The capture file the flow came from (as given on the command line; "<stdin>" for standard input).' };
 

@@ -49,10 +49,23 @@ class TextSink {
   }
 }
 
+/** Text of small integers, made once: lists such as the 256 byte counts are mostly small numbers. */
+const SMALL_INT_TEXT: string[] = Array.from({ length: 8192 }, (_, i) => String(i - 4096));
+
+function listText(v: number[]): string {
+  let s = '';
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i];
+    const t = Number.isInteger(x) && x >= -4096 && x < 4096 ? SMALL_INT_TEXT[x + 4096] : String(x);
+    s += i === 0 ? t : ',' + t;
+  }
+  return s;
+}
+
 function csvCell(v: CellValue): string {
   if (v === null || v === undefined) return '';
   if (typeof v === 'string') return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
-  if (Array.isArray(v)) return `"[${v.join(',')}]"`;
+  if (Array.isArray(v)) return `"[${listText(v)}]"`;
   return String(v);
 }
 

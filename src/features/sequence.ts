@@ -1,0 +1,108 @@
+import type { DecodedPacket } from '../decode/packet.js';
+import type { Direction, Flow, FlowPlugin } from '../flow/flow.js';
+import type { CellValue, ColumnDef } from '../flow/schema.js';
+
+export const DEFAULT_SPLT_PACKETS = 20;
+/** Joy counts the first 4000 payload octets per direction (ETTA_MIN_OCTETS); we round to 4096. */
+export const DEFAULT_BYTE_DIST_BYTES = 4096;
+
+class SpltState {
+  lens: number[] = [];
+  iats: number[] = [];
+  lastT = NaN;
+}
+
+/**
+ * Sequence of packet lengths and times (SPLT) of the first `n` packets of the flow, every packet counted (also
+ * those without payload): signed length (+ client to server, - server to client, --length accounting) and the
+ * inter-arrival time from the previous packet of the flow in ns (0 for the first). Lists hold at most n entries and
+ * are not padded.
+ */
+export function sequencePlugin(n = DEFAULT_SPLT_PACKETS): FlowPlugin<SpltState> {
+  const columns: ColumnDef[] = [
+    { name: 'splt_signed_len_bytes', type: 'int[]', unit: 'bytes', description: `Lengths of the first ${n} packets (--splt), positive from client to server, negative from server to client.` },
+    { name: 'splt_iat_ns', type: 'int[]', unit: 'ns', description: `Inter-arrival time of each of the first ${n} packets from the previous packet of the flow (0 for the first).` },
+  ];
+  return {
+    name: 'splt',
+    columns,
+    init: () => new SpltState(),
+    update(s: SpltState, _flow: Flow, p: DecodedPacket, dir: Direction, len: number): void {
+      if (s.lens.length >= n) return;
+      s.lens.push(dir === 0 ? len : -len);
+      s.iats.push(s.lastT === s.lastT ? p.t - s.lastT : 0);
+      s.lastT = p.t;
+    },
+    write(s: SpltState, _flow: Flow, row: CellValue[], at: number): void {
+      row[at] = s.lens;
+      row[at + 1] = s.iats;
+    },
+  };
+}
+
+class ByteDistState {
+  readonly counts = [new Int32Array(256), new Int32Array(256)];
+  readonly total = [0, 0];
+}
+
+/** c * log2(c) for every count up to the cap, so entropy costs no logarithm per bin. */
+function cLogTable(cap: number): Float64Array {
+  const t = new Float64Array(cap + 1);
+  for (let c = 2; c <= cap; c++) t[c] = c * Math.log2(c);
+  return t;
+}
+
+/** H = log2(N) - (1/N) * sum(c * log2 c), the Shannon entropy of the counts in bits. */
+function entropyBits(c: Int32Array, total: number, clog: Float64Array): number {
+  if (total === 0) return 0;
+  let s = 0;
+  for (let i = 0; i < 256; i++) s += clog[c[i]];
+  return Math.max(0, Math.log2(total) - s / total);
+}
+
+function toList(c: Int32Array): number[] {
+  const out = new Array<number>(256);
+  for (let i = 0; i < 256; i++) out[i] = c[i];
+  return out;
+}
+
+/**
+ * Byte distribution of the transport payload per direction: raw counts of each byte value (not Joy's rescaled
+ * counts) over the first `cap` captured payload bytes of that direction, and their Shannon entropy in bits per byte.
+ */
+export function byteDistPlugin(cap = DEFAULT_BYTE_DIST_BYTES): FlowPlugin<ByteDistState> {
+  const columns: ColumnDef[] = [];
+  for (const [d, who] of [
+    ['fwd', 'client-to-server'],
+    ['bwd', 'server-to-client'],
+  ]) {
+    columns.push(
+      { name: `${d}_byte_dist`, type: 'int[]', unit: 'bytes', description: `256 counts: how often each byte value 0..255 occurs in the first ${cap} captured ${who} payload bytes (--byte-dist-bytes).` },
+      { name: `${d}_byte_dist_bytes`, type: 'int', unit: 'bytes', description: `Payload bytes counted in ${d}_byte_dist (at most ${cap}).` },
+      { name: `${d}_byte_entropy_bits`, type: 'float', unit: 'bits/byte', description: `Shannon entropy of ${d}_byte_dist, 0..8 bits per byte (0 when empty).` },
+    );
+  }
+  const clog = cLogTable(cap);
+  return {
+    name: 'byte-dist',
+    columns,
+    init: () => new ByteDistState(),
+    update(s: ByteDistState, _flow: Flow, p: DecodedPacket, dir: Direction): void {
+      const room = cap - s.total[dir];
+      if (room <= 0 || p.payloadLen === 0) return;
+      const end = Math.min(p.payloadOffset + p.payloadLen, p.capturedEnd, p.payloadOffset + room);
+      if (end <= p.payloadOffset) return;
+      const c = s.counts[dir];
+      const d = p.data;
+      for (let i = p.payloadOffset; i < end; i++) c[d[i]]++;
+      s.total[dir] += end - p.payloadOffset;
+    },
+    write(s: ByteDistState, _flow: Flow, row: CellValue[], at: number): void {
+      for (let dir = 0; dir < 2; dir++) {
+        row[at++] = toList(s.counts[dir]);
+        row[at++] = s.total[dir];
+        row[at++] = entropyBits(s.counts[dir], s.total[dir], clog);
+      }
+    },
+  };
+}
