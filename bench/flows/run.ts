@@ -6,7 +6,8 @@
  *
  * Anchors: `tshark -q -z conv,tcp` (Wireshark's conversation table), a dpkt flow script computing per-direction
  * counts, bytes and Welford statistics (Debian's python3-dpkt), and a bare Node.js loop that parses only record,
- * Ethernet, IP and transport headers into a Map. Memory flatness: cipherscope also runs on a capture twice as long
+ * Ethernet, IP and transport headers into a Map. The statistics-only run shows what the other feature plugins
+ * (TCP flags, TLS, sequences, byte distribution) cost. Memory flatness: cipherscope also runs on a capture twice as long
  * with the same number of flows alive at once; its peak memory should not grow.
  */
 import { execFileSync } from 'node:child_process';
@@ -75,7 +76,8 @@ const add = (tool: string, cmd: string[], n = runs, file = small) => {
   process.stderr.write(`running ${tool} ...\n`);
   rows.push({ tool, m: best(cmd, n), packets: file === small ? pk : packetsIn(file), mb: statSync(file).size / 1e6 });
 };
-add('cipherscope flows (CSV out)', [...cs, small, '-o', '/dev/null']);
+add('cipherscope flows (CSV out, all features)', [...cs, small, '-o', '/dev/null']);
+add('cipherscope flows, statistics only (--features none)', [...cs, small, '-o', '/dev/null', '--features', 'none']);
 add('cipherscope flows (Parquet out)', [...cs, small, '-o', '/dev/null', '-f', 'parquet']);
 add('cipherscope flows, 2x longer capture', [...cs, large, '-o', '/dev/null'], runs, large);
 add('bare Node.js header loop', [process.execPath, join(here, 'bare-loop.mjs'), small]);

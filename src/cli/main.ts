@@ -106,7 +106,7 @@ export function buildProgram(): Command {
     .option('--fragment-timeout <seconds>', 'give up reassembling an IP datagram after this long', seconds, 30)
     .option('--features <groups>', `feature groups besides the packet statistics, comma-separated: ${FEATURE_GROUPS.join(', ')}; "none" for statistics only`, featureGroups, [...FEATURE_GROUPS])
     .option('--splt <packets>', 'packets in the sequence columns (splt_*)', count, 20)
-    .option('--byte-dist-bytes <bytes>', 'payload bytes per direction counted in the byte distribution', count, 4096)
+    .option('--byte-dist-bytes <bytes>', 'payload bytes per direction counted in the byte distribution (Joy counts 4000)', count, 1024)
     .option('--strict', 'exit with status 2 if the input had any warning or error')
     .option('--no-progress', 'no progress bar (it only shows on a terminal anyway)')
     .option('-q, --quiet', 'no summary and no per-issue messages on stderr')
