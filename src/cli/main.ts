@@ -112,8 +112,7 @@ export function buildProgram(): Command {
     .option('-q, --quiet', 'no summary and no per-issue messages on stderr')
     .action(async (inputs: string[], o) => {
       const format: OutputFormat = o.format ?? formatFromPath(o.output);
-      const plugins = flowPlugins({ groups: o.features, spltPackets: o.splt, byteDistBytes: o.byteDistBytes });
-      const columns = flowColumns(plugins);
+      const columns = flowColumns(flowPlugins({ groups: o.features, spltPackets: o.splt, byteDistBytes: o.byteDistBytes }));
       const writer = openRecordWriter(format, o.output, columns);
       const issues = new IssuePrinter(o.quiet === true);
       const useFilter = o.filterNoise === true || o.excludeHost.length > 0 || o.onlyHost.length > 0;
@@ -132,7 +131,8 @@ export function buildProgram(): Command {
             },
             filter: useFilter ? { dropNoise: o.filterNoise === true, excludeHosts: o.excludeHost, onlyHosts: o.onlyHost } : undefined,
             decoder: { reassembly: { timeoutSec: o.fragmentTimeout } },
-            plugins,
+            // Fresh plugins per capture: the DNS name map belongs to one capture.
+            plugins: flowPlugins({ groups: o.features, spltPackets: o.splt, byteDistBytes: o.byteDistBytes }),
             onIssue: issues.onIssue,
             onProgress: progress.update,
           });

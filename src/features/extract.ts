@@ -11,10 +11,11 @@ import type { CaptureIssue, CaptureMetadata } from '../pcap/types.js';
 import { packetStatsPlugin } from './packet-stats.js';
 import { tcpStatsPlugin } from './tcp-stats.js';
 import { tlsPlugin } from './tls/plugin.js';
+import { dnsPlugin } from './dns/plugin.js';
 import { DEFAULT_BYTE_DIST_BYTES, DEFAULT_SPLT_PACKETS, byteDistPlugin, sequencePlugin } from './sequence.js';
 
 /** Feature groups that can be switched on and off (`--features`); the packet statistics are always on. */
-export const FEATURE_GROUPS = ['tcp', 'tls', 'splt', 'bytes'] as const;
+export const FEATURE_GROUPS = ['tcp', 'tls', 'dns', 'splt', 'bytes'] as const;
 export type FeatureGroup = (typeof FEATURE_GROUPS)[number];
 
 export interface PluginOptions {
@@ -32,11 +33,16 @@ export function flowPlugins(o: PluginOptions = {}): FlowPlugin[] {
   const plugins: FlowPlugin[] = [packetStatsPlugin as FlowPlugin];
   if (on.has('tcp')) plugins.push(tcpStatsPlugin as FlowPlugin);
   if (on.has('tls')) plugins.push(tlsPlugin as FlowPlugin);
+  if (on.has('dns')) plugins.push(dnsPlugin() as FlowPlugin);
   if (on.has('splt')) plugins.push(sequencePlugin(o.spltPackets ?? DEFAULT_SPLT_PACKETS) as FlowPlugin);
   if (on.has('bytes')) plugins.push(byteDistPlugin(o.byteDistBytes ?? DEFAULT_BYTE_DIST_BYTES) as FlowPlugin);
   return plugins;
 }
 
+/**
+ * The default plugins' columns. Plugins with capture-wide state (the DNS name map) must be made anew per capture,
+ * so extractFlows calls flowPlugins() itself when none are given.
+ */
 export const DEFAULT_PLUGINS: readonly FlowPlugin[] = flowPlugins();
 
 export const CAPTURE_COLUMN: ColumnDef = { name: 'capture', type: 'string', unit: '', identifier: true, description: 'The capture file the flow came from (as given on the command line; "<stdin>" for standard input).' };
@@ -82,7 +88,7 @@ export interface ExtractSummary {
  */
 export async function extractFlows(input: string | Readable, onRow: (row: CellValue[]) => void, opts: ExtractOptions = {}): Promise<ExtractSummary> {
   const started = process.hrtime.bigint();
-  const plugins = opts.plugins ?? DEFAULT_PLUGINS;
+  const plugins = opts.plugins ?? flowPlugins();
   const flowOpts = { ...DEFAULT_FLOW_OPTIONS, ...opts.flow };
   const name = typeof input === 'string' ? (input === '-' ? '<stdin>' : input) : '<stream>';
   const decoder = new Decoder(opts.decoder);

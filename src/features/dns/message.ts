@@ -1,0 +1,191 @@
+import { ipv4Text, ipv6Text } from '../../common/addr.js';
+
+/**
+ * DNS messages (RFC 1035) as far as flow attribution needs them: questions, and A, AAAA, CNAME and HTTPS/SVCB
+ * answers (RFC 9460, with their ipv4hint / ipv6hint addresses). Compression pointers are followed with a hop limit
+ * and must point backwards, so a crafted message cannot loop; every length is checked against the message.
+ */
+
+export const DNS_TYPE = { A: 1, CNAME: 5, AAAA: 28, SVCB: 64, HTTPS: 65 } as const;
+
+export interface DnsAnswer {
+  /** 'answer', 'authority' or 'additional' (glue records); only answers name flows. */
+  section: 'answer' | 'authority' | 'additional';
+  name: string;
+  type: number;
+  ttl: number;
+  /** Address text for A / AAAA (and each SVCB/HTTPS hint), the target name for CNAME and SVCB/HTTPS. */
+  data: string;
+}
+
+export interface DnsMessage {
+  id: number;
+  response: boolean;
+  rcode: number;
+  questions: Array<{ name: string; type: number }>;
+  /** Resource records of all three sections, in order. */
+  answers: DnsAnswer[];
+  /** The message ended (snap length, a cut) before all its records; what came before is kept. */
+  truncated: boolean;
+}
+
+class Bad extends Error {}
+
+function readName(b: Uint8Array, start: number, end: number): { name: string; next: number } {
+  const labels: string[] = [];
+  let p = start;
+  let next = -1;
+  let hops = 0;
+  let total = 0;
+  for (;;) {
+    if (p >= end) throw new Bad();
+    const len = b[p];
+    if (len === 0) {
+      p++;
+      break;
+    }
+    if ((len & 0xc0) === 0xc0) {
+      if (p + 1 >= end) throw new Bad();
+      const target = ((len & 0x3f) << 8) | b[p + 1];
+      if (next < 0) next = p + 2;
+      if (target >= p || ++hops > 32) throw new Bad(); // forward pointers and loops are not valid names
+      p = target;
+      continue;
+    }
+    if ((len & 0xc0) !== 0) throw new Bad();
+    if (p + 1 + len > end) throw new Bad();
+    let label = '';
+    for (let i = p + 1; i <= p + len; i++) label += String.fromCharCode(b[i]);
+    labels.push(label);
+    total += len + 1;
+    if (total > 255) throw new Bad();
+    p += 1 + len;
+  }
+  return { name: labels.join('.').toLowerCase(), next: next < 0 ? p : next };
+}
+
+function u16(b: Uint8Array, p: number): number {
+  return (b[p] << 8) | b[p + 1];
+}
+
+function u32(b: Uint8Array, p: number): number {
+  return ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
+}
+
+/** Parse one DNS message in b[start, end). Returns undefined when it is not a well-formed message. */
+export function parseDns(b: Uint8Array, start = 0, end = b.length): DnsMessage | undefined {
+  try {
+    // Names are read with offsets relative to the message start: work on a view of just the message.
+    const m = b.subarray(start, end);
+    const n = m.length;
+    if (n < 12) return undefined;
+    const flags = u16(m, 2);
+    const qd = u16(m, 4);
+    const counts = [u16(m, 6), u16(m, 8), u16(m, 10)];
+    const msg: DnsMessage = { id: u16(m, 0), response: (flags & 0x8000) !== 0, rcode: flags & 0x0f, questions: [], answers: [], truncated: false };
+    try {
+      readRecords(m, n, qd, counts, msg);
+    } catch (e) {
+      if (!(e instanceof Bad)) throw e;
+      // Keep what was read: a snap length often cuts the additional section.
+      if (msg.questions.length === 0) return undefined;
+      msg.truncated = true;
+    }
+    return msg;
+  } catch (e) {
+    if (e instanceof Bad) return undefined;
+    throw e;
+  }
+}
+
+const SECTIONS = ['answer', 'authority', 'additional'] as const;
+
+function readRecords(m: Uint8Array, n: number, qd: number, counts: number[], msg: DnsMessage): void {
+    let p = 12;
+    for (let i = 0; i < qd; i++) {
+      const r = readName(m, p, n);
+      if (r.next + 4 > n) throw new Bad();
+      msg.questions.push({ name: r.name, type: u16(m, r.next) });
+      p = r.next + 4;
+    }
+    const total = counts[0] + counts[1] + counts[2];
+    for (let i = 0; i < total; i++) {
+      const section = SECTIONS[i < counts[0] ? 0 : i < counts[0] + counts[1] ? 1 : 2];
+      const r = readName(m, p, n);
+      if (r.next + 10 > n) throw new Bad();
+      const type = u16(m, r.next);
+      const ttl = u32(m, r.next + 4);
+      const rdlen = u16(m, r.next + 8);
+      const rd = r.next + 10;
+      if (rd + rdlen > n) throw new Bad();
+      if (type === DNS_TYPE.A && rdlen === 4) msg.answers.push({ section, name: r.name, type, ttl, data: ipv4Text(u32(m, rd)) });
+      else if (type === DNS_TYPE.AAAA && rdlen === 16) msg.answers.push({ section, name: r.name, type, ttl, data: ipv6Text(u32(m, rd), u32(m, rd + 4), u32(m, rd + 8), u32(m, rd + 12)) });
+      else if (type === DNS_TYPE.CNAME) msg.answers.push({ section, name: r.name, type, ttl, data: readName(m, rd, rd + rdlen).name });
+      else if ((type === DNS_TYPE.HTTPS || type === DNS_TYPE.SVCB) && rdlen >= 3) {
+        const target = readName(m, rd + 2, rd + rdlen);
+        msg.answers.push({ section, name: r.name, type, ttl, data: target.name === '' ? r.name : target.name });
+        // SvcParams: ipv4hint (4) and ipv6hint (6) carry addresses the client may connect to.
+        let q = target.next;
+        while (q + 4 <= rd + rdlen) {
+          const key = u16(m, q);
+          const len = u16(m, q + 2);
+          const v = q + 4;
+          if (v + len > rd + rdlen) break;
+          if (key === 4) for (let k = v; k + 4 <= v + len; k += 4) msg.answers.push({ section, name: r.name, type: DNS_TYPE.A, ttl, data: ipv4Text(u32(m, k)) });
+          if (key === 6) for (let k = v; k + 16 <= v + len; k += 16) msg.answers.push({ section, name: r.name, type: DNS_TYPE.AAAA, ttl, data: ipv6Text(u32(m, k), u32(m, k + 4), u32(m, k + 8), u32(m, k + 12)) });
+          q = v + len;
+        }
+      }
+      p = rd + rdlen;
+    }
+}
+
+/**
+ * Addresses learned from DNS answers, in time order, so a flow can be named by the latest answer that came before
+ * it started (the paper's attribution of SNI-less WhatsApp flows). Bounded: the oldest addresses are forgotten
+ * past `maxAddresses`.
+ */
+export class DnsNameMap {
+  private readonly byAddr = new Map<string, Array<{ t: number; name: string }>>();
+
+  constructor(private readonly maxAddresses = 200_000) {}
+
+  /** Record that `addr` was given as an answer for `name` (the name the client asked for) at time t (relative ns). */
+  add(addr: string, name: string, t: number): void {
+    let list = this.byAddr.get(addr);
+    if (list === undefined) {
+      if (this.byAddr.size >= this.maxAddresses) {
+        const oldest = this.byAddr.keys().next();
+        if (!oldest.done) this.byAddr.delete(oldest.value);
+      }
+      list = [];
+      this.byAddr.set(addr, list);
+    }
+    const last = list[list.length - 1];
+    if (last !== undefined && last.name === name) last.t = Math.max(last.t, t);
+    else list.push({ t, name });
+    if (list.length > 16) list.shift();
+  }
+
+  /** The name of the latest answer for `addr` at or before time t, if any. */
+  lookup(addr: string, t: number): string | undefined {
+    const list = this.byAddr.get(addr);
+    if (list === undefined) return undefined;
+    let best: { t: number; name: string } | undefined;
+    for (const e of list) if (e.t <= t && (best === undefined || e.t >= best.t)) best = e;
+    return best?.name;
+  }
+
+  get size(): number {
+    return this.byAddr.size;
+  }
+}
+
+/** Feed a response's answers into the map: every address (through CNAME chains) maps to the question's name. */
+export function learnAnswers(map: DnsNameMap, msg: DnsMessage, t: number): void {
+  if (!msg.response || msg.rcode !== 0) return;
+  const asked = msg.questions[0]?.name;
+  for (const a of msg.answers) {
+    if (a.section === 'answer' && (a.type === DNS_TYPE.A || a.type === DNS_TYPE.AAAA)) map.add(a.data, asked ?? a.name, t);
+  }
+}

@@ -1,0 +1,85 @@
+import { addrText } from '../../common/addr.js';
+import { type DecodedPacket, IPPROTO } from '../../decode/packet.js';
+import type { Direction, Flow, FlowPlugin } from '../../flow/flow.js';
+import type { CellValue, ColumnDef } from '../../flow/schema.js';
+import { DNS_TYPE, DnsNameMap, learnAnswers, parseDns } from './message.js';
+
+class DnsState {
+  /** Name for the server address from the latest DNS answer before the flow started. */
+  host: string | undefined;
+  queries: string[] | undefined;
+  addrs: string[] | undefined;
+  cnames: string[] | undefined;
+  rcode = -1;
+  messages = 0;
+}
+
+const COLUMNS: ColumnDef[] = [
+  { name: 'dns_host', type: 'string', unit: '', identifier: true, description: "Host name of the server address from the latest DNS answer (A, AAAA, or an HTTPS/SVCB address hint, through CNAMEs, keyed to the name the client asked for) seen before the flow started; how a flow without SNI is named." },
+  { name: 'dns_queries', type: 'string', unit: '', identifier: true, description: 'DNS flows (port 53, UDP or TCP): question names in order of first appearance, comma-separated.' },
+  { name: 'dns_answer_addrs', type: 'string', unit: '', identifier: true, description: 'DNS flows: addresses of A and AAAA records (and HTTPS/SVCB hints) in any section (additional-section glue included, as tshark\'s dns.a), comma-separated, in order of first appearance. Only answer-section records name later flows.' },
+  { name: 'dns_cnames', type: 'string', unit: '', identifier: true, description: 'DNS flows: CNAME targets in any section, comma-separated.' },
+  { name: 'dns_rcode', type: 'int', unit: '', description: 'DNS flows: response code of the first response (0 NOERROR, 3 NXDOMAIN); -1 without a response.' },
+  { name: 'dns_messages', type: 'int', unit: '', description: 'DNS flows: messages parsed (queries and responses).' },
+];
+
+function addUnique(list: string[] | undefined, v: string): string[] {
+  const l = list ?? [];
+  if (!l.includes(v)) l.push(v);
+  return l;
+}
+
+/**
+ * DNS over UDP and TCP port 53: questions and answers per DNS flow, and a capture-wide, time-ordered
+ * address-to-name map that names every later flow's server (`dns_host`). One map per run: create the plugin per
+ * capture (flowPlugins does).
+ */
+export function dnsPlugin(map = new DnsNameMap()): FlowPlugin<DnsState> & { map: DnsNameMap } {
+  return {
+    name: 'dns',
+    columns: COLUMNS,
+    map,
+    init(flow: Flow, p: DecodedPacket): DnsState {
+      const s = new DnsState();
+      s.host = map.lookup(addrText(flow.ipVersion, flow.s0, flow.s1, flow.s2, flow.s3), p.t);
+      return s;
+    },
+    update(s: DnsState, flow: Flow, p: DecodedPacket, _dir: Direction): void {
+      if (flow.sPort !== 53 && flow.cPort !== 53) return;
+      const end = Math.min(p.payloadOffset + p.payloadLen, p.capturedEnd);
+      let start = p.payloadOffset;
+      if (p.proto === IPPROTO.TCP) {
+        // DNS over TCP: each message has a 2-byte length prefix. Whole messages in one segment are read.
+        while (start + 2 <= end) {
+          const len = (p.data[start] << 8) | p.data[start + 1];
+          if (len < 12 || start + 2 + len > end) return;
+          this.one(s, p, start + 2, start + 2 + len);
+          start += 2 + len;
+        }
+        return;
+      }
+      if (p.proto === IPPROTO.UDP && end - start >= 12) this.one(s, p, start, end);
+    },
+    one(s: DnsState, p: DecodedPacket, start: number, end: number): void {
+      const msg = parseDns(p.data, start, end);
+      if (msg === undefined) return;
+      s.messages++;
+      for (const q of msg.questions) s.queries = addUnique(s.queries, q.name);
+      if (!msg.response) return;
+      if (s.rcode < 0) s.rcode = msg.rcode;
+      for (const a of msg.answers) {
+        if (a.type === DNS_TYPE.CNAME) s.cnames = addUnique(s.cnames, a.data);
+        else if (a.type === DNS_TYPE.A || a.type === DNS_TYPE.AAAA) s.addrs = addUnique(s.addrs, a.data);
+      }
+      learnAnswers(map, msg, p.t);
+    },
+    write(s: DnsState, _flow: Flow, row: CellValue[], at: number): void {
+      row[at] = s.host ?? null;
+      row[at + 1] = s.queries?.join(',') ?? null;
+      row[at + 2] = s.addrs?.join(',') ?? null;
+      row[at + 3] = s.cnames?.join(',') ?? null;
+      row[at + 4] = s.rcode;
+      row[at + 5] = s.messages;
+    },
+  } as FlowPlugin<DnsState> & { map: DnsNameMap; one(s: DnsState, p: DecodedPacket, start: number, end: number): void };
+}
