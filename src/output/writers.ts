@@ -161,7 +161,7 @@ export class ParquetWriter implements RecordWriter {
   constructor(
     target: string,
     private readonly columns: readonly ColumnDef[],
-    private readonly batchRows = 16384,
+    private readonly batchRows = 4096,
   ) {
     this.cols = columns.map(() => []);
     let start!: () => void;
@@ -202,8 +202,7 @@ export class ParquetWriter implements RecordWriter {
       let vals: unknown[] = this.cols[i];
       // Arrow's Int64 builder takes bigints.
       if (c.type === 'int') vals = vals.map((v) => (v === null || v === undefined ? null : BigInt(v as number)));
-      else if (c.type === 'int[]') vals = vals.map((v) => (v === null || v === undefined ? null : (v as number[]).map((x) => BigInt(x))));
-      vectors[c.name] = A.vectorFromArray(vals, arrowType(A, c)) as import('apache-arrow').Vector;
+      vectors[c.name] = c.type === 'int[]' || c.type === 'float[]' ? listVector(A, vals as Array<number[] | null>) : (A.vectorFromArray(vals, arrowType(A, c)) as import('apache-arrow').Vector);
     });
     this.cols = this.columns.map(() => []);
     const table = new A.Table(vectors);
@@ -219,6 +218,35 @@ export class ParquetWriter implements RecordWriter {
   }
 }
 
+/**
+ * A List<Float64> vector built straight from offsets and one values array: Arrow's generic builder took seconds
+ * and hundreds of MiB for the 256-count byte distributions of 20,000 flows.
+ */
+function listVector(A: typeof import('apache-arrow'), vals: Array<number[] | null>): import('apache-arrow').Vector {
+  const n = vals.length;
+  const offsets = new Int32Array(n + 1);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    total += vals[i]?.length ?? 0;
+    offsets[i + 1] = total;
+  }
+  const values = new Float64Array(total);
+  const valid = new Uint8Array((n + 7) >> 3);
+  let nulls = 0;
+  for (let i = 0; i < n; i++) {
+    const v = vals[i];
+    if (v === null || v === undefined) {
+      nulls++;
+      continue;
+    }
+    valid[i >> 3] |= 1 << (i & 7);
+    values.set(v, offsets[i]);
+  }
+  const child = A.makeData({ type: new A.Float64(), length: total, data: values });
+  const type = new A.List(new A.Field('item', new A.Float64(), true));
+  return A.makeVector(A.makeData({ type, length: n, nullCount: nulls, nullBitmap: valid, valueOffsets: offsets, child }));
+}
+
 function arrowType(A: typeof import('apache-arrow'), c: ColumnDef): import('apache-arrow').DataType {
   switch (c.type) {
     case 'int':
@@ -228,8 +256,9 @@ function arrowType(A: typeof import('apache-arrow'), c: ColumnDef): import('apac
       return new A.Float64();
     case 'bool':
       return new A.Bool();
+    // Lists are Float64 in Parquet: exact for every integer below 2^53, and Arrow builds them without a BigInt per
+    // element (which made Parquet output 3 times slower than CSV with the 256-count byte distributions).
     case 'int[]':
-      return new A.List(new A.Field('item', new A.Int64(), true));
     case 'float[]':
       return new A.List(new A.Field('item', new A.Float64(), true));
     default:

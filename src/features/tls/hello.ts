@@ -40,9 +40,10 @@ export interface ServerHello {
   keyShareGroup: number;
 }
 
-class Short extends Error {}
+/** Thrown by Cursor when a read runs past its end, caught at the parser's edge; no stack trace is captured. */
+const SHORT = { short: true };
 
-/** A bounds-checked cursor. Reading past `end` throws `Short`, caught by the parse functions. */
+/** A bounds-checked cursor. Reading past `end` throws SHORT, caught by the parse functions. */
 class Cursor {
   constructor(
     readonly b: Uint8Array,
@@ -50,7 +51,7 @@ class Cursor {
     readonly end: number,
   ) {}
   need(n: number): void {
-    if (n < 0 || this.p + n > this.end) throw new Short();
+    if (n < 0 || this.p + n > this.end) throw SHORT;
   }
   u8(): number {
     this.need(1);
@@ -177,7 +178,7 @@ export function parseClientHello(b: Uint8Array, start = 0, end = b.length): Pars
     }
     return { ok: true, value: ch };
   } catch (e) {
-    if (e instanceof Short) return { ok: false, error: 'ClientHello is cut short or has a length that runs past its container' };
+    if (e === SHORT) return { ok: false, error: 'ClientHello is cut short or has a length that runs past its container' };
     throw e;
   }
 }
@@ -206,7 +207,7 @@ export function parseServerHello(b: Uint8Array, start = 0, end = b.length): Pars
     }
     return { ok: true, value: sh };
   } catch (e) {
-    if (e instanceof Short) return { ok: false, error: 'ServerHello is cut short or has a length that runs past its container' };
+    if (e === SHORT) return { ok: false, error: 'ServerHello is cut short or has a length that runs past its container' };
     throw e;
   }
 }
@@ -220,7 +221,7 @@ export function parseCertificateList(b: Uint8Array, start = 0, end = b.length): 
     while (list.left >= 3) out.push(list.bytes(list.u24()));
     return { ok: true, value: out };
   } catch (e) {
-    if (e instanceof Short) return { ok: false, error: 'Certificate message is cut short' };
+    if (e === SHORT) return { ok: false, error: 'Certificate message is cut short' };
     throw e;
   }
 }
