@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { flowsOf } from '../helpers/flows.js';
-import { PCAPS, haveTshark, tshark } from '../helpers/tshark.js';
+import { PCAPS, epochNs, haveTshark, tshark } from '../helpers/tshark.js';
 
 /**
  * Issue 3, "It must show" 2: all 20 direction-based features equal an independent computation from
@@ -15,10 +15,6 @@ interface Pkt {
   src: string;
 }
 
-function epochNs(text: string): bigint {
-  const [s, f = ''] = text.split('.');
-  return BigInt(s) * 1_000_000_000n + BigInt((f + '000000000').slice(0, 9));
-}
 
 /** Plain two-pass statistics: mean, then the sample SD with n - 1; 0 for empty sets and below two values. */
 function stats(xs: number[]): { min: number; max: number; mean: number; sd: number } {

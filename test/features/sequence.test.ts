@@ -3,16 +3,12 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { flowPlugins } from '../../src/features/extract.js';
 import { flowsOf } from '../helpers/flows.js';
-import { PCAPS, haveTshark, tshark } from '../helpers/tshark.js';
+import { PCAPS, epochNs, haveTshark, tshark } from '../helpers/tshark.js';
 
 /**
  * Issue 4, "It must show" 3: sequence and byte-distribution columns against an independent computation from
  * `tshark -T fields` (frame times, IP lengths, tcp.payload / udp.payload bytes as hex) on small real captures.
  */
-function epochNs(text: string): bigint {
-  const [s, f = ''] = text.split('.');
-  return BigInt(s) * 1_000_000_000n + BigInt((f + '000000000').slice(0, 9));
-}
 
 const CASES: Array<[string, 'tcp' | 'udp']> = [
   ['tls12-sni-chrome34-google.pcap', 'tcp'],

@@ -118,3 +118,9 @@ export function tsharkStreams(file: string): TsharkView {
   }
   return view;
 }
+
+/** tshark's frame.time_epoch text ("1700000000.123456789") as exact integer nanoseconds. */
+export function epochNs(text: string): bigint {
+  const [s, f = ''] = text.split('.');
+  return BigInt(s) * 1_000_000_000n + BigInt((f + '000000000').slice(0, 9));
+}
