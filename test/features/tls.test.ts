@@ -77,7 +77,49 @@ describe('TLS handshake fields equal tshark', { skip: !haveTshark() && 'tshark n
   }
 });
 
+/** QUIC: the ClientHello inside decrypted Initial packets, compared with tshark's own QUIC decryption. */
+const quicFiles = haveTshark() ? sharedPcaps().filter((f) => tshark(['-r', f, '-Y', 'quic && tls.handshake.type == 1', '-T', 'fields', '-e', 'frame.number']).trim() !== '') : [];
+
+describe('QUIC Initial ClientHello fields equal tshark', { skip: !haveTshark() && 'tshark not installed' }, () => {
+  it('finds the shared captures with QUIC', () => assert.ok(quicFiles.length >= 8, `${quicFiles.length} files`));
+  for (const file of quicFiles) {
+    it(basename(file), async () => {
+      const { rows } = await flowsOf(file, { flow: NO_TIMEOUTS });
+      const out = tshark(['-r', file, '-Y', 'quic && tls.handshake.type == 1', '-T', 'fields', '-E', 'separator=|', '-E', 'aggregator=,', '-E', 'occurrence=a', '-e', 'udp.stream', '-e', 'ip.src', '-e', 'ipv6.src', '-e', 'udp.srcport', '-e', 'tls.handshake.extensions_server_name', '-e', 'tls.handshake.extensions_alpn_str', '-e', 'tls.handshake.ciphersuite', '-e', 'tls.handshake.extensions.supported_version', '-e', 'tls.handshake.extensions_key_share_key_exchange_length']);
+      const seen = new Set<string>();
+      for (const line of out.split('\n').filter(Boolean)) {
+        const [stream, s4, s6, sport, sni, alpn, ciphers, supported, keyLens] = line.split('|');
+        if (seen.has(stream)) continue;
+        seen.add(stream);
+        const client = `${s4 || s6}:${sport}`;
+        const r = rows.find((x) => x.protocol === 17 && `${x.client_addr}:${x.client_port}` === client && (x.quic_version as number) > 0);
+        assert.ok(r, `no decrypted QUIC flow with client ${client}`);
+        assert.equal(r.tls_sni ?? '', sni.toLowerCase(), 'SNI');
+        assert.equal(r.tls_alpn ?? '', alpn, 'ALPN');
+        assert.equal(hex(r.tls_cipher_suites), ciphers, 'cipher suites');
+        assert.equal(hex(r.tls_supported_versions), supported, 'supported_versions');
+        assert.equal(((r.tls_key_share_lengths as number[] | null) ?? []).join(','), keyLens, 'key share lengths');
+        assert.match(r.ja4 as string, /^q13/);
+      }
+    });
+  }
+});
+
 describe('TLS details', () => {
+  it('JA4 for QUIC equals the published vector in suricata-verify tests/ja4-tls-quic', async () => {
+    // OISF/suricata-verify tests/ja4-tls-quic/test.yaml: quic.ja4 q13d0310h3_55b375c5d22e_cd85d2d88918
+    const { rows } = await flowsOf(join(PCAPS, 'tls-quic-ipv6-cloudflare.pcap'));
+    assert.deepEqual(rows.filter((r) => (r.quic_version as number) > 0).map((r) => r.ja4), ['q13d0310h3_55b375c5d22e_cd85d2d88918']);
+  });
+
+  it('QUIC v2 (RFC 9369) Initials are decrypted too', async () => {
+    const { rows } = await flowsOf(join(PCAPS, 'quicv2-http3.pcap'));
+    const q = rows.find((r) => r.quic_version === 0x6b3343cf);
+    assert.ok(q);
+    assert.equal(q.tls_alpn, 'h3');
+    assert.equal(q.tls_version, 0x0304, 'the server Initial (ServerHello) is decrypted with the server keys');
+  });
+
   it('JA4 equals the published vector for the TLS 1.3 connection in suricata-verify tests/ja4-tls-quic', async () => {
     // OISF/suricata-verify tests/ja4-tls-quic/test.yaml: tls.ja4 t13d1516h2_8daaf6152771_e5627efa2ab1
     const { rows } = await flowsOf(join(PCAPS, 'tls-quic-ipv6-cloudflare.pcap'));

@@ -3,7 +3,20 @@ import { type DecodedPacket, IPPROTO, TcpFlag } from '../../decode/packet.js';
 import type { Direction, Flow, FlowPlugin } from '../../flow/flow.js';
 import type { CellValue, ColumnDef } from '../../flow/schema.js';
 import { type ClientHello, type ServerHello, clientKeyExchangeLength, isGrease, ja3, ja3s, ja4, parseCertificateList, parseClientHello, parseServerHello } from './hello.js';
+import { CryptoStream, type InitialKeys, cryptoFrames, initialKeys, openInitials, quicVersion } from './quic.js';
 import { TlsStream } from './stream.js';
+
+/** Client and server packets of a UDP flow looked at for QUIC Initials before giving up. */
+const QUIC_PACKETS_LOOKED_AT = 24;
+
+/** What a QUIC flow's Initial packets need: keys pinned to the client's original DCID, and both CRYPTO streams. */
+class QuicState {
+  version = 0;
+  client: InitialKeys | undefined;
+  server: InitialKeys | undefined;
+  readonly crypto: [CryptoStream, CryptoStream] = [new CryptoStream(), new CryptoStream()];
+  seen = 0;
+}
 
 const HS_CLIENT_HELLO = 1;
 const HS_SERVER_HELLO = 2;
@@ -18,6 +31,7 @@ interface Cert {
 
 class TlsState {
   readonly streams: [TlsStream, TlsStream] = [new TlsStream(), new TlsStream()];
+  quic: QuicState | undefined;
   client: ClientHello | undefined;
   clientHellos = 0;
   server: ServerHello | undefined;
@@ -50,6 +64,7 @@ const COLUMNS: ColumnDef[] = [
   { name: 'tls_server_extensions', type: 'int[]', unit: '', description: 'ServerHello extension types in order.' },
   { name: 'tls_server_alpn', type: 'string', unit: '', description: 'ALPN protocol the server chose (visible in TLS <= 1.2 only; TLS 1.3 encrypts it).' },
   { name: 'tls_client_hellos', type: 'int', unit: '', description: 'ClientHellos seen (2 after a HelloRetryRequest); the first one is described.' },
+  { name: 'quic_version', type: 'int', unit: '', description: 'QUIC version of a flow whose Initial packets were decrypted (1 = v1, 1798521807 = v2); 0 otherwise. The tls_* columns then describe the TLS handshake inside QUIC.' },
   { name: 'tls_preamble', type: 'string', unit: '', description: '"http-connect" when an HTTP CONNECT to a proxy preceded the handshake.' },
   { name: 'ja3', type: 'string', unit: '', description: 'JA3 string: legacy version, ciphers, extensions, groups, point formats (decimal, GREASE removed).' },
   { name: 'ja3_hash', type: 'string', unit: '', description: 'MD5 of ja3 (tshark tls.handshake.ja3).' },
@@ -89,6 +104,30 @@ function handle(s: TlsState, dir: Direction, type: number, body: Uint8Array): vo
   }
 }
 
+function quicUpdate(s: TlsState, q: QuicState, p: DecodedPacket, dir: Direction): void {
+  if (q.seen >= QUIC_PACKETS_LOOKED_AT || (q.crypto[0].done && q.crypto[1].done)) return;
+  q.seen++;
+  const end = Math.min(p.payloadOffset + p.payloadLen, p.capturedEnd);
+  if (quicVersion(p.data, p.payloadOffset, end) === 0) return;
+  // Keys come from the client's first Initial DCID; a capture that missed it falls back to each packet's own DCID.
+  const pinned = (version: number, dcid: Uint8Array): InitialKeys | undefined => {
+    if (q.client === undefined && dir === 0) {
+      q.client = initialKeys(version, dcid, 'client');
+      q.server = initialKeys(version, dcid, 'server');
+    }
+    return dir === 0 ? q.client : q.server;
+  };
+  let packets = openInitials(p.data, p.payloadOffset, end, pinned);
+  if (packets.length === 0 && dir === 0) packets = openInitials(p.data, p.payloadOffset, end, (v, dcid) => initialKeys(v, dcid, 'client'));
+  for (const pkt of packets) {
+    q.version = pkt.version;
+    const cs = q.crypto[dir];
+    for (const f of cryptoFrames(pkt.payload)) cs.add(f.offset, f.data);
+    const m = cs.firstMessage();
+    if (m !== undefined) handle(s, dir, m.type, m.body);
+  }
+}
+
 function clientKeyLength(s: TlsState): number {
   const ch = s.client;
   if (ch !== undefined && ch.keyShareGroups.length > 0) {
@@ -109,10 +148,20 @@ export const tlsPlugin: FlowPlugin<TlsState | null> = {
   name: 'tls',
   columns: COLUMNS,
   init(flow: Flow): TlsState | null {
-    return flow.proto === IPPROTO.TCP ? new TlsState() : null;
+    if (flow.proto === IPPROTO.TCP) return new TlsState();
+    if (flow.proto === IPPROTO.UDP) {
+      const s = new TlsState();
+      s.quic = new QuicState();
+      return s;
+    }
+    return null;
   },
   update(s: TlsState | null, _flow: Flow, p: DecodedPacket, dir: Direction): void {
     if (s === null) return;
+    if (s.quic !== undefined) {
+      quicUpdate(s, s.quic, p, dir);
+      return;
+    }
     const st = s.streams[dir];
     if (st.done) return;
     if (p.tcpFlags & TcpFlag.SYN) {
@@ -147,12 +196,13 @@ export const tlsPlugin: FlowPlugin<TlsState | null> = {
       sh?.extensions ?? null,
       sh?.alpn ?? null,
       s?.clientHellos ?? 0,
+      s?.quic?.version ?? 0,
       s?.streams[0].preamble ?? null,
       j3?.full ?? null,
       j3?.hash ?? null,
       j3s?.full ?? null,
       j3s?.hash ?? null,
-      ch ? ja4(ch, 't') : null,
+      ch ? ja4(ch, s?.quic?.version ? 'q' : 't') : null,
       s?.cert?.subject ?? null,
       s?.cert?.issuer ?? null,
       s?.cert?.san ?? null,
