@@ -1,7 +1,10 @@
 import { extname } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { addrText } from '../common/addr.js';
 import { Decoder } from '../decode/decoder.js';
+import type { DecodedPacket } from '../decode/packet.js';
 import { DEFAULT_FILTER, PacketFilter } from '../filter/filter.js';
+import { AppMatcher, loadAppRules } from '../features/apps.js';
 import { type ExtractSummary, FEATURE_GROUPS, type FeatureGroup, extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
 import { LENGTH_MODES, type LengthMode } from '../flow/flow.js';
 import { schemaMarkdown } from '../flow/schema.js';
@@ -80,6 +83,53 @@ function summaryLine(s: ExtractSummary): string {
   );
 }
 
+/** The flows of one app in a capture: keys (both directions) with their time spans, for `filter --app`. */
+class AppFlows {
+  private readonly spans = new Map<string, Array<[number, number]>>();
+  private readonly pairs = new Set<string>();
+
+  add(proto: number, a: string, ap: number, b: string, bp: number, first: number, last: number): void {
+    for (const k of [`${proto}|${a}|${ap}|${b}|${bp}`, `${proto}|${b}|${bp}|${a}|${ap}`]) {
+      const l = this.spans.get(k) ?? [];
+      l.push([first, last]);
+      this.spans.set(k, l);
+    }
+    this.pairs.add(`${a}|${b}`).add(`${b}|${a}`);
+  }
+
+  has(p: DecodedPacket): boolean {
+    if (p.kind === 'fragment') return this.pairs.has(`${addrText(p.ipVersion, p.src0, p.src1, p.src2, p.src3)}|${addrText(p.ipVersion, p.dst0, p.dst1, p.dst2, p.dst3)}`);
+    if (p.kind !== 'ip') return false;
+    const k = `${p.proto}|${addrText(p.ipVersion, p.src0, p.src1, p.src2, p.src3)}|${p.srcPort}|${addrText(p.ipVersion, p.dst0, p.dst1, p.dst2, p.dst3)}|${p.dstPort}`;
+    const t = p.tsSec + p.tsNsec / 1e9;
+    // Microsecond slack: spans come from nanosecond integers read back as doubles.
+    return this.spans.get(k)?.some(([a, b]) => t >= a - 1e-6 && t <= b + 1e-6) ?? false;
+  }
+
+  get size(): number {
+    return this.spans.size / 2;
+  }
+}
+
+async function findAppFlows(input: string, app: string, matcher: AppMatcher): Promise<AppFlows> {
+  if (!matcher.apps.includes(app)) throw new Error(`no app named "${app}" in the rules; known: ${matcher.apps.sort().join(', ')}`);
+  const plugins = flowPlugins({ groups: ['tls', 'dns'] });
+  const cols = flowColumns(plugins, true).map((c) => c.name);
+  const i = (n: string) => cols.indexOf(n);
+  const [ia, iproto, ic, icp, is, isp, ifirst, ilast] = ['app', 'protocol', 'client_addr', 'client_port', 'server_addr', 'server_port', 'first_seen_ns', 'last_seen_ns'].map(i);
+  const flows = new AppFlows();
+  await extractFlows(
+    input,
+    (row) => {
+      if (row[ia] !== app) return;
+      const sec = (v: unknown) => Number(v as bigint) / 1e9;
+      flows.add(row[iproto] as number, row[ic] as string, row[icp] as number, row[is] as string, row[isp] as number, sec(row[ifirst]), sec(row[ilast]));
+    },
+    { plugins, apps: matcher },
+  );
+  return flows;
+}
+
 export function buildProgram(): Command {
   const program = new Command();
   program
@@ -107,12 +157,14 @@ export function buildProgram(): Command {
     .option('--features <groups>', `feature groups besides the packet statistics, comma-separated: ${FEATURE_GROUPS.join(', ')}; "none" for statistics only`, featureGroups, [...FEATURE_GROUPS])
     .option('--splt <packets>', 'packets in the sequence columns (splt_*)', count, 20)
     .option('--byte-dist-bytes <bytes>', 'payload bytes per direction counted in the byte distribution (Joy counts 4000)', count, 1024)
+    .option('--apps [rules.json]', 'add app, app_evidence and app_host from host rules (default: the shipped rules/apps.json)')
     .option('--strict', 'exit with status 2 if the input had any warning or error')
     .option('--no-progress', 'no progress bar (it only shows on a terminal anyway)')
     .option('-q, --quiet', 'no summary and no per-issue messages on stderr')
     .action(async (inputs: string[], o) => {
       const format: OutputFormat = o.format ?? formatFromPath(o.output);
-      const columns = flowColumns(flowPlugins({ groups: o.features, spltPackets: o.splt, byteDistBytes: o.byteDistBytes }));
+      const apps = o.apps === undefined ? undefined : new AppMatcher(loadAppRules(o.apps === true ? undefined : o.apps));
+      const columns = flowColumns(flowPlugins({ groups: o.features, spltPackets: o.splt, byteDistBytes: o.byteDistBytes }), apps !== undefined);
       const writer = openRecordWriter(format, o.output, columns);
       const issues = new IssuePrinter(o.quiet === true);
       const useFilter = o.filterNoise === true || o.excludeHost.length > 0 || o.onlyHost.length > 0;
@@ -135,6 +187,7 @@ export function buildProgram(): Command {
             plugins: flowPlugins({ groups: o.features, spltPackets: o.splt, byteDistBytes: o.byteDistBytes }),
             onIssue: issues.onIssue,
             onProgress: progress.update,
+            apps,
           });
           progress.stop();
           issues.end(input);
@@ -161,11 +214,28 @@ export function buildProgram(): Command {
     .option('--exclude-host <addr>', 'drop packets to or from this address or prefix, e.g. the proxy host (repeatable)', collect, [])
     .option('--only-host <addr>', 'keep only packets to or from this address or prefix (repeatable)', collect, [])
     .option('--keep-noise', 'keep non-IP frames and LAN chatter (only apply the host rules)')
+    .option('--app <name>', "keep only the packets of this app's flows (named by SNI, DNS or certificate; reads the file twice)")
+    .option('--apps <rules.json>', 'app rules for --app (default: the shipped rules/apps.json)')
     .option('--strict', 'exit with status 2 if the input had any warning or error')
     .option('--no-progress', 'no progress bar')
     .option('-q, --quiet', 'no summary on stderr')
     .action(async (input: string, o) => {
       const filter = new PacketFilter({ ...DEFAULT_FILTER, dropNoise: o.keepNoise !== true, excludeHosts: o.excludeHost, onlyHosts: o.onlyHost });
+      let appFlows: AppFlows | undefined;
+      if (o.app !== undefined) {
+        if (input === '-') {
+          process.stderr.write('cipherscope: --app reads the capture twice and needs a file, not standard input\n');
+          process.exitCode = 1;
+          return;
+        }
+        try {
+          appFlows = await findAppFlows(input, o.app, new AppMatcher(loadAppRules(o.apps)));
+        } catch (e) {
+          process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
+          process.exitCode = 1;
+          return;
+        }
+      }
       const decoder = new Decoder();
       const writer = openCaptureWriter(o.output);
       const issues = new IssuePrinter(o.quiet === true);
@@ -175,7 +245,14 @@ export function buildProgram(): Command {
           input,
           {
             packet(rec) {
-              if (filter.verdict(decoder.decode(rec)) === undefined) writer.write(rec);
+              const p = decoder.decode(rec);
+              if (filter.verdict(p) !== undefined) return;
+              if (appFlows !== undefined && !appFlows.has(p)) {
+                filter.dropped.set('not-app', (filter.dropped.get('not-app') ?? 0) + 1);
+                filter.kept--;
+                return;
+              }
+              writer.write(rec);
             },
             issue: issues.onIssue,
           },

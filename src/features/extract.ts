@@ -10,6 +10,7 @@ import { type ReadOptions, readCapture } from '../pcap/reader.js';
 import type { CaptureIssue, CaptureMetadata } from '../pcap/types.js';
 import { packetStatsPlugin } from './packet-stats.js';
 import { tcpStatsPlugin } from './tcp-stats.js';
+import { APP_COLUMNS, AppAttributor, type AppMatcher } from './apps.js';
 import { tlsPlugin } from './tls/plugin.js';
 import { dnsPlugin } from './dns/plugin.js';
 import { DEFAULT_BYTE_DIST_BYTES, DEFAULT_SPLT_PACKETS, byteDistPlugin, sequencePlugin } from './sequence.js';
@@ -47,9 +48,9 @@ export const DEFAULT_PLUGINS: readonly FlowPlugin[] = flowPlugins();
 
 export const CAPTURE_COLUMN: ColumnDef = { name: 'capture', type: 'string', unit: '', identifier: true, description: 'The capture file the flow came from (as given on the command line; "<stdin>" for standard input).' };
 
-/** All columns of a flow record: capture, core columns, then each plugin's columns. */
-export function flowColumns(plugins: readonly FlowPlugin[] = DEFAULT_PLUGINS): ColumnDef[] {
-  return [CAPTURE_COLUMN, ...CORE_COLUMNS, ...plugins.flatMap((p) => p.columns)];
+/** All columns of a flow record: capture, core columns, each plugin's columns, then the app columns with --apps. */
+export function flowColumns(plugins: readonly FlowPlugin[] = DEFAULT_PLUGINS, withApps = false): ColumnDef[] {
+  return [CAPTURE_COLUMN, ...CORE_COLUMNS, ...plugins.flatMap((p) => p.columns), ...(withApps ? APP_COLUMNS : [])];
 }
 
 export interface ExtractOptions {
@@ -58,6 +59,8 @@ export interface ExtractOptions {
   filter?: FilterOptions;
   plugins?: readonly FlowPlugin[];
   decoder?: DecoderOptions;
+  /** App rules: adds the app, app_evidence and app_host columns. */
+  apps?: AppMatcher;
   onIssue?: (issue: CaptureIssue) => void;
   onProgress?: ReadOptions['onProgress'];
 }
@@ -95,7 +98,10 @@ export async function extractFlows(input: string | Readable, onRow: (row: CellVa
   const filter = opts.filter ? new PacketFilter(opts.filter) : undefined;
   const dropped = new Map<string, number>();
   const drop = (why: string) => dropped.set(why, (dropped.get(why) ?? 0) + 1);
-  const row: CellValue[] = new Array(1 + CORE_COLUMNS.length + plugins.reduce((n, p) => n + p.columns.length, 0));
+  const columns = flowColumns(plugins, opts.apps !== undefined);
+  const row: CellValue[] = new Array(columns.length);
+  const attributor = opts.apps ? new AppAttributor(opts.apps, columns) : undefined;
+  const appAt = columns.length - APP_COLUMNS.length;
   row[0] = name;
   let records = 0;
   let finals = 0;
@@ -107,6 +113,7 @@ export async function extractFlows(input: string | Readable, onRow: (row: CellVa
         plugins[i].write(flow.slots[i], flow, row, at);
         at += plugins[i].columns.length;
       }
+      attributor?.fill(row, appAt);
       records++;
       if (kind === 'final') finals++;
       onRow(row);

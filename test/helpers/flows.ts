@@ -6,7 +6,7 @@ export type FlowRow = Record<string, CellValue>;
 
 /** Run the meter on a file or in-memory capture and return rows as objects keyed by column name. */
 export async function flowsOf(input: string | Uint8Array, opts: ExtractOptions = {}): Promise<{ rows: FlowRow[]; summary: ExtractSummary }> {
-  const cols = flowColumns(opts.plugins).map((c) => c.name);
+  const cols = flowColumns(opts.plugins, opts.apps !== undefined).map((c) => c.name);
   const rows: FlowRow[] = [];
   const src = typeof input === 'string' ? input : Readable.from([Buffer.from(input)]);
   const summary = await extractFlows(src, (r) => rows.push(Object.fromEntries(cols.map((c, i) => [c, r[i]]))), opts);

@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CellValue, ColumnDef } from '../flow/schema.js';
+
+/**
+ * Which app a flow belongs to, from host names the flow gives away: the TLS SNI, else the name from the DNS answer
+ * that preceded the flow (how the paper names WhatsApp flows without SNI), else the server certificate's names.
+ */
+
+export interface AppRule {
+  name: string;
+  category?: string;
+  source?: string;
+  /** A domain matches itself and every subdomain; the longest matching domain wins. */
+  domains: string[];
+}
+
+export interface AppRules {
+  version: number;
+  about?: string;
+  apps: AppRule[];
+}
+
+/** The rules shipped in rules/apps.json. */
+export const DEFAULT_RULES_PATH = join(dirname(fileURLToPath(import.meta.url)), '../../rules/apps.json');
+
+export function loadAppRules(path = DEFAULT_RULES_PATH): AppRules {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`${path}: cannot read app rules: ${(e as Error).message}`);
+  }
+  const r = parsed as AppRules;
+  if (typeof r !== 'object' || r === null || !Array.isArray(r.apps)) throw new Error(`${path}: app rules need an "apps" array`);
+  r.apps.forEach((a, i) => {
+    if (typeof a.name !== 'string' || !Array.isArray(a.domains) || a.domains.some((d) => typeof d !== 'string' || d.length === 0)) {
+      throw new Error(`${path}: apps[${i}] needs a "name" and a "domains" list of non-empty strings`);
+    }
+  });
+  return r;
+}
+
+export class AppMatcher {
+  private readonly byDomain = new Map<string, string>();
+
+  constructor(rules: AppRules) {
+    for (const app of rules.apps) for (const d of app.domains) this.byDomain.set(d.toLowerCase().replace(/^\*\./, '').replace(/\.$/, ''), app.name);
+  }
+
+  /** The app of a host name: its longest suffix (at a label boundary) that a rule names. */
+  match(host: string | null | undefined): string | undefined {
+    if (!host) return undefined;
+    let h = host.toLowerCase().replace(/\.$/, '');
+    for (;;) {
+      const app = this.byDomain.get(h);
+      if (app !== undefined) return app;
+      const dot = h.indexOf('.');
+      if (dot < 0) return undefined;
+      h = h.slice(dot + 1);
+    }
+  }
+
+  get apps(): string[] {
+    return [...new Set(this.byDomain.values())];
+  }
+}
+
+export const APP_COLUMNS: readonly ColumnDef[] = [
+  { name: 'app', type: 'string', unit: '', description: 'App the flow belongs to by the --apps rules; empty when no host name of the flow matches a rule.' },
+  { name: 'app_evidence', type: 'string', unit: '', description: 'What named the app: sni (TLS/QUIC server name), dns (the DNS answer that preceded the flow), cert (server certificate names, TLS <= 1.2).' },
+  { name: 'app_host', type: 'string', unit: '', identifier: true, description: 'The host name that matched.' },
+];
+
+/** Fills the app columns of rows laid out as `columns`, reading the host-name columns present. */
+export class AppAttributor {
+  private readonly sni: number;
+  private readonly dns: number;
+  private readonly san: number;
+  private readonly subject: number;
+
+  constructor(
+    private readonly matcher: AppMatcher,
+    columns: readonly ColumnDef[],
+  ) {
+    const at = (n: string) => columns.findIndex((c) => c.name === n);
+    this.sni = at('tls_sni');
+    this.dns = at('dns_host');
+    this.san = at('tls_cert_san');
+    this.subject = at('tls_cert_subject');
+  }
+
+  /** Write app, evidence and host into row[at .. at + 3). */
+  fill(row: CellValue[], at: number): void {
+    const get = (i: number) => (i >= 0 && typeof row[i] === 'string' ? (row[i] as string) : undefined);
+    const tryHost = (host: string | undefined, evidence: string): boolean => {
+      const app = this.matcher.match(host);
+      if (app === undefined) return false;
+      row[at] = app;
+      row[at + 1] = evidence;
+      row[at + 2] = host ?? null;
+      return true;
+    };
+    if (tryHost(get(this.sni), 'sni') || tryHost(get(this.dns), 'dns')) return;
+    // Certificate names: "DNS:a.example, DNS:b.example" from subjectAltName, or CN= in the subject.
+    const names = [...(get(this.san) ?? '').split(/,\s*/).map((x) => x.replace(/^DNS:/, '')), ...(/CN=([^,\n]+)/.exec(get(this.subject) ?? '')?.slice(1) ?? [])];
+    for (const n of names) if (n && tryHost(n.replace(/^\*\./, ''), 'cert')) return;
+    row[at] = null;
+    row[at + 1] = null;
+    row[at + 2] = null;
+  }
+}
