@@ -5,7 +5,7 @@ import { Decoder } from '../decode/decoder.js';
 import type { DecodedPacket } from '../decode/packet.js';
 import { DEFAULT_FILTER, PacketFilter } from '../filter/filter.js';
 import { AppMatcher, loadAppRules } from '../features/apps.js';
-import { type ExtractSummary, FEATURE_GROUPS, type FeatureGroup, extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
+import { DEFAULT_PLUGINS, type ExtractSummary, FEATURE_GROUPS, type FeatureGroup, extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
 import { LENGTH_MODES, type LengthMode } from '../flow/flow.js';
 import { schemaMarkdown } from '../flow/schema.js';
 import { readCapture } from '../pcap/reader.js';
@@ -277,10 +277,10 @@ export function buildProgram(): Command {
 
   program
     .command('schema')
-    .description('Print the flow record schema: every column with its type, unit and definition.')
+    .description('Print the flow record schema: every column with its type, unit and definition (the last three only with flows --apps).')
     .addOption(new Option('--format <format>', 'output format').choices(['markdown', 'json']).default('markdown'))
     .action((o) => {
-      const cols = flowColumns();
+      const cols = flowColumns(DEFAULT_PLUGINS, true);
       process.stdout.write(o.format === 'json' ? JSON.stringify(cols, null, 2) + '\n' : schemaMarkdown(cols));
     });
 

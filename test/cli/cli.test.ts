@@ -55,7 +55,7 @@ describe('cipherscope CLI', () => {
   });
 
   it('docs/schema.md is the generated schema', () => {
-    assert.equal(readFileSync(join(ROOT, 'docs/schema.md'), 'utf8'), schemaMarkdown(flowColumns()));
+    assert.equal(readFileSync(join(ROOT, 'docs/schema.md'), 'utf8'), schemaMarkdown(flowColumns(undefined, true)));
   });
 
   const file = join(PCAPS, 'dns-udp-edns-ecs-ipv4-ipv6.pcap');
