@@ -92,11 +92,15 @@ export class FlowTable {
   /** Packets whose timestamp is earlier than an earlier packet's (capture-wide). */
   outOfOrder = 0;
 
+  /** Calls every plugin's update; see makeDispatch. */
+  private readonly dispatch: (flow: Flow, p: DecodedPacket, dir: Direction, len: number) => void;
+
   constructor(
     readonly plugins: readonly FlowPlugin[],
     private readonly sink: FlowSink,
     readonly opts: FlowTableOptions = DEFAULT_FLOW_OPTIONS,
   ) {
+    this.dispatch = makeDispatch(plugins);
     this.idleNs = opts.idleTimeoutSec * 1e9;
     this.activeNs = opts.activeTimeoutSec * 1e9;
     this.graceNs = opts.tcpCloseGraceSec * 1e9;
@@ -175,8 +179,7 @@ export class FlowTable {
     }
     if (p.truncated) flow.truncated++;
     if (p.reassembled) flow.reassembled++;
-    const plugins = this.plugins;
-    for (let i = 0; i < plugins.length; i++) plugins[i].update(flow.slots[i], flow, p, dir, len);
+    this.dispatch(flow, p, dir, len);
 
     if (isTcp) this.tcpState(flow, p, dir, t, pureSyn);
   }
@@ -358,6 +361,20 @@ export class FlowTable {
     this.status = [];
     this.statusHead = 0;
   }
+}
+
+/**
+ * One function that calls each plugin's `update` from its own call site. A loop over the plugins has one call site
+ * that sees every plugin's function, so V8 marks it megamorphic and neither inlines nor caches the calls; with a
+ * call site per plugin each one stays monomorphic. Measured on bench/flows (3 alternating runs each, all
+ * features): median 2.68 s against 3.27 s for the loop.
+ */
+function makeDispatch(plugins: readonly FlowPlugin[]): (flow: Flow, p: DecodedPacket, dir: Direction, len: number) => void {
+  const args = plugins.map((_, i) => `p${i}`);
+  const body = plugins.map((_, i) => `p${i}.update(s[${i}], flow, p, dir, len);`).join('\n');
+  // Generated once per table; the text holds only indices, never data from a capture.
+  const make = new Function(...args, `return function dispatch(flow, p, dir, len) { const s = flow.slots;\n${body}\n};`);
+  return make(...plugins) as (flow: Flow, p: DecodedPacket, dir: Direction, len: number) => void;
 }
 
 /** Decide whether the packet's source is the client. */
