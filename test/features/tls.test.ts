@@ -16,10 +16,14 @@ interface Hello {
   fields: string[];
 }
 
-/** Hellos per TCP stream; `client` is the client endpoint (the sender of a ClientHello, the receiver of a ServerHello). */
-function tsharkHellos(file: string, type: 1 | 2, fields: string[]): Hello[] {
-  const side = type === 1 ? ['ip.src', 'ipv6.src', 'tcp.srcport'] : ['ip.dst', 'ipv6.dst', 'tcp.dstport'];
-  const out = tshark(['-r', file, '-Y', `tcp && tls.handshake.type == ${type}`, '-T', 'fields', '-E', 'separator=|', '-E', 'aggregator=,', '-E', 'occurrence=a', '-e', 'tcp.stream', ...side.flatMap((f) => ['-e', f]), ...fields.flatMap((f) => ['-e', f])]);
+/**
+ * Hellos per TCP stream (or per UDP stream carrying QUIC); `client` is the client endpoint (the sender of a
+ * ClientHello, the receiver of a ServerHello).
+ */
+function tsharkHellos(file: string, type: 1 | 2, fields: string[], transport: 'tcp' | 'quic' = 'tcp'): Hello[] {
+  const l4 = transport === 'tcp' ? 'tcp' : 'udp';
+  const side = type === 1 ? ['ip.src', 'ipv6.src', `${l4}.srcport`] : ['ip.dst', 'ipv6.dst', `${l4}.dstport`];
+  const out = tshark(['-r', file, '-Y', `${transport} && tls.handshake.type == ${type}`, '-T', 'fields', '-E', 'separator=|', '-E', 'aggregator=,', '-E', 'occurrence=a', '-e', `${l4}.stream`, ...side.flatMap((f) => ['-e', f]), ...fields.flatMap((f) => ['-e', f])]);
   const seen = new Set<string>();
   const hellos: Hello[] = [];
   for (const line of out.split('\n')) {
@@ -85,13 +89,10 @@ describe('QUIC Initial ClientHello fields equal tshark', { skip: !haveTshark() &
   for (const file of quicFiles) {
     it(basename(file), async () => {
       const { rows } = await flowsOf(file, { flow: NO_TIMEOUTS });
-      const out = tshark(['-r', file, '-Y', 'quic && tls.handshake.type == 1', '-T', 'fields', '-E', 'separator=|', '-E', 'aggregator=,', '-E', 'occurrence=a', '-e', 'udp.stream', '-e', 'ip.src', '-e', 'ipv6.src', '-e', 'udp.srcport', '-e', 'tls.handshake.extensions_server_name', '-e', 'tls.handshake.extensions_alpn_str', '-e', 'tls.handshake.ciphersuite', '-e', 'tls.handshake.extensions.supported_version', '-e', 'tls.handshake.extensions_key_share_key_exchange_length']);
-      const seen = new Set<string>();
-      for (const line of out.split('\n').filter(Boolean)) {
-        const [stream, s4, s6, sport, sni, alpn, ciphers, supported, keyLens] = line.split('|');
-        if (seen.has(stream)) continue;
-        seen.add(stream);
-        const client = `${s4 || s6}:${sport}`;
+      const hellos = tsharkHellos(file, 1, ['tls.handshake.extensions_server_name', 'tls.handshake.extensions_alpn_str', 'tls.handshake.ciphersuite', 'tls.handshake.extensions.supported_version', 'tls.handshake.extensions_key_share_key_exchange_length'], 'quic');
+      assert.ok(hellos.length > 0);
+      for (const { client, fields } of hellos) {
+        const [sni, alpn, ciphers, supported, keyLens] = fields;
         const r = rows.find((x) => x.protocol === 17 && `${x.client_addr}:${x.client_port}` === client && (x.quic_version as number) > 0);
         assert.ok(r, `no decrypted QUIC flow with client ${client}`);
         assert.equal(r.tls_sni ?? '', sni.toLowerCase(), 'SNI');
