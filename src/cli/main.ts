@@ -30,6 +30,7 @@ function count(v: string): number {
 
 function featureGroups(v: string): FeatureGroup[] {
   if (v === 'none') return [];
+  if (v === 'all') return [...FEATURE_GROUPS];
   const groups = v.split(',').map((g) => g.trim());
   for (const g of groups) if (!(FEATURE_GROUPS as readonly string[]).includes(g)) throw new InvalidArgumentError(`unknown feature group "${g}"; choose from ${FEATURE_GROUPS.join(', ')}`);
   return groups as FeatureGroup[];
@@ -146,6 +147,7 @@ export function buildProgram(): Command {
     .addOption(new Option('-f, --format <format>', 'output format (default: from the output file extension, else csv)').choices(['csv', 'jsonl', 'parquet']))
     .option('--idle-timeout <seconds>', 'end a flow after this much silence', seconds, 120)
     .option('--active-timeout <seconds>', 'split a flow older than this (same flow_id, next segment)', seconds, 1800)
+    .option('--burst-gap <seconds>', 'split a flow at a silence this long (same flow_id, next segment; 0 = off): one record per burst of a long-lived connection', seconds, 0)
     .option('--tcp-close-grace <seconds>', 'keep a TCP flow open this long after FIN both ways or RST, for the last ACKs', seconds, 5)
     .option('--status-interval <seconds>', 'also emit interim "status" records of live flows this often (0 = off)', seconds, 0)
     .addOption(new Option('--length <mode>', `what a packet's length counts: ${Object.entries(LENGTH_MODES).map(([k, v]) => `${k} = ${v}`).join('; ')}`).choices(Object.keys(LENGTH_MODES)).default('ip'))
@@ -154,7 +156,7 @@ export function buildProgram(): Command {
     .option('--exclude-host <addr>', 'drop packets to or from this address or prefix (repeatable)', collect, [])
     .option('--only-host <addr>', 'keep only packets to or from this address or prefix (repeatable)', collect, [])
     .option('--fragment-timeout <seconds>', 'give up reassembling an IP datagram after this long', seconds, 30)
-    .option('--features <groups>', `feature groups besides the packet statistics, comma-separated: ${FEATURE_GROUPS.join(', ')}; "none" for statistics only`, featureGroups, [...FEATURE_GROUPS])
+    .option('--features <groups>', `feature groups besides the packet statistics, comma-separated: ${FEATURE_GROUPS.join(', ')}; "all"; "none" for statistics only`, featureGroups, [...FEATURE_GROUPS])
     .option('--splt <packets>', 'packets in the sequence columns (splt_*)', count, 20)
     .option('--byte-dist-bytes <bytes>', 'payload bytes per direction counted in the byte distribution (Joy counts 4000)', count, 1024)
     .option('--apps [rules.json]', 'add app, app_evidence and app_host from host rules (default: the shipped rules/apps.json)')
@@ -176,6 +178,7 @@ export function buildProgram(): Command {
             flow: {
               idleTimeoutSec: o.idleTimeout,
               activeTimeoutSec: o.activeTimeout,
+              burstGapSec: o.burstGap,
               tcpCloseGraceSec: o.tcpCloseGrace,
               statusIntervalSec: o.statusInterval,
               lengthMode: o.length as LengthMode,

@@ -69,13 +69,27 @@ export class AppMatcher {
 
 export const APP_COLUMNS: readonly ColumnDef[] = [
   { name: 'app', type: 'string', unit: '', description: 'App the flow belongs to by the --apps rules; empty when no host name of the flow matches a rule.' },
-  { name: 'app_evidence', type: 'string', unit: '', description: 'What named the app: sni (TLS/QUIC server name), dns (the DNS answer that preceded the flow), cert (server certificate names, TLS <= 1.2).' },
+  { name: 'app_evidence', type: 'string', unit: '', description: 'What named the app: sni (TLS/QUIC server name), dns (the DNS answer that preceded the flow), cert (server certificate names, TLS <= 1.2), previous-segment (a later segment of a flow split by the active timeout or --burst-gap, whose handshake was in an earlier segment).' },
   { name: 'app_host', type: 'string', unit: '', identifier: true, description: 'The host name that matched.' },
 ];
 
-/** Fills the app columns of rows laid out as `columns`, reading the host-name columns present. */
+interface Attribution {
+  app: string;
+  host: string | null;
+}
+
+/**
+ * Fills the app columns of rows laid out as `columns`, reading the host-name columns present. A flow split into
+ * segments (active timeout, burst gap) shows its handshake only in the first; later segments take the app of the
+ * segment before, remembered by flow id until a segment ends for good.
+ */
 export class AppAttributor {
   private readonly sni: number;
+  private readonly flowId: number;
+  private readonly segment: number;
+  private readonly reason: number;
+  private readonly kind: number;
+  private readonly continuing = new Map<number, Attribution | null>();
   private readonly dns: number;
   private readonly san: number;
   private readonly subject: number;
@@ -89,10 +103,32 @@ export class AppAttributor {
     this.dns = at('dns_host');
     this.san = at('tls_cert_san');
     this.subject = at('tls_cert_subject');
+    this.flowId = at('flow_id');
+    this.segment = at('segment');
+    this.reason = at('expiry_reason');
+    this.kind = at('record_kind');
   }
 
   /** Write app, evidence and host into row[at .. at + 3). */
   fill(row: CellValue[], at: number): void {
+    const found = this.fromHosts(row, at);
+    if (this.flowId < 0) return;
+    const id = row[this.flowId] as number;
+    if (!found && this.segment >= 0 && (row[this.segment] as number) > 0) {
+      const prev = this.continuing.get(id);
+      if (prev) {
+        row[at] = prev.app;
+        row[at + 1] = 'previous-segment';
+        row[at + 2] = prev.host;
+      }
+    }
+    if (this.kind >= 0 && row[this.kind] !== 'final') return;
+    const reason = this.reason >= 0 ? row[this.reason] : undefined;
+    if (reason === 'burst-gap' || reason === 'active') this.continuing.set(id, row[at] === null ? null : { app: row[at] as string, host: row[at + 2] as string | null });
+    else this.continuing.delete(id);
+  }
+
+  private fromHosts(row: CellValue[], at: number): boolean {
     const get = (i: number) => (i >= 0 && typeof row[i] === 'string' ? (row[i] as string) : undefined);
     const tryHost = (host: string | undefined, evidence: string): boolean => {
       const app = this.matcher.match(host);
@@ -102,12 +138,13 @@ export class AppAttributor {
       row[at + 2] = host ?? null;
       return true;
     };
-    if (tryHost(get(this.sni), 'sni') || tryHost(get(this.dns), 'dns')) return;
+    if (tryHost(get(this.sni), 'sni') || tryHost(get(this.dns), 'dns')) return true;
     // Certificate names: "DNS:a.example, DNS:b.example" from subjectAltName, or CN= in the subject.
     const names = [...(get(this.san) ?? '').split(/,\s*/).map((x) => x.replace(/^DNS:/, '')), ...(/CN=([^,\n]+)/.exec(get(this.subject) ?? '')?.slice(1) ?? [])];
-    for (const n of names) if (n && tryHost(n.replace(/^\*\./, ''), 'cert')) return;
+    for (const n of names) if (n && tryHost(n.replace(/^\*\./, ''), 'cert')) return true;
     row[at] = null;
     row[at + 1] = null;
     row[at + 2] = null;
+    return false;
   }
 }

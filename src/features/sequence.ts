@@ -44,10 +44,17 @@ export function sequencePlugin(n = DEFAULT_SPLT_PACKETS): FlowPlugin<SpltState> 
   };
 }
 
+/**
+ * Counts of both directions in one array (client to server at 0..255, server to client at 256..511), allocated at
+ * the first payload byte: most flows of a busy link are payload-free scans or handshakes cut short.
+ */
 class ByteDistState {
-  readonly counts = [new Int32Array(256), new Int32Array(256)];
-  readonly total = [0, 0];
+  counts: Int32Array | null = null;
+  fwdTotal = 0;
+  bwdTotal = 0;
 }
+
+const NO_COUNTS = new Int32Array(512);
 
 /** c * log2(c) for every count up to the cap, so entropy costs no logarithm per bin. */
 function cLogTable(cap: number): Float64Array {
@@ -62,12 +69,6 @@ function entropyBits(c: Int32Array, total: number, clog: Float64Array): number {
   let s = 0;
   for (let i = 0; i < 256; i++) s += clog[c[i]];
   return Math.max(0, Math.log2(total) - s / total);
-}
-
-function toList(c: Int32Array): number[] {
-  const out = new Array<number>(256);
-  for (let i = 0; i < 256; i++) out[i] = c[i];
-  return out;
 }
 
 /**
@@ -87,26 +88,44 @@ export function byteDistPlugin(cap = DEFAULT_BYTE_DIST_BYTES): FlowPlugin<ByteDi
     );
   }
   const clog = cLogTable(cap);
+  // Counts are cut from 128 KiB slabs: a 2 KiB ArrayBuffer per flow costs an external allocation each, and their
+  // sum drives V8 into extra garbage collections. A slab lives until the last flow cut from it is written.
+  let slab = new Int32Array(0);
+  let slabAt = 0;
+  const newCounts = (): Int32Array => {
+    if (slabAt + 512 > slab.length) {
+      slab = new Int32Array(512 * 64);
+      slabAt = 0;
+    }
+    slabAt += 512;
+    return slab.subarray(slabAt - 512, slabAt);
+  };
   return {
     name: 'byte-dist',
     columns,
     init: () => new ByteDistState(),
     update(s: ByteDistState, _flow: Flow, p: DecodedPacket, dir: Direction): void {
-      const room = cap - s.total[dir];
-      if (room <= 0 || p.payloadLen === 0) return;
-      const end = Math.min(p.payloadOffset + p.payloadLen, p.capturedEnd, p.payloadOffset + room);
-      if (end <= p.payloadOffset) return;
-      const c = s.counts[dir];
+      const counted = dir === 0 ? s.fwdTotal : s.bwdTotal;
+      const start = p.payloadOffset;
+      const end = Math.min(start + p.payloadLen, p.capturedEnd, start + cap - counted);
+      if (end <= start) return;
+      const c = (s.counts ??= newCounts());
       const d = p.data;
-      for (let i = p.payloadOffset; i < end; i++) c[d[i]]++;
-      s.total[dir] += end - p.payloadOffset;
+      const base = dir << 8;
+      for (let i = start; i < end; i++) c[base + d[i]]++;
+      if (dir === 0) s.fwdTotal += end - start;
+      else s.bwdTotal += end - start;
     },
     write(s: ByteDistState, _flow: Flow, row: CellValue[], at: number): void {
-      for (let dir = 0; dir < 2; dir++) {
-        row[at++] = toList(s.counts[dir]);
-        row[at++] = s.total[dir];
-        row[at++] = entropyBits(s.counts[dir], s.total[dir], clog);
-      }
+      const c = s.counts ?? NO_COUNTS;
+      const fwd = c.subarray(0, 256);
+      const bwd = c.subarray(256, 512);
+      row[at] = fwd;
+      row[at + 1] = s.fwdTotal;
+      row[at + 2] = entropyBits(fwd, s.fwdTotal, clog);
+      row[at + 3] = bwd;
+      row[at + 4] = s.bwdTotal;
+      row[at + 5] = entropyBits(bwd, s.bwdTotal, clog);
     },
   };
 }

@@ -14,6 +14,13 @@ const FLAGS: ReadonlyArray<[string, number]> = [
   ['cwr', TcpFlag.CWR],
 ];
 
+/** Column index (within a direction) of each of the 8 flag bits, so a packet costs a step per flag set, not per flag. */
+const COLUMN_OF_BIT = (() => {
+  const t = new Int8Array(8).fill(-1);
+  FLAGS.forEach(([, bit], i) => (t[31 - Math.clz32(bit)] = i));
+  return t;
+})();
+
 class TcpState {
   readonly counts = new Float64Array(FLAGS.length * 2);
   /** client, server: MSS, window scale, initial window (-1 = not seen). */
@@ -51,7 +58,7 @@ export const tcpStatsPlugin: FlowPlugin<TcpState | null> = {
     if (s === null) return;
     const f = p.tcpFlags;
     const base = dir * FLAGS.length;
-    for (let i = 0; i < FLAGS.length; i++) if (f & FLAGS[i][1]) s.counts[base + i]++;
+    for (let bits = f & 0xff; bits !== 0; bits &= bits - 1) s.counts[base + COLUMN_OF_BIT[31 - Math.clz32(bits & -bits)]]++;
     if (f & TcpFlag.SYN && s.hs[dir * 3] === -1 && s.hs[dir * 3 + 2] === -1) {
       const o = parseTcpOptions(p);
       s.hs[dir * 3] = o.mss ?? -1;

@@ -6,6 +6,13 @@ export interface FlowTableOptions {
   idleTimeoutSec: number;
   /** A flow older than this ends and continues as a new segment with the same flow id (seconds). */
   activeTimeoutSec: number;
+  /**
+   * Split a flow at a silence of at least this long (seconds; 0 = off): the next packet starts a new segment with
+   * the same flow id and client, as the active timeout does. A messaging app keeps one connection open for hours
+   * and each message is a burst on it; split at the gaps, each burst is a record of its own that a user action
+   * can be matched to, and the keep-alives between them are records of their own. Must be below the idle timeout.
+   */
+  burstGapSec: number;
   /** After FIN from both sides, or RST, the flow stays open this long to absorb the last ACKs (seconds; Zeek uses 5 s). */
   tcpCloseGraceSec: number;
   /** Emit an interim status record for every live flow this often (seconds of capture time); 0 = off (Argus uses 5 s). */
@@ -18,6 +25,7 @@ export interface FlowTableOptions {
 export const DEFAULT_FLOW_OPTIONS: FlowTableOptions = {
   idleTimeoutSec: 120,
   activeTimeoutSec: 1800,
+  burstGapSec: 0,
   tcpCloseGraceSec: 5,
   statusIntervalSec: 0,
   lengthMode: 'ip',
@@ -55,10 +63,10 @@ interface Timed {
  * Initiator rule, in order: TCP SYN without ACK (its sender is the client); SYN+ACK (its receiver is the client);
  * ICMP echo request/reply; a likely server port on exactly one side (capture started mid-connection); else the
  * sender of the first packet seen. The rule used is written to `initiator_rule`. A flow split by the active
- * timeout keeps its client and server ('inherited'), fixing nfstream#125.
+ * timeout or a burst gap keeps its client and server ('inherited'), fixing nfstream#125.
  *
  * Expiry: idle (`t - last >= idle`), active (`t - first >= active`), TCP FIN from both sides or RST followed by a
- * grace period, a new SYN on a closed or closing connection, and end of input. Idle and closing flows are found by
+ * grace period, a new SYN on a closed or closing connection, a burst gap (off by default), and end of input. Idle and closing flows are found by
  * a scan every second of capture time over an LRU list and a deadline queue, so expired flows stream out and
  * memory grows with active flows only.
  *
@@ -81,6 +89,7 @@ export class FlowTable {
   private lastScan = -Infinity;
   private readonly idleNs: number;
   private readonly activeNs: number;
+  private readonly burstNs: number;
   private readonly graceNs: number;
   private readonly statusNs: number;
   baseSec = -1;
@@ -103,6 +112,7 @@ export class FlowTable {
     this.dispatch = makeDispatch(plugins);
     this.idleNs = opts.idleTimeoutSec * 1e9;
     this.activeNs = opts.activeTimeoutSec * 1e9;
+    this.burstNs = opts.burstGapSec > 0 ? opts.burstGapSec * 1e9 : Infinity;
     this.graceNs = opts.tcpCloseGraceSec * 1e9;
     this.statusNs = opts.statusIntervalSec * 1e9;
   }
@@ -150,11 +160,12 @@ export class FlowTable {
       if (t - flow.lastT >= this.idleNs) reason = 'idle';
       else if (flow.closeDeadline >= 0 && t > flow.closeDeadline) reason = flow.closeReason;
       else if (pureSyn && (flow.closeDeadline >= 0 || flow.rst || flow.fin0 || flow.fin1) && p.tcpSeq !== flow.clientIsn) reason = 'tcp-new-syn';
+      else if (t - flow.lastT >= this.burstNs) reason = 'burst-gap';
       else if (t - flow.firstT >= this.activeNs) reason = 'active';
       if (reason !== undefined) {
         const old = flow;
         this.expire(old, reason);
-        if (reason === 'active') {
+        if (reason === 'active' || reason === 'burst-gap') {
           flow = this.create(h, p, t, vlan, old);
           dir = p.src3 === flow.c3 && p.srcPort === flow.cPort && p.src0 === flow.c0 && p.src1 === flow.c1 && p.src2 === flow.c2 ? 0 : 1;
         } else flow = null;

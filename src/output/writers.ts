@@ -1,6 +1,6 @@
 import { closeSync, createWriteStream, openSync, writeSync } from 'node:fs';
 import { Writable } from 'node:stream';
-import type { CellValue, ColumnDef } from '../flow/schema.js';
+import type { CellValue, ColumnDef, NumberList } from '../flow/schema.js';
 
 export type OutputFormat = 'csv' | 'jsonl' | 'parquet';
 
@@ -31,9 +31,27 @@ class TextSink {
     if (n > this.buf.length) this.buf = Buffer.allocUnsafe(n);
   }
 
-  /** Any string (UTF-8 takes at most 3 bytes per UTF-16 code unit). */
+  /**
+   * Any string (UTF-8 takes at most 3 bytes per UTF-16 code unit). Short ASCII strings, nearly all of them (numbers,
+   * addresses, names), are copied by a loop: Buffer.write's call into C++ costs more than the copy.
+   */
   push(s: string): void {
-    this.reserve(s.length * 3);
+    const n = s.length;
+    this.reserve(n * 3);
+    if (n <= 64) {
+      const b = this.buf;
+      const at = this.len;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        b[at + i] = c;
+      }
+      if (i === n) {
+        this.len = at + n;
+        return;
+      }
+    }
     this.len += this.buf.write(s, this.len, 'utf8');
   }
 
@@ -49,20 +67,48 @@ class TextSink {
       return;
     }
     this.reserve(17);
-    const b = this.buf;
     if (x < 0) {
-      b[this.len++] = 45; // '-'
+      this.buf[this.len++] = 45; // '-'
       x = -x;
     }
-    if (x < 10) {
-      b[this.len++] = 48 + x;
+    this.len = x <= INT32_MAX ? writeInt32(this.buf, this.len, x) : writeSafeInt(this.buf, this.len, x);
+  }
+
+  /**
+   * A list as `"[a,b,...]"` (the quotes make it one CSV cell). Int32Array lists (byte distributions) take an
+   * all-integer path with room reserved once; other lists go number by number.
+   */
+  list(v: NumberList): void {
+    if (v instanceof Int32Array) {
+      this.reserve(4 + v.length * 12);
+      const b = this.buf;
+      let at = this.len;
+      b[at++] = 34; // '"'
+      b[at++] = 91; // '['
+      for (let i = 0; i < v.length; i++) {
+        if (i > 0) b[at++] = 44; // ','
+        let x = v[i];
+        if (x < 0) {
+          b[at++] = 45;
+          x = -x;
+        }
+        at = writeInt32(b, at, x);
+      }
+      b[at++] = 93; // ']'
+      b[at++] = 34;
+      this.len = at;
       return;
     }
-    let digits = 0;
-    for (let y = x; y > 0; y = Math.floor(y / 10)) digits++;
-    let at = this.len + digits;
-    this.len = at;
-    for (let y = x; y > 0; y = Math.floor(y / 10)) b[--at] = 48 + (y % 10);
+    this.reserve(2);
+    this.buf[this.len++] = 34;
+    this.buf[this.len++] = 91;
+    for (let i = 0; i < v.length; i++) {
+      if (i > 0) this.byte(44);
+      this.num(v[i]);
+    }
+    this.reserve(2);
+    this.buf[this.len++] = 93;
+    this.buf[this.len++] = 34;
   }
 
   flush(): void {
@@ -81,6 +127,59 @@ class TextSink {
   }
 }
 
+const INT32_MAX = 2147483647;
+
+/** "00".."99" as byte pairs: two digits a division, half the divisions of one digit at a time. */
+const PAIRS = (() => {
+  const t = new Uint8Array(200);
+  for (let i = 0; i < 100; i++) {
+    t[2 * i] = 48 + Math.floor(i / 10);
+    t[2 * i + 1] = 48 + (i % 10);
+  }
+  return t;
+})();
+
+/** Decimal digits of 0 <= x <= 2^31 - 1 at b[at...]; returns the end. Integer arithmetic only. */
+function writeInt32(b: Uint8Array, at: number, x: number): number {
+  if (x < 10) {
+    b[at] = 48 + x;
+    return at + 1;
+  }
+  if (x < 100) {
+    b[at] = PAIRS[2 * x];
+    b[at + 1] = PAIRS[2 * x + 1];
+    return at + 2;
+  }
+  const digits = x < 1000 ? 3 : x < 10000 ? 4 : x < 100000 ? 5 : x < 1000000 ? 6 : x < 10000000 ? 7 : x < 100000000 ? 8 : x < 1000000000 ? 9 : 10;
+  let i = at + digits;
+  let y = x;
+  while (y >= 100) {
+    const q = (y / 100) | 0;
+    const r = 2 * (y - q * 100);
+    b[--i] = PAIRS[r + 1];
+    b[--i] = PAIRS[r];
+    y = q;
+  }
+  if (y >= 10) {
+    b[--i] = PAIRS[2 * y + 1];
+    b[--i] = PAIRS[2 * y];
+  } else b[--i] = 48 + y;
+  return at + digits;
+}
+
+/** Decimal digits of a safe integer 2^31 <= x < 2^53 at b[at...]: the part above 10^9, then nine digits. */
+function writeSafeInt(b: Uint8Array, at: number, x: number): number {
+  const hi = Math.floor(x / 1e9);
+  let lo = x - hi * 1e9;
+  at = writeInt32(b, at, hi);
+  for (let i = at + 8; i >= at; i--) {
+    const q = (lo / 10) | 0;
+    b[i] = 48 + (lo - q * 10);
+    lo = q;
+  }
+  return at + 9;
+}
+
 const COMMA = 44;
 const NEWLINE = 10;
 
@@ -89,14 +188,8 @@ function csvCell(out: TextSink, v: CellValue): void {
   if (v === null || v === undefined) return;
   if (typeof v === 'number') out.num(v);
   else if (typeof v === 'string') out.push(/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
-  else if (Array.isArray(v)) {
-    out.push('"[');
-    for (let i = 0; i < v.length; i++) {
-      if (i > 0) out.byte(COMMA);
-      out.num(v[i]);
-    }
-    out.push(']"');
-  } else out.push(String(v));
+  else if (typeof v === 'object') out.list(v);
+  else out.push(String(v));
 }
 
 /** RFC 4180 CSV with a header row; lists are written as a quoted JSON array. */
@@ -134,7 +227,14 @@ export class JsonlWriter implements RecordWriter {
     let s = '{';
     for (let i = 0; i < row.length; i++) {
       const v = row[i];
-      const text = typeof v === 'bigint' ? v.toString() : typeof v === 'number' && !Number.isFinite(v) ? 'null' : JSON.stringify(v ?? null);
+      const text =
+        typeof v === 'bigint'
+          ? v.toString()
+          : typeof v === 'number' && !Number.isFinite(v)
+            ? 'null'
+            : ArrayBuffer.isView(v)
+              ? `[${v.join(',')}]`
+              : JSON.stringify(v ?? null);
       s += (i === 0 ? '' : ',') + this.keys[i] + ':' + text;
     }
     this.sink.push(s + '}\n');
@@ -202,7 +302,7 @@ export class ParquetWriter implements RecordWriter {
       let vals: unknown[] = this.cols[i];
       // Arrow's Int64 builder takes bigints.
       if (c.type === 'int') vals = vals.map((v) => (v === null || v === undefined ? null : BigInt(v as number)));
-      vectors[c.name] = c.type === 'int[]' || c.type === 'float[]' ? listVector(A, vals as Array<number[] | null>) : (A.vectorFromArray(vals, arrowType(A, c)) as import('apache-arrow').Vector);
+      vectors[c.name] = c.type === 'int[]' || c.type === 'float[]' ? listVector(A, vals as Array<NumberList | null>) : (A.vectorFromArray(vals, arrowType(A, c)) as import('apache-arrow').Vector);
     });
     this.cols = this.columns.map(() => []);
     const table = new A.Table(vectors);
@@ -222,7 +322,7 @@ export class ParquetWriter implements RecordWriter {
  * A List<Float64> vector built straight from offsets and one values array: Arrow's generic builder took seconds
  * and hundreds of MiB for the 256-count byte distributions of 20,000 flows.
  */
-function listVector(A: typeof import('apache-arrow'), vals: Array<number[] | null>): import('apache-arrow').Vector {
+function listVector(A: typeof import('apache-arrow'), vals: Array<NumberList | null>): import('apache-arrow').Vector {
   const n = vals.length;
   const offsets = new Int32Array(n + 1);
   let total = 0;

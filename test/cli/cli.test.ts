@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { flowColumns } from '../../src/features/extract.js';
+import { flowColumns, flowPlugins } from '../../src/features/extract.js';
 import { schemaMarkdown } from '../../src/flow/schema.js';
 import { ROOT, cli } from '../helpers/cli.js';
 import { PCAPS } from '../helpers/tshark.js';
@@ -52,6 +52,19 @@ describe('cipherscope CLI', () => {
       assert.match(r.stdout, /Usage: cipherscope/);
     }
     assert.match(cli(['flows', '--help']).stdout, /--idle-timeout <seconds>/);
+  });
+
+  it('--features takes groups, "all" and "none", and names the groups when given an unknown one', () => {
+    const file = join(PCAPS, 'tls12-sni-chrome34-google.pcap');
+    const header = (args: string[]) => cli(['flows', file, '-q', ...args]).stdout.split('\n')[0];
+    assert.equal(header(['--features', 'all']), header([]));
+    assert.equal(header([]), flowColumns(flowPlugins()).map((c) => c.name).join(','));
+    assert.equal(header(['--features', 'none']), flowColumns(flowPlugins({ groups: [] })).map((c) => c.name).join(','));
+    assert.ok(header(['--features', 'tls']).includes('tls_sni'));
+    assert.ok(!header(['--features', 'tls']).includes('splt_iat_ns'));
+    const bad = cli(['flows', file, '--features', 'tls,nope']);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /unknown feature group "nope"; choose from tcp, tls, dns, splt, bytes/);
   });
 
   it('docs/schema.md is the generated schema', () => {

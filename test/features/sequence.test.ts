@@ -47,7 +47,7 @@ describe('sequence and byte distribution columns', { skip: !haveTshark() && 'tsh
             const counts = new Array<number>(256).fill(0);
             for (const b of bytes) counts[b]++;
             const entropy = counts.reduce((h, c) => (c === 0 ? h : h - (c / bytes.length) * Math.log2(c / bytes.length)), 0);
-            assert.deepEqual(row[`${dir}_byte_dist`], counts, `${dir} byte distribution`);
+            assert.deepEqual(Array.from(row[`${dir}_byte_dist`] as Int32Array), counts, `${dir} byte distribution`);
             assert.equal(row[`${dir}_byte_dist_bytes`], bytes.length);
             assert.ok(Math.abs((row[`${dir}_byte_entropy_bits`] as number) - entropy) < 1e-12, `${dir} entropy`);
           }

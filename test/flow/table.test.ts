@@ -94,6 +94,35 @@ describe('flow table', () => {
     ]);
   });
 
+  it('splits a long-lived connection at silences of --burst-gap: same flow id, next segment, client kept', async () => {
+    // A chat connection: handshake and a message, a keep-alive 10 s later, a second message 30 s later; the server
+    // sends the last keep-alive reply first after the gap, so the inherited client must not flip.
+    const pkts = [
+      tcp(0, true, SYN),
+      tcp(0.01, false, SYN | ACK),
+      tcp(0.02, true, ACK),
+      tcp(0.03, true, PSH | ACK, 300),
+      tcp(0.05, false, PSH | ACK, 40),
+      tcp(10, false, PSH | ACK, 2),
+      tcp(10.01, true, ACK),
+      tcp(40, true, PSH | ACK, 500),
+      tcp(40.4, false, PSH | ACK, 60),
+      tcp(41.3, true, ACK),
+    ];
+    const { rows } = await flowsOf(synthPcap(pkts), { flow: { burstGapSec: 1 } });
+    assert.deepEqual(
+      rows.map((r) => [r.flow_id, r.segment, r.packets, r.fwd_packets, r.expiry_reason, r.initiator_rule, r.client_addr]),
+      [
+        [1, 0, 5, 3, 'burst-gap', 'syn', C],
+        [1, 1, 2, 1, 'burst-gap', 'inherited', C],
+        [1, 2, 3, 2, 'end-of-input', 'inherited', C],
+      ],
+    );
+    // A gap just under the threshold does not split; off by default.
+    assert.equal((await flowsOf(synthPcap(pkts), { flow: { burstGapSec: 30.5 } })).rows.length, 1);
+    assert.equal((await flowsOf(synthPcap(pkts))).rows.length, 1);
+  });
+
   it('emits interim status records with a shared flow id when --status-interval is set', async () => {
     const pkts: SynthPacket[] = [tcp(0, true, SYN), tcp(0.01, false, SYN | ACK)];
     for (let t = 1; t <= 25; t += 1) pkts.push(tcp(t, false, ACK, 10));

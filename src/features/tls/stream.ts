@@ -32,15 +32,18 @@ function headerEnd(b: Uint8Array, at: number, end: number): number {
   return -1;
 }
 
+/** The buffers of a stream not yet (or no longer) holding bytes: one shared empty array, not two per flow. */
+const EMPTY = new Uint8Array(0);
+
 export class TlsStream {
-  private buf = new Uint8Array(0);
+  private buf = EMPTY;
   /** Contiguous bytes from the stream start. */
   private have = 0;
   private base = -1;
   private pending: Array<{ off: number; bytes: Uint8Array }> = [];
   /** Where the next TLS record starts. */
   private recPos = 0;
-  private hs = new Uint8Array(0);
+  private hs = EMPTY;
   private hsLen = 0;
   private hsPos = 0;
   /** True once the handshake is over for our purposes (encrypted data, non-TLS bytes, or the cap). */
@@ -194,8 +197,8 @@ export class TlsStream {
   /** Stop reading this direction and let go of its bytes. */
   finish(): void {
     this.done = true;
-    this.buf = new Uint8Array(0);
-    this.hs = new Uint8Array(0);
+    this.buf = EMPTY;
+    this.hs = EMPTY;
     this.pending = [];
   }
 }

@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import type { CellValue, ColumnDef } from '../../src/flow/schema.js';
+import { CsvWriter, JsonlWriter, ParquetWriter } from '../../src/output/writers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'cipherscope-writers-'));
+const COLS: ColumnDef[] = [
+  { name: 'n', type: 'float', unit: '', description: '' },
+  { name: 's', type: 'string', unit: '', description: '' },
+  { name: 'l', type: 'int[]', unit: '', description: '' },
+];
+
+/** Split one CSV line of this test's shape: a number, a string (maybe quoted), a quoted list. */
+function csvCells(line: string): [string, string, string] {
+  const m = /^([^,]*),("(?:[^"]|"")*"|[^,]*),(.*)$/.exec(line);
+  assert.ok(m, line);
+  return [m[1], m[2].startsWith('"') ? m[2].slice(1, -1).replace(/""/g, '"') : m[2], m[3]];
+}
+
+describe('record writers', () => {
+  it('CSV prints every number as String() does and lists as [a,b]', async () => {
+    // Integers of every size (the digit fast paths switch at 10, 100, 2^31 and 10^9), negatives, fractions.
+    const num = fc.oneof(fc.integer(), fc.integer({ min: -(2 ** 53) + 1, max: 2 ** 53 - 1 }), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.nat(120));
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(num, fc.string().filter((s) => !/[\r\n]/.test(s)), fc.array(num, { maxLength: 40 }), fc.boolean())), async (rows) => {
+        const path = join(dir, 'p.csv');
+        const w = new CsvWriter(path, COLS);
+        for (const [n, s, l, typed] of rows) {
+          const list = typed ? Int32Array.from(l, (x) => x | 0) : l;
+          w.write([n, s, list]);
+        }
+        await w.close();
+        const lines = readFileSync(path, 'utf8').split('\n');
+        assert.equal(lines[0], 'n,s,l');
+        let at = 1;
+        for (const [n, s, l, typed] of rows) {
+          const [cn, cs, cl] = csvCells(lines[at++]);
+          assert.equal(cn, String(n === 0 ? 0 : n));
+          assert.equal(cs, s);
+          const want = typed ? Array.from(Int32Array.from(l, (x) => x | 0)) : l.map((x) => (x === 0 ? 0 : x));
+          assert.equal(cl, `"[${want.map(String).join(',')}]"`);
+        }
+      }),
+      { numRuns: 200, seed: 4 },
+    );
+  });
+
+  it('JSON Lines writes typed-array lists as JSON arrays', async () => {
+    const path = join(dir, 'a.jsonl');
+    const w = new JsonlWriter(path, COLS);
+    w.write([1.5, 'x"y', Int32Array.from([0, 7, 123456789, -3])]);
+    w.write([null, null, [1, 2]]);
+    await w.close();
+    const rows = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(rows, [
+      { n: 1.5, s: 'x"y', l: [0, 7, 123456789, -3] },
+      { n: null, s: null, l: [1, 2] },
+    ]);
+  });
+
+  it('Parquet keeps typed-array and plain lists, nulls included', async () => {
+    const path = join(dir, 'a.parquet');
+    const w = new ParquetWriter(path, COLS, 2);
+    const rows: CellValue[][] = [
+      [1, 'a', Int32Array.from([5, 0, 9]).subarray(1)],
+      [2, 'b', null],
+      [3, 'c', [1, 2, 3]],
+    ];
+    for (const r of rows) w.write(r);
+    await w.close();
+    const arrow = await import('apache-arrow');
+    const { readParquet } = await import('parquet-wasm/node');
+    const table = arrow.tableFromIPC(readParquet(readFileSync(path)).intoIPCStream());
+    const got = table.toArray().map((r) => {
+      const o = r.toJSON();
+      return [o.n, o.s, o.l === null ? null : Array.from(o.l.toArray() as Float64Array)];
+    });
+    assert.deepEqual(got, [
+      [1, 'a', [0, 9]],
+      [2, 'b', null],
+      [3, 'c', [1, 2, 3]],
+    ]);
+  });
+});
