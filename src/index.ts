@@ -19,3 +19,8 @@ export { tlsPlugin } from './features/tls/plugin.js';
 export { ja3, ja3s, ja4, parseClientHello, parseServerHello, isGrease, type ClientHello, type ServerHello } from './features/tls/hello.js';
 export { openRecordWriter, CsvWriter, JsonlWriter, ParquetWriter, type OutputFormat, type RecordWriter } from './output/writers.js';
 export { addrText, parseAddr } from './common/addr.js';
+export { AppMatcher, AppAttributor, loadAppRules, APP_COLUMNS, type AppRules } from './features/apps.js';
+export { CaptureProcess, CaptureError, type CaptureSource } from './capture/capture.js';
+export { readActionLog, parseAction, actionJson, ActionLogWriter, ActionLogError, type ActionRecord } from './label/actions.js';
+export { Labeler, RowLabeler, LABEL_COLUMNS, IMPERTINENT, AMBIGUOUS, type Label, type LabelOptions, type LabelReport, type FlowTimes } from './label/labeler.js';
+export { labelCapture, labeledColumns, DEFAULT_LABEL_BURST_GAP_SEC, type LabelCaptureOptions } from './label/label-capture.js';

@@ -12,6 +12,8 @@ import { readCapture } from '../pcap/reader.js';
 import { type CaptureIssue, formatIssue } from '../pcap/types.js';
 import { openCaptureWriter } from '../pcap/writer.js';
 import { type OutputFormat, openRecordWriter } from '../output/writers.js';
+import { addLabelCommand } from './label-command.js';
+import { addTestbedCommand } from './testbed-command.js';
 import { Progress } from './progress.js';
 
 const MAX_ISSUES_SHOWN = 20;
@@ -277,6 +279,9 @@ export function buildProgram(): Command {
         process.exitCode = 1;
       }
     });
+
+  addLabelCommand(program);
+  addTestbedCommand(program);
 
   program
     .command('schema')

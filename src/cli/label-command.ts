@@ -1,0 +1,70 @@
+import { writeFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { AppMatcher, loadAppRules } from '../features/apps.js';
+import { readActionLog } from '../label/actions.js';
+import { DEFAULT_LABEL_BURST_GAP_SEC, labelCapture, labeledColumns } from '../label/label-capture.js';
+import { DEFAULT_SLACK_AFTER_NS, DEFAULT_SLACK_BEFORE_NS, type LabelReport } from '../label/labeler.js';
+import { type OutputFormat, openRecordWriter } from '../output/writers.js';
+
+function ms(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number of milliseconds >= 0');
+  return n;
+}
+
+function secondsArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number of seconds >= 0');
+  return n;
+}
+
+/** One line a class: how many records each action of the class got. */
+export function reportText(r: LabelReport): string {
+  const lines = [`${r.records} records, ${r.actions} actions; by label: ${Object.entries(r.byAction).map(([k, v]) => `${k}=${v}`).join(' ')}`];
+  for (const [k, v] of Object.entries(r.flowsPerAction)) lines.push(`  ${k}: ${v.actions} actions, records per action min ${v.min} median ${v.median} max ${v.max}`);
+  if (r.actionsWithoutFlow.length > 0) lines.push(`  ${r.actionsWithoutFlow.length} action(s) without a record: seq ${r.actionsWithoutFlow.slice(0, 20).map((a) => a.seq).join(', ')}${r.actionsWithoutFlow.length > 20 ? ', ...' : ''}`);
+  if (r.ambiguous.length > 0) lines.push(`  ${r.ambiguous.length} record(s) overlap several actions of their app (see the report)`);
+  return lines.join('\n');
+}
+
+export function addLabelCommand(program: Command): void {
+  program
+    .command('label')
+    .description('Label each flow record with the app (host rules) and the scripted action it overlaps in time (action log, JSON Lines); writes the records plus label_app, label_action, label_source, label_action_seq, and a labeling report.')
+    .argument('<capture>', 'pcap or pcapng file taken while the actions ran')
+    .requiredOption('--actions <log.jsonl>', 'the action log (format: docs/ground-truth.md)')
+    .option('--apps <rules.json>', 'app host rules (default: the shipped rules/apps.json)')
+    .option('-o, --output <file>', 'labeled flow records (.csv, .jsonl, .parquet); - for standard output', '-')
+    .option('--report <file.json>', 'write the labeling report here (actions without a flow, ambiguous records, flows per action)')
+    .option('--burst-gap <seconds>', 'split long-lived connections at silences this long, one record per burst (0 = off)', secondsArg, DEFAULT_LABEL_BURST_GAP_SEC)
+    .option('--slack-before <ms>', 'an action window opens this much before its start', ms, Number(DEFAULT_SLACK_BEFORE_NS / 1_000_000n))
+    .option('--slack-after <ms>', 'and closes this much after its end (late responses)', ms, Number(DEFAULT_SLACK_AFTER_NS / 1_000_000n))
+    .addOption(new Option('--ambiguity <policy>', 'records overlapping several actions: report = label "ambiguous"; largest-overlap = take the longest overlap (still reported)').choices(['report', 'largest-overlap']).default('report'))
+    .option('-q, --quiet', 'no report summary on stderr')
+    .action(async (capture: string, o) => {
+      try {
+        const actions = readActionLog(o.actions);
+        const apps = new AppMatcher(loadAppRules(o.apps));
+        const ext = extname(o.output).toLowerCase();
+        const format: OutputFormat = ext === '.parquet' ? 'parquet' : ext === '.jsonl' || ext === '.json' ? 'jsonl' : 'csv';
+        const writer = openRecordWriter(format, o.output, labeledColumns());
+        const result = await labelCapture(
+          capture,
+          actions,
+          {
+            apps,
+            extract: { flow: { burstGapSec: o.burstGap } },
+            label: { slackBeforeNs: BigInt(Math.round(o.slackBefore * 1e6)), slackAfterNs: BigInt(Math.round(o.slackAfter * 1e6)), ambiguity: o.ambiguity },
+          },
+          (row) => writer.write(row),
+        );
+        await writer.close();
+        if (o.report) writeFileSync(o.report, JSON.stringify(result.report, null, 2) + '\n');
+        if (!o.quiet) process.stderr.write(`cipherscope: ${capture}: ${reportText(result.report)}\n`);
+      } catch (e) {
+        process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
+        process.exitCode = 1;
+      }
+    });
+}

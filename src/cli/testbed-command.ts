@@ -1,0 +1,68 @@
+import { type Command, InvalidArgumentError } from 'commander';
+import type { CaptureSource } from '../capture/capture.js';
+import { runTestbed } from '../testbed/harness.js';
+import { loadScenario } from '../testbed/scenario.js';
+import { TESTBED_HOSTS, TestbedApps, chromiumTestbedArgs, pageUrl } from '../testbed/apps.js';
+import { reportText } from './label-command.js';
+
+function int(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be an integer >= 0');
+  return n;
+}
+
+export function addTestbedCommand(program: Command): void {
+  const testbed = program.command('testbed').description('Scripted user actions while capturing: the built-in local apps in headless Chromium, or any WebDriver server (Appium) with a phone.');
+
+  testbed
+    .command('run')
+    .description('Run a scenario (a shipped name such as paper-mini or ci-small, or a JSON file) while capturing; writes capture, actions.jsonl, flows.csv (labeled), label-report.json and manifest.json into --out.')
+    .argument('<scenario>', 'scenario name or file (format: docs/ground-truth.md)')
+    .option('--out <dir>', 'output folder', 'out/testbed')
+    .option('--seed <n>', 'seed of every random choice (order, think times, texts, sizes)', int, 1)
+    .option('-i, --interface <name>', 'capture interface (dumpcap, tshark or tcpdump)', 'lo')
+    .option('--capture-tool <tool>', 'dumpcap, tshark or tcpdump (default: the first installed)')
+    .option('--adb [serial]', 'capture on an Android phone over adb (adb exec-out tcpdump; needs root on the phone) instead of an interface')
+    .option('--webdriver <url>', 'a running WebDriver server to drive (an Appium server); default: start chromedriver for the testbed')
+    .option('--port <n>', 'port of the testbed apps', int, 8443)
+    .option('--users <n>', "override the scenario's users", int)
+    .option('--repetitions <n>', "override the scenario's actions per class", int)
+    .option('-q, --quiet', 'no progress')
+    .action(async (name: string, o) => {
+      try {
+        const { scenario, path } = loadScenario(name);
+        const capture: CaptureSource = o.adb !== undefined ? { kind: 'adb', serial: o.adb === true ? undefined : o.adb } : { kind: 'interface', iface: o.interface, tool: o.captureTool };
+        const tty = process.stderr.isTTY && !o.quiet;
+        const r = await runTestbed({
+          scenario,
+          scenarioPath: path,
+          out: o.out,
+          seed: o.seed,
+          capture,
+          webdriverUrl: o.webdriver,
+          port: o.port,
+          users: o.users,
+          repetitions: o.repetitions,
+          onProgress: o.quiet ? undefined : (done, total, a) => process.stderr.write(`${tty ? '\r' : ''}cipherscope testbed: ${done}/${total} ${a.app} ${a.action}${tty ? '\x1b[K' : '\n'}`),
+        });
+        if (tty) process.stderr.write('\n');
+        if (!o.quiet) process.stderr.write(`cipherscope testbed: ${r.dir}: ${r.actions} actions in ${r.wallSec.toFixed(0)} s\n${reportText(r.report)}\n`);
+      } catch (e) {
+        process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
+        process.exitCode = 1;
+      }
+    });
+
+  testbed
+    .command('serve')
+    .description('Start only the testbed apps (to browse or script them by hand); prints the Chromium flags that reach them. Ctrl-C stops.')
+    .option('--seed <n>', 'seed of the servers\' random sizes', int, 1)
+    .option('--port <n>', 'port of the testbed apps', int, 8443)
+    .action(async (o) => {
+      const apps = new TestbedApps({ seed: o.seed, port: o.port });
+      await apps.start();
+      process.stdout.write(`testbed apps: ${TESTBED_HOSTS.filter((h) => h.page).map((h) => pageUrl(h.page!, o.port)).join(' ')}\nchromium flags: ${chromiumTestbedArgs(apps.spkiSha256).map((a) => `'${a}'`).join(' ')}\n`);
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+      await apps.stop();
+    });
+}

@@ -1,0 +1,51 @@
+import type { Readable } from 'node:stream';
+import type { AppMatcher } from '../features/apps.js';
+import { type ExtractOptions, type ExtractSummary, extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
+import type { FlowPlugin } from '../flow/flow.js';
+import type { CellValue, ColumnDef } from '../flow/schema.js';
+import type { ActionRecord } from './actions.js';
+import { LABEL_COLUMNS, type LabelOptions, type LabelReport, Labeler, RowLabeler } from './labeler.js';
+
+/**
+ * Default silence that splits a long-lived connection for labeling (seconds): one record per burst, so a chat
+ * connection that stays open across many actions gives each message a record of its own. Scripted think times
+ * must be longer (the testbed's are at least 1.2 s).
+ */
+export const DEFAULT_LABEL_BURST_GAP_SEC = 1;
+
+export interface LabelCaptureOptions {
+  apps: AppMatcher;
+  extract?: Omit<ExtractOptions, 'apps'>;
+  label?: LabelOptions;
+}
+
+export interface LabelCaptureResult {
+  columns: ColumnDef[];
+  summary: ExtractSummary;
+  report: LabelReport & { capture: string };
+}
+
+/** Columns of labeled records: the flow columns, the app columns, then LABEL_COLUMNS. */
+export function labeledColumns(plugins: readonly FlowPlugin[] = flowPlugins()): ColumnDef[] {
+  return [...flowColumns(plugins, true), ...LABEL_COLUMNS];
+}
+
+/** Meter a capture, attribute apps, and label every flow record from the action log; rows stream to `onRow`. */
+export async function labelCapture(input: string | Readable, actions: readonly ActionRecord[], opts: LabelCaptureOptions, onRow: (row: CellValue[]) => void): Promise<LabelCaptureResult> {
+  const plugins = opts.extract?.plugins ?? flowPlugins();
+  const flowCols = flowColumns(plugins, true);
+  const columns = labeledColumns(plugins);
+  const labeler = new Labeler(actions, opts.label);
+  const rows = new RowLabeler(labeler, flowCols);
+  const out: CellValue[] = new Array(columns.length);
+  const summary = await extractFlows(
+    input,
+    (row) => {
+      for (let i = 0; i < row.length; i++) out[i] = row[i];
+      rows.fill(row, out, row.length);
+      onRow(out);
+    },
+    { ...opts.extract, plugins, apps: opts.apps, flow: { burstGapSec: DEFAULT_LABEL_BURST_GAP_SEC, ...opts.extract?.flow } },
+  );
+  return { columns, summary, report: { capture: summary.capture, ...labeler.finish() } };
+}

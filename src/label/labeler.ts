@@ -1,0 +1,200 @@
+import type { CellValue, ColumnDef } from '../flow/schema.js';
+import type { ActionRecord } from './actions.js';
+
+/**
+ * Ground truth the way the paper builds it: a flow record belongs to a scripted action when its time overlaps the
+ * action's window and its app (by the host rules: SNI, DNS answer, certificate names) is the action's app.
+ *
+ * - Window: [start_ns - slackBefore, end_ns + slackAfter]; a record overlaps when first_seen_ns <= window end and
+ *   last_seen_ns >= window start. The slack absorbs the gap between the driver's clock readings and the packets
+ *   (the last response lands after the page confirmed the action) and nothing else: keep it below the think time.
+ * - One candidate: labeled with it (`label_source` = action).
+ * - No candidate: `impertinent` (app outside any action of it, or no app at all).
+ * - Two or more candidates: `ambiguous` and listed in the report, never guessed; with `ambiguity: 'largest-overlap'`
+ *   the action with the longest overlap is taken and the record is still listed.
+ */
+
+export const IMPERTINENT = 'impertinent';
+export const AMBIGUOUS = 'ambiguous';
+
+export type LabelSource = 'action' | 'largest-overlap' | 'ambiguous' | 'app-outside-actions' | 'no-app';
+
+export const LABEL_COLUMNS: readonly ColumnDef[] = [
+  { name: 'label_app', type: 'string', unit: '', identifier: true, description: 'Ground truth app: the app of the flow by the host rules (empty when no rule matches). A target, never a model input.' },
+  { name: 'label_action', type: 'string', unit: '', identifier: true, description: 'Ground truth action: the action of the action log the flow overlaps, "impertinent" when none, "ambiguous" when several. A target, never a model input.' },
+  {
+    name: 'label_source',
+    type: 'string',
+    unit: '',
+    identifier: true,
+    description: 'How the label was decided: action (one overlapping action of the app), largest-overlap (several; the longest overlap, with --ambiguity largest-overlap), ambiguous (several, not decided), app-outside-actions (an app flow outside every action of that app), no-app (no host rule matched).',
+  },
+  { name: 'label_action_seq', type: 'int', unit: '', identifier: true, description: 'seq of the action in the action log; -1 for impertinent and ambiguous flows.' },
+];
+
+export interface LabelOptions {
+  slackBeforeNs?: bigint;
+  slackAfterNs?: bigint;
+  ambiguity?: 'report' | 'largest-overlap';
+}
+
+export const DEFAULT_SLACK_BEFORE_NS = 200_000_000n;
+export const DEFAULT_SLACK_AFTER_NS = 500_000_000n;
+
+export interface FlowTimes {
+  flowId: number;
+  segment: number;
+  firstNs: bigint;
+  lastNs: bigint;
+  app: string | null;
+  clientAddr: string;
+}
+
+export interface Label {
+  app: string | null;
+  action: string;
+  source: LabelSource;
+  seq: number;
+}
+
+export interface LabelReport {
+  actions: number;
+  records: number;
+  /** Records per label_action. */
+  byAction: Record<string, number>;
+  /** Records per label_source. */
+  bySource: Record<string, number>;
+  /** Actions that no record was labeled with. */
+  actionsWithoutFlow: Array<{ seq: number; user: string; app: string; action: string }>;
+  /** Records that overlapped several actions of their app. */
+  ambiguous: Array<{ flowId: number; segment: number; candidates: number[]; chosen: number }>;
+  /** Per action class: how many records each action got (min, median, max). */
+  flowsPerAction: Record<string, { actions: number; min: number; median: number; max: number }>;
+}
+
+export class Labeler {
+  private readonly byApp = new Map<string, ActionRecord[]>();
+  private readonly maxDuration = new Map<string, bigint>();
+  private readonly flowsOf = new Map<number, number>();
+  private readonly before: bigint;
+  private readonly after: bigint;
+  private readonly report: LabelReport;
+
+  constructor(
+    private readonly actions: readonly ActionRecord[],
+    private readonly opts: LabelOptions = {},
+  ) {
+    this.before = opts.slackBeforeNs ?? DEFAULT_SLACK_BEFORE_NS;
+    this.after = opts.slackAfterNs ?? DEFAULT_SLACK_AFTER_NS;
+    for (const a of actions) {
+      const list = this.byApp.get(a.app) ?? [];
+      list.push(a);
+      this.byApp.set(a.app, list);
+      const d = a.endNs - a.startNs;
+      if (d > (this.maxDuration.get(a.app) ?? 0n)) this.maxDuration.set(a.app, d);
+    }
+    for (const list of this.byApp.values()) list.sort((x, y) => (x.startNs < y.startNs ? -1 : x.startNs > y.startNs ? 1 : 0));
+    this.report = { actions: actions.length, records: 0, byAction: {}, bySource: {}, actionsWithoutFlow: [], ambiguous: [], flowsPerAction: {} };
+  }
+
+  /** Actions of the flow's app whose window overlaps the flow, in start order. */
+  candidates(f: FlowTimes): ActionRecord[] {
+    if (f.app === null) return [];
+    const list = this.byApp.get(f.app);
+    if (list === undefined) return [];
+    // Binary search: the last action starting before the flow ends (window start <= lastNs).
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid].startNs - this.before <= f.lastNs) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: ActionRecord[] = [];
+    const earliest = f.firstNs - (this.maxDuration.get(f.app) ?? 0n) - this.after;
+    for (let i = lo - 1; i >= 0 && list[i].startNs >= earliest; i--) {
+      const a = list[i];
+      if (a.endNs + this.after >= f.firstNs && (a.clientAddr === undefined || a.clientAddr === f.clientAddr)) out.push(a);
+    }
+    return out.reverse();
+  }
+
+  label(f: FlowTimes): Label {
+    const c = this.candidates(f);
+    let label: Label;
+    if (c.length === 0) label = { app: f.app, action: IMPERTINENT, source: f.app === null ? 'no-app' : 'app-outside-actions', seq: -1 };
+    else if (c.length === 1) label = { app: f.app, action: c[0].action, source: 'action', seq: c[0].seq };
+    else {
+      const overlap = (a: ActionRecord) => min(a.endNs + this.after, f.lastNs) - max(a.startNs - this.before, f.firstNs);
+      const best = c.reduce((b, a) => (overlap(a) > overlap(b) ? a : b));
+      const decide = this.opts.ambiguity === 'largest-overlap';
+      this.report.ambiguous.push({ flowId: f.flowId, segment: f.segment, candidates: c.map((a) => a.seq), chosen: decide ? best.seq : -1 });
+      label = decide ? { app: f.app, action: best.action, source: 'largest-overlap', seq: best.seq } : { app: f.app, action: AMBIGUOUS, source: 'ambiguous', seq: -1 };
+    }
+    this.report.records++;
+    this.report.byAction[label.action] = (this.report.byAction[label.action] ?? 0) + 1;
+    this.report.bySource[label.source] = (this.report.bySource[label.source] ?? 0) + 1;
+    if (label.seq >= 0) this.flowsOf.set(label.seq, (this.flowsOf.get(label.seq) ?? 0) + 1);
+    return label;
+  }
+
+  /** The report so far; call after the last record. */
+  finish(): LabelReport {
+    const per = new Map<string, number[]>();
+    this.report.actionsWithoutFlow = [];
+    for (const a of this.actions) {
+      const n = this.flowsOf.get(a.seq) ?? 0;
+      if (n === 0) this.report.actionsWithoutFlow.push({ seq: a.seq, user: a.user, app: a.app, action: a.action });
+      const k = `${a.app}/${a.action}`;
+      per.set(k, [...(per.get(k) ?? []), n]);
+    }
+    this.report.flowsPerAction = {};
+    for (const [k, ns] of [...per].sort()) {
+      ns.sort((x, y) => x - y);
+      this.report.flowsPerAction[k] = { actions: ns.length, min: ns[0], median: ns[ns.length >> 1], max: ns[ns.length - 1] };
+    }
+    return this.report;
+  }
+}
+
+function min(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
+}
+function max(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
+}
+
+/** Reads the columns a Labeler needs from rows laid out as `columns` (flow columns plus the app columns). */
+export class RowLabeler {
+  private readonly idx: Record<'flow_id' | 'segment' | 'first_seen_ns' | 'last_seen_ns' | 'app' | 'client_addr', number>;
+
+  constructor(
+    readonly labeler: Labeler,
+    columns: readonly ColumnDef[],
+  ) {
+    const at = (n: string) => {
+      const i = columns.findIndex((c) => c.name === n);
+      if (i < 0) throw new Error(`labeling needs the column ${n}`);
+      return i;
+    };
+    this.idx = { flow_id: at('flow_id'), segment: at('segment'), first_seen_ns: at('first_seen_ns'), last_seen_ns: at('last_seen_ns'), app: at('app'), client_addr: at('client_addr') };
+  }
+
+  /** Label one row and write the LABEL_COLUMNS values into out[at .. at + 4). */
+  fill(row: readonly CellValue[], out: CellValue[], at: number): Label {
+    const i = this.idx;
+    const l = this.labeler.label({
+      flowId: row[i.flow_id] as number,
+      segment: row[i.segment] as number,
+      firstNs: row[i.first_seen_ns] as bigint,
+      lastNs: row[i.last_seen_ns] as bigint,
+      app: (row[i.app] as string | null) ?? null,
+      clientAddr: row[i.client_addr] as string,
+    });
+    out[at] = l.app;
+    out[at + 1] = l.action;
+    out[at + 2] = l.source;
+    out[at + 3] = l.seq;
+    return l;
+  }
+}

@@ -1,0 +1,171 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CaptureProcess, type CaptureSource, toolVersion } from '../capture/capture.js';
+import { mulberry32 } from '../common/rng.js';
+import { AppMatcher, loadAppRules } from '../features/apps.js';
+import { type ActionRecord, ActionLogWriter, readActionLog } from '../label/actions.js';
+import { DEFAULT_LABEL_BURST_GAP_SEC, labelCapture, labeledColumns } from '../label/label-capture.js';
+import type { LabelReport } from '../label/labeler.js';
+import { openRecordWriter } from '../output/writers.js';
+import { TESTBED_HOSTS, TestbedApps, chromiumTestbedArgs } from './apps.js';
+import { CHROMIUM_FLAGS, ChromeDriverServer, StepRunner, sleep } from './driver.js';
+import type { Scenario } from './scenario.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
+export const TESTBED_RULES = join(ROOT, 'rules/testbed-apps.json');
+
+export interface TestbedRunOptions {
+  scenario: Scenario;
+  scenarioPath: string;
+  out: string;
+  seed: number;
+  capture: CaptureSource;
+  /** A WebDriver server to use (Appium); default: start chromedriver. */
+  webdriverUrl?: string;
+  chromedriver?: string;
+  chromium?: string;
+  /** Override the scenario's users / repetitions (smaller runs). */
+  users?: number;
+  repetitions?: number;
+  /** Port of the testbed apps (default 8443). */
+  port?: number;
+  onProgress?: (done: number, total: number, a: ActionRecord) => void;
+}
+
+export interface TestbedRunResult {
+  dir: string;
+  actions: number;
+  records: number;
+  report: LabelReport;
+  wallSec: number;
+}
+
+/**
+ * Nanoseconds since the epoch on the capture's clock: the realtime clock read once, advanced by the monotonic
+ * clock, so the action log never jumps when NTP slews the wall clock. Capture and driver run on the same host.
+ */
+function epochClock(): () => bigint {
+  const epoch0 = BigInt(Date.now()) * 1_000_000n;
+  const hr0 = process.hrtime.bigint();
+  return () => epoch0 + (process.hrtime.bigint() - hr0);
+}
+
+/** The action plan: every class `repetitions` times, dealt round-robin to users, shuffled per user (seeded). */
+export function plan(s: Scenario, users: number, repetitions: number, random: () => number): number[][] {
+  const perUser: number[][] = Array.from({ length: users }, () => []);
+  let k = 0;
+  for (let r = 0; r < repetitions; r++) for (let a = 0; a < s.actions.length; a++) perUser[k++ % users].push(a);
+  for (const list of perUser) {
+    for (let i = list.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [list[i], list[j]] = [list[j], list[i]];
+    }
+  }
+  return perUser;
+}
+
+export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult> {
+  const started = Date.now();
+  const s = o.scenario;
+  const users = o.users ?? s.users;
+  const reps = o.repetitions ?? s.repetitions;
+  mkdirSync(o.out, { recursive: true });
+  const dir = resolve(o.out);
+  const capFile = join(dir, o.capture.kind === 'adb' || o.capture.tool === 'tcpdump' ? 'capture.pcap' : 'capture.pcapng');
+  const tmp = mkdtempSync(join(tmpdir(), 'cipherscope-testbed-'));
+  const random = mulberry32(o.seed);
+  const now = epochClock();
+  const log = new ActionLogWriter(join(dir, 'actions.jsonl'));
+  const apps = s.target === 'testbed' ? new TestbedApps({ seed: o.seed, port: o.port }) : undefined;
+  let driver: ChromeDriverServer | undefined;
+  let capture: CaptureProcess | undefined;
+  const schedule = plan(s, users, reps, random);
+  const total = schedule.reduce((n, l) => n + l.length, 0);
+  let seq = 0;
+  try {
+    await apps?.start();
+    capture = await CaptureProcess.start(o.capture, capFile);
+    let url = o.webdriverUrl;
+    if (url === undefined) {
+      driver = await ChromeDriverServer.start(o.chromedriver);
+      url = driver.url;
+    }
+    const pages = [...new Set(s.actions.map((a) => a.page))];
+    for (let u = 0; u < users; u++) {
+      const user = `user${u + 1}`;
+      const caps: Record<string, unknown> =
+        s.target === 'testbed'
+          ? { browserName: 'chrome', 'goog:chromeOptions': { binary: o.chromium ?? '/usr/bin/chromium', args: [...CHROMIUM_FLAGS, ...chromiumTestbedArgs(apps!.spkiSha256), `--user-data-dir=${join(tmp, user)}`] } }
+          : { ...(s.capabilities ?? {}) };
+      const runner = await StepRunner.connect(url, caps, s, random, tmp, apps?.port);
+      try {
+        await runner.openPages(pages);
+        await sleep(1500); // page loads settle: their flows end before the first action
+        const count = new Map<number, number>();
+        for (const ai of schedule[u]) {
+          const a = s.actions[ai];
+          await runner.show(a.page);
+          await sleep(runner.between(s.thinkMs));
+          const startNs = now();
+          for (const step of a.steps) await runner.run(step);
+          const endNs = now();
+          const rec: ActionRecord = { user, device: s.target === 'testbed' ? `chromium-${user}` : String(caps['appium:udid'] ?? caps['appium:deviceName'] ?? 'device'), app: a.app, action: a.action, startNs, endNs, scenario: s.name, repetition: count.get(ai) ?? 0, seq: seq++ };
+          count.set(ai, rec.repetition + 1);
+          log.write(rec);
+          o.onProgress?.(seq, total, rec);
+        }
+        await sleep(runner.between(s.thinkMs));
+      } finally {
+        await runner.close().catch(() => undefined);
+      }
+    }
+    await sleep(1500); // last responses and FIN/ACKs reach the capture
+  } finally {
+    log.close();
+    await capture?.stop();
+    await driver?.stop();
+    await apps?.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+
+  // Label the capture with the action log.
+  const log2 = readActionLog(join(dir, 'actions.jsonl'));
+  const actions = log2.length;
+  const rules = s.rules ? resolve(dirname(o.scenarioPath), s.rules) : TESTBED_RULES;
+  const writer = openRecordWriter('csv', join(dir, 'flows.csv'), labeledColumns());
+  const result = await labelCapture(capFile, log2, { apps: new AppMatcher(loadAppRules(rules)) }, (row) => writer.write(row));
+  await writer.close();
+  writeFileSync(join(dir, 'label-report.json'), JSON.stringify(result.report, null, 2) + '\n');
+  const wallSec = (Date.now() - started) / 1000;
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  const manifest = {
+    what:
+      s.target === 'testbed'
+        ? 'A labeled dataset from the cipherscope testbed: local HTTPS apps on loopback addresses that imitate the shape of social, video, chat and mail traffic. It is a testbed, not the real apps: do not report results on it as results on Facebook, YouTube, WhatsApp or Gmail.'
+        : 'A labeled dataset scripted over WebDriver on a real device or browser.',
+    scenario: s.name,
+    scenario_file: o.scenarioPath,
+    seed: o.seed,
+    users,
+    repetitions_per_action: reps,
+    actions,
+    records: result.report.records,
+    capture: { file: capFile, source: o.capture, command: capture?.command },
+    clock: 'Action times: the host realtime clock read once at start, advanced by the monotonic clock (process.hrtime); packets: the kernel timestamps of the capture on the same host.',
+    labeling: { burst_gap_sec: DEFAULT_LABEL_BURST_GAP_SEC, rules, report: 'label-report.json' },
+    hosts: s.target === 'testbed' ? TESTBED_HOSTS : undefined,
+    tools: {
+      cipherscope: pkg.version,
+      node: process.version,
+      chromium: s.target === 'testbed' ? toolVersion(o.chromium ?? '/usr/bin/chromium') : undefined,
+      chromedriver: o.webdriverUrl === undefined ? toolVersion(o.chromedriver ?? '/usr/bin/chromedriver') : undefined,
+      capture: o.capture.kind === 'interface' ? toolVersion(o.capture.tool ?? capture?.command[0] ?? 'dumpcap', ['--version']) : 'adb exec-out tcpdump',
+    },
+    wall_sec: wallSec,
+    written: new Date().toISOString(),
+  };
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  return { dir, actions, records: result.report.records, report: result.report, wallSec };
+}
