@@ -12,6 +12,7 @@ import { readCapture } from '../pcap/reader.js';
 import { type CaptureIssue, formatIssue } from '../pcap/types.js';
 import { openCaptureWriter } from '../pcap/writer.js';
 import { type OutputFormat, openRecordWriter } from '../output/writers.js';
+import { LABEL_COLUMNS } from '../label/labeler.js';
 import { addLabelCommand } from './label-command.js';
 import { addTestbedCommand } from './testbed-command.js';
 import { Progress } from './progress.js';
@@ -285,10 +286,10 @@ export function buildProgram(): Command {
 
   program
     .command('schema')
-    .description('Print the flow record schema: every column with its type, unit and definition (the last three only with flows --apps).')
+    .description('Print the flow record schema: every column with its type, unit and definition (the app columns only with flows --apps; the label columns only from `cipherscope label`).')
     .addOption(new Option('--format <format>', 'output format').choices(['markdown', 'json']).default('markdown'))
     .action((o) => {
-      const cols = flowColumns(DEFAULT_PLUGINS, true);
+      const cols = [...flowColumns(DEFAULT_PLUGINS, true), ...LABEL_COLUMNS];
       process.stdout.write(o.format === 'json' ? JSON.stringify(cols, null, 2) + '\n' : schemaMarkdown(cols));
     });
 

@@ -1,9 +1,11 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import type { CaptureSource } from '../capture/capture.js';
-import { runTestbed } from '../testbed/harness.js';
-import { loadScenario } from '../testbed/scenario.js';
-import { TESTBED_HOSTS, TestbedApps, chromiumTestbedArgs, pageUrl } from '../testbed/apps.js';
 import { reportText } from './label-command.js';
+
+// The testbed pulls in webdriverio, ws and node-forge (half a second to load): loaded only when a testbed command
+// runs, so every other command starts fast.
+const harness = () => import('../testbed/harness.js');
+const testbedApps = () => import('../testbed/apps.js');
 
 function int(v: string): number {
   const n = Number(v);
@@ -30,6 +32,8 @@ export function addTestbedCommand(program: Command): void {
     .option('-q, --quiet', 'no progress')
     .action(async (name: string, o) => {
       try {
+        const { loadScenario } = await import('../testbed/scenario.js');
+        const { runTestbed } = await harness();
         const { scenario, path } = loadScenario(name);
         const capture: CaptureSource = o.adb !== undefined ? { kind: 'adb', serial: o.adb === true ? undefined : o.adb } : { kind: 'interface', iface: o.interface, tool: o.captureTool };
         const tty = process.stderr.isTTY && !o.quiet;
@@ -59,6 +63,7 @@ export function addTestbedCommand(program: Command): void {
     .option('--seed <n>', 'seed of the servers\' random sizes', int, 1)
     .option('--port <n>', 'port of the testbed apps', int, 8443)
     .action(async (o) => {
+      const { TESTBED_HOSTS, TestbedApps, chromiumTestbedArgs, pageUrl } = await testbedApps();
       const apps = new TestbedApps({ seed: o.seed, port: o.port });
       await apps.start();
       process.stdout.write(`testbed apps: ${TESTBED_HOSTS.filter((h) => h.page).map((h) => pageUrl(h.page!, o.port)).join(' ')}\nchromium flags: ${chromiumTestbedArgs(apps.spkiSha256).map((a) => `'${a}'`).join(' ')}\n`);

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { flowColumns, flowPlugins } from '../../src/features/extract.js';
 import { schemaMarkdown } from '../../src/flow/schema.js';
+import { LABEL_COLUMNS } from '../../src/label/labeler.js';
 import { ROOT, cli } from '../helpers/cli.js';
 import { PCAPS } from '../helpers/tshark.js';
 
@@ -46,7 +47,7 @@ function parseCsv(text: string): string[][] {
 
 describe('cipherscope CLI', () => {
   it('--help works for the program and every command', () => {
-    for (const args of [['--help'], ['flows', '--help'], ['filter', '--help'], ['schema', '--help'], ['info', '--help']]) {
+    for (const args of [['--help'], ['flows', '--help'], ['filter', '--help'], ['schema', '--help'], ['info', '--help'], ['label', '--help'], ['testbed', 'run', '--help'], ['testbed', 'serve', '--help']]) {
       const r = cli(args);
       assert.equal(r.status, 0, args.join(' '));
       assert.match(r.stdout, /Usage: cipherscope/);
@@ -67,8 +68,43 @@ describe('cipherscope CLI', () => {
     assert.match(bad.stderr, /unknown feature group "nope"; choose from tcp, tls, dns, splt, bytes/);
   });
 
+  it('label: flows of a real capture labeled from an action log, with a report; a bad log names its line', () => {
+    const cap = join(PCAPS, 'tls12-https-heise-offers13.pcap');
+    const rules = join(dir, 'rules.json');
+    writeFileSync(rules, JSON.stringify({ version: 1, apps: [{ name: 'Heise', domains: ['heise.de'] }] }));
+    // The capture's one connection runs from 1646150638.631834 to 1646150645.908399 s.
+    const act = (seq: number, action: string, start: bigint, end: bigint) => JSON.stringify({ user: 'u1', device: 'd1', app: 'Heise', action, start_ns: String(start), end_ns: String(end), scenario: 't', repetition: 0, seq });
+    const log = join(dir, 'actions.jsonl');
+    writeFileSync(log, [act(0, 'read_news', 1646150639000000000n, 1646150640000000000n), act(1, 'comment', 1646150700000000000n, 1646150701000000000n)].join('\n') + '\n');
+    const report = join(dir, 'report.json');
+    const r = cli(['label', cap, '--actions', log, '--apps', rules, '--report', report]);
+    assert.equal(r.status, 0, r.stderr);
+    const rows = parseCsv(r.stdout);
+    const col = (n: string) => rows[0].indexOf(n);
+    assert.deepEqual(rows[0].slice(-4), ['label_app', 'label_action', 'label_source', 'label_action_seq']);
+    // Labeling splits connections at 1 s silences (--burst-gap): the page load is one burst, later bursts are
+    // segments that keep the app from the first one and overlap no action.
+    const got = rows.slice(1).map((x) => [x[col('segment')], x[col('app_evidence')], x[col('label_app')], x[col('label_action')], x[col('label_source')], x[col('label_action_seq')]]);
+    assert.deepEqual(got, [
+      ['0', 'sni', 'Heise', 'read_news', 'action', '0'],
+      ['1', 'previous-segment', 'Heise', 'impertinent', 'app-outside-actions', '-1'],
+      ['2', 'previous-segment', 'Heise', 'impertinent', 'app-outside-actions', '-1'],
+      ['3', 'previous-segment', 'Heise', 'impertinent', 'app-outside-actions', '-1'],
+    ]);
+    const whole = parseCsv(cli(['label', cap, '--actions', log, '--apps', rules, '--burst-gap', '0', '-q']).stdout);
+    assert.equal(whole.length, 2);
+    assert.equal(whole[1][col('label_action')], 'read_news');
+    const rep = JSON.parse(readFileSync(report, 'utf8'));
+    assert.deepEqual(rep.actionsWithoutFlow, [{ seq: 1, user: 'u1', app: 'Heise', action: 'comment' }]);
+    assert.match(r.stderr, /4 records, 2 actions/);
+    writeFileSync(log, act(0, 'read_news', 1n, 2n) + '\n{"user":\n');
+    const bad = cli(['label', cap, '--actions', log]);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /actions\.jsonl:2: not JSON/);
+  });
+
   it('docs/schema.md is the generated schema', () => {
-    assert.equal(readFileSync(join(ROOT, 'docs/schema.md'), 'utf8'), schemaMarkdown(flowColumns(undefined, true)));
+    assert.equal(readFileSync(join(ROOT, 'docs/schema.md'), 'utf8'), schemaMarkdown([...flowColumns(undefined, true), ...LABEL_COLUMNS]));
   });
 
   const file = join(PCAPS, 'dns-udp-edns-ecs-ipv4-ipv6.pcap');
