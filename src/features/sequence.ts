@@ -10,10 +10,25 @@ export const DEFAULT_SPLT_PACKETS = 20;
  */
 export const DEFAULT_BYTE_DIST_BYTES = 1024;
 
+/** Lengths and times of the first n packets in one array (lengths at 0..n-1, times at n..2n-1), cut from a slab. */
 class SpltState {
-  lens: number[] = [];
-  iats: number[] = [];
+  constructor(readonly v: Float64Array) {}
+  count = 0;
   lastT = NaN;
+}
+
+/** Float64Array views cut from 64 KiB slabs, so a flow costs no off-heap allocation of its own. */
+function slabAllocator(size: number): () => Float64Array {
+  let slab = new Float64Array(0);
+  let at = 0;
+  return () => {
+    if (at + size > slab.length) {
+      slab = new Float64Array(Math.max(size, 8192));
+      at = 0;
+    }
+    at += size;
+    return slab.subarray(at - size, at);
+  };
 }
 
 /**
@@ -27,19 +42,22 @@ export function sequencePlugin(n = DEFAULT_SPLT_PACKETS): FlowPlugin<SpltState> 
     { name: 'splt_signed_len_bytes', type: 'int[]', unit: 'bytes', description: `Lengths of the first ${n} packets (--splt), positive from client to server, negative from server to client.` },
     { name: 'splt_iat_ns', type: 'int[]', unit: 'ns', description: `Inter-arrival time of each of the first ${n} packets from the previous packet of the flow (0 for the first).` },
   ];
+  const alloc = slabAllocator(2 * n);
   return {
     name: 'splt',
     columns,
-    init: () => new SpltState(),
+    init: () => new SpltState(alloc()),
     update(s: SpltState, _flow: Flow, p: DecodedPacket, dir: Direction, len: number): void {
-      if (s.lens.length >= n) return;
-      s.lens.push(dir === 0 ? len : -len);
-      s.iats.push(s.lastT === s.lastT ? p.t - s.lastT : 0);
+      const i = s.count;
+      if (i >= n) return;
+      s.v[i] = dir === 0 ? len : -len;
+      s.v[n + i] = s.lastT === s.lastT ? p.t - s.lastT : 0;
       s.lastT = p.t;
+      s.count = i + 1;
     },
     write(s: SpltState, _flow: Flow, row: CellValue[], at: number): void {
-      row[at] = s.lens;
-      row[at + 1] = s.iats;
+      row[at] = s.v.subarray(0, s.count);
+      row[at + 1] = s.v.subarray(n, n + s.count);
     },
   };
 }

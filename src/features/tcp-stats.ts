@@ -22,7 +22,8 @@ const COLUMN_OF_BIT = (() => {
 })();
 
 class TcpState {
-  readonly counts = new Float64Array(FLAGS.length * 2);
+  // A plain array, not a typed one: a 128-byte typed array per flow is an off-heap allocation each.
+  readonly counts: number[] = new Array<number>(FLAGS.length * 2).fill(0);
   /** client, server: MSS, window scale, initial window (-1 = not seen). */
   readonly hs = [-1, -1, -1, -1, -1, -1];
 }

@@ -37,8 +37,8 @@ describe('sequence and byte distribution columns', { skip: !haveTshark() && 'tsh
           assert.ok(row, 'flow for tshark stream');
           const client = `${row.client_addr}:${row.client_port}`;
           const first = pkts.slice(0, n);
-          assert.deepEqual(row.splt_signed_len_bytes, first.map((p) => (p.src === client ? p.len : -p.len)));
-          assert.deepEqual(row.splt_iat_ns, first.map((p, i) => (i === 0 ? 0 : Number(p.t - first[i - 1].t))));
+          assert.deepEqual(Array.from(row.splt_signed_len_bytes as Float64Array), first.map((p) => (p.src === client ? p.len : -p.len)));
+          assert.deepEqual(Array.from(row.splt_iat_ns as Float64Array), first.map((p, i) => (i === 0 ? 0 : Number(p.t - first[i - 1].t))));
           for (const [dir, fromClient] of [
             ['fwd', true],
             ['bwd', false],

@@ -30,7 +30,8 @@ interface Cert {
 }
 
 class TlsState {
-  readonly streams: [TlsStream, TlsStream] = [new TlsStream(), new TlsStream()];
+  /** Per direction, made at its first segment: most flows of a busy link never carry a byte one way. */
+  readonly streams: [TlsStream | undefined, TlsStream | undefined] = [undefined, undefined];
   quic: QuicState | undefined;
   client: ClientHello | undefined;
   clientHellos = 0;
@@ -162,7 +163,7 @@ export const tlsPlugin: FlowPlugin<TlsState | null> = {
       quicUpdate(s, s.quic, p, dir);
       return;
     }
-    const st = s.streams[dir];
+    const st = (s.streams[dir] ??= new TlsStream());
     if (st.done) return;
     if (p.tcpFlags & TcpFlag.SYN) {
       st.setInitialSeq(p.tcpSeq + 1);
@@ -197,7 +198,7 @@ export const tlsPlugin: FlowPlugin<TlsState | null> = {
       sh?.alpn ?? null,
       s?.clientHellos ?? 0,
       s?.quic?.version ?? 0,
-      s?.streams[0].preamble ?? null,
+      s?.streams[0]?.preamble ?? null,
       j3?.full ?? null,
       j3?.hash ?? null,
       j3s?.full ?? null,
