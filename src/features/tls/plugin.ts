@@ -157,13 +157,13 @@ export const tlsPlugin: FlowPlugin<TlsState | null> = {
     }
     return null;
   },
-  update(s: TlsState | null, _flow: Flow, p: DecodedPacket, dir: Direction): void {
+  update(s: TlsState | null, flow: Flow, p: DecodedPacket, dir: Direction): void {
     if (s === null) return;
     if (s.quic !== undefined) {
       quicUpdate(s, s.quic, p, dir);
       return;
     }
-    const st = (s.streams[dir] ??= new TlsStream());
+    const st = (s.streams[dir] ??= new TlsStream(flow.sPort));
     if (st.done) return;
     if (p.tcpFlags & TcpFlag.SYN) {
       st.setInitialSeq(p.tcpSeq + 1);

@@ -35,6 +35,16 @@ function headerEnd(b: Uint8Array, at: number, end: number): number {
 /** The buffers of a stream not yet (or no longer) holding bytes: one shared empty array, not two per flow. */
 const EMPTY = new Uint8Array(0);
 
+/**
+ * Whether a stream that does not start like TLS may still upgrade to it later: text protocols (SMTP, IMAP, POP3,
+ * XMPP, FTP, LDAP over text greetings) start with printable ASCII; MySQL and PostgreSQL start binary but are known
+ * by their port. Anything else that starts binary is taken for some other protocol at once and costs no scan.
+ */
+const BINARY_UPGRADE_PORTS = new Set([3306, 5432]);
+function mayUpgrade(first: number, serverPort: number): boolean {
+  return (first >= 0x20 && first < 0x7f) || first === 13 || first === 10 || first === 9 || BINARY_UPGRADE_PORTS.has(serverPort);
+}
+
 export class TlsStream {
   private buf = EMPTY;
   /** Contiguous bytes from the stream start. */
@@ -54,6 +64,8 @@ export class TlsStream {
   private preambleChecked = false;
   /** Where the search for a hello record after a non-TLS prefix resumes, so each byte is scanned once. */
   private scanPos = 0;
+
+  constructor(private readonly serverPort = 0) {}
 
   /** Record where the stream starts: the SYN's sequence number + 1. */
   setInitialSeq(isnPlusOne: number): void {
@@ -75,7 +87,13 @@ export class TlsStream {
     // Offset of this segment in the stream, modulo 2^32 sequence wrap.
     const off = ((seq >>> 0) - this.base + 0x100000000) % 0x100000000;
     if (this.have === 0 && off === this.scanned && !this.preambleChecked) {
-      if (!this.scanning && off === 0 && payload[0] !== 22 && payload[0] !== CONNECT[0] && payload[0] !== HTTP1[0]) this.scanning = true;
+      if (!this.scanning && off === 0 && payload[0] !== 22 && payload[0] !== CONNECT[0] && payload[0] !== HTTP1[0]) {
+        if (!mayUpgrade(payload[0], this.serverPort)) {
+          this.finish();
+          return [];
+        }
+        this.scanning = true;
+      }
       if (this.scanning) {
         const at = findHelloRecord(payload, 0, payload.length, MAX_PREFIX_SCAN - this.scanned);
         if (at < 0) {
