@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what cipherscope needs and is missing on this machine, then builds it. Safe to run again.
 #   - Debian packages: tshark (tests cross-check against it, and captures), python3-dpkt (benchmark anchor),
-#     chromium + chromium-driver (the testbed's headless browser and its WebDriver server)
+#     chromium + chromium-driver (the testbed's headless browser and its WebDriver server),
+#     python3-sklearn (the random forest is checked against scikit-learn)
 #   - npm dependencies (npm ci, from package-lock.json) and the TypeScript build (dist/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v tshark >/dev/null 2>&1 || need_apt+=(tshark)
 /usr/bin/python3 -c 'import dpkt' >/dev/null 2>&1 || need_apt+=(python3-dpkt)
+/usr/bin/python3 -c 'import sklearn' >/dev/null 2>&1 || need_apt+=(python3-sklearn)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then

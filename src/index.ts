@@ -24,3 +24,4 @@ export { CaptureProcess, CaptureError, type CaptureSource } from './capture/capt
 export { readActionLog, parseAction, actionJson, ActionLogWriter, ActionLogError, type ActionRecord } from './label/actions.js';
 export { Labeler, RowLabeler, LABEL_COLUMNS, IMPERTINENT, AMBIGUOUS, type Label, type LabelOptions, type LabelReport, type FlowTimes } from './label/labeler.js';
 export { labelCapture, labeledColumns, DEFAULT_LABEL_BURST_GAP_SEC, type LabelCaptureOptions } from './label/label-capture.js';
+export { RandomForest, DecisionTree, DEFAULT_FOREST, type ForestOptions, type Matrix } from './models/forest.js';
