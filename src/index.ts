@@ -25,3 +25,8 @@ export { readActionLog, parseAction, actionJson, ActionLogWriter, ActionLogError
 export { Labeler, RowLabeler, LABEL_COLUMNS, IMPERTINENT, AMBIGUOUS, type Label, type LabelOptions, type LabelReport, type FlowTimes } from './label/labeler.js';
 export { labelCapture, labeledColumns, DEFAULT_LABEL_BURST_GAP_SEC, type LabelCaptureOptions } from './label/label-capture.js';
 export { RandomForest, DecisionTree, DEFAULT_FOREST, type ForestOptions, type Matrix } from './models/forest.js';
+export { readRecordsCsv, RecordFileError, type RecordTable } from './dataset/records.js';
+export { featureSpec, toMatrix, encodeLabels, type FeatureSpec } from './dataset/matrix.js';
+export { scores, bootstrapInterval, stratifiedGroupKFold, type Scores } from './models/metrics.js';
+export { evaluateForest, table2Markdown, type TaskResult } from './models/evaluate.js';
+export { trainModels, saveModels, loadModels, predict, type TrainedModels, type ModelManifest } from './models/model-dir.js';

@@ -15,6 +15,7 @@ import { type OutputFormat, openRecordWriter } from '../output/writers.js';
 import { LABEL_COLUMNS } from '../label/labeler.js';
 import { addLabelCommand } from './label-command.js';
 import { addTestbedCommand } from './testbed-command.js';
+import { addModelCommands } from './model-commands.js';
 import { Progress } from './progress.js';
 
 const MAX_ISSUES_SHOWN = 20;
@@ -283,6 +284,7 @@ export function buildProgram(): Command {
 
   addLabelCommand(program);
   addTestbedCommand(program);
+  addModelCommands(program);
 
   program
     .command('schema')

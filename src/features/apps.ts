@@ -68,8 +68,8 @@ export class AppMatcher {
 }
 
 export const APP_COLUMNS: readonly ColumnDef[] = [
-  { name: 'app', type: 'string', unit: '', description: 'App the flow belongs to by the --apps rules; empty when no host name of the flow matches a rule.' },
-  { name: 'app_evidence', type: 'string', unit: '', description: 'What named the app: sni (TLS/QUIC server name), dns (the DNS answer that preceded the flow), cert (server certificate names, TLS <= 1.2), previous-segment (a later segment of a flow split by the active timeout or --burst-gap, whose handshake was in an earlier segment).' },
+  { name: 'app', type: 'string', unit: '', identifier: true, description: 'App the flow belongs to by the --apps rules; empty when no host name of the flow matches a rule. Named from host names, so never a model input.' },
+  { name: 'app_evidence', type: 'string', unit: '', identifier: true, description: 'What named the app: sni (TLS/QUIC server name), dns (the DNS answer that preceded the flow), cert (server certificate names, TLS <= 1.2), previous-segment (a later segment of a flow split by the active timeout or --burst-gap, whose handshake was in an earlier segment).' },
   { name: 'app_host', type: 'string', unit: '', identifier: true, description: 'The host name that matched.' },
 ];
 

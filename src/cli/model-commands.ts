@@ -1,0 +1,119 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { type Command, InvalidArgumentError } from 'commander';
+import { type RecordTable, readRecordsCsv } from '../dataset/records.js';
+import { toMatrix } from '../dataset/matrix.js';
+import { extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
+import type { CellValue, ColumnDef } from '../flow/schema.js';
+import { DEFAULT_LABEL_BURST_GAP_SEC, labeledColumns } from '../label/label-capture.js';
+import { evaluateForest, table2Markdown } from '../models/evaluate.js';
+import { loadModels, predict, saveModels, trainModels } from '../models/model-dir.js';
+import { type OutputFormat, openRecordWriter } from '../output/writers.js';
+
+function int(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be an integer >= 0');
+  return n;
+}
+
+function list(v: string): string[] {
+  return v.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** Labeled records from one or more CSV files (same columns), concatenated. */
+function readLabeled(files: string[]): { table: RecordTable; bytes: Buffer } {
+  const cols = labeledColumns();
+  let table: RecordTable | undefined;
+  const parts: Buffer[] = [];
+  for (const f of files) {
+    parts.push(readFileSync(f));
+    const t = readRecordsCsv(f, cols);
+    if (table === undefined) table = t;
+    else if (t.names.join(',') !== table.names.join(',')) throw new Error(`${f}: its columns differ from ${files[0]}'s`);
+    else table.rows.push(...t.rows);
+  }
+  return { table: table!, bytes: Buffer.concat(parts) };
+}
+
+const PREDICTION_COLUMNS: ColumnDef[] = [
+  { name: 'predicted_app', type: 'string', unit: '', description: 'App the model predicts; "unknown" when its probability is below the threshold (--threshold).' },
+  { name: 'app_probability', type: 'float', unit: '', description: 'Probability of the predicted app (mean over the forest\'s trees).' },
+  { name: 'predicted_action', type: 'string', unit: '', description: 'Action predicted by the action model of the predicted app (impertinent included); empty for unknown apps.' },
+  { name: 'action_probability', type: 'float', unit: '', description: 'Probability of the predicted action.' },
+];
+
+const KEPT = ['capture', 'flow_id', 'segment', 'first_seen_ns', 'last_seen_ns', 'protocol', 'client_addr', 'client_port', 'server_addr', 'server_port', 'packets', 'bytes'];
+
+export function addModelCommands(program: Command): void {
+  program
+    .command('evaluate')
+    .description("Evaluate the random forest on labeled flow records (cipherscope label / testbed output) in the layout of the paper's Table 2: app, then action per app; macro-F1 with a 95% bootstrap interval, and accuracy; split by capture (or blocks of consecutive flows), with the paper's random 80/20 split as a leaky reference row.")
+    .argument('<records...>', 'labeled flow records (.csv)')
+    .option('--folds <n>', 'folds of the grouped split', int, 5)
+    .option('--seed <n>', 'seed of the split, the forests and the bootstrap', int, 1)
+    .option('--exclude <columns>', 'leave these feature columns out too (ablation), comma-separated', list, [])
+    .option('--report <file.json>', 'write every score, per-class figures, confusion matrices and top features here')
+    .action((files: string[], o) => {
+      try {
+        const { table } = readLabeled(files);
+        const results = evaluateForest(table, labeledColumns(), { folds: o.folds, seed: o.seed, exclude: o.exclude });
+        process.stdout.write(table2Markdown(results));
+        if (o.report) writeFileSync(o.report, JSON.stringify({ files, folds: o.folds, seed: o.seed, exclude: o.exclude, results }, null, 2) + '\n');
+      } catch (e) {
+        process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
+        process.exitCode = 1;
+      }
+    });
+
+  program
+    .command('train')
+    .description('Train the app forest (50 trees, depth 15) and one action forest per app (20 trees, depth 10) on labeled flow records; save them with a manifest.')
+    .argument('<records...>', 'labeled flow records (.csv)')
+    .requiredOption('--model <dir>', 'model directory to write')
+    .option('--seed <n>', 'seed', int, 1)
+    .option('--exclude <columns>', 'leave these feature columns out, comma-separated', list, [])
+    .option('--burst-gap <seconds>', 'the --burst-gap the records were labeled with (classify meters the same way)', Number, DEFAULT_LABEL_BURST_GAP_SEC)
+    .action((files: string[], o) => {
+      try {
+        const { table, bytes } = readLabeled(files);
+        const m = trainModels(table, labeledColumns(), bytes, o.seed, o.exclude, { burstGapSec: o.burstGap });
+        saveModels(o.model, m);
+        process.stderr.write(`cipherscope: trained on ${m.manifest.trainingRows} flows, ${m.manifest.features.length} features, apps ${m.manifest.apps.join(', ')} -> ${o.model}\n`);
+      } catch (e) {
+        process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
+        process.exitCode = 1;
+      }
+    });
+
+  program
+    .command('classify')
+    .description('Meter a capture and predict each flow\'s app and action with a trained model.')
+    .argument('<capture>', 'pcap or pcapng file')
+    .requiredOption('--model <dir>', 'model directory (cipherscope train)')
+    .option('-o, --output <file>', 'output (.csv, .jsonl, .parquet); - for standard output', '-')
+    .option('--threshold <p>', 'app probability below which the app is "unknown" (default: the model\'s)', Number)
+    .action(async (capture: string, o) => {
+      try {
+        const m = loadModels(o.model);
+        const plugins = flowPlugins();
+        const cols = flowColumns(plugins);
+        const names = cols.map((c) => c.name);
+        const missing = m.manifest.features.filter((f) => !names.includes(f));
+        if (missing.length > 0) throw new Error(`${o.model}: the model needs columns this version does not write: ${missing.join(', ')}`);
+        const rows: CellValue[][] = [];
+        await extractFlows(capture, (r) => rows.push(r.slice()), { plugins, flow: { burstGapSec: m.manifest.meter.burstGapSec } });
+        const table = { names, rows };
+        const preds = predict(m, toMatrix(table, { names: m.manifest.features }, [...rows.keys()]), o.threshold);
+        const outCols = [...KEPT.map((k) => cols[names.indexOf(k)]), ...PREDICTION_COLUMNS];
+        const ext = extname(o.output).toLowerCase();
+        const format: OutputFormat = ext === '.parquet' ? 'parquet' : ext === '.jsonl' || ext === '.json' ? 'jsonl' : 'csv';
+        const w = openRecordWriter(format, o.output, outCols);
+        const keep = KEPT.map((k) => names.indexOf(k));
+        rows.forEach((r, i) => w.write([...keep.map((j) => r[j]), preds[i].app, preds[i].appProb, preds[i].action, preds[i].actionProb]));
+        await w.close();
+      } catch (e) {
+        process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
+        process.exitCode = 1;
+      }
+    });
+}

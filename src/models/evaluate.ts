@@ -1,0 +1,143 @@
+import { mulberry32 } from '../common/rng.js';
+import type { ColumnDef } from '../flow/schema.js';
+import { type FeatureSpec, encodeLabels, featureSpec, toMatrix } from '../dataset/matrix.js';
+import type { RecordTable } from '../dataset/records.js';
+import { type ForestOptions, RandomForest } from './forest.js';
+import { bootstrapInterval, scores, stratifiedGroupKFold } from './metrics.js';
+
+/**
+ * The paper's Table 2 for the random forest: app classification over every flow of a known app, and action
+ * classification within each app (its actions plus "impertinent"), scored by macro-F1 (with a 95% bootstrap
+ * interval) and accuracy.
+ *
+ * Split: stratified group k-fold, so that correlated flows never sit on both sides. The group is the capture when
+ * the data has at least as many captures as folds; otherwise (one testbed run is one capture) the capture's
+ * timeline cut into 4 x folds blocks of consecutive flows: the flows of one action, its retries and its
+ * neighbours' background stay together. The paper's random 80/20 split is run beside it as a leaky reference row.
+ */
+
+export const APP_FOREST: Partial<ForestOptions> = { trees: 50, maxDepth: 15 };
+export const ACTION_FOREST: Partial<ForestOptions> = { trees: 20, maxDepth: 10 };
+
+export interface TaskResult {
+  task: string;
+  split: 'group-kfold' | 'random-80-20';
+  classes: string[];
+  rows: number;
+  accuracy: number;
+  macroF1: number;
+  macroF1Ci: [number, number];
+  perClass: Array<{ class: string; precision: number; recall: number; f1: number; support: number }>;
+  confusion: number[][];
+  /** Top features by mean decrease in impurity (forest fitted on all rows of the task). */
+  importances: Array<{ feature: string; importance: number }>;
+}
+
+export interface EvaluationOptions {
+  folds: number;
+  seed: number;
+  exclude?: string[];
+}
+
+/** Group of each row: capture, or a block of consecutive flows of its capture. */
+export function splitGroups(table: RecordTable, rows: readonly number[], folds: number): string[] {
+  const cap = table.names.indexOf('capture');
+  const first = table.names.indexOf('first_seen_ns');
+  const captures = new Set(rows.map((r) => String(table.rows[r][cap])));
+  if (captures.size >= folds) return rows.map((r) => String(table.rows[r][cap]));
+  const blocks = 4 * folds;
+  const out = new Array<string>(rows.length);
+  for (const c of captures) {
+    const mine = rows.map((r, i) => [i, table.rows[r][first] as bigint] as const).filter(([i]) => String(table.rows[rows[i]][cap]) === c);
+    mine.sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+    mine.forEach(([i], j) => (out[i] = `${c}#${Math.floor((j * blocks) / mine.length)}`));
+  }
+  return out;
+}
+
+function runTask(task: string, table: RecordTable, spec: FeatureSpec, rows: number[], labels: string[], forest: Partial<ForestOptions>, o: EvaluationOptions): TaskResult[] {
+  const { classes, y } = encodeLabels(labels);
+  const k = classes.length;
+  const x = toMatrix(table, spec, rows);
+  const results: TaskResult[] = [];
+  const assemble = (split: TaskResult['split'], pred: Int32Array, truth: Int32Array, model: RandomForest): TaskResult => {
+    const s = scores(truth, pred, k);
+    const imp = [...model.importances].map((v, i) => ({ feature: spec.names[i], importance: v })).sort((a, b) => b.importance - a.importance);
+    return {
+      task,
+      split,
+      classes,
+      rows: truth.length,
+      accuracy: s.accuracy,
+      macroF1: s.macroF1,
+      macroF1Ci: bootstrapInterval(truth, pred, k, (z) => z.macroF1, 1000, o.seed),
+      perClass: s.perClass.map((p, c) => ({ class: classes[c], ...p })),
+      confusion: s.confusion,
+      importances: imp.slice(0, 10),
+    };
+  };
+  const pick = (ids: number[]) => ({ rows: ids.length, cols: x.cols, data: Float64Array.from(ids.flatMap((i) => Array.from(x.data.subarray(i * x.cols, (i + 1) * x.cols)))) });
+  // Grouped k-fold: every row is predicted once, by the model that did not see its group.
+  const fold = stratifiedGroupKFold(y, splitGroups(table, rows, o.folds), k, o.folds, o.seed);
+  const pred = new Int32Array(rows.length);
+  for (let f = 0; f < o.folds; f++) {
+    const train = [...rows.keys()].filter((i) => fold[i] !== f);
+    const test = [...rows.keys()].filter((i) => fold[i] === f);
+    if (test.length === 0 || train.length === 0) continue;
+    const m = RandomForest.fit(pick(train), Int32Array.from(train, (i) => y[i]), k, { ...forest, seed: o.seed + f });
+    const p = m.predict(pick(test));
+    test.forEach((i, j) => (pred[i] = p[j]));
+  }
+  const all = RandomForest.fit(x, y, k, { ...forest, seed: o.seed });
+  results.push(assemble('group-kfold', pred, y, all));
+  // The paper's split: 80/20 at random over flows (leaky: neighbours of a test flow are in training).
+  const random = mulberry32(o.seed);
+  const order = [...rows.keys()].sort(() => random() - 0.5);
+  const cut = Math.floor(order.length * 0.8);
+  const train = order.slice(0, cut);
+  const test = order.slice(cut);
+  if (test.length > 0) {
+    const m = RandomForest.fit(pick(train), Int32Array.from(train, (i) => y[i]), k, { ...forest, seed: o.seed });
+    results.push(assemble('random-80-20', m.predict(pick(test)), Int32Array.from(test, (i) => y[i]), m));
+  }
+  return results;
+}
+
+/** App task and one action task per app, on labeled flow records (`cipherscope label` / `testbed` output). */
+export function evaluateForest(table: RecordTable, columns: readonly ColumnDef[], o: EvaluationOptions): TaskResult[] {
+  const at = (n: string) => {
+    const i = table.names.indexOf(n);
+    if (i < 0) throw new Error(`evaluation needs the column ${n} (labeled records from cipherscope label or testbed)`);
+    return i;
+  };
+  const app = at('label_app');
+  const action = at('label_action');
+  const kind = table.names.indexOf('record_kind');
+  const spec = featureSpec(columns, table.names, o.exclude);
+  const usable = [...table.rows.keys()].filter((r) => (kind < 0 || table.rows[r][kind] === 'final') && typeof table.rows[r][app] === 'string' && table.rows[r][app] !== '' && table.rows[r][action] !== 'ambiguous');
+  const results = runTask('app', table, spec, usable, usable.map((r) => table.rows[r][app] as string), APP_FOREST, o);
+  const apps = [...new Set(usable.map((r) => table.rows[r][app] as string))].sort();
+  for (const a of apps) {
+    const rows = usable.filter((r) => table.rows[r][app] === a);
+    const labels = rows.map((r) => table.rows[r][action] as string);
+    if (new Set(labels).size < 2) continue;
+    results.push(...runTask(`action:${a}`, table, spec, rows, labels, ACTION_FOREST, o));
+  }
+  return results;
+}
+
+const pct = (x: number) => (100 * x).toFixed(1);
+
+/** The results as the paper's Table 2 layout: one row per split, app then action per app; macro-F1 [CI] / accuracy. */
+export function table2Markdown(results: readonly TaskResult[]): string {
+  const tasks = [...new Set(results.map((r) => r.task))];
+  const lines = [`| model, split | ${tasks.map((t) => (t === 'app' ? 'app' : `action (${t.slice(7)})`)).join(' | ')} |`, `|---|${tasks.map(() => '---:').join('|')}|`];
+  for (const split of ['group-kfold', 'random-80-20'] as const) {
+    const cells = tasks.map((t) => {
+      const r = results.find((x) => x.task === t && x.split === split);
+      return r ? `${pct(r.macroF1)} [${pct(r.macroF1Ci[0])}, ${pct(r.macroF1Ci[1])}] / ${pct(r.accuracy)}` : '';
+    });
+    lines.push(`| RF, ${split === 'group-kfold' ? 'grouped k-fold' : 'random 80/20 (leaky reference)'} | ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n') + '\n';
+}

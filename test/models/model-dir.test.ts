@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { toMatrix } from '../../src/dataset/matrix.js';
+import { flowColumns } from '../../src/features/extract.js';
+import type { CellValue } from '../../src/flow/schema.js';
+import { LABEL_COLUMNS } from '../../src/label/labeler.js';
+import { loadModels, predict, saveModels, trainModels } from '../../src/models/model-dir.js';
+import { flowsOf } from '../helpers/flows.js';
+import { PCAPS } from '../helpers/tshark.js';
+
+describe('model directory', () => {
+  it('save and load give identical predictions; a seeded retrain gives the same model', async () => {
+    const cols = [...flowColumns(), ...LABEL_COLUMNS];
+    const names = cols.map((c) => c.name);
+    const rowsOut: CellValue[][] = [];
+    for (const f of ['dns-udp-edns-ecs-ipv4-ipv6.pcap', 'tls13-ipv4-ipv6-drafts.pcap', 'sll-mixed-tcp-dns-arp.pcap']) {
+      const { rows } = await flowsOf(join(PCAPS, f));
+      // Labels from the protocol and size: something a forest can learn and that is not an identifier.
+      for (const r of rows) rowsOut.push(names.map((n) => (n === 'label_app' ? (r.protocol === 17 ? 'U' : 'T') : n === 'label_action' ? ((r.packets as number) > 4 ? 'big' : 'small') : (r[n] ?? null))));
+    }
+    const table = { names, rows: rowsOut };
+    const data = new Uint8Array([1, 2, 3]);
+    const a = trainModels(table, cols, data, 7);
+    const b = trainModels(table, cols, data, 7);
+    assert.deepEqual(a.app.toJSON(), b.app.toJSON());
+    const dir = mkdtempSync(join(tmpdir(), 'cipherscope-model-'));
+    saveModels(dir, a);
+    const c = loadModels(dir);
+    assert.deepEqual(c.manifest.features, a.manifest.features);
+    assert.ok(!c.manifest.features.some((f) => ['server_port', 'client_addr', 'first_seen_ns', 'app', 'label_app'].includes(f)), 'no identifier is an input');
+    const x = toMatrix(table, { names: a.manifest.features }, [...rowsOut.keys()]);
+    const pa = predict(a, x);
+    assert.deepEqual(predict(c, x), pa);
+    assert.ok(pa.every((p) => (p.app === 'U' || p.app === 'T' || p.app === 'unknown') && p.appProb >= 0 && p.appProb <= 1));
+    // The training data is learned: most flows get their label back.
+    const right = pa.filter((p, i) => p.app === rowsOut[i][names.indexOf('label_app')]).length;
+    assert.ok(right / pa.length > 0.9, `${right} of ${pa.length}`);
+    assert.equal(a.manifest.dataSha256, '039058c6f2c0cb492c533b0a4d14ef77cc0f78abccced5287d84a1a2011cfb81');
+  });
+});
