@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { AppMatcher, loadAppRules } from '../features/apps.js';
-import { readActionLog } from '../label/actions.js';
+import { type ActionRecord, readActionLog } from '../label/actions.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC, labelCapture, labeledColumns } from '../label/label-capture.js';
 import { DEFAULT_SLACK_AFTER_NS, DEFAULT_SLACK_BEFORE_NS, type LabelReport } from '../label/labeler.js';
 import { type OutputFormat, openRecordWriter } from '../output/writers.js';
@@ -33,7 +33,8 @@ export function addLabelCommand(program: Command): void {
     .command('label')
     .description('Label each flow record with the app (host rules) and the scripted action it overlaps in time (action log, JSON Lines); writes the records plus label_app, label_action, label_source, label_action_seq, and a labeling report.')
     .argument('<capture>', 'pcap or pcapng file taken while the actions ran')
-    .requiredOption('--actions <log.jsonl>', 'the action log (format: docs/ground-truth.md)')
+    .option('--actions <log.jsonl>', 'the action log (format: docs/ground-truth.md)')
+    .option('--capture-action <app/action>', 'no log: the whole capture is one action of this app (datasets labeled per capture file)')
     .option('--apps <rules.json>', 'app host rules (default: the shipped rules/apps.json)')
     .option('-o, --output <file>', 'labeled flow records (.csv, .jsonl, .parquet); - for standard output', '-')
     .option('--report <file.json>', 'write the labeling report here (actions without a flow, ambiguous records, flows per action)')
@@ -44,7 +45,15 @@ export function addLabelCommand(program: Command): void {
     .option('-q, --quiet', 'no report summary on stderr')
     .action(async (capture: string, o) => {
       try {
-        const actions = readActionLog(o.actions);
+        if ((o.actions === undefined) === (o.captureAction === undefined)) throw new Error('give either --actions LOG or --capture-action APP/ACTION');
+        let actions: ActionRecord[];
+        if (o.actions !== undefined) actions = readActionLog(o.actions);
+        else {
+          const m = /^([^/]+)\/(.+)$/.exec(o.captureAction);
+          if (m === null) throw new Error(`--capture-action "${o.captureAction}": expected APP/ACTION`);
+          // One action over all of time: every flow of the app is labeled with it; other flows are impertinent.
+          actions = [{ user: 'capture', device: 'capture', app: m[1], action: m[2], startNs: 0n, endNs: 2n ** 63n, scenario: 'capture-action', repetition: 0, seq: 0 }];
+        }
         const apps = new AppMatcher(loadAppRules(o.apps));
         const ext = extname(o.output).toLowerCase();
         const format: OutputFormat = ext === '.parquet' ? 'parquet' : ext === '.jsonl' || ext === '.json' ? 'jsonl' : 'csv';

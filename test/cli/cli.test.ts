@@ -7,7 +7,7 @@ import { flowColumns, flowPlugins } from '../../src/features/extract.js';
 import { schemaMarkdown } from '../../src/flow/schema.js';
 import { LABEL_COLUMNS } from '../../src/label/labeler.js';
 import { ROOT, cli } from '../helpers/cli.js';
-import { PCAPS } from '../helpers/tshark.js';
+import { PCAPS, SHARED } from '../helpers/tshark.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cipherscope-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -47,7 +47,7 @@ function parseCsv(text: string): string[][] {
 
 describe('cipherscope CLI', () => {
   it('--help works for the program and every command', () => {
-    for (const args of [['--help'], ['flows', '--help'], ['filter', '--help'], ['schema', '--help'], ['info', '--help'], ['label', '--help'], ['testbed', 'run', '--help'], ['testbed', 'serve', '--help']]) {
+    for (const args of [['--help'], ['flows', '--help'], ['filter', '--help'], ['schema', '--help'], ['info', '--help'], ['label', '--help'], ['testbed', 'run', '--help'], ['testbed', 'serve', '--help'], ['evaluate', '--help'], ['train', '--help'], ['classify', '--help']]) {
       const r = cli(args);
       assert.equal(r.status, 0, args.join(' '));
       assert.match(r.stdout, /Usage: cipherscope/);
@@ -101,6 +101,53 @@ describe('cipherscope CLI', () => {
     const bad = cli(['label', cap, '--actions', log]);
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /actions\.jsonl:2: not JSON/);
+  });
+
+  it('label --capture-action, evaluate, train and classify on the real WhatsApp Web captures', () => {
+    const data = join(SHARED, 'datasets/whatsapp-web-actions');
+    const files: Array<[string, string]> = [
+      ['userA-text-messages.pcapng', 'text'],
+      ['userA-pictures.pcapng', 'picture'],
+      ['userA-videos.pcapng', 'video'],
+    ];
+    const labeled = files.map(([f, action]) => {
+      const out = join(dir, `${action}.csv`);
+      const r = cli(['label', join(data, f), '--capture-action', `WhatsApp/${action}`, '-o', out, '-q']);
+      assert.equal(r.status, 0, r.stderr);
+      return out;
+    });
+    const rows = parseCsv(readFileSync(labeled[0], 'utf8'));
+    const col = (n: string) => rows[0].indexOf(n);
+    const wa = rows.slice(1).filter((r) => r[col('app')] === 'WhatsApp');
+    assert.ok(wa.length > 0);
+    for (const r of rows.slice(1)) assert.equal(r[col('label_action')], r[col('app')] === 'WhatsApp' ? 'text' : 'impertinent');
+
+    const ev = cli(['evaluate', ...labeled, '--folds', '3', '--report', join(dir, 'eval.json')]);
+    assert.equal(ev.status, 0, ev.stderr);
+    assert.match(ev.stdout, /^\| model, split \| app \| action \(WhatsApp\) \|$/m);
+    assert.match(ev.stdout, /^\| RF, grouped k-fold \| 100\.0 \[100\.0, 100\.0\] \/ 100\.0 \| /m);
+    const report = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8'));
+    const action = report.results.find((r: { task: string; split: string }) => r.task === 'action:WhatsApp' && r.split === 'group-kfold');
+    assert.deepEqual([...action.classes].sort(), ['picture', 'text', 'video']);
+    assert.equal(action.confusion.flat().reduce((a: number, b: number) => a + b, 0), action.rows);
+
+    const model = join(dir, 'model');
+    const tr = cli(['train', ...labeled, '--model', model]);
+    assert.equal(tr.status, 0, tr.stderr);
+    const manifest = JSON.parse(readFileSync(join(model, 'manifest.json'), 'utf8'));
+    assert.deepEqual(manifest.apps, ['WhatsApp']);
+    assert.equal(manifest.meter.burstGapSec, 1);
+    const c1 = cli(['classify', join(data, 'userA-voice-messages.pcapng'), '--model', model]);
+    const c2 = cli(['classify', join(data, 'userA-voice-messages.pcapng'), '--model', model]);
+    assert.equal(c1.status, 0, c1.stderr);
+    assert.equal(c1.stdout, c2.stdout);
+    const out = parseCsv(c1.stdout);
+    assert.deepEqual(out[0].slice(-4), ['predicted_app', 'app_probability', 'predicted_action', 'action_probability']);
+    assert.ok(out.length > 10);
+    for (const r of out.slice(1)) assert.ok(['WhatsApp', 'unknown'].includes(r[out[0].indexOf('predicted_app')]));
+    const bad = cli(['label', join(data, files[0][0]), '-q']);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /give either --actions LOG or --capture-action APP\/ACTION/);
   });
 
   it('docs/schema.md is the generated schema', () => {
