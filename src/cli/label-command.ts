@@ -1,23 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
+import { milliseconds, reportErrors, seconds } from './args.js';
 import { AppMatcher, loadAppRules } from '../features/apps.js';
 import { type ActionRecord, readActionLog } from '../label/actions.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC, labelCapture, labeledColumns } from '../label/label-capture.js';
 import { DEFAULT_SLACK_AFTER_NS, DEFAULT_SLACK_BEFORE_NS, type LabelReport } from '../label/labeler.js';
 import { type OutputFormat, openRecordWriter } from '../output/writers.js';
 
-function ms(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number of milliseconds >= 0');
-  return n;
-}
-
-function secondsArg(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number of seconds >= 0');
-  return n;
-}
 
 /** One line a class: how many records each action of the class got. */
 export function reportText(r: LabelReport): string {
@@ -38,13 +28,13 @@ export function addLabelCommand(program: Command): void {
     .option('--apps <rules.json>', 'app host rules (default: the shipped rules/apps.json)')
     .option('-o, --output <file>', 'labeled flow records (.csv, .jsonl, .parquet); - for standard output', '-')
     .option('--report <file.json>', 'write the labeling report here (actions without a flow, ambiguous records, flows per action)')
-    .option('--burst-gap <seconds>', 'split long-lived connections at silences this long, one record per burst (0 = off)', secondsArg, DEFAULT_LABEL_BURST_GAP_SEC)
-    .option('--slack-before <ms>', 'an action window opens this much before its start', ms, Number(DEFAULT_SLACK_BEFORE_NS / 1_000_000n))
-    .option('--slack-after <ms>', 'and closes this much after its end (late responses)', ms, Number(DEFAULT_SLACK_AFTER_NS / 1_000_000n))
+    .option('--burst-gap <seconds>', 'split long-lived connections at silences this long, one record per burst (0 = off)', seconds, DEFAULT_LABEL_BURST_GAP_SEC)
+    .option('--slack-before <ms>', 'an action window opens this much before its start', milliseconds, Number(DEFAULT_SLACK_BEFORE_NS / 1_000_000n))
+    .option('--slack-after <ms>', 'and closes this much after its end (late responses)', milliseconds, Number(DEFAULT_SLACK_AFTER_NS / 1_000_000n))
     .addOption(new Option('--ambiguity <policy>', 'records overlapping several actions: report = label "ambiguous"; largest-overlap = take the longest overlap (still reported)').choices(['report', 'largest-overlap']).default('report'))
     .option('-q, --quiet', 'no report summary on stderr')
-    .action(async (capture: string, o) => {
-      try {
+    .action((capture: string, o) =>
+      reportErrors(async () => {
         if ((o.actions === undefined) === (o.captureAction === undefined)) throw new Error('give either --actions LOG or --capture-action APP/ACTION');
         let actions: ActionRecord[];
         if (o.actions !== undefined) actions = readActionLog(o.actions);
@@ -71,9 +61,6 @@ export function addLabelCommand(program: Command): void {
         await writer.close();
         if (o.report) writeFileSync(o.report, JSON.stringify(result.report, null, 2) + '\n');
         if (!o.quiet) process.stderr.write(`cipherscope: ${capture}: ${reportText(result.report)}\n`);
-      } catch (e) {
-        process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
-        process.exitCode = 1;
-      }
-    });
+      }),
+    );
 }

@@ -16,21 +16,10 @@ import { LABEL_COLUMNS } from '../label/labeler.js';
 import { addLabelCommand } from './label-command.js';
 import { addTestbedCommand } from './testbed-command.js';
 import { addModelCommands } from './model-commands.js';
+import { collect, count, seconds } from './args.js';
 import { Progress } from './progress.js';
 
 const MAX_ISSUES_SHOWN = 20;
-
-function seconds(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number of seconds >= 0');
-  return n;
-}
-
-function count(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 1_000_000) throw new InvalidArgumentError('must be a whole number from 0 to 1000000');
-  return n;
-}
 
 function featureGroups(v: string): FeatureGroup[] {
   if (v === 'none') return [];
@@ -38,10 +27,6 @@ function featureGroups(v: string): FeatureGroup[] {
   const groups = v.split(',').map((g) => g.trim());
   for (const g of groups) if (!(FEATURE_GROUPS as readonly string[]).includes(g)) throw new InvalidArgumentError(`unknown feature group "${g}"; choose from ${FEATURE_GROUPS.join(', ')}`);
   return groups as FeatureGroup[];
-}
-
-function collect(v: string, prev: string[]): string[] {
-  return [...prev, v];
 }
 
 /** Prints issues to stderr, at most MAX_ISSUES_SHOWN per input, and counts the rest. */

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
+import { count as int, list, reportErrors } from './args.js';
 import { type RecordTable, readRecordsCsv } from '../dataset/records.js';
 import { toMatrix } from '../dataset/matrix.js';
 import { extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
@@ -10,15 +11,6 @@ import { evaluateForest, table2Markdown } from '../models/evaluate.js';
 import { loadModels, predict, saveModels, trainModels } from '../models/model-dir.js';
 import { type OutputFormat, openRecordWriter } from '../output/writers.js';
 
-function int(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be an integer >= 0');
-  return n;
-}
-
-function list(v: string): string[] {
-  return v.split(',').map((s) => s.trim()).filter(Boolean);
-}
 
 /** Labeled records from one or more CSV files (same columns), concatenated. */
 function readLabeled(files: string[]): { table: RecordTable; bytes: Buffer } {
@@ -53,17 +45,14 @@ export function addModelCommands(program: Command): void {
     .option('--seed <n>', 'seed of the split, the forests and the bootstrap', int, 1)
     .option('--exclude <columns>', 'leave these feature columns out too (ablation), comma-separated', list, [])
     .option('--report <file.json>', 'write every score, per-class figures, confusion matrices and top features here')
-    .action((files: string[], o) => {
-      try {
+    .action((files: string[], o) =>
+      reportErrors(async () => {
         const { table } = readLabeled(files);
         const results = evaluateForest(table, labeledColumns(), { folds: o.folds, seed: o.seed, exclude: o.exclude });
         process.stdout.write(table2Markdown(results));
         if (o.report) writeFileSync(o.report, JSON.stringify({ files, folds: o.folds, seed: o.seed, exclude: o.exclude, results }, null, 2) + '\n');
-      } catch (e) {
-        process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
-        process.exitCode = 1;
-      }
-    });
+      }),
+    );
 
   program
     .command('train')
@@ -73,17 +62,14 @@ export function addModelCommands(program: Command): void {
     .option('--seed <n>', 'seed', int, 1)
     .option('--exclude <columns>', 'leave these feature columns out, comma-separated', list, [])
     .option('--burst-gap <seconds>', 'the --burst-gap the records were labeled with (classify meters the same way)', Number, DEFAULT_LABEL_BURST_GAP_SEC)
-    .action((files: string[], o) => {
-      try {
+    .action((files: string[], o) =>
+      reportErrors(async () => {
         const { table, bytes } = readLabeled(files);
         const m = trainModels(table, labeledColumns(), bytes, o.seed, o.exclude, { burstGapSec: o.burstGap });
         saveModels(o.model, m);
         process.stderr.write(`cipherscope: trained on ${m.manifest.trainingRows} flows, ${m.manifest.features.length} features, apps ${m.manifest.apps.join(', ')} -> ${o.model}\n`);
-      } catch (e) {
-        process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
-        process.exitCode = 1;
-      }
-    });
+      }),
+    );
 
   program
     .command('classify')
@@ -92,8 +78,8 @@ export function addModelCommands(program: Command): void {
     .requiredOption('--model <dir>', 'model directory (cipherscope train)')
     .option('-o, --output <file>', 'output (.csv, .jsonl, .parquet); - for standard output', '-')
     .option('--threshold <p>', 'app probability below which the app is "unknown" (default: the model\'s)', Number)
-    .action(async (capture: string, o) => {
-      try {
+    .action((capture: string, o) =>
+      reportErrors(async () => {
         const m = loadModels(o.model);
         const plugins = flowPlugins();
         const cols = flowColumns(plugins);
@@ -111,9 +97,6 @@ export function addModelCommands(program: Command): void {
         const keep = KEPT.map((k) => names.indexOf(k));
         rows.forEach((r, i) => w.write([...keep.map((j) => r[j]), preds[i].app, preds[i].appProb, preds[i].action, preds[i].actionProb]));
         await w.close();
-      } catch (e) {
-        process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
-        process.exitCode = 1;
-      }
-    });
+      }),
+    );
 }

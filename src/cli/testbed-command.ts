@@ -1,4 +1,5 @@
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
+import { count as int, reportErrors } from './args.js';
 import type { CaptureSource } from '../capture/capture.js';
 import { reportText } from './label-command.js';
 
@@ -7,11 +8,6 @@ import { reportText } from './label-command.js';
 const harness = () => import('../testbed/harness.js');
 const testbedApps = () => import('../testbed/apps.js');
 
-function int(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be an integer >= 0');
-  return n;
-}
 
 export function addTestbedCommand(program: Command): void {
   const testbed = program.command('testbed').description('Scripted user actions while capturing: the built-in local apps in headless Chromium, or any WebDriver server (Appium) with a phone.');
@@ -30,8 +26,8 @@ export function addTestbedCommand(program: Command): void {
     .option('--users <n>', "override the scenario's users", int)
     .option('--repetitions <n>', "override the scenario's actions per class", int)
     .option('-q, --quiet', 'no progress')
-    .action(async (name: string, o) => {
-      try {
+    .action((name: string, o) =>
+      reportErrors(async () => {
         const { loadScenario } = await import('../testbed/scenario.js');
         const { runTestbed } = await harness();
         const { scenario, path } = loadScenario(name);
@@ -51,11 +47,8 @@ export function addTestbedCommand(program: Command): void {
         });
         if (tty) process.stderr.write('\n');
         if (!o.quiet) process.stderr.write(`cipherscope testbed: ${r.dir}: ${r.actions} actions in ${r.wallSec.toFixed(0)} s\n${reportText(r.report)}\n`);
-      } catch (e) {
-        process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
-        process.exitCode = 1;
-      }
-    });
+      }),
+    );
 
   testbed
     .command('serve')

@@ -25,42 +25,43 @@ function serial(n: number): string {
   return (0x10 + n).toString(16);
 }
 
-export function makeTestbedCerts(hosts: readonly string[]): TestbedCerts {
-  const now = new Date();
-  const notAfter = new Date(now.getTime() + 30 * 86400_000);
-  const notBefore = new Date(now.getTime() - 86400_000);
+type Name = forge.pki.CertificateField[];
 
+function signed(pub: forge.pki.PublicKey, subject: Name, issuer: Name, signer: forge.pki.PrivateKey, n: number, extensions: object[]): forge.pki.Certificate {
+  const now = Date.now();
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = pub;
+  cert.serialNumber = serial(n);
+  cert.validity.notBefore = new Date(now - 86400_000);
+  cert.validity.notAfter = new Date(now + 30 * 86400_000);
+  cert.setSubject(subject);
+  cert.setIssuer(issuer);
+  cert.setExtensions(extensions);
+  cert.sign(signer as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
+  return cert;
+}
+
+export function makeTestbedCerts(hosts: readonly string[]): TestbedCerts {
   const ca = keyPair();
-  const caCert = forge.pki.createCertificate();
-  caCert.publicKey = ca.pub;
-  caCert.serialNumber = serial(1);
-  caCert.validity.notBefore = notBefore;
-  caCert.validity.notAfter = notAfter;
-  const caName = [{ name: 'commonName', value: 'cipherscope testbed CA' }, { name: 'organizationName', value: 'cipherscope testbed' }];
-  caCert.setSubject(caName);
-  caCert.setIssuer(caName);
-  caCert.setExtensions([
+  const caName: Name = [
+    { name: 'commonName', value: 'cipherscope testbed CA' },
+    { name: 'organizationName', value: 'cipherscope testbed' },
+  ];
+  const caCert = signed(ca.pub, caName, caName, ca.priv, 1, [
     { name: 'basicConstraints', cA: true, critical: true },
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
   ]);
-  caCert.sign(ca.priv as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
-
   const leaf = keyPair();
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = leaf.pub;
-  cert.serialNumber = serial(2);
-  cert.validity.notBefore = notBefore;
-  cert.validity.notAfter = notAfter;
-  cert.setSubject([{ name: 'commonName', value: hosts[0] }, { name: 'organizationName', value: 'cipherscope testbed' }]);
-  cert.setIssuer(caName);
-  cert.setExtensions([
+  const leafName: Name = [
+    { name: 'commonName', value: hosts[0] },
+    { name: 'organizationName', value: 'cipherscope testbed' },
+  ];
+  const cert = signed(leaf.pub, leafName, caName, ca.priv, 2, [
     { name: 'basicConstraints', cA: false },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
     { name: 'extKeyUsage', serverAuth: true },
     { name: 'subjectAltName', altNames: hosts.map((h) => ({ type: 2, value: h })) },
   ]);
-  cert.sign(ca.priv as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
-
   const certPem = forge.pki.certificateToPem(cert);
   const spki = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
   return {

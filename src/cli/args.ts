@@ -1,0 +1,44 @@
+import { InvalidArgumentError } from 'commander';
+
+/** Option parsers shared by the commands: each rejects what it cannot read, naming what it wants. */
+
+export function seconds(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number of seconds >= 0');
+  return n;
+}
+
+export function milliseconds(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number of milliseconds >= 0');
+  return n;
+}
+
+export function count(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 1_000_000) throw new InvalidArgumentError('must be a whole number from 0 to 1000000');
+  return n;
+}
+
+/** A comma-separated list. */
+export function list(v: string): string[] {
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** A repeatable option. */
+export function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+/** Run a command's body; an error becomes one line on stderr and exit status 1, never a stack trace. */
+export async function reportErrors(body: () => unknown): Promise<void> {
+  try {
+    await body();
+  } catch (e) {
+    process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}
