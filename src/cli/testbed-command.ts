@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { count as int, reportErrors } from './args.js';
 import type { CaptureSource } from '../capture/capture.js';
+import { TESTBED_CAPTURE_FILTER } from '../testbed/constants.js';
 import { reportText } from './label-command.js';
 
 // The testbed pulls in webdriverio, ws and node-forge (half a second to load): loaded only when a testbed command
@@ -19,6 +20,7 @@ export function addTestbedCommand(program: Command): void {
     .option('--out <dir>', 'output folder', 'out/testbed')
     .option('--seed <n>', 'seed of every random choice (order, think times, texts, sizes)', int, 1)
     .option('-i, --interface <name>', 'capture interface (dumpcap, tshark or tcpdump)', 'lo')
+    .option('--capture-filter <bpf>', `capture filter; default on lo with the testbed: "${TESTBED_CAPTURE_FILTER}" (its apps only, not the WebDriver traffic); "" for everything`)
     .option('--capture-tool <tool>', 'dumpcap, tshark or tcpdump (default: the first installed)')
     .option('--adb [serial]', 'capture on an Android phone over adb (adb exec-out tcpdump; needs root on the phone) instead of an interface')
     .option('--webdriver <url>', 'a running WebDriver server to drive (an Appium server); default: start chromedriver for the testbed')
@@ -31,7 +33,8 @@ export function addTestbedCommand(program: Command): void {
         const { loadScenario } = await import('../testbed/scenario.js');
         const { runTestbed } = await harness();
         const { scenario, path } = loadScenario(name);
-        const capture: CaptureSource = o.adb !== undefined ? { kind: 'adb', serial: o.adb === true ? undefined : o.adb } : { kind: 'interface', iface: o.interface, tool: o.captureTool };
+        const filter: string | undefined = o.captureFilter;
+        const capture: CaptureSource = o.adb !== undefined ? { kind: 'adb', serial: o.adb === true ? undefined : o.adb, filter } : { kind: 'interface', iface: o.interface, tool: o.captureTool, filter };
         const tty = process.stderr.isTTY && !o.quiet;
         const r = await runTestbed({
           scenario,

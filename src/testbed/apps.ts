@@ -5,7 +5,10 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { mulberry32 } from '../common/rng.js';
 import { makeTestbedCerts } from './certs.js';
+import { TESTBED_PORT } from './constants.js';
 import { PAGES } from './pages.js';
+
+export { TESTBED_CAPTURE_FILTER, TESTBED_PORT } from './constants.js';
 
 /**
  * The testbed's apps: small HTTPS services on their own loopback addresses that behave like the paper's apps on
@@ -17,7 +20,6 @@ import { PAGES } from './pages.js';
  * belongs to one action; the chat WebSocket is the one long-lived connection (split into bursts for labeling).
  */
 
-export const TESTBED_PORT = 8443;
 
 export interface TestbedHost {
   host: string;

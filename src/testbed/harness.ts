@@ -9,7 +9,7 @@ import { type ActionRecord, ActionLogWriter, readActionLog } from '../label/acti
 import { DEFAULT_LABEL_BURST_GAP_SEC, labelCapture, labeledColumns } from '../label/label-capture.js';
 import type { LabelReport } from '../label/labeler.js';
 import { openRecordWriter } from '../output/writers.js';
-import { TESTBED_HOSTS, TestbedApps, chromiumTestbedArgs } from './apps.js';
+import { TESTBED_CAPTURE_FILTER, TESTBED_HOSTS, TestbedApps, chromiumTestbedArgs } from './apps.js';
 import { CHROMIUM_FLAGS, ChromeDriverServer, StepRunner, sleep } from './driver.js';
 import type { Scenario } from './scenario.js';
 
@@ -86,7 +86,9 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
   let seq = 0;
   try {
     await apps?.start();
-    capture = await CaptureProcess.start(o.capture, capFile);
+    // On lo the testbed's own addresses only, unless a filter ("" for none) is given.
+    const source: CaptureSource = s.target === 'testbed' && o.capture.kind === 'interface' && o.capture.iface === 'lo' && o.capture.filter === undefined ? { ...o.capture, filter: TESTBED_CAPTURE_FILTER } : o.capture;
+    capture = await CaptureProcess.start(source, capFile);
     let url = o.webdriverUrl;
     if (url === undefined) {
       driver = await ChromeDriverServer.start(o.chromedriver);
@@ -152,7 +154,7 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
     repetitions_per_action: reps,
     actions,
     records: result.report.records,
-    capture: { file: capFile, source: o.capture, command: capture?.command },
+    capture: { file: capFile, command: capture?.command },
     clock: 'Action times: the host realtime clock read once at start, advanced by the monotonic clock (process.hrtime); packets: the kernel timestamps of the capture on the same host.',
     labeling: { burst_gap_sec: DEFAULT_LABEL_BURST_GAP_SEC, rules, report: 'label-report.json' },
     hosts: s.target === 'testbed' ? TESTBED_HOSTS : undefined,

@@ -34,7 +34,7 @@ describe('testbed: scripted actions in headless Chromium, captured and labeled',
   it('every action has a flow of its app labeled with it, no flow carries an action it did not overlap, background is impertinent', async () => {
     const { scenario, path } = loadScenario('ci-small');
     const out = join(tmp, 'run');
-    const run = await runTestbed({ scenario, scenarioPath: path, out, seed: 3, capture: { kind: 'interface', iface: 'lo', tool: 'tshark' }, users: 1, repetitions: 1, port: await freePort() });
+    const run = await runTestbed({ scenario, scenarioPath: path, out, seed: 3, capture: { kind: 'interface', iface: 'lo', tool: 'tshark', filter: '' }, users: 1, repetitions: 1, port: await freePort() });
     const actions = readActionLog(join(out, 'actions.jsonl'));
     assert.equal(actions.length, scenario.actions.length);
     assert.equal(run.report.actions, actions.length);
@@ -93,6 +93,20 @@ describe('testbed: scripted actions in headless Chromium, captured and labeled',
     const sni = tshark(['-r', capture, '-Y', 'tls.handshake.type==1', '-T', 'fields', '-e', 'tcp.srcport', '-e', 'tls.handshake.extensions_server_name']);
     const sniByPort = new Map(sni.split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string]));
     for (const r of rows.filter((x) => x.tls_sni)) assert.equal(r.tls_sni, sniByPort.get(String(r.client_port)), `SNI of flow ${r.flow_id}`);
+  });
+
+  it('by default, captures on lo only the testbed addresses (not chromedriver\'s DevTools traffic)', async () => {
+    const { scenario, path } = loadScenario('ci-small');
+    const one = { ...scenario, actions: scenario.actions.filter((a) => a.action === 'post_text') };
+    const out = join(tmp, 'filtered');
+    const run = await runTestbed({ scenario: one, scenarioPath: path, out, seed: 5, capture: { kind: 'interface', iface: 'lo' }, users: 1, repetitions: 1, port: await freePort() });
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+    assert.deepEqual(manifest.capture.command.slice(-2), ['-f', 'net 127.0.0.8/29']);
+    const { rows } = await flowsOf(manifest.capture.file);
+    assert.equal(rows.length, run.records);
+    assert.ok(rows.length > 0);
+    for (const r of rows) assert.match(String(r.server_addr), /^127\.0\.0\.(1[1-5])$/);
+    assert.equal(run.report.actionsWithoutFlow.length, 0);
   });
 
   it('a scenario against a WebDriver server (the Appium path) with capture over adb (a fake adb streams a real capture)', async () => {
