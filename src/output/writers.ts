@@ -17,6 +17,7 @@ export interface RecordWriter {
  */
 class TextSink {
   private buf = Buffer.allocUnsafe(1 << 20);
+  private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
   private len = 0;
   private readonly fd: number | undefined;
 
@@ -28,7 +29,10 @@ class TextSink {
   reserve(n: number): void {
     if (this.len + n <= this.buf.length) return;
     this.flush();
-    if (n > this.buf.length) this.buf = Buffer.allocUnsafe(n);
+    if (n > this.buf.length) {
+      this.buf = Buffer.allocUnsafe(n);
+      this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+    }
   }
 
   /**
@@ -82,29 +86,47 @@ class TextSink {
     if (v instanceof Int32Array) {
       this.reserve(4 + v.length * 12);
       const b = this.buf;
+      const dv = this.view;
       let at = this.len;
       b[at++] = 34; // '"'
       b[at++] = 91; // '['
       for (let i = 0; i < v.length; i++) {
-        if (i > 0) b[at++] = 44; // ','
         let x = v[i];
+        if (x >= 0 && x < SMALL) {
+          // Digits and a comma in one 4-byte store; the next store or the closing bracket overwrites the slack.
+          dv.setUint32(at, SMALL_PACKED[x], true);
+          at += SMALL_LENGTH[x];
+          continue;
+        }
         if (x < 0) {
           b[at++] = 45;
           x = -x;
         }
         at = writeInt32(b, at, x);
+        b[at++] = 44;
       }
+      if (v.length > 0) at--; // the last comma
       b[at++] = 93; // ']'
       b[at++] = 34;
       this.len = at;
       return;
     }
+    // Other lists (SPLT lengths and times): mostly integers, written by the integer paths; anything else as num().
     this.reserve(2);
     this.buf[this.len++] = 34;
     this.buf[this.len++] = 91;
     for (let i = 0; i < v.length; i++) {
-      if (i > 0) this.byte(44);
-      this.num(v[i]);
+      const x = v[i];
+      this.reserve(24);
+      if (i > 0) this.buf[this.len++] = 44;
+      if ((x | 0) === x) {
+        let y = x;
+        if (y < 0) {
+          this.buf[this.len++] = 45;
+          y = -y;
+        }
+        this.len = writeInt32(this.buf, this.len, y);
+      } else this.num(x);
     }
     this.reserve(2);
     this.buf[this.len++] = 93;
@@ -128,6 +150,21 @@ class TextSink {
 }
 
 const INT32_MAX = 2147483647;
+
+/**
+ * 0..999 followed by a comma, as up to 4 little-endian bytes, and their lengths: a byte distribution's counts
+ * (at most --byte-dist-bytes, mostly single digits) are written one 32-bit store each.
+ */
+const SMALL = 1000;
+const SMALL_PACKED = new Uint32Array(SMALL);
+const SMALL_LENGTH = new Uint8Array(SMALL);
+for (let x = 0; x < SMALL; x++) {
+  const text = `${x},`;
+  let packed = 0;
+  for (let i = 0; i < text.length; i++) packed |= text.charCodeAt(i) << (8 * i);
+  SMALL_PACKED[x] = packed >>> 0;
+  SMALL_LENGTH[x] = text.length;
+}
 
 /** "00".."99" as byte pairs: two digits a division, half the divisions of one digit at a time. */
 const PAIRS = (() => {

@@ -29,9 +29,18 @@ interface Cert {
   san: string;
 }
 
+/** Stands in for a direction whose stream is done, so the stream's buffers and bookkeeping die young. */
+const FINISHED = new TlsStream();
+FINISHED.finish();
+
 class TlsState {
-  /** Per direction, made at its first segment: most flows of a busy link never carry a byte one way. */
+  /** Per direction, made at its first segment (most flows of a busy link never carry a byte one way). */
   readonly streams: [TlsStream | undefined, TlsStream | undefined] = [undefined, undefined];
+  /** "http-connect" or "non-tls-prefix" from the client stream, kept when the stream is let go. */
+  preamble: string | undefined;
+  udp = false;
+  /** UDP packets looked at for a QUIC long header before a QuicState is made. */
+  udpSeen = 0;
   quic: QuicState | undefined;
   client: ClientHello | undefined;
   clientHellos = 0;
@@ -152,14 +161,21 @@ export const tlsPlugin: FlowPlugin<TlsState | null> = {
     if (flow.proto === IPPROTO.TCP) return new TlsState();
     if (flow.proto === IPPROTO.UDP) {
       const s = new TlsState();
-      s.quic = new QuicState();
+      s.udp = true;
       return s;
     }
     return null;
   },
   update(s: TlsState | null, flow: Flow, p: DecodedPacket, dir: Direction): void {
     if (s === null) return;
-    if (s.quic !== undefined) {
+    if (s.udp) {
+      if (s.quic === undefined) {
+        // QUIC state (two CRYPTO streams) only once a long header shows up in the first packets.
+        if (s.udpSeen >= QUIC_PACKETS_LOOKED_AT) return;
+        s.udpSeen++;
+        if (quicVersion(p.data, p.payloadOffset, Math.min(p.payloadOffset + p.payloadLen, p.capturedEnd)) === 0) return;
+        s.quic = new QuicState();
+      }
       quicUpdate(s, s.quic, p, dir);
       return;
     }
@@ -172,6 +188,10 @@ export const tlsPlugin: FlowPlugin<TlsState | null> = {
     const end = Math.min(p.payloadOffset + p.payloadLen, p.capturedEnd);
     if (end <= p.payloadOffset) return;
     for (const m of st.add(p.tcpSeq, p.data.subarray(p.payloadOffset, end))) handle(s, dir, m.type, m.body);
+    if (st.done) {
+      if (dir === 0) s.preamble = st.preamble;
+      s.streams[dir] = FINISHED;
+    }
   },
   write(s: TlsState | null, _flow: Flow, row: CellValue[], at: number): void {
     const ch = s?.client;
@@ -198,7 +218,7 @@ export const tlsPlugin: FlowPlugin<TlsState | null> = {
       sh?.alpn ?? null,
       s?.clientHellos ?? 0,
       s?.quic?.version ?? 0,
-      s?.streams[0]?.preamble ?? null,
+      (s?.streams[0] === FINISHED ? s.preamble : s?.streams[0]?.preamble) ?? null,
       j3?.full ?? null,
       j3?.hash ?? null,
       j3s?.full ?? null,
