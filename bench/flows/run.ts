@@ -80,6 +80,7 @@ add('cipherscope flows (CSV out, all features)', [...cs, small, '-o', '/dev/null
 add('cipherscope flows, statistics only (--features none)', [...cs, small, '-o', '/dev/null', '--features', 'none']);
 add('cipherscope flows (Parquet out)', [...cs, small, '-o', '/dev/null', '-f', 'parquet']);
 add('cipherscope flows, 2x longer capture', [...cs, large, '-o', '/dev/null'], runs, large);
+add('cipherscope flows, statistics only, 2x longer capture', [...cs, large, '-o', '/dev/null', '--features', 'none'], runs, large);
 add('bare Node.js header loop', [process.execPath, join(here, 'bare-loop.mjs'), small]);
 if (!skipSlow) {
   add('tshark -q -z conv,tcp', ['tshark', '-q', '-z', 'conv,tcp', '-r', small], 1);
@@ -98,4 +99,15 @@ const lines = [
     return `| ${r.tool} | ${r.m.seconds.toFixed(2)} | ${Math.round(pps).toLocaleString('en-US')} | ${(r.mb / r.m.seconds).toFixed(0)} | ${(r.m.maxrss_kib / 1024).toFixed(0)} | ${(refPps / pps).toFixed(2)}x |`;
   }),
 ];
+// Issue 4's measure: the cost of the feature plugins, as time with all of them over time statistics-only, on both
+// capture lengths.
+const t = (tool: string) => rows.find((r) => r.tool === tool)!.m.seconds;
+const all1 = t('cipherscope flows (CSV out, all features)');
+const none1 = t('cipherscope flows, statistics only (--features none)');
+const all2 = t('cipherscope flows, 2x longer capture');
+const none2 = t('cipherscope flows, statistics only, 2x longer capture');
+lines.push(
+  '',
+  `all features / statistics only: ${(all1 / none1).toFixed(2)}x on the capture, ${(all2 / none2).toFixed(2)}x on the 2x capture`,
+);
 process.stdout.write(lines.join('\n') + '\n');
