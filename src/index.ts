@@ -30,3 +30,4 @@ export { featureSpec, toMatrix, encodeLabels, type FeatureSpec } from './dataset
 export { scores, bootstrapInterval, stratifiedGroupKFold, type Scores } from './models/metrics.js';
 export { evaluateForest, table2Markdown, type TaskResult } from './models/evaluate.js';
 export { trainModels, saveModels, loadModels, predict, type TrainedModels, type ModelManifest } from './models/model-dir.js';
+export { paperSeries, packetFeatures, pooledSeries, SERIES_PACKETS, SERIES_STEPS, STEP_INPUTS } from './dataset/sequence.js';
