@@ -7,7 +7,7 @@ import { toMatrix } from '../dataset/matrix.js';
 import { extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC, labeledColumns } from '../label/label-capture.js';
-import { evaluateForest, table2Markdown } from '../models/evaluate.js';
+import { evaluateModels, table2Markdown } from '../models/evaluate.js';
 import { loadModels, predict, saveModels, trainModels } from '../models/model-dir.js';
 import { type OutputFormat, openRecordWriter } from '../output/writers.js';
 
@@ -39,7 +39,7 @@ const KEPT = ['capture', 'flow_id', 'segment', 'first_seen_ns', 'last_seen_ns', 
 export function addModelCommands(program: Command): void {
   program
     .command('evaluate')
-    .description("Evaluate the random forest on labeled flow records (cipherscope label / testbed output) in the layout of the paper's Table 2: app, then action per app; macro-F1 with a 95% bootstrap interval, and accuracy; split by capture (or blocks of consecutive flows), with the paper's random 80/20 split as a leaky reference row.")
+    .description("Evaluate the random forest and the SVM on labeled flow records (cipherscope label / testbed output) in the layout of the paper's Table 2: app, then action per app; macro-F1 with a 95% bootstrap interval, and accuracy; split by capture (or blocks of consecutive flows), with the paper's random 80/20 split as a leaky reference row.")
     .argument('<records...>', 'labeled flow records (.csv)')
     .option('--folds <n>', 'folds of the grouped split', int, 5)
     .option('--seed <n>', 'seed of the split, the forests and the bootstrap', int, 1)
@@ -48,7 +48,7 @@ export function addModelCommands(program: Command): void {
     .action((files: string[], o) =>
       reportErrors(async () => {
         const { table } = readLabeled(files);
-        const results = evaluateForest(table, labeledColumns(), { folds: o.folds, seed: o.seed, exclude: o.exclude });
+        const results = await evaluateModels(table, labeledColumns(), { folds: o.folds, seed: o.seed, exclude: o.exclude });
         process.stdout.write(table2Markdown(results));
         if (o.report) writeFileSync(o.report, JSON.stringify({ files, folds: o.folds, seed: o.seed, exclude: o.exclude, results }, null, 2) + '\n');
       }),

@@ -2,11 +2,12 @@ import { mulberry32 } from '../common/rng.js';
 import type { ColumnDef } from '../flow/schema.js';
 import { type FeatureSpec, encodeLabels, featureSpec, toMatrix } from '../dataset/matrix.js';
 import type { RecordTable } from '../dataset/records.js';
-import { type ForestOptions, RandomForest } from './forest.js';
+import { type ForestOptions, type Matrix, RandomForest } from './forest.js';
 import { bootstrapInterval, scores, stratifiedGroupKFold } from './metrics.js';
+import { SvmClassifier } from './svm.js';
 
 /**
- * The paper's Table 2 for the random forest: app classification over every flow of a known app, and action
+ * The paper's Table 2 for the random forest and the SVM: app classification over every flow of a known app, and action
  * classification within each app (its actions plus "impertinent"), scored by macro-F1 (with a 95% bootstrap
  * interval) and accuracy.
  *
@@ -19,7 +20,24 @@ import { bootstrapInterval, scores, stratifiedGroupKFold } from './metrics.js';
 export const APP_FOREST: Partial<ForestOptions> = { trees: 50, maxDepth: 15 };
 export const ACTION_FOREST: Partial<ForestOptions> = { trees: 20, maxDepth: 10 };
 
+/** A model kind as the evaluation sees it: fit on rows, predict class indices. */
+export interface Learner {
+  name: string;
+  fit(x: Matrix, y: Int32Array, classes: number, task: 'app' | 'action', seed: number): Promise<{ predict(x: Matrix): Int32Array; importances?: Float64Array }>;
+}
+
+export const FOREST_LEARNER: Learner = {
+  name: 'RF',
+  fit: async (x, y, k, task, seed) => RandomForest.fit(x, y, k, { ...(task === 'app' ? APP_FOREST : ACTION_FOREST), seed }),
+};
+
+export const SVM_LEARNER: Learner = {
+  name: 'SVM',
+  fit: (x, y, k) => SvmClassifier.fit(x, y, k),
+};
+
 export interface TaskResult {
+  model: string;
   task: string;
   split: 'group-kfold' | 'random-80-20';
   classes: string[];
@@ -29,7 +47,7 @@ export interface TaskResult {
   macroF1Ci: [number, number];
   perClass: Array<{ class: string; precision: number; recall: number; f1: number; support: number }>;
   confusion: number[][];
-  /** Top features by mean decrease in impurity (forest fitted on all rows of the task). */
+  /** Top features by mean decrease in impurity (forests only, fitted on all rows of the task). */
   importances: Array<{ feature: string; importance: number }>;
 }
 
@@ -37,6 +55,7 @@ export interface EvaluationOptions {
   folds: number;
   seed: number;
   exclude?: string[];
+  learners?: Learner[];
 }
 
 /** Group of each row: capture, or a block of consecutive flows of its capture. */
@@ -55,15 +74,17 @@ export function splitGroups(table: RecordTable, rows: readonly number[], folds: 
   return out;
 }
 
-function runTask(task: string, table: RecordTable, spec: FeatureSpec, rows: number[], labels: string[], forest: Partial<ForestOptions>, o: EvaluationOptions): TaskResult[] {
+async function runTask(learner: Learner, task: string, table: RecordTable, spec: FeatureSpec, rows: number[], labels: string[], o: EvaluationOptions): Promise<TaskResult[]> {
   const { classes, y } = encodeLabels(labels);
   const k = classes.length;
+  const kind = task === 'app' ? 'app' : 'action';
   const x = toMatrix(table, spec, rows);
   const results: TaskResult[] = [];
-  const assemble = (split: TaskResult['split'], pred: Int32Array, truth: Int32Array, model: RandomForest): TaskResult => {
+  const assemble = (split: TaskResult['split'], pred: Int32Array, truth: Int32Array, importances: Float64Array | undefined): TaskResult => {
     const s = scores(truth, pred, k);
-    const imp = [...model.importances].map((v, i) => ({ feature: spec.names[i], importance: v })).sort((a, b) => b.importance - a.importance);
+    const imp = importances ? [...importances].map((v, i) => ({ feature: spec.names[i], importance: v })).sort((a, b) => b.importance - a.importance) : [];
     return {
+      model: learner.name,
       task,
       split,
       classes,
@@ -76,7 +97,11 @@ function runTask(task: string, table: RecordTable, spec: FeatureSpec, rows: numb
       importances: imp.slice(0, 10),
     };
   };
-  const pick = (ids: number[]) => ({ rows: ids.length, cols: x.cols, data: Float64Array.from(ids.flatMap((i) => Array.from(x.data.subarray(i * x.cols, (i + 1) * x.cols)))) });
+  const pick = (ids: number[]): Matrix => {
+    const data = new Float64Array(ids.length * x.cols);
+    ids.forEach((i, j) => data.set(x.data.subarray(i * x.cols, (i + 1) * x.cols), j * x.cols));
+    return { rows: ids.length, cols: x.cols, data };
+  };
   // Grouped k-fold: every row is predicted once, by the model that did not see its group.
   const fold = stratifiedGroupKFold(y, splitGroups(table, rows, o.folds), k, o.folds, o.seed);
   const pred = new Int32Array(rows.length);
@@ -84,27 +109,31 @@ function runTask(task: string, table: RecordTable, spec: FeatureSpec, rows: numb
     const train = [...rows.keys()].filter((i) => fold[i] !== f);
     const test = [...rows.keys()].filter((i) => fold[i] === f);
     if (test.length === 0 || train.length === 0) continue;
-    const m = RandomForest.fit(pick(train), Int32Array.from(train, (i) => y[i]), k, { ...forest, seed: o.seed + f });
+    const m = await learner.fit(pick(train), Int32Array.from(train, (i) => y[i]), k, kind, o.seed + f);
     const p = m.predict(pick(test));
     test.forEach((i, j) => (pred[i] = p[j]));
   }
-  const all = RandomForest.fit(x, y, k, { ...forest, seed: o.seed });
-  results.push(assemble('group-kfold', pred, y, all));
+  const all = await learner.fit(x, y, k, kind, o.seed);
+  results.push(assemble('group-kfold', pred, y, all.importances));
   // The paper's split: 80/20 at random over flows (leaky: neighbours of a test flow are in training).
   const random = mulberry32(o.seed);
-  const order = [...rows.keys()].sort(() => random() - 0.5);
+  const order = [...rows.keys()];
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
   const cut = Math.floor(order.length * 0.8);
   const train = order.slice(0, cut);
   const test = order.slice(cut);
   if (test.length > 0) {
-    const m = RandomForest.fit(pick(train), Int32Array.from(train, (i) => y[i]), k, { ...forest, seed: o.seed });
-    results.push(assemble('random-80-20', m.predict(pick(test)), Int32Array.from(test, (i) => y[i]), m));
+    const m = await learner.fit(pick(train), Int32Array.from(train, (i) => y[i]), k, kind, o.seed);
+    results.push(assemble('random-80-20', m.predict(pick(test)), Int32Array.from(test, (i) => y[i]), m.importances));
   }
   return results;
 }
 
-/** App task and one action task per app, on labeled flow records (`cipherscope label` / `testbed` output). */
-export function evaluateForest(table: RecordTable, columns: readonly ColumnDef[], o: EvaluationOptions): TaskResult[] {
+/** App task and one action task per app, for each learner, on labeled flow records (`label` / `testbed` output). */
+export async function evaluateModels(table: RecordTable, columns: readonly ColumnDef[], o: EvaluationOptions): Promise<TaskResult[]> {
   const at = (n: string) => {
     const i = table.names.indexOf(n);
     if (i < 0) throw new Error(`evaluation needs the column ${n} (labeled records from cipherscope label or testbed)`);
@@ -115,13 +144,16 @@ export function evaluateForest(table: RecordTable, columns: readonly ColumnDef[]
   const kind = table.names.indexOf('record_kind');
   const spec = featureSpec(columns, table.names, o.exclude);
   const usable = [...table.rows.keys()].filter((r) => (kind < 0 || table.rows[r][kind] === 'final') && typeof table.rows[r][app] === 'string' && table.rows[r][app] !== '' && table.rows[r][action] !== 'ambiguous');
-  const results = runTask('app', table, spec, usable, usable.map((r) => table.rows[r][app] as string), APP_FOREST, o);
+  const results: TaskResult[] = [];
   const apps = [...new Set(usable.map((r) => table.rows[r][app] as string))].sort();
-  for (const a of apps) {
-    const rows = usable.filter((r) => table.rows[r][app] === a);
-    const labels = rows.map((r) => table.rows[r][action] as string);
-    if (new Set(labels).size < 2) continue;
-    results.push(...runTask(`action:${a}`, table, spec, rows, labels, ACTION_FOREST, o));
+  for (const learner of o.learners ?? [FOREST_LEARNER, SVM_LEARNER]) {
+    results.push(...(await runTask(learner, 'app', table, spec, usable, usable.map((r) => table.rows[r][app] as string), o)));
+    for (const a of apps) {
+      const rows = usable.filter((r) => table.rows[r][app] === a);
+      const labels = rows.map((r) => table.rows[r][action] as string);
+      if (new Set(labels).size < 2) continue;
+      results.push(...(await runTask(learner, `action:${a}`, table, spec, rows, labels, o)));
+    }
   }
   return results;
 }
@@ -132,12 +164,15 @@ const pct = (x: number) => (100 * x).toFixed(1);
 export function table2Markdown(results: readonly TaskResult[]): string {
   const tasks = [...new Set(results.map((r) => r.task))];
   const lines = [`| model, split | ${tasks.map((t) => (t === 'app' ? 'app' : `action (${t.slice(7)})`)).join(' | ')} |`, `|---|${tasks.map(() => '---:').join('|')}|`];
+  const models = [...new Set(results.map((r) => r.model))];
   for (const split of ['group-kfold', 'random-80-20'] as const) {
-    const cells = tasks.map((t) => {
-      const r = results.find((x) => x.task === t && x.split === split);
-      return r ? `${pct(r.macroF1)} [${pct(r.macroF1Ci[0])}, ${pct(r.macroF1Ci[1])}] / ${pct(r.accuracy)}` : '';
-    });
-    lines.push(`| RF, ${split === 'group-kfold' ? 'grouped k-fold' : 'random 80/20 (leaky reference)'} | ${cells.join(' | ')} |`);
+    for (const model of models) {
+      const cells = tasks.map((t) => {
+        const r = results.find((x) => x.model === model && x.task === t && x.split === split);
+        return r ? `${pct(r.macroF1)} [${pct(r.macroF1Ci[0])}, ${pct(r.macroF1Ci[1])}] / ${pct(r.accuracy)}` : '';
+      });
+      lines.push(`| ${model}, ${split === 'group-kfold' ? 'grouped k-fold' : 'random 80/20 (leaky reference)'} | ${cells.join(' | ')} |`);
+    }
   }
   return lines.join('\n') + '\n';
 }

@@ -1,0 +1,121 @@
+import { createRequire } from 'node:module';
+import type { Matrix } from './forest.js';
+
+/**
+ * The SVM baseline: libsvm (libsvm-js, its WebAssembly build) with an RBF kernel on standardised inputs, as
+ * scikit-learn's `make_pipeline(StandardScaler(), SVC())` does: C = 1, gamma = 'scale' = 1 / (features x variance
+ * of all scaled entries). Missing values become the
+ * training mean (0 after scaling); constant columns stay 0.
+ */
+
+interface LibSvm {
+  train(x: number[][], y: number[]): void;
+  predict(x: number[][]): number[];
+  serializeModel(): string;
+}
+interface LibSvmClass {
+  new (o: Record<string, unknown>): LibSvm;
+  load(s: string): LibSvm;
+  KERNEL_TYPES: { RBF: number };
+  SVM_TYPES: { C_SVC: number };
+}
+
+let loading: Promise<LibSvmClass> | undefined;
+
+/** Load the WebAssembly build once. */
+export function loadLibSvm(): Promise<LibSvmClass> {
+  loading ??= (async () => {
+    // Emscripten tries fetch() on the .wasm file path first, fails (a path is no URL), says so on stderr and falls
+    // back to reading the file; without fetch it reads the file at once and says nothing.
+    const f = globalThis.fetch;
+    (globalThis as { fetch?: unknown }).fetch = undefined;
+    try {
+      return (await createRequire(import.meta.url)('libsvm-js')) as LibSvmClass;
+    } finally {
+      globalThis.fetch = f;
+    }
+  })();
+  return loading;
+}
+
+export interface Scaler {
+  mean: number[];
+  sd: number[];
+}
+
+export function fitScaler(x: Matrix): Scaler {
+  const mean = new Array<number>(x.cols).fill(0);
+  const sd = new Array<number>(x.cols).fill(0);
+  for (let j = 0; j < x.cols; j++) {
+    let n = 0;
+    let m = 0;
+    let m2 = 0;
+    for (let i = 0; i < x.rows; i++) {
+      const v = x.data[i * x.cols + j];
+      if (v !== v) continue;
+      n++;
+      const d = v - m;
+      m += d / n;
+      m2 += d * (v - m);
+    }
+    mean[j] = m;
+    sd[j] = n > 0 ? Math.sqrt(m2 / n) : 0; // population SD, as StandardScaler
+  }
+  return { mean, sd };
+}
+
+export function scale(s: Scaler, x: Matrix): number[][] {
+  const out: number[][] = [];
+  for (let i = 0; i < x.rows; i++) {
+    const row = new Array<number>(x.cols);
+    for (let j = 0; j < x.cols; j++) {
+      const v = x.data[i * x.cols + j];
+      row[j] = v !== v || s.sd[j] === 0 ? 0 : (v - s.mean[j]) / s.sd[j];
+    }
+    out.push(row);
+  }
+  return out;
+}
+
+export class SvmClassifier {
+  private constructor(
+    private readonly svm: LibSvm,
+    readonly scaler: Scaler,
+    readonly classes: number,
+  ) {}
+
+  static async fit(x: Matrix, y: Int32Array, classes: number, opts: { cost?: number; gamma?: number } = {}): Promise<SvmClassifier> {
+    const SVM = await loadLibSvm();
+    const scaler = fitScaler(x);
+    const z = scale(scaler, x);
+    // gamma = 'scale': 1 / (features x the variance of all scaled entries), exactly as scikit-learn computes it.
+    let n = 0;
+    let m = 0;
+    let m2 = 0;
+    for (const row of z)
+      for (const v of row) {
+        n++;
+        const d = v - m;
+        m += d / n;
+        m2 += d * (v - m);
+      }
+    const variance = n > 0 ? m2 / n : 0;
+    const gamma = opts.gamma ?? (variance > 0 ? 1 / (x.cols * variance) : 1);
+    const svm = new SVM({ kernel: SVM.KERNEL_TYPES.RBF, type: SVM.SVM_TYPES.C_SVC, cost: opts.cost ?? 1, gamma, quiet: true });
+    svm.train(z, Array.from(y));
+    return new SvmClassifier(svm, scaler, classes);
+  }
+
+  predict(x: Matrix): Int32Array {
+    return Int32Array.from(this.svm.predict(scale(this.scaler, x)));
+  }
+
+  toJSON(): { scaler: Scaler; classes: number; model: string } {
+    return { scaler: this.scaler, classes: this.classes, model: this.svm.serializeModel() };
+  }
+
+  static async fromJSON(j: { scaler: Scaler; classes: number; model: string }): Promise<SvmClassifier> {
+    const SVM = await loadLibSvm();
+    return new SvmClassifier(SVM.load(j.model), j.scaler, j.classes);
+  }
+}
