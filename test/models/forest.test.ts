@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
+import { pythonJson, skipWithoutSklearn } from '../helpers/sklearn.js';
 import { type Matrix, RandomForest } from '../../src/models/forest.js';
 
 /**
@@ -25,16 +25,7 @@ for name, loader in [('iris', load_iris), ('digits', load_digits), ('breast_canc
 json.dump(out, sys.stdout)
 `;
 
-function haveSklearn(): boolean {
-  try {
-    execFileSync('/usr/bin/python3', ['-c', 'import sklearn'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const skip = !haveSklearn() && process.env.CI !== 'true' ? 'python3-sklearn not installed (scripts/setup.sh installs it)' : false;
+const skip = skipWithoutSklearn;
 
 interface Data {
   X: number[][];
@@ -49,7 +40,7 @@ function matrix(d: Data, ids: number[]): Matrix {
 }
 
 describe('random forest against scikit-learn', { skip }, () => {
-  const data = skip ? {} : (JSON.parse(execFileSync('/usr/bin/python3', ['-c', PY], { encoding: 'utf8', maxBuffer: 1 << 26 })) as Record<string, Data>);
+  const data = skip ? {} : pythonJson<Record<string, Data>>(PY);
 
   for (const name of ['iris', 'digits', 'breast_cancer']) {
     it(`${name}: 50 trees of depth 15, 5 stratified folds, mean accuracy within 1.5 points of sklearn`, () => {

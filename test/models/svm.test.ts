@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
+import { pythonJson, skipWithoutSklearn } from '../helpers/sklearn.js';
 import type { Matrix } from '../../src/models/forest.js';
 import { SvmClassifier } from '../../src/models/svm.js';
 
@@ -24,18 +24,10 @@ for name, loader in [('iris', load_iris), ('digits', load_digits), ('breast_canc
 json.dump(out, sys.stdout)
 `;
 
-function haveSklearn(): boolean {
-  try {
-    execFileSync('/usr/bin/python3', ['-c', 'import sklearn'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const skip = !haveSklearn() && process.env.CI !== 'true' ? 'python3-sklearn not installed (scripts/setup.sh installs it)' : false;
+const skip = skipWithoutSklearn;
 
 describe('SVM against scikit-learn', { skip }, () => {
-  const data = skip ? {} : (JSON.parse(execFileSync('/usr/bin/python3', ['-c', PY], { encoding: 'utf8', maxBuffer: 1 << 26 })) as Record<string, { X: number[][]; y: number[]; folds: number[][]; acc: number[] }>);
+  const data = skip ? {} : pythonJson<Record<string, { X: number[][]; y: number[]; folds: number[][]; acc: number[] }>>(PY);
   for (const name of ['iris', 'digits', 'breast_cancer']) {
     it(`${name}: the same accuracy as StandardScaler + SVC on every one of 5 folds`, async () => {
       const d = data[name];
