@@ -7,7 +7,7 @@ import { toMatrix } from '../dataset/matrix.js';
 import { extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC, labeledColumns } from '../label/label-capture.js';
-import { evaluateModels, table2Markdown } from '../models/evaluate.js';
+import { evaluateModels, openWorld, openWorldMarkdown, table2Markdown } from '../models/evaluate.js';
 import { loadModels, predict, saveModels, trainModels } from '../models/model-dir.js';
 import { type OutputFormat, openRecordWriter } from '../output/writers.js';
 
@@ -28,7 +28,7 @@ function readLabeled(files: string[]): { table: RecordTable; bytes: Buffer } {
 }
 
 const PREDICTION_COLUMNS: ColumnDef[] = [
-  { name: 'predicted_app', type: 'string', unit: '', description: 'App the model predicts; "unknown" when its probability is below the threshold (--threshold).' },
+  { name: 'predicted_app', type: 'string', unit: '', description: 'App the model predicts; "unknown" when its probability is below the calibrated threshold (95% of known-app flows kept; --threshold).' },
   { name: 'app_probability', type: 'float', unit: '', description: 'Probability of the predicted app (mean over the forest\'s trees).' },
   { name: 'predicted_action', type: 'string', unit: '', description: 'Action predicted by the action model of the predicted app (impertinent included); empty for unknown apps.' },
   { name: 'action_probability', type: 'float', unit: '', description: 'Probability of the predicted action.' },
@@ -48,9 +48,12 @@ export function addModelCommands(program: Command): void {
     .action((files: string[], o) =>
       reportErrors(async () => {
         const { table } = readLabeled(files);
-        const results = await evaluateModels(table, labeledColumns(), { folds: o.folds, seed: o.seed, exclude: o.exclude });
+        const opts = { folds: o.folds, seed: o.seed, exclude: o.exclude };
+        const results = await evaluateModels(table, labeledColumns(), opts);
         process.stdout.write(table2Markdown(results));
-        if (o.report) writeFileSync(o.report, JSON.stringify({ files, folds: o.folds, seed: o.seed, exclude: o.exclude, results }, null, 2) + '\n');
+        const open = await openWorld(table, labeledColumns(), opts);
+        if (open.length > 0) process.stdout.write('\nOpen world (random forest):\n\n' + openWorldMarkdown(open));
+        if (o.report) writeFileSync(o.report, JSON.stringify({ files, folds: o.folds, seed: o.seed, exclude: o.exclude, results, openWorld: open }, null, 2) + '\n');
       }),
     );
 
@@ -77,7 +80,7 @@ export function addModelCommands(program: Command): void {
     .argument('<capture>', 'pcap or pcapng file')
     .requiredOption('--model <dir>', 'model directory (cipherscope train)')
     .option('-o, --output <file>', 'output (.csv, .jsonl, .parquet); - for standard output', '-')
-    .option('--threshold <p>', 'app probability below which the app is "unknown" (default: the model\'s)', Number)
+    .option('--threshold <p>', 'app probability below which the app is "unknown" (default: the threshold train calibrated)', Number)
     .action((capture: string, o) =>
       reportErrors(async () => {
         const m = loadModels(o.model);

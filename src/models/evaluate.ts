@@ -3,7 +3,7 @@ import type { ColumnDef } from '../flow/schema.js';
 import { type FeatureSpec, encodeLabels, featureSpec, toMatrix } from '../dataset/matrix.js';
 import type { RecordTable } from '../dataset/records.js';
 import { type ForestOptions, type Matrix, RandomForest } from './forest.js';
-import { bootstrapInterval, scores, stratifiedGroupKFold } from './metrics.js';
+import { auroc, bootstrapInterval, quantile, scores, stratifiedGroupKFold } from './metrics.js';
 import { SvmClassifier } from './svm.js';
 
 /**
@@ -174,5 +174,66 @@ export function table2Markdown(results: readonly TaskResult[]): string {
       lines.push(`| ${model}, ${split === 'group-kfold' ? 'grouped k-fold' : 'random 80/20 (leaky reference)'} | ${cells.join(' | ')} |`);
     }
   }
+  return lines.join('\n') + '\n';
+}
+
+export interface OpenWorldResult {
+  heldOut: string;
+  /** Known-app test flows vs held-out-app flows, scored by the highest app probability (mean over folds). */
+  auroc: number;
+  /** The threshold that accepts 95% of known test flows (their probabilities' 5th percentile), mean over folds. */
+  threshold: number;
+  /** Share of the held-out app's flows that fall below that threshold and so come back "unknown". */
+  unknownRejected: number;
+}
+
+/** Share of known flows a calibrated threshold keeps: the rest come back "unknown". */
+export const KNOWN_ACCEPTED = 0.95;
+
+/**
+ * Open world: each app in turn is left out of training entirely; a forest trained on the others (grouped folds of
+ * their flows) should give the left-out app's flows lower top probabilities than the known apps' test flows.
+ */
+export async function openWorld(table: RecordTable, columns: readonly ColumnDef[], o: EvaluationOptions): Promise<OpenWorldResult[]> {
+  const app = table.names.indexOf('label_app');
+  const action = table.names.indexOf('label_action');
+  const kind = table.names.indexOf('record_kind');
+  const spec = featureSpec(columns, table.names, o.exclude);
+  const usable = [...table.rows.keys()].filter((r) => (kind < 0 || table.rows[r][kind] === 'final') && typeof table.rows[r][app] === 'string' && table.rows[r][app] !== '' && table.rows[r][action] !== 'ambiguous');
+  const apps = [...new Set(usable.map((r) => table.rows[r][app] as string))].sort();
+  const out: OpenWorldResult[] = [];
+  if (apps.length < 3) return out;
+  for (const h of apps) {
+    const known = usable.filter((r) => table.rows[r][app] !== h);
+    const unknown = usable.filter((r) => table.rows[r][app] === h);
+    const { classes, y } = encodeLabels(known.map((r) => table.rows[r][app] as string));
+    const fold = stratifiedGroupKFold(y, splitGroups(table, known, o.folds), classes.length, o.folds, o.seed);
+    const xu = toMatrix(table, spec, unknown);
+    const aucs: number[] = [];
+    const thresholds: number[] = [];
+    const rejected: number[] = [];
+    for (let f = 0; f < o.folds; f++) {
+      const train = known.filter((_, i) => fold[i] !== f);
+      const test = known.filter((_, i) => fold[i] === f);
+      if (train.length === 0 || test.length === 0) continue;
+      const m = RandomForest.fit(toMatrix(table, spec, train), Int32Array.from(known.keys()).filter((i) => fold[i] !== f).map((i) => y[i]), classes.length, { ...APP_FOREST, seed: o.seed + f });
+      const top = (p: Float64Array, n: number) => Array.from({ length: n }, (_, i) => Math.max(...p.subarray(i * classes.length, (i + 1) * classes.length)));
+      const sk = top(m.predictProba(toMatrix(table, spec, test)), test.length);
+      const su = top(m.predictProba(xu), unknown.length);
+      aucs.push(auroc([...sk, ...su], [...sk.map(() => 1), ...su.map(() => 0)]));
+      const t = quantile(sk, 1 - KNOWN_ACCEPTED);
+      thresholds.push(t);
+      rejected.push(su.filter((v) => v < t).length / su.length);
+    }
+    const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+    out.push({ heldOut: h, auroc: mean(aucs), threshold: mean(thresholds), unknownRejected: mean(rejected) });
+  }
+  return out;
+}
+
+export function openWorldMarkdown(results: readonly OpenWorldResult[]): string {
+  if (results.length === 0) return '';
+  const lines = ['| app left out of training | AUROC known vs unknown | threshold (95% of known kept) | its flows called unknown |', '|---|---:|---:|---:|'];
+  for (const r of results) lines.push(`| ${r.heldOut} | ${r.auroc.toFixed(3)} | ${r.threshold.toFixed(2)} | ${pct(r.unknownRejected)}% |`);
   return lines.join('\n') + '\n';
 }

@@ -91,3 +91,33 @@ export function stratifiedGroupKFold(y: ArrayLike<number>, groups: readonly stri
   }
   return fold;
 }
+
+/**
+ * Area under the ROC curve of scores for positives (label 1) against negatives (label 0): the probability that a
+ * random positive scores above a random negative, ties counting half (the Mann-Whitney statistic).
+ */
+export function auroc(score: ArrayLike<number>, positive: ArrayLike<number>): number {
+  const idx = Array.from({ length: score.length }, (_, i) => i).sort((a, b) => score[a] - score[b]);
+  let pos = 0;
+  let neg = 0;
+  let rankSum = 0;
+  for (let i = 0; i < idx.length; ) {
+    let j = i;
+    while (j < idx.length && score[idx[j]] === score[idx[i]]) j++;
+    const rank = (i + 1 + j) / 2; // mean 1-based rank of the tie group
+    for (let k = i; k < j; k++) if (positive[idx[k]]) rankSum += rank;
+    i = j;
+  }
+  for (let i = 0; i < positive.length; i++) (positive[i] ? pos++ : neg++);
+  if (pos === 0 || neg === 0) return NaN;
+  return (rankSum - (pos * (pos + 1)) / 2) / (pos * neg);
+}
+
+/** The q-quantile (0..1) of values, by linear interpolation between order statistics (numpy's default). */
+export function quantile(values: ArrayLike<number>, q: number): number {
+  const v = Array.from(values).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const h = (v.length - 1) * q;
+  const lo = Math.floor(h);
+  return v[lo] + (h - lo) * ((v[Math.min(lo + 1, v.length - 1)] ?? v[lo]) - v[lo]);
+}

@@ -5,7 +5,8 @@ import type { ColumnDef } from '../flow/schema.js';
 import { encodeLabels, featureSpec, toMatrix } from '../dataset/matrix.js';
 import type { RecordTable } from '../dataset/records.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC } from '../label/label-capture.js';
-import { ACTION_FOREST, APP_FOREST } from './evaluate.js';
+import { ACTION_FOREST, APP_FOREST, KNOWN_ACCEPTED, splitGroups } from './evaluate.js';
+import { quantile, stratifiedGroupKFold } from './metrics.js';
 import { type Matrix, RandomForest } from './forest.js';
 
 /**
@@ -14,8 +15,12 @@ import { type Matrix, RandomForest } from './forest.js';
  */
 
 export const MANIFEST_VERSION = 1;
-/** An app prediction whose probability is below this is "unknown" (no action model is run for it). */
-export const DEFAULT_UNKNOWN_THRESHOLD = 0.5;
+/**
+ * An app prediction whose probability is below the model's threshold is "unknown" (no action model runs for it).
+ * train calibrates it: the probability that keeps KNOWN_ACCEPTED (95%) of the training apps' flows when each is
+ * predicted by a forest that did not see its group (3 grouped folds).
+ */
+export const CALIBRATION_FOLDS = 3;
 
 export interface ModelManifest {
   version: number;
@@ -49,7 +54,19 @@ export function trainModels(table: RecordTable, columns: readonly ColumnDef[], d
   const rows = [...table.rows.keys()].filter((r) => (kind < 0 || table.rows[r][kind] === 'final') && typeof table.rows[r][appCol] === 'string' && table.rows[r][appCol] !== '' && table.rows[r][actCol] !== 'ambiguous');
   if (rows.length === 0) throw new Error('no labeled app flows to train on');
   const { classes: apps, y } = encodeLabels(rows.map((r) => table.rows[r][appCol] as string));
-  const app = RandomForest.fit(toMatrix(table, spec, rows), y, apps.length, { ...APP_FOREST, seed });
+  const x = toMatrix(table, spec, rows);
+  const app = RandomForest.fit(x, y, apps.length, { ...APP_FOREST, seed });
+  const fold = stratifiedGroupKFold(y, splitGroups(table, rows, CALIBRATION_FOLDS), apps.length, CALIBRATION_FOLDS, seed);
+  const tops: number[] = [];
+  for (let f = 0; f < CALIBRATION_FOLDS; f++) {
+    const train = [...rows.keys()].filter((i) => fold[i] !== f);
+    const test = [...rows.keys()].filter((i) => fold[i] === f);
+    if (train.length === 0 || test.length === 0) continue;
+    const m = RandomForest.fit(toMatrix(table, spec, train.map((i) => rows[i])), Int32Array.from(train, (i) => y[i]), apps.length, { ...APP_FOREST, seed: seed + 100 + f });
+    const p = m.predictProba(toMatrix(table, spec, test.map((i) => rows[i])));
+    for (let i = 0; i < test.length; i++) tops.push(Math.max(...p.subarray(i * apps.length, (i + 1) * apps.length)));
+  }
+  const unknownThreshold = tops.length > 0 ? quantile(tops, 1 - KNOWN_ACCEPTED) : 0;
   const actions = new Map<string, RandomForest>();
   const actionMeta: ModelManifest['actions'] = {};
   apps.forEach((a, i) => {
@@ -66,7 +83,7 @@ export function trainModels(table: RecordTable, columns: readonly ColumnDef[], d
     apps,
     actions: actionMeta,
     forest: { app: APP_FOREST, action: ACTION_FOREST },
-    unknownThreshold: DEFAULT_UNKNOWN_THRESHOLD,
+    unknownThreshold,
     meter,
     trainingRows: rows.length,
     dataSha256: createHash('sha256').update(dataBytes).digest('hex'),

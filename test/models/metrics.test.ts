@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { bootstrapInterval, scores, stratifiedGroupKFold } from '../../src/models/metrics.js';
+import { auroc, bootstrapInterval, quantile, scores, stratifiedGroupKFold } from '../../src/models/metrics.js';
 
 describe('evaluation metrics', () => {
   it('accuracy, per-class precision/recall/F1 and macro-F1 equal a hand computation', () => {
@@ -53,5 +53,16 @@ describe('evaluation metrics', () => {
       }),
       { numRuns: 200, seed: 3 },
     );
+  });
+
+  it('AUROC by hand (ties count half) and quantiles as numpy interpolates them', () => {
+    // Positives 0.9, 0.6, 0.4; negatives 0.6, 0.2: pairs won 2 + 0.5 + 1 ... = (2 + 1.5 + 1) / 6.
+    assert.equal(auroc([0.9, 0.6, 0.4, 0.6, 0.2], [1, 1, 1, 0, 0]), 4.5 / 6);
+    assert.equal(auroc([1, 2, 3], [0, 1, 1]), 1);
+    assert.equal(auroc([1, 2, 3], [1, 0, 0]), 0);
+    assert.ok(Number.isNaN(auroc([1, 2], [1, 1])));
+    assert.equal(quantile([3, 1, 2, 4], 0.5), 2.5);
+    assert.equal(quantile([10, 20, 30, 40, 50], 0.05), 12);
+    assert.equal(quantile([7], 0.3), 7);
   });
 });

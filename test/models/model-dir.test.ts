@@ -38,6 +38,8 @@ describe('model directory', () => {
     // The training data is learned: most flows get their label back.
     const right = pa.filter((p, i) => p.app === rowsOut[i][names.indexOf('label_app')]).length;
     assert.ok(right / pa.length > 0.9, `${right} of ${pa.length}`);
+    assert.ok(a.manifest.unknownThreshold > 0 && a.manifest.unknownThreshold <= 1, `threshold ${a.manifest.unknownThreshold}`);
+    assert.ok(predict(a, x, 1.01).every((p) => p.app === 'unknown' && p.action === null));
     assert.equal(a.manifest.dataSha256, '039058c6f2c0cb492c533b0a4d14ef77cc0f78abccced5287d84a1a2011cfb81');
   });
 });
