@@ -28,7 +28,8 @@ export { RandomForest, DecisionTree, DEFAULT_FOREST, type ForestOptions, type Ma
 export { readRecordsCsv, RecordFileError, type RecordTable } from './dataset/records.js';
 export { featureSpec, toMatrix, encodeLabels, type FeatureSpec } from './dataset/matrix.js';
 export { scores, bootstrapInterval, stratifiedGroupKFold, auroc, quantile, type Scores } from './models/metrics.js';
-export { evaluateModels, openWorld, openWorldMarkdown, table2Markdown, FOREST_LEARNER, SVM_LEARNER, type Learner, type TaskResult } from './models/evaluate.js';
+export { evaluateModels, openWorld, openWorldMarkdown, earlyClassification, earlyMarkdown, table2Markdown, FOREST_LEARNER, SVM_LEARNER, type Learner, type TaskResult } from './models/evaluate.js';
 export { trainModels, saveModels, loadModels, predict, type TrainedModels, type ModelManifest } from './models/model-dir.js';
 export { paperSeries, packetFeatures, pooledSeries, SERIES_PACKETS, SERIES_STEPS, STEP_INPUTS } from './dataset/sequence.js';
 export { SvmClassifier, fitScaler, loadLibSvm } from './models/svm.js';
+export { earlyFeatures, earlyFeatureNames, EARLY_PACKETS } from './dataset/early.js';

@@ -7,7 +7,7 @@ import { toMatrix } from '../dataset/matrix.js';
 import { extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC, labeledColumns } from '../label/label-capture.js';
-import { evaluateModels, openWorld, openWorldMarkdown, table2Markdown } from '../models/evaluate.js';
+import { earlyClassification, earlyMarkdown, evaluateModels, openWorld, openWorldMarkdown, table2Markdown } from '../models/evaluate.js';
 import { loadModels, predict, saveModels, trainModels } from '../models/model-dir.js';
 import { type OutputFormat, openRecordWriter } from '../output/writers.js';
 
@@ -53,7 +53,10 @@ export function addModelCommands(program: Command): void {
         process.stdout.write(table2Markdown(results));
         const open = await openWorld(table, labeledColumns(), opts);
         if (open.length > 0) process.stdout.write('\nOpen world (random forest):\n\n' + openWorldMarkdown(open));
-        if (o.report) writeFileSync(o.report, JSON.stringify({ files, folds: o.folds, seed: o.seed, exclude: o.exclude, results, openWorld: open }, null, 2) + '\n');
+        const early = await earlyClassification(table, opts);
+        const whole = results.find((r) => r.model === 'RF' && r.task === 'app' && r.split === 'group-kfold');
+        if (early.length > 0) process.stdout.write('\nEarly classification (random forest, grouped k-fold):\n\n' + earlyMarkdown(early, whole));
+        if (o.report) writeFileSync(o.report, JSON.stringify({ files, folds: o.folds, seed: o.seed, exclude: o.exclude, results, openWorld: open, early }, null, 2) + '\n');
       }),
     );
 

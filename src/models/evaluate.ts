@@ -1,5 +1,6 @@
 import { mulberry32 } from '../common/rng.js';
 import type { ColumnDef } from '../flow/schema.js';
+import { EARLY_PACKETS, earlyFeatures } from '../dataset/early.js';
 import { type FeatureSpec, encodeLabels, featureSpec, toMatrix } from '../dataset/matrix.js';
 import type { RecordTable } from '../dataset/records.js';
 import { type ForestOptions, type Matrix, RandomForest } from './forest.js';
@@ -236,4 +237,56 @@ export function openWorldMarkdown(results: readonly OpenWorldResult[]): string {
   const lines = ['| app left out of training | AUROC known vs unknown | threshold (95% of known kept) | its flows called unknown |', '|---|---:|---:|---:|'];
   for (const r of results) lines.push(`| ${r.heldOut} | ${r.auroc.toFixed(3)} | ${r.threshold.toFixed(2)} | ${pct(r.unknownRejected)}% |`);
   return lines.join('\n') + '\n';
+}
+
+export interface EarlyResult {
+  packets: number;
+  macroF1: number;
+  accuracy: number;
+}
+
+/**
+ * Early classification of the app: the random forest on features of each flow's first n packets only (SPLT
+ * columns; see dataset/early.ts), grouped k-fold as above, for each n in EARLY_PACKETS up to the SPLT length.
+ */
+export async function earlyClassification(table: RecordTable, o: EvaluationOptions): Promise<EarlyResult[]> {
+  const app = table.names.indexOf('label_app');
+  const action = table.names.indexOf('label_action');
+  const kind = table.names.indexOf('record_kind');
+  const lens = table.names.indexOf('splt_signed_len_bytes');
+  const iats = table.names.indexOf('splt_iat_ns');
+  if (lens < 0 || iats < 0) return [];
+  const usable = [...table.rows.keys()].filter((r) => (kind < 0 || table.rows[r][kind] === 'final') && typeof table.rows[r][app] === 'string' && table.rows[r][app] !== '' && table.rows[r][action] !== 'ambiguous');
+  const { classes, y } = encodeLabels(usable.map((r) => table.rows[r][app] as string));
+  const fold = stratifiedGroupKFold(y, splitGroups(table, usable, o.folds), classes.length, o.folds, o.seed);
+  const longest = Math.max(0, ...usable.map((r) => (table.rows[r][lens] as number[] | null)?.length ?? 0));
+  const out: EarlyResult[] = [];
+  for (const n of EARLY_PACKETS.filter((k) => k <= Math.max(longest, 1))) {
+    const width = n + 30;
+    const data = new Float64Array(usable.length * width);
+    usable.forEach((r, i) => data.set(earlyFeatures((table.rows[r][lens] as number[] | null) ?? [], (table.rows[r][iats] as number[] | null) ?? [], n), i * width));
+    const pick = (ids: number[]): Matrix => {
+      const d = new Float64Array(ids.length * width);
+      ids.forEach((i, j) => d.set(data.subarray(i * width, (i + 1) * width), j * width));
+      return { rows: ids.length, cols: width, data: d };
+    };
+    const pred = new Int32Array(usable.length);
+    for (let f = 0; f < o.folds; f++) {
+      const train = [...usable.keys()].filter((i) => fold[i] !== f);
+      const test = [...usable.keys()].filter((i) => fold[i] === f);
+      if (train.length === 0 || test.length === 0) continue;
+      const m = RandomForest.fit(pick(train), Int32Array.from(train, (i) => y[i]), classes.length, { ...APP_FOREST, seed: o.seed + f });
+      m.predict(pick(test)).forEach((p, j) => (pred[test[j]] = p));
+    }
+    const s = scores(y, pred, classes.length);
+    out.push({ packets: n, macroF1: s.macroF1, accuracy: s.accuracy });
+  }
+  return out;
+}
+
+export function earlyMarkdown(results: readonly EarlyResult[], all?: TaskResult): string {
+  if (results.length === 0) return '';
+  const head = ['packets seen', ...results.map((r) => String(r.packets)), ...(all ? ['whole flow'] : [])];
+  const row = ['app macro-F1 / accuracy', ...results.map((r) => `${pct(r.macroF1)} / ${pct(r.accuracy)}`), ...(all ? [`${pct(all.macroF1)} / ${pct(all.accuracy)}`] : [])];
+  return `| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|\n| ${row.join(' | ')} |\n`;
 }
