@@ -9,6 +9,7 @@ import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC, labeledColumns } from '../label/label-capture.js';
 import { earlyClassification, earlyMarkdown, evaluateModels, openWorld, openWorldMarkdown, table2Markdown } from '../models/evaluate.js';
 import { loadModels, predict, saveModels, trainModels } from '../models/model-dir.js';
+import { evaluationHtml } from '../models/report-html.js';
 import { type OutputFormat, openRecordWriter } from '../output/writers.js';
 
 
@@ -45,6 +46,7 @@ export function addModelCommands(program: Command): void {
     .option('--seed <n>', 'seed of the split, the forests and the bootstrap', int, 1)
     .option('--exclude <columns>', 'leave these feature columns out too (ablation), comma-separated', list, [])
     .option('--report <file.json>', 'write every score, per-class figures, confusion matrices and top features here')
+    .option('--html <file.html>', 'write a self-contained HTML report (tables, confusion matrices as SVG)')
     .action((files: string[], o) =>
       reportErrors(async () => {
         const { table } = readLabeled(files);
@@ -57,6 +59,7 @@ export function addModelCommands(program: Command): void {
         const whole = results.find((r) => r.model === 'RF' && r.task === 'app' && r.split === 'group-kfold');
         if (early.length > 0) process.stdout.write('\nEarly classification (random forest, grouped k-fold):\n\n' + earlyMarkdown(early, whole));
         if (o.report) writeFileSync(o.report, JSON.stringify({ files, folds: o.folds, seed: o.seed, exclude: o.exclude, results, openWorld: open, early }, null, 2) + '\n');
+        if (o.html) writeFileSync(o.html, evaluationHtml(`cipherscope evaluation: ${files.join(', ')}`, results, open, early, table2Markdown(results)));
       }),
     );
 

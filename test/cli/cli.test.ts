@@ -122,7 +122,7 @@ describe('cipherscope CLI', () => {
     assert.ok(wa.length > 0);
     for (const r of rows.slice(1)) assert.equal(r[col('label_action')], r[col('app')] === 'WhatsApp' ? 'text' : 'impertinent');
 
-    const ev = cli(['evaluate', ...labeled, '--folds', '3', '--report', join(dir, 'eval.json')]);
+    const ev = cli(['evaluate', ...labeled, '--folds', '3', '--report', join(dir, 'eval.json'), '--html', join(dir, 'eval.html')]);
     assert.equal(ev.status, 0, ev.stderr);
     assert.match(ev.stdout, /^\| model, split \| app \| action \(WhatsApp\) \|$/m);
     assert.match(ev.stdout, /^\| RF, grouped k-fold \| 100\.0 \[100\.0, 100\.0\] \/ 100\.0 \| /m);
@@ -130,6 +130,11 @@ describe('cipherscope CLI', () => {
     const action = report.results.find((r: { task: string; split: string }) => r.task === 'action:WhatsApp' && r.split === 'group-kfold');
     assert.deepEqual([...action.classes].sort(), ['picture', 'text', 'video']);
     assert.equal(action.confusion.flat().reduce((a: number, b: number) => a + b, 0), action.rows);
+    const html = readFileSync(join(dir, 'eval.html'), 'utf8');
+    assert.match(html, /^<!doctype html>/);
+    assert.equal((html.match(/<svg /g) ?? []).length, report.results.length, 'one confusion matrix per task, model and split');
+    assert.ok(!/<script|src="http/.test(html), 'self-contained, no script');
+    assert.match(html, /<h2>Early classification<\/h2>/);
 
     const model = join(dir, 'model');
     const tr = cli(['train', ...labeled, '--model', model]);
