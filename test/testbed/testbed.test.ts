@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { AppMatcher, loadAppRules } from '../../src/features/apps.js';
 import { readActionLog } from '../../src/label/actions.js';
-import { labelCapture, labeledColumns } from '../../src/label/label-capture.js';
+import { DEFAULT_LABEL_BURST_GAP_SEC, labelCapture, labeledColumns } from '../../src/label/label-capture.js';
 import { DEFAULT_SLACK_AFTER_NS, DEFAULT_SLACK_BEFORE_NS } from '../../src/label/labeler.js';
 import { TESTBED_HOSTS, TestbedApps, chromiumTestbedArgs, pageUrl } from '../../src/testbed/apps.js';
 import { CHROMIUM_FLAGS, ChromeDriverServer, freePort } from '../../src/testbed/driver.js';
@@ -102,7 +102,7 @@ describe('testbed: scripted actions in headless Chromium, captured and labeled',
     const run = await runTestbed({ scenario: one, scenarioPath: path, out, seed: 5, capture: { kind: 'interface', iface: 'lo' }, users: 1, repetitions: 1, port: await freePort() });
     const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
     assert.deepEqual(manifest.capture.command.slice(-2), ['-f', 'net 127.0.0.8/29']);
-    const { rows } = await flowsOf(manifest.capture.file);
+    const { rows } = await flowsOf(manifest.capture.file, { flow: { burstGapSec: DEFAULT_LABEL_BURST_GAP_SEC } });
     assert.equal(rows.length, run.records);
     assert.ok(rows.length > 0);
     for (const r of rows) assert.match(String(r.server_addr), /^127\.0\.0\.(1[1-5])$/);
@@ -135,7 +135,7 @@ describe('testbed: scripted actions in headless Chromium, captured and labeled',
       // Everything the "phone" sent is in the capture, byte for byte, and the stop did not lose the end.
       assert.deepEqual(readFileSync(join(out, 'capture.pcap')), readFileSync(pcap));
       assert.match(readFileSync(log, 'utf8'), /^-s FAKE0001 exec-out tcpdump -i any -U -w -$/m);
-      const { rows } = await flowsOf(pcap);
+      const { rows } = await flowsOf(pcap, { flow: { burstGapSec: DEFAULT_LABEL_BURST_GAP_SEC } });
       assert.equal(run.records, rows.length);
       assert.equal(run.report.byAction.impertinent, rows.length, 'no testbed traffic in the phone capture: all impertinent');
       assert.equal(run.report.actionsWithoutFlow.length, 2);
