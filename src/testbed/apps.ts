@@ -192,6 +192,7 @@ export class TestbedApps {
     switch (`${host} ${method} ${path}`) {
       case 'social.testbed POST /api/posts':
       case 'social.testbed POST /api/photos':
+      case 'social.testbed POST /api/comments':
       case 'video.testbed POST /api/comments':
       case 'media.chat.testbed POST /api/media':
       case 'mail.testbed POST /api/send':

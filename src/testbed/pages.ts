@@ -21,6 +21,7 @@ const social = `<!doctype html><html><head><meta charset="utf-8"><title>Social</
 <h1>Social</h1>
 <textarea id="post-text"></textarea><button id="post-btn">Post</button>
 <input id="photo-file" type="file"><button id="photo-btn">Post photo</button>
+<textarea id="comment-text"></textarea><button id="comment-btn">Comment</button>
 <div id="feed"></div>
 ${COMMON}
 <script>
@@ -35,6 +36,12 @@ document.getElementById('photo-btn').onclick = () => {
   readFile(document.getElementById('photo-file'))
     .then((b) => fetch('/api/photos', { method: 'POST', body: b }))
     .then((r) => r.json()).then(ok, fail);
+};
+document.getElementById('comment-btn').onclick = () => {
+  busy();
+  const text = document.getElementById('comment-text').value;
+  fetch('/api/comments', { method: 'POST', body: JSON.stringify({ post: Math.floor(Math.random() * 100), text }), headers: { 'Content-Type': 'application/json' } })
+    .then((r) => r.json()).then(() => { document.getElementById('comment-text').value = ''; ok(); }, fail);
 };
 const feed = () => fetch('/api/feed').then((r) => r.json()).then((f) => { document.getElementById('feed').textContent = f.posts.length + ' posts'; }).catch(() => {});
 feed();
