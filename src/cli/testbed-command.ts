@@ -46,7 +46,8 @@ export function addTestbedCommand(program: Command): void {
           port: o.port,
           users: o.users,
           repetitions: o.repetitions,
-          onProgress: o.quiet ? undefined : (done, total, a) => process.stderr.write(`${tty ? '\r' : ''}cipherscope testbed: ${done}/${total} ${a.app} ${a.action}${tty ? '\x1b[K' : '\n'}`),
+          // Progress on a terminal only; in a pipe just the summary at the end.
+          onProgress: tty ? (done, total, a) => process.stderr.write(`\rcipherscope testbed: ${done}/${total} ${a.app} ${a.action}\x1b[K`) : undefined,
         });
         if (tty) process.stderr.write('\n');
         if (!o.quiet) process.stderr.write(`cipherscope testbed: ${r.dir}: ${r.actions} actions in ${r.wallSec.toFixed(0)} s\n${reportText(r.report)}\n`);
