@@ -258,6 +258,7 @@ export async function earlyClassification(table: RecordTable, o: EvaluationOptio
   if (lens < 0 || iats < 0) return [];
   const usable = [...table.rows.keys()].filter((r) => (kind < 0 || table.rows[r][kind] === 'final') && typeof table.rows[r][app] === 'string' && table.rows[r][app] !== '' && table.rows[r][action] !== 'ambiguous');
   const { classes, y } = encodeLabels(usable.map((r) => table.rows[r][app] as string));
+  if (classes.length < 2) return []; // one app: nothing to tell apart
   const fold = stratifiedGroupKFold(y, splitGroups(table, usable, o.folds), classes.length, o.folds, o.seed);
   const longest = Math.max(0, ...usable.map((r) => (table.rows[r][lens] as number[] | null)?.length ?? 0));
   const out: EarlyResult[] = [];

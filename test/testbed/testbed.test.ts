@@ -12,6 +12,8 @@ import { TESTBED_HOSTS, TestbedApps, chromiumTestbedArgs, pageUrl } from '../../
 import { CHROMIUM_FLAGS, ChromeDriverServer, freePort } from '../../src/testbed/driver.js';
 import { TESTBED_RULES, runTestbed } from '../../src/testbed/harness.js';
 import { loadScenario } from '../../src/testbed/scenario.js';
+import { readRecordsCsv } from '../../src/dataset/records.js';
+import { earlyClassification, evaluateModels, openWorld } from '../../src/models/evaluate.js';
 import { flowsOf } from '../helpers/flows.js';
 import { PCAPS, tshark } from '../helpers/tshark.js';
 
@@ -90,6 +92,15 @@ describe('testbed: scripted actions in headless Chromium, captured and labeled',
       const ours = rows.filter((r) => r.server_addr === addr && r.protocol === 6 && r.segment === 0 && r.initiator_rule === 'syn');
       assert.equal(ours.length, new Set(syns).size, `TCP connections to ${addr}`);
     }
+    // The labeled file feeds the evaluation: every app and action task, open world and early classification run.
+    const table = readRecordsCsv(join(out, 'flows.csv'), labeledColumns());
+    assert.equal(table.rows.length, rows.length);
+    const opts = { folds: 2, seed: 1 };
+    const results = await evaluateModels(table, labeledColumns(), opts);
+    assert.deepEqual([...new Set(results.map((r) => r.task))].sort(), ['action:Chat', 'action:Mail', 'action:Social', 'action:Video', 'app']);
+    for (const r of results) assert.equal(r.confusion.flat().reduce((a, b) => a + b, 0), r.rows);
+    assert.equal((await openWorld(table, labeledColumns(), opts)).length, 4);
+    assert.deepEqual((await earlyClassification(table, opts)).map((e) => e.packets), [1, 2, 3, 5, 10, 20]);
     const sni = tshark(['-r', capture, '-Y', 'tls.handshake.type==1', '-T', 'fields', '-e', 'tcp.srcport', '-e', 'tls.handshake.extensions_server_name']);
     const sniByPort = new Map(sni.split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string]));
     for (const r of rows.filter((x) => x.tls_sni)) assert.equal(r.tls_sni, sniByPort.get(String(r.client_port)), `SNI of flow ${r.flow_id}`);
