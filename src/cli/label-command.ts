@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { type Command, Option } from 'commander';
-import { milliseconds, reportErrors, seconds } from './args.js';
+import { featureGroups, milliseconds, reportErrors, seconds } from './args.js';
+import { FEATURE_GROUPS, flowPlugins } from '../features/extract.js';
 import { AppMatcher, loadAppRules } from '../features/apps.js';
 import { type ActionRecord, readActionLog } from '../label/actions.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC, labelCapture, labeledColumns } from '../label/label-capture.js';
@@ -28,6 +29,7 @@ export function addLabelCommand(program: Command): void {
     .option('--apps <rules.json>', 'app host rules (default: the shipped rules/apps.json)')
     .option('-o, --output <file>', 'labeled flow records (.csv, .jsonl, .parquet); - for standard output', '-')
     .option('--report <file.json>', 'write the labeling report here (actions without a flow, ambiguous records, flows per action)')
+    .option('--features <groups>', `feature groups, as for flows (default: ${FEATURE_GROUPS.join(',')}; "series" adds the LSTM input)`, featureGroups, [...FEATURE_GROUPS])
     .option('--burst-gap <seconds>', 'split long-lived connections at silences this long, one record per burst (0 = off)', seconds, DEFAULT_LABEL_BURST_GAP_SEC)
     .option('--slack-before <ms>', 'an action window opens this much before its start', milliseconds, Number(DEFAULT_SLACK_BEFORE_NS / 1_000_000n))
     .option('--slack-after <ms>', 'and closes this much after its end (late responses)', milliseconds, Number(DEFAULT_SLACK_AFTER_NS / 1_000_000n))
@@ -47,13 +49,14 @@ export function addLabelCommand(program: Command): void {
         const apps = new AppMatcher(loadAppRules(o.apps));
         const ext = extname(o.output).toLowerCase();
         const format: OutputFormat = ext === '.parquet' ? 'parquet' : ext === '.jsonl' || ext === '.json' ? 'jsonl' : 'csv';
-        const writer = openRecordWriter(format, o.output, labeledColumns());
+        const plugins = () => flowPlugins({ groups: o.features });
+        const writer = openRecordWriter(format, o.output, labeledColumns(plugins()));
         const result = await labelCapture(
           capture,
           actions,
           {
             apps,
-            extract: { flow: { burstGapSec: o.burstGap } },
+            extract: { flow: { burstGapSec: o.burstGap }, plugins: plugins() },
             label: { slackBeforeNs: BigInt(Math.round(o.slackBefore * 1e6)), slackAfterNs: BigInt(Math.round(o.slackAfter * 1e6)), ambiguity: o.ambiguity },
           },
           (row) => writer.write(row),

@@ -5,7 +5,7 @@ import { Decoder } from '../decode/decoder.js';
 import type { DecodedPacket } from '../decode/packet.js';
 import { DEFAULT_FILTER, PacketFilter } from '../filter/filter.js';
 import { AppMatcher, loadAppRules } from '../features/apps.js';
-import { DEFAULT_PLUGINS, type ExtractSummary, FEATURE_GROUPS, type FeatureGroup, extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
+import { type ExtractSummary, FEATURE_GROUPS, OPTIONAL_GROUPS, extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
 import { LENGTH_MODES, type LengthMode } from '../flow/flow.js';
 import { schemaMarkdown } from '../flow/schema.js';
 import { readCapture } from '../pcap/reader.js';
@@ -16,18 +16,10 @@ import { LABEL_COLUMNS } from '../label/labeler.js';
 import { addLabelCommand } from './label-command.js';
 import { addTestbedCommand } from './testbed-command.js';
 import { addModelCommands } from './model-commands.js';
-import { collect, count, seconds } from './args.js';
+import { collect, count, featureGroups, seconds } from './args.js';
 import { Progress } from './progress.js';
 
 const MAX_ISSUES_SHOWN = 20;
-
-function featureGroups(v: string): FeatureGroup[] {
-  if (v === 'none') return [];
-  if (v === 'all') return [...FEATURE_GROUPS];
-  const groups = v.split(',').map((g) => g.trim());
-  for (const g of groups) if (!(FEATURE_GROUPS as readonly string[]).includes(g)) throw new InvalidArgumentError(`unknown feature group "${g}"; choose from ${FEATURE_GROUPS.join(', ')}`);
-  return groups as FeatureGroup[];
-}
 
 /** Prints issues to stderr, at most MAX_ISSUES_SHOWN per input, and counts the rest. */
 class IssuePrinter {
@@ -145,7 +137,7 @@ export function buildProgram(): Command {
     .option('--exclude-host <addr>', 'drop packets to or from this address or prefix (repeatable)', collect, [])
     .option('--only-host <addr>', 'keep only packets to or from this address or prefix (repeatable)', collect, [])
     .option('--fragment-timeout <seconds>', 'give up reassembling an IP datagram after this long', seconds, 30)
-    .option('--features <groups>', `feature groups besides the packet statistics, comma-separated: ${FEATURE_GROUPS.join(', ')}; "all"; "none" for statistics only`, featureGroups, [...FEATURE_GROUPS])
+    .option('--features <groups>', `feature groups besides the packet statistics, comma-separated: ${FEATURE_GROUPS.join(', ')} (the default), ${OPTIONAL_GROUPS.join(', ')} (the paper's LSTM input, on request); "all"; "none" for statistics only`, featureGroups, [...FEATURE_GROUPS])
     .option('--splt <packets>', 'packets in the sequence columns (splt_*)', count, 20)
     .option('--byte-dist-bytes <bytes>', 'payload bytes per direction counted in the byte distribution (Joy counts 4000)', count, 1024)
     .option('--apps [rules.json]', 'add app, app_evidence and app_host from host rules (default: the shipped rules/apps.json)')
@@ -276,7 +268,7 @@ export function buildProgram(): Command {
     .description('Print the flow record schema: every column with its type, unit and definition (the app columns only with flows --apps; the label columns only from `cipherscope label`).')
     .addOption(new Option('--format <format>', 'output format').choices(['markdown', 'json']).default('markdown'))
     .action((o) => {
-      const cols = [...flowColumns(DEFAULT_PLUGINS, true), ...LABEL_COLUMNS];
+      const cols = [...flowColumns(flowPlugins({ groups: [...FEATURE_GROUPS, ...OPTIONAL_GROUPS] }), true), ...LABEL_COLUMNS];
       process.stdout.write(o.format === 'json' ? JSON.stringify(cols, null, 2) + '\n' : schemaMarkdown(cols));
     });
 

@@ -14,10 +14,13 @@ import { APP_COLUMNS, AppAttributor, type AppMatcher } from './apps.js';
 import { tlsPlugin } from './tls/plugin.js';
 import { dnsPlugin } from './dns/plugin.js';
 import { DEFAULT_BYTE_DIST_BYTES, DEFAULT_SPLT_PACKETS, byteDistPlugin, sequencePlugin } from './sequence.js';
+import { seriesPlugin } from './series.js';
 
-/** Feature groups that can be switched on and off (`--features`); the packet statistics are always on. */
+/** Feature groups on by default (`--features`); the packet statistics are always on. */
 export const FEATURE_GROUPS = ['tcp', 'tls', 'dns', 'splt', 'bytes'] as const;
-export type FeatureGroup = (typeof FEATURE_GROUPS)[number];
+/** Groups only on request: `series` (the LSTM input, 768 numbers a record). */
+export const OPTIONAL_GROUPS = ['series'] as const;
+export type FeatureGroup = (typeof FEATURE_GROUPS)[number] | (typeof OPTIONAL_GROUPS)[number];
 
 export interface PluginOptions {
   /** Groups to run besides the packet statistics (default: all). */
@@ -37,6 +40,7 @@ export function flowPlugins(o: PluginOptions = {}): FlowPlugin[] {
   if (on.has('dns')) plugins.push(dnsPlugin() as FlowPlugin);
   if (on.has('splt')) plugins.push(sequencePlugin(o.spltPackets ?? DEFAULT_SPLT_PACKETS) as FlowPlugin);
   if (on.has('bytes')) plugins.push(byteDistPlugin(o.byteDistBytes ?? DEFAULT_BYTE_DIST_BYTES) as FlowPlugin);
+  if (on.has('series')) plugins.push(seriesPlugin() as FlowPlugin);
   return plugins;
 }
 

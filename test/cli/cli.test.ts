@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { flowColumns, flowPlugins } from '../../src/features/extract.js';
+import { FEATURE_GROUPS, OPTIONAL_GROUPS, flowColumns, flowPlugins } from '../../src/features/extract.js';
 import { schemaMarkdown } from '../../src/flow/schema.js';
 import { LABEL_COLUMNS } from '../../src/label/labeler.js';
 import { ROOT, cli } from '../helpers/cli.js';
@@ -58,14 +58,14 @@ describe('cipherscope CLI', () => {
   it('--features takes groups, "all" and "none", and names the groups when given an unknown one', () => {
     const file = join(PCAPS, 'tls12-sni-chrome34-google.pcap');
     const header = (args: string[]) => cli(['flows', file, '-q', ...args]).stdout.split('\n')[0];
-    assert.equal(header(['--features', 'all']), header([]));
+    assert.equal(header(['--features', 'all']), `${header([])},series_pooled`);
     assert.equal(header([]), flowColumns(flowPlugins()).map((c) => c.name).join(','));
     assert.equal(header(['--features', 'none']), flowColumns(flowPlugins({ groups: [] })).map((c) => c.name).join(','));
     assert.ok(header(['--features', 'tls']).includes('tls_sni'));
     assert.ok(!header(['--features', 'tls']).includes('splt_iat_ns'));
     const bad = cli(['flows', file, '--features', 'tls,nope']);
     assert.equal(bad.status, 1);
-    assert.match(bad.stderr, /unknown feature group "nope"; choose from tcp, tls, dns, splt, bytes/);
+    assert.match(bad.stderr, /unknown feature group "nope"; choose from tcp, tls, dns, splt, bytes, series/);
   });
 
   it('label: flows of a real capture labeled from an action log, with a report; a bad log names its line', () => {
@@ -156,7 +156,7 @@ describe('cipherscope CLI', () => {
   });
 
   it('docs/schema.md is the generated schema', () => {
-    assert.equal(readFileSync(join(ROOT, 'docs/schema.md'), 'utf8'), schemaMarkdown([...flowColumns(undefined, true), ...LABEL_COLUMNS]));
+    assert.equal(readFileSync(join(ROOT, 'docs/schema.md'), 'utf8'), schemaMarkdown([...flowColumns(flowPlugins({ groups: [...FEATURE_GROUPS, ...OPTIONAL_GROUPS] }), true), ...LABEL_COLUMNS]));
   });
 
   const file = join(PCAPS, 'dns-udp-edns-ecs-ipv4-ipv6.pcap');
