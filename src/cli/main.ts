@@ -1,5 +1,5 @@
 import { extname } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { addrText } from '../common/addr.js';
 import { Decoder } from '../decode/decoder.js';
 import type { DecodedPacket } from '../decode/packet.js';

@@ -54,3 +54,18 @@ export function encodeLabels(values: readonly string[]): { classes: string[]; y:
   });
   return { classes, y };
 }
+
+/**
+ * The rows a model learns from: final records (not interim status records) of a known app (`label_app` set) whose
+ * action is decided (not "ambiguous"). Throws when the table has no labels.
+ */
+export function labeledAppRows(table: RecordTable): number[] {
+  const app = table.names.indexOf('label_app');
+  const action = table.names.indexOf('label_action');
+  if (app < 0 || action < 0) throw new Error('labeled records (label_app, label_action) are needed: use cipherscope label or testbed output');
+  const kind = table.names.indexOf('record_kind');
+  return [...table.rows.keys()].filter((r) => {
+    const row = table.rows[r];
+    return (kind < 0 || row[kind] === 'final') && typeof row[app] === 'string' && row[app] !== '' && row[action] !== 'ambiguous';
+  });
+}

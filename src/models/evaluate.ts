@@ -1,7 +1,7 @@
 import { mulberry32 } from '../common/rng.js';
 import type { ColumnDef } from '../flow/schema.js';
 import { EARLY_PACKETS, earlyFeatures } from '../dataset/early.js';
-import { type FeatureSpec, encodeLabels, featureSpec, toMatrix } from '../dataset/matrix.js';
+import { type FeatureSpec, encodeLabels, featureSpec, labeledAppRows, toMatrix } from '../dataset/matrix.js';
 import type { RecordTable } from '../dataset/records.js';
 import { type ForestOptions, type Matrix, RandomForest } from './forest.js';
 import { auroc, bootstrapInterval, quantile, scores, stratifiedGroupKFold } from './metrics.js';
@@ -135,16 +135,10 @@ async function runTask(learner: Learner, task: string, table: RecordTable, spec:
 
 /** App task and one action task per app, for each learner, on labeled flow records (`label` / `testbed` output). */
 export async function evaluateModels(table: RecordTable, columns: readonly ColumnDef[], o: EvaluationOptions): Promise<TaskResult[]> {
-  const at = (n: string) => {
-    const i = table.names.indexOf(n);
-    if (i < 0) throw new Error(`evaluation needs the column ${n} (labeled records from cipherscope label or testbed)`);
-    return i;
-  };
-  const app = at('label_app');
-  const action = at('label_action');
-  const kind = table.names.indexOf('record_kind');
+  const usable = labeledAppRows(table);
+  const app = table.names.indexOf('label_app');
+  const action = table.names.indexOf('label_action');
   const spec = featureSpec(columns, table.names, o.exclude);
-  const usable = [...table.rows.keys()].filter((r) => (kind < 0 || table.rows[r][kind] === 'final') && typeof table.rows[r][app] === 'string' && table.rows[r][app] !== '' && table.rows[r][action] !== 'ambiguous');
   const results: TaskResult[] = [];
   const apps = [...new Set(usable.map((r) => table.rows[r][app] as string))].sort();
   for (const learner of o.learners ?? [FOREST_LEARNER, SVM_LEARNER]) {
@@ -196,11 +190,9 @@ export const KNOWN_ACCEPTED = 0.95;
  * their flows) should give the left-out app's flows lower top probabilities than the known apps' test flows.
  */
 export async function openWorld(table: RecordTable, columns: readonly ColumnDef[], o: EvaluationOptions): Promise<OpenWorldResult[]> {
+  const usable = labeledAppRows(table);
   const app = table.names.indexOf('label_app');
-  const action = table.names.indexOf('label_action');
-  const kind = table.names.indexOf('record_kind');
   const spec = featureSpec(columns, table.names, o.exclude);
-  const usable = [...table.rows.keys()].filter((r) => (kind < 0 || table.rows[r][kind] === 'final') && typeof table.rows[r][app] === 'string' && table.rows[r][app] !== '' && table.rows[r][action] !== 'ambiguous');
   const apps = [...new Set(usable.map((r) => table.rows[r][app] as string))].sort();
   const out: OpenWorldResult[] = [];
   if (apps.length < 3) return out;
@@ -250,13 +242,11 @@ export interface EarlyResult {
  * columns; see dataset/early.ts), grouped k-fold as above, for each n in EARLY_PACKETS up to the SPLT length.
  */
 export async function earlyClassification(table: RecordTable, o: EvaluationOptions): Promise<EarlyResult[]> {
-  const app = table.names.indexOf('label_app');
-  const action = table.names.indexOf('label_action');
-  const kind = table.names.indexOf('record_kind');
   const lens = table.names.indexOf('splt_signed_len_bytes');
   const iats = table.names.indexOf('splt_iat_ns');
   if (lens < 0 || iats < 0) return [];
-  const usable = [...table.rows.keys()].filter((r) => (kind < 0 || table.rows[r][kind] === 'final') && typeof table.rows[r][app] === 'string' && table.rows[r][app] !== '' && table.rows[r][action] !== 'ambiguous');
+  const usable = labeledAppRows(table);
+  const app = table.names.indexOf('label_app');
   const { classes, y } = encodeLabels(usable.map((r) => table.rows[r][app] as string));
   if (classes.length < 2) return []; // one app: nothing to tell apart
   const fold = stratifiedGroupKFold(y, splitGroups(table, usable, o.folds), classes.length, o.folds, o.seed);

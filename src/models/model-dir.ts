@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ColumnDef } from '../flow/schema.js';
-import { encodeLabels, featureSpec, toMatrix } from '../dataset/matrix.js';
+import { encodeLabels, featureSpec, labeledAppRows, toMatrix } from '../dataset/matrix.js';
 import type { RecordTable } from '../dataset/records.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC } from '../label/label-capture.js';
 import { ACTION_FOREST, APP_FOREST, KNOWN_ACCEPTED, splitGroups } from './evaluate.js';
@@ -46,12 +46,10 @@ export interface TrainedModels {
 }
 
 export function trainModels(table: RecordTable, columns: readonly ColumnDef[], dataBytes: Uint8Array, seed = 1, exclude: string[] = [], meter = { burstGapSec: DEFAULT_LABEL_BURST_GAP_SEC }): TrainedModels {
+  const rows = labeledAppRows(table);
   const appCol = table.names.indexOf('label_app');
   const actCol = table.names.indexOf('label_action');
-  const kind = table.names.indexOf('record_kind');
-  if (appCol < 0 || actCol < 0) throw new Error('training needs labeled records (label_app, label_action): use cipherscope label or testbed output');
   const spec = featureSpec(columns, table.names, exclude);
-  const rows = [...table.rows.keys()].filter((r) => (kind < 0 || table.rows[r][kind] === 'final') && typeof table.rows[r][appCol] === 'string' && table.rows[r][appCol] !== '' && table.rows[r][actCol] !== 'ambiguous');
   if (rows.length === 0) throw new Error('no labeled app flows to train on');
   const { classes: apps, y } = encodeLabels(rows.map((r) => table.rows[r][appCol] as string));
   const x = toMatrix(table, spec, rows);
