@@ -17,17 +17,21 @@ class SpltState {
   lastT = NaN;
 }
 
-/** Float64Array views cut from 64 KiB slabs, so a flow costs no off-heap allocation of its own. */
-function slabAllocator(size: number): () => Float64Array {
-  let slab = new Float64Array(0);
+/**
+ * Views of `size` elements cut from slabs of `perSlab` of them: a small typed array per flow costs an off-heap
+ * allocation each, and their sum drives V8 into extra garbage collections. A slab lives until the last flow cut
+ * from it is written.
+ */
+function slabAllocator<T extends Float64Array | Int32Array>(make: (n: number) => T, size: number, perSlab: number): () => T {
+  let slab = make(0);
   let at = 0;
   return () => {
     if (at + size > slab.length) {
-      slab = new Float64Array(Math.max(size, 8192));
+      slab = make(size * perSlab);
       at = 0;
     }
     at += size;
-    return slab.subarray(at - size, at);
+    return slab.subarray(at - size, at) as T;
   };
 }
 
@@ -42,7 +46,7 @@ export function sequencePlugin(n = DEFAULT_SPLT_PACKETS): FlowPlugin<SpltState> 
     { name: 'splt_signed_len_bytes', type: 'int[]', unit: 'bytes', description: `Lengths of the first ${n} packets (--splt), positive from client to server, negative from server to client.` },
     { name: 'splt_iat_ns', type: 'int[]', unit: 'ns', description: `Inter-arrival time of each of the first ${n} packets from the previous packet of the flow (0 for the first).` },
   ];
-  const alloc = slabAllocator(2 * n);
+  const alloc = slabAllocator((k) => new Float64Array(k), 2 * n, Math.max(1, Math.floor(4096 / n)));
   return {
     name: 'splt',
     columns,
@@ -106,18 +110,7 @@ export function byteDistPlugin(cap = DEFAULT_BYTE_DIST_BYTES): FlowPlugin<ByteDi
     );
   }
   const clog = cLogTable(cap);
-  // Counts are cut from 128 KiB slabs: a 2 KiB ArrayBuffer per flow costs an external allocation each, and their
-  // sum drives V8 into extra garbage collections. A slab lives until the last flow cut from it is written.
-  let slab = new Int32Array(0);
-  let slabAt = 0;
-  const newCounts = (): Int32Array => {
-    if (slabAt + 512 > slab.length) {
-      slab = new Int32Array(512 * 64);
-      slabAt = 0;
-    }
-    slabAt += 512;
-    return slab.subarray(slabAt - 512, slabAt);
-  };
+  const newCounts = slabAllocator((k) => new Int32Array(k), 512, 64);
   return {
     name: 'byte-dist',
     columns,
