@@ -87,17 +87,22 @@ export function paperSeries(signedLens: ArrayLike<number>, iatsNs: ArrayLike<num
   return pooledSeries(packetFeatures(signedLens, iatsNs));
 }
 
-/** Which step of the 128 a packet index falls in, and that step's pool width (1 in the head). */
-function stepOf(t: number): [number, number] {
-  if (t < HEAD_PACKETS) return [t, 1];
-  let step = HEAD_PACKETS;
-  let start = HEAD_PACKETS;
-  for (const [count, width] of BANDS) {
-    if (t < start + count) return [step + Math.floor((t - start) / width), width];
-    step += count / width;
-    start += count;
+/** For each of the 2048 packet positions, its step; for each of the 128 steps, its pool width (1 in the head). */
+const STEP_OF_PACKET = new Int32Array(SERIES_PACKETS);
+const STEP_WIDTH = new Int32Array(SERIES_STEPS);
+{
+  for (let t = 0; t < HEAD_PACKETS; t++) {
+    STEP_OF_PACKET[t] = t;
+    STEP_WIDTH[t] = 1;
   }
-  return [-1, 0];
+  let step = HEAD_PACKETS;
+  let packet = HEAD_PACKETS;
+  for (const [count, width] of BANDS) {
+    for (let k = 0; k < count; k++) STEP_OF_PACKET[packet + k] = step + Math.floor(k / width);
+    STEP_WIDTH.fill(width, step, step + count / width);
+    step += count / width;
+    packet += count;
+  }
 }
 
 class SeriesState {
@@ -139,7 +144,8 @@ export function seriesPlugin(): FlowPlugin<SeriesState> {
       const f0 = Math.fround(Math.sqrt(Math.min(Math.max(iat, 0), DELAY_THRESHOLD_NS) / DELAY_THRESHOLD_NS));
       const f1 = dir === 0 ? 1 : -1;
       const f2 = Math.fround(Math.sqrt(Math.min(len, SIZE_THRESHOLD) / SIZE_THRESHOLD));
-      const [step, width] = stepOf(t);
+      const step = STEP_OF_PACKET[t];
+      const width = STEP_WIDTH[step];
       const a = s.acc;
       const o = step * STEP_INPUTS;
       if (width === 1) {
@@ -170,7 +176,7 @@ export function seriesPlugin(): FlowPlugin<SeriesState> {
       const out = new Float64Array(SERIES_STEPS * STEP_INPUTS);
       for (let step = 0; step < SERIES_STEPS; step++) {
         const o = step * STEP_INPUTS;
-        const width = step < HEAD_PACKETS ? 1 : stepWidth(step);
+        const width = STEP_WIDTH[step];
         if (width === 1) {
           for (let k = 0; k < 6; k++) out[o + k] = s.acc[o + k];
           // The first padding step still carries the flow's last packet as its previous entry.
@@ -191,13 +197,4 @@ export function seriesPlugin(): FlowPlugin<SeriesState> {
       row[at] = out;
     },
   };
-}
-
-function stepWidth(step: number): number {
-  let first = HEAD_PACKETS;
-  for (const [count, width] of BANDS) {
-    if (step < first + count / width) return width;
-    first += count / width;
-  }
-  return 0;
 }
