@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { CaptureProcess, type CaptureSource, toolVersion } from '../capture/capture.js';
 import { mulberry32 } from '../common/rng.js';
 import { AppMatcher, loadAppRules } from '../features/apps.js';
-import { type ActionRecord, ActionLogWriter, readActionLog } from '../label/actions.js';
+import { type ActionRecord, ActionLogWriter } from '../label/actions.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC, labelCapture, labeledColumns } from '../label/label-capture.js';
 import type { LabelReport } from '../label/labeler.js';
 import { openRecordWriter } from '../output/writers.js';
@@ -78,6 +78,7 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
   const random = mulberry32(o.seed);
   const now = epochClock();
   const log = new ActionLogWriter(join(dir, 'actions.jsonl'));
+  const done: ActionRecord[] = [];
   const apps = s.target === 'testbed' ? new TestbedApps({ seed: o.seed, port: o.port }) : undefined;
   let driver: ChromeDriverServer | undefined;
   let capture: CaptureProcess | undefined;
@@ -116,6 +117,7 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
           const rec: ActionRecord = { user, device: s.target === 'testbed' ? `chromium-${user}` : String(caps['appium:udid'] ?? caps['appium:deviceName'] ?? 'device'), app: a.app, action: a.action, startNs, endNs, scenario: s.name, repetition: count.get(ai) ?? 0, seq: seq++ };
           count.set(ai, rec.repetition + 1);
           log.write(rec);
+          done.push(rec);
           o.onProgress?.(seq, total, rec);
         }
         await sleep(runner.between(s.thinkMs));
@@ -132,12 +134,11 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
     rmSync(tmp, { recursive: true, force: true });
   }
 
-  // Label the capture with the action log.
-  const log2 = readActionLog(join(dir, 'actions.jsonl'));
-  const actions = log2.length;
+  // Label the capture with the actions just logged.
+  const actions = done.length;
   const rules = s.rules ? resolve(dirname(o.scenarioPath), s.rules) : TESTBED_RULES;
   const writer = openRecordWriter('csv', join(dir, 'flows.csv'), labeledColumns());
-  const result = await labelCapture(capFile, log2, { apps: new AppMatcher(loadAppRules(rules)) }, (row) => writer.write(row));
+  const result = await labelCapture(capFile, done, { apps: new AppMatcher(loadAppRules(rules)) }, (row) => writer.write(row));
   await writer.close();
   writeFileSync(join(dir, 'label-report.json'), JSON.stringify(result.report, null, 2) + '\n');
   const wallSec = (Date.now() - started) / 1000;
