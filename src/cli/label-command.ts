@@ -1,5 +1,4 @@
 import { writeFileSync } from 'node:fs';
-import { extname } from 'node:path';
 import { type Command, Option } from 'commander';
 import { featureGroups, milliseconds, reportErrors, seconds } from './args.js';
 import { FEATURE_GROUPS, flowPlugins } from '../features/extract.js';
@@ -7,7 +6,7 @@ import { AppMatcher, loadAppRules } from '../features/apps.js';
 import { type ActionRecord, readActionLog } from '../label/actions.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC, labelCapture, labeledColumns } from '../label/label-capture.js';
 import { DEFAULT_SLACK_AFTER_NS, DEFAULT_SLACK_BEFORE_NS, type LabelReport } from '../label/labeler.js';
-import { type OutputFormat, openRecordWriter } from '../output/writers.js';
+import { formatFromPath, openRecordWriter } from '../output/writers.js';
 
 
 /** One line a class: how many records each action of the class got. */
@@ -47,8 +46,7 @@ export function addLabelCommand(program: Command): void {
           actions = [{ user: 'capture', device: 'capture', app: m[1], action: m[2], startNs: 0n, endNs: 2n ** 63n, scenario: 'capture-action', repetition: 0, seq: 0 }];
         }
         const apps = new AppMatcher(loadAppRules(o.apps));
-        const ext = extname(o.output).toLowerCase();
-        const format: OutputFormat = ext === '.parquet' ? 'parquet' : ext === '.jsonl' || ext === '.json' ? 'jsonl' : 'csv';
+        const format = formatFromPath(o.output);
         const plugins = () => flowPlugins({ groups: o.features });
         const writer = openRecordWriter(format, o.output, labeledColumns(plugins()));
         const result = await labelCapture(

@@ -1,4 +1,3 @@
-import { extname } from 'node:path';
 import { Command, Option } from 'commander';
 import { addrText } from '../common/addr.js';
 import { Decoder } from '../decode/decoder.js';
@@ -11,7 +10,7 @@ import { schemaMarkdown } from '../flow/schema.js';
 import { readCapture } from '../pcap/reader.js';
 import { type CaptureIssue, formatIssue } from '../pcap/types.js';
 import { openCaptureWriter } from '../pcap/writer.js';
-import { type OutputFormat, openRecordWriter } from '../output/writers.js';
+import { type OutputFormat, formatFromPath, openRecordWriter } from '../output/writers.js';
 import { LABEL_COLUMNS } from '../label/labeler.js';
 import { addLabelCommand } from './label-command.js';
 import { addTestbedCommand } from './testbed-command.js';
@@ -40,13 +39,6 @@ class IssuePrinter {
     this.shown = 0;
     this.hidden = 0;
   }
-}
-
-function formatFromPath(path: string): OutputFormat {
-  const e = extname(path).toLowerCase();
-  if (e === '.parquet') return 'parquet';
-  if (e === '.jsonl' || e === '.ndjson' || e === '.json') return 'jsonl';
-  return 'csv';
 }
 
 function summaryLine(s: ExtractSummary): string {

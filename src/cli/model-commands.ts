@@ -1,5 +1,4 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { extname } from 'node:path';
 import type { Command } from 'commander';
 import { count as int, list, reportErrors } from './args.js';
 import { type RecordTable, readRecordsCsv } from '../dataset/records.js';
@@ -10,7 +9,7 @@ import { DEFAULT_LABEL_BURST_GAP_SEC, labeledColumns } from '../label/label-capt
 import { earlyClassification, earlyMarkdown, evaluateModels, openWorld, openWorldMarkdown, table2Markdown } from '../models/evaluate.js';
 import { loadModels, predict, saveModels, trainModels } from '../models/model-dir.js';
 import { evaluationHtml } from '../models/report-html.js';
-import { type OutputFormat, openRecordWriter } from '../output/writers.js';
+import { formatFromPath, openRecordWriter } from '../output/writers.js';
 
 
 /** Labeled records from one or more CSV files (same columns), concatenated. */
@@ -100,8 +99,7 @@ export function addModelCommands(program: Command): void {
         const table = { names, rows };
         const preds = predict(m, toMatrix(table, { names: m.manifest.features }, [...rows.keys()]), o.threshold);
         const outCols = [...KEPT.map((k) => cols[names.indexOf(k)]), ...PREDICTION_COLUMNS];
-        const ext = extname(o.output).toLowerCase();
-        const format: OutputFormat = ext === '.parquet' ? 'parquet' : ext === '.jsonl' || ext === '.json' ? 'jsonl' : 'csv';
+        const format = formatFromPath(o.output);
         const w = openRecordWriter(format, o.output, outCols);
         const keep = KEPT.map((k) => names.indexOf(k));
         rows.forEach((r, i) => w.write([...keep.map((j) => r[j]), preds[i].app, preds[i].appProb, preds[i].action, preds[i].actionProb]));

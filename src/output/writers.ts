@@ -1,4 +1,5 @@
 import { closeSync, createWriteStream, openSync, writeSync } from 'node:fs';
+import { extname } from 'node:path';
 import { Writable } from 'node:stream';
 import type { CellValue, ColumnDef, NumberList } from '../flow/schema.js';
 
@@ -401,6 +402,14 @@ function arrowType(A: typeof import('apache-arrow'), c: ColumnDef): import('apac
     default:
       return new A.Utf8();
   }
+}
+
+/** The output format a file name asks for: .parquet, .jsonl / .ndjson / .json, else CSV. */
+export function formatFromPath(path: string): OutputFormat {
+  const e = extname(path).toLowerCase();
+  if (e === '.parquet') return 'parquet';
+  if (e === '.jsonl' || e === '.ndjson' || e === '.json') return 'jsonl';
+  return 'csv';
 }
 
 export function openRecordWriter(format: OutputFormat, target: string, columns: readonly ColumnDef[]): RecordWriter {
