@@ -113,25 +113,34 @@ class TextSink {
       return;
     }
     // Other lists (SPLT lengths and times): mostly integers, written by the integer paths; anything else as num().
-    this.reserve(2);
-    this.buf[this.len++] = 34;
-    this.buf[this.len++] = 91;
+    // Room for the brackets and for every element as a 12-byte int32 with its comma is reserved once; an element
+    // that is not an int32 goes through num(), which reserves for itself.
+    this.reserve(4 + v.length * 12);
+    let b = this.buf;
+    let at = this.len;
+    b[at++] = 34;
+    b[at++] = 91;
     for (let i = 0; i < v.length; i++) {
       const x = v[i];
-      this.reserve(24);
-      if (i > 0) this.buf[this.len++] = 44;
+      if (i > 0) b[at++] = 44;
       if ((x | 0) === x) {
         let y = x;
         if (y < 0) {
-          this.buf[this.len++] = 45;
+          b[at++] = 45;
           y = -y;
         }
-        this.len = writeInt32(this.buf, this.len, y);
-      } else this.num(x);
+        at = writeInt32(b, at, y);
+      } else {
+        this.len = at;
+        this.num(x);
+        this.reserve(4 + (v.length - i) * 12);
+        b = this.buf; // reserve() may have flushed into a larger buffer
+        at = this.len;
+      }
     }
-    this.reserve(2);
-    this.buf[this.len++] = 93;
-    this.buf[this.len++] = 34;
+    b[at++] = 93;
+    b[at++] = 34;
+    this.len = at;
   }
 
   flush(): void {

@@ -49,6 +49,20 @@ describe('record writers', () => {
     );
   });
 
+  it('CSV writes a list longer than its buffer, with fractions that force a flush mid-list', async () => {
+    // 200,000 entries, a third of them fractions of ~20 characters: about 2.5 MB, past the 1 MiB buffer, so num()
+    // flushes and the list's writer must carry on in the new buffer.
+    const list = Float64Array.from({ length: 200_000 }, (_, i) => (i % 3 === 0 ? i / 7 : -i));
+    const path = join(dir, 'long.csv');
+    const w = new CsvWriter(path, COLS);
+    w.write([1, 'a', list]);
+    w.write([2, 'b', list.subarray(5, 8)]);
+    await w.close();
+    const lines = readFileSync(path, 'utf8').split('\n');
+    assert.equal(lines[1], `1,a,"[${Array.from(list, (x) => String(x === 0 ? 0 : x)).join(',')}]"`);
+    assert.equal(lines[2], `2,b,"[-5,${String(6 / 7)},-7]"`);
+  });
+
   it('JSON Lines writes typed-array lists as JSON arrays', async () => {
     const path = join(dir, 'a.jsonl');
     const w = new JsonlWriter(path, COLS);
