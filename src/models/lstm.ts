@@ -157,29 +157,5 @@ export interface LstmCache {
   probs: Float64Array;
 }
 
-/** Adam (Kingma and Ba), the defaults of tf.keras and torch. */
-export class Adam {
-  private readonly m: Float64Array;
-  private readonly v: Float64Array;
-  private t = 0;
-  constructor(
-    private readonly params: Float64Array,
-    private readonly lr = 1e-3,
-    private readonly b1 = 0.9,
-    private readonly b2 = 0.999,
-    private readonly eps = 1e-7,
-  ) {
-    this.m = new Float64Array(params.length);
-    this.v = new Float64Array(params.length);
-  }
-  step(grad: Float64Array): void {
-    this.t++;
-    const c1 = 1 - this.b1 ** this.t;
-    const c2 = 1 - this.b2 ** this.t;
-    for (let i = 0; i < grad.length; i++) {
-      this.m[i] = this.b1 * this.m[i] + (1 - this.b1) * grad[i];
-      this.v[i] = this.b2 * this.v[i] + (1 - this.b2) * grad[i] * grad[i];
-      this.params[i] -= (this.lr * (this.m[i] / c1)) / (Math.sqrt(this.v[i] / c2) + this.eps);
-    }
-  }
-}
+/** Adam lives with the batched kernel; re-exported for the reference's users. */
+export { Adam } from './lstm-chain.js';

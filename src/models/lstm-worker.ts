@@ -1,0 +1,30 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { type ChainShape, ChainKernel } from './lstm-chain.js';
+
+/**
+ * One data-parallel training thread (lstm-train.ts): the parameters, the sequences and this thread's gradient live in
+ * shared memory; each message names the sequences of this thread's share of a batch, and the reply comes when their
+ * gradient (scaled by 1/batch) is in `grad`.
+ */
+export interface WorkerInit {
+  shape: ChainShape;
+  params: SharedArrayBuffer;
+  x: SharedArrayBuffer;
+  y: SharedArrayBuffer;
+  c0: SharedArrayBuffer | null;
+  grad: SharedArrayBuffer;
+}
+
+const init = workerData as WorkerInit;
+const kernel = new ChainKernel(init.shape);
+const params = new Float64Array(init.params);
+const x = new Float32Array(init.x);
+const y = new Int32Array(init.y);
+const c0 = init.c0 ? new Float32Array(init.c0) : undefined;
+const grad = new Float64Array(init.grad);
+
+parentPort!.on('message', (m: { ids: Int32Array; scale: number }) => {
+  grad.fill(0);
+  const loss = kernel.gradient(params, x, y, m.ids, m.scale, grad, c0);
+  parentPort!.postMessage(loss);
+});
