@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { FEATURE_GROUPS, type FeatureGroup, OPTIONAL_GROUPS } from '../features/extract.js';
+import { ALL_GROUPS, FEATURE_GROUPS, type FeatureGroup } from '../features/extract.js';
 
 /** Option parsers shared by the commands: each rejects what it cannot read, naming what it wants. */
 
@@ -47,9 +47,9 @@ export async function reportErrors(body: () => unknown): Promise<void> {
 /** --features: groups by name, "all" (the optional ones too) or "none". */
 export function featureGroups(v: string): FeatureGroup[] {
   if (v === 'none') return [];
-  if (v === 'all') return [...FEATURE_GROUPS, ...OPTIONAL_GROUPS];
+  if (v === 'all') return [...ALL_GROUPS];
   const groups = v.split(',').map((g) => g.trim());
-  const known: readonly string[] = [...FEATURE_GROUPS, ...OPTIONAL_GROUPS];
+  const known: readonly string[] = ALL_GROUPS;
   for (const g of groups) if (!known.includes(g)) throw new InvalidArgumentError(`unknown feature group "${g}"; choose from ${known.join(', ')}`);
   return groups as FeatureGroup[];
 }

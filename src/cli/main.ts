@@ -4,7 +4,7 @@ import { Decoder } from '../decode/decoder.js';
 import type { DecodedPacket } from '../decode/packet.js';
 import { DEFAULT_FILTER, PacketFilter } from '../filter/filter.js';
 import { AppMatcher, loadAppRules } from '../features/apps.js';
-import { type ExtractSummary, FEATURE_GROUPS, OPTIONAL_GROUPS, extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
+import { type ExtractSummary, ALL_GROUPS, FEATURE_GROUPS, OPTIONAL_GROUPS, extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
 import { LENGTH_MODES, type LengthMode } from '../flow/flow.js';
 import { schemaMarkdown } from '../flow/schema.js';
 import { readCapture } from '../pcap/reader.js';
@@ -260,7 +260,7 @@ export function buildProgram(): Command {
     .description('Print the flow record schema: every column with its type, unit and definition (the app columns only with flows --apps; the label columns only from `cipherscope label`).')
     .addOption(new Option('--format <format>', 'output format').choices(['markdown', 'json']).default('markdown'))
     .action((o) => {
-      const cols = [...flowColumns(flowPlugins({ groups: [...FEATURE_GROUPS, ...OPTIONAL_GROUPS] }), true), ...LABEL_COLUMNS];
+      const cols = [...flowColumns(flowPlugins({ groups: ALL_GROUPS }), true), ...LABEL_COLUMNS];
       process.stdout.write(o.format === 'json' ? JSON.stringify(cols, null, 2) + '\n' : schemaMarkdown(cols));
     });
 

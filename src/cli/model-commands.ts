@@ -3,10 +3,12 @@ import type { Command } from 'commander';
 import { count as int, list, reportErrors } from './args.js';
 import { type RecordTable, readRecordsCsv } from '../dataset/records.js';
 import { toMatrix } from '../dataset/matrix.js';
-import { extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
+import { ALL_GROUPS, extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC, labeledColumns } from '../label/label-capture.js';
-import { earlyClassification, earlyMarkdown, evaluateModels, openWorld, openWorldMarkdown, table2Markdown } from '../models/evaluate.js';
+import { FOREST_LEARNER, SVM_LEARNER, earlyClassification, earlyMarkdown, evaluateModels, lstmLearner, openWorld, openWorldMarkdown, seriesMatrix, table2Markdown } from '../models/evaluate.js';
+import { LSTM_TRAIN_DEFAULTS } from '../models/lstm-train.js';
+import { StatusLine } from './progress.js';
 import { loadModels, predict, saveModels, trainModels } from '../models/model-dir.js';
 import { evaluationHtml } from '../models/report-html.js';
 import { formatFromPath, openRecordWriter } from '../output/writers.js';
@@ -14,7 +16,8 @@ import { formatFromPath, openRecordWriter } from '../output/writers.js';
 
 /** Labeled records from one or more CSV files (same columns), concatenated. */
 function readLabeled(files: string[]): { table: RecordTable; bytes: Buffer } {
-  const cols = labeledColumns();
+  // Every group's columns, so an optional one (series_pooled) is typed when a file has it.
+  const cols = labeledColumns(flowPlugins({ groups: ALL_GROUPS }));
   let table: RecordTable | undefined;
   const parts: Buffer[] = [];
   for (const f of files) {
@@ -29,7 +32,7 @@ function readLabeled(files: string[]): { table: RecordTable; bytes: Buffer } {
 
 const PREDICTION_COLUMNS: ColumnDef[] = [
   { name: 'predicted_app', type: 'string', unit: '', description: 'App the model predicts; "unknown" when its probability is below the calibrated threshold (95% of known-app flows kept; --threshold).' },
-  { name: 'app_probability', type: 'float', unit: '', description: 'Probability of the predicted app (mean over the forest\'s trees).' },
+  { name: 'app_probability', type: 'float', unit: '', description: 'Probability of the predicted app (forests: mean over the trees; LSTM: softmax).' },
   { name: 'predicted_action', type: 'string', unit: '', description: 'Action predicted by the action model of the predicted app (impertinent included); empty for unknown apps.' },
   { name: 'action_probability', type: 'float', unit: '', description: 'Probability of the predicted action.' },
 ];
@@ -46,11 +49,24 @@ export function addModelCommands(program: Command): void {
     .option('--exclude <columns>', 'leave these feature columns out too (ablation), comma-separated', list, [])
     .option('--report <file.json>', 'write every score, per-class figures, confusion matrices and top features here')
     .option('--html <file.html>', 'write a self-contained HTML report (tables, confusion matrices as SVG)')
+    .option('--models <list>', 'models to evaluate: rf, svm, lstm (default: all three when the records have series_pooled, else rf,svm)', list)
+    .option('--lstm-batches <n>', 'LSTM training batches of 50 (early stopping may end sooner)', int, LSTM_TRAIN_DEFAULTS.batches)
+    .option('--threads <n>', 'LSTM training threads', int, LSTM_TRAIN_DEFAULTS.threads)
+    .option('--no-progress', 'no status line on a terminal')
     .action((files: string[], o) =>
       reportErrors(async () => {
         const { table } = readLabeled(files);
-        const opts = { folds: o.folds, seed: o.seed, exclude: o.exclude };
+        const hasSeries = table.names.includes('series_pooled');
+        const models: string[] = o.models ?? (hasSeries ? ['rf', 'svm', 'lstm'] : ['rf', 'svm']);
+        const unknown = models.filter((m) => !['rf', 'svm', 'lstm'].includes(m));
+        if (unknown.length > 0) throw new Error(`--models: unknown model ${unknown.join(', ')} (rf, svm, lstm)`);
+        if (!hasSeries && !o.models) process.stderr.write('cipherscope: no series_pooled column, so no LSTM row (label with --features all to get one)\n');
+        const status = new StatusLine(o.progress);
+        const lstm = lstmLearner({ batches: o.lstmBatches, threads: o.threads, onProgress: (b, n) => status.show(`LSTM training: batch ${b}/${n}`) });
+        const learners = models.map((m) => (m === 'rf' ? FOREST_LEARNER : m === 'svm' ? SVM_LEARNER : lstm));
+        const opts = { folds: o.folds, seed: o.seed, exclude: o.exclude, learners };
         const results = await evaluateModels(table, labeledColumns(), opts);
+        status.clear();
         process.stdout.write(table2Markdown(results));
         const open = await openWorld(table, labeledColumns(), opts);
         if (open.length > 0) process.stdout.write('\nOpen world (random forest):\n\n' + openWorldMarkdown(open));
@@ -64,18 +80,31 @@ export function addModelCommands(program: Command): void {
 
   program
     .command('train')
-    .description('Train the app forest (50 trees, depth 15) and one action forest per app (20 trees, depth 10) on labeled flow records; save them with a manifest.')
+    .description('Train the app model and one action model per app on labeled flow records and save them with a manifest: random forests (50 trees of depth 15 for apps, 20 of depth 10 for actions) or the paper\'s LSTM ensemble (needs series_pooled: label with --features all).')
     .argument('<records...>', 'labeled flow records (.csv)')
     .requiredOption('--model <dir>', 'model directory to write')
+    .option('--kind <kind>', 'rf (random forests) or lstm', 'rf')
     .option('--seed <n>', 'seed', int, 1)
-    .option('--exclude <columns>', 'leave these feature columns out, comma-separated', list, [])
+    .option('--exclude <columns>', 'leave these feature columns out, comma-separated (forests)', list, [])
     .option('--burst-gap <seconds>', 'the --burst-gap the records were labeled with (classify meters the same way)', Number, DEFAULT_LABEL_BURST_GAP_SEC)
+    .option('--lstm-batches <n>', 'LSTM training batches of 50 (early stopping may end sooner)', int, LSTM_TRAIN_DEFAULTS.batches)
+    .option('--threads <n>', 'LSTM training threads', int, LSTM_TRAIN_DEFAULTS.threads)
+    .option('--no-progress', 'no status line on a terminal')
     .action((files: string[], o) =>
       reportErrors(async () => {
+        if (o.kind !== 'rf' && o.kind !== 'lstm') throw new Error(`--kind: ${o.kind}: rf or lstm`);
         const { table, bytes } = readLabeled(files);
-        const m = trainModels(table, labeledColumns(), bytes, o.seed, o.exclude, { burstGapSec: o.burstGap });
+        const status = new StatusLine(o.progress);
+        const m = await trainModels(table, labeledColumns(), bytes, {
+          kind: o.kind === 'lstm' ? 'lstm' : 'random-forest',
+          seed: o.seed,
+          exclude: o.exclude,
+          meter: { burstGapSec: o.burstGap },
+          lstm: { batches: o.lstmBatches, threads: o.threads, onProgress: (b, n) => status.show(`LSTM training: batch ${b}/${n}`) },
+        });
+        status.clear();
         saveModels(o.model, m);
-        process.stderr.write(`cipherscope: trained on ${m.manifest.trainingRows} flows, ${m.manifest.features.length} features, apps ${m.manifest.apps.join(', ')} -> ${o.model}\n`);
+        process.stderr.write(`cipherscope: trained ${m.manifest.kind} on ${m.manifest.trainingRows} flows, ${m.manifest.features.length} input column(s), apps ${m.manifest.apps.join(', ')} -> ${o.model}\n`);
       }),
     );
 
@@ -89,7 +118,7 @@ export function addModelCommands(program: Command): void {
     .action((capture: string, o) =>
       reportErrors(async () => {
         const m = loadModels(o.model);
-        const plugins = flowPlugins();
+        const plugins = flowPlugins(m.manifest.kind === 'lstm' ? { groups: ALL_GROUPS } : {});
         const cols = flowColumns(plugins);
         const names = cols.map((c) => c.name);
         const missing = m.manifest.features.filter((f) => !names.includes(f));
@@ -97,7 +126,8 @@ export function addModelCommands(program: Command): void {
         const rows: CellValue[][] = [];
         await extractFlows(capture, (r) => rows.push(r.slice()), { plugins, flow: { burstGapSec: m.manifest.meter.burstGapSec } });
         const table = { names, rows };
-        const preds = predict(m, toMatrix(table, { names: m.manifest.features }, [...rows.keys()]), o.threshold);
+        const all = [...rows.keys()];
+        const preds = predict(m, m.manifest.kind === 'lstm' ? seriesMatrix(table, all) : toMatrix(table, { names: m.manifest.features }, all), o.threshold);
         const outCols = [...KEPT.map((k) => cols[names.indexOf(k)]), ...PREDICTION_COLUMNS];
         const format = formatFromPath(o.output);
         const w = openRecordWriter(format, o.output, outCols);

@@ -36,3 +36,22 @@ export class Progress {
     if (this.started) this.bar?.stop();
   }
 }
+
+/** One status line rewritten in place on a terminal (long training loops); nothing in pipes, CI or when disabled. */
+export class StatusLine {
+  private readonly on: boolean;
+  private last = 0;
+  constructor(enabled = true) {
+    this.on = enabled && process.stderr.isTTY === true && !process.env.CI;
+  }
+  show(text: string): void {
+    if (!this.on) return;
+    const now = Date.now();
+    if (now - this.last < 200) return;
+    this.last = now;
+    process.stderr.write(`\r\x1b[K${text}`);
+  }
+  clear(): void {
+    if (this.on) process.stderr.write('\r\x1b[K');
+  }
+}

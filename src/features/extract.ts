@@ -21,6 +21,8 @@ export const FEATURE_GROUPS = ['tcp', 'tls', 'dns', 'splt', 'bytes'] as const;
 /** Groups only on request: `series` (the LSTM input, 768 numbers a record). */
 export const OPTIONAL_GROUPS = ['series'] as const;
 export type FeatureGroup = (typeof FEATURE_GROUPS)[number] | (typeof OPTIONAL_GROUPS)[number];
+/** `--features all`. */
+export const ALL_GROUPS: readonly FeatureGroup[] = [...FEATURE_GROUPS, ...OPTIONAL_GROUPS];
 
 export interface PluginOptions {
   /** Groups to run besides the packet statistics (default: all). */

@@ -6,6 +6,9 @@ import type { RecordTable } from '../dataset/records.js';
 import { type ForestOptions, type Matrix, RandomForest } from './forest.js';
 import { auroc, bootstrapInterval, quantile, scores, stratifiedGroupKFold } from './metrics.js';
 import { SvmClassifier } from './svm.js';
+import { SERIES_STEPS, STEP_INPUTS } from '../features/series.js';
+import { type AppContext, LSTM_UNITS, appContext, argmaxRows, fitActionLstm, fitAppLstm, predictAction, seriesInputs } from './lstm-models.js';
+import type { LstmTrainOptions } from './lstm-train.js';
 
 /**
  * The paper's Table 2 for the random forest and the SVM: app classification over every flow of a known app, and action
@@ -21,10 +24,23 @@ import { SvmClassifier } from './svm.js';
 export const APP_FOREST: Partial<ForestOptions> = { trees: 50, maxDepth: 15 };
 export const ACTION_FOREST: Partial<ForestOptions> = { trees: 20, maxDepth: 10 };
 
+/** A fitted model as the evaluation sees it. */
+export interface Fitted {
+  /** Class index of each row; `context` rows (aligned with x) when the learner takes an app context. */
+  predict(x: Matrix, context?: Matrix): Int32Array;
+  importances?: Float64Array;
+  /** App models that hand a context to action models: one row of it per row of x. */
+  context?(x: Matrix): Matrix;
+}
+
 /** A model kind as the evaluation sees it: fit on rows, predict class indices. */
 export interface Learner {
   name: string;
-  fit(x: Matrix, y: Int32Array, classes: number, task: 'app' | 'action', seed: number): Promise<{ predict(x: Matrix): Int32Array; importances?: Float64Array }>;
+  /** What a row holds: the flow's feature columns (featureSpec), or its pooled series (series_pooled). */
+  inputs?: 'features' | 'series';
+  /** False: no importances to report, so no extra fit on all rows. */
+  importances?: boolean;
+  fit(x: Matrix, y: Int32Array, classes: number, task: 'app' | 'action', seed: number, context?: Matrix): Promise<Fitted>;
 }
 
 export const FOREST_LEARNER: Learner = {
@@ -34,8 +50,78 @@ export const FOREST_LEARNER: Learner = {
 
 export const SVM_LEARNER: Learner = {
   name: 'SVM',
+  importances: false,
   fit: (x, y, k) => SvmClassifier.fit(x, y, k),
 };
+
+/**
+ * The paper's LSTM ensemble (lstm-models.ts). For the app task it learns the app; its out-of-fold context (each
+ * flow's app probabilities and last cell state from the fold model that did not see the flow's group) then feeds the
+ * action models, as the paper's action models read the app model's output and cell state.
+ */
+export function lstmLearner(train: Partial<LstmTrainOptions> = {}): Learner {
+  return {
+    name: 'LSTM',
+    inputs: 'series',
+    importances: false,
+    async fit(x, y, k, task, seed, context) {
+      const o = { ...train, seed };
+      if (task === 'app') {
+        const m = await fitAppLstm(x, y, k, o);
+        return {
+          predict: (q) => argmaxRows(m.predictProba(seriesInputs(q), q.rows), k),
+          context: (q) => contextMatrix(appContext(m, q)),
+        };
+      }
+      if (!context) throw new Error('lstm: the action models need the app model\'s context');
+      const m = await fitActionLstm(x, fromContextMatrix(context), y, k, o);
+      return {
+        predict: (q, c) => {
+          if (!c) throw new Error('lstm: the action models need the app model\'s context');
+          return argmaxRows(predictAction(m, q, fromContextMatrix(c)), k);
+        },
+      };
+    },
+  };
+}
+
+/** An app context as matrix rows: the app probabilities, then the cell state. */
+function contextMatrix(c: AppContext): Matrix {
+  const n = c.cells.length / LSTM_UNITS;
+  const cols = c.apps + LSTM_UNITS;
+  const data = new Float64Array(n * cols);
+  for (let i = 0; i < n; i++) {
+    data.set(c.probs.subarray(i * c.apps, (i + 1) * c.apps), i * cols);
+    for (let u = 0; u < LSTM_UNITS; u++) data[i * cols + c.apps + u] = c.cells[i * LSTM_UNITS + u];
+  }
+  return { rows: n, cols, data };
+}
+
+function fromContextMatrix(m: Matrix): AppContext {
+  const apps = m.cols - LSTM_UNITS;
+  const probs = new Float64Array(m.rows * apps);
+  const cells = new Float32Array(m.rows * LSTM_UNITS);
+  for (let i = 0; i < m.rows; i++) {
+    probs.set(m.data.subarray(i * m.cols, i * m.cols + apps), i * apps);
+    for (let u = 0; u < LSTM_UNITS; u++) cells[i * LSTM_UNITS + u] = m.data[i * m.cols + apps + u];
+  }
+  return { probs, cells, apps };
+}
+
+/** Rows of the series_pooled column, or an error that says how to get it. */
+export function seriesMatrix(table: RecordTable, rows: readonly number[]): Matrix {
+  const at = table.names.indexOf('series_pooled');
+  if (at < 0) throw new Error('the LSTM reads the series_pooled column: label with --features tcp,tls,dns,splt,bytes,series (or all)');
+  const width = SERIES_STEPS * STEP_INPUTS;
+  const data = new Float64Array(rows.length * width);
+  rows.forEach((r, i) => {
+    const v = table.rows[r][at];
+    if (!Array.isArray(v) && !(v instanceof Float64Array)) throw new Error(`record ${r + 1}: series_pooled is empty`);
+    if (v.length !== width) throw new Error(`record ${r + 1}: series_pooled has ${v.length} values, ${width} expected`);
+    data.set(v as ArrayLike<number>, i * width);
+  });
+  return { rows: rows.length, cols: width, data };
+}
 
 export interface TaskResult {
   model: string;
@@ -75,15 +161,27 @@ export function splitGroups(table: RecordTable, rows: readonly number[], folds: 
   return out;
 }
 
-async function runTask(learner: Learner, task: string, table: RecordTable, spec: FeatureSpec, rows: number[], labels: string[], o: EvaluationOptions): Promise<TaskResult[]> {
+export function pickRows(x: Matrix, ids: readonly number[]): Matrix {
+  const data = new Float64Array(ids.length * x.cols);
+  ids.forEach((i, j) => data.set(x.data.subarray(i * x.cols, (i + 1) * x.cols), j * x.cols));
+  return { rows: ids.length, cols: x.cols, data };
+}
+
+/**
+ * One task for one learner: grouped k-fold (every row predicted once, by the model that did not see its group),
+ * then the leaky random 80/20 row. `context` (aligned with rows) goes to learners that read an app context; the
+ * app task's out-of-fold context comes back in `outOfFold` for the learners that make one.
+ */
+async function runTask(learner: Learner, task: string, table: RecordTable, spec: FeatureSpec, rows: number[], labels: string[], o: EvaluationOptions, context?: Matrix): Promise<{ results: TaskResult[]; outOfFold?: Matrix }> {
   const { classes, y } = encodeLabels(labels);
   const k = classes.length;
   const kind = task === 'app' ? 'app' : 'action';
-  const x = toMatrix(table, spec, rows);
+  const x = learner.inputs === 'series' ? seriesMatrix(table, rows) : toMatrix(table, spec, rows);
+  const names = learner.inputs === 'series' ? [] : spec.names;
   const results: TaskResult[] = [];
   const assemble = (split: TaskResult['split'], pred: Int32Array, truth: Int32Array, importances: Float64Array | undefined): TaskResult => {
     const s = scores(truth, pred, k);
-    const imp = importances ? [...importances].map((v, i) => ({ feature: spec.names[i], importance: v })).sort((a, b) => b.importance - a.importance) : [];
+    const imp = importances ? [...importances].map((v, i) => ({ feature: names[i], importance: v })).sort((a, b) => b.importance - a.importance) : [];
     return {
       model: learner.name,
       task,
@@ -98,24 +196,26 @@ async function runTask(learner: Learner, task: string, table: RecordTable, spec:
       importances: imp.slice(0, 10),
     };
   };
-  const pick = (ids: number[]): Matrix => {
-    const data = new Float64Array(ids.length * x.cols);
-    ids.forEach((i, j) => data.set(x.data.subarray(i * x.cols, (i + 1) * x.cols), j * x.cols));
-    return { rows: ids.length, cols: x.cols, data };
-  };
-  // Grouped k-fold: every row is predicted once, by the model that did not see its group.
+  const ctx = (ids: number[]) => (context ? pickRows(context, ids) : undefined);
   const fold = stratifiedGroupKFold(y, splitGroups(table, rows, o.folds), k, o.folds, o.seed);
   const pred = new Int32Array(rows.length);
+  let outOfFold: Matrix | undefined;
   for (let f = 0; f < o.folds; f++) {
     const train = [...rows.keys()].filter((i) => fold[i] !== f);
     const test = [...rows.keys()].filter((i) => fold[i] === f);
     if (test.length === 0 || train.length === 0) continue;
-    const m = await learner.fit(pick(train), Int32Array.from(train, (i) => y[i]), k, kind, o.seed + f);
-    const p = m.predict(pick(test));
+    const m = await learner.fit(pickRows(x, train), Int32Array.from(train, (i) => y[i]), k, kind, o.seed + f, ctx(train));
+    const xt = pickRows(x, test);
+    const p = m.predict(xt, ctx(test));
     test.forEach((i, j) => (pred[i] = p[j]));
+    if (m.context) {
+      const c = m.context(xt);
+      outOfFold ??= { rows: rows.length, cols: c.cols, data: new Float64Array(rows.length * c.cols) };
+      test.forEach((i, j) => outOfFold!.data.set(c.data.subarray(j * c.cols, (j + 1) * c.cols), i * c.cols));
+    }
   }
-  const all = await learner.fit(x, y, k, kind, o.seed);
-  results.push(assemble('group-kfold', pred, y, all.importances));
+  const importances = learner.importances === false ? undefined : (await learner.fit(x, y, k, kind, o.seed, context)).importances;
+  results.push(assemble('group-kfold', pred, y, importances));
   // The paper's split: 80/20 at random over flows (leaky: neighbours of a test flow are in training).
   const random = mulberry32(o.seed);
   const order = [...rows.keys()];
@@ -127,10 +227,10 @@ async function runTask(learner: Learner, task: string, table: RecordTable, spec:
   const train = order.slice(0, cut);
   const test = order.slice(cut);
   if (test.length > 0) {
-    const m = await learner.fit(pick(train), Int32Array.from(train, (i) => y[i]), k, kind, o.seed);
-    results.push(assemble('random-80-20', m.predict(pick(test)), Int32Array.from(test, (i) => y[i]), m.importances));
+    const m = await learner.fit(pickRows(x, train), Int32Array.from(train, (i) => y[i]), k, kind, o.seed, ctx(train));
+    results.push(assemble('random-80-20', m.predict(pickRows(x, test), ctx(test)), Int32Array.from(test, (i) => y[i]), m.importances));
   }
-  return results;
+  return { results, outOfFold };
 }
 
 /** App task and one action task per app, for each learner, on labeled flow records (`label` / `testbed` output). */
@@ -142,12 +242,15 @@ export async function evaluateModels(table: RecordTable, columns: readonly Colum
   const results: TaskResult[] = [];
   const apps = [...new Set(usable.map((r) => table.rows[r][app] as string))].sort();
   for (const learner of o.learners ?? [FOREST_LEARNER, SVM_LEARNER]) {
-    results.push(...(await runTask(learner, 'app', table, spec, usable, usable.map((r) => table.rows[r][app] as string), o)));
+    const appTask = await runTask(learner, 'app', table, spec, usable, usable.map((r) => table.rows[r][app] as string), o);
+    results.push(...appTask.results);
     for (const a of apps) {
-      const rows = usable.filter((r) => table.rows[r][app] === a);
+      const ids = [...usable.keys()].filter((i) => table.rows[usable[i]][app] === a);
+      const rows = ids.map((i) => usable[i]);
       const labels = rows.map((r) => table.rows[r][action] as string);
       if (new Set(labels).size < 2) continue;
-      results.push(...(await runTask(learner, `action:${a}`, table, spec, rows, labels, o)));
+      const context = appTask.outOfFold ? pickRows(appTask.outOfFold, ids) : undefined;
+      results.push(...(await runTask(learner, `action:${a}`, table, spec, rows, labels, o, context)).results);
     }
   }
   return results;

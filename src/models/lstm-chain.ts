@@ -97,6 +97,7 @@ export class ChainKernel {
   private readonly dc: Float64Array;
   private readonly dz: Float64Array;
   private readonly v: Float64Array; // [x_t | h_{t-1}]
+  private readonly z: Float64Array; // gate inputs before activation
 
   constructor(readonly shape: ChainShape) {
     this.layout = chainLayout(shape);
@@ -112,11 +113,13 @@ export class ChainKernel {
     this.dc = new Float64Array(H);
     this.dz = new Float64Array(4 * H);
     this.v = new Float64Array(shape.inputs + H);
+    this.z = new Float64Array(4 * H);
   }
 
   /**
    * Forward pass of sequence n of x (N x T x D); c0 (N x H, optional) is its initial cell state. Leaves the
    * activations in this kernel for backward() and returns the class probabilities (a view, overwritten next call).
+   * After load(p) when used directly (gradient() and predict() load themselves).
    */
   forward(p: Float64Array, x: Float32Array, n: number, c0?: Float32Array): Float64Array {
     const { inputs: D, units: H, classes: K } = this.shape;
@@ -130,43 +133,12 @@ export class ChainKernel {
       cs[k] = c0 ? c0[n * H + k] : 0;
     }
     for (let t = 0; t < T; t++) {
-      const m = mAt[segmentOf[t]];
-      const bAt = m + G * R;
       const xt = xAt + t * D;
       const hp = t * H;
       const gt = t * G;
-      // v = [x_t | h_{t-1}]; four gate rows at a time, four independent sums (a single running sum waits on
-      // the adder's latency at every term).
       for (let d = 0; d < D; d++) v[d] = x[xt + d];
       for (let k = 0; k < H; k++) v[D + k] = hs[hp + k];
-      for (let j = 0; j < G; j += 4) {
-        const r0 = m + j * R;
-        const r1 = r0 + R;
-        const r2 = r1 + R;
-        const r3 = r2 + R;
-        let z0 = p[bAt + j];
-        let z1 = p[bAt + j + 1];
-        let z2 = p[bAt + j + 2];
-        let z3 = p[bAt + j + 3];
-        for (let q = 0; q < R; q++) {
-          const vq = v[q];
-          z0 += p[r0 + q] * vq;
-          z1 += p[r1 + q] * vq;
-          z2 += p[r2 + q] * vq;
-          z3 += p[r3 + q] * vq;
-        }
-        if (j >= 2 * H && j < 3 * H) {
-          gates[gt + j] = Math.tanh(z0);
-          gates[gt + j + 1] = Math.tanh(z1);
-          gates[gt + j + 2] = Math.tanh(z2);
-          gates[gt + j + 3] = Math.tanh(z3);
-        } else {
-          gates[gt + j] = 1 / (1 + Math.exp(-z0));
-          gates[gt + j + 1] = 1 / (1 + Math.exp(-z1));
-          gates[gt + j + 2] = 1 / (1 + Math.exp(-z2));
-          gates[gt + j + 3] = 1 / (1 + Math.exp(-z3));
-        }
-      }
+      this.computeGates(p, segmentOf[t], v, gates, gt);
       for (let k = 0; k < H; k++) {
         const c = gates[gt + H + k] * cs[hp + k] + gates[gt + k] * gates[gt + 2 * H + k];
         const tc = Math.tanh(c);
@@ -187,6 +159,80 @@ export class ChainKernel {
     for (let c = 0; c < K; c++) probs[c] /= s;
     return probs;
   }
+
+  /**
+   * The activated gates i, f, g, o of the cell of segment s into out[at...]: z = b + [W | U] v four gate rows at a
+   * time, four independent sums (a single running sum waits on the adder's latency at every term).
+   */
+  protected computeGates(p: Float64Array, s: number, v: Float64Array, out: Float64Array, at: number): void {
+    const { inputs: D, units: H } = this.shape;
+    const z = this.z;
+    const G = 4 * H;
+    const R = D + H;
+    const m = this.layout.mAt[s];
+    const bAt = m + G * R;
+    for (let j = 0; j < G; j += 4) {
+      const r0 = m + j * R;
+      const r1 = r0 + R;
+      const r2 = r1 + R;
+      const r3 = r2 + R;
+      let z0 = p[bAt + j];
+      let z1 = p[bAt + j + 1];
+      let z2 = p[bAt + j + 2];
+      let z3 = p[bAt + j + 3];
+      for (let q = 0; q < R; q++) {
+        const vq = v[q];
+        z0 += p[r0 + q] * vq;
+        z1 += p[r1 + q] * vq;
+        z2 += p[r2 + q] * vq;
+        z3 += p[r3 + q] * vq;
+      }
+      z[j] = z0;
+      z[j + 1] = z1;
+      z[j + 2] = z2;
+      z[j + 3] = z3;
+    }
+    for (let j = 0; j < G; j++) out[at + j] = j >= 2 * H && j < 3 * H ? Math.tanh(z[j]) : 1 / (1 + Math.exp(-z[j]));
+  }
+
+  /** grad[W | U] += dz v^T and grad[b] += dz for the cell of segment s; dhNext = U^T dz. */
+  protected backProducts(p: Float64Array, s: number, v: Float64Array, dz: Float64Array, dhNext: Float64Array, grad: Float64Array): void {
+    const { inputs: D, units: H } = this.shape;
+    const G = 4 * H;
+    const R = D + H;
+    const m = this.layout.mAt[s];
+    const bAt = m + G * R;
+    dhNext.fill(0);
+    for (let j = 0; j < G; j += 4) {
+      const d0 = dz[j];
+      const d1 = dz[j + 1];
+      const d2 = dz[j + 2];
+      const d3 = dz[j + 3];
+      grad[bAt + j] += d0;
+      grad[bAt + j + 1] += d1;
+      grad[bAt + j + 2] += d2;
+      grad[bAt + j + 3] += d3;
+      const r0 = m + j * R;
+      const r1 = r0 + R;
+      const r2 = r1 + R;
+      const r3 = r2 + R;
+      for (let q = 0; q < R; q++) {
+        const vq = v[q];
+        grad[r0 + q] += d0 * vq;
+        grad[r1 + q] += d1 * vq;
+        grad[r2 + q] += d2 * vq;
+        grad[r3 + q] += d3 * vq;
+      }
+      for (let k = 0; k < H; k++) dhNext[k] += d0 * p[r0 + D + k] + d1 * p[r1 + D + k] + d2 * p[r2 + D + k] + d3 * p[r3 + D + k];
+    }
+  }
+
+  /** Called before a run of forward()/backward() with these parameters (the SIMD kernel converts them). */
+  load(_p: Float64Array): void {}
+
+  /** Called before gradients accumulate, and after, to add what the kernel holds into grad. */
+  protected beginGradient(): void {}
+  protected endGradient(_grad: Float64Array): void {}
 
   /** The last cell state of the last forward() (a view). */
   lastCell(): Float64Array {
@@ -220,8 +266,6 @@ export class ChainKernel {
     }
     const xAt = n * T * D;
     for (let t = T - 1; t >= 0; t--) {
-      const m = mAt[segmentOf[t]];
-      const bAt = m + G * R;
       const gt = t * G;
       const hp = t * H;
       for (let k = 0; k < H; k++) {
@@ -236,33 +280,11 @@ export class ChainKernel {
         dz[2 * H + k] = dct * i * (1 - g * g);
         dz[3 * H + k] = dh[k] * tc * o * (1 - o);
         dc[k] = dct * f;
-        dhNext[k] = 0;
       }
       const xt = xAt + t * D;
       for (let d = 0; d < D; d++) v[d] = x[xt + d];
       for (let k = 0; k < H; k++) v[D + k] = hs[hp + k];
-      for (let j = 0; j < G; j += 4) {
-        const d0 = dz[j];
-        const d1 = dz[j + 1];
-        const d2 = dz[j + 2];
-        const d3 = dz[j + 3];
-        grad[bAt + j] += d0;
-        grad[bAt + j + 1] += d1;
-        grad[bAt + j + 2] += d2;
-        grad[bAt + j + 3] += d3;
-        const r0 = m + j * R;
-        const r1 = r0 + R;
-        const r2 = r1 + R;
-        const r3 = r2 + R;
-        for (let q = 0; q < R; q++) {
-          const vq = v[q];
-          grad[r0 + q] += d0 * vq;
-          grad[r1 + q] += d1 * vq;
-          grad[r2 + q] += d2 * vq;
-          grad[r3 + q] += d3 * vq;
-        }
-        for (let k = 0; k < H; k++) dhNext[k] += d0 * p[r0 + D + k] + d1 * p[r1 + D + k] + d2 * p[r2 + D + k] + d3 * p[r3 + D + k];
-      }
+      this.backProducts(p, segmentOf[t], v, dz, dhNext, grad);
       const swap = dh;
       dh = dhNext;
       dhNext = swap;
@@ -272,12 +294,15 @@ export class ChainKernel {
 
   /** Sum over sequences ids of scale * gradient into grad; returns the summed loss. */
   gradient(p: Float64Array, x: Float32Array, y: Int32Array, ids: ArrayLike<number>, scale: number, grad: Float64Array, c0?: Float32Array): number {
+    this.load(p);
+    this.beginGradient();
     let loss = 0;
     for (let i = 0; i < ids.length; i++) {
       const n = ids[i];
       this.forward(p, x, n, c0);
       loss += this.backward(p, x, n, y[n], scale, grad);
     }
+    this.endGradient(grad);
     return loss;
   }
 
@@ -285,6 +310,7 @@ export class ChainKernel {
   predict(p: Float64Array, x: Float32Array, count: number, c0?: Float32Array, cells?: Float32Array): Float64Array {
     const { classes: K, units: H } = this.shape;
     const out = new Float64Array(count * K);
+    this.load(p);
     for (let n = 0; n < count; n++) {
       out.set(this.forward(p, x, n, c0), n * K);
       if (cells) cells.set(this.lastCell(), n * H);

@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { mulberry32 } from '../common/rng.js';
-import { Adam, type ChainShape, ChainKernel, initChain } from './lstm-chain.js';
+import { Adam, type ChainKernel, type ChainShape, initChain } from './lstm-chain.js';
+import { type KernelKind, makeKernel } from './lstm-simd.js';
 import { scores } from './metrics.js';
 import type { WorkerInit } from './lstm-worker.js';
 
@@ -28,6 +29,8 @@ export interface LstmTrainOptions {
   evalEvery: number;
   patience: number;
   threads: number;
+  /** 'auto': the WebAssembly SIMD kernel when the shape allows it (units a multiple of 4), else float64 JavaScript. */
+  kernel: KernelKind;
   onProgress?: (batch: number, batches: number) => void;
 }
 
@@ -41,6 +44,7 @@ export const LSTM_TRAIN_DEFAULTS: LstmTrainOptions = {
   evalEvery: 100,
   patience: 5,
   threads: Math.min(2, availableParallelism()),
+  kernel: 'auto',
 };
 
 /** Sequences (N x T x D, processing order), their classes, and optional initial cell states (N x H). */
@@ -99,7 +103,7 @@ export async function trainChain(shape: ChainShape, data: SequenceData, options:
   const o = { ...LSTM_TRAIN_DEFAULTS, ...options };
   const K = shape.classes;
   const started = performance.now();
-  const kernel = new ChainKernel(shape);
+  const kernel = makeKernel(shape, o.kernel);
   const T = kernel.layout.T;
   if (data.x.length !== data.count * T * shape.inputs) throw new Error(`lstm: ${data.x.length} inputs for ${data.count} sequences of ${T} x ${shape.inputs}`);
   // Everything the threads read lives in shared memory.
@@ -120,7 +124,7 @@ export async function trainChain(shape: ChainShape, data: SequenceData, options:
 
   const threads = Math.max(1, Math.min(o.threads, o.batchSize));
   const grads = Array.from({ length: threads }, () => new Float64Array(shared(params.length * 8)));
-  const workers = threads > 1 ? grads.map((g) => startWorker({ shape, params: params.buffer as SharedArrayBuffer, x: x.buffer as SharedArrayBuffer, y: y.buffer as SharedArrayBuffer, c0: c0 ? (c0.buffer as SharedArrayBuffer) : null, grad: g.buffer as SharedArrayBuffer })) : [];
+  const workers = threads > 1 ? grads.map((g) => startWorker({ shape, kernel: o.kernel, params: params.buffer as SharedArrayBuffer, x: x.buffer as SharedArrayBuffer, y: y.buffer as SharedArrayBuffer, c0: c0 ? (c0.buffer as SharedArrayBuffer) : null, grad: g.buffer as SharedArrayBuffer })) : [];
   const ask = (w: Worker, ids: Int32Array, scale: number) =>
     new Promise<number>((resolve, reject) => {
       const onMessage = (loss: number) => {
@@ -191,6 +195,7 @@ export async function trainChain(shape: ChainShape, data: SequenceData, options:
 }
 
 function validate(kernel: ChainKernel, p: Float64Array, x: Float32Array, y: Int32Array, ids: number[], K: number, c0?: Float32Array): { loss: number; balanced: number } {
+  kernel.load(p);
   let loss = 0;
   const truth = new Int32Array(ids.length);
   const pred = new Int32Array(ids.length);

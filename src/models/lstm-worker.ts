@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { type ChainShape, ChainKernel } from './lstm-chain.js';
+import type { ChainShape } from './lstm-chain.js';
+import { type KernelKind, makeKernel } from './lstm-simd.js';
 
 /**
  * One data-parallel training thread (lstm-train.ts): the parameters, the sequences and this thread's gradient live in
@@ -8,6 +9,7 @@ import { type ChainShape, ChainKernel } from './lstm-chain.js';
  */
 export interface WorkerInit {
   shape: ChainShape;
+  kernel: KernelKind;
   params: SharedArrayBuffer;
   x: SharedArrayBuffer;
   y: SharedArrayBuffer;
@@ -16,7 +18,7 @@ export interface WorkerInit {
 }
 
 const init = workerData as WorkerInit;
-const kernel = new ChainKernel(init.shape);
+const kernel = makeKernel(init.shape, init.kernel);
 const params = new Float64Array(init.params);
 const x = new Float32Array(init.x);
 const y = new Int32Array(init.y);

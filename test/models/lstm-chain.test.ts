@@ -128,7 +128,7 @@ describe('LSTM chain kernel', () => {
     assert.ok(worst < 1e-5, `largest difference ${worst}`);
   });
 
-  it('trains to the same parameters twice with the same seed on two threads, and learns a sequence task', async () => {
+  it('trains to the same parameters twice with the same seed on two threads (SIMD and float64 kernels), and learns a sequence task', async () => {
     // Class = the sign at step 3 (in the first cell), under noise everywhere: the state must carry it across cells.
     const shape = { inputs: 2, units: 8, classes: 2, segments: [6, 6] };
     const N = 400;
@@ -144,14 +144,17 @@ describe('LSTM chain kernel', () => {
       x[(n * 12 + 3) * 2] = y[n] ? 1 : -1;
     }
     const opts = { batches: 300, batchSize: 20, learningRate: 0.02, seed: 3, threads: 2, evalEvery: 50, patience: 100 };
-    const a = await trainChain(shape, { x, y, count: N }, opts);
-    const b = await trainChain(shape, { x, y, count: N }, opts);
-    assert.deepEqual(a.params, b.params);
-    assert.deepEqual(a.history, b.history);
-    const last = a.history.find((h) => h.batch === a.bestBatch)!;
-    assert.ok(last.valBalancedAccuracy >= 0.95, JSON.stringify(a.history));
-    const one = await trainChain(shape, { x, y, count: N }, { ...opts, threads: 1 });
-    // One thread adds the batch in another order: the same model to rounding, not bit for bit.
+    for (const kernel of ['simd', 'js'] as const) {
+      const a = await trainChain(shape, { x, y, count: N }, { ...opts, kernel });
+      const b = await trainChain(shape, { x, y, count: N }, { ...opts, kernel });
+      assert.deepEqual(a.params, b.params, kernel);
+      assert.deepEqual(a.history, b.history, kernel);
+      const best = a.history.find((h) => h.batch === a.bestBatch)!;
+      assert.ok(best.valBalancedAccuracy >= 0.95, `${kernel}: ${JSON.stringify(a.history)}`);
+    }
+    // Float64 sums: one thread adds the batch in another order, which gives the same model to rounding.
+    const a = await trainChain(shape, { x, y, count: N }, { ...opts, kernel: 'js' });
+    const one = await trainChain(shape, { x, y, count: N }, { ...opts, kernel: 'js', threads: 1 });
     let worst = 0;
     for (let i = 0; i < one.params.length; i++) worst = Math.max(worst, Math.abs(one.params[i] - a.params[i]));
     assert.ok(worst < 1e-6, `largest parameter difference between 1 and 2 threads: ${worst}`);
