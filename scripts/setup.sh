@@ -4,6 +4,7 @@
 #     chromium + chromium-driver (the testbed's headless browser and its WebDriver server),
 #     python3-sklearn (the random forest is checked against scikit-learn)
 #   - npm dependencies (npm ci, from package-lock.json) and the TypeScript build (dist/)
+# With --bench, also the benchmark anchors that no test needs: python3-torch (bench/ml's PyTorch LSTM).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,9 @@ command -v tshark >/dev/null 2>&1 || need_apt+=(tshark)
 /usr/bin/python3 -c 'import sklearn' >/dev/null 2>&1 || need_apt+=(python3-sklearn)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
+if [ "${1:-}" = "--bench" ]; then
+  /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || need_apt+=(python3-torch)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: missing ${need_apt[*]}; run as root or install them with apt-get" >&2

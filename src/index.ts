@@ -28,8 +28,12 @@ export { RandomForest, DecisionTree, DEFAULT_FOREST, type ForestOptions, type Ma
 export { readRecordsCsv, RecordFileError, type RecordTable } from './dataset/records.js';
 export { featureSpec, toMatrix, encodeLabels, type FeatureSpec } from './dataset/matrix.js';
 export { scores, bootstrapInterval, stratifiedGroupKFold, auroc, quantile, type Scores } from './models/metrics.js';
-export { evaluateModels, openWorld, openWorldMarkdown, earlyClassification, earlyMarkdown, table2Markdown, FOREST_LEARNER, SVM_LEARNER, type Learner, type TaskResult } from './models/evaluate.js';
-export { trainModels, saveModels, loadModels, predict, type TrainedModels, type ModelManifest } from './models/model-dir.js';
+export { evaluateModels, openWorld, openWorldMarkdown, earlyClassification, earlyMarkdown, table2Markdown, FOREST_LEARNER, SVM_LEARNER, lstmLearner, seriesMatrix, type Learner, type Fitted, type TaskResult } from './models/evaluate.js';
+export { trainModels, saveModels, loadModels, predict, type TrainedModels, type ModelManifest, type ModelKind, type TrainOptions } from './models/model-dir.js';
+export { ChainKernel, Adam, chainLayout, initChain, type ChainShape } from './models/lstm-chain.js';
+export { SimdChainKernel, makeKernel, simdSupported, type KernelKind } from './models/lstm-simd.js';
+export { trainChain, stratifiedHoldout, LSTM_TRAIN_DEFAULTS, type LstmTrainOptions, type LstmTrainResult, type SequenceData } from './models/lstm-train.js';
+export { LstmModel, fitAppLstm, fitActionLstm, appContext, predictAction, seriesInputs, APP_SEGMENTS, ACTION_SEGMENTS, LSTM_UNITS, type AppContext } from './models/lstm-models.js';
 export { paperSeries, packetFeatures, pooledSeries, SERIES_PACKETS, SERIES_STEPS, STEP_INPUTS } from './dataset/sequence.js';
 export { SvmClassifier, fitScaler, loadLibSvm } from './models/svm.js';
 export { earlyFeatures, earlyFeatureNames, EARLY_PACKETS } from './dataset/early.js';

@@ -6,7 +6,11 @@
  *   npm run bench:ml -- LABELED.csv            (default: out/testbed/paper-mini/flows.csv)
  *
  * Prints accuracy, macro-F1, and fit and predict CPU seconds side by side, with cipherscope / scikit-learn ratios.
- * The PyTorch LSTM comparison comes with the LSTM models (issue 6).
+ * When the records have series_pooled (label --features all), also the LSTM app model against a PyTorch model of
+ * the same shape and training (bench/ml/torch_lstm.py, Debian's python3-torch: bash scripts/setup.sh --bench), with
+ * 1 and 2 threads each: training sequences/s and test accuracy.
+ *
+ *   npm run bench:ml -- LABELED.csv [--lstm-batches 400]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -15,15 +19,23 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeLabels, featureSpec, labeledAppRows, toMatrix } from '../../src/dataset/matrix.js';
 import { readRecordsCsv } from '../../src/dataset/records.js';
+import { ALL_GROUPS, flowPlugins } from '../../src/features/extract.js';
 import { labeledColumns } from '../../src/label/label-capture.js';
+import { APP_SEGMENTS, LSTM_UNITS, argmaxRows, seriesInputs } from '../../src/models/lstm-models.js';
+import { ChainKernel } from '../../src/models/lstm-chain.js';
+import { makeKernel } from '../../src/models/lstm-simd.js';
+import { trainChain } from '../../src/models/lstm-train.js';
+import { seriesMatrix } from '../../src/models/evaluate.js';
 import { APP_FOREST, splitGroups } from '../../src/models/evaluate.js';
 import { type Matrix, RandomForest } from '../../src/models/forest.js';
 import { scores, stratifiedGroupKFold } from '../../src/models/metrics.js';
 import { SvmClassifier } from '../../src/models/svm.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const file = process.argv[2] ?? 'out/testbed/paper-mini/flows.csv';
-const cols = labeledColumns();
+const args = process.argv.slice(2);
+const lstmBatches = args.includes('--lstm-batches') ? Number(args[args.indexOf('--lstm-batches') + 1]) : 400;
+const file = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--lstm-batches') ?? 'out/testbed/paper-mini/flows.csv';
+const cols = labeledColumns(flowPlugins({ groups: ALL_GROUPS }));
 const table = readRecordsCsv(file, cols);
 const app = table.names.indexOf('label_app');
 const rows = labeledAppRows(table);
@@ -87,3 +99,48 @@ for (const [k, name] of [
   lines.push(`| ${name} | ${(100 * a.accuracy).toFixed(1)} / ${(100 * b.accuracy).toFixed(1)} | ${(100 * a.macro_f1).toFixed(1)} / ${(100 * b.macro_f1).toFixed(1)} | ${a.fit_s.toFixed(2)} / ${b.fit_s.toFixed(2)} (${(a.fit_s / b.fit_s).toFixed(2)}x) | ${a.predict_s.toFixed(3)} / ${b.predict_s.toFixed(3)} (${(a.predict_s / b.predict_s).toFixed(2)}x) |`);
 }
 process.stdout.write(lines.join('\n') + '\n');
+
+// The LSTM app model against PyTorch: same shape, same training settings, same number of batches, no early
+// stopping, the same split; training wall seconds (ours include starting the worker threads).
+if (table.names.includes('series_pooled')) {
+  let torchOk = true;
+  try {
+    execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'pipe' });
+  } catch {
+    torchOk = false;
+    process.stdout.write('\nLSTM: python3-torch is missing (bash scripts/setup.sh --bench installs it); cipherscope rows only\n');
+  }
+  const str = seriesInputs(seriesMatrix(table, trainIdx.map((i) => rows[i])));
+  const ste = seriesInputs(seriesMatrix(table, testIdx.map((i) => rows[i])));
+  writeFileSync(join(dir, 'series_train.f32'), Buffer.from(str.buffer, str.byteOffset, str.byteLength));
+  writeFileSync(join(dir, 'series_test.f32'), Buffer.from(ste.buffer, ste.byteOffset, ste.byteLength));
+  const shape = { inputs: 6, units: LSTM_UNITS, classes: classes.length, segments: APP_SEGMENTS };
+  const out = [
+    '',
+    `LSTM app model (4 chained cells of ${LSTM_UNITS} units, 128 steps x 6 inputs), ${lstmBatches} class-uniform batches of 50, Adam 1e-3, clip 5, no early stopping; wall seconds of training`,
+    '',
+    '| implementation | threads | training sequences/s | accuracy | macro-F1 |',
+    '|---|---:|---:|---:|---:|',
+  ];
+  const rate: Record<string, number> = {};
+  for (const kernel of ['simd', 'js'] as const) {
+    for (const threads of [1, 2]) {
+      if (kernel === 'js' && threads === 2) continue;
+      const r = await trainChain(shape, { x: str, y: ytr, count: ytr.length }, { batches: lstmBatches, threads, validation: 0, kernel, seed: 1 });
+      const k: ChainKernel = makeKernel(shape, kernel);
+      const pred = argmaxRows(k.predict(r.params, ste, yte.length), classes.length);
+      const sc = scores(yte, pred, classes.length);
+      rate[`${kernel}${threads}`] = r.sequencesPerSecond;
+      out.push(`| cipherscope (${kernel === 'simd' ? 'WebAssembly SIMD kernel' : 'float64 JavaScript kernel'}) | ${threads} | ${Math.round(r.sequencesPerSecond)} | ${(100 * sc.accuracy).toFixed(1)} | ${(100 * sc.macroF1).toFixed(1)} |`);
+    }
+  }
+  if (torchOk) {
+    for (const threads of [1, 2]) {
+      const t = JSON.parse(execFileSync('/usr/bin/python3', [join(here, 'torch_lstm.py'), dir, String(lstmBatches), String(threads)], { encoding: 'utf8' })) as { accuracy: number; macro_f1: number; sequences_per_s: number; torch: string };
+      rate[`torch${threads}`] = t.sequences_per_s;
+      out.push(`| PyTorch ${t.torch} (CPU) | ${threads} | ${Math.round(t.sequences_per_s)} | ${(100 * t.accuracy).toFixed(1)} | ${(100 * t.macro_f1).toFixed(1)} |`);
+    }
+    out.push('', `cipherscope / PyTorch training speed: ${(rate.simd1 / rate.torch1).toFixed(2)}x on 1 thread, ${(rate.simd2 / rate.torch2).toFixed(2)}x on 2`);
+  }
+  process.stdout.write(out.join('\n') + '\n');
+}

@@ -155,6 +155,55 @@ describe('cipherscope CLI', () => {
     assert.match(bad.stderr, /give either --actions LOG or --capture-action APP\/ACTION/);
   });
 
+  it('the LSTM through the command line: label --features all, evaluate --models lstm, train --kind lstm, classify', () => {
+    const data = join(SHARED, 'datasets/whatsapp-web-actions');
+    const labeled = (
+      [
+        ['userA-text-messages.pcapng', 'text'],
+        ['userA-pictures.pcapng', 'picture'],
+      ] as const
+    ).map(([f, action]) => {
+      const out = join(dir, `series-${action}.csv`);
+      const r = cli(['label', join(data, f), '--capture-action', `WhatsApp/${action}`, '--features', 'all', '-o', out, '-q']);
+      assert.equal(r.status, 0, r.stderr);
+      return out;
+    });
+    const ev = cli(['evaluate', ...labeled, '--models', 'lstm', '--lstm-batches', '20', '--folds', '3', '--report', join(dir, 'eval-lstm.json')]);
+    assert.equal(ev.status, 0, ev.stderr);
+    assert.match(ev.stdout, /^\| LSTM, grouped k-fold \| [0-9.]+ \[/m);
+    assert.doesNotMatch(ev.stdout, /^\| RF/m);
+    const report = JSON.parse(readFileSync(join(dir, 'eval-lstm.json'), 'utf8'));
+    const action = report.results.find((r: { task: string; split: string }) => r.task === 'action:WhatsApp' && r.split === 'group-kfold');
+    assert.equal(action.model, 'LSTM');
+    assert.equal(action.confusion.flat().reduce((a: number, b: number) => a + b, 0), action.rows);
+
+    const model = join(dir, 'lstm-model');
+    const tr = cli(['train', ...labeled, '--model', model, '--kind', 'lstm', '--lstm-batches', '20']);
+    assert.equal(tr.status, 0, tr.stderr);
+    const manifest = JSON.parse(readFileSync(join(model, 'manifest.json'), 'utf8'));
+    assert.equal(manifest.kind, 'lstm');
+    assert.deepEqual(manifest.features, ['series_pooled']);
+    const c1 = cli(['classify', join(data, 'userA-videos.pcapng'), '--model', model]);
+    const c2 = cli(['classify', join(data, 'userA-videos.pcapng'), '--model', model]);
+    assert.equal(c1.status, 0, c1.stderr);
+    assert.equal(c1.stdout, c2.stdout);
+    const out = parseCsv(c1.stdout);
+    const at = out[0].indexOf('predicted_app');
+    assert.ok(out.length > 10);
+    for (const r of out.slice(1)) {
+      assert.ok(['WhatsApp', 'unknown'].includes(r[at]));
+      if (r[at] === 'WhatsApp') assert.ok(['text', 'picture', 'impertinent'].includes(r[at + 2]), r.join(','));
+    }
+    const bad = cli(['evaluate', labeled[0], '--models', 'lstm,xgboost']);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /unknown model xgboost/);
+    const plain = join(dir, 'no-series.csv');
+    assert.equal(cli(['label', join(data, 'userA-text-messages.pcapng'), '--capture-action', 'WhatsApp/text', '-o', plain, '-q']).status, 0);
+    const noSeries = cli(['train', plain, '--model', join(dir, 'x'), '--kind', 'lstm']);
+    assert.equal(noSeries.status, 1);
+    assert.match(noSeries.stderr, /series_pooled/);
+  });
+
   it('docs/schema.md is the generated schema', () => {
     assert.equal(readFileSync(join(ROOT, 'docs/schema.md'), 'utf8'), schemaMarkdown([...flowColumns(flowPlugins({ groups: [...FEATURE_GROUPS, ...OPTIONAL_GROUPS] }), true), ...LABEL_COLUMNS]));
   });
