@@ -58,6 +58,7 @@ export class SimdChainKernel extends ChainKernel {
     const G = 4 * H;
     const R = D + H;
     this.cellFloats = (R + 1) * G;
+    this.master = this.masterIndex();
     const S = shape.segments.length;
     let at = 0;
     const take = (floats: number) => {
@@ -77,19 +78,31 @@ export class SimdChainKernel extends ChainKernel {
     this.f32 = new Float32Array(memory.buffer);
   }
 
-  /** The float32 input-major copy of the cell weights: row q of cell s holds the G gate weights of input q. */
-  override load(p: Float64Array): void {
+  /**
+   * For each float32 slot of a cell's input-major block (row q holds the G gate weights of input q; then the G
+   * biases), the index of the same weight in the float64 parameter layout, relative to the cell's start.
+   */
+  private masterIndex(): Int32Array {
     const { inputs: D, units: H } = this.shape;
     const G = 4 * H;
     const R = D + H;
+    const at = new Int32Array(this.cellFloats);
+    for (let j = 0; j < G; j++) {
+      for (let q = 0; q < R; q++) at[q * G + j] = j * R + q;
+      at[R * G + j] = G * R + j;
+    }
+    return at;
+  }
+
+  private readonly master: Int32Array;
+
+  /** The float32 input-major copy of the cell weights. */
+  override load(p: Float64Array): void {
     const f = this.f32;
+    const at = this.master;
     this.layout.mAt.forEach((m, s) => {
       const w = this.wAt[s] / 4;
-      for (let j = 0; j < G; j++) {
-        const row = m + j * R;
-        for (let q = 0; q < R; q++) f[w + q * G + j] = p[row + q];
-        f[w + R * G + j] = p[m + G * R + j];
-      }
+      for (let i = 0; i < at.length; i++) f[w + i] = p[m + at[i]];
     });
   }
 
@@ -124,19 +137,13 @@ export class SimdChainKernel extends ChainKernel {
     for (const o of this.dwAt) this.f32.fill(0, o / 4, o / 4 + this.cellFloats);
   }
 
-  /** The float32 sums, transposed back into the float64 layout. */
+  /** The float32 sums, added back into the float64 layout. */
   protected override endGradient(grad: Float64Array): void {
-    const { inputs: D, units: H } = this.shape;
-    const G = 4 * H;
-    const R = D + H;
     const f = this.f32;
+    const at = this.master;
     this.layout.mAt.forEach((m, s) => {
       const w = this.dwAt[s] / 4;
-      for (let j = 0; j < G; j++) {
-        const row = m + j * R;
-        for (let q = 0; q < R; q++) grad[row + q] += f[w + q * G + j];
-        grad[m + G * R + j] += f[w + R * G + j];
-      }
+      for (let i = 0; i < at.length; i++) grad[m + at[i]] += f[w + i];
     });
   }
 }
