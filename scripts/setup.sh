@@ -2,7 +2,8 @@
 # Installs what cipherscope needs and is missing on this machine, then builds it. Safe to run again.
 #   - Debian packages: tshark (tests cross-check against it, and captures), python3-dpkt (benchmark anchor),
 #     chromium + chromium-driver (the testbed's headless browser and its WebDriver server),
-#     python3-sklearn (the random forest is checked against scikit-learn)
+#     python3-sklearn (the random forest is checked against scikit-learn), postgresql (the profile store's tests
+#     start a real server on loopback), g++ and make (better-sqlite3 compiles its SQLite at npm ci)
 #   - npm dependencies (npm ci, from package-lock.json) and the TypeScript build (dist/)
 # With --bench, also the benchmark anchors that no test needs: python3-torch (bench/ml's PyTorch LSTM).
 set -euo pipefail
@@ -14,6 +15,9 @@ command -v tshark >/dev/null 2>&1 || need_apt+=(tshark)
 /usr/bin/python3 -c 'import sklearn' >/dev/null 2>&1 || need_apt+=(python3-sklearn)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_apt+=(postgresql)
+command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
+command -v make >/dev/null 2>&1 || need_apt+=(make)
 if [ "${1:-}" = "--bench" ]; then
   /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || need_apt+=(python3-torch)
 fi

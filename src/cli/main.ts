@@ -15,6 +15,7 @@ import { LABEL_COLUMNS } from '../label/labeler.js';
 import { addLabelCommand } from './label-command.js';
 import { addTestbedCommand } from './testbed-command.js';
 import { addModelCommands } from './model-commands.js';
+import { addProfileCommands } from './profile-command.js';
 import { collect, count, featureGroups, seconds } from './args.js';
 import { Progress } from './progress.js';
 
@@ -254,6 +255,7 @@ export function buildProgram(): Command {
   addLabelCommand(program);
   addTestbedCommand(program);
   addModelCommands(program);
+  addProfileCommands(program);
 
   program
     .command('schema')

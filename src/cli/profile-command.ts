@@ -1,0 +1,202 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { count as int, reportErrors } from './args.js';
+import { readRecordsCsv } from '../dataset/records.js';
+import { flowColumns } from '../features/extract.js';
+import { BayesNet, type BayesNetJson, DEFAULT_NETWORK, NaiveBayes, type NaiveBayesJson, type NetworkStructure, checkStructure } from '../profile/bayes.js';
+import { openDb } from '../profile/db.js';
+import { mean, sd } from '../profile/moments.js';
+import { PseudonymKey } from '../profile/pseudonym.js';
+import { ProfileStore, TRAITS, type Trait, classifiedFlows } from '../profile/store.js';
+import { PREDICTION_COLUMNS } from './model-commands.js';
+
+const DEFAULT_DB = 'profiles.db';
+
+interface StoreOptions {
+  db: string;
+  keyFile?: string;
+}
+
+async function withStore<T>(o: StoreOptions, fn: (s: ProfileStore, key: PseudonymKey) => Promise<T>): Promise<T> {
+  const key = PseudonymKey.load(o.keyFile);
+  const store = await ProfileStore.open(await openDb(o.db), key);
+  try {
+    return await fn(store, key);
+  } finally {
+    await store.close();
+  }
+}
+
+/** A user on the command line: the pseudonymous id itself, device:ADDRESS, or id:OPERATOR_ID. */
+function resolveUser(arg: string, key: PseudonymKey): string {
+  if (arg.startsWith('device:')) return key.device(arg.slice(7));
+  if (arg.startsWith('id:')) return key.operator(arg.slice(3));
+  if (/^u[0-9a-f]{31}$/.test(arg)) return arg;
+  throw new Error(`user ${arg}: give the pseudonymous id (u + 31 hex digits), device:ADDRESS or id:OPERATOR_ID`);
+}
+
+type TraitModel = { kind: 'naive-bayes'; traits: Record<string, NaiveBayesJson> } | BayesNetJson;
+
+export function addProfileCommands(program: Command): void {
+  const profile = program
+    .command('profile')
+    .description("User profiles (the paper's last stage): a store of per-user usage updated from classified flows, trait models (naive Bayes, a Bayesian network), and forgetting a user. Users are pseudonymous: a keyed hash (HMAC-SHA256) of the device address or of an operator-supplied id; the key lives in --key-file, outside the store.");
+  const common = (c: Command) =>
+    c
+      .option('--db <file|url>', 'profile store: a SQLite file, or postgresql://user@host/db', DEFAULT_DB)
+      .option('--key-file <file>', 'the pseudonym key (created, mode 600, when missing; default $CIPHERSCOPE_PROFILE_KEY_FILE or ~/.config/cipherscope/profile.key)');
+
+  common(profile.command('ingest'))
+    .description('Count classified flows (cipherscope classify output, CSV) into the users\' profiles; every flow once, however often it is ingested; one transaction per file.')
+    .argument('<classified...>', 'classify output files (.csv)')
+    .option('--user <id>', 'all flows of these files belong to this operator-supplied user id (default: one user per device address, client_addr)')
+    .option('--utc-offset <hours>', 'hours to add to UTC for the hour-of-day and day-of-week histograms', Number, 0)
+    .option('--report-every <n>', 'print "ingest: N flows" on stderr after every N flows written (inside the transaction)', int)
+    .action((files: string[], o) =>
+      reportErrors(() =>
+        withStore(o, async (store, key) => {
+          const cols = [...flowColumns(), ...PREDICTION_COLUMNS];
+          for (const f of files) {
+            const t = readRecordsCsv(f, cols);
+            const flows = classifiedFlows(t.names, t.rows, key, f, o.user);
+            let next = o.reportEvery ?? Infinity;
+            const r = await store.ingest(flows, {
+              utcOffsetHours: o.utcOffset,
+              onChunk: (done) => {
+                if (done >= next) {
+                  process.stderr.write(`ingest: ${done} flows\n`);
+                  next = done + o.reportEvery;
+                }
+              },
+            });
+            process.stderr.write(`cipherscope: ${f}: ${r.flows} flows, ${r.newFlows} new, ${r.users} users updated\n`);
+          }
+        }),
+      ),
+    );
+
+  common(profile.command('train'))
+    .description('Train trait models from a labeled users table (CSV: user,gender,age_group,profession; user as id:OPERATOR_ID, device:ADDRESS or a pseudonymous id; empty cells for unknown traits) and the users\' usage in the store.')
+    .requiredOption('--users <file.csv>', 'labeled users table')
+    .option('--model <kind>', 'nb (naive Bayes, one per trait) or bn (Bayesian network)', 'nb')
+    .option('--network <file.json>', 'the network structure for bn: {"traits": [...], "parents": {"app": ["age_group"], ...}} (default: age_group -> app, gender -> action, profession -> hour and weekday)')
+    .option('--name <name>', 'name of the model in the store (default: the kind)')
+    .action((o) =>
+      reportErrors(() =>
+        withStore(o, async (store, key) => {
+          if (o.model !== 'nb' && o.model !== 'bn') throw new Error(`--model ${o.model}: nb or bn`);
+          const labels = readUsersTable(o.users, key);
+          await store.setTraits(labels);
+          const usage = await store.usageTokens();
+          const users = labels.filter((u) => usage.has(u.userId)).map((u) => ({ ...u, tokens: usage.get(u.userId)! }));
+          if (users.length === 0) throw new Error(`${o.users}: none of its users has a profile in ${o.db}`);
+          let model: TraitModel;
+          if (o.model === 'nb') {
+            const traits: Record<string, NaiveBayesJson> = {};
+            for (const t of TRAITS) {
+              const known = users.filter((u) => u[t] !== undefined);
+              if (known.length > 0) traits[t] = NaiveBayes.fit(t, known.map((u) => ({ tokens: u.tokens, value: u[t]! }))).model;
+            }
+            model = { kind: 'naive-bayes', traits };
+          } else {
+            const structure: NetworkStructure = o.network ? checkStructure(JSON.parse(readFileSync(o.network, 'utf8')), o.network) : DEFAULT_NETWORK;
+            model = BayesNet.fit(structure, users.map((u) => ({ tokens: u.tokens, traits: Object.fromEntries(TRAITS.filter((t) => u[t] !== undefined).map((t) => [t, u[t]!])) }))).model;
+          }
+          const name = o.name ?? o.model;
+          await store.saveModel(name, model.kind, model, users.map((u) => u.userId));
+          process.stderr.write(`cipherscope: ${name} (${model.kind}) trained on ${users.length} labeled users\n`);
+        }),
+      ),
+    );
+
+  common(profile.command('predict'))
+    .description('Trait probabilities of users (all by default) from a trained model; stored in the profile and printed as JSON Lines.')
+    .argument('[users...]', 'users (pseudonymous id, device:ADDRESS or id:OPERATOR_ID)')
+    .option('--name <name>', 'model name', 'nb')
+    .action((args: string[], o) =>
+      reportErrors(() =>
+        withStore(o, async (store, key) => {
+          const m = await store.loadModel(o.name);
+          if (!m) throw new Error(`${o.db}: no trait model named ${o.name} (cipherscope profile train)`);
+          const json = m.json as TraitModel;
+          const usage = await store.usageTokens();
+          const ids = args.length > 0 ? args.map((a) => resolveUser(a, key)) : [...usage.keys()];
+          const rows: Array<{ userId: string; trait: string; value: string; probability: number }> = [];
+          for (const id of ids) {
+            const tokens = usage.get(id);
+            if (!tokens) throw new Error(`${o.db}: no profile for user ${id}`);
+            const post: Record<string, Record<string, number>> =
+              json.kind === 'bayes-net' ? new BayesNet(json).predict(tokens) : Object.fromEntries(Object.entries(json.traits).map(([t, nb]) => [t, new NaiveBayes(nb).predict(tokens)]));
+            for (const [trait, p] of Object.entries(post)) for (const [value, probability] of Object.entries(p)) rows.push({ userId: id, trait, value, probability });
+            process.stdout.write(JSON.stringify({ user: id, model: o.name, traits: post }) + '\n');
+          }
+          await store.savePredictions(o.name, rows);
+        }),
+      ),
+    );
+
+  common(profile.command('show'))
+    .description("One user's profile: streams, first and last seen, usage counts, stream statistics (mean and SD from count, sum and sum of squares), labels and trait probabilities, as JSON.")
+    .argument('<user>', 'pseudonymous id, device:ADDRESS or id:OPERATOR_ID')
+    .action((user: string, o) =>
+      reportErrors(() =>
+        withStore(o, async (store, key) => {
+          const p = await store.profile(resolveUser(user, key));
+          if (!p) throw new Error(`${o.db}: no profile for user ${user}`);
+          const stats = Object.fromEntries(Object.entries(p.stats).map(([k, m]) => [k, { ...m, mean: mean(m), sd: sd(m) }]));
+          process.stdout.write(JSON.stringify({ ...p, stats }, null, 2) + '\n');
+        }),
+      ),
+    );
+
+  common(profile.command('export'))
+    .description('Every profile as JSON Lines (pseudonymous ids only).')
+    .option('-o, --output <file>', 'output file; - for standard output', '-')
+    .action((o) =>
+      reportErrors(() =>
+        withStore(o, async (store) => {
+          const lines: string[] = [];
+          for (const id of await store.userIds()) lines.push(JSON.stringify(await store.profile(id)));
+          const text = lines.join('\n') + (lines.length > 0 ? '\n' : '');
+          if (o.output === '-') process.stdout.write(text);
+          else writeFileSync(o.output, text);
+        }),
+      ),
+    );
+
+  common(profile.command('forget'))
+    .description('Remove every row of a user from every table of the store, and every trait model trained with the user (train them again). Re-ingesting captures of the user brings the user back: delete those too.')
+    .argument('<user>', 'pseudonymous id, device:ADDRESS or id:OPERATOR_ID')
+    .action((user: string, o) =>
+      reportErrors(() =>
+        withStore(o, async (store, key) => {
+          const id = resolveUser(user, key);
+          const deleted = await store.forget(id);
+          const total = Object.values(deleted).reduce((a, b) => a + b, 0);
+          process.stderr.write(`cipherscope: forgot ${id}: ${Object.entries(deleted).map(([t, n]) => `${t} ${n}`).join(', ')}\n`);
+          if (total === 0) throw new Error(`${o.db}: no rows of user ${id}`);
+        }),
+      ),
+    );
+}
+
+/** The labeled users table. */
+function readUsersTable(file: string, key: PseudonymKey): Array<{ userId: string } & Partial<Record<Trait, string>>> {
+  const lines = readFileSync(file, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
+  if (lines.length === 0) throw new Error(`${file}: empty`);
+  const head = lines[0].split(',').map((h) => h.trim());
+  const at = head.indexOf('user');
+  if (at < 0) throw new Error(`${file}: no "user" column (columns: user,gender,age_group,profession)`);
+  return lines.slice(1).map((l, i) => {
+    const cells = l.split(',').map((c) => c.trim());
+    if (cells.length !== head.length) throw new Error(`${file}:${i + 2}: ${cells.length} fields, the header has ${head.length}`);
+    const u = cells[at];
+    const userId = u.startsWith('device:') || u.startsWith('id:') || /^u[0-9a-f]{31}$/.test(u) ? resolveUser(u, key) : key.operator(u);
+    const row: { userId: string } & Partial<Record<Trait, string>> = { userId };
+    for (const t of TRAITS) {
+      const j = head.indexOf(t);
+      if (j >= 0 && cells[j] !== '') row[t] = cells[j];
+    }
+    return row;
+  });
+}

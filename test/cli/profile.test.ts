@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ROOT, cli } from '../helpers/cli.js';
+import { type TestPostgres, startPostgres } from '../helpers/postgres.js';
+import { SHARED } from '../helpers/tshark.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'cipherscope-profile-cli-'));
+const keyFile = join(dir, 'profile.key');
+writeFileSync(keyFile, 'ab'.repeat(32) + '\n');
+
+/** A classify-output CSV of n flows of `users` devices, spread over a week (deterministic). */
+function classifiedCsv(path: string, n: number, users: number): void {
+  const head = 'capture,flow_id,segment,first_seen_ns,last_seen_ns,protocol,client_addr,client_port,server_addr,server_port,packets,bytes,predicted_app,app_probability,predicted_action,action_probability';
+  const apps = [
+    ['Video', 'play_video'],
+    ['Chat', 'send_text'],
+    ['Mail', 'read_mail'],
+    ['unknown', ''],
+  ];
+  const lines = [head];
+  const t0 = 1_795_000_000_000_000_000n;
+  for (let i = 0; i < n; i++) {
+    const [app, action] = apps[(i * 7) % apps.length];
+    const first = t0 + BigInt(i) * 37_000_000_000n;
+    lines.push(`big.pcap,${i},0,${first},${first + BigInt((i % 50) * 1e8)},6,10.1.0.${i % users},${30000 + (i % 20000)},10.9.0.1,443,${3 + (i % 40)},${200 + ((i * 131) % 90000)},${app},0.9,${action},0.7`);
+  }
+  writeFileSync(path, lines.join('\n') + '\n');
+}
+
+const profile = (args: string[], db: string) => cli(['profile', ...args, '--db', db, '--key-file', keyFile]);
+
+/** Run an ingest and SIGKILL it as soon as it reports writing flows inside its transaction. */
+function killMidIngest(file: string, db: string): Promise<{ killed: boolean; stderr: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'src/cli/run.ts'), 'profile', 'ingest', file, '--db', db, '--key-file', keyFile, '--report-every', '400'], { cwd: ROOT, env: { ...process.env, CI: 'true' } });
+    let stderr = '';
+    let killed = false;
+    p.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (!killed && /ingest: \d+ flows/.test(stderr)) {
+        killed = true;
+        p.kill('SIGKILL');
+      }
+    });
+    p.on('error', reject);
+    p.on('close', () => resolvePromise({ killed, stderr }));
+  });
+}
+
+function exported(db: string): unknown[] {
+  const r = profile(['export'], db);
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+}
+
+function crashSuite(dbOf: (name: string) => Promise<string>) {
+  it('SIGKILL in the middle of an ingest, then ingesting again, gives exactly the totals of one clean ingest', async () => {
+    const file = join(dir, 'big.csv');
+    classifiedCsv(file, 12_000, 9);
+    const clean = await dbOf('clean');
+    assert.equal(profile(['ingest', file], clean).status, 0);
+    const crashed = await dbOf('crashed');
+    const k = await killMidIngest(file, crashed);
+    assert.ok(k.killed, `the ingest ended before it could be killed: ${k.stderr}`);
+    assert.doesNotMatch(k.stderr, /new, /, 'killed before it committed');
+    // Nothing of the killed run is visible: the store is as before it.
+    const mid = profile(['export'], crashed);
+    assert.equal(mid.status, 0, mid.stderr);
+    assert.equal(mid.stdout, '');
+    const again = profile(['ingest', file], crashed);
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stderr, /12000 flows, 12000 new, 9 users updated/);
+    assert.deepEqual(exported(crashed), exported(clean));
+    // And once more: nothing changes.
+    assert.match(profile(['ingest', file], crashed).stderr, /12000 flows, 0 new, 0 users updated/);
+    assert.deepEqual(exported(crashed), exported(clean));
+  });
+}
+
+describe('cipherscope profile', () => {
+  it('ingest, show, train, predict, export and forget on real classified WhatsApp Web flows', () => {
+    const data = join(SHARED, 'datasets/whatsapp-web-actions');
+    const labeled = (
+      [
+        ['userA-text-messages.pcapng', 'text'],
+        ['userA-pictures.pcapng', 'picture'],
+      ] as const
+    ).map(([f, action]) => {
+      const out = join(dir, `${action}.csv`);
+      assert.equal(cli(['label', join(data, f), '--capture-action', `WhatsApp/${action}`, '-o', out, '-q']).status, 0);
+      return out;
+    });
+    const model = join(dir, 'model');
+    assert.equal(cli(['train', ...labeled, '--model', model]).status, 0);
+    const classified = join(dir, 'classified.csv');
+    const c = cli(['classify', join(data, 'userA-videos.pcapng'), '--model', model, '-o', classified]);
+    assert.equal(c.status, 0, c.stderr);
+    const rows = readFileSync(classified, 'utf8').trim().split('\n').slice(1);
+    const db = join(dir, 'wa.db');
+    const a = profile(['ingest', classified], db);
+    assert.equal(a.status, 0, a.stderr);
+    assert.match(a.stderr, new RegExp(`${rows.length} flows, ${rows.length} new, 1 users updated`));
+    const b = profile(['ingest', classified], db);
+    assert.match(b.stderr, new RegExp(`${rows.length} flows, 0 new, 0 users updated`));
+    // One device in this capture: its address, hashed, is the user.
+    const addr = rows[0].split(',')[6];
+    const show = profile(['show', `device:${addr}`], db);
+    assert.equal(show.status, 0, show.stderr);
+    const p = JSON.parse(show.stdout);
+    assert.match(p.userId, /^u[0-9a-f]{31}$/);
+    assert.equal(p.streams, rows.length);
+    const appCounts = Object.values(p.usage.app as Record<string, number>).reduce((x, y) => x + y, 0);
+    assert.equal(appCounts, rows.length);
+    assert.ok(!show.stdout.includes(addr), 'the address itself is not stored');
+
+    const users = join(dir, 'users.csv');
+    writeFileSync(users, `user,gender,age_group,profession\ndevice:${addr},f,25-34,student\n`);
+    const tr = profile(['train', '--users', users], db);
+    assert.equal(tr.status, 0, tr.stderr);
+    const pr = profile(['predict'], db);
+    assert.equal(pr.status, 0, pr.stderr);
+    const pred = JSON.parse(pr.stdout.trim());
+    assert.deepEqual(pred.traits.gender, { f: 1 }, 'one labeled user: the only value seen');
+    const shown = JSON.parse(profile(['show', p.userId], db).stdout);
+    assert.deepEqual(shown.traits, { gender: 'f', age_group: '25-34', profession: 'student' });
+    assert.ok(shown.predictions.length >= 3);
+
+    const f = profile(['forget', `device:${addr}`], db);
+    assert.equal(f.status, 0, f.stderr);
+    assert.match(f.stderr, /users 1, ingested \d+, usage \d+, stream_stats 3, user_traits 1, trait_predictions 3, models 1/);
+    assert.equal(profile(['export'], db).stdout, '');
+    const g = profile(['show', `device:${addr}`], db);
+    assert.equal(g.status, 1);
+    assert.match(g.stderr, /no profile for user/);
+    const h = profile(['forget', p.userId], db);
+    assert.equal(h.status, 1);
+    assert.match(h.stderr, /no rows of user/);
+  });
+
+  describe('on SQLite', () => crashSuite(async (name) => join(dir, `${name}.db`)));
+
+  describe('on PostgreSQL', () => {
+    let pg: TestPostgres;
+    before(async () => {
+      pg = await startPostgres();
+      for (const name of ['clean', 'crashed']) {
+        const r = cli(['profile', 'export', '--db', pg.url, '--key-file', keyFile]); // the server answers
+        assert.equal(r.status, 0, r.stderr);
+        const { openDb } = await import('../../src/profile/db.js');
+        const admin = await openDb(pg.url);
+        await admin.exec(`CREATE DATABASE ${name}`);
+        await admin.close();
+      }
+    });
+    after(() => pg?.stop());
+    crashSuite(async (name) => pg.url.replace(/\/postgres$/, `/${name}`));
+  });
+});
