@@ -7,6 +7,7 @@ import { BayesNet, type BayesNetJson, DEFAULT_NETWORK, NaiveBayes, type NaiveBay
 import { openDb } from '../profile/db.js';
 import { mean, sd } from '../profile/moments.js';
 import { PseudonymKey } from '../profile/pseudonym.js';
+import { type Confusion, SIMULATION_DEFAULTS, curveMarkdown, curveSvg, learningCurve } from '../profile/simulate.js';
 import { ProfileStore, TRAITS, type Trait, classifiedFlows } from '../profile/store.js';
 import { PREDICTION_COLUMNS } from './model-commands.js';
 
@@ -45,6 +46,8 @@ export function addProfileCommands(program: Command): void {
     c
       .option('--db <file|url>', 'profile store: a SQLite file, or postgresql://user@host/db', DEFAULT_DB)
       .option('--key-file <file>', 'the pseudonym key (created, mode 600, when missing; default $CIPHERSCOPE_PROFILE_KEY_FILE or ~/.config/cipherscope/profile.key)');
+
+  addSimulate(profile);
 
   common(profile.command('ingest'))
     .description('Count classified flows (cipherscope classify output, CSV) into the users\' profiles; every flow once, however often it is ingested; one transaction per file.')
@@ -177,6 +180,31 @@ export function addProfileCommands(program: Command): void {
           if (total === 0) throw new Error(`${o.db}: no rows of user ${id}`);
         }),
       ),
+    );
+}
+
+function addSimulate(profile: Command): void {
+  profile
+    .command('simulate')
+    .description("The documented simulation (src/profile/simulate.ts): naive Bayes telling a user's age group from the apps of the user's streams, against streams per user; population from Pew Research Center's Social Media Use in 2021; with a classifier's real confusion matrix when given.")
+    .option('--confusion <eval.json>', 'an evaluate --report file: its grouped k-fold app confusion matrix turns true apps into classified ones')
+    .option('--model <name>', 'which model of the report (RF, SVM, LSTM)', 'RF')
+    .option('--users <n>', 'users in each of the training and test populations', int, SIMULATION_DEFAULTS.users)
+    .option('--seed <n>', 'seed', int, 1)
+    .option('--svg <file.svg>', 'write the learning curve as an SVG chart')
+    .action((o) =>
+      reportErrors(async () => {
+        let confusion: Confusion | undefined;
+        if (o.confusion) {
+          const report = JSON.parse(readFileSync(o.confusion, 'utf8')) as { results: Array<{ model: string; task: string; split: string; classes: string[]; confusion: number[][] }> };
+          const r = report.results.find((x) => x.model === o.model && x.task === 'app' && x.split === 'group-kfold');
+          if (!r) throw new Error(`${o.confusion}: no grouped k-fold app result of model ${o.model}`);
+          confusion = { classes: r.classes, matrix: r.confusion };
+        }
+        const points = learningCurve({ users: o.users, seed: o.seed, confusion });
+        process.stdout.write(curveMarkdown(points));
+        if (o.svg) writeFileSync(o.svg, curveSvg(points));
+      }),
     );
 }
 
