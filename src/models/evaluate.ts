@@ -45,7 +45,7 @@ export interface Learner {
 
 export const FOREST_LEARNER: Learner = {
   name: 'RF',
-  fit: async (x, y, k, task, seed) => RandomForest.fit(x, y, k, { ...(task === 'app' ? APP_FOREST : ACTION_FOREST), seed }),
+  fit: (x, y, k, task, seed) => RandomForest.fitAuto(x, y, k, { ...(task === 'app' ? APP_FOREST : ACTION_FOREST), seed }),
 };
 
 export const SVM_LEARNER: Learner = {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { mulberry32 } from '../common/rng.js';
 
 /**
@@ -17,6 +18,8 @@ import { mulberry32 } from '../common/rng.js';
  */
 
 export const MAX_BINS = 256;
+/** Rows x trees from which fitAuto() grows trees on worker threads (below it, starting them costs more). */
+export const PARALLEL_WORK = 200_000;
 
 export interface ForestOptions {
   trees: number;
@@ -81,14 +84,14 @@ export class DecisionTree {
 }
 
 /** Features quantised to bins, column-major, with the real-valued threshold above each bin. */
-interface Binned {
+export interface Binned {
   codes: Uint8Array;
   /** upper[f][b]: the threshold that separates bin b from bin b + 1 of feature f. */
   upper: Float64Array[];
   bins: Int32Array;
 }
 
-function binFeatures(x: Matrix): Binned {
+export function binFeatures(x: Matrix): Binned {
   const { rows: n, cols: d, data } = x;
   const codes = new Uint8Array(n * d);
   const upper: Float64Array[] = [];
@@ -157,7 +160,7 @@ function featuresPerSplit(o: ForestOptions, d: number): number {
 }
 
 /** Grow one tree on the samples in `idx` (duplicates from the bootstrap count as weight). */
-function growTree(b: Binned, n: number, d: number, y: Int32Array, k: number, idx: Int32Array, o: ForestOptions, random: () => number, importance: Float64Array): DecisionTree {
+export function growTree(b: Binned, n: number, d: number, y: Int32Array, k: number, idx: Int32Array, o: ForestOptions, random: () => number, importance: Float64Array): DecisionTree {
   const feature: number[] = [];
   const threshold: number[] = [];
   const left: number[] = [];
@@ -291,30 +294,36 @@ export class RandomForest {
   ) {}
 
   static fit(x: Matrix, y: Int32Array, classes: number, opts: Partial<ForestOptions> = {}): RandomForest {
-    const o = { ...DEFAULT_FOREST, ...opts };
-    const n = x.rows;
-    const d = x.cols;
-    if (y.length !== n) throw new Error(`forest: ${n} rows but ${y.length} labels`);
-    if (n === 0) throw new Error('forest: no training rows');
-    const binned = binFeatures(x);
-    const random = mulberry32(o.seed);
-    const trees: DecisionTree[] = [];
-    const imp = new Float64Array(d);
-    for (let t = 0; t < o.trees; t++) {
-      const idx = new Int32Array(n);
-      if (o.bootstrap) for (let i = 0; i < n; i++) idx[i] = Math.floor(random() * n);
-      else for (let i = 0; i < n; i++) idx[i] = i;
-      const treeImp = new Float64Array(d);
-      trees.push(growTree(binned, n, d, y, classes, idx, o, mulberry32(Math.floor(random() * 2 ** 32)), treeImp));
-      // Each tree's importances are normalised before averaging, as scikit-learn does.
-      let s = 0;
-      for (let f = 0; f < d; f++) s += treeImp[f];
-      if (s > 0) for (let f = 0; f < d; f++) imp[f] += treeImp[f] / s;
-    }
-    let s = 0;
-    for (let f = 0; f < d; f++) s += imp[f];
-    if (s > 0) for (let f = 0; f < d; f++) imp[f] /= s;
-    return new RandomForest(trees, classes, d, imp);
+    const { o, binned, tasks } = prepareForest(x, y, opts);
+    const grown = tasks.map((t) => {
+      const imp = new Float64Array(x.cols);
+      return { tree: growTree(binned, x.rows, x.cols, y, classes, t.idx, o, mulberry32(t.seed), imp), imp };
+    });
+    return assembleForest(grown, classes, x.cols);
+  }
+
+  /**
+   * The same forest as fit() (tree for tree: the bootstrap samples and tree seeds are drawn here, in fit()'s order),
+   * with the trees grown on `threads` worker threads. Worth it from a few seconds of fitting up; below that, starting
+   * the threads costs more than they save.
+   */
+  static async fitParallel(x: Matrix, y: Int32Array, classes: number, opts: Partial<ForestOptions> = {}, threads = 2): Promise<RandomForest> {
+    if (threads <= 1) return RandomForest.fit(x, y, classes, opts);
+    const { o, binned, tasks } = prepareForest(x, y, opts);
+    const { growInWorkers } = await import('./forest-parallel.js');
+    const grown = await growInWorkers({ binned, n: x.rows, d: x.cols, y, classes, o }, tasks, threads);
+    return assembleForest(
+      grown.map((g) => ({ tree: DecisionTree.fromJSON(g.tree, classes), imp: g.imp })),
+      classes,
+      x.cols,
+    );
+  }
+
+  /** fitParallel() on two threads for a large fit (rows x trees at least PARALLEL_WORK), fit() otherwise. */
+  static fitAuto(x: Matrix, y: Int32Array, classes: number, opts: Partial<ForestOptions> = {}): Promise<RandomForest> {
+    const trees = opts.trees ?? DEFAULT_FOREST.trees;
+    const threads = Math.min(2, availableParallelism());
+    return x.rows * trees >= PARALLEL_WORK && threads > 1 ? RandomForest.fitParallel(x, y, classes, opts, threads) : Promise.resolve(RandomForest.fit(x, y, classes, opts));
   }
 
   /** Class probabilities, n x classes, row-major: the mean of the trees' leaf distributions. */
@@ -357,4 +366,47 @@ export class RandomForest {
       Float64Array.from(j.importances),
     );
   }
+}
+
+/** A tree to grow: its bootstrap sample and its random seed. */
+export interface TreeTask {
+  idx: Int32Array;
+  seed: number;
+}
+
+/** Bins, and every tree's bootstrap sample and seed, drawn from the forest's seed in a fixed order. */
+function prepareForest(x: Matrix, y: Int32Array, opts: Partial<ForestOptions>): { o: ForestOptions; binned: Binned; tasks: TreeTask[] } {
+  const o = { ...DEFAULT_FOREST, ...opts };
+  const n = x.rows;
+  if (y.length !== n) throw new Error(`forest: ${n} rows but ${y.length} labels`);
+  if (n === 0) throw new Error('forest: no training rows');
+  const binned = binFeatures(x);
+  const random = mulberry32(o.seed);
+  const tasks: TreeTask[] = [];
+  for (let t = 0; t < o.trees; t++) {
+    const idx = new Int32Array(n);
+    if (o.bootstrap) for (let i = 0; i < n; i++) idx[i] = Math.floor(random() * n);
+    else for (let i = 0; i < n; i++) idx[i] = i;
+    tasks.push({ idx, seed: Math.floor(random() * 2 ** 32) });
+  }
+  return { o, binned, tasks };
+}
+
+/** The forest from its trees in order; each tree's importances normalised before averaging, as scikit-learn does. */
+function assembleForest(grown: ReadonlyArray<{ tree: DecisionTree; imp: Float64Array }>, classes: number, d: number): RandomForest {
+  const imp = new Float64Array(d);
+  for (const g of grown) {
+    let s = 0;
+    for (let f = 0; f < d; f++) s += g.imp[f];
+    if (s > 0) for (let f = 0; f < d; f++) imp[f] += g.imp[f] / s;
+  }
+  let s = 0;
+  for (let f = 0; f < d; f++) s += imp[f];
+  if (s > 0) for (let f = 0; f < d; f++) imp[f] /= s;
+  return new RandomForest(
+    grown.map((g) => g.tree),
+    classes,
+    d,
+    imp,
+  );
 }

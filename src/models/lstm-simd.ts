@@ -106,13 +106,20 @@ export class SimdChainKernel extends ChainKernel {
     });
   }
 
-  protected override computeGates(_p: Float64Array, s: number, v: Float64Array, out: Float64Array, at: number): void {
+  /** [x_t | h_{t-1}] into the module's memory; returns R and G. */
+  private putInputs(v: Float64Array): [number, number] {
     const { inputs: D, units: H } = this.shape;
     const R = D + H;
-    const G = 4 * H;
     const f = this.f32;
     const vo = this.vAt / 4;
     for (let q = 0; q < R; q++) f[vo + q] = v[q];
+    return [R, 4 * H];
+  }
+
+  protected override computeGates(_p: Float64Array, s: number, v: Float64Array, out: Float64Array, at: number): void {
+    const [R, G] = this.putInputs(v);
+    const H = this.shape.units;
+    const f = this.f32;
     this.ex.gates(this.wAt[s], this.vAt, this.zAt, R, G);
     this.ex.activate(this.zAt, G, H);
     const zo = this.zAt / 4;
@@ -120,12 +127,9 @@ export class SimdChainKernel extends ChainKernel {
   }
 
   protected override backProducts(_p: Float64Array, s: number, v: Float64Array, dz: Float64Array, dhNext: Float64Array): void {
+    const [R, G] = this.putInputs(v);
     const { inputs: D, units: H } = this.shape;
-    const R = D + H;
-    const G = 4 * H;
     const f = this.f32;
-    const vo = this.vAt / 4;
-    for (let q = 0; q < R; q++) f[vo + q] = v[q];
     const dzo = this.dzAt / 4;
     for (let j = 0; j < G; j++) f[dzo + j] = dz[j];
     this.ex.backStep(this.wAt[s], this.dwAt[s], this.vAt, this.dzAt, this.dhAt, D, R, G);

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../common/worker.js';
 import { mulberry32 } from '../common/rng.js';
 import { Adam, type ChainKernel, type ChainShape, initChain } from './lstm-chain.js';
 import { type KernelKind, makeKernel } from './lstm-simd.js';
@@ -87,18 +88,6 @@ function shared(bytes: number): SharedArrayBuffer {
   return new SharedArrayBuffer(Math.max(8, bytes));
 }
 
-/**
- * A worker running lstm-worker: the built .js directly; from source (under tsx) through a one-line bootstrap that
- * registers tsx in the worker first, since a worker thread does not inherit the main thread's module hooks.
- */
-function startWorker(workerData: WorkerInit): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./lstm-worker.js', import.meta.url), { workerData });
-  const entry = new URL('./lstm-worker.ts', import.meta.url).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(boot, { eval: true, workerData });
-}
-
 export async function trainChain(shape: ChainShape, data: SequenceData, options: Partial<LstmTrainOptions> = {}): Promise<LstmTrainResult> {
   const o = { ...LSTM_TRAIN_DEFAULTS, ...options };
   const K = shape.classes;
@@ -124,7 +113,7 @@ export async function trainChain(shape: ChainShape, data: SequenceData, options:
 
   const threads = Math.max(1, Math.min(o.threads, o.batchSize));
   const grads = Array.from({ length: threads }, () => new Float64Array(shared(params.length * 8)));
-  const workers = threads > 1 ? grads.map((g) => startWorker({ shape, kernel: o.kernel, params: params.buffer as SharedArrayBuffer, x: x.buffer as SharedArrayBuffer, y: y.buffer as SharedArrayBuffer, c0: c0 ? (c0.buffer as SharedArrayBuffer) : null, grad: g.buffer as SharedArrayBuffer })) : [];
+  const workers = threads > 1 ? grads.map((g) => startModuleWorker(import.meta.url, 'lstm-worker', { shape, kernel: o.kernel, params: params.buffer as SharedArrayBuffer, x: x.buffer as SharedArrayBuffer, y: y.buffer as SharedArrayBuffer, c0: c0 ? (c0.buffer as SharedArrayBuffer) : null, grad: g.buffer as SharedArrayBuffer } satisfies WorkerInit)) : [];
   const ask = (w: Worker, ids: Int32Array, scale: number) =>
     new Promise<number>((resolve, reject) => {
       const onMessage = (loss: number) => {

@@ -73,7 +73,7 @@ function baseManifest(rows: number, dataBytes: Uint8Array, o: TrainOptions): Pic
   };
 }
 
-function trainForests(table: RecordTable, columns: readonly ColumnDef[], dataBytes: Uint8Array, o: TrainOptions): TrainedModels {
+async function trainForests(table: RecordTable, columns: readonly ColumnDef[], dataBytes: Uint8Array, o: TrainOptions): Promise<TrainedModels> {
   const seed = o.seed ?? 1;
   const rows = labeledAppRows(table);
   const appCol = table.names.indexOf('label_app');
@@ -82,7 +82,7 @@ function trainForests(table: RecordTable, columns: readonly ColumnDef[], dataByt
   if (rows.length === 0) throw new Error('no labeled app flows to train on');
   const { classes: apps, y } = encodeLabels(rows.map((r) => table.rows[r][appCol] as string));
   const x = toMatrix(table, spec, rows);
-  const app = RandomForest.fit(x, y, apps.length, { ...APP_FOREST, seed });
+  const app = await RandomForest.fitAuto(x, y, apps.length, { ...APP_FOREST, seed });
   const fold = stratifiedGroupKFold(y, splitGroups(table, rows, CALIBRATION_FOLDS), apps.length, CALIBRATION_FOLDS, seed);
   const tops: number[] = [];
   for (let f = 0; f < CALIBRATION_FOLDS; f++) {

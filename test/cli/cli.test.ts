@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { FEATURE_GROUPS, OPTIONAL_GROUPS, flowColumns, flowPlugins } from '../../src/features/extract.js';
 import { schemaMarkdown } from '../../src/flow/schema.js';
 import { LABEL_COLUMNS } from '../../src/label/labeler.js';
-import { ROOT, cli } from '../helpers/cli.js';
+import { ROOT, cli, labelWhatsApp } from '../helpers/cli.js';
 import { PCAPS, SHARED } from '../helpers/tshark.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cipherscope-cli-'));
@@ -157,17 +157,10 @@ describe('cipherscope CLI', () => {
 
   it('the LSTM through the command line: label --features all, evaluate --models lstm, train --kind lstm, classify', () => {
     const data = join(SHARED, 'datasets/whatsapp-web-actions');
-    const labeled = (
-      [
-        ['userA-text-messages.pcapng', 'text'],
-        ['userA-pictures.pcapng', 'picture'],
-      ] as const
-    ).map(([f, action]) => {
-      const out = join(dir, `series-${action}.csv`);
-      const r = cli(['label', join(data, f), '--capture-action', `WhatsApp/${action}`, '--features', 'all', '-o', out, '-q']);
-      assert.equal(r.status, 0, r.stderr);
-      return out;
-    });
+    const labeled = labelWhatsApp(data, dir, [
+      ['userA-text-messages.pcapng', 'text'],
+      ['userA-pictures.pcapng', 'picture'],
+    ], ['--features', 'all'], 'series-');
     const ev = cli(['evaluate', ...labeled, '--models', 'lstm', '--lstm-batches', '20', '--folds', '3', '--report', join(dir, 'eval-lstm.json')]);
     assert.equal(ev.status, 0, ev.stderr);
     assert.match(ev.stdout, /^\| LSTM, grouped k-fold \| [0-9.]+ \[/m);

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ROOT, cli } from '../helpers/cli.js';
+import { ROOT, cli, labelWhatsApp } from '../helpers/cli.js';
 import { type TestPostgres, startPostgres } from '../helpers/postgres.js';
 import { SHARED } from '../helpers/tshark.js';
 
@@ -84,16 +84,10 @@ function crashSuite(dbOf: (name: string) => Promise<string>) {
 describe('cipherscope profile', () => {
   it('ingest, show, train, predict, export and forget on real classified WhatsApp Web flows', () => {
     const data = join(SHARED, 'datasets/whatsapp-web-actions');
-    const labeled = (
-      [
-        ['userA-text-messages.pcapng', 'text'],
-        ['userA-pictures.pcapng', 'picture'],
-      ] as const
-    ).map(([f, action]) => {
-      const out = join(dir, `${action}.csv`);
-      assert.equal(cli(['label', join(data, f), '--capture-action', `WhatsApp/${action}`, '-o', out, '-q']).status, 0);
-      return out;
-    });
+    const labeled = labelWhatsApp(data, dir, [
+      ['userA-text-messages.pcapng', 'text'],
+      ['userA-pictures.pcapng', 'picture'],
+    ]);
     const model = join(dir, 'model');
     assert.equal(cli(['train', ...labeled, '--model', model]).status, 0);
     const classified = join(dir, 'classified.csv');

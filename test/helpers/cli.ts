@@ -14,3 +14,16 @@ export function cli(args: string[], input?: Buffer): { status: number | null; st
   });
   return { status: r.status, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8'), stdoutBytes: r.stdout };
 }
+
+/**
+ * Label real WhatsApp Web captures of ../shared/datasets, each file as one action (label --capture-action), into
+ * CSV files in `dir`; returns their paths.
+ */
+export function labelWhatsApp(dataDir: string, dir: string, files: ReadonlyArray<readonly [string, string]>, extra: string[] = [], prefix = ''): string[] {
+  return files.map(([f, action]) => {
+    const out = `${dir}/${prefix}${action}.csv`;
+    const r = cli(['label', `${dataDir}/${f}`, '--capture-action', `WhatsApp/${action}`, ...extra, '-o', out, '-q']);
+    if (r.status !== 0) throw new Error(`label ${f}: ${r.stderr}`);
+    return out;
+  });
+}

@@ -86,6 +86,17 @@ describe('random forest against scikit-learn', { skip }, () => {
     assert.ok(Math.abs(a.importances.reduce((s, v) => s + v, 0) - 1) < 1e-12);
     assert.notDeepEqual(pa, RandomForest.fit(x, y, 2, { trees: 20, maxDepth: 10, seed: 43 }).predictProba(x));
   });
+
+  it('trees grown on worker threads make the same forest as the sequential fit', async () => {
+    const d = data.digits;
+    const all = [...Array(d.y.length).keys()];
+    const x = matrix(d, all);
+    const y = Int32Array.from(d.y);
+    const opts = { trees: 9, maxDepth: 12, seed: 5 };
+    const one = RandomForest.fit(x, y, 10, opts);
+    const two = await RandomForest.fitParallel(x, y, 10, opts, 2);
+    assert.deepEqual(two.toJSON(), one.toJSON());
+  });
 });
 
 describe('random forest on hand-made data', () => {

@@ -1,0 +1,14 @@
+import { Worker } from 'node:worker_threads';
+
+/**
+ * Start a worker thread running the module `name` (without extension) beside `importMetaUrl`: the built .js
+ * directly; from source (under tsx) through a one-line bootstrap that registers tsx in the worker first, since a
+ * worker thread does not inherit the main thread's module hooks.
+ */
+export function startModuleWorker(importMetaUrl: string, name: string, workerData: unknown): Worker {
+  if (!importMetaUrl.endsWith('.ts')) return new Worker(new URL(`./${name}.js`, importMetaUrl), { workerData });
+  const entry = new URL(`./${name}.ts`, importMetaUrl).href;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(boot, { eval: true, workerData });
+}
