@@ -172,7 +172,7 @@ export function pickRows(x: Matrix, ids: readonly number[]): Matrix {
  * then the leaky random 80/20 row. `context` (aligned with rows) goes to learners that read an app context; the
  * app task's out-of-fold context comes back in `outOfFold` for the learners that make one.
  */
-async function runTask(learner: Learner, task: string, table: RecordTable, spec: FeatureSpec, rows: number[], labels: string[], o: EvaluationOptions, context?: Matrix): Promise<{ results: TaskResult[]; outOfFold?: Matrix }> {
+async function runTask(learner: Learner, task: string, table: RecordTable, spec: FeatureSpec, rows: number[], labels: string[], o: EvaluationOptions, context?: Matrix): Promise<{ results: TaskResult[]; outOfFold?: Matrix; predicted: string[] }> {
   const { classes, y } = encodeLabels(labels);
   const k = classes.length;
   const kind = task === 'app' ? 'app' : 'action';
@@ -230,7 +230,7 @@ async function runTask(learner: Learner, task: string, table: RecordTable, spec:
     const m = await learner.fit(pickRows(x, train), Int32Array.from(train, (i) => y[i]), k, kind, o.seed, ctx(train));
     results.push(assemble('random-80-20', m.predict(pickRows(x, test), ctx(test)), Int32Array.from(test, (i) => y[i]), m.importances));
   }
-  return { results, outOfFold };
+  return { results, outOfFold, predicted: Array.from(pred, (c) => classes[c]) };
 }
 
 /** App task and one action task per app, for each learner, on labeled flow records (`label` / `testbed` output). */
@@ -244,16 +244,50 @@ export async function evaluateModels(table: RecordTable, columns: readonly Colum
   for (const learner of o.learners ?? [FOREST_LEARNER, SVM_LEARNER]) {
     const appTask = await runTask(learner, 'app', table, spec, usable, usable.map((r) => table.rows[r][app] as string), o);
     results.push(...appTask.results);
+    // Out-of-fold action of every flow by its true app's action model (an app with one action: that action).
+    const actionOf = usable.map((r) => table.rows[r][action] as string);
+    let anyActionTask = false;
     for (const a of apps) {
       const ids = [...usable.keys()].filter((i) => table.rows[usable[i]][app] === a);
       const rows = ids.map((i) => usable[i]);
       const labels = rows.map((r) => table.rows[r][action] as string);
       if (new Set(labels).size < 2) continue;
+      anyActionTask = true;
       const context = appTask.outOfFold ? pickRows(appTask.outOfFold, ids) : undefined;
-      results.push(...(await runTask(learner, `action:${a}`, table, spec, rows, labels, o, context)).results);
+      const t = await runTask(learner, `action:${a}`, table, spec, rows, labels, o, context);
+      results.push(...t.results);
+      ids.forEach((i, j) => (actionOf[i] = t.predicted[j]));
     }
+    if (anyActionTask) results.push(endToEnd(learner.name, usable.map((r) => `${table.rows[r][app]}/${table.rows[r][action]}`), appTask.predicted, usable.map((r) => table.rows[r][app] as string), actionOf, o.seed));
   }
   return results;
+}
+
+/**
+ * End to end, as classify runs: the predicted app chooses the action model, so a flow is right only when its app and
+ * its action both are. Classes are app/action pairs; a flow whose app is wrong is scored as "<predicted app>/?" (the
+ * action model of that app never saw the flow in its folds), which matches no true pair.
+ */
+function endToEnd(model: string, truth: string[], predictedApp: string[], trueApp: string[], actionByTrueApp: string[], seed: number): TaskResult {
+  const pred = truth.map((_, i) => (predictedApp[i] === trueApp[i] ? `${trueApp[i]}/${actionByTrueApp[i]}` : `${predictedApp[i]}/?`));
+  const { classes, y } = encodeLabels([...truth, ...pred]);
+  const t = y.subarray(0, truth.length);
+  const p = y.subarray(truth.length);
+  const k = classes.length;
+  const s = scores(t, p, k);
+  return {
+    model,
+    task: 'end-to-end',
+    split: 'group-kfold',
+    classes,
+    rows: truth.length,
+    accuracy: s.accuracy,
+    macroF1: s.macroF1,
+    macroF1Ci: bootstrapInterval(t, p, k, (z) => z.macroF1, 1000, seed),
+    perClass: s.perClass.map((c, i) => ({ class: classes[i], ...c })).filter((c) => c.support > 0),
+    confusion: s.confusion,
+    importances: [],
+  };
 }
 
 const pct = (x: number) => (100 * x).toFixed(1);
@@ -261,7 +295,7 @@ const pct = (x: number) => (100 * x).toFixed(1);
 /** The results as the paper's Table 2 layout: one row per split, app then action per app; macro-F1 [CI] / accuracy. */
 export function table2Markdown(results: readonly TaskResult[]): string {
   const tasks = [...new Set(results.map((r) => r.task))];
-  const lines = [`| model, split | ${tasks.map((t) => (t === 'app' ? 'app' : `action (${t.slice(7)})`)).join(' | ')} |`, `|---|${tasks.map(() => '---:').join('|')}|`];
+  const lines = [`| model, split | ${tasks.map((t) => (t === 'app' ? 'app' : t === 'end-to-end' ? 'app/action end to end' : `action (${t.slice(7)})`)).join(' | ')} |`, `|---|${tasks.map(() => '---:').join('|')}|`];
   const models = [...new Set(results.map((r) => r.model))];
   for (const split of ['group-kfold', 'random-80-20'] as const) {
     for (const model of models) {

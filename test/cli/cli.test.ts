@@ -124,12 +124,17 @@ describe('cipherscope CLI', () => {
 
     const ev = cli(['evaluate', ...labeled, '--folds', '3', '--report', join(dir, 'eval.json'), '--html', join(dir, 'eval.html')]);
     assert.equal(ev.status, 0, ev.stderr);
-    assert.match(ev.stdout, /^\| model, split \| app \| action \(WhatsApp\) \|$/m);
+    assert.match(ev.stdout, /^\| model, split \| app \| action \(WhatsApp\) \| app\/action end to end \|$/m);
     assert.match(ev.stdout, /^\| RF, grouped k-fold \| 100\.0 \[100\.0, 100\.0\] \/ 100\.0 \| /m);
     const report = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8'));
     const action = report.results.find((r: { task: string; split: string }) => r.task === 'action:WhatsApp' && r.split === 'group-kfold');
     assert.deepEqual([...action.classes].sort(), ['picture', 'text', 'video']);
     assert.equal(action.confusion.flat().reduce((a: number, b: number) => a + b, 0), action.rows);
+    // One app, always recognised (100.0 above): end to end is then exactly the action task, flow by flow.
+    const e2e = report.results.find((r: { task: string; model: string }) => r.task === 'end-to-end' && r.model === 'RF');
+    const rfAction = report.results.find((r: { task: string; model: string; split: string }) => r.task === 'action:WhatsApp' && r.model === 'RF' && r.split === 'group-kfold');
+    assert.equal(e2e.rows, rfAction.rows);
+    assert.equal(e2e.accuracy, rfAction.accuracy);
     const html = readFileSync(join(dir, 'eval.html'), 'utf8');
     assert.match(html, /^<!doctype html>/);
     assert.equal((html.match(/<svg /g) ?? []).length, report.results.length, 'one confusion matrix per task, model and split');
