@@ -28,6 +28,14 @@ export { RandomForest, DecisionTree, DEFAULT_FOREST, type ForestOptions, type Ma
 export { readRecordsCsv, RecordFileError, type RecordTable } from './dataset/records.js';
 export { featureSpec, toMatrix, encodeLabels, type FeatureSpec } from './dataset/matrix.js';
 export { scores, bootstrapInterval, stratifiedGroupKFold, auroc, quantile, type Scores } from './models/metrics.js';
+export { clusterClassification, clusterMarkdown, CLUSTER_SIZES, type ClusterResult } from './models/evaluate.js';
+export { clusterFeatures, fromMeanSd, CLUSTER_FEATURES } from './dataset/cluster.js';
+export { ProfileStore, classifiedFlows, USER_TABLES, TRAITS, type UserProfile, type ClassifiedFlow } from './profile/store.js';
+export { openDb, type SqlDb } from './profile/db.js';
+export { PseudonymKey } from './profile/pseudonym.js';
+export { NaiveBayes, BayesNet, DEFAULT_NETWORK, type NetworkStructure } from './profile/bayes.js';
+export { momentsOf, mergeMoments, type Moments } from './profile/moments.js';
+export { learningCurve, curveMarkdown, curveSvg } from './profile/simulate.js';
 export { evaluateModels, openWorld, openWorldMarkdown, earlyClassification, earlyMarkdown, table2Markdown, FOREST_LEARNER, SVM_LEARNER, lstmLearner, seriesMatrix, type Learner, type Fitted, type TaskResult } from './models/evaluate.js';
 export { trainModels, saveModels, loadModels, predict, type TrainedModels, type ModelManifest, type ModelKind, type TrainOptions } from './models/model-dir.js';
 export { ChainKernel, Adam, chainLayout, initChain, type ChainShape } from './models/lstm-chain.js';

@@ -6,7 +6,7 @@ import { toMatrix } from '../dataset/matrix.js';
 import { ALL_GROUPS, extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC, labeledColumns } from '../label/label-capture.js';
-import { FOREST_LEARNER, SVM_LEARNER, earlyClassification, earlyMarkdown, evaluateModels, lstmLearner, openWorld, openWorldMarkdown, seriesMatrix, table2Markdown } from '../models/evaluate.js';
+import { FOREST_LEARNER, SVM_LEARNER, clusterClassification, clusterMarkdown, earlyClassification, earlyMarkdown, evaluateModels, lstmLearner, openWorld, openWorldMarkdown, seriesMatrix, table2Markdown } from '../models/evaluate.js';
 import { LSTM_TRAIN_DEFAULTS } from '../models/lstm-train.js';
 import { StatusLine } from './progress.js';
 import { loadModels, predict, saveModels, trainModels } from '../models/model-dir.js';
@@ -73,7 +73,9 @@ export function addModelCommands(program: Command): void {
         const early = await earlyClassification(table, opts);
         const whole = results.find((r) => r.model === 'RF' && r.task === 'app' && r.split === 'group-kfold');
         if (early.length > 0) process.stdout.write('\nEarly classification (random forest, grouped k-fold):\n\n' + earlyMarkdown(early, whole));
-        if (o.report) writeFileSync(o.report, JSON.stringify({ files, folds: o.folds, seed: o.seed, exclude: o.exclude, results, openWorld: open, early }, null, 2) + '\n');
+        const clusters = await clusterClassification(table, opts);
+        if (clusters.length > 0) process.stdout.write('\nClusters of streams (random forest on merged count, sum and sum of squares; grouped k-fold):\n\n' + clusterMarkdown(clusters));
+        if (o.report) writeFileSync(o.report, JSON.stringify({ files, folds: o.folds, seed: o.seed, exclude: o.exclude, results, openWorld: open, early, clusters }, null, 2) + '\n');
         if (o.html) writeFileSync(o.html, evaluationHtml(`cipherscope evaluation: ${files.join(', ')}`, results, open, early, table2Markdown(results)));
       }),
     );

@@ -1,5 +1,6 @@
 import { mulberry32 } from '../common/rng.js';
 import type { ColumnDef } from '../flow/schema.js';
+import { CLUSTER_FEATURES, clusterFeatures } from '../dataset/cluster.js';
 import { EARLY_PACKETS, earlyFeatures } from '../dataset/early.js';
 import { type FeatureSpec, encodeLabels, featureSpec, labeledAppRows, toMatrix } from '../dataset/matrix.js';
 import type { RecordTable } from '../dataset/records.js';
@@ -417,4 +418,89 @@ export function earlyMarkdown(results: readonly EarlyResult[], all?: TaskResult)
   const head = ['packets seen', ...results.map((r) => String(r.packets)), ...(all ? ['whole flow'] : [])];
   const row = ['app macro-F1 / accuracy', ...results.map((r) => `${pct(r.macroF1)} / ${pct(r.accuracy)}`), ...(all ? [`${pct(all.macroF1)} / ${pct(all.accuracy)}`] : [])];
   return `| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|\n| ${row.join(' | ')} |\n`;
+}
+
+export interface ClusterResult {
+  streams: number;
+  clusters: number;
+  macroF1: number;
+  accuracy: number;
+  /** Mean probability of the predicted app: how sure the model is about clusters of this size. */
+  confidence: number;
+}
+
+export const CLUSTER_SIZES = [1, 2, 4, 8, 16];
+
+/**
+ * The app of a cluster of streams from merged statistics (dataset/cluster.ts), as the paper proposes: grouped
+ * k-fold over flows as for the app task; in each fold, the flows of each app and group (capture or block of the
+ * capture's timeline) are dealt at random into clusters of k, on both sides; a forest (the app settings) learns
+ * from the training clusters and predicts the test clusters.
+ */
+export async function clusterClassification(table: RecordTable, o: EvaluationOptions): Promise<ClusterResult[]> {
+  const usable = labeledAppRows(table);
+  const appCol = table.names.indexOf('label_app');
+  const { classes, y } = encodeLabels(usable.map((r) => table.rows[r][appCol] as string));
+  if (classes.length < 2) return [];
+  const groups = splitGroups(table, usable, o.folds);
+  const fold = stratifiedGroupKFold(y, groups, classes.length, o.folds, o.seed);
+  const width = CLUSTER_FEATURES.length;
+  const out: ClusterResult[] = [];
+  for (const k of CLUSTER_SIZES) {
+    const random = mulberry32(o.seed + k);
+    const truth: number[] = [];
+    const pred: number[] = [];
+    let sure = 0;
+    /** Clusters of k rows (indices into usable) dealt from the given rows, within each app and group. */
+    const deal = (ids: number[]): Array<{ rows: number[]; label: number }> => {
+      const by = new Map<string, number[]>();
+      for (const i of ids) {
+        const key = `${y[i]}\u0000${groups[i]}`;
+        by.set(key, [...(by.get(key) ?? []), i]);
+      }
+      const clusters: Array<{ rows: number[]; label: number }> = [];
+      for (const members of by.values()) {
+        for (let i = members.length - 1; i > 0; i--) {
+          const j = Math.floor(random() * (i + 1));
+          [members[i], members[j]] = [members[j], members[i]];
+        }
+        for (let s = 0; s + k <= members.length; s += k) clusters.push({ rows: members.slice(s, s + k), label: y[members[s]] });
+      }
+      return clusters;
+    };
+    const matrix = (cs: Array<{ rows: number[] }>): Matrix => {
+      const data = new Float64Array(cs.length * width);
+      cs.forEach((c, i) => data.set(clusterFeatures(table, c.rows.map((j) => usable[j])), i * width));
+      return { rows: cs.length, cols: width, data };
+    };
+    for (let f = 0; f < o.folds; f++) {
+      const train = deal([...usable.keys()].filter((i) => fold[i] !== f));
+      const test = deal([...usable.keys()].filter((i) => fold[i] === f));
+      if (train.length === 0 || test.length === 0) continue;
+      const m = await RandomForest.fitAuto(matrix(train), Int32Array.from(train, (c) => c.label), classes.length, { ...APP_FOREST, seed: o.seed + f });
+      const p = m.predictProba(matrix(test));
+      test.forEach((c, i) => {
+        let best = 0;
+        for (let j = 1; j < classes.length; j++) if (p[i * classes.length + j] > p[i * classes.length + best]) best = j;
+        truth.push(c.label);
+        pred.push(best);
+        sure += p[i * classes.length + best];
+      });
+    }
+    if (truth.length === 0) continue;
+    const s = scores(truth, pred, classes.length);
+    out.push({ streams: k, clusters: truth.length, macroF1: s.macroF1, accuracy: s.accuracy, confidence: sure / truth.length });
+  }
+  return out;
+}
+
+export function clusterMarkdown(results: readonly ClusterResult[]): string {
+  if (results.length === 0) return '';
+  const head = ['streams per cluster', ...results.map((r) => String(r.streams))];
+  const rows = [
+    ['test clusters', ...results.map((r) => String(r.clusters))],
+    ['app macro-F1 / accuracy', ...results.map((r) => `${pct(r.macroF1)} / ${pct(r.accuracy)}`)],
+    ['mean probability of the predicted app', ...results.map((r) => pct(r.confidence))],
+  ];
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n') + '\n';
 }
