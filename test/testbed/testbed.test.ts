@@ -13,7 +13,7 @@ import { CHROMIUM_FLAGS, ChromeDriverServer, freePort } from '../../src/testbed/
 import { TESTBED_RULES, runTestbed } from '../../src/testbed/harness.js';
 import { loadScenario } from '../../src/testbed/scenario.js';
 import { readRecordsCsv } from '../../src/dataset/records.js';
-import { earlyClassification, evaluateModels, openWorld } from '../../src/models/evaluate.js';
+import { clusterClassification, earlyClassification, evaluateModels, openWorld } from '../../src/models/evaluate.js';
 import { flowsOf } from '../helpers/flows.js';
 import { PCAPS, tshark } from '../helpers/tshark.js';
 
@@ -97,8 +97,18 @@ describe('testbed: scripted actions in headless Chromium, captured and labeled',
     assert.equal(table.rows.length, rows.length);
     const opts = { folds: 2, seed: 1 };
     const results = await evaluateModels(table, labeledColumns(), opts);
-    assert.deepEqual([...new Set(results.map((r) => r.task))].sort(), ['action:Chat', 'action:Mail', 'action:Social', 'action:Video', 'app']);
+    assert.deepEqual([...new Set(results.map((r) => r.task))].sort(), ['action:Chat', 'action:Mail', 'action:Social', 'action:Video', 'app', 'end-to-end']);
     for (const r of results) assert.equal(r.confusion.flat().reduce((a, b) => a + b, 0), r.rows);
+    // End to end a flow needs both its app and its action right: never above the app task, flow for flow.
+    for (const model of ['RF', 'SVM']) {
+      const e2e = results.find((r) => r.model === model && r.task === 'end-to-end')!;
+      const appTask = results.find((r) => r.model === model && r.task === 'app' && r.split === 'group-kfold')!;
+      assert.equal(e2e.rows, appTask.rows);
+      assert.ok(e2e.accuracy <= appTask.accuracy, `${model}: ${e2e.accuracy} > ${appTask.accuracy}`);
+    }
+    const clusters = await clusterClassification(table, opts);
+    assert.equal(clusters[0].streams, 1);
+    for (const c of clusters) assert.ok(c.accuracy >= 0 && c.accuracy <= 1 && c.confidence > 0 && c.confidence <= 1);
     assert.equal((await openWorld(table, labeledColumns(), opts)).length, 4);
     assert.deepEqual((await earlyClassification(table, opts)).map((e) => e.packets), [1, 2, 3, 5, 10, 20]);
     const sni = tshark(['-r', capture, '-Y', 'tls.handshake.type==1', '-T', 'fields', '-e', 'tcp.srcport', '-e', 'tls.handshake.extensions_server_name']);
