@@ -21,8 +21,7 @@ import type { PseudonymKey } from './pseudonym.js';
  *   trait_predictions(user_id, model, trait, value, probability)
  *   models(name, kind, json, trained_on)   trained trait models; trained_on lists their users
  */
-export const SCHEMA_VERSION = 1;
-
+/** Migration i brings a store from schema version i to i + 1; version 0 is an empty database. */
 const MIGRATIONS: string[] = [
   `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
    CREATE TABLE IF NOT EXISTS users (user_id TEXT PRIMARY KEY, streams BIGINT NOT NULL, first_seen_s DOUBLE PRECISION NOT NULL, last_seen_s DOUBLE PRECISION NOT NULL);
@@ -34,6 +33,7 @@ const MIGRATIONS: string[] = [
    CREATE TABLE IF NOT EXISTS trait_predictions (user_id TEXT NOT NULL, model TEXT NOT NULL, trait TEXT NOT NULL, value TEXT NOT NULL, probability DOUBLE PRECISION NOT NULL, PRIMARY KEY (user_id, model, trait, value));
    CREATE TABLE IF NOT EXISTS models (name TEXT PRIMARY KEY, kind TEXT NOT NULL, json TEXT NOT NULL, trained_on TEXT NOT NULL);`,
 ];
+export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Tables that hold a user_id column: forget() empties each of them of the user. */
 export const USER_TABLES = ['users', 'ingested', 'usage', 'stream_stats', 'user_traits', 'trait_predictions'] as const;
@@ -118,10 +118,12 @@ export class ProfileStore {
   static async open(db: SqlDb, key: PseudonymKey): Promise<ProfileStore> {
     const s = new ProfileStore(db);
     await db.transaction(async () => {
+      // meta is created by the first migration, which only creates what is missing: run it to read the version.
       await db.exec(MIGRATIONS[0]);
       const rows = await db.all<{ key: string; value: string }>('SELECT key, value FROM meta');
       const meta = new Map(rows.map((r) => [r.key, r.value]));
       const version = Number(meta.get('schema_version') ?? 1);
+      if (version > SCHEMA_VERSION) throw new Error(`${db.where}: profile store schema version ${version}, newer than this cipherscope (${SCHEMA_VERSION})`);
       for (let v = version; v < MIGRATIONS.length; v++) await db.exec(MIGRATIONS[v]);
       if (!meta.has('schema_version')) await db.run('INSERT INTO meta (key, value) VALUES ($1, $2)', ['schema_version', String(SCHEMA_VERSION)]);
       else await db.run('UPDATE meta SET value = $1 WHERE key = $2', [String(SCHEMA_VERSION), 'schema_version']);
