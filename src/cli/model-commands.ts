@@ -76,7 +76,7 @@ export function addModelCommands(program: Command): void {
         const clusters = await clusterClassification(table, opts);
         if (clusters.length > 0) process.stdout.write('\nClusters of streams (random forest on merged count, sum and sum of squares; grouped k-fold):\n\n' + clusterMarkdown(clusters));
         if (o.report) writeFileSync(o.report, JSON.stringify({ files, folds: o.folds, seed: o.seed, exclude: o.exclude, results, openWorld: open, early, clusters }, null, 2) + '\n');
-        if (o.html) writeFileSync(o.html, evaluationHtml(`cipherscope evaluation: ${files.join(', ')}`, results, open, early, table2Markdown(results)));
+        if (o.html) writeFileSync(o.html, evaluationHtml(`cipherscope evaluation: ${files.join(', ')}`, results, open, early, table2Markdown(results), clusters));
       }),
     );
 

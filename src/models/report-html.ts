@@ -1,9 +1,9 @@
-import type { EarlyResult, OpenWorldResult, TaskResult } from './evaluate.js';
+import type { ClusterResult, EarlyResult, OpenWorldResult, TaskResult } from './evaluate.js';
 
 /**
  * A self-contained HTML evaluation report: the Table 2 layout, per-class precision/recall/F1, confusion matrices as
- * inline SVG (row-normalised shading, counts written in the cells), top features, open world and early
- * classification. No script and no external resource, so it opens anywhere and attaches to a ticket as is.
+ * inline SVG (row-normalised shading, counts written in the cells), top features, open world, early
+ * classification and clusters of streams. No script and no external resource, so it opens anywhere and attaches to a ticket as is.
  */
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
@@ -33,7 +33,7 @@ export function confusionSvg(classes: readonly string[], m: readonly (readonly n
   return parts.join('\n');
 }
 
-export function evaluationHtml(title: string, results: readonly TaskResult[], open: readonly OpenWorldResult[], early: readonly EarlyResult[], table2: string): string {
+export function evaluationHtml(title: string, results: readonly TaskResult[], open: readonly OpenWorldResult[], early: readonly EarlyResult[], table2: string, clusters: readonly ClusterResult[] = []): string {
   const section = (r: TaskResult) => {
     const rows = r.perClass.map((p) => `<tr><td>${esc(p.class)}</td><td>${pct(p.precision)}</td><td>${pct(p.recall)}</td><td>${pct(p.f1)}</td><td>${p.support}</td></tr>`).join('');
     const imp = r.importances.length ? `<p>Top features: ${r.importances.map((f) => `${esc(f.feature)} (${f.importance.toFixed(3)})`).join(', ')}</p>` : '';
@@ -54,6 +54,7 @@ ${confusionSvg(r.classes, r.confusion, `${r.model} ${r.task}`)}</div>${imp}</sec
 ${mdTable(table2)}
 ${open.length ? `<h2>Open world</h2><p>Each app left out of training in turn; the threshold keeps 95% of known-app test flows.</p><table><tr><th>app left out</th><th>AUROC known vs unknown</th><th>threshold</th><th>its flows called unknown</th></tr>${openRows}</table>` : ''}
 ${early.length ? `<h2>Early classification</h2><table><tr><th>packets seen</th>${early.map((e) => `<th>${e.packets}</th>`).join('')}</tr><tr><td>app macro-F1</td>${early.map((e) => `<td>${pct(e.macroF1)}</td>`).join('')}</tr><tr><td>accuracy</td>${early.map((e) => `<td>${pct(e.accuracy)}</td>`).join('')}</tr></table>` : ''}
+${clusters.length ? `<h2>Clusters of streams</h2><p>A forest on each cluster's merged statistics (count, sum and sum of squares of packet lengths and gaps); clusters of k flows of one app and group, grouped k-fold.</p><table><tr><th>streams per cluster</th>${clusters.map((c) => `<th>${c.streams}</th>`).join('')}</tr><tr><td>test clusters</td>${clusters.map((c) => `<td>${c.clusters}</td>`).join('')}</tr><tr><td>app macro-F1</td>${clusters.map((c) => `<td>${pct(c.macroF1)}</td>`).join('')}</tr><tr><td>accuracy</td>${clusters.map((c) => `<td>${pct(c.accuracy)}</td>`).join('')}</tr><tr><td>mean probability of the predicted app</td>${clusters.map((c) => `<td>${pct(c.confidence)}</td>`).join('')}</tr></table>` : ''}
 <h2>Per task</h2>${results.map(section).join('\n')}
 </body></html>
 `;
