@@ -1,6 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createWriteStream, existsSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { createWriteStream, existsSync, readdirSync } from 'node:fs';
+import { basename, delimiter, dirname, extname, join } from 'node:path';
+import { PcapStreamRotator } from './rotate.js';
 
 /**
  * Packet capture by a subprocess: an interface through dumpcap, tshark or tcpdump (whichever is asked for or
@@ -9,8 +10,24 @@ import { delimiter, join } from 'node:path';
  * captured before stop() are in the file.
  */
 export type CaptureSource =
-  | { kind: 'interface'; iface: string; tool?: 'dumpcap' | 'tshark' | 'tcpdump'; filter?: string }
-  | { kind: 'adb'; serial?: string; adb?: string; iface?: string; filter?: string };
+  | { kind: 'interface'; iface: string; tool?: 'dumpcap' | 'tshark' | 'tcpdump'; filter?: string; ring?: Ring }
+  | { kind: 'adb'; serial?: string; adb?: string; iface?: string; filter?: string; ring?: Ring };
+
+/**
+ * A ring buffer of capture files: a new file after `sizeBytes` or `seconds`, keeping the newest `files` (all when
+ * absent). Interfaces rotate in dumpcap/tshark (-b); a phone's stream is rotated here, at packet boundaries.
+ */
+export interface Ring {
+  sizeBytes?: number;
+  seconds?: number;
+  files?: number;
+}
+
+/** The ring's file names: FILE with its extension, as BASE_00001.EXT, BASE_00002.EXT, ... */
+export function ringFileName(file: string, index: number): string {
+  const ext = extname(file);
+  return `${file.slice(0, file.length - ext.length)}_${String(index + 1).padStart(5, '0')}${ext || '.pcap'}`;
+}
 
 export class CaptureError extends Error {}
 
@@ -42,6 +59,7 @@ export class CaptureProcess {
     readonly command: string[],
     private readonly child: ChildProcess,
     private readonly fileDone: Promise<void>,
+    private readonly rotator?: PcapStreamRotator,
   ) {
     child.stderr?.on('data', (d: Buffer) => {
       if (this.stderr.length < 65536) this.stderr += d.toString();
@@ -54,12 +72,22 @@ export class CaptureProcess {
     let cmd: string[];
     let child: ChildProcess;
     let fileDone: Promise<void> = Promise.resolve();
+    let rotator: PcapStreamRotator | undefined;
     let ready: (c: CaptureProcess) => Promise<void>;
     if (source.kind === 'interface') {
       const tool = source.tool ?? (['dumpcap', 'tshark', 'tcpdump'] as const).find((t) => which(t) !== undefined);
       if (tool === undefined) throw new CaptureError('no capture tool found: install dumpcap (wireshark-common), tshark or tcpdump');
       const filter = source.filter ? (tool === 'tcpdump' ? [source.filter] : ['-f', source.filter]) : [];
-      cmd = tool === 'tcpdump' ? [tool, '-i', source.iface, '-U', '-w', file, ...filter] : [tool, '-i', source.iface, '-w', file, '-q', ...filter];
+      const ring = source.ring;
+      if (ring && tool === 'tcpdump') throw new CaptureError('a ring of capture files needs dumpcap or tshark (their -b options), not tcpdump');
+      const b = ring
+        ? [
+            ...(ring.sizeBytes ? ['-b', `filesize:${Math.max(1, Math.ceil(ring.sizeBytes / 1000))}`] : []),
+            ...(ring.seconds ? ['-b', `duration:${Math.max(1, Math.round(ring.seconds))}`] : []),
+            ...(ring.files ? ['-b', `files:${ring.files}`] : []),
+          ]
+        : [];
+      cmd = tool === 'tcpdump' ? [tool, '-i', source.iface, '-U', '-w', file, ...filter] : [tool, '-i', source.iface, '-w', file, '-q', ...b, ...filter];
       child = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
       const marker = tool === 'tcpdump' ? /listening on/ : /Capturing on/;
       ready = (c) => c.waitFor(() => marker.test(c.stderr), readyTimeoutMs);
@@ -67,18 +95,34 @@ export class CaptureProcess {
       const adb = source.adb ?? 'adb';
       cmd = [adb, ...(source.serial ? ['-s', source.serial] : []), 'exec-out', 'tcpdump', '-i', source.iface ?? 'any', '-U', '-w', '-', ...(source.filter ? [source.filter] : [])];
       child = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-      const out = createWriteStream(file);
       let bytes = 0;
       child.stdout!.on('data', (d: Buffer) => (bytes += d.length));
-      child.stdout!.pipe(out);
-      fileDone = new Promise((resolve, reject) => {
-        out.once('finish', () => resolve());
-        out.once('error', reject);
-      });
+      const ring = source.ring;
+      if (ring) {
+        const r = new PcapStreamRotator((i) => ringFileName(file, i), ring);
+        rotator = r;
+        child.stdout!.on('data', (d: Buffer) => {
+          if (r.error) return;
+          try {
+            r.write(d);
+          } catch (e) {
+            r.error = e as Error;
+            child.kill('SIGINT');
+          }
+        });
+        fileDone = new Promise((resolve) => child.stdout!.once('end', () => resolve()));
+      } else {
+        const out = createWriteStream(file);
+        child.stdout!.pipe(out);
+        fileDone = new Promise((resolve, reject) => {
+          out.once('finish', () => resolve());
+          out.once('error', reject);
+        });
+      }
       // tcpdump -U writes the file header at once: the first bytes mean the phone is capturing.
       ready = (c) => c.waitFor(() => bytes >= 24, readyTimeoutMs);
     }
-    const c = new CaptureProcess(source, file, cmd, child, fileDone);
+    const c = new CaptureProcess(source, file, cmd, child, fileDone, rotator);
     const spawnError = new Promise<never>((_, reject) => child.once('error', (e) => reject(new CaptureError(`${cmd[0]}: ${e.message}`))));
     await Promise.race([ready(c), spawnError]);
     return c;
@@ -105,6 +149,30 @@ export class CaptureProcess {
     await this.exited;
     clearTimeout(t);
     await this.fileDone;
+    if (this.rotator) {
+      if (this.rotator.error) {
+        this.rotator.end();
+        throw new CaptureError(`${this.command.join(' ')}: ${this.rotator.error.message}`);
+      }
+      const { trailingBytes } = this.rotator.end();
+      if (trailingBytes > 0) this.stderr += `\ncipherscope: the stream ended inside a packet record; its last ${trailingBytes} bytes were not written\n`;
+    }
+  }
+
+  /**
+   * The files written, oldest first: FILE itself, or the ring's files (dumpcap and tshark name them
+   * BASE_NNNNN_YYYYMMDDhhmmss.EXT; a phone's ring BASE_NNNNN.EXT).
+   */
+  files(): string[] {
+    if (this.rotator) return [...this.rotator.files];
+    if (!this.source.ring) return existsSync(this.file) ? [this.file] : [];
+    const ext = extname(this.file);
+    const base = basename(this.file, ext);
+    const dir = dirname(this.file);
+    return readdirSync(dir)
+      .filter((f) => f.startsWith(`${base}_`) && f.endsWith(ext) && /^_\d{5}_\d{14}$/.test(f.slice(base.length, f.length - ext.length)))
+      .sort()
+      .map((f) => join(dir, f));
   }
 
   get messages(): string {

@@ -16,6 +16,7 @@ import { addLabelCommand } from './label-command.js';
 import { addTestbedCommand } from './testbed-command.js';
 import { addModelCommands } from './model-commands.js';
 import { addProfileCommands } from './profile-command.js';
+import { addCaptureCommand } from './capture-command.js';
 import { collect, count, featureGroups, seconds } from './args.js';
 import { Progress } from './progress.js';
 
@@ -256,6 +257,7 @@ export function buildProgram(): Command {
   addTestbedCommand(program);
   addModelCommands(program);
   addProfileCommands(program);
+  addCaptureCommand(program);
 
   program
     .command('schema')
