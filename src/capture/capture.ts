@@ -87,8 +87,10 @@ export class CaptureProcess {
             ...(ring.files ? ['-b', `files:${ring.files}`] : []),
           ]
         : [];
+      if (ring && file === '-') throw new CaptureError('a ring of capture files needs a file name, not standard output');
       cmd = tool === 'tcpdump' ? [tool, '-i', source.iface, '-U', '-w', file, ...filter] : [tool, '-i', source.iface, '-w', file, '-q', ...b, ...filter];
-      child = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+      // FILE "-": the tool writes the capture to its standard output, read through `stream` (live analysis).
+      child = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', file === '-' ? 'pipe' : 'ignore', 'pipe'] });
       const marker = tool === 'tcpdump' ? /listening on/ : /Capturing on/;
       ready = (c) => c.waitFor(() => marker.test(c.stderr), readyTimeoutMs);
     } else {
@@ -140,6 +142,12 @@ export class CaptureProcess {
       }
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+
+  /** The capture as it is written, when started with FILE "-" on an interface. */
+  get stream(): import('node:stream').Readable {
+    if (this.file !== '-' || this.source.kind !== 'interface' || !this.child.stdout) throw new CaptureError('no capture stream: start an interface capture with file "-"');
+    return this.child.stdout;
   }
 
   /** Stop and wait until the file is complete. */

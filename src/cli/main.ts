@@ -17,6 +17,7 @@ import { addTestbedCommand } from './testbed-command.js';
 import { addModelCommands } from './model-commands.js';
 import { addProfileCommands } from './profile-command.js';
 import { addCaptureCommand } from './capture-command.js';
+import { addLiveCommand } from './live-command.js';
 import { collect, count, featureGroups, seconds } from './args.js';
 import { Progress } from './progress.js';
 
@@ -258,6 +259,7 @@ export function buildProgram(): Command {
   addModelCommands(program);
   addProfileCommands(program);
   addCaptureCommand(program);
+  addLiveCommand(program);
 
   program
     .command('schema')

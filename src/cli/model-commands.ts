@@ -4,12 +4,13 @@ import { count as int, list, reportErrors } from './args.js';
 import { type RecordTable, readRecordsCsv } from '../dataset/records.js';
 import { toMatrix } from '../dataset/matrix.js';
 import { ALL_GROUPS, extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
+import type { FlowPlugin } from '../flow/flow.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC, labeledColumns } from '../label/label-capture.js';
 import { FOREST_LEARNER, SVM_LEARNER, clusterClassification, clusterMarkdown, earlyClassification, earlyMarkdown, evaluateModels, lstmLearner, openWorld, openWorldMarkdown, seriesMatrix, table2Markdown } from '../models/evaluate.js';
 import { LSTM_TRAIN_DEFAULTS } from '../models/lstm-train.js';
 import { StatusLine } from './progress.js';
-import { loadModels, predict, saveModels, trainModels } from '../models/model-dir.js';
+import { type ModelManifest, loadModels, predict, saveModels, trainModels } from '../models/model-dir.js';
 import { evaluationHtml } from '../models/report-html.js';
 import { formatFromPath, openRecordWriter } from '../output/writers.js';
 
@@ -119,23 +120,39 @@ export function addModelCommands(program: Command): void {
     .option('--threshold <p>', 'app probability below which the app is "unknown" (default: the threshold train calibrated)', Number)
     .action((capture: string, o) =>
       reportErrors(async () => {
-        const m = loadModels(o.model);
-        const plugins = flowPlugins(m.manifest.kind === 'lstm' ? { groups: ALL_GROUPS } : {});
-        const cols = flowColumns(plugins);
-        const names = cols.map((c) => c.name);
-        const missing = m.manifest.features.filter((f) => !names.includes(f));
-        if (missing.length > 0) throw new Error(`${o.model}: the model needs columns this version does not write: ${missing.join(', ')}`);
+        const c = flowClassifier(o.model, o.threshold);
         const rows: CellValue[][] = [];
-        await extractFlows(capture, (r) => rows.push(r.slice()), { plugins, flow: { burstGapSec: m.manifest.meter.burstGapSec } });
-        const table = { names, rows };
-        const all = [...rows.keys()];
-        const preds = predict(m, m.manifest.kind === 'lstm' ? seriesMatrix(table, all) : toMatrix(table, { names: m.manifest.features }, all), o.threshold);
-        const outCols = [...KEPT.map((k) => cols[names.indexOf(k)]), ...PREDICTION_COLUMNS];
-        const format = formatFromPath(o.output);
-        const w = openRecordWriter(format, o.output, outCols);
-        const keep = KEPT.map((k) => names.indexOf(k));
-        rows.forEach((r, i) => w.write([...keep.map((j) => r[j]), preds[i].app, preds[i].appProb, preds[i].action, preds[i].actionProb]));
+        await extractFlows(capture, (r) => rows.push(r.slice()), { plugins: c.plugins, flow: c.flow });
+        const w = openRecordWriter(formatFromPath(o.output), o.output, c.columns);
+        for (const r of c.classify(rows)) w.write(r);
         await w.close();
       }),
     );
+}
+
+/**
+ * A trained model ready for flow records: the plugins and metering it needs, and classify(), which turns full flow
+ * records into classify's output rows (the KEPT columns, then the predictions). Used by classify and live.
+ */
+export function flowClassifier(modelDir: string, threshold?: number): { plugins: FlowPlugin[]; flow: { burstGapSec: number }; columns: ColumnDef[]; manifest: ModelManifest; classify(rows: CellValue[][]): CellValue[][] } {
+  const m = loadModels(modelDir);
+  const plugins = flowPlugins(m.manifest.kind === 'lstm' ? { groups: ALL_GROUPS } : {});
+  const cols = flowColumns(plugins);
+  const names = cols.map((c) => c.name);
+  const missing = m.manifest.features.filter((f) => !names.includes(f));
+  if (missing.length > 0) throw new Error(`${modelDir}: the model needs columns this version does not write: ${missing.join(', ')}`);
+  const keep = KEPT.map((k) => names.indexOf(k));
+  return {
+    plugins,
+    flow: { burstGapSec: m.manifest.meter.burstGapSec },
+    columns: [...KEPT.map((k) => cols[names.indexOf(k)]), ...PREDICTION_COLUMNS],
+    manifest: m.manifest,
+    classify(rows) {
+      if (rows.length === 0) return [];
+      const table = { names, rows };
+      const all = [...rows.keys()];
+      const preds = predict(m, m.manifest.kind === 'lstm' ? seriesMatrix(table, all) : toMatrix(table, { names: m.manifest.features }, all), threshold);
+      return rows.map((r, i) => [...keep.map((j) => r[j]), preds[i].app, preds[i].appProb, preds[i].action, preds[i].actionProb]);
+    },
+  };
 }

@@ -69,6 +69,11 @@ export interface ExtractOptions {
   apps?: AppMatcher;
   onIssue?: (issue: CaptureIssue) => void;
   onProgress?: ReadOptions['onProgress'];
+  /**
+   * Live input: every tickMs, advance the flow table's clock to the wall clock, so idle flows end (and their
+   * records come out) even when no packet arrives. Packet times of a live capture come from the same clock.
+   */
+  live?: { tickMs: number };
 }
 
 export interface ExtractSummary {
@@ -126,6 +131,12 @@ export async function extractFlows(input: string | Readable, onRow: (row: CellVa
     },
   };
   const table = new FlowTable(plugins, sink, flowOpts);
+  const timer = opts.live
+    ? setInterval(() => {
+        const ms = Date.now();
+        table.tick(Math.floor(ms / 1000), (ms % 1000) * 1e6);
+      }, opts.live.tickMs)
+    : undefined;
   let errors = 0;
   let warnings = 0;
   let metered = 0;
@@ -152,7 +163,7 @@ export async function extractFlows(input: string | Readable, onRow: (row: CellVa
       },
     },
     { name, onProgress: opts.onProgress },
-  );
+  ).finally(() => clearInterval(timer));
   decoder.finish();
   table.flush();
   const fr = decoder.reassembler.stats;

@@ -7,6 +7,8 @@ export type OutputFormat = 'csv' | 'jsonl' | 'parquet';
 
 export interface RecordWriter {
   write(row: readonly CellValue[]): void;
+  /** Hand what is buffered to the file now (live output); Parquet writes whole row groups and waits. */
+  flush(): void;
   close(): Promise<void>;
   readonly rows: number;
 }
@@ -256,6 +258,9 @@ export class CsvWriter implements RecordWriter {
     this.sink.byte(NEWLINE);
     this.rows++;
   }
+  flush(): void {
+    this.sink.flush();
+  }
   close(): Promise<void> {
     return this.sink.close();
   }
@@ -286,6 +291,9 @@ export class JsonlWriter implements RecordWriter {
     }
     this.sink.push(s + '}\n');
     this.rows++;
+  }
+  flush(): void {
+    this.sink.flush();
   }
   close(): Promise<void> {
     return this.sink.close();
@@ -356,6 +364,9 @@ export class ParquetWriter implements RecordWriter {
     const wasmTable = this.pq.Table.fromIPCStream(A.tableToIPC(table, 'stream'));
     for (const b of wasmTable.recordBatches()) this.controller.enqueue(b);
   }
+
+  /** Row groups are written when full: nothing to hand over earlier. */
+  flush(): void {}
 
   async close(): Promise<void> {
     // An empty output still gets the schema: one empty batch.

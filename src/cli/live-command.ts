@@ -1,0 +1,121 @@
+import { createWriteStream } from 'node:fs';
+import { PassThrough, type Readable } from 'node:stream';
+import type { Command } from 'commander';
+import { reportErrors, seconds } from './args.js';
+import { flowClassifier } from './model-commands.js';
+import { StatusLine } from './progress.js';
+import { CaptureProcess } from '../capture/capture.js';
+import { extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
+import type { CellValue } from '../flow/schema.js';
+import { formatFromPath, openRecordWriter } from '../output/writers.js';
+import { openDb } from '../profile/db.js';
+import { PseudonymKey } from '../profile/pseudonym.js';
+import { ProfileStore, classifiedFlows } from '../profile/store.js';
+
+/**
+ * `cipherscope live`: flows of a packet stream as it arrives (a capture subprocess on an interface, or standard
+ * input from any tool, e.g. `adb exec-out tcpdump -U -w - | cipherscope live -`), optionally classified by a trained
+ * model and counted into the profile store. Memory stays bounded (the flow table's idle and active timeouts); idle
+ * flows end on a timer, not only when the next packet comes; records are written as flows end. SIGINT or SIGTERM
+ * stops the capture, which ends the stream: every active flow is written and the last profile updates commit.
+ */
+export function addLiveCommand(program: Command): void {
+  program
+    .command('live')
+    .description('Meter a live packet stream continuously: flows (optionally classified, and counted into user profiles) as they end; Ctrl-C writes every active flow and commits.')
+    .argument('[input]', '"-" for a capture on standard input (pcap or pcapng); without it, capture on --interface')
+    .option('-i, --interface <iface>', 'capture on this interface (dumpcap, tshark or tcpdump as a subprocess)', 'any')
+    .option('--tool <tool>', 'dumpcap, tshark or tcpdump (default: the first installed)')
+    .option('-f, --filter <bpf>', 'capture filter (BPF)')
+    .option('-o, --output <file>', 'records (.csv, .jsonl); - for standard output', '-')
+    .option('--copy <file>', 'also write the packets as they came to this capture file')
+    .option('--model <dir>', 'classify each flow with this trained model (cipherscope train)')
+    .option('--db <file|url>', 'with --model: count the classified flows into this profile store')
+    .option('--key-file <file>', 'the pseudonym key for --db')
+    .option('--commit-every <seconds>', 'profile updates commit at this interval', seconds, 5)
+    .option('--idle-timeout <seconds>', 'end a flow after this much silence', seconds, 120)
+    .option('--active-timeout <seconds>', 'split a flow older than this', seconds, 1800)
+    .option('--tcp-close-grace <seconds>', 'keep a TCP flow open this long after FIN both ways or RST', seconds, 5)
+    .option('--no-progress', 'no status line on a terminal')
+    .action((input: string | undefined, o) =>
+      reportErrors(async () => {
+        if (input !== undefined && input !== '-') throw new Error(`live reads a stream: "-" for standard input, or no argument to capture on --interface (for a file, use flows)`);
+        if (o.db && !o.model) throw new Error('--db needs --model: profiles count classified flows');
+        const classifier = o.model ? flowClassifier(o.model) : undefined;
+        const plugins = classifier?.plugins ?? flowPlugins();
+        const columns = classifier?.columns ?? flowColumns(plugins);
+        const format = formatFromPath(o.output);
+        if (format === 'parquet') throw new Error('live writes CSV or JSON Lines (Parquet files are complete only when closed)');
+        const out = openRecordWriter(format, o.output, columns);
+        const key = o.db ? PseudonymKey.load(o.keyFile) : undefined;
+        const store = key ? await ProfileStore.open(await openDb(o.db), key) : undefined;
+
+        let cap: CaptureProcess | undefined;
+        let stream: Readable;
+        if (input === '-') stream = process.stdin;
+        else {
+          cap = await CaptureProcess.start({ kind: 'interface', iface: o.interface, tool: o.tool, filter: o.filter }, '-');
+          stream = cap.stream;
+          process.stderr.write(`cipherscope: live on ${o.interface} (${cap.command.join(' ')}); Ctrl-C stops\n`);
+        }
+        const stop = () => void cap?.stop();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        if (o.copy) {
+          const tee = new PassThrough();
+          const copy = createWriteStream(o.copy);
+          stream.pipe(tee);
+          stream.pipe(copy);
+          stream = tee;
+        }
+
+        // Profile updates: classified flows gather here and commit together every --commit-every seconds.
+        const names = (classifier?.columns ?? []).map((c) => c.name);
+        let pending: CellValue[][] = [];
+        const commit = async () => {
+          if (!store || pending.length === 0) return;
+          const rows = pending;
+          pending = [];
+          await store.ingest(classifiedFlows(names, rows, key!, 'live'));
+        };
+        let committing = Promise.resolve();
+        const committer = setInterval(() => (committing = committing.then(commit)), o.commitEvery * 1000);
+        const flusher = setInterval(() => out.flush(), 1000);
+        const status = new StatusLine(o.progress);
+        let records = 0;
+        let bytes = 0;
+        const started = Date.now();
+        const summary = await extractFlows(
+          stream,
+          (row) => {
+            records++;
+            if (!classifier) {
+              out.write(row);
+              return;
+            }
+            const [c] = classifier.classify([row.slice()]);
+            out.write(c);
+            if (store) pending.push(c);
+          },
+          {
+            plugins,
+            flow: { idleTimeoutSec: o.idleTimeout, activeTimeoutSec: o.activeTimeout, tcpCloseGraceSec: o.tcpCloseGrace, ...(classifier ? classifier.flow : {}) },
+            live: { tickMs: 500 },
+            onProgress: (b) => {
+              bytes = b;
+              status.show(`live: ${(bytes / 1e6).toFixed(1)} MB read, ${records} records, ${((Date.now() - started) / 1000).toFixed(0)} s`);
+            },
+          },
+        );
+        clearInterval(committer);
+        clearInterval(flusher);
+        status.clear();
+        await committing;
+        await commit();
+        await out.close();
+        await store?.close();
+        await cap?.stop();
+        process.stderr.write(`cipherscope: live: ${summary.packets} packets, ${summary.flows} flows, ${records} records${Object.keys(summary.dropped).length ? `, dropped ${JSON.stringify(summary.dropped)}` : ''}\n`);
+      }),
+    );
+}
