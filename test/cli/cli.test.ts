@@ -47,7 +47,7 @@ function parseCsv(text: string): string[][] {
 
 describe('cipherscope CLI', () => {
   it('--help works for the program and every command', () => {
-    for (const args of [['--help'], ['flows', '--help'], ['filter', '--help'], ['schema', '--help'], ['info', '--help'], ['label', '--help'], ['testbed', 'run', '--help'], ['testbed', 'serve', '--help'], ['evaluate', '--help'], ['train', '--help'], ['classify', '--help']]) {
+    for (const args of [['--help'], ['flows', '--help'], ['filter', '--help'], ['schema', '--help'], ['info', '--help'], ['label', '--help'], ['testbed', 'run', '--help'], ['testbed', 'serve', '--help'], ['evaluate', '--help'], ['train', '--help'], ['classify', '--help'], ['profile', '--help'], ['profile', 'ingest', '--help'], ['capture', '--help'], ['live', '--help']]) {
       const r = cli(args);
       assert.equal(r.status, 0, args.join(' '));
       assert.match(r.stdout, /Usage: cipherscope/);
