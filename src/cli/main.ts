@@ -18,6 +18,7 @@ import { addModelCommands } from './model-commands.js';
 import { addProfileCommands } from './profile-command.js';
 import { addCaptureCommand } from './capture-command.js';
 import { addLiveCommand } from './live-command.js';
+import { addWorkerCommands } from './worker-command.js';
 import { collect, count, featureGroups, seconds } from './args.js';
 import { Progress } from './progress.js';
 
@@ -260,6 +261,7 @@ export function buildProgram(): Command {
   addProfileCommands(program);
   addCaptureCommand(program);
   addLiveCommand(program);
+  addWorkerCommands(program);
 
   program
     .command('schema')

@@ -16,7 +16,8 @@ import type { PseudonymKey } from './pseudonym.js';
  *   users(user_id, streams, first_seen_s, last_seen_s)
  *   ingested(flow_key, user_id)            which flows are counted (flow_key: a hash of the flow's 5-tuple, segment and start)
  *   usage(user_id, kind, item, count)      kind: app | action | hour | weekday
- *   stream_stats(user_id, metric, n, sum, sum_sq)   metric: bytes | packets | duration_s
+ *   stream_stats(user_id, metric, n, sum, sum_sq)   metric: bytes | packets | duration_ms (whole milliseconds:
+ *                                          integer sums are exact, so batches merge to the same totals in any order)
  *   user_traits(user_id, gender, age_group, profession)     labeled users, for training
  *   trait_predictions(user_id, model, trait, value, probability)
  *   models(name, kind, json, trained_on)   trained trait models; trained_on lists their users
@@ -40,7 +41,7 @@ export const USER_TABLES = ['users', 'ingested', 'usage', 'stream_stats', 'user_
 export const TRAITS = ['gender', 'age_group', 'profession'] as const;
 export type Trait = (typeof TRAITS)[number];
 export const USAGE_KINDS = ['app', 'action', 'hour', 'weekday'] as const;
-export const STREAM_METRICS = ['bytes', 'packets', 'duration_s'] as const;
+export const STREAM_METRICS = ['bytes', 'packets', 'duration_ms'] as const;
 
 /** One classified flow, as ingest reads it. */
 export interface ClassifiedFlow {
@@ -48,6 +49,8 @@ export interface ClassifiedFlow {
   userId: string;
   firstSeenS: number;
   lastSeenS: number;
+  /** last - first seen in whole milliseconds (from the nanosecond times, exactly). */
+  durationMs: number;
   app: string;
   action: string | null;
   packets: number;
@@ -101,6 +104,7 @@ export function classifiedFlows(names: readonly string[], rows: readonly CellVal
       userId: operator ?? key.device(addr),
       firstSeenS: Number(first) / 1e9,
       lastSeenS: Number(last) / 1e9,
+      durationMs: Math.max(0, Number((BigInt(last) - BigInt(first)) / 1_000_000n)),
       app,
       action: typeof action === 'string' && action !== '' ? action : null,
       packets: Number(r[at.packets] ?? 0),
@@ -171,11 +175,10 @@ export class ProfileStore {
         ];
         if (f.action !== null) items.push(['action', `${f.app}/${f.action}`]);
         for (const [kind, item] of items) u.usage.set(`${kind}\u0000${item}`, (u.usage.get(`${kind}\u0000${item}`) ?? 0) + 1);
-        const duration = Math.max(0, f.lastSeenS - f.firstSeenS);
         for (const [metric, v] of [
           ['bytes', f.bytes],
           ['packets', f.packets],
-          ['duration_s', duration],
+          ['duration_ms', f.durationMs],
         ] as const)
           u.stats.set(metric, mergeMoments(u.stats.get(metric) ?? { n: 0, sum: 0, sumSq: 0 }, { n: 1, sum: v, sumSq: v * v }));
       }

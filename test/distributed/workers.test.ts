@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { openDb } from '../../src/profile/db.js';
+import { freePort, sleep } from '../../src/testbed/driver.js';
+import { classifiedCsv } from '../helpers/classified.js';
+import { ROOT, cli } from '../helpers/cli.js';
+import { type TestPostgres, startPostgres } from '../helpers/postgres.js';
+
+/**
+ * Scale-out for real: redis-server and PostgreSQL on loopback, two workers in one consumer group, one killed with
+ * SIGKILL as soon as it has read a batch; the totals must be exactly those of a single-process ingest.
+ */
+const skip = !existsSync('/usr/bin/redis-server') && process.env.CI !== 'true' ? 'redis-server not installed (scripts/setup.sh installs it)' : false;
+
+describe('workers on Redis Streams and a shared PostgreSQL store', { skip }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cipherscope-workers-'));
+  const keyFile = join(dir, 'key');
+  writeFileSync(keyFile, 'ef'.repeat(32) + '\n');
+  let pg: TestPostgres;
+  let redis: ChildProcess;
+  let redisUrl = '';
+
+  before(async () => {
+    pg = await startPostgres();
+    const admin = await openDb(pg.url);
+    for (const name of ['single', 'shared']) await admin.exec(`CREATE DATABASE ${name}`);
+    await admin.close();
+    const port = await freePort();
+    redis = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    redisUrl = `redis://127.0.0.1:${port}`;
+    await sleep(300);
+  });
+  after(() => {
+    redis?.kill('SIGTERM');
+    pg?.stop();
+  });
+
+  it('a worker killed with SIGKILL mid-batch loses and doubles nothing: the totals of a single-process ingest', { timeout: 180_000 }, async () => {
+    const file = join(dir, 'flows.csv');
+    classifiedCsv(file, 6_000, 11);
+    const db = (name: string) => pg.url.replace(/\/postgres$/, `/${name}`);
+    const single = cli(['profile', 'ingest', file, '--db', db('single'), '--key-file', keyFile]);
+    assert.equal(single.status, 0, single.stderr);
+
+    const pub = cli(['publish', file, '--redis', redisUrl]);
+    assert.equal(pub.status, 0, pub.stderr);
+    assert.match(pub.stderr, /6000 flows published/);
+    const worker = (name: string) => {
+      const p = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'src/cli/run.ts'), 'worker', '--redis', redisUrl, '--db', db('shared'), '--key-file', keyFile, '--name', name, '--batch', '300', '--claim-idle', '2', '--until-empty'], { cwd: ROOT });
+      let err = '';
+      p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      return { p, err: () => err, done: new Promise<number | null>((r) => p.once('close', r)) };
+    };
+    // a reads a batch and is killed before it can acknowledge it (SIGKILL as soon as it says it has read); its
+    // records stay pending in the group. b, started next, reads the rest and claims a's after 2 s of silence.
+    const a = worker('a');
+    while (!/worker a: read \d+/.test(a.err())) {
+      if (a.p.exitCode !== null) throw new Error(`worker a ended before reading: ${a.err()}`);
+      await sleep(5);
+    }
+    a.p.kill('SIGKILL');
+    await a.done;
+    assert.doesNotMatch(a.err(), /committed 300 \(300 new\), 6000/);
+    const b = worker('b');
+    const code = await Promise.race([b.done, sleep(150_000).then(() => 'timeout')]);
+    if (code === 'timeout') b.p.kill('SIGKILL');
+    assert.equal(code, 0, `worker b: ${b.err().slice(-2000)}`);
+    assert.match(b.err(), /worker b: committed/);
+    const exp = (name: string) => {
+      const r = cli(['profile', 'export', '--db', db(name), '--key-file', keyFile]);
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    };
+    const want = exp('single');
+    assert.equal(want.length, 11);
+    assert.deepEqual(exp('shared'), want);
+  });
+});
