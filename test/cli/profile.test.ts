@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ROOT, cli, labelWhatsApp } from '../helpers/cli.js';
+import { ROOT, cli, trainWhatsAppModel } from '../helpers/cli.js';
 import { type TestPostgres, startPostgres } from '../helpers/postgres.js';
 import { SHARED } from '../helpers/tshark.js';
 import { classifiedCsv } from '../helpers/classified.js';
@@ -66,12 +66,7 @@ function crashSuite(dbOf: (name: string) => Promise<string>) {
 describe('cipherscope profile', () => {
   it('ingest, show, train, predict, export and forget on real classified WhatsApp Web flows', () => {
     const data = join(SHARED, 'datasets/whatsapp-web-actions');
-    const labeled = labelWhatsApp(data, dir, [
-      ['userA-text-messages.pcapng', 'text'],
-      ['userA-pictures.pcapng', 'picture'],
-    ]);
-    const model = join(dir, 'model');
-    assert.equal(cli(['train', ...labeled, '--model', model]).status, 0);
+    const model = trainWhatsAppModel(data, dir);
     const classified = join(dir, 'classified.csv');
     const c = cli(['classify', join(data, 'userA-videos.pcapng'), '--model', model, '-o', classified]);
     assert.equal(c.status, 0, c.stderr);

@@ -27,3 +27,15 @@ export function labelWhatsApp(dataDir: string, dir: string, files: ReadonlyArray
     return out;
   });
 }
+
+/** A random forest model trained on two real WhatsApp Web captures (text and pictures), for commands that need one. */
+export function trainWhatsAppModel(dataDir: string, dir: string): string {
+  const labeled = labelWhatsApp(dataDir, dir, [
+    ['userA-text-messages.pcapng', 'text'],
+    ['userA-pictures.pcapng', 'picture'],
+  ]);
+  const model = `${dir}/model`;
+  const r = cli(['train', ...labeled, '--model', model]);
+  if (r.status !== 0) throw new Error(`train: ${r.stderr}`);
+  return model;
+}
