@@ -110,6 +110,18 @@ export function appContext(app: LstmModel, series: Matrix): AppContext {
   return { probs, cells, apps: app.shape.classes };
 }
 
+/** The context of some rows only (indices into the context's rows), in that order. */
+export function subsetContext(ctx: AppContext, rows: readonly number[]): AppContext {
+  const K = ctx.apps;
+  const probs = new Float64Array(rows.length * K);
+  const cells = new Float32Array(rows.length * LSTM_UNITS);
+  rows.forEach((r, j) => {
+    probs.set(ctx.probs.subarray(r * K, (r + 1) * K), j * K);
+    cells.set(ctx.cells.subarray(r * LSTM_UNITS, (r + 1) * LSTM_UNITS), j * LSTM_UNITS);
+  });
+  return { probs, cells, apps: K };
+}
+
 /** An action model of one app, on series rows and the app model's context for them. */
 export async function fitActionLstm(series: Matrix, ctx: AppContext, y: Int32Array, classes: number, o: Partial<LstmTrainOptions>): Promise<LstmModel> {
   const shape = { inputs: STEP_INPUTS + ctx.apps, units: LSTM_UNITS, classes, segments: ACTION_SEGMENTS };

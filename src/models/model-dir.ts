@@ -6,7 +6,7 @@ import { encodeLabels, featureSpec, labeledAppRows, toMatrix } from '../dataset/
 import type { RecordTable } from '../dataset/records.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC } from '../label/label-capture.js';
 import { ACTION_FOREST, APP_FOREST, KNOWN_ACCEPTED, pickRows, seriesMatrix, splitGroups } from './evaluate.js';
-import { ACTION_SEGMENTS, APP_SEGMENTS, type AppContext, LSTM_UNITS, LstmModel, appContext, fitActionLstm, fitAppLstm, predictAction } from './lstm-models.js';
+import { ACTION_SEGMENTS, APP_SEGMENTS, type AppContext, LSTM_UNITS, LstmModel, appContext, fitActionLstm, fitAppLstm, predictAction, subsetContext } from './lstm-models.js';
 import { LSTM_TRAIN_DEFAULTS, type LstmTrainOptions } from './lstm-train.js';
 import { quantile, stratifiedGroupKFold } from './metrics.js';
 import { type Matrix, RandomForest } from './forest.js';
@@ -129,7 +129,7 @@ async function trainLstm(table: RecordTable, dataBytes: Uint8Array, o: TrainOpti
   const actCol = table.names.indexOf('label_action');
   const { classes: apps, y } = encodeLabels(rows.map((r) => table.rows[r][appCol] as string));
   const series = seriesMatrix(table, rows);
-  const pick = (ids: number[]): Matrix => ({ rows: ids.length, cols: series.cols, data: Float64Array.from(ids.flatMap((i) => Array.from(series.data.subarray(i * series.cols, (i + 1) * series.cols)))) });
+  const pick = (ids: number[]): Matrix => pickRows(series, ids);
   const app = await fitAppLstm(series, y, apps.length, { ...o.lstm, seed });
   const fold = stratifiedGroupKFold(y, splitGroups(table, rows, CALIBRATION_FOLDS), apps.length, CALIBRATION_FOLDS, seed);
   const K = apps.length;
@@ -154,12 +154,7 @@ async function trainLstm(table: RecordTable, dataBytes: Uint8Array, o: TrainOpti
     const mine = [...rows.keys()].filter((j) => table.rows[rows[j]][appCol] === a);
     const enc = encodeLabels(mine.map((j) => table.rows[rows[j]][actCol] as string));
     if (enc.classes.length < 2) continue;
-    const sub: AppContext = {
-      probs: Float64Array.from(mine.flatMap((j) => Array.from(ctx.probs.subarray(j * K, (j + 1) * K)))),
-      cells: Float32Array.from(mine.flatMap((j) => Array.from(ctx.cells.subarray(j * LSTM_UNITS, (j + 1) * LSTM_UNITS)))),
-      apps: K,
-    };
-    actions.set(a, await fitActionLstm(pick(mine), sub, enc.y, enc.classes.length, { ...o.lstm, seed: seed + 1 + i }));
+    actions.set(a, await fitActionLstm(pick(mine), subsetContext(ctx, mine), enc.y, enc.classes.length, { ...o.lstm, seed: seed + 1 + i }));
     actionMeta[a] = { file: `action-${i}.json`, classes: enc.classes };
   }
   const { onProgress: _, ...settings } = { ...LSTM_TRAIN_DEFAULTS, ...o.lstm };
@@ -219,14 +214,7 @@ export function predict(m: TrainedModels, x: Matrix, threshold = m.manifest.unkn
   if (m.manifest.kind === 'lstm') {
     const ctx = appContext(m.app as LstmModel, x);
     pa = ctx.probs;
-    actionProba = (app, rows) => {
-      const sub: AppContext = {
-        probs: Float64Array.from(rows.flatMap((i) => Array.from(ctx.probs.subarray(i * k, (i + 1) * k)))),
-        cells: Float32Array.from(rows.flatMap((i) => Array.from(ctx.cells.subarray(i * LSTM_UNITS, (i + 1) * LSTM_UNITS)))),
-        apps: k,
-      };
-      return predictAction(m.actions.get(app) as LstmModel, pickRows(x, rows), sub);
-    };
+    actionProba = (app, rows) => predictAction(m.actions.get(app) as LstmModel, pickRows(x, rows), subsetContext(ctx, rows));
   } else {
     const forests = m as Extract<TrainedModels, { manifest: { kind: 'random-forest' } }>;
     pa = forests.app.predictProba(x);
