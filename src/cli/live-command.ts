@@ -8,9 +8,8 @@ import { CaptureProcess } from '../capture/capture.js';
 import { extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
 import type { CellValue } from '../flow/schema.js';
 import { formatFromPath, openRecordWriter } from '../output/writers.js';
-import { openDb } from '../profile/db.js';
-import { PseudonymKey } from '../profile/pseudonym.js';
-import { ProfileStore, classifiedFlows } from '../profile/store.js';
+import { classifiedFlows } from '../profile/store.js';
+import { openProfileStore } from './profile-command.js';
 
 /**
  * `cipherscope live`: flows of a packet stream as it arrives (a capture subprocess on an interface, or standard
@@ -47,8 +46,7 @@ export function addLiveCommand(program: Command): void {
         const format = formatFromPath(o.output);
         if (format === 'parquet') throw new Error('live writes CSV or JSON Lines (Parquet files are complete only when closed)');
         const out = openRecordWriter(format, o.output, columns);
-        const key = o.db ? PseudonymKey.load(o.keyFile) : undefined;
-        const store = key ? await ProfileStore.open(await openDb(o.db), key) : undefined;
+        const { store, key } = o.db ? await openProfileStore(o) : { store: undefined, key: undefined };
 
         let cap: CaptureProcess | undefined;
         let stream: Readable;

@@ -18,9 +18,14 @@ interface StoreOptions {
   keyFile?: string;
 }
 
-async function withStore<T>(o: StoreOptions, fn: (s: ProfileStore, key: PseudonymKey) => Promise<T>): Promise<T> {
+/** The store of --db under the key of --key-file (profile, live and worker commands). */
+export async function openProfileStore(o: StoreOptions): Promise<{ store: ProfileStore; key: PseudonymKey }> {
   const key = PseudonymKey.load(o.keyFile);
-  const store = await ProfileStore.open(await openDb(o.db), key);
+  return { store: await ProfileStore.open(await openDb(o.db), key), key };
+}
+
+async function withStore<T>(o: StoreOptions, fn: (s: ProfileStore, key: PseudonymKey) => Promise<T>): Promise<T> {
+  const { store, key } = await openProfileStore(o);
   try {
     return await fn(store, key);
   } finally {

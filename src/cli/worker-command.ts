@@ -5,9 +5,8 @@ import { PREDICTION_COLUMNS } from './model-commands.js';
 import { readRecordsCsv } from '../dataset/records.js';
 import { DEFAULT_GROUP, DEFAULT_STREAM, FlowQueue } from '../distributed/flow-queue.js';
 import { flowColumns } from '../features/extract.js';
-import { openDb } from '../profile/db.js';
-import { PseudonymKey } from '../profile/pseudonym.js';
-import { ProfileStore, classifiedFlows } from '../profile/store.js';
+import { classifiedFlows } from '../profile/store.js';
+import { openProfileStore } from './profile-command.js';
 
 /**
  * Scale-out past one machine: sensors publish classified flows to Redis Streams (`publish`); `worker`s on any
@@ -51,8 +50,7 @@ export function addWorkerCommands(program: Command): void {
     .action((o) =>
       reportErrors(async () => {
         const name = o.name ?? `${hostname()}-${process.pid}`;
-        const key = PseudonymKey.load(o.keyFile);
-        const store = await ProfileStore.open(await openDb(o.db), key);
+        const { store, key } = await openProfileStore(o);
         const q = await FlowQueue.connect(o.redis, o.stream, o.group);
         let stopping = false;
         process.once('SIGTERM', () => (stopping = true));
