@@ -29,6 +29,11 @@ const ETHERTYPE_NAMES: Record<number, string> = {
 
 export interface DecoderOptions {
   reassembly?: Partial<ReassemblyLimits>;
+  /**
+   * false: return every fragment as kind 'fragment' (addresses, protocol and VLAN set) without holding it for
+   * reassembly. For routing packets to shards, where only the addresses matter and another decoder reassembles.
+   */
+  reassemble?: boolean;
 }
 
 /**
@@ -43,7 +48,10 @@ export class Decoder {
   readonly out = new DecodedPacket();
   readonly reassembler: FragmentReassembler;
 
+  private readonly reassemble: boolean;
+
   constructor(opts: DecoderOptions = {}) {
+    this.reassemble = opts.reassemble !== false;
     this.reassembler = new FragmentReassembler({ ...DEFAULT_REASSEMBLY_LIMITS, ...opts.reassembly });
   }
 
@@ -108,6 +116,12 @@ export class Decoder {
 
   private malformed(reason: string): DecodedPacket {
     this.out.kind = 'malformed';
+    this.out.reason = reason;
+    return this.out;
+  }
+
+  private fragment(reason: string): DecodedPacket {
+    this.out.kind = 'fragment';
     this.out.reason = reason;
     return this.out;
   }
@@ -196,6 +210,7 @@ export class Decoder {
     const more = (fragField & 0x2000) !== 0;
     const fragOffset = (fragField & 0x1fff) * 8;
     if (more || fragOffset !== 0) {
+      if (!this.reassemble) return this.fragment('ipv4-fragment');
       if (p.truncated) return this.malformed('ipv4-fragment-truncated');
       const id = (d[o + 4] << 8) | d[o + 5];
       const key = `4|${p.src3}|${p.dst3}|${p.proto}|${id}|${p.vlan}`;
@@ -254,8 +269,12 @@ export class Decoder {
       }
       if (next === 44) {
         if (ipEnd - q < 8) return this.malformed('ipv6-fragment-header-truncated');
-        if (p.truncated) return this.malformed('ipv6-fragment-truncated');
         const inner = d[q];
+        if (!this.reassemble) {
+          p.proto = inner;
+          return this.fragment('ipv6-fragment');
+        }
+        if (p.truncated) return this.malformed('ipv6-fragment-truncated');
         const field = (d[q + 2] << 8) | d[q + 3];
         const fragOffset = field & 0xfff8;
         const more = (field & 1) === 1;

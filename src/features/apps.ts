@@ -45,7 +45,7 @@ export function loadAppRules(path = DEFAULT_RULES_PATH): AppRules {
 export class AppMatcher {
   private readonly byDomain = new Map<string, string>();
 
-  constructor(rules: AppRules) {
+  constructor(readonly rules: AppRules) {
     for (const app of rules.apps) for (const d of app.domains) this.byDomain.set(d.toLowerCase().replace(/^\*\./, '').replace(/\.$/, ''), app.name);
   }
 

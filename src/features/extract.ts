@@ -6,13 +6,13 @@ import type { ExpiryReason, Flow, FlowPlugin } from '../flow/flow.js';
 import { CORE_COLUMNS, writeCore } from '../flow/record.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { DEFAULT_FLOW_OPTIONS, FlowTable, type FlowTableOptions, type RecordKind } from '../flow/table.js';
-import { type ReadOptions, readCapture } from '../pcap/reader.js';
-import type { CaptureIssue, CaptureMetadata } from '../pcap/types.js';
+import { type ReadOptions, type ReadResult, readCapture } from '../pcap/reader.js';
+import type { CaptureIssue, CaptureMetadata, PacketRecord } from '../pcap/types.js';
 import { packetStatsPlugin } from './packet-stats.js';
 import { tcpStatsPlugin } from './tcp-stats.js';
 import { APP_COLUMNS, AppAttributor, type AppMatcher } from './apps.js';
 import { tlsPlugin } from './tls/plugin.js';
-import { dnsPlugin } from './dns/plugin.js';
+import { type DnsPlugin, dnsPlugin } from './dns/plugin.js';
 import { DEFAULT_BYTE_DIST_BYTES, DEFAULT_SPLT_PACKETS, byteDistPlugin, sequencePlugin } from './sequence.js';
 import { seriesPlugin } from './series.js';
 
@@ -96,66 +96,150 @@ export interface ExtractSummary {
   elapsedSec: number;
 }
 
+/** What a FlowMeter counted; the reader's counts (packets, bytes, metadata, issues) are added by its caller. */
+export interface MeterCounts {
+  metered: number;
+  records: number;
+  flows: number;
+  /** Metered packets by IP protocol number. */
+  byProto: Float64Array;
+  dropped: Map<string, number>;
+  fragments: ReassemblyStats;
+  outOfOrder: number;
+}
+
+/**
+ * Decoder, filter, flow table and plugins for one stream of packet records: the engine behind extractFlows, and
+ * behind each shard of extractFlowsSharded. Rows go to `onRow` as flows end; the row array is reused.
+ */
+export class FlowMeter {
+  readonly table: FlowTable;
+  readonly columns: ColumnDef[];
+  private readonly decoder: Decoder;
+  private readonly filter: PacketFilter | undefined;
+  private readonly dropped = new Map<string, number>();
+  private readonly dns: DnsPlugin | undefined;
+  private metered = 0;
+  private records = 0;
+  private finals = 0;
+  // Indexed by IP protocol number; named at the end.
+  private readonly byProto = new Float64Array(256);
+
+  constructor(name: string, onRow: (row: CellValue[]) => void, opts: ExtractOptions = {}) {
+    const plugins = opts.plugins ?? flowPlugins();
+    this.decoder = new Decoder(opts.decoder);
+    this.filter = opts.filter ? new PacketFilter(opts.filter) : undefined;
+    this.dns = plugins.find((p): p is FlowPlugin & DnsPlugin => p.name === 'dns' && 'learn' in p);
+    const columns = (this.columns = flowColumns(plugins, opts.apps !== undefined));
+    const row: CellValue[] = new Array(columns.length);
+    const attributor = opts.apps ? new AppAttributor(opts.apps, columns) : undefined;
+    const appAt = columns.length - APP_COLUMNS.length;
+    row[0] = name;
+    const sink = {
+      record: (flow: Flow, kind: RecordKind, reason: ExpiryReason, table: FlowTable): void => {
+        writeCore(flow, kind, reason, table, row, 1);
+        let at = 1 + CORE_COLUMNS.length;
+        for (let i = 0; i < plugins.length; i++) {
+          plugins[i].write(flow.slots[i], flow, row, at);
+          at += plugins[i].columns.length;
+        }
+        attributor?.fill(row, appAt);
+        this.records++;
+        if (kind === 'final') this.finals++;
+        onRow(row);
+      },
+    };
+    this.table = new FlowTable(plugins, sink, { ...DEFAULT_FLOW_OPTIONS, ...opts.flow });
+  }
+
+  /** Meter one packet record. */
+  packet(rec: PacketRecord): void {
+    const p = this.decoder.decode(rec);
+    if (this.filter !== undefined && this.filter.verdict(p) !== undefined) return; // counted by the filter
+    if (p.kind !== 'ip') {
+      if (p.kind !== 'fragment') this.drop(p.kind === 'non-ip' ? `non-ip:${p.reason}` : `${p.kind}:${p.reason}`);
+      return;
+    }
+    this.metered++;
+    this.byProto[p.proto]++;
+    this.table.add(p);
+  }
+
+  /**
+   * Learn a DNS answer's names without metering the packet: another shard meters its flow, but flows of this
+   * shard may be named by it (dns_host).
+   */
+  learnNames(rec: PacketRecord): void {
+    if (this.dns === undefined) return;
+    const p = this.decoder.decode(rec);
+    if (p.kind !== 'ip') return;
+    this.table.stamp(p);
+    this.dns.learn(p);
+  }
+
+  /** Live input: advance the clock to the wall clock, so idle flows end without a new packet. */
+  tick(): void {
+    const ms = Date.now();
+    this.table.tick(Math.floor(ms / 1000), (ms % 1000) * 1e6);
+  }
+
+  /** End of input: every flow ends; returns what was counted. */
+  finish(): MeterCounts {
+    this.decoder.finish();
+    this.table.flush();
+    const fr = this.decoder.reassembler.stats;
+    const lost = fr.expired + fr.evicted + fr.unfinished + fr.inconsistent;
+    const dropped = new Map(this.dropped);
+    if (this.filter !== undefined) for (const [k, v] of this.filter.dropped) dropped.set(k, v);
+    if (lost > 0) dropped.set('fragment-not-reassembled', lost);
+    return { metered: this.metered, records: this.records, flows: this.finals, byProto: this.byProto, dropped, fragments: { ...fr }, outOfOrder: this.table.outOfOrder };
+  }
+
+  private drop(why: string): void {
+    this.dropped.set(why, (this.dropped.get(why) ?? 0) + 1);
+  }
+}
+
+/** The summary of a run from the reader's result and the meter counts (summed over shards). */
+export function summarize(name: string, read: ReadResult, counts: MeterCounts, errors: number, warnings: number, startedNs: bigint): ExtractSummary {
+  return {
+    capture: name,
+    packets: read.packets,
+    bytesRead: read.bytes,
+    metered: counts.metered,
+    records: counts.records,
+    flows: counts.flows,
+    protocols: protocolCounts(counts.byProto),
+    dropped: Object.fromEntries([...counts.dropped.entries()].sort((a, b) => b[1] - a[1])),
+    fragments: counts.fragments,
+    outOfOrder: counts.outOfOrder,
+    errors,
+    warnings,
+    metadata: read.metadata,
+    elapsedSec: Number(process.hrtime.bigint() - startedNs) / 1e9,
+  };
+}
+
+/** The display name of an input in records and messages. */
+export function inputName(input: string | Readable): string {
+  return typeof input === 'string' ? (input === '-' ? '<stdin>' : input) : '<stream>';
+}
+
 /**
  * Read a capture and stream one row per flow record to `onRow` (columns as `flowColumns(plugins)`). The row
  * array is reused between calls: consume or copy it inside the callback.
  */
 export async function extractFlows(input: string | Readable, onRow: (row: CellValue[]) => void, opts: ExtractOptions = {}): Promise<ExtractSummary> {
   const started = process.hrtime.bigint();
-  const plugins = opts.plugins ?? flowPlugins();
-  const flowOpts = { ...DEFAULT_FLOW_OPTIONS, ...opts.flow };
-  const name = typeof input === 'string' ? (input === '-' ? '<stdin>' : input) : '<stream>';
-  const decoder = new Decoder(opts.decoder);
-  const filter = opts.filter ? new PacketFilter(opts.filter) : undefined;
-  const dropped = new Map<string, number>();
-  const drop = (why: string) => dropped.set(why, (dropped.get(why) ?? 0) + 1);
-  const columns = flowColumns(plugins, opts.apps !== undefined);
-  const row: CellValue[] = new Array(columns.length);
-  const attributor = opts.apps ? new AppAttributor(opts.apps, columns) : undefined;
-  const appAt = columns.length - APP_COLUMNS.length;
-  row[0] = name;
-  let records = 0;
-  let finals = 0;
-  const sink = {
-    record(flow: Flow, kind: RecordKind, reason: ExpiryReason, table: FlowTable): void {
-      writeCore(flow, kind, reason, table, row, 1);
-      let at = 1 + CORE_COLUMNS.length;
-      for (let i = 0; i < plugins.length; i++) {
-        plugins[i].write(flow.slots[i], flow, row, at);
-        at += plugins[i].columns.length;
-      }
-      attributor?.fill(row, appAt);
-      records++;
-      if (kind === 'final') finals++;
-      onRow(row);
-    },
-  };
-  const table = new FlowTable(plugins, sink, flowOpts);
-  const timer = opts.live
-    ? setInterval(() => {
-        const ms = Date.now();
-        table.tick(Math.floor(ms / 1000), (ms % 1000) * 1e6);
-      }, opts.live.tickMs)
-    : undefined;
+  const name = inputName(input);
+  const meter = new FlowMeter(name, onRow, opts);
+  const timer = opts.live ? setInterval(() => meter.tick(), opts.live.tickMs) : undefined;
   let errors = 0;
   let warnings = 0;
-  let metered = 0;
-  // Indexed by IP protocol number; named at the end.
-  const byProto = new Float64Array(256);
   const result = await readCapture(
     input,
     {
-      packet(rec) {
-        const p = decoder.decode(rec);
-        if (filter !== undefined && filter.verdict(p) !== undefined) return; // counted by the filter
-        if (p.kind !== 'ip') {
-          if (p.kind !== 'fragment') drop(p.kind === 'non-ip' ? `non-ip:${p.reason}` : `${p.kind}:${p.reason}`);
-          return;
-        }
-        metered++;
-        byProto[p.proto]++;
-        table.add(p);
-      },
+      packet: (rec) => meter.packet(rec),
       issue(i) {
         if (i.severity === 'error') errors++;
         else warnings++;
@@ -164,29 +248,7 @@ export async function extractFlows(input: string | Readable, onRow: (row: CellVa
     },
     { name, onProgress: opts.onProgress },
   ).finally(() => clearInterval(timer));
-  decoder.finish();
-  table.flush();
-  const fr = decoder.reassembler.stats;
-  const lost = fr.expired + fr.evicted + fr.unfinished + fr.inconsistent;
-  if (filter !== undefined) for (const [k, v] of filter.dropped) dropped.set(k, v);
-  if (lost > 0) dropped.set('fragment-not-reassembled', lost);
-  const elapsedSec = Number(process.hrtime.bigint() - started) / 1e9;
-  return {
-    capture: name,
-    packets: result.packets,
-    bytesRead: result.bytes,
-    metered,
-    records,
-    flows: finals,
-    protocols: protocolCounts(byProto),
-    dropped: Object.fromEntries([...dropped.entries()].sort((a, b) => b[1] - a[1])),
-    fragments: { ...fr },
-    outOfOrder: table.outOfOrder,
-    errors,
-    warnings,
-    metadata: result.metadata,
-    elapsedSec,
-  };
+  return summarize(name, result, meter.finish(), errors, warnings, started);
 }
 
 const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 1: 'icmp', 58: 'icmpv6' };

@@ -109,6 +109,11 @@ export interface FlowPlugin<S = unknown> {
   update(state: S, flow: Flow, p: DecodedPacket, dir: Direction, len: number): void;
   /** Called once when the flow ends (not for status records). */
   expire?(state: S, flow: Flow): void;
+  /**
+   * The table's time base moved `deltaNs` later (see FlowTable.rebase; only when no flow is alive): a plugin that
+   * keeps relative times across flows (the DNS name map) shifts them.
+   */
+  rebase?(deltaNs: number): void;
   /** Write this plugin's values into `row` starting at `at`, in `columns` order. */
   write(state: S, flow: Flow, row: CellValue[], at: number): void;
 }

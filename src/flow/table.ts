@@ -50,7 +50,10 @@ function likelyServerPort(port: number): boolean {
 }
 
 /** How often (in capture time) the table looks for flows to expire. */
-const SCAN_INTERVAL_NS = 1e9;
+/** Relative times beyond this lose nanoseconds in a double (2^52 ns, half the exact range, to leave room). */
+const EXACT_SPAN_NS = 2 ** 52;
+/** How often (capture time) the table looks for expired flows. */
+export const SCAN_INTERVAL_NS = 1e9;
 
 interface Timed {
   flow: Flow;
@@ -86,6 +89,7 @@ export class FlowTable {
   private status: Timed[] = [];
   private statusHead = 0;
   private nextFlowId = 1;
+  private flowIdStep = 1;
   private lastScan = -Infinity;
   private readonly idleNs: number;
   private readonly activeNs: number;
@@ -98,6 +102,11 @@ export class FlowTable {
   active = 0;
   flowsEmitted = 0;
   packets = 0;
+  /**
+   * false: packets do not trigger the periodic scan for expired flows; only tick() does. A shard of a sharded run
+   * is ticked by the router at the moments a single table would have scanned, so both expire the same flows.
+   */
+  scanOnAdd = true;
   /** Packets whose timestamp is earlier than an earlier packet's (capture-wide). */
   outOfOrder = 0;
 
@@ -117,6 +126,44 @@ export class FlowTable {
     this.statusNs = opts.statusIntervalSec * 1e9;
   }
 
+  /**
+   * Number flows first, first + step, ... instead of 1, 2, ...: shard s of n tables numbers from s + 1 in steps
+   * of n, so flow ids stay unique across the shards of one run.
+   */
+  numberFlows(first: number, step: number): void {
+    this.nextFlowId = first;
+    this.flowIdStep = step;
+  }
+
+  private takeFlowId(): number {
+    const id = this.nextFlowId;
+    this.nextFlowId += this.flowIdStep;
+    return id;
+  }
+
+  /**
+   * Set `p.t` (relative ns) as add() would, without metering the packet: for packets this table only learns from
+   * (a DNS answer metered in another shard). Starts the time base if this is the first packet.
+   */
+  stamp(p: DecodedPacket): void {
+    if (this.baseSec < 0) this.baseSec = p.tsSec;
+    p.t = (p.tsSec - this.baseSec) * 1e9 + p.tsNsec;
+  }
+
+  /**
+   * Relative times are exact doubles only within 2^53 ns (104 days) of the base. A capture whose first packet has
+   * time 0 (a pcapng simple packet block, a broken clock) would put every later time out of that range; when such
+   * a packet comes while no flow is alive (the scan just ended them), the base moves to it.
+   */
+  private rebase(p: DecodedPacket): void {
+    const delta = (p.tsSec - this.baseSec) * 1e9;
+    for (const plugin of this.plugins) plugin.rebase?.(delta);
+    this.baseSec = p.tsSec;
+    p.t = p.tsNsec;
+    this.clock = p.t;
+    this.lastScan = p.t;
+  }
+
   /** Absolute nanoseconds since the epoch of a relative time. */
   absoluteNs(t: number): bigint {
     return BigInt(this.baseSec) * 1_000_000_000n + BigInt(t);
@@ -125,12 +172,16 @@ export class FlowTable {
   /** Add one decoded packet of kind 'ip'. */
   add(p: DecodedPacket): void {
     if (this.baseSec < 0) this.baseSec = p.tsSec;
-    const t = (p.tsSec - this.baseSec) * 1e9 + p.tsNsec;
+    let t = (p.tsSec - this.baseSec) * 1e9 + p.tsNsec;
     p.t = t;
     this.packets++;
     if (t < this.clock) this.outOfOrder++;
     else this.clock = t;
-    if (this.clock - this.lastScan >= SCAN_INTERVAL_NS) this.scan(this.clock);
+    if (this.scanOnAdd && this.clock - this.lastScan >= SCAN_INTERVAL_NS) this.scan(this.clock);
+    if ((t > EXACT_SPAN_NS || t < -EXACT_SPAN_NS) && this.active === 0) {
+      this.rebase(p);
+      t = p.t;
+    }
 
     const vlan = this.opts.vlanInKey ? p.vlan : 0;
     const hs = endpointHash(p.src0, p.src1, p.src2, p.src3, p.srcPort);
@@ -221,7 +272,7 @@ export class FlowTable {
   }
 
   private create(h: number, p: DecodedPacket, t: number, vlan: number, continues: Flow | null): Flow {
-    const flow = new Flow(h, continues ? continues.flowId : this.nextFlowId++, continues ? continues.segment + 1 : 0, this.plugins.length);
+    const flow = new Flow(h, continues ? continues.flowId : this.takeFlowId(), continues ? continues.segment + 1 : 0, this.plugins.length);
     flow.ipVersion = p.ipVersion;
     flow.proto = p.proto;
     flow.vlan = vlan;
@@ -408,7 +459,7 @@ function initiator(p: DecodedPacket): [boolean, InitiatorRule] {
 }
 
 /** A 32-bit mix of one endpoint; the flow hash adds two of them, so it is the same for both directions. */
-function endpointHash(w0: number, w1: number, w2: number, w3: number, port: number): number {
+export function endpointHash(w0: number, w1: number, w2: number, w3: number, port: number): number {
   let h = Math.imul(w3 ^ 0x27d4eb2d, 0x165667b1);
   h = Math.imul(h ^ (h >>> 15) ^ w2, 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13) ^ w1, 0xc2b2ae35);

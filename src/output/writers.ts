@@ -7,6 +7,11 @@ export type OutputFormat = 'csv' | 'jsonl' | 'parquet';
 
 export interface RecordWriter {
   write(row: readonly CellValue[]): void;
+  /**
+   * Rows already encoded in this writer's format by an `encodedSink` writer elsewhere (a worker thread), written
+   * as they are. Only text formats have it.
+   */
+  writeEncoded?(bytes: Uint8Array, rows: number): void;
   /** Hand what is buffered to the file now (live output); Parquet writes whole row groups and waits. */
   flush(): void;
   close(): Promise<void>;
@@ -18,19 +23,49 @@ export interface RecordWriter {
  * with Buffer.write), so no per-row strings pile up for the garbage collector. Files are written synchronously
  * (bounded memory whatever the input rate); stdout through its stream.
  */
+/** Where encoded text goes: a file path, "-" for standard output, or a function that takes each filled buffer. */
+export type TextTarget = string | ((bytes: Uint8Array) => void);
+
 class TextSink {
   private buf = Buffer.allocUnsafe(1 << 20);
   private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
   private len = 0;
   private readonly fd: number | undefined;
+  private readonly take: ((bytes: Uint8Array) => void) | undefined;
 
-  constructor(target: string) {
-    this.fd = target === '-' ? undefined : openSync(target, 'w');
+  constructor(target: TextTarget) {
+    if (typeof target === 'function') this.take = target;
+    else this.fd = target === '-' ? undefined : openSync(target, 'w');
+  }
+
+  /** Bytes encoded so far and not yet flushed. */
+  get pending(): number {
+    return this.len;
+  }
+
+  /** Write bytes encoded elsewhere, after what is buffered. */
+  raw(bytes: Uint8Array): void {
+    this.flush();
+    this.len = 0;
+    if (this.take !== undefined) this.take(bytes.slice());
+    else if (this.fd !== undefined) {
+      let off = 0;
+      while (off < bytes.length) off += writeSync(this.fd, bytes, off, bytes.length - off);
+    } else process.stdout.write(bytes);
   }
 
   /** Make room for `n` more bytes. */
   reserve(n: number): void {
     if (this.len + n <= this.buf.length) return;
+    if (this.take !== undefined) {
+      // Buffers handed to `take` must end at a row boundary (rows of several threads interleave), so grow instead
+      // of flushing in the middle of a row; the owner flushes between rows.
+      const grown = Buffer.allocUnsafe(Math.max(2 * this.buf.length, this.len + n));
+      grown.set(this.buf.subarray(0, this.len));
+      this.buf = grown;
+      this.view = new DataView(grown.buffer, grown.byteOffset, grown.length);
+      return;
+    }
     this.flush();
     if (n > this.buf.length) {
       this.buf = Buffer.allocUnsafe(n);
@@ -147,7 +182,8 @@ class TextSink {
 
   flush(): void {
     if (this.len === 0) return;
-    if (this.fd !== undefined) {
+    if (this.take !== undefined) this.take(new Uint8Array(this.buf.subarray(0, this.len)));
+    else if (this.fd !== undefined) {
       let off = 0;
       while (off < this.len) off += writeSync(this.fd, this.buf, off, this.len - off);
     } else process.stdout.write(Buffer.from(this.buf.subarray(0, this.len)));
@@ -157,7 +193,7 @@ class TextSink {
   async close(): Promise<void> {
     this.flush();
     if (this.fd !== undefined) closeSync(this.fd);
-    else await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+    else if (this.take === undefined) await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
   }
 }
 
@@ -245,9 +281,17 @@ function csvCell(out: TextSink, v: CellValue): void {
 export class CsvWriter implements RecordWriter {
   private readonly sink: TextSink;
   rows = 0;
-  constructor(target: string, columns: readonly ColumnDef[]) {
+  /** `header`: false for rows that another writer's output will carry (encodedSink). */
+  constructor(target: TextTarget, columns: readonly ColumnDef[], header = true) {
     this.sink = new TextSink(target);
-    this.sink.push(columns.map((c) => c.name).join(',') + '\n');
+    if (header) this.sink.push(columns.map((c) => c.name).join(',') + '\n');
+  }
+  get pending(): number {
+    return this.sink.pending;
+  }
+  writeEncoded(bytes: Uint8Array, rows: number): void {
+    this.sink.raw(bytes);
+    this.rows += rows;
   }
   write(row: readonly CellValue[]): void {
     csvCell(this.sink, row[0]);
@@ -271,9 +315,16 @@ export class JsonlWriter implements RecordWriter {
   private readonly sink: TextSink;
   private readonly keys: string[];
   rows = 0;
-  constructor(target: string, columns: readonly ColumnDef[]) {
+  constructor(target: TextTarget, columns: readonly ColumnDef[]) {
     this.sink = new TextSink(target);
     this.keys = columns.map((c) => JSON.stringify(c.name));
+  }
+  get pending(): number {
+    return this.sink.pending;
+  }
+  writeEncoded(bytes: Uint8Array, rows: number): void {
+    this.sink.raw(bytes);
+    this.rows += rows;
   }
   write(row: readonly CellValue[]): void {
     let s = '{';
@@ -422,6 +473,14 @@ function arrowType(A: typeof import('apache-arrow'), c: ColumnDef): import('apac
     default:
       return new A.Utf8();
   }
+}
+
+/**
+ * A text writer whose output goes to `take` in buffers, without a CSV header: rows encoded on a worker thread, for
+ * the main thread's writer of the same format to pass on with writeEncoded.
+ */
+export function encodedSink(format: 'csv' | 'jsonl', columns: readonly ColumnDef[], take: (bytes: Uint8Array) => void): CsvWriter | JsonlWriter {
+  return format === 'csv' ? new CsvWriter(take, columns, false) : new JsonlWriter(take, columns);
 }
 
 /** The output format a file name asks for: .parquet, .jsonl / .ndjson / .json, else CSV. */

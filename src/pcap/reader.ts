@@ -142,8 +142,11 @@ async function drive(src: ByteSource, name: string, sink: PacketSink, opts: Read
       if (end - start < 4 && !eof) continue;
       parser = chooseParser(buf.subarray(start), new DataView(buf.buffer, buf.byteOffset + start), end - start, name, sink);
     }
+    sink.chunk?.(buf, start, end);
     start = parser.feed(buf, dv, start, end, base, eof);
     opts.onProgress?.(base + start, src.size);
+    const wait = sink.drain?.();
+    if (wait !== undefined) await wait;
     if (eof) break;
   }
   return { metadata: parser.metadata, packets: parser.packets, bytes: base + end };

@@ -106,7 +106,18 @@ export interface CaptureMetadata {
 
 export interface PacketSink {
   packet(rec: PacketRecord): void;
+  /**
+   * Called before the records of each chunk of input are parsed, with the buffer they will point into
+   * (`buf[start..end)`): a consumer that hands records to other threads can copy the chunk once instead of each
+   * record. The buffer is reused after the chunk.
+   */
+  chunk?(buf: Uint8Array, start: number, end: number): void;
   issue?(issue: CaptureIssue): void;
+  /**
+   * Backpressure: called after each chunk of input; when it returns a promise, reading waits for it (e.g. until
+   * worker threads have caught up), so memory stays bounded when the consumer is slower than the input.
+   */
+  drain?(): Promise<void> | undefined;
   /** Called when a pcapng section starts or an interface appears, before its packets. */
   interfaceAdded?(info: InterfaceInfo): void;
 }

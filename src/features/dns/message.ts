@@ -183,6 +183,11 @@ export class DnsNameMap {
   get size(): number {
     return this.byAddr.size;
   }
+
+  /** The time base moved `deltaNs` later: every stored time moves back by as much, so order is kept. */
+  shift(deltaNs: number): void {
+    for (const list of this.byAddr.values()) for (const e of list) e.t -= deltaNs;
+  }
 }
 
 /** Feed a response's answers into the map: every address (through CNAME chains) maps to the question's name. */

@@ -4,7 +4,7 @@ import type { Direction, Flow, FlowPlugin } from '../../flow/flow.js';
 import type { CellValue, ColumnDef } from '../../flow/schema.js';
 import { DNS_TYPE, DnsNameMap, learnAnswers, parseDns } from './message.js';
 
-class DnsState {
+export class DnsState {
   /** Name for the server address from the latest DNS answer before the flow started. */
   host: string | undefined;
   queries: string[] | undefined;
@@ -29,12 +29,35 @@ function addUnique(list: string[] | undefined, v: string): string[] {
   return l;
 }
 
+/** Calls `fn` with the byte range of each whole DNS message in a port-53 packet's payload. */
+function forEachDnsMessage(p: DecodedPacket, fn: (start: number, end: number) => void): void {
+  const end = Math.min(p.payloadOffset + p.payloadLen, p.capturedEnd);
+  let start = p.payloadOffset;
+  if (p.proto === IPPROTO.TCP) {
+    // DNS over TCP: each message has a 2-byte length prefix. Whole messages in one segment are read.
+    while (start + 2 <= end) {
+      const len = (p.data[start] << 8) | p.data[start + 1];
+      if (len < 12 || start + 2 + len > end) return;
+      fn(start + 2, start + 2 + len);
+      start += 2 + len;
+    }
+    return;
+  }
+  if (p.proto === IPPROTO.UDP && end - start >= 12) fn(start, end);
+}
+
+export type DnsPlugin = FlowPlugin<DnsState> & {
+  map: DnsNameMap;
+  /** Learn a DNS packet's answers into the name map without metering it (its flow belongs to another shard). */
+  learn(p: DecodedPacket): void;
+};
+
 /**
  * DNS over UDP and TCP port 53: questions and answers per DNS flow, and a capture-wide, time-ordered
  * address-to-name map that names every later flow's server (`dns_host`). One map per run: create the plugin per
  * capture (flowPlugins does).
  */
-export function dnsPlugin(map = new DnsNameMap()): FlowPlugin<DnsState> & { map: DnsNameMap } {
+export function dnsPlugin(map = new DnsNameMap()): DnsPlugin {
   return {
     name: 'dns',
     columns: COLUMNS,
@@ -46,19 +69,16 @@ export function dnsPlugin(map = new DnsNameMap()): FlowPlugin<DnsState> & { map:
     },
     update(s: DnsState, flow: Flow, p: DecodedPacket, _dir: Direction): void {
       if (flow.sPort !== 53 && flow.cPort !== 53) return;
-      const end = Math.min(p.payloadOffset + p.payloadLen, p.capturedEnd);
-      let start = p.payloadOffset;
-      if (p.proto === IPPROTO.TCP) {
-        // DNS over TCP: each message has a 2-byte length prefix. Whole messages in one segment are read.
-        while (start + 2 <= end) {
-          const len = (p.data[start] << 8) | p.data[start + 1];
-          if (len < 12 || start + 2 + len > end) return;
-          this.one(s, p, start + 2, start + 2 + len);
-          start += 2 + len;
-        }
-        return;
-      }
-      if (p.proto === IPPROTO.UDP && end - start >= 12) this.one(s, p, start, end);
+      forEachDnsMessage(p, (start, end) => this.one(s, p, start, end));
+    },
+    rebase(deltaNs: number): void {
+      map.shift(deltaNs);
+    },
+    learn(p: DecodedPacket): void {
+      forEachDnsMessage(p, (start, end) => {
+        const msg = parseDns(p.data, start, end);
+        if (msg !== undefined) learnAnswers(map, msg, p.t);
+      });
     },
     one(s: DnsState, p: DecodedPacket, start: number, end: number): void {
       const msg = parseDns(p.data, start, end);
@@ -81,5 +101,5 @@ export function dnsPlugin(map = new DnsNameMap()): FlowPlugin<DnsState> & { map:
       row[at + 4] = s.rcode;
       row[at + 5] = s.messages;
     },
-  } as FlowPlugin<DnsState> & { map: DnsNameMap; one(s: DnsState, p: DecodedPacket, start: number, end: number): void };
+  } as DnsPlugin & { one(s: DnsState, p: DecodedPacket, start: number, end: number): void };
 }

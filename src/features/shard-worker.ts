@@ -1,0 +1,102 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import type { CellValue } from '../flow/schema.js';
+import type { PacketRecord } from '../pcap/types.js';
+import { AppMatcher } from './apps.js';
+import { FlowMeter, flowColumns, flowPlugins } from './extract.js';
+import { encodedSink } from '../output/writers.js';
+import { ENTRY, FLAG_NAMES_ONLY, FLAG_TICK, type PacketBatch, type ShardInit, type ShardMessage } from './sharded.js';
+
+/** One shard of extractFlowsSharded (sharded.ts): meters the packet batches the main thread routes here. */
+const init = workerData as ShardInit;
+const port = parentPort!;
+const send = (m: ShardMessage) => port.postMessage(m);
+const o = init.options;
+
+// Rows go back as arrays, or encoded as text (options.encode) flushed between rows.
+let rows: CellValue[][] = [];
+let encodedRows = 0;
+const encoder = o.encode
+  ? encodedSink(o.encode, flowColumns(flowPlugins(o.plugins), o.apps !== undefined), (bytes) => {
+      port.postMessage({ type: 'text', bytes, rows: encodedRows } satisfies ShardMessage, [bytes.buffer as ArrayBuffer]);
+      encodedRows = 0;
+    })
+  : undefined;
+const TEXT_FLUSH_BYTES = 256 * 1024;
+const flushRows = () => {
+  if (encoder !== undefined) {
+    encoder.flush();
+    return;
+  }
+  if (rows.length === 0) return;
+  send({ type: 'rows', rows });
+  rows = [];
+};
+const meter = new FlowMeter(
+  init.name,
+  (row) => {
+    if (encoder !== undefined) {
+      encoder.write(row);
+      encodedRows++;
+      if (encoder.pending >= TEXT_FLUSH_BYTES) encoder.flush();
+      return;
+    }
+    rows.push(row.slice());
+    if (rows.length >= init.rowsPerMessage) flushRows();
+  },
+  { plugins: flowPlugins(o.plugins), flow: o.flow, filter: o.filter, decoder: o.decoder, apps: o.apps ? new AppMatcher(o.apps) : undefined },
+);
+meter.table.numberFlows(init.shard + 1, init.shards);
+// The router's tick records decide when this table scans for expired flows (see sharded.ts).
+meter.table.scanOnAdd = false;
+const timer = o.live
+  ? setInterval(() => {
+      meter.tick();
+      flushRows();
+    }, o.live.tickMs)
+  : undefined;
+
+// One record object reused for every packet, as the capture parsers do.
+const rec: PacketRecord = { number: 0, offset: 0, linkType: 0, interfaceId: 0, tsSec: 0, tsNsec: 0, capLen: 0, origLen: 0, data: new Uint8Array(0), dataOffset: 0, comment: undefined };
+
+const blocks = new Map<number, Uint8Array>();
+
+port.on('message', (m: PacketBatch | { type: 'end' }) => {
+  try {
+    if (m.type === 'end') {
+      clearInterval(timer);
+      const c = meter.finish();
+      flushRows();
+      send({ type: 'done', counts: { ...c, dropped: [...c.dropped.entries()] } });
+      return;
+    }
+    for (const b of m.blocks) blocks.set(b.id, new Uint8Array(b.sab));
+    const x = m.index;
+    let last = -1;
+    for (let i = 0, at = 0; i < m.records; i++, at += ENTRY) {
+      const kind = x[at + 7];
+      const flags = Math.floor(kind / 65536);
+      rec.tsSec = x[at + 4];
+      rec.tsNsec = x[at + 5];
+      if (flags & FLAG_TICK) {
+        meter.table.tick(rec.tsSec, rec.tsNsec);
+        continue;
+      }
+      if (x[at] !== last) {
+        last = x[at];
+        rec.data = blocks.get(last)!;
+      }
+      rec.dataOffset = x[at + 1];
+      rec.capLen = x[at + 2];
+      rec.origLen = x[at + 3];
+      rec.number = x[at + 6];
+      rec.linkType = kind - flags * 65536;
+      if (flags & FLAG_NAMES_ONLY) meter.learnNames(rec);
+      else meter.packet(rec);
+    }
+    // Block ids only grow: blocks before the last one this batch used will not be used again.
+    for (const id of blocks.keys()) if (id < last) blocks.delete(id);
+    send({ type: 'ack' });
+  } catch (e) {
+    send({ type: 'error', message: (e as Error).stack ?? String(e) });
+  }
+});

@@ -1,0 +1,346 @@
+import type { Readable } from 'node:stream';
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../common/worker.js';
+import { Decoder, type DecoderOptions } from '../decode/decoder.js';
+import { IPPROTO } from '../decode/packet.js';
+import { type FilterOptions, PacketFilter } from '../filter/filter.js';
+import type { CellValue } from '../flow/schema.js';
+import { endpointHash, type FlowTableOptions, SCAN_INTERVAL_NS } from '../flow/table.js';
+import { readCapture } from '../pcap/reader.js';
+import type { PacketRecord } from '../pcap/types.js';
+import type { AppRules } from './apps.js';
+import { type ExtractOptions, type ExtractSummary, type MeterCounts, inputName, summarize } from './extract.js';
+import type { PluginOptions } from './extract.js';
+
+/**
+ * Flow metering on worker threads. The main thread reads the capture and routes each packet by a symmetric hash
+ * of its flow's addresses to one shard; each shard (a worker thread) runs its own decoder, filter, flow table and
+ * plugins (a FlowMeter), exactly as a single-threaded run would on its share of packets, and sends rows back.
+ *
+ * Why the address pair (with protocol and VLAN) and not the 5-tuple: IP fragments after the first carry no ports,
+ * so a 5-tuple hash would send a datagram's fragments, and the unfragmented packets of the same flow, to different
+ * shards; the address pair keeps every packet of a flow, fragment or not, in one shard (Suricata recommends the same
+ * "sd" hashing for its RSS queues for this reason). Both directions hash alike because the endpoint hashes add.
+ *
+ * The one state shared across flows is the DNS name map (dns_host names a flow by the answer that preceded it,
+ * which another shard metered). Every DNS response (source port 53) also goes, marked names-only, to every other
+ * shard, which learns its answers without metering it. Packets reach each shard in capture order, so an answer is
+ * learnt before any later flow of that shard starts. Only fragmented DNS responses (rare: EDNS answers past the
+ * path MTU) name flows in their own shard alone.
+ *
+ * Records come out in the order shards finish them, not in the single-threaded order; flow ids are unique but
+ * numbered per shard (shard s of n numbers s + 1, s + 1 + n, ...). out_of_order counts in the summary are summed
+ * over shards, each counting against its own packets.
+ */
+
+/** What a shard needs to build its FlowMeter: only plain data crosses to a worker thread. */
+export interface ShardedOptions {
+  plugins?: PluginOptions;
+  flow?: Partial<FlowTableOptions>;
+  filter?: FilterOptions;
+  decoder?: DecoderOptions;
+  apps?: AppRules;
+  live?: { tickMs: number };
+  /**
+   * Shards encode their rows as CSV (without header) or JSON Lines themselves and send text: for output that only
+   * goes to a file, the main thread then only writes bytes (onEncoded) instead of decoding and encoding rows.
+   */
+  encode?: 'csv' | 'jsonl';
+}
+
+export interface ShardedRunOptions extends ShardedOptions {
+  /** Worker threads (shards). */
+  threads: number;
+  onIssue?: ExtractOptions['onIssue'];
+  onProgress?: ExtractOptions['onProgress'];
+}
+
+export interface ShardInit {
+  name: string;
+  shard: number;
+  shards: number;
+  options: ShardedOptions;
+  /** Rows are sent back in messages of this many (and on the live timer). */
+  rowsPerMessage: number;
+}
+
+/** Worker → main messages. */
+export type ShardMessage =
+  | { type: 'ack' }
+  | { type: 'rows'; rows: CellValue[][] }
+  | { type: 'text'; bytes: Uint8Array; rows: number }
+  | { type: 'done'; counts: Omit<MeterCounts, 'dropped'> & { dropped: Array<[string, number]> } }
+  | { type: 'error'; message: string };
+
+/**
+ * The main thread copies each chunk of input once into a SharedArrayBuffer (a "block"), which every shard can read;
+ * a shard's batch is an index into the blocks, ENTRY numbers per record: block id, offset, captured and original
+ * length, time (seconds, nanoseconds), frame number, link type + 65536 * flags. Copying each record into a batch of
+ * its own cost the main thread more than all its routing.
+ */
+export const ENTRY = 8;
+export const FLAG_NAMES_ONLY = 1;
+/** A clock record (no bytes): the shard's table scans for expired flows at this capture time. */
+export const FLAG_TICK = 2;
+const BATCH_RECORDS = 8192;
+/** Batches sent but not yet consumed, per shard, before reading pauses. */
+const MAX_IN_FLIGHT = 8;
+
+export interface PacketBatch {
+  type: 'packets';
+  /** Blocks this batch uses that the shard has not been sent yet. */
+  blocks: Array<{ id: number; sab: SharedArrayBuffer }>;
+  index: Float64Array;
+  records: number;
+}
+
+class Shard {
+  index = new Float64Array(BATCH_RECORDS * ENTRY);
+  records = 0;
+  blocks: PacketBatch['blocks'] = [];
+  lastBlockSent = -1;
+  inFlight = 0;
+  /** Batches posted and batches the shard has finished, in order. */
+  posted = 0;
+  acked = 0;
+  done: Promise<ShardMessage & { type: 'done' }>;
+
+  constructor(
+    readonly worker: Worker,
+    onRows: (rows: CellValue[][]) => void,
+    onText: (bytes: Uint8Array, rows: number) => void,
+    onAck: () => void,
+  ) {
+    this.done = new Promise((resolve, reject) => {
+      worker.on('message', (m: ShardMessage) => {
+        if (m.type === 'rows') onRows(m.rows);
+        else if (m.type === 'text') onText(m.bytes, m.rows);
+        else if (m.type === 'ack') {
+          this.inFlight--;
+          this.acked++;
+          onAck();
+        } else if (m.type === 'done') resolve(m);
+        else reject(new Error(`flow shard: ${m.message}`));
+      });
+      worker.on('error', reject);
+      worker.on('exit', (code) => reject(new Error(`flow shard exited with code ${code} before it finished`)));
+    });
+  }
+
+  add(block: Block, offset: number, rec: PacketRecord, flags: number): void {
+    if (block.id !== this.lastBlockSent) {
+      this.blocks.push({ id: block.id, sab: block.sab });
+      this.lastBlockSent = block.id;
+    }
+    const x = this.index;
+    const at = this.records * ENTRY;
+    x[at] = block.id;
+    x[at + 1] = offset;
+    x[at + 2] = rec.capLen;
+    x[at + 3] = rec.origLen;
+    x[at + 4] = rec.tsSec;
+    x[at + 5] = rec.tsNsec;
+    x[at + 6] = rec.number;
+    x[at + 7] = rec.linkType + flags * 65536;
+    if (++this.records === BATCH_RECORDS) this.post();
+  }
+
+  tick(tsSec: number, tsNsec: number): void {
+    const x = this.index;
+    const at = this.records * ENTRY;
+    x.fill(0, at, at + ENTRY);
+    x[at] = -1;
+    x[at + 4] = tsSec;
+    x[at + 5] = tsNsec;
+    x[at + 7] = FLAG_TICK * 65536;
+    if (++this.records === BATCH_RECORDS) this.post();
+  }
+
+  /** Send the batch (the index transferred, the blocks shared) and start a new one. */
+  post(): void {
+    if (this.records === 0) return;
+    const batch: PacketBatch = { type: 'packets', blocks: this.blocks, index: this.index, records: this.records };
+    this.worker.postMessage(batch, [this.index.buffer]);
+    this.inFlight++;
+    this.posted++;
+    this.index = new Float64Array(BATCH_RECORDS * ENTRY);
+    this.records = 0;
+    this.blocks = [];
+  }
+}
+
+interface Block {
+  id: number;
+  sab: SharedArrayBuffer;
+  /** The block may be refilled when every shard has acknowledged this many batches (set when it is retired). */
+  releaseAt: number[] | undefined;
+  /** The reader's buffer and the offset in it where this block starts. */
+  source: Uint8Array;
+  start: number;
+  end: number;
+  /** Bytes left free at the block's start, so its bytes keep the source's 8-byte alignment. */
+  pad: number;
+}
+
+/** Where a sharded run's records go: rows, or text the shards encoded (options.encode). */
+export type ShardedOutput = { onRow: (row: CellValue[]) => void } | { onEncoded: (bytes: Uint8Array, rows: number) => void };
+
+/**
+ * extractFlows on `threads` worker threads. Rows (the arrays are the caller's to keep) or encoded text come in the
+ * order shards send them. Plugins are named by options (groups, sequence lengths) since each shard makes its own.
+ */
+export async function extractFlowsSharded(input: string | Readable, out: ShardedOutput, opts: ShardedRunOptions): Promise<ExtractSummary> {
+  const started = process.hrtime.bigint();
+  const name = inputName(input);
+  const n = Math.max(1, Math.floor(opts.threads));
+  const { threads: _t, onIssue, onProgress, ...options } = opts;
+  const rowsPerMessage = 256;
+  let waiting: (() => void) | undefined;
+  const onAck = () => {
+    if (waiting !== undefined && shards.every((s) => s.inFlight <= MAX_IN_FLIGHT / 2)) {
+      const w = waiting;
+      waiting = undefined;
+      w();
+    }
+  };
+  if (('onEncoded' in out) !== (opts.encode !== undefined)) throw new Error('extractFlowsSharded: onEncoded goes with the encode option, onRow without it');
+  const onRows = (rows: CellValue[][]) => {
+    if ('onRow' in out) for (const r of rows) out.onRow(r);
+  };
+  const onText = (bytes: Uint8Array, rows: number) => {
+    if ('onEncoded' in out) out.onEncoded(bytes, rows);
+  };
+  const shards = Array.from({ length: n }, (_, shard) => {
+    const init: ShardInit = { name, shard, shards: n, options, rowsPerMessage };
+    return new Shard(startModuleWorker(import.meta.url, 'shard-worker', init), onRows, onText, onAck);
+  });
+  // Fail fast: a shard that dies rejects its promise now, not only when awaited at the end.
+  const failed = Promise.race(shards.map((s) => s.done)).then(
+    () => undefined,
+    (e: unknown) => e as Error,
+  );
+  let failure: Error | undefined;
+  void failed.then((e) => {
+    failure = e;
+    const w = waiting;
+    waiting = undefined;
+    w?.();
+  });
+
+  const router = new Decoder({ reassemble: false });
+  let nextBlock = 0;
+  let block: Block | undefined;
+  // Blocks are recycled: allocating a SharedArrayBuffer per chunk cost more than the copy into it.
+  const retired: Block[] = [];
+  const retire = (b: Block) => {
+    // Batches still being filled may point into the block: send them, so the release point is known.
+    for (const s of shards) if (s.lastBlockSent === b.id) s.post();
+    b.releaseAt = shards.map((s) => s.posted);
+    retired.push(b);
+  };
+  const copyBlock = (source: Uint8Array, start: number, end: number): Block => {
+    // Copies into shared memory go byte by byte unless source and target share their alignment (10x slower).
+    const pad = (source.byteOffset + start) & 7;
+    const len = end - start + pad;
+    let sab: SharedArrayBuffer | undefined;
+    const free = retired.findIndex((r) => r.sab.byteLength >= len && r.releaseAt!.every((at, i) => shards[i].acked >= at));
+    if (free >= 0) sab = retired.splice(free, 1)[0].sab;
+    else sab = new SharedArrayBuffer(Math.max(len, 4 << 20));
+    new Uint8Array(sab, pad, end - start).set(source.subarray(start, end));
+    return { id: nextBlock++, sab, source, start, end, pad, releaseAt: undefined };
+  };
+  /** Where a record's bytes are in a block: in the current chunk's, or (not expected) in a block of its own. */
+  const place = (rec: PacketRecord): [Block, number] => {
+    if (block !== undefined && rec.data === block.source && rec.dataOffset >= block.start && rec.dataOffset + rec.capLen <= block.end) return [block, rec.dataOffset - block.start + block.pad];
+    // Not recycled: left to the garbage collector.
+    const own = copyBlock(rec.data, rec.dataOffset, rec.dataOffset + rec.capLen);
+    return [own, own.pad];
+  };
+  const vlanInKey = options.flow?.vlanInKey !== false;
+  // The capture clock as one table would keep it (over packets that pass the filter), and the moments it would scan
+  // for expired flows: every shard scans then too (tick records), so idle, FIN and status expiry match a single
+  // table's. Fragments do not move this clock; a reassembled datagram's last fragment would, in a single table.
+  const clockFilter = options.filter ? new PacketFilter(options.filter) : undefined;
+  let baseSec = -1;
+  let clock = -Infinity;
+  let lastScan = -Infinity;
+  let errors = 0;
+  let warnings = 0;
+  // Live input: batches go out at least this often, so a quiet stream's packets are metered without delay.
+  const sender = options.live ? setInterval(() => shards.forEach((s) => s.post()), Math.min(100, options.live.tickMs)) : undefined;
+  try {
+    const result = await readCapture(
+      input,
+      {
+        chunk(buf, start, end) {
+          if (block !== undefined) retire(block);
+          block = copyBlock(buf, start, end);
+        },
+        packet(rec) {
+          const [b, offset] = place(rec);
+          const p = router.decode(rec);
+          if (p.kind !== 'ip' && p.kind !== 'fragment') {
+            // Not IP: any shard counts it the same way; spread by frame number.
+            shards[rec.number % n].add(b, offset, rec, 0);
+            return;
+          }
+          if (p.kind === 'ip' && (clockFilter === undefined || clockFilter.verdict(p) === undefined)) {
+            if (baseSec < 0) baseSec = p.tsSec;
+            const t = (p.tsSec - baseSec) * 1e9 + p.tsNsec;
+            if (t > clock) clock = t;
+            if (clock - lastScan >= SCAN_INTERVAL_NS) {
+              lastScan = clock;
+              const sec = baseSec + Math.floor(clock / 1e9);
+              for (const s of shards) s.tick(sec, clock - (sec - baseSec) * 1e9);
+            }
+          }
+          const vlan = vlanInKey ? p.vlan : 0;
+          const h = ((endpointHash(p.src0, p.src1, p.src2, p.src3, 0) + endpointHash(p.dst0, p.dst1, p.dst2, p.dst3, 0)) ^ Math.imul(p.proto + 1, 0x9e3779b1) ^ Math.imul(vlan + 1, 0x85ebca6b)) >>> 0;
+          const own = h % n;
+          shards[own].add(b, offset, rec, 0);
+          if (n > 1 && p.kind === 'ip' && p.srcPort === 53 && (p.proto === IPPROTO.UDP || p.proto === IPPROTO.TCP)) {
+            for (let s = 0; s < n; s++) if (s !== own) shards[s].add(b, offset, rec, FLAG_NAMES_ONLY);
+          }
+        },
+        issue(i) {
+          if (i.severity === 'error') errors++;
+          else warnings++;
+          onIssue?.(i);
+        },
+        drain() {
+          if (failure) throw failure;
+          for (const s of shards) if (s.inFlight >= MAX_IN_FLIGHT) return new Promise<void>((resolve) => (waiting = resolve));
+          return undefined;
+        },
+      },
+      { name, onProgress },
+    );
+    clearInterval(sender);
+    for (const s of shards) {
+      s.post();
+      s.worker.postMessage({ type: 'end' });
+    }
+    const done = await Promise.all(shards.map((s) => s.done));
+    return summarize(name, result, mergeCounts(done.map((d) => d.counts)), errors, warnings, started);
+  } finally {
+    clearInterval(sender);
+    await Promise.all(shards.map((s) => s.worker.terminate()));
+  }
+}
+
+function mergeCounts(all: Array<(ShardMessage & { type: 'done' })['counts']>): MeterCounts {
+  const byProto = new Float64Array(256);
+  const dropped = new Map<string, number>();
+  const out: MeterCounts = { metered: 0, records: 0, flows: 0, byProto, dropped, fragments: { ...all[0].fragments }, outOfOrder: 0 };
+  for (const k of Object.keys(out.fragments) as Array<keyof MeterCounts['fragments']>) out.fragments[k] = 0;
+  for (const c of all) {
+    out.metered += c.metered;
+    out.records += c.records;
+    out.flows += c.flows;
+    out.outOfOrder += c.outOfOrder;
+    for (let i = 0; i < 256; i++) byProto[i] += c.byProto[i];
+    for (const [k, v] of c.dropped) dropped.set(k, (dropped.get(k) ?? 0) + v);
+    for (const k of Object.keys(out.fragments) as Array<keyof MeterCounts['fragments']>) out.fragments[k] += c.fragments[k];
+  }
+  return out;
+}

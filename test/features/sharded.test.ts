@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { AppMatcher, loadAppRules } from '../../src/features/apps.js';
+import { ALL_GROUPS, type ExtractSummary, extractFlows, flowColumns, flowPlugins } from '../../src/features/extract.js';
+import { extractFlowsSharded } from '../../src/features/sharded.js';
+import type { CellValue } from '../../src/flow/schema.js';
+import { cli } from '../helpers/cli.js';
+import { SHARED, epochNs, haveTshark, sharedPcaps, tshark } from '../helpers/tshark.js';
+
+const RULES = loadAppRules();
+const COLUMNS = flowColumns(flowPlugins({ groups: ALL_GROUPS }), true).map((c) => c.name);
+const FLOW_ID = COLUMNS.indexOf('flow_id');
+
+/** A record as comparable text without its flow id (ids are numbered per shard). */
+function key(row: readonly CellValue[]): string {
+  return JSON.stringify(row.map((v, i) => (i === FLOW_ID ? null : ArrayBuffer.isView(v) ? Array.from(v as Int32Array) : typeof v === 'bigint' ? v.toString() : v)));
+}
+
+async function serial(file: string): Promise<{ rows: CellValue[][]; summary: ExtractSummary }> {
+  const rows: CellValue[][] = [];
+  const summary = await extractFlows(file, (r) => rows.push(r.slice()), { plugins: flowPlugins({ groups: ALL_GROUPS }), apps: new AppMatcher(RULES) });
+  return { rows, summary };
+}
+
+async function sharded(file: string, threads: number): Promise<{ rows: CellValue[][]; summary: ExtractSummary }> {
+  const rows: CellValue[][] = [];
+  const summary = await extractFlowsSharded(file, { onRow: (r) => rows.push(r) }, { threads, plugins: { groups: ALL_GROUPS }, apps: RULES });
+  return { rows, summary };
+}
+
+const whatsapp = join(SHARED, 'datasets/whatsapp-web-actions');
+const captures = [...sharedPcaps(), ...readdirSync(whatsapp).filter((f) => f.endsWith('.pcapng')).map((f) => join(whatsapp, f))];
+
+describe('flows sharded across worker threads', () => {
+  it('gives the same records and counts as one thread, on every shared capture and the WhatsApp captures', async () => {
+    let records = 0;
+    for (const file of captures) {
+      const a = await serial(file);
+      const b = await sharded(file, 3);
+      assert.deepEqual(b.rows.map(key).sort(), a.rows.map(key).sort(), file);
+      for (const k of ['packets', 'bytesRead', 'metered', 'records', 'flows', 'protocols', 'dropped', 'fragments', 'errors', 'warnings'] as const) {
+        assert.deepEqual(b.summary[k], a.summary[k], `${file}: ${k}`);
+      }
+      // Flow ids stay unique across shards; segments of one connection share theirs.
+      const ids = new Set(b.rows.filter((r) => r[FLOW_ID + 1] === 0 && r[FLOW_ID + 2] === 'final').map((r) => r[FLOW_ID]));
+      assert.equal(ids.size, b.rows.filter((r) => r[FLOW_ID + 1] === 0 && r[FLOW_ID + 2] === 'final').length, file);
+      records += a.rows.length;
+    }
+    assert.ok(records > 250, `${records} records compared`);
+  });
+
+  it("names a flow from a DNS answer that another shard metered", async () => {
+    const file = join(SHARED, 'pcaps/sll-mixed-tcp-dns-arp.pcap');
+    const host = COLUMNS.indexOf('dns_host');
+    const queries = COLUMNS.indexOf('dns_queries');
+    const server = COLUMNS.indexOf('server_addr');
+    let crossed = 0;
+    for (const n of [2, 3, 4, 5]) {
+      const { rows } = await sharded(file, n);
+      const web = rows.find((r) => r[server] === '212.199.202.69' && r[COLUMNS.indexOf('server_port')] === 80);
+      const dns = rows.find((r) => typeof r[queries] === 'string' && (r[queries] as string).includes('www.ynet.co.il'));
+      assert.ok(web && dns);
+      assert.equal(web[host], 'www.ynet.co.il', `${n} shards`);
+      // Shard s numbers its flows s + 1, s + 1 + n, ...
+      if (((web[FLOW_ID] as number) - 1) % n !== ((dns[FLOW_ID] as number) - 1) % n) crossed++;
+    }
+    assert.ok(crossed > 0, 'the DNS flow and the web flow fell in different shards for some shard count');
+  });
+
+  it('keeps every fragment of a datagram in one shard (address-pair hash), so reassembly matches one thread', async () => {
+    let datagrams = 0;
+    for (const f of ['ipv4-fragments-5.pcap', 'ipv4-fragments-udp.pcap', 'dns-ipv6-fragmented.pcap', 'vlan-ipv4-fragments.pcap']) {
+      const file = join(SHARED, 'pcaps', f);
+      const a = await serial(file);
+      const b = await sharded(file, 2);
+      assert.ok(a.summary.fragments.fragments > 0, f);
+      assert.deepEqual(b.summary.fragments, a.summary.fragments, f);
+      assert.deepEqual(b.rows.map(key).sort(), a.rows.map(key).sort(), f);
+      datagrams += b.summary.fragments.datagrams;
+    }
+    assert.equal(datagrams, 3);
+  });
+
+  it('through the CLI: --threads 2 writes the same CSV rows (encoded on the workers) as one thread', () => {
+    const file = join(SHARED, 'datasets/whatsapp-web-actions/userA-four-groups-mixed.pcapng');
+    const one = cli(['flows', '-q', '--no-progress', file, '--apps', '-o', '-']);
+    const two = cli(['flows', '-q', '--no-progress', file, '--apps', '--threads', '2', '-o', '-']);
+    assert.equal(two.status, 0, two.stderr);
+    const body = (s: string) =>
+      s
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.slice(l.indexOf(',', l.indexOf(',') + 1)))
+        .sort();
+    assert.equal(two.stdout.split('\n')[0], one.stdout.split('\n')[0]);
+    assert.deepEqual(body(two.stdout), body(one.stdout));
+    assert.ok(body(one.stdout).length > 5);
+  });
+});
+
+describe('time base', { skip: haveTshark() ? false : 'tshark not installed' }, () => {
+  it('keeps nanoseconds exact when the first packet has time 0 (a pcapng simple packet block)', async () => {
+    const file = join(SHARED, 'pcaps/pcapng-nrb-spb-3if.pcapng');
+    const { rows } = await serial(file);
+    const first = COLUMNS.indexOf('first_seen_ns');
+    const times = new Set(tshark(['-r', file, '-T', 'fields', '-e', 'frame.time_epoch']).trim().split('\n').map(epochNs));
+    assert.ok(rows.length >= 3);
+    for (const r of rows) assert.ok(times.has(r[first] as bigint), `${r[first]} is a packet time tshark shows`);
+  });
+});
