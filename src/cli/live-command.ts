@@ -1,11 +1,13 @@
 import { createWriteStream } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Command } from 'commander';
-import { reportErrors, seconds } from './args.js';
+import { count as int, reportErrors, seconds } from './args.js';
 import { flowClassifier } from './model-commands.js';
 import { StatusLine } from './progress.js';
 import { CaptureProcess } from '../capture/capture.js';
+import { DEFAULT_STREAM, FlowQueue } from '../distributed/flow-queue.js';
 import { extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
+import { extractFlowsSharded } from '../features/sharded.js';
 import type { CellValue } from '../flow/schema.js';
 import { formatFromPath, openRecordWriter } from '../output/writers.js';
 import { classifiedFlows } from '../profile/store.js';
@@ -31,6 +33,9 @@ export function addLiveCommand(program: Command): void {
     .option('--model <dir>', 'classify each flow with this trained model (cipherscope train)')
     .option('--db <file|url>', 'with --model: count the classified flows into this profile store')
     .option('--key-file <file>', 'the pseudonym key for --db')
+    .option('--publish <redis-url>', 'with --model: publish the classified flows to a Redis stream for `cipherscope worker`s (a sensor of the distributed mode)')
+    .option('--stream <name>', 'the Redis stream for --publish', DEFAULT_STREAM)
+    .option('--threads <n>', 'meter on this many worker threads (packets sharded by a symmetric hash of their addresses)', int, 1)
     .option('--commit-every <seconds>', 'profile updates commit at this interval', seconds, 5)
     .option('--idle-timeout <seconds>', 'end a flow after this much silence', seconds, 120)
     .option('--active-timeout <seconds>', 'split a flow older than this', seconds, 1800)
@@ -39,14 +44,16 @@ export function addLiveCommand(program: Command): void {
     .action((input: string | undefined, o) =>
       reportErrors(async () => {
         if (input !== undefined && input !== '-') throw new Error(`live reads a stream: "-" for standard input, or no argument to capture on --interface (for a file, use flows)`);
-        if (o.db && !o.model) throw new Error('--db needs --model: profiles count classified flows');
+        if ((o.db || o.publish) && !o.model) throw new Error('--db and --publish need --model: profiles count classified flows');
         const classifier = o.model ? flowClassifier(o.model) : undefined;
-        const plugins = classifier?.plugins ?? flowPlugins();
+        const pluginOptions = classifier?.pluginOptions ?? {};
+        const plugins = flowPlugins(pluginOptions);
         const columns = classifier?.columns ?? flowColumns(plugins);
         const format = formatFromPath(o.output);
         if (format === 'parquet') throw new Error('live writes CSV or JSON Lines (Parquet files are complete only when closed)');
         const out = openRecordWriter(format, o.output, columns);
         const { store, key } = o.db ? await openProfileStore(o) : { store: undefined, key: undefined };
+        const queue = o.publish ? await FlowQueue.connect(o.publish, o.stream) : undefined;
 
         let cap: CaptureProcess | undefined;
         let stream: Readable;
@@ -71,10 +78,11 @@ export function addLiveCommand(program: Command): void {
         const names = (classifier?.columns ?? []).map((c) => c.name);
         let pending: CellValue[][] = [];
         const commit = async () => {
-          if (!store || pending.length === 0) return;
+          if (pending.length === 0) return;
           const rows = pending;
           pending = [];
-          await store.ingest(classifiedFlows(names, rows, key!, 'live'));
+          if (store) await store.ingest(classifiedFlows(names, rows, key!, 'live'));
+          if (queue) await queue.publish(names, rows);
         };
         let committing = Promise.resolve();
         const committer = setInterval(() => (committing = committing.then(commit)), o.commitEvery * 1000);
@@ -83,28 +91,26 @@ export function addLiveCommand(program: Command): void {
         let records = 0;
         let bytes = 0;
         const started = Date.now();
-        const summary = await extractFlows(
-          stream,
-          (row) => {
-            records++;
-            if (!classifier) {
-              out.write(row);
-              return;
-            }
-            const [c] = classifier.classify([row.slice()]);
-            out.write(c);
-            if (store) pending.push(c);
-          },
-          {
-            plugins,
-            flow: { idleTimeoutSec: o.idleTimeout, activeTimeoutSec: o.activeTimeout, tcpCloseGraceSec: o.tcpCloseGrace, ...(classifier ? classifier.flow : {}) },
-            live: { tickMs: 500 },
-            onProgress: (b) => {
-              bytes = b;
-              status.show(`live: ${(bytes / 1e6).toFixed(1)} MB read, ${records} records, ${((Date.now() - started) / 1000).toFixed(0)} s`);
-            },
-          },
-        );
+        const onRow = (row: CellValue[]) => {
+          records++;
+          if (!classifier) {
+            out.write(row);
+            return;
+          }
+          const [c] = classifier.classify([row]);
+          out.write(c);
+          if (store || queue) pending.push(c);
+        };
+        const flow = { idleTimeoutSec: o.idleTimeout, activeTimeoutSec: o.activeTimeout, tcpCloseGraceSec: o.tcpCloseGrace, ...(classifier ? classifier.flow : {}) };
+        const onProgress = (b: number) => {
+          bytes = b;
+          status.show(`live: ${(bytes / 1e6).toFixed(1)} MB read, ${records} records, ${((Date.now() - started) / 1000).toFixed(0)} s`);
+        };
+        const live = { tickMs: 500 };
+        const summary =
+          o.threads > 1
+            ? await extractFlowsSharded(stream, { onRow }, { threads: o.threads, plugins: pluginOptions, flow, live, onProgress })
+            : await extractFlows(stream, (row) => onRow(row.slice()), { plugins, flow, live, onProgress });
         clearInterval(committer);
         clearInterval(flusher);
         status.clear();
@@ -112,6 +118,7 @@ export function addLiveCommand(program: Command): void {
         await commit();
         await out.close();
         await store?.close();
+        await queue?.close();
         await cap?.stop();
         process.stderr.write(`cipherscope: live: ${summary.packets} packets, ${summary.flows} flows, ${records} records${Object.keys(summary.dropped).length ? `, dropped ${JSON.stringify(summary.dropped)}` : ''}\n`);
       }),

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { count as int, list, reportErrors } from './args.js';
 import { type RecordTable, readRecordsCsv } from '../dataset/records.js';
 import { toMatrix } from '../dataset/matrix.js';
-import { ALL_GROUPS, extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
+import { ALL_GROUPS, type PluginOptions, extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
 import type { FlowPlugin } from '../flow/flow.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC, labeledColumns } from '../label/label-capture.js';
@@ -134,9 +134,13 @@ export function addModelCommands(program: Command): void {
  * A trained model ready for flow records: the plugins and metering it needs, and classify(), which turns full flow
  * records into classify's output rows (the KEPT columns, then the predictions). Used by classify and live.
  */
-export function flowClassifier(modelDir: string, threshold?: number): { plugins: FlowPlugin[]; flow: { burstGapSec: number }; columns: ColumnDef[]; manifest: ModelManifest; classify(rows: CellValue[][]): CellValue[][] } {
+export function flowClassifier(
+  modelDir: string,
+  threshold?: number,
+): { plugins: FlowPlugin[]; pluginOptions: PluginOptions; flow: { burstGapSec: number }; columns: ColumnDef[]; manifest: ModelManifest; classify(rows: CellValue[][]): CellValue[][] } {
   const m = loadModels(modelDir);
-  const plugins = flowPlugins(m.manifest.kind === 'lstm' ? { groups: ALL_GROUPS } : {});
+  const pluginOptions: PluginOptions = m.manifest.kind === 'lstm' ? { groups: ALL_GROUPS } : {};
+  const plugins = flowPlugins(pluginOptions);
   const cols = flowColumns(plugins);
   const names = cols.map((c) => c.name);
   const missing = m.manifest.features.filter((f) => !names.includes(f));
@@ -144,6 +148,7 @@ export function flowClassifier(modelDir: string, threshold?: number): { plugins:
   const keep = KEPT.map((k) => names.indexOf(k));
   return {
     plugins,
+    pluginOptions,
     flow: { burstGapSec: m.manifest.meter.burstGapSec },
     columns: [...KEPT.map((k) => cols[names.indexOf(k)]), ...PREDICTION_COLUMNS],
     manifest: m.manifest,

@@ -124,6 +124,11 @@ export class FlowMeter {
   private finals = 0;
   // Indexed by IP protocol number; named at the end.
   private readonly byProto = new Float64Array(256);
+  // Live ticks: packets and clock records seen, as of the last tick, and since when nothing has come.
+  private activity = 0;
+  private seenActivity = -1;
+  private quietSinceMs = 0;
+  private quietClock = 0;
 
   constructor(name: string, onRow: (row: CellValue[]) => void, opts: ExtractOptions = {}) {
     const plugins = opts.plugins ?? flowPlugins();
@@ -154,6 +159,7 @@ export class FlowMeter {
 
   /** Meter one packet record. */
   packet(rec: PacketRecord): void {
+    this.activity++;
     const p = this.decoder.decode(rec);
     if (this.filter !== undefined && this.filter.verdict(p) !== undefined) return; // counted by the filter
     if (p.kind !== 'ip') {
@@ -177,10 +183,28 @@ export class FlowMeter {
     this.dns.learn(p);
   }
 
-  /** Live input: advance the clock to the wall clock, so idle flows end without a new packet. */
+  /**
+   * Live input, on a timer: while no packet comes, capture time is taken to pass as wall time does, so idle flows
+   * end without a new packet. It runs on from the last packet's time rather than jumping to the wall clock, so a
+   * capture replayed through a pipe (old timestamps, faster than real time) expires exactly as from a file. The
+   * silence is noticed at the first tick without packets, so expiry can come up to one tick interval late.
+   */
   tick(): void {
-    const ms = Date.now();
-    this.table.tick(Math.floor(ms / 1000), (ms % 1000) * 1e6);
+    const now = Date.now();
+    if (this.activity !== this.seenActivity) {
+      this.seenActivity = this.activity;
+      this.quietSinceMs = now;
+      this.quietClock = this.table.clock;
+      return;
+    }
+    if (this.table.baseSec < 0) return;
+    this.table.tickAt(this.quietClock + (now - this.quietSinceMs) * 1e6);
+  }
+
+  /** A sharded run's router says the capture clock reached this time (see sharded.ts). */
+  clockTick(tsSec: number, tsNsec: number): void {
+    this.activity++;
+    this.table.tick(tsSec, tsNsec);
   }
 
   /** End of input: every flow ends; returns what was counted. */

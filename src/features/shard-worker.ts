@@ -78,7 +78,7 @@ port.on('message', (m: PacketBatch | { type: 'end' }) => {
       rec.tsSec = x[at + 4];
       rec.tsNsec = x[at + 5];
       if (flags & FLAG_TICK) {
-        meter.table.tick(rec.tsSec, rec.tsNsec);
+        meter.clockTick(rec.tsSec, rec.tsNsec);
         continue;
       }
       if (x[at] !== last) {

@@ -83,6 +83,8 @@ export const FLAG_NAMES_ONLY = 1;
 /** A clock record (no bytes): the shard's table scans for expired flows at this capture time. */
 export const FLAG_TICK = 2;
 const BATCH_RECORDS = 8192;
+/** Block size: above the reader's 4 MiB chunk plus the partial record carried over, so blocks fit every chunk. */
+const BLOCK_BYTES = 5 << 20;
 /** Batches sent but not yet consumed, per shard, before reading pauses. */
 const MAX_IN_FLIGHT = 8;
 
@@ -245,7 +247,7 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
     let sab: SharedArrayBuffer | undefined;
     const free = retired.findIndex((r) => r.sab.byteLength >= len && r.releaseAt!.every((at, i) => shards[i].acked >= at));
     if (free >= 0) sab = retired.splice(free, 1)[0].sab;
-    else sab = new SharedArrayBuffer(Math.max(len, 4 << 20));
+    else sab = new SharedArrayBuffer(Math.max(len, BLOCK_BYTES));
     new Uint8Array(sab, pad, end - start).set(source.subarray(start, end));
     return { id: nextBlock++, sab, source, start, end, pad, releaseAt: undefined };
   };

@@ -407,10 +407,14 @@ export class FlowTable {
     }
   }
 
-  /** Advance capture time without a packet (live mode timers). */
+  /** Advance capture time to an absolute time without a packet, and expire what is due. */
   tick(nowAbsSec: number, nowAbsNsec = 0): void {
     if (this.baseSec < 0) return;
-    const t = (nowAbsSec - this.baseSec) * 1e9 + nowAbsNsec;
+    this.tickAt((nowAbsSec - this.baseSec) * 1e9 + nowAbsNsec);
+  }
+
+  /** Advance capture time to `t` (relative ns) without a packet (live mode timers), and expire what is due. */
+  tickAt(t: number): void {
     if (t > this.clock) this.clock = t;
     this.scan(this.clock);
   }

@@ -32,38 +32,61 @@ async function startLive(args: string[]): Promise<{ proc: ChildProcess; err(): s
 }
 
 describe('cipherscope live', () => {
-  it('meters real loopback traffic as it happens: idle flows come out on a timer, Ctrl-C writes the rest, all as tshark sees the same packets', { timeout: 90_000 }, async () => {
-    const server = await httpServer(5_000);
-    const port = server.port;
-    const out = join(dir, 'live.jsonl');
-    const copy = join(dir, 'copy.pcapng');
-    const { proc: live, err: liveErr } = await startLive(['--tool', 'dumpcap', '-f', `tcp port ${port}`, '--copy', copy, '-o', out, '--idle-timeout', '2', '--tcp-close-grace', '1']);
-    const get = (i: number) => fetch(`http://127.0.0.1:${port}/${i}`, { headers: { connection: 'close' } }).then((r) => r.arrayBuffer());
-    for (let i = 0; i < 15; i++) await get(i);
-    // No packet after this: only the timer can end these flows (close grace 1 s, idle 2 s), and records are flushed
-    // every second.
-    await sleep(4500);
-    const early = readFileSync(out, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
-    assert.equal(early.length, 15, `records before any new packet: ${early.length}\n${liveErr()}`);
-    for (let i = 15; i < 20; i++) await get(i);
-    await sleep(300);
-    live.kill('SIGINT');
-    const code = await new Promise<number | null>((r) => live.once('close', r));
-    server.close();
-    assert.equal(code, 0, liveErr());
-    const rows = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.equal(rows.length, 20, liveErr());
-    assert.deepEqual(rows.slice(0, 15), early, 'what was written early stays as it was');
-    // The same packets, as tshark sees them: one TCP conversation per request, the same frames each.
-    const frames = new Map<number, number>();
-    for (const l of tshark(['-r', copy, '-Y', `tcp.port==${port}`, '-T', 'fields', '-e', 'tcp.srcport', '-e', 'tcp.dstport']).trim().split('\n')) {
-      const [a, b] = l.split('\t').map(Number);
-      const client = a === port ? b : a;
-      frames.set(client, (frames.get(client) ?? 0) + 1);
+  // With --threads 2 the same flows come from the sharded meter: the timer ticks run on the worker threads.
+  for (const threads of [1, 2]) {
+    it(`meters real loopback traffic as it happens (${threads} thread${threads > 1 ? 's' : ''}): idle flows come out on a timer, Ctrl-C writes the rest, all as tshark sees the same packets`, { timeout: 90_000 }, async () => {
+      const server = await httpServer(5_000);
+      const port = server.port;
+      const out = join(dir, `live-${threads}.jsonl`);
+      const copy = join(dir, `copy-${threads}.pcapng`);
+      const { proc: live, err: liveErr } = await startLive(['--tool', 'dumpcap', '-f', `tcp port ${port}`, '--copy', copy, '-o', out, '--idle-timeout', '2', '--tcp-close-grace', '1', '--threads', String(threads)]);
+      const get = (i: number) => fetch(`http://127.0.0.1:${port}/${i}`, { headers: { connection: 'close' } }).then((r) => r.arrayBuffer());
+      for (let i = 0; i < 15; i++) await get(i);
+      // No packet after this: only the timer can end these flows (close grace 1 s, idle 2 s), and records are flushed
+      // every second.
+      await sleep(4500);
+      const early = readFileSync(out, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      assert.equal(early.length, 15, `records before any new packet: ${early.length}\n${liveErr()}`);
+      for (let i = 15; i < 20; i++) await get(i);
+      await sleep(300);
+      live.kill('SIGINT');
+      const code = await new Promise<number | null>((r) => live.once('close', r));
+      server.close();
+      assert.equal(code, 0, liveErr());
+      const rows = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      assert.equal(rows.length, 20, liveErr());
+      assert.deepEqual(rows.slice(0, 15), early, 'what was written early stays as it was');
+      // The same packets, as tshark sees them: one TCP conversation per request, the same frames each.
+      const frames = new Map<number, number>();
+      for (const l of tshark(['-r', copy, '-Y', `tcp.port==${port}`, '-T', 'fields', '-e', 'tcp.srcport', '-e', 'tcp.dstport']).trim().split('\n')) {
+        const [a, b] = l.split('\t').map(Number);
+        const client = a === port ? b : a;
+        frames.set(client, (frames.get(client) ?? 0) + 1);
+      }
+      assert.equal(frames.size, 20);
+      for (const r of rows) assert.equal(r.packets, frames.get(r.client_port), `client port ${r.client_port}`);
+      assert.match(liveErr(), /live: \d+ packets, 20 flows, 20 records/);
+    });
+  }
+
+  it('a capture replayed through a pipe (old timestamps, faster than real time) gives the records of `flows` on the file, on 1 and 2 threads', { timeout: 90_000 }, async () => {
+    const file = join(SHARED, 'datasets/whatsapp-web-actions/userA-four-groups-mixed.pcapng');
+    // Without the capture and flow id columns: "<stdin>" against the path, and ids numbered per shard.
+    const body = (csv: string) =>
+      csv
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(',').slice(2).join(','))
+        .sort();
+    const want = cli(['flows', '-q', file, '-o', '-']);
+    assert.equal(want.status, 0, want.stderr);
+    assert.ok(body(want.stdout).length > 10);
+    for (const threads of ['1', '2']) {
+      const live = cli(['live', '-', '-o', '-', '--threads', threads], readFileSync(file));
+      assert.equal(live.status, 0, live.stderr);
+      assert.deepEqual(body(live.stdout), body(want.stdout), `${threads} thread(s)`);
     }
-    assert.equal(frames.size, 20);
-    for (const r of rows) assert.equal(r.packets, frames.get(r.client_port), `client port ${r.client_port}`);
-    assert.match(liveErr(), /live: \d+ packets, 20 flows, 20 records/);
   });
 
   it('with a model and a profile store: each flow classified as it ends, counted into the device\'s profile on Ctrl-C', { timeout: 120_000 }, async () => {

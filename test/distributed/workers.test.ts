@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openDb } from '../../src/profile/db.js';
 import { freePort, sleep } from '../../src/testbed/driver.js';
 import { classifiedCsv } from '../helpers/classified.js';
-import { ROOT, cli } from '../helpers/cli.js';
+import { ROOT, cli, trainWhatsAppModel } from '../helpers/cli.js';
+import { SHARED } from '../helpers/tshark.js';
 import { type TestPostgres, startPostgres } from '../helpers/postgres.js';
 
 /**
@@ -27,7 +28,7 @@ describe('workers on Redis Streams and a shared PostgreSQL store', { skip }, () 
   before(async () => {
     pg = await startPostgres();
     const admin = await openDb(pg.url);
-    for (const name of ['single', 'shared']) await admin.exec(`CREATE DATABASE ${name}`);
+    for (const name of ['single', 'shared', 'direct', 'sensed']) await admin.exec(`CREATE DATABASE ${name}`);
     await admin.close();
     const port = await freePort();
     redis = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
@@ -78,5 +79,32 @@ describe('workers on Redis Streams and a shared PostgreSQL store', { skip }, () 
     const want = exp('single');
     assert.equal(want.length, 11);
     assert.deepEqual(exp('shared'), want);
+  });
+
+  it('`live --publish` as a sensor (2 threads): its classified flows reach the shared store through a worker, as `classify` + `profile ingest` would count them', { timeout: 180_000 }, async () => {
+    const data = join(SHARED, 'datasets/whatsapp-web-actions');
+    const model = trainWhatsAppModel(data, dir);
+    const capture = join(data, 'userA-four-groups-mixed.pcapng');
+    const db = (name: string) => pg.url.replace(/\/postgres$/, `/${name}`);
+    const classified = join(dir, 'classified.csv');
+    const c = cli(['classify', capture, '--model', model, '-o', classified]);
+    assert.equal(c.status, 0, c.stderr);
+    const direct = cli(['profile', 'ingest', classified, '--db', db('direct'), '--key-file', keyFile]);
+    assert.equal(direct.status, 0, direct.stderr);
+    const stream = 'cipherscope:sensor-test';
+    const sensor = cli(['live', '-', '--model', model, '--publish', redisUrl, '--stream', stream, '--threads', '2', '-o', '/dev/null'], readFileSync(capture));
+    assert.equal(sensor.status, 0, sensor.stderr);
+    const flows = readFileSync(classified, 'utf8').trim().split('\n').length - 1;
+    assert.match(sensor.stderr, new RegExp(`${flows} records`));
+    const w = cli(['worker', '--redis', redisUrl, '--stream', stream, '--db', db('sensed'), '--key-file', keyFile, '--until-empty']);
+    assert.equal(w.status, 0, w.stderr);
+    const exp = (name: string) => {
+      const r = cli(['profile', 'export', '--db', db(name), '--key-file', keyFile]);
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    };
+    const want = exp('direct');
+    assert.ok(want.length >= 1);
+    assert.deepEqual(exp('sensed'), want);
   });
 });
