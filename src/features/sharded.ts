@@ -174,14 +174,19 @@ class Shard {
 interface Block {
   id: number;
   sab: SharedArrayBuffer;
+  /** Bytes filled. */
+  used: number;
   /** The block may be refilled when every shard has acknowledged this many batches (set when it is retired). */
   releaseAt: number[] | undefined;
-  /** The reader's buffer and the offset in it where this block starts. */
+}
+
+/** A chunk of the reader's buffer copied into a block: `source[start..end)` is at `block[at..]`. */
+interface Chunk {
+  block: Block;
   source: Uint8Array;
   start: number;
   end: number;
-  /** Bytes left free at the block's start, so its bytes keep the source's 8-byte alignment. */
-  pad: number;
+  at: number;
 }
 
 /** Where a sharded run's records go: rows, or text the shards encoded (options.encode). */
@@ -232,7 +237,9 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
   const router = new Decoder({ reassemble: false });
   let nextBlock = 0;
   let block: Block | undefined;
-  // Blocks are recycled: allocating a SharedArrayBuffer per chunk cost more than the copy into it.
+  let chunk: Chunk | undefined;
+  // Blocks are recycled (allocating a SharedArrayBuffer per chunk cost more than the copy into it), and small chunks
+  // (64 KiB reads from a pipe) share a block.
   const retired: Block[] = [];
   const retire = (b: Block) => {
     // Batches still being filled may point into the block: send them, so the release point is known.
@@ -240,23 +247,31 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
     b.releaseAt = shards.map((s) => s.posted);
     retired.push(b);
   };
-  const copyBlock = (source: Uint8Array, start: number, end: number): Block => {
+  const freshBlock = (min: number): Block => {
+    const free = retired.findIndex((r) => r.sab.byteLength >= min && r.releaseAt!.every((at, i) => shards[i].acked >= at));
+    const sab = free >= 0 ? retired.splice(free, 1)[0].sab : new SharedArrayBuffer(Math.max(min, BLOCK_BYTES));
+    return { id: nextBlock++, sab, used: 0, releaseAt: undefined };
+  };
+  const append = (source: Uint8Array, start: number, end: number): Chunk => {
     // Copies into shared memory go byte by byte unless source and target share their alignment (10x slower).
     const pad = (source.byteOffset + start) & 7;
-    const len = end - start + pad;
-    let sab: SharedArrayBuffer | undefined;
-    const free = retired.findIndex((r) => r.sab.byteLength >= len && r.releaseAt!.every((at, i) => shards[i].acked >= at));
-    if (free >= 0) sab = retired.splice(free, 1)[0].sab;
-    else sab = new SharedArrayBuffer(Math.max(len, BLOCK_BYTES));
-    new Uint8Array(sab, pad, end - start).set(source.subarray(start, end));
-    return { id: nextBlock++, sab, source, start, end, pad, releaseAt: undefined };
+    const len = end - start;
+    let at = block === undefined ? -1 : ((block.used + 7) & ~7) + pad;
+    if (block === undefined || at + len > block.sab.byteLength) {
+      if (block !== undefined) retire(block);
+      block = freshBlock(len + pad);
+      at = pad;
+    }
+    new Uint8Array(block.sab, at, len).set(source.subarray(start, end));
+    block.used = at + len;
+    return { block, source, start, end, at };
   };
-  /** Where a record's bytes are in a block: in the current chunk's, or (not expected) in a block of its own. */
+  /** Where a record's bytes are: in the current chunk, or (not expected: the reader announces chunks) copied on its own. */
   const place = (rec: PacketRecord): [Block, number] => {
-    if (block !== undefined && rec.data === block.source && rec.dataOffset >= block.start && rec.dataOffset + rec.capLen <= block.end) return [block, rec.dataOffset - block.start + block.pad];
-    // Not recycled: left to the garbage collector.
-    const own = copyBlock(rec.data, rec.dataOffset, rec.dataOffset + rec.capLen);
-    return [own, own.pad];
+    const c = chunk;
+    if (c !== undefined && rec.data === c.source && rec.dataOffset >= c.start && rec.dataOffset + rec.capLen <= c.end) return [c.block, rec.dataOffset - c.start + c.at];
+    chunk = append(rec.data, rec.dataOffset, rec.dataOffset + rec.capLen);
+    return [chunk.block, chunk.at];
   };
   const vlanInKey = options.flow?.vlanInKey !== false;
   // The capture clock as one table would keep it (over packets that pass the filter), and the moments it would scan
@@ -275,8 +290,7 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
       input,
       {
         chunk(buf, start, end) {
-          if (block !== undefined) retire(block);
-          block = copyBlock(buf, start, end);
+          chunk = append(buf, start, end);
         },
         packet(rec) {
           const [b, offset] = place(rec);

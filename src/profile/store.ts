@@ -114,6 +114,8 @@ export function classifiedFlows(names: readonly string[], rows: readonly CellVal
 }
 
 const CHUNK = 400;
+/** Parameters per statement: below SQLite's default limit (32,766) and PostgreSQL's (65,535). */
+const MAX_PARAMS = 30_000;
 
 export class ProfileStore {
   private constructor(readonly db: SqlDb) {}
@@ -182,26 +184,49 @@ export class ProfileStore {
         ] as const)
           u.stats.set(metric, mergeMoments(u.stats.get(metric) ?? { n: 0, sum: 0, sumSq: 0 }, { n: 1, sum: v, sumSq: v * v }));
       }
+      // Multi-row upserts: one statement per table and chunk, not per user and item. A store shared over the network
+      // (PostgreSQL) paid a round trip per statement: 8 per user, most of a worker's time when users are many.
+      const userRows: SqlValue[][] = [];
+      const usageRows: SqlValue[][] = [];
+      const statRows: SqlValue[][] = [];
       for (const [id, u] of users) {
-        await this.db.run(
-          `INSERT INTO users (user_id, streams, first_seen_s, last_seen_s) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (user_id) DO UPDATE SET streams = users.streams + excluded.streams,
-             first_seen_s = CASE WHEN excluded.first_seen_s < users.first_seen_s THEN excluded.first_seen_s ELSE users.first_seen_s END,
-             last_seen_s = CASE WHEN excluded.last_seen_s > users.last_seen_s THEN excluded.last_seen_s ELSE users.last_seen_s END`,
-          [id, u.streams, u.first, u.last],
-        );
+        userRows.push([id, u.streams, u.first, u.last]);
         for (const [k, count] of u.usage) {
           const [kind, item] = k.split('\u0000');
-          await this.db.run('INSERT INTO usage (user_id, kind, item, count) VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, kind, item) DO UPDATE SET count = usage.count + excluded.count', [id, kind, item, count]);
+          usageRows.push([id, kind, item, count]);
         }
-        for (const [metric, m] of u.stats)
-          await this.db.run(
-            'INSERT INTO stream_stats (user_id, metric, n, sum, sum_sq) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, metric) DO UPDATE SET n = stream_stats.n + excluded.n, sum = stream_stats.sum + excluded.sum, sum_sq = stream_stats.sum_sq + excluded.sum_sq',
-            [id, metric, m.n, m.sum, m.sumSq],
-          );
+        for (const [metric, m] of u.stats) statRows.push([id, metric, m.n, m.sum, m.sumSq]);
       }
+      await this.upsertMany(
+        'INSERT INTO users (user_id, streams, first_seen_s, last_seen_s) VALUES',
+        userRows,
+        `ON CONFLICT (user_id) DO UPDATE SET streams = users.streams + excluded.streams,
+             first_seen_s = CASE WHEN excluded.first_seen_s < users.first_seen_s THEN excluded.first_seen_s ELSE users.first_seen_s END,
+             last_seen_s = CASE WHEN excluded.last_seen_s > users.last_seen_s THEN excluded.last_seen_s ELSE users.last_seen_s END`,
+      );
+      await this.upsertMany('INSERT INTO usage (user_id, kind, item, count) VALUES', usageRows, 'ON CONFLICT (user_id, kind, item) DO UPDATE SET count = usage.count + excluded.count');
+      await this.upsertMany(
+        'INSERT INTO stream_stats (user_id, metric, n, sum, sum_sq) VALUES',
+        statRows,
+        'ON CONFLICT (user_id, metric) DO UPDATE SET n = stream_stats.n + excluded.n, sum = stream_stats.sum + excluded.sum, sum_sq = stream_stats.sum_sq + excluded.sum_sq',
+      );
       return { flows: flows.length, newFlows: fresh.length, users: users.size };
     });
+  }
+
+  /**
+   * `insert` VALUES (...), (...) `conflict`, in chunks that stay under both databases' limits on parameters per
+   * statement. Rows must have distinct conflict keys (an upsert may not touch one row twice in a statement).
+   */
+  private async upsertMany(insert: string, rows: readonly SqlValue[][], conflict: string): Promise<void> {
+    if (rows.length === 0) return;
+    const width = rows[0].length;
+    const per = Math.floor(MAX_PARAMS / width);
+    for (let i = 0; i < rows.length; i += per) {
+      const part = rows.slice(i, i + per);
+      const values = part.map((_, j) => `(${Array.from({ length: width }, (_, k) => `$${j * width + k + 1}`).join(', ')})`).join(', ');
+      await this.db.run(`${insert} ${values} ${conflict}`, part.flat());
+    }
   }
 
   async userIds(): Promise<string[]> {
