@@ -4,7 +4,8 @@
  *
  *   node --import tsx bench/flows/generate.ts OUT.pcap [flows=20000] [seconds=600]
  *
- * Flows start uniformly over `seconds`, so doubling both flows and seconds doubles the file while the number of
+ * `udpShare` of the flows are short UDP exchanges (1 gives a small capture with many flows, for the dashboard
+ * test). Flows start uniformly over `seconds`, so doubling both flows and seconds doubles the file while the number of
  * flows alive at once stays the same: that is how bench/flows/run.ts checks that memory stays flat.
  */
 import { openSync, writeSync, closeSync } from 'node:fs';
@@ -18,13 +19,13 @@ interface Pkt {
   payload: number;
 }
 
-export function generate(out: string, nFlows = 20000, seconds = 600, seed = 1): { packets: number; flows: number; bytes: number } {
+export function generate(out: string, nFlows = 20000, seconds = 600, seed = 1, udpShare = 0.15): { packets: number; flows: number; bytes: number } {
   const r = rng(seed);
   const flows: Array<{ c: number; s: number; cp: number; sp: number; udp: boolean }> = [];
   const times: number[] = [];
   const meta: Pkt[] = [];
   for (let f = 0; f < nFlows; f++) {
-    const udp = r() < 0.15;
+    const udp = r() < udpShare;
     flows.push({ c: (10 << 24) | (Math.floor(r() * 65536) << 8) | 2, s: (93 << 24) | Math.floor(r() * 16777216), cp: 1024 + (f % 60000), sp: udp ? 53 : r() < 0.8 ? 443 : 80, udp });
     let t = Math.floor(r() * seconds * 1e9);
     const push = (fromClient: boolean, flags: number, payload: number, gap: number) => {

@@ -20,6 +20,7 @@ import { addProfileCommands } from './profile-command.js';
 import { addCaptureCommand } from './capture-command.js';
 import { addLiveCommand } from './live-command.js';
 import { addWorkerCommands } from './worker-command.js';
+import { addServeCommands } from './serve-command.js';
 import { collect, count, featureGroups, seconds } from './args.js';
 import { Progress } from './progress.js';
 
@@ -275,6 +276,7 @@ export function buildProgram(): Command {
   addCaptureCommand(program);
   addLiveCommand(program);
   addWorkerCommands(program);
+  addServeCommands(program);
 
   program
     .command('schema')

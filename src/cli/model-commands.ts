@@ -12,6 +12,7 @@ import { LSTM_TRAIN_DEFAULTS } from '../models/lstm-train.js';
 import { StatusLine } from './progress.js';
 import { type ModelManifest, loadModels, predict, saveModels, trainModels } from '../models/model-dir.js';
 import { evaluationHtml } from '../models/report-html.js';
+import { PREDICTION_COLUMNS } from '../models/predictions.js';
 import { formatFromPath, openRecordWriter } from '../output/writers.js';
 
 
@@ -31,12 +32,7 @@ function readLabeled(files: string[]): { table: RecordTable; bytes: Buffer } {
   return { table: table!, bytes: Buffer.concat(parts) };
 }
 
-export const PREDICTION_COLUMNS: ColumnDef[] = [
-  { name: 'predicted_app', type: 'string', unit: '', description: 'App the model predicts; "unknown" when its probability is below the calibrated threshold (95% of known-app flows kept; --threshold).' },
-  { name: 'app_probability', type: 'float', unit: '', description: 'Probability of the predicted app (forests: mean over the trees; LSTM: softmax).' },
-  { name: 'predicted_action', type: 'string', unit: '', description: 'Action predicted by the action model of the predicted app (impertinent included); empty for unknown apps.' },
-  { name: 'action_probability', type: 'float', unit: '', description: 'Probability of the predicted action.' },
-];
+export { PREDICTION_COLUMNS };
 
 const KEPT = ['capture', 'flow_id', 'segment', 'first_seen_ns', 'last_seen_ns', 'protocol', 'client_addr', 'client_port', 'server_addr', 'server_port', 'packets', 'bytes'];
 

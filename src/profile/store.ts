@@ -229,6 +229,12 @@ export class ProfileStore {
     }
   }
 
+  /** Users with their stream counts and time span, most streams first. */
+  async listUsers(limit = 1000): Promise<Array<{ userId: string; streams: number; firstSeenS: number; lastSeenS: number }>> {
+    const rows = await this.db.all<{ user_id: string; streams: number; first_seen_s: number; last_seen_s: number }>('SELECT user_id, streams, first_seen_s, last_seen_s FROM users ORDER BY streams DESC, user_id LIMIT $1', [limit]);
+    return rows.map((r) => ({ userId: r.user_id, streams: Number(r.streams), firstSeenS: Number(r.first_seen_s), lastSeenS: Number(r.last_seen_s) }));
+  }
+
   async userIds(): Promise<string[]> {
     return (await this.db.all<{ user_id: string }>('SELECT user_id FROM users ORDER BY user_id')).map((r) => r.user_id);
   }

@@ -1,0 +1,94 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { collect, count as int, reportErrors } from './args.js';
+import { flowClassifier } from './model-commands.js';
+import { openProfileStore } from './profile-command.js';
+import { AppMatcher, loadAppRules } from '../features/apps.js';
+import { ALL_GROUPS } from '../features/extract.js';
+import { buildDashboard, loadReport, newToken } from '../server/app.js';
+import { type LoadOptions, loadFlowStore } from '../server/flow-store.js';
+import { reportHtml } from '../server/report.js';
+
+interface SourceOptions {
+  apps?: string | boolean;
+  model?: string;
+  db?: string;
+  keyFile?: string;
+  report: string[];
+}
+
+const sourceOptions = (c: Command) =>
+  c
+    .argument('[inputs...]', 'captures (pcap, pcapng: metered here) and flow-record files (.csv from flows, label or classify)')
+    .option('--apps [rules.json]', 'name apps by host rules (default: the shipped rules/apps.json); on unless --no-apps', true)
+    .option('--no-apps', 'no host-rule app columns')
+    .option('--model <dir>', 'classify the captures\' flows with this trained model (predicted app and action)')
+    .option('--db <file|url>', 'a profile store to show (SQLite file or postgresql://...)')
+    .option('--key-file <file>', 'the pseudonym key of --db')
+    .option('--report <eval.json>', 'an evaluate --report file (repeatable)', collect, []);
+
+/** The flows, profiles and evaluation reports that serve and report show. */
+async function loadSources(inputs: string[], o: SourceOptions, quiet = false) {
+  const load: LoadOptions = {
+    apps: o.apps === false ? undefined : new AppMatcher(loadAppRules(typeof o.apps === 'string' ? o.apps : undefined)),
+    onCapture: (name, s) => quiet || process.stderr.write(`cipherscope: ${name}: ${s.packets} packets, ${s.records} flow records\n`),
+  };
+  if (o.model) {
+    const c = flowClassifier(o.model);
+    load.model = { groups: c.pluginOptions.groups === ALL_GROUPS ? 'all' : 'default', flow: c.flow, predict: (rows) => c.classify(rows).map((r) => r.slice(-4)) };
+  }
+  const flows = await loadFlowStore(inputs, load);
+  const profiles = o.db ? (await openProfileStore({ db: o.db, keyFile: o.keyFile })).store : undefined;
+  const reports = o.report.map(loadReport);
+  return { flows, profiles, reports };
+}
+
+export function addServeCommands(program: Command): void {
+  sourceOptions(program.command('serve'))
+    .description('A dashboard in the browser: captures, a paged flows table (filter, sort, search), timelines by app and action, user profiles with trait probabilities, evaluation reports. Every page and API call needs the token.')
+    .option('--host <addr>', 'address to listen on (loopback by default: the data is sensitive)', '127.0.0.1')
+    .option('--port <n>', 'port (0: any free port)', int, 8080)
+    .option('--token <token>', 'the access token (default: $CIPHERSCOPE_TOKEN, else a random one printed at start)')
+    .action((inputs: string[], o) =>
+      reportErrors(async () => {
+        const token: string = o.token ?? process.env.CIPHERSCOPE_TOKEN ?? newToken();
+        if (token.length < 16) throw new Error('--token: use at least 16 characters');
+        const sources = await loadSources(inputs, o);
+        const app = buildDashboard(sources, token);
+        const address = await app.listen({ host: o.host, port: o.port });
+        process.stderr.write(`cipherscope: dashboard at ${address}/?token=${encodeURIComponent(token)}\n`);
+        const stop = async () => {
+          await app.close();
+          await sources.profiles?.close();
+          process.exit(0);
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      }),
+    );
+
+  sourceOptions(program.command('report'))
+    .description('Write the dashboard\'s views as one self-contained HTML file (charts as inline SVG), and optionally each chart as an .svg file.')
+    .requiredOption('-o, --output <file.html>', 'the HTML report')
+    .option('--svg-dir <dir>', 'also write every chart here as an .svg file')
+    .option('--title <text>', 'report title', 'cipherscope report')
+    .option('--top-flows <n>', 'flows listed, largest first', int, 50)
+    .option('--max-profiles <n>', 'profiles shown, most streams first', int, 20)
+    .action((inputs: string[], o) =>
+      reportErrors(async () => {
+        const sources = await loadSources(inputs, o);
+        try {
+          const { html, charts } = await reportHtml({ ...sources, title: o.title, topFlows: o.topFlows, maxProfiles: o.maxProfiles });
+          writeFileSync(o.output, html);
+          if (o.svgDir) {
+            mkdirSync(o.svgDir, { recursive: true });
+            for (const c of charts) writeFileSync(join(o.svgDir, `${c.name.replace(/[^\w.-]+/g, '_')}.svg`), c.svg);
+          }
+          process.stderr.write(`cipherscope: report written to ${o.output} (${charts.length} charts${o.svgDir ? `, also in ${o.svgDir}` : ''})\n`);
+        } finally {
+          await sources.profiles?.close();
+        }
+      }),
+    );
+}
