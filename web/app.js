@@ -157,13 +157,13 @@ async function reports() {
 
 async function report(id) {
   const d = await api(`/api/reports/${id}`);
-  view.innerHTML = `<h2>${esc(d.name)}</h2><table data-testid="report-summary"><thead><tr><th>model</th><th>task</th><th>split</th><th class="num">rows</th><th class="num">accuracy</th><th class="num">macro-F1 [95% CI]</th></tr></thead><tbody>${d.tasks
+  view.innerHTML = `<h2>${esc(d.name)}</h2><div id="task"></div><h3>All tasks</h3><table data-testid="report-summary"><thead><tr><th>model</th><th>task</th><th>split</th><th class="num">rows</th><th class="num">accuracy</th><th class="num">macro-F1 [95% CI]</th></tr></thead><tbody>${d.tasks
     .map((t, i) => `<tr><td>${esc(t.model)}</td><td><a href="#/report/${id}?task=${i}">${esc(t.task)}</a></td><td>${esc(t.split)}</td><td class="num">${fmt(t.rows)}</td><td class="num">${(100 * t.accuracy).toFixed(1)}</td><td class="num">${(100 * t.macroF1).toFixed(1)} [${(100 * t.macroF1Ci[0]).toFixed(1)}, ${(100 * t.macroF1Ci[1]).toFixed(1)}]</td></tr>`)
-    .join('')}</tbody></table><div id="task"></div>`;
+    .join('')}</tbody></table>`;
   const i = Number(route().params.get('task') ?? 0);
   const t = d.tasks[i];
   if (!t) return;
-  document.getElementById('task').innerHTML = `<h3>${esc(t.model)}, ${esc(t.task)} (${esc(t.split)})</h3><div class="charts"><div id="confusion" data-testid="confusion"></div><div id="scores"></div></div>`;
+  document.getElementById('task').innerHTML = `<h3>${esc(t.model)}, ${esc(t.task)} (${esc(t.split)}): accuracy ${(100 * t.accuracy).toFixed(1)}, macro-F1 ${(100 * t.macroF1).toFixed(1)}</h3><div class="charts"><div id="confusion" data-testid="confusion"></div><div id="scores"></div></div>`;
   await chart('#confusion', t.confusion);
   await chart('#scores', t.scores);
 }

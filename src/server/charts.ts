@@ -17,10 +17,12 @@ export function timelineSpec(points: readonly TimelinePoint[], binMs: number, by
     title,
     width: WIDTH,
     height: 220,
-    data: { values: points.map((p) => ({ time: p.t, [by]: p.key, flows: p.flows, bytes: p.bytes })) },
+    // Pre-binned: each bar spans its bin (x to x2), whatever the bin width.
+    data: { values: points.map((p) => ({ time: p.t, end: p.t + binMs, [by]: p.key, flows: p.flows, bytes: p.bytes })) },
     mark: { type: 'bar', tooltip: true },
     encoding: {
-      x: { field: 'time', type: 'temporal', title: `flow start (bins of ${binMs >= 60_000 ? `${binMs / 60_000} min` : `${binMs / 1000} s`})`, timeUnit: 'utcyearmonthdatehoursminutesseconds' },
+      x: { field: 'time', type: 'temporal', scale: { type: 'utc' }, title: `flow start, UTC (bins of ${binMs >= 60_000 ? `${binMs / 60_000} min` : `${binMs / 1000} s`})` },
+      x2: { field: 'end' },
       y: { field: 'flows', type: 'quantitative', aggregate: 'sum', title: 'flows', stack: 'zero' },
       color: { field: by, type: 'nominal', title: by, scale: { scheme: 'tableau20' } },
     },

@@ -12,6 +12,7 @@ import { ProfileStore } from '../../src/profile/store.js';
 import { buildDashboard } from '../../src/server/app.js';
 import { type FlowStore, loadFlowStore } from '../../src/server/flow-store.js';
 import { classifiedCsv } from '../helpers/classified.js';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium.js';
 import { cli } from '../helpers/cli.js';
 import { flowsOf } from '../helpers/flows.js';
 import { SHARED } from '../helpers/tshark.js';
@@ -21,9 +22,7 @@ import { SHARED } from '../helpers/tshark.js';
  * filter and a search that narrow the table, paging over a capture of 20,000 flows, a profile's trait
  * probabilities, and the token on every request.
  */
-const CHROMIUM = '/usr/bin/chromium';
 const skip = !existsSync(CHROMIUM) && process.env.CI !== 'true' ? 'Debian chromium not installed (scripts/setup.sh installs it)' : false;
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 describe('cipherscope serve in headless Chromium', { skip }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'cipherscope-dashboard-'));
