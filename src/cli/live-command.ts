@@ -6,7 +6,7 @@ import { flowClassifier } from './model-commands.js';
 import { StatusLine } from './progress.js';
 import { CaptureProcess } from '../capture/capture.js';
 import { DEFAULT_STREAM, FlowQueue } from '../distributed/flow-queue.js';
-import { extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
+import { type MeterStatus, extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
 import { extractFlowsSharded } from '../features/sharded.js';
 import type { CellValue } from '../flow/schema.js';
 import { formatFromPath, openRecordWriter } from '../output/writers.js';
@@ -89,7 +89,6 @@ export function addLiveCommand(program: Command): void {
         const flusher = setInterval(() => out.flush(), 1000);
         const status = new StatusLine(o.progress);
         let records = 0;
-        let bytes = 0;
         const started = Date.now();
         const onRow = (row: CellValue[]) => {
           records++;
@@ -102,15 +101,19 @@ export function addLiveCommand(program: Command): void {
           if (store || queue) pending.push(c);
         };
         const flow = { idleTimeoutSec: o.idleTimeout, activeTimeoutSec: o.activeTimeout, tcpCloseGraceSec: o.tcpCloseGrace, ...(classifier ? classifier.flow : {}) };
-        const onProgress = (b: number) => {
-          bytes = b;
-          status.show(`live: ${(bytes / 1e6).toFixed(1)} MB read, ${records} records, ${((Date.now() - started) / 1000).toFixed(0)} s`);
+        // Status line: packets/s over the last tick, flows open now, records out, packets that formed no flow.
+        let last = { at: Date.now(), packets: 0 };
+        const onStatus = (st: MeterStatus) => {
+          const now = Date.now();
+          const rate = now > last.at ? ((st.packets - last.packets) * 1000) / (now - last.at) : 0;
+          last = { at: now, packets: st.packets };
+          status.show(`live: ${Math.round(rate).toLocaleString('en-US')} packets/s, ${st.packets.toLocaleString('en-US')} packets, ${st.active.toLocaleString('en-US')} active flows, ${records.toLocaleString('en-US')} records, ${st.skipped.toLocaleString('en-US')} not metered, ${((now - started) / 1000).toFixed(0)} s`);
         };
         const live = { tickMs: 500 };
         const summary =
           o.threads > 1
-            ? await extractFlowsSharded(stream, { onRow }, { threads: o.threads, plugins: pluginOptions, flow, live, onProgress })
-            : await extractFlows(stream, (row) => onRow(row.slice()), { plugins, flow, live, onProgress });
+            ? await extractFlowsSharded(stream, { onRow }, { threads: o.threads, plugins: pluginOptions, flow, live, onStatus })
+            : await extractFlows(stream, (row) => onRow(row.slice()), { plugins, flow, live, onStatus });
         clearInterval(committer);
         clearInterval(flusher);
         status.clear();

@@ -74,6 +74,18 @@ export interface ExtractOptions {
    * records come out) even when no packet arrives. Packet times of a live capture come from the same clock.
    */
   live?: { tickMs: number };
+  /** Live input: called after each tick with the meter's state (the status line). */
+  onStatus?: (s: MeterStatus) => void;
+}
+
+/** What a running meter has seen so far. */
+export interface MeterStatus {
+  /** Packet records read. */
+  packets: number;
+  /** Flows open now. */
+  active: number;
+  /** Records that formed no flow: not IP, malformed, filtered. */
+  skipped: number;
 }
 
 export interface ExtractSummary {
@@ -219,6 +231,13 @@ export class FlowMeter {
     return { metered: this.metered, records: this.records, flows: this.finals, byProto: this.byProto, dropped, fragments: { ...fr }, outOfOrder: this.table.outOfOrder };
   }
 
+  status(): MeterStatus {
+    let skipped = 0;
+    for (const v of this.dropped.values()) skipped += v;
+    if (this.filter !== undefined) for (const v of this.filter.dropped.values()) skipped += v;
+    return { packets: this.activity, active: this.table.active, skipped };
+  }
+
   private drop(why: string): void {
     this.dropped.set(why, (this.dropped.get(why) ?? 0) + 1);
   }
@@ -257,7 +276,12 @@ export async function extractFlows(input: string | Readable, onRow: (row: CellVa
   const started = process.hrtime.bigint();
   const name = inputName(input);
   const meter = new FlowMeter(name, onRow, opts);
-  const timer = opts.live ? setInterval(() => meter.tick(), opts.live.tickMs) : undefined;
+  const timer = opts.live
+    ? setInterval(() => {
+        meter.tick();
+        opts.onStatus?.(meter.status());
+      }, opts.live.tickMs)
+    : undefined;
   let errors = 0;
   let warnings = 0;
   const result = await readCapture(

@@ -52,6 +52,7 @@ const timer = o.live
   ? setInterval(() => {
       meter.tick();
       flushRows();
+      send({ type: 'status', status: meter.status() });
     }, o.live.tickMs)
   : undefined;
 

@@ -9,7 +9,7 @@ import { endpointHash, type FlowTableOptions, SCAN_INTERVAL_NS } from '../flow/t
 import { readCapture } from '../pcap/reader.js';
 import type { PacketRecord } from '../pcap/types.js';
 import type { AppRules } from './apps.js';
-import { type ExtractOptions, type ExtractSummary, type MeterCounts, inputName, summarize } from './extract.js';
+import { type ExtractOptions, type ExtractSummary, type MeterCounts, type MeterStatus, inputName, summarize } from './extract.js';
 import type { PluginOptions } from './extract.js';
 
 /**
@@ -53,6 +53,8 @@ export interface ShardedRunOptions extends ShardedOptions {
   threads: number;
   onIssue?: ExtractOptions['onIssue'];
   onProgress?: ExtractOptions['onProgress'];
+  /** Live input: the shards' state summed, as their ticks report it. */
+  onStatus?: ExtractOptions['onStatus'];
 }
 
 export interface ShardInit {
@@ -69,6 +71,7 @@ export type ShardMessage =
   | { type: 'ack' }
   | { type: 'rows'; rows: CellValue[][] }
   | { type: 'text'; bytes: Uint8Array; rows: number }
+  | { type: 'status'; status: MeterStatus }
   | { type: 'done'; counts: Omit<MeterCounts, 'dropped'> & { dropped: Array<[string, number]> } }
   | { type: 'error'; message: string };
 
@@ -106,17 +109,24 @@ class Shard {
   posted = 0;
   acked = 0;
   done: Promise<ShardMessage & { type: 'done' }>;
+  /** The shard's latest live status. */
+  status: MeterStatus = { packets: 0, active: 0, skipped: 0 };
 
   constructor(
     readonly worker: Worker,
     onRows: (rows: CellValue[][]) => void,
     onText: (bytes: Uint8Array, rows: number) => void,
     onAck: () => void,
+    onStatus: () => void,
   ) {
     this.done = new Promise((resolve, reject) => {
       worker.on('message', (m: ShardMessage) => {
         if (m.type === 'rows') onRows(m.rows);
         else if (m.type === 'text') onText(m.bytes, m.rows);
+        else if (m.type === 'status') {
+          this.status = m.status;
+          onStatus();
+        }
         else if (m.type === 'ack') {
           this.inFlight--;
           this.acked++;
@@ -200,7 +210,7 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
   const started = process.hrtime.bigint();
   const name = inputName(input);
   const n = Math.max(1, Math.floor(opts.threads));
-  const { threads: _t, onIssue, onProgress, ...options } = opts;
+  const { threads: _t, onIssue, onProgress, onStatus, ...options } = opts;
   const rowsPerMessage = 256;
   let waiting: (() => void) | undefined;
   const onAck = () => {
@@ -219,7 +229,12 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
   };
   const shards = Array.from({ length: n }, (_, shard) => {
     const init: ShardInit = { name, shard, shards: n, options, rowsPerMessage };
-    return new Shard(startModuleWorker(import.meta.url, 'shard-worker', init), onRows, onText, onAck);
+    return new Shard(startModuleWorker(import.meta.url, 'shard-worker', init), onRows, onText, onAck, () => {
+      if (onStatus === undefined) return;
+      // Names-only copies of DNS answers are counted by every shard that got one; the router's count is exact.
+      const sum = shards.reduce((a, s) => ({ packets: a.packets, active: a.active + s.status.active, skipped: a.skipped + s.status.skipped }), { packets: routed, active: 0, skipped: 0 });
+      onStatus(sum);
+    });
   });
   // Fail fast: a shard that dies rejects its promise now, not only when awaited at the end.
   const failed = Promise.race(shards.map((s) => s.done)).then(
@@ -283,6 +298,7 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
   let lastScan = -Infinity;
   let errors = 0;
   let warnings = 0;
+  let routed = 0;
   // Live input: batches go out at least this often, so a quiet stream's packets are metered without delay.
   const sender = options.live ? setInterval(() => shards.forEach((s) => s.post()), Math.min(100, options.live.tickMs)) : undefined;
   try {
@@ -293,6 +309,7 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
           chunk = append(buf, start, end);
         },
         packet(rec) {
+          routed++;
           const [b, offset] = place(rec);
           const p = router.decode(rec);
           if (p.kind !== 'ip' && p.kind !== 'fragment') {

@@ -76,16 +76,22 @@ function u32(b: Uint8Array, p: number): number {
   return ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
 }
 
-/** Parse one DNS message in b[start, end). Returns undefined when it is not a well-formed message. */
-export function parseDns(b: Uint8Array, start = 0, end = b.length): DnsMessage | undefined {
+/**
+ * Parse one DNS message in b[start, end). Returns undefined when it is not a well-formed message. `complete`: the
+ * whole message was captured, so header counts that could not fit in it (a question takes at least 5 bytes, a
+ * record 11) reject it at once, without reading names: most non-DNS payloads on port 53 end here. A message cut
+ * by the snap length is read as far as it goes instead.
+ */
+export function parseDns(b: Uint8Array, start = 0, end = b.length, complete = false): DnsMessage | undefined {
   try {
+    if (end - start < 12) return undefined;
+    const qd = u16(b, start + 4);
+    const counts = [u16(b, start + 6), u16(b, start + 8), u16(b, start + 10)];
+    if (complete && 12 + 5 * qd + 11 * (counts[0] + counts[1] + counts[2]) > end - start) return undefined;
     // Names are read with offsets relative to the message start: work on a view of just the message.
     const m = b.subarray(start, end);
     const n = m.length;
-    if (n < 12) return undefined;
     const flags = u16(m, 2);
-    const qd = u16(m, 4);
-    const counts = [u16(m, 6), u16(m, 8), u16(m, 10)];
     const msg: DnsMessage = { id: u16(m, 0), response: (flags & 0x8000) !== 0, rcode: flags & 0x0f, questions: [], answers: [], truncated: false };
     try {
       readRecords(m, n, qd, counts, msg);

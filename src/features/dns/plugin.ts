@@ -29,21 +29,25 @@ function addUnique(list: string[] | undefined, v: string): string[] {
   return l;
 }
 
-/** Calls `fn` with the byte range of each whole DNS message in a port-53 packet's payload. */
-function forEachDnsMessage(p: DecodedPacket, fn: (start: number, end: number) => void): void {
-  const end = Math.min(p.payloadOffset + p.payloadLen, p.capturedEnd);
+/**
+ * Calls `fn` with the byte range of each DNS message in a port-53 packet's payload, and whether the message was
+ * captured whole (not cut by the snap length).
+ */
+function forEachDnsMessage(p: DecodedPacket, fn: (start: number, end: number, complete: boolean) => void): void {
+  const stated = p.payloadOffset + p.payloadLen;
+  const end = Math.min(stated, p.capturedEnd);
   let start = p.payloadOffset;
   if (p.proto === IPPROTO.TCP) {
     // DNS over TCP: each message has a 2-byte length prefix. Whole messages in one segment are read.
     while (start + 2 <= end) {
       const len = (p.data[start] << 8) | p.data[start + 1];
       if (len < 12 || start + 2 + len > end) return;
-      fn(start + 2, start + 2 + len);
+      fn(start + 2, start + 2 + len, true);
       start += 2 + len;
     }
     return;
   }
-  if (p.proto === IPPROTO.UDP && end - start >= 12) fn(start, end);
+  if (p.proto === IPPROTO.UDP && end - start >= 12) fn(start, end, end === stated);
 }
 
 export type DnsPlugin = FlowPlugin<DnsState> & {
@@ -69,19 +73,19 @@ export function dnsPlugin(map = new DnsNameMap()): DnsPlugin {
     },
     update(s: DnsState, flow: Flow, p: DecodedPacket, _dir: Direction): void {
       if (flow.sPort !== 53 && flow.cPort !== 53) return;
-      forEachDnsMessage(p, (start, end) => this.one(s, p, start, end));
+      forEachDnsMessage(p, (start, end, complete) => this.one(s, p, start, end, complete));
     },
     rebase(deltaNs: number): void {
       map.shift(deltaNs);
     },
     learn(p: DecodedPacket): void {
-      forEachDnsMessage(p, (start, end) => {
-        const msg = parseDns(p.data, start, end);
+      forEachDnsMessage(p, (start, end, complete) => {
+        const msg = parseDns(p.data, start, end, complete);
         if (msg !== undefined) learnAnswers(map, msg, p.t);
       });
     },
-    one(s: DnsState, p: DecodedPacket, start: number, end: number): void {
-      const msg = parseDns(p.data, start, end);
+    one(s: DnsState, p: DecodedPacket, start: number, end: number, complete: boolean): void {
+      const msg = parseDns(p.data, start, end, complete);
       if (msg === undefined) return;
       s.messages++;
       for (const q of msg.questions) s.queries = addUnique(s.queries, q.name);
@@ -101,5 +105,5 @@ export function dnsPlugin(map = new DnsNameMap()): DnsPlugin {
       row[at + 4] = s.rcode;
       row[at + 5] = s.messages;
     },
-  } as DnsPlugin & { one(s: DnsState, p: DecodedPacket, start: number, end: number): void };
+  } as DnsPlugin & { one(s: DnsState, p: DecodedPacket, start: number, end: number, complete: boolean): void };
 }
