@@ -6,9 +6,11 @@ import { flowClassifier } from './model-commands.js';
 import { openProfileStore } from './profile-command.js';
 import { AppMatcher, loadAppRules } from '../features/apps.js';
 import { ALL_GROUPS } from '../features/extract.js';
-import { buildDashboard, loadReport, newToken } from '../server/app.js';
-import { type LoadOptions, loadFlowStore } from '../server/flow-store.js';
-import { reportHtml } from '../server/report.js';
+import type { LoadOptions } from '../server/flow-store.js';
+
+// The server modules pull in fastify, Vega and Vega-Lite: loaded only when serve or report runs, so every other
+// command starts without them (they cost a metering run half a second of start-up and garbage collection).
+const server = () => import('../server/app.js');
 
 interface SourceOptions {
   apps?: string | boolean;
@@ -38,8 +40,10 @@ async function loadSources(inputs: string[], o: SourceOptions, quiet = false) {
     const c = flowClassifier(o.model);
     load.model = { groups: c.pluginOptions.groups === ALL_GROUPS ? 'all' : 'default', flow: c.flow, predict: (rows) => c.classify(rows).map((r) => r.slice(-4)) };
   }
+  const { loadFlowStore } = await import('../server/flow-store.js');
   const flows = await loadFlowStore(inputs, load);
   const profiles = o.db ? (await openProfileStore({ db: o.db, keyFile: o.keyFile })).store : undefined;
+  const { loadReport } = await server();
   const reports = o.report.map(loadReport);
   return { flows, profiles, reports };
 }
@@ -52,6 +56,7 @@ export function addServeCommands(program: Command): void {
     .option('--token <token>', 'the access token (default: $CIPHERSCOPE_TOKEN, else a random one printed at start)')
     .action((inputs: string[], o) =>
       reportErrors(async () => {
+        const { buildDashboard, newToken } = await server();
         const token: string = o.token ?? process.env.CIPHERSCOPE_TOKEN ?? newToken();
         if (token.length < 16) throw new Error('--token: use at least 16 characters');
         const sources = await loadSources(inputs, o);
@@ -79,6 +84,7 @@ export function addServeCommands(program: Command): void {
       reportErrors(async () => {
         const sources = await loadSources(inputs, o);
         try {
+          const { reportHtml } = await import('../server/report.js');
           const { html, charts } = await reportHtml({ ...sources, title: o.title, topFlows: o.topFlows, maxProfiles: o.maxProfiles });
           writeFileSync(o.output, html);
           if (o.svgDir) {
