@@ -190,7 +190,7 @@ export class FlowMeter {
   learnNames(rec: PacketRecord): void {
     if (this.dns === undefined) return;
     const p = this.decoder.decode(rec);
-    if (p.kind !== 'ip') return;
+    if (p.kind !== 'ip' || this.filter?.drops(p)) return; // as packet() would: a filtered answer names nothing
     this.table.stamp(p);
     this.dns.learn(p);
   }

@@ -23,10 +23,10 @@ import type { PluginOptions } from './extract.js';
  * "sd" hashing for its RSS queues for this reason). Both directions hash alike because the endpoint hashes add.
  *
  * The one state shared across flows is the DNS name map (dns_host names a flow by the answer that preceded it,
- * which another shard metered). Every DNS response (source port 53) also goes, marked names-only, to every other
- * shard, which learns its answers without metering it. Packets reach each shard in capture order, so an answer is
- * learnt before any later flow of that shard starts. Only fragmented DNS responses (rare: EDNS answers past the
- * path MTU) name flows in their own shard alone.
+ * which another shard metered). Every DNS packet (port 53 either side, as the DNS plugin reads them) also goes,
+ * marked names-only, to every other shard, which learns its answers without metering it. Packets reach each shard
+ * in capture order, so an answer is learnt before any later flow of that shard starts. Only fragmented DNS
+ * responses (rare: EDNS answers past the path MTU) name flows in their own shard alone.
  *
  * Records come out in the order shards finish them, not in the single-threaded order; flow ids are unique but
  * numbered per shard (shard s of n numbers s + 1, s + 1 + n, ...). out_of_order counts in the summary are summed
@@ -331,7 +331,7 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
           const h = ((endpointHash(p.src0, p.src1, p.src2, p.src3, 0) + endpointHash(p.dst0, p.dst1, p.dst2, p.dst3, 0)) ^ Math.imul(p.proto + 1, 0x9e3779b1) ^ Math.imul(vlan + 1, 0x85ebca6b)) >>> 0;
           const own = h % n;
           shards[own].add(b, offset, rec, 0);
-          if (n > 1 && p.kind === 'ip' && p.srcPort === 53 && (p.proto === IPPROTO.UDP || p.proto === IPPROTO.TCP)) {
+          if (n > 1 && p.kind === 'ip' && (p.srcPort === 53 || p.dstPort === 53) && (p.proto === IPPROTO.UDP || p.proto === IPPROTO.TCP)) {
             for (let s = 0; s < n; s++) if (s !== own) shards[s].add(b, offset, rec, FLAG_NAMES_ONLY);
           }
         },

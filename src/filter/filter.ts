@@ -81,6 +81,11 @@ export class PacketFilter {
   }
 
   /** Returns undefined to keep the packet, or the reason it is dropped. */
+  /** Whether verdict() would drop the packet, without counting it (a packet this run only learns from). */
+  drops(p: DecodedPacket): boolean {
+    return this.reason(p) !== undefined;
+  }
+
   verdict(p: DecodedPacket): string | undefined {
     const why = this.reason(p);
     if (why === undefined) this.kept++;

@@ -69,6 +69,22 @@ describe('flows sharded across worker threads', () => {
     assert.ok(crossed > 0, 'the DNS flow and the web flow fell in different shards for some shard count');
   });
 
+  it('applies the packet filter to the DNS answers it shares: with the resolvers excluded, no shard names a flow from them', async () => {
+    const file = join(SHARED, 'pcaps/sll-mixed-tcp-dns-arp.pcap');
+    const plain = await serial(file);
+    assert.ok(plain.rows.some((r) => r[COLUMNS.indexOf('dns_host')] !== null));
+    // This capture has two: the LAN's and a local stub on 127.0.0.1.
+    const resolvers = [...new Set(plain.rows.filter((r) => r[COLUMNS.indexOf('server_port')] === 53).map((r) => r[COLUMNS.indexOf('server_addr')] as string))];
+    assert.equal(resolvers.length, 2);
+    const filter = { dropNoise: true, excludeHosts: resolvers, onlyHosts: [] };
+    const a: CellValue[][] = [];
+    await extractFlows(file, (r) => a.push(r.slice()), { plugins: flowPlugins({ groups: ALL_GROUPS }), apps: new AppMatcher(RULES), filter });
+    const b: CellValue[][] = [];
+    await extractFlowsSharded(file, { onRow: (r) => b.push(r) }, { threads: 3, plugins: { groups: ALL_GROUPS }, apps: RULES, filter });
+    assert.deepEqual(b.map(key).sort(), a.map(key).sort());
+    assert.ok(a.every((r) => r[COLUMNS.indexOf('dns_host')] === null), 'no DNS answer got through the filter');
+  });
+
   it('keeps every fragment of a datagram in one shard (address-pair hash), so reassembly matches one thread', async () => {
     let datagrams = 0;
     for (const f of ['ipv4-fragments-5.pcap', 'ipv4-fragments-udp.pcap', 'dns-ipv6-fragmented.pcap', 'vlan-ipv4-fragments.pcap']) {
