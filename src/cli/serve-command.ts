@@ -5,7 +5,7 @@ import { collect, count as int, reportErrors } from './args.js';
 import { flowClassifier } from './model-commands.js';
 import { openProfileStore } from './profile-command.js';
 import { AppMatcher, loadAppRules } from '../features/apps.js';
-import { ALL_GROUPS } from '../features/extract.js';
+import { PREDICTION_COLUMNS } from '../models/predictions.js';
 import type { LoadOptions } from '../server/flow-store.js';
 
 // The server modules pull in fastify, Vega and Vega-Lite: loaded only when serve or report runs, so every other
@@ -38,7 +38,7 @@ async function loadSources(inputs: string[], o: SourceOptions, quiet = false) {
   };
   if (o.model) {
     const c = flowClassifier(o.model);
-    load.model = { groups: c.pluginOptions.groups === ALL_GROUPS ? 'all' : 'default', flow: c.flow, predict: (rows) => c.classify(rows).map((r) => r.slice(-4)) };
+    load.model = { plugins: c.pluginOptions, flow: c.flow, predict: (rows) => c.classify(rows).map((r) => r.slice(-PREDICTION_COLUMNS.length)) };
   }
   const { loadFlowStore } = await import('../server/flow-store.js');
   const flows = await loadFlowStore(inputs, load);

@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { readRecordsCsv } from '../dataset/records.js';
-import { ALL_GROUPS, type ExtractSummary, extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
+import { ALL_GROUPS, type ExtractSummary, type PluginOptions, extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
 import type { AppMatcher } from '../features/apps.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { LABEL_COLUMNS } from '../label/labeler.js';
@@ -227,10 +227,10 @@ export interface LoadOptions {
   /** Host rules for the app columns of metered captures. */
   apps?: AppMatcher;
   /**
-   * A trained model: its prediction columns are appended to each metered capture's records. `plugins` are the
-   * feature groups it needs; `classify` returns the four prediction columns per record.
+   * A trained model: its prediction columns are appended to each metered capture's records. `plugins` names the
+   * feature groups it needs; `predict` returns the four prediction columns per record.
    */
-  model?: { groups: 'all' | 'default'; flow: { burstGapSec: number }; predict(rows: CellValue[][]): CellValue[][] };
+  model?: { plugins: PluginOptions; flow: { burstGapSec: number }; predict(rows: CellValue[][]): CellValue[][] };
   onCapture?: (name: string, summary: ExtractSummary) => void;
 }
 
@@ -247,7 +247,7 @@ export async function loadFlowStore(inputs: readonly string[], o: LoadOptions = 
       store.add('records', name, t.names, t.rows, null);
       continue;
     }
-    const plugins = flowPlugins(o.model?.groups === 'all' ? { groups: ALL_GROUPS } : {});
+    const plugins = flowPlugins(o.model?.plugins ?? {});
     const columns = flowColumns(plugins, o.apps !== undefined).map((c) => c.name);
     const rows: CellValue[][] = [];
     const summary = await extractFlows(input, (r) => rows.push(r.slice()), { plugins, apps: o.apps, flow: o.model?.flow });

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import { ROOT, cli, labelWhatsApp } from '../helpers/cli.js';
+import { ROOT, cli, labelWhatsApp, trainWhatsAppModel } from '../helpers/cli.js';
 import { classifiedCsv } from '../helpers/classified.js';
 import { SHARED, tsharkConversations } from '../helpers/tshark.js';
 
@@ -53,8 +53,9 @@ describe('cipherscope report and serve', () => {
     assert.doesNotMatch(html, /10\.1\.0\.\d/, 'device addresses are not in the report');
   });
 
-  it('serve: prints its address with the token; without the token every request is refused', { timeout: 60_000 }, async () => {
-    const p = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'src/cli/run.ts'), 'serve', capture, '--port', '0'], { cwd: ROOT });
+  it('serve: prints its address with the token; without the token every request is refused; --model classifies the flows', { timeout: 90_000 }, async () => {
+    const model = trainWhatsAppModel(data, dir);
+    const p = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'src/cli/run.ts'), 'serve', capture, '--model', model, '--port', '0'], { cwd: ROOT });
     let err = '';
     p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     try {
@@ -67,8 +68,24 @@ describe('cipherscope report and serve', () => {
       assert.equal((await fetch(`${base}/api/captures`, { headers: { authorization: 'Bearer not-the-token-at-all' } })).status, 401);
       const ok = await fetch(`${base}/api/captures`, { headers: { authorization: `Bearer ${decodeURIComponent(token)}` } });
       assert.equal(ok.status, 200);
-      const body = (await ok.json()) as { captures: Array<{ name: string; flows: number }> };
+      const body = (await ok.json()) as { captures: Array<{ name: string; flows: number }>; hasModel: boolean };
       assert.equal(body.captures[0].name, 'userA-four-groups-mixed.pcapng');
+      assert.equal(body.hasModel, true);
+      // The model's predictions, as `classify` gives them for the same capture.
+      const page = (await (await fetch(`${base}/api/flows?sort=first_seen_ns&limit=500`, { headers: { authorization: `Bearer ${decodeURIComponent(token)}` } })).json()) as { columns: string[]; rows: unknown[][] };
+      const c = cli(['classify', capture, '--model', model, '-o', '-']);
+      assert.equal(c.status, 0, c.stderr);
+      const lines = c.stdout.trim().split('\n');
+      const head = lines[0].split(',');
+      const want = lines
+        .slice(1)
+        .map((l) => l.split(','))
+        .sort((a, b) => (BigInt(a[head.indexOf('first_seen_ns')]) < BigInt(b[head.indexOf('first_seen_ns')]) ? -1 : 1))
+        .map((r) => r[head.indexOf('predicted_app')]);
+      assert.deepEqual(
+        page.rows.map((r) => r[page.columns.indexOf('predicted_app')]),
+        want,
+      );
     } finally {
       p.kill('SIGTERM');
     }
