@@ -118,12 +118,16 @@ describe('flows sharded across worker threads', () => {
 });
 
 describe('time base', { skip: haveTshark() ? false : 'tshark not installed' }, () => {
-  it('keeps nanoseconds exact when the first packet has time 0 (a pcapng simple packet block)', async () => {
-    const file = join(SHARED, 'pcaps/pcapng-nrb-spb-3if.pcapng');
-    const { rows } = await serial(file);
-    const first = COLUMNS.indexOf('first_seen_ns');
-    const times = new Set(tshark(['-r', file, '-T', 'fields', '-e', 'frame.time_epoch']).trim().split('\n').map(epochNs));
-    assert.ok(rows.length >= 3);
-    for (const r of rows) assert.ok(times.has(r[first] as bigint), `${r[first]} is a packet time tshark shows`);
-  });
+  // A first packet at time 0 (a pcapng simple packet block), and an interface whose times lie near 1.8e13 s as the
+  // file stores them: both put times beyond a double's exact nanoseconds from the first packet's.
+  for (const name of ['pcapng-nrb-spb-3if.pcapng', 'pcapng-2if-comments-keylog.pcapng']) {
+    it(`keeps nanoseconds exact when times lie years apart: ${name}`, async () => {
+      const file = join(SHARED, 'pcaps', name);
+      const { rows } = await serial(file);
+      const first = COLUMNS.indexOf('first_seen_ns');
+      const times = new Set(tshark(['-r', file, '-T', 'fields', '-e', 'frame.time_epoch']).trim().split('\n').map(epochNs));
+      assert.ok(rows.length >= 3);
+      for (const r of rows) assert.ok(times.has(r[first] as bigint), `${r[first]} is a packet time tshark shows`);
+    });
+  }
 });
