@@ -5,7 +5,7 @@ import { Decoder, type DecoderOptions } from '../decode/decoder.js';
 import { IPPROTO } from '../decode/packet.js';
 import { type FilterOptions, PacketFilter } from '../filter/filter.js';
 import type { CellValue } from '../flow/schema.js';
-import { endpointHash, type FlowTableOptions, SCAN_INTERVAL_NS } from '../flow/table.js';
+import { type FlowTableOptions, SCAN_INTERVAL_NS, flowHash } from '../flow/table.js';
 import { readCapture } from '../pcap/reader.js';
 import type { PacketRecord } from '../pcap/types.js';
 import type { AppRules } from './apps.js';
@@ -317,7 +317,7 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
             shards[rec.number % n].add(b, offset, rec, 0);
             return;
           }
-          if (p.kind === 'ip' && (clockFilter === undefined || clockFilter.verdict(p) === undefined)) {
+          if (p.kind === 'ip' && (clockFilter === undefined || !clockFilter.drops(p))) {
             if (baseSec < 0) baseSec = p.tsSec;
             const t = (p.tsSec - baseSec) * 1e9 + p.tsNsec;
             if (t > clock) clock = t;
@@ -327,9 +327,7 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
               for (const s of shards) s.tick(sec, clock - (sec - baseSec) * 1e9);
             }
           }
-          const vlan = vlanInKey ? p.vlan : 0;
-          const h = ((endpointHash(p.src0, p.src1, p.src2, p.src3, 0) + endpointHash(p.dst0, p.dst1, p.dst2, p.dst3, 0)) ^ Math.imul(p.proto + 1, 0x9e3779b1) ^ Math.imul(vlan + 1, 0x85ebca6b)) >>> 0;
-          const own = h % n;
+          const own = flowHash(p, vlanInKey ? p.vlan : 0, false) % n;
           shards[own].add(b, offset, rec, 0);
           if (n > 1 && p.kind === 'ip' && (p.srcPort === 53 || p.dstPort === 53) && (p.proto === IPPROTO.UDP || p.proto === IPPROTO.TCP)) {
             for (let s = 0; s < n; s++) if (s !== own) shards[s].add(b, offset, rec, FLAG_NAMES_ONLY);

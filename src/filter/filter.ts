@@ -80,12 +80,12 @@ export class PacketFilter {
     this.only = opts.onlyHosts.map(parseHostRule);
   }
 
-  /** Returns undefined to keep the packet, or the reason it is dropped. */
   /** Whether verdict() would drop the packet, without counting it (a packet this run only learns from). */
   drops(p: DecodedPacket): boolean {
     return this.reason(p) !== undefined;
   }
 
+  /** Returns undefined to keep the packet, or the reason it is dropped. */
   verdict(p: DecodedPacket): string | undefined {
     const why = this.reason(p);
     if (why === undefined) this.kept++;

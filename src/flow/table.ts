@@ -49,10 +49,9 @@ function likelyServerPort(port: number): boolean {
   return (port > 0 && port < 1024) || SERVER_PORTS.has(port);
 }
 
-/** How often (in capture time) the table looks for flows to expire. */
 /** Relative times beyond this lose nanoseconds in a double (2^52 ns, half the exact range, to leave room). */
 const EXACT_SPAN_NS = 2 ** 52;
-/** How often (capture time) the table looks for expired flows. */
+/** How often (in capture time) the table looks for flows to expire. */
 export const SCAN_INTERVAL_NS = 1e9;
 
 interface Timed {
@@ -171,9 +170,8 @@ export class FlowTable {
 
   /** Add one decoded packet of kind 'ip'. */
   add(p: DecodedPacket): void {
-    if (this.baseSec < 0) this.baseSec = p.tsSec;
-    let t = (p.tsSec - this.baseSec) * 1e9 + p.tsNsec;
-    p.t = t;
+    this.stamp(p);
+    let t = p.t;
     this.packets++;
     if (t < this.clock) this.outOfOrder++;
     else this.clock = t;
@@ -184,9 +182,7 @@ export class FlowTable {
     }
 
     const vlan = this.opts.vlanInKey ? p.vlan : 0;
-    const hs = endpointHash(p.src0, p.src1, p.src2, p.src3, p.srcPort);
-    const hd = endpointHash(p.dst0, p.dst1, p.dst2, p.dst3, p.dstPort);
-    const h = ((hs + hd) ^ Math.imul(p.proto + 1, 0x9e3779b1) ^ Math.imul(vlan + 1, 0x85ebca6b)) >>> 0;
+    const h = flowHash(p, vlan, true);
 
     let flow = this.buckets[h & this.mask];
     let dir: Direction = 0;
@@ -462,8 +458,19 @@ function initiator(p: DecodedPacket): [boolean, InitiatorRule] {
   return [true, 'first-packet'];
 }
 
+/**
+ * The flow key's hash, the same for both directions: endpoints (address, and port when `withPorts`) mixed and
+ * added, then protocol and VLAN. The flow table hashes with ports; the sharded router without them, so that a
+ * datagram's fragments (no ports after the first) go where the rest of their flow goes.
+ */
+export function flowHash(p: DecodedPacket, vlan: number, withPorts: boolean): number {
+  const hs = endpointHash(p.src0, p.src1, p.src2, p.src3, withPorts ? p.srcPort : 0);
+  const hd = endpointHash(p.dst0, p.dst1, p.dst2, p.dst3, withPorts ? p.dstPort : 0);
+  return ((hs + hd) ^ Math.imul(p.proto + 1, 0x9e3779b1) ^ Math.imul(vlan + 1, 0x85ebca6b)) >>> 0;
+}
+
 /** A 32-bit mix of one endpoint; the flow hash adds two of them, so it is the same for both directions. */
-export function endpointHash(w0: number, w1: number, w2: number, w3: number, port: number): number {
+function endpointHash(w0: number, w1: number, w2: number, w3: number, port: number): number {
   let h = Math.imul(w3 ^ 0x27d4eb2d, 0x165667b1);
   h = Math.imul(h ^ (h >>> 15) ^ w2, 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13) ^ w1, 0xc2b2ae35);

@@ -18,14 +18,14 @@ export interface RecordWriter {
   readonly rows: number;
 }
 
+/** Where encoded text goes: a file path, "-" for standard output, or a function that takes each filled buffer. */
+export type TextTarget = string | ((bytes: Uint8Array) => void);
+
 /**
  * A byte sink for text output: values are encoded straight into a 1 MiB buffer (integers digit by digit, strings
  * with Buffer.write), so no per-row strings pile up for the garbage collector. Files are written synchronously
  * (bounded memory whatever the input rate); stdout through its stream.
  */
-/** Where encoded text goes: a file path, "-" for standard output, or a function that takes each filled buffer. */
-export type TextTarget = string | ((bytes: Uint8Array) => void);
-
 class TextSink {
   private buf = Buffer.allocUnsafe(1 << 20);
   private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
