@@ -263,6 +263,20 @@ export function summarize(name: string, read: ReadResult, counts: MeterCounts, e
   };
 }
 
+/** Counts a reader's issues by severity for the summary, passing each one on. */
+export function issueCounter(onIssue?: (i: CaptureIssue) => void): { errors: number; warnings: number; issue(i: CaptureIssue): void } {
+  const c = {
+    errors: 0,
+    warnings: 0,
+    issue(i: CaptureIssue): void {
+      if (i.severity === 'error') c.errors++;
+      else c.warnings++;
+      onIssue?.(i);
+    },
+  };
+  return c;
+}
+
 /** The display name of an input in records and messages. */
 export function inputName(input: string | Readable): string {
   return typeof input === 'string' ? (input === '-' ? '<stdin>' : input) : '<stream>';
@@ -282,21 +296,9 @@ export async function extractFlows(input: string | Readable, onRow: (row: CellVa
         opts.onStatus?.(meter.status());
       }, opts.live.tickMs)
     : undefined;
-  let errors = 0;
-  let warnings = 0;
-  const result = await readCapture(
-    input,
-    {
-      packet: (rec) => meter.packet(rec),
-      issue(i) {
-        if (i.severity === 'error') errors++;
-        else warnings++;
-        opts.onIssue?.(i);
-      },
-    },
-    { name, onProgress: opts.onProgress },
-  ).finally(() => clearInterval(timer));
-  return summarize(name, result, meter.finish(), errors, warnings, started);
+  const issues = issueCounter(opts.onIssue);
+  const result = await readCapture(input, { packet: (rec) => meter.packet(rec), issue: issues.issue }, { name, onProgress: opts.onProgress }).finally(() => clearInterval(timer));
+  return summarize(name, result, meter.finish(), issues.errors, issues.warnings, started);
 }
 
 const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 1: 'icmp', 58: 'icmpv6' };

@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { CellValue } from '../flow/schema.js';
 import type { PacketRecord } from '../pcap/types.js';
 import { AppMatcher } from './apps.js';
-import { FlowMeter, flowColumns, flowPlugins } from './extract.js';
+import { FlowMeter, flowPlugins } from './extract.js';
 import { encodedSink } from '../output/writers.js';
 import { ENTRY, FLAG_NAMES_ONLY, FLAG_TICK, type PacketBatch, type ShardInit, type ShardMessage } from './sharded.js';
 
@@ -15,12 +15,8 @@ const o = init.options;
 // Rows go back as arrays, or encoded as text (options.encode) flushed between rows.
 let rows: CellValue[][] = [];
 let encodedRows = 0;
-const encoder = o.encode
-  ? encodedSink(o.encode, flowColumns(flowPlugins(o.plugins), o.apps !== undefined), (bytes) => {
-      port.postMessage({ type: 'text', bytes, rows: encodedRows } satisfies ShardMessage, [bytes.buffer as ArrayBuffer]);
-      encodedRows = 0;
-    })
-  : undefined;
+// Made once the meter is, from its columns; rows come only after the first packets.
+let encoder: ReturnType<typeof encodedSink> | undefined;
 const TEXT_FLUSH_BYTES = 256 * 1024;
 const flushRows = () => {
   if (encoder !== undefined) {
@@ -45,6 +41,12 @@ const meter = new FlowMeter(
   },
   { plugins: flowPlugins(o.plugins), flow: o.flow, filter: o.filter, decoder: o.decoder, apps: o.apps ? new AppMatcher(o.apps) : undefined },
 );
+if (o.encode) {
+  encoder = encodedSink(o.encode, meter.columns, (bytes) => {
+    port.postMessage({ type: 'text', bytes, rows: encodedRows } satisfies ShardMessage, [bytes.buffer as ArrayBuffer]);
+    encodedRows = 0;
+  });
+}
 meter.table.numberFlows(init.shard + 1, init.shards);
 // The router's tick records decide when this table scans for expired flows (see sharded.ts).
 meter.table.scanOnAdd = false;

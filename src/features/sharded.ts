@@ -9,7 +9,7 @@ import { type FlowTableOptions, SCAN_INTERVAL_NS, flowHash } from '../flow/table
 import { readCapture } from '../pcap/reader.js';
 import type { PacketRecord } from '../pcap/types.js';
 import type { AppRules } from './apps.js';
-import { type ExtractOptions, type ExtractSummary, type MeterCounts, type MeterStatus, inputName, summarize } from './extract.js';
+import { type ExtractOptions, type ExtractSummary, type MeterCounts, type MeterStatus, inputName, issueCounter, summarize } from './extract.js';
 import type { PluginOptions } from './extract.js';
 
 /**
@@ -296,8 +296,7 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
   let baseSec = -1;
   let clock = -Infinity;
   let lastScan = -Infinity;
-  let errors = 0;
-  let warnings = 0;
+  const issues = issueCounter(onIssue);
   let routed = 0;
   // Live input: batches go out at least this often, so a quiet stream's packets are metered without delay.
   const sender = options.live ? setInterval(() => shards.forEach((s) => s.post()), Math.min(100, options.live.tickMs)) : undefined;
@@ -333,11 +332,7 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
             for (let s = 0; s < n; s++) if (s !== own) shards[s].add(b, offset, rec, FLAG_NAMES_ONLY);
           }
         },
-        issue(i) {
-          if (i.severity === 'error') errors++;
-          else warnings++;
-          onIssue?.(i);
-        },
+        issue: issues.issue,
         drain() {
           if (failure) throw failure;
           for (const s of shards) if (s.inFlight >= MAX_IN_FLIGHT) return new Promise<void>((resolve) => (waiting = resolve));
@@ -352,7 +347,7 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
       s.worker.postMessage({ type: 'end' });
     }
     const done = await Promise.all(shards.map((s) => s.done));
-    return summarize(name, result, mergeCounts(done.map((d) => d.counts)), errors, warnings, started);
+    return summarize(name, result, mergeCounts(done.map((d) => d.counts)), issues.errors, issues.warnings, started);
   } finally {
     clearInterval(sender);
     await Promise.all(shards.map((s) => s.worker.terminate()));
