@@ -46,8 +46,12 @@ class TextSink {
   /** Write bytes encoded elsewhere, after what is buffered. */
   raw(bytes: Uint8Array): void {
     this.flush();
-    this.len = 0;
-    if (this.take !== undefined) this.take(bytes.slice());
+    this.emit(bytes);
+  }
+
+  /** Hand bytes to the target; they must not be changed afterwards (`take` and stdout keep them). */
+  private emit(bytes: Uint8Array): void {
+    if (this.take !== undefined) this.take(bytes);
     else if (this.fd !== undefined) {
       let off = 0;
       while (off < bytes.length) off += writeSync(this.fd, bytes, off, bytes.length - off);
@@ -182,11 +186,8 @@ class TextSink {
 
   flush(): void {
     if (this.len === 0) return;
-    if (this.take !== undefined) this.take(new Uint8Array(this.buf.subarray(0, this.len)));
-    else if (this.fd !== undefined) {
-      let off = 0;
-      while (off < this.len) off += writeSync(this.fd, this.buf, off, this.len - off);
-    } else process.stdout.write(Buffer.from(this.buf.subarray(0, this.len)));
+    // A file is written before the buffer is reused; stdout and `take` keep what they get, so they get a copy.
+    this.emit(this.fd !== undefined ? this.buf.subarray(0, this.len) : new Uint8Array(this.buf.subarray(0, this.len)));
     this.len = 0;
   }
 

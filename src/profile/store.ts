@@ -114,6 +114,11 @@ export function classifiedFlows(names: readonly string[], rows: readonly CellVal
 }
 
 const CHUNK = 400;
+
+/** "($1, $2), ($3, $4), ..." for `rows` rows of `width` parameters. */
+function valuesList(rows: number, width: number): string {
+  return Array.from({ length: rows }, (_, j) => `(${Array.from({ length: width }, (_, k) => `$${j * width + k + 1}`).join(', ')})`).join(', ');
+}
 /** Parameters per statement: below SQLite's default limit (32,766) and PostgreSQL's (65,535). */
 const MAX_PARAMS = 30_000;
 
@@ -154,8 +159,7 @@ export class ProfileStore {
         const part = flows.slice(i, i + CHUNK);
         // Deduplicate within the chunk as well: the same flow twice in one file still counts once.
         const uniq = [...new Map(part.map((f) => [f.key, f])).values()];
-        const values = uniq.map((_, j) => `($${2 * j + 1}, $${2 * j + 2})`).join(', ');
-        const inserted = await this.db.all<{ flow_key: string }>(`INSERT INTO ingested (flow_key, user_id) VALUES ${values} ON CONFLICT (flow_key) DO NOTHING RETURNING flow_key`, uniq.flatMap((f) => [f.key, f.userId]));
+        const inserted = await this.db.all<{ flow_key: string }>(`INSERT INTO ingested (flow_key, user_id) VALUES ${valuesList(uniq.length, 2)} ON CONFLICT (flow_key) DO NOTHING RETURNING flow_key`, uniq.flatMap((f) => [f.key, f.userId]));
         const got = new Set(inserted.map((r) => r.flow_key));
         for (const f of uniq) if (got.has(f.key)) fresh.push(f);
         o.onChunk?.(Math.min(i + CHUNK, flows.length));
@@ -224,8 +228,7 @@ export class ProfileStore {
     const per = Math.floor(MAX_PARAMS / width);
     for (let i = 0; i < rows.length; i += per) {
       const part = rows.slice(i, i + per);
-      const values = part.map((_, j) => `(${Array.from({ length: width }, (_, k) => `$${j * width + k + 1}`).join(', ')})`).join(', ');
-      await this.db.run(`${insert} ${values} ${conflict}`, part.flat());
+      await this.db.run(`${insert} ${valuesList(part.length, width)} ${conflict}`, part.flat());
     }
   }
 
