@@ -31,10 +31,10 @@ const sourceOptions = (c: Command) =>
     .option('--report <eval.json>', 'an evaluate --report file (repeatable)', collect, []);
 
 /** The flows, profiles and evaluation reports that serve and report show. */
-async function loadSources(inputs: string[], o: SourceOptions, quiet = false) {
+async function loadSources(inputs: string[], o: SourceOptions) {
   const load: LoadOptions = {
     apps: o.apps === false ? undefined : new AppMatcher(loadAppRules(typeof o.apps === 'string' ? o.apps : undefined)),
-    onCapture: (name, s) => quiet || process.stderr.write(`cipherscope: ${name}: ${s.packets} packets, ${s.records} flow records\n`),
+    onCapture: (name, s) => process.stderr.write(`cipherscope: ${name}: ${s.packets} packets, ${s.records} flow records\n`),
   };
   if (o.model) {
     const c = flowClassifier(o.model);

@@ -301,7 +301,8 @@ export async function extractFlows(input: string | Readable, onRow: (row: CellVa
   return summarize(name, result, meter.finish(), issues.errors, issues.warnings, started);
 }
 
-const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 1: 'icmp', 58: 'icmpv6' };
+/** Names of the transport protocols counted by name in summaries. */
+export const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 1: 'icmp', 58: 'icmpv6' };
 
 function protocolCounts(byProto: Float64Array): Record<string, number> {
   const out: Record<string, number> = {};

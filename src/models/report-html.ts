@@ -6,7 +6,8 @@ import type { ClusterResult, EarlyResult, OpenWorldResult, TaskResult } from './
  * classification and clusters of streams. No script and no external resource, so it opens anywhere and attaches to a ticket as is.
  */
 
-const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+/** Text (or any value, as text) safe inside HTML elements and attribute values. */
+export const esc = (s: unknown) => String(s ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 const pct = (x: number) => (100 * x).toFixed(1);
 
 /** A confusion matrix as SVG: rows are the truth, columns the prediction. */

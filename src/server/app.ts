@@ -104,7 +104,7 @@ export function buildDashboard(src: DashboardSources, token: string): FastifyIns
   const flows = src.flows;
   app.get('/api/captures', async () => ({
     captures: flows.captures,
-    apps: appBarsSpec(Object.fromEntries(flows.captures.flatMap((c) => Object.entries(c.apps)).reduce((m, [k, v]) => m.set(k, (m.get(k) ?? 0) + v), new Map<string, number>())), 'flows by app, all captures'),
+    apps: appBarsSpec(flows.appCounts(), 'flows by app, all captures'),
     hasModel: flows.col('predicted_app') >= 0,
     hasProfiles: src.profiles !== undefined,
     reports: src.reports.map((r, i) => ({ id: i, name: r.name, tasks: r.results.length })),

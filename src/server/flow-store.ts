@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { readRecordsCsv } from '../dataset/records.js';
-import { ALL_GROUPS, type ExtractSummary, type PluginOptions, extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
+import { ALL_GROUPS, type ExtractSummary, PROTO_NAMES, type PluginOptions, extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
 import type { AppMatcher } from '../features/apps.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { LABEL_COLUMNS } from '../label/labeler.js';
@@ -56,7 +56,6 @@ export interface TimelinePoint {
 /** Columns the flows table shows, in this order, when present. */
 export const TABLE_COLUMNS = ['capture', 'flow_id', 'first_seen_ns', 'protocol', 'client_addr', 'client_port', 'server_addr', 'server_port', 'packets', 'bytes', 'duration_ns', 'tls_sni', 'dns_host', 'app', 'label_app', 'label_action', 'predicted_app', 'app_probability', 'predicted_action'];
 export const MAX_PAGE = 500;
-const PROTOCOLS: Record<number, string> = { 6: 'tcp', 17: 'udp', 1: 'icmp', 58: 'icmpv6' };
 
 export class FlowStore {
   readonly captures: CaptureSummary[] = [];
@@ -107,6 +106,13 @@ export class FlowStore {
     return '(none)';
   }
 
+  /** Flows by app over every source. */
+  appCounts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const c of this.captures) for (const [app, n] of Object.entries(c.apps)) out[app] = (out[app] ?? 0) + n;
+    return out;
+  }
+
   /** The action: the model's prediction, else the label. */
   actionOf(r: readonly CellValue[]): string {
     for (const c of ['predicted_action', 'label_action']) {
@@ -127,7 +133,7 @@ export class FlowStore {
       const l = toMs(r[ls]);
       if (f !== null && (s.firstSeenMs === null || f < s.firstSeenMs)) s.firstSeenMs = f;
       if (l !== null && (s.lastSeenMs === null || l > s.lastSeenMs)) s.lastSeenMs = l;
-      const p = PROTOCOLS[Number(r[proto])] ?? String(r[proto] ?? '?');
+      const p = PROTO_NAMES[Number(r[proto])] ?? String(r[proto] ?? '?');
       s.protocols[p] = (s.protocols[p] ?? 0) + 1;
       const app = this.appOf(r);
       s.apps[app] = (s.apps[app] ?? 0) + 1;
@@ -174,8 +180,13 @@ export class FlowStore {
     const rows = this.rows.filter((r) => capture === undefined || r[cap] === capture);
     const times = rows.map((r) => toMs(r[fs]) ?? 0);
     if (rows.length === 0) return { binMs: 1000, points: [] };
-    const t0 = Math.min(...times);
-    const t1 = Math.max(...times);
+    // A loop, not Math.min(...times): spreading millions of arguments overflows the stack.
+    let t0 = Infinity;
+    let t1 = -Infinity;
+    for (const t of times) {
+      if (t < t0) t0 = t;
+      if (t > t1) t1 = t;
+    }
     const binMs = niceBin(Math.max(1, (t1 - t0) / bins));
     const acc = new Map<string, TimelinePoint>();
     rows.forEach((r, i) => {

@@ -1,3 +1,4 @@
+import { esc } from '../models/report-html.js';
 import type { ProfileStore } from '../profile/store.js';
 import type { EvaluationReport } from './app.js';
 import { type VegaLiteSpec, appBarsSpec, confusionSpec, perClassSpec, timelineSpec, traitSpec } from './charts.js';
@@ -21,7 +22,6 @@ export interface ReportSources {
   maxProfiles?: number;
 }
 
-const esc = (s: unknown) => String(s ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 const num = (n: number) => n.toLocaleString('en-US');
 const when = (ms: number | null) => (ms === null ? '' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC'));
 
@@ -39,9 +39,7 @@ export async function reportHtml(s: ReportSources): Promise<{ html: string; char
     ...f.captures.map((c) => `<tr><td>${esc(c.name)}</td><td>${c.kind}</td><td class="n">${num(c.flows)}</td><td class="n">${num(c.packets ?? 0)}</td><td class="n">${num(c.bytes)}</td><td>${when(c.firstSeenMs)}</td><td>${when(c.lastSeenMs)}</td><td>${Object.entries(c.protocols).map(([k, v]) => `${esc(k)} ${num(v)}`).join(', ')}</td></tr>`),
     '</tbody></table>',
   );
-  const apps = new Map<string, number>();
-  for (const c of f.captures) for (const [k, v] of Object.entries(c.apps)) apps.set(k, (apps.get(k) ?? 0) + v);
-  parts.push('<h2>Apps and timelines</h2><div class="charts">', await draw('apps', appBarsSpec(Object.fromEntries(apps), 'flows by app')));
+  parts.push('<h2>Apps and timelines</h2><div class="charts">', await draw('apps', appBarsSpec(f.appCounts(), 'flows by app')));
   for (const by of ['app', 'action'] as const) {
     const t = f.timeline(by);
     if (t.points.length > 0) parts.push(await draw(`timeline-${by}`, timelineSpec(t.points, t.binMs, by, `flows by ${by} over time`)));
