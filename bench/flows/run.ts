@@ -10,60 +10,21 @@
  * (TCP flags, TLS, sequences, byte distribution) cost. Memory flatness: cipherscope also runs on a capture twice as long
  * with the same number of flows alive at once; its peak memory should not grow.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generate } from './generate.js';
+import { BIN, type Measure, benchCapture as capture, medianRun, packetsIn } from '../common.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '../..');
-const data = join(root, 'bench/data');
 const args = process.argv.slice(2);
-const runs = args.includes("--runs") ? Number(args[args.indexOf("--runs") + 1]) : 3;
+const runs = args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : 3;
 const skipSlow = args.includes('--skip-slow');
-
-function capture(name: string, flows: number, seconds: number): string {
-  const path = join(data, name);
-  if (!existsSync(path)) {
-    mkdirSync(data, { recursive: true });
-    process.stderr.write(`generating ${path} ...\n`);
-    const r = generate(path, flows, seconds);
-    process.stderr.write(`  ${r.packets} packets, ${r.flows} flows\n`);
-  }
-  return path;
-}
-
-interface Measure {
-  seconds: number;
-  maxrss_kib: number;
-  status: number;
-}
-
-function measure(cmd: string[]): Measure {
-  const out = execFileSync('/usr/bin/python3', [join(here, 'measure.py'), ...cmd], { encoding: 'utf8' });
-  const m = JSON.parse(out) as Measure;
-  if (m.status !== 0) throw new Error(`${cmd.join(' ')} exited with ${m.status}`);
-  return m;
-}
-
-/** Median seconds and max peak memory over `n` runs. */
-function best(cmd: string[], n: number): Measure {
-  const ms = Array.from({ length: n }, () => measure(cmd));
-  const secs = ms.map((m) => m.seconds).sort((a, b) => a - b);
-  return { seconds: secs[Math.floor(secs.length / 2)], maxrss_kib: Math.max(...ms.map((m) => m.maxrss_kib)), status: 0 };
-}
-
-function packetsIn(file: string): number {
-  const out = execFileSync(process.execPath, [join(root, 'bin/cipherscope.js'), 'info', file], { encoding: 'utf8', maxBuffer: 1 << 26 });
-  return (JSON.parse(out) as { packets: number }).packets;
-}
 
 const small = capture('flows-20k.pcap', 20000, 600);
 const large = capture('flows-20k-x2.pcap', 40000, 1200);
 const pk = packetsIn(small);
 const mb = statSync(small).size / 1e6;
-const cs = [process.execPath, join(root, 'bin/cipherscope.js'), 'flows', '-q', '--no-progress'];
+const cs = [process.execPath, BIN, 'flows', '-q', '--no-progress'];
 
 interface Row {
   tool: string;
@@ -74,7 +35,7 @@ interface Row {
 const rows: Row[] = [];
 const add = (tool: string, cmd: string[], n = runs, file = small) => {
   process.stderr.write(`running ${tool} ...\n`);
-  rows.push({ tool, m: best(cmd, n), packets: file === small ? pk : packetsIn(file), mb: statSync(file).size / 1e6 });
+  rows.push({ tool, m: medianRun(cmd, n), packets: file === small ? pk : packetsIn(file), mb: statSync(file).size / 1e6 });
 };
 add('cipherscope flows (CSV out, all features)', [...cs, small, '-o', '/dev/null']);
 add('cipherscope flows, statistics only (--features none)', [...cs, small, '-o', '/dev/null', '--features', 'none']);

@@ -12,48 +12,25 @@
  * Needs the build (npm run build), redis-server and PostgreSQL (bash scripts/setup.sh installs both).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { openDb } from '../../src/profile/db.js';
 import { freePort, sleep } from '../../src/testbed/driver.js';
 import { trainWhatsAppModel } from '../../test/helpers/cli.js';
 import { startPostgres } from '../../test/helpers/postgres.js';
 import { SHARED } from '../../test/helpers/tshark.js';
-import { generate } from '../flows/generate.js';
+import { BIN as bin, type Measure, benchCapture, medianRun, packetsIn } from '../common.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '../..');
 const args = process.argv.slice(2);
 const runs = args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : 3;
-const bin = join(root, 'bin/cipherscope.js');
-const measurePy = join(root, 'bench/flows/measure.py');
 
-const capture = join(root, 'bench/data/flows-20k.pcap');
-if (!existsSync(capture)) {
-  mkdirSync(dirname(capture), { recursive: true });
-  process.stderr.write(`generating ${capture} ...\n`);
-  generate(capture, 20000, 600);
-}
-const packets = (JSON.parse(execFileSync(process.execPath, [bin, 'info', capture], { encoding: 'utf8', maxBuffer: 1 << 26 })) as { packets: number }).packets;
+const capture = benchCapture('flows-20k.pcap', 20000, 600);
+const packets = packetsIn(capture);
 
-interface Measure {
-  seconds: number;
-  cpu_seconds: number;
-  maxrss_kib: number;
-}
-
-/** Median wall time of a shell pipeline over `n` runs (CPU and memory of that median run). */
-function pipeline(sh: string, n = runs): Measure {
-  const ms = Array.from({ length: n }, () => {
-    const m = JSON.parse(execFileSync('/usr/bin/python3', [measurePy, 'sh', '-c', `set -e; ${sh}`], { encoding: 'utf8' })) as Measure & { status: number };
-    if (m.status !== 0) throw new Error(`${sh}: exit status ${m.status}`);
-    return m;
-  });
-  return ms.sort((a, b) => a.seconds - b.seconds)[Math.floor(ms.length / 2)];
-}
+/** Median wall time of a shell pipeline over the runs (see medianRun). */
+const pipeline = (sh: string): Measure => medianRun(['sh', '-c', `set -e; ${sh}`], runs);
 
 const live = (extra: string) => `cat ${capture} | ${process.execPath} ${bin} live - --no-progress -o /dev/null ${extra}`;
 interface Row {
