@@ -135,9 +135,9 @@ export function seriesPlugin(): FlowPlugin<SeriesState> {
     name: 'series',
     columns,
     init: () => new SeriesState(),
-    update(s: SeriesState, _flow: Flow, p: DecodedPacket, dir: Direction, len: number): void {
+    update(s: SeriesState, _flow: Flow, p: DecodedPacket, dir: Direction, len: number): boolean {
       const t = s.packets;
-      if (t >= SERIES_PACKETS) return;
+      if (t >= SERIES_PACKETS) return true;
       const iat = s.lastT === s.lastT ? p.t - s.lastT : 0;
       s.lastT = p.t;
       s.packets = t + 1;
@@ -171,6 +171,7 @@ export function seriesPlugin(): FlowPlugin<SeriesState> {
       s.prev0 = f0;
       s.prev1 = f1;
       s.prev2 = f2;
+      return t + 1 >= SERIES_PACKETS;
     },
     write(s: SeriesState, _flow: Flow, row: CellValue[], at: number): void {
       const out = new Float64Array(SERIES_STEPS * STEP_INPUTS);

@@ -55,8 +55,8 @@ export const tcpStatsPlugin: FlowPlugin<TcpState | null> = {
   init(flow: Flow): TcpState | null {
     return flow.proto === IPPROTO.TCP ? new TcpState() : null;
   },
-  update(s: TcpState | null, _flow: Flow, p: DecodedPacket, dir: Direction): void {
-    if (s === null) return;
+  update(s: TcpState | null, _flow: Flow, p: DecodedPacket, dir: Direction): boolean | void {
+    if (s === null) return true;
     const f = p.tcpFlags;
     const base = dir * FLAGS.length;
     for (let bits = f & 0xff; bits !== 0; bits &= bits - 1) s.counts[base + COLUMN_OF_BIT[31 - Math.clz32(bits & -bits)]]++;

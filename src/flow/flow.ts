@@ -24,6 +24,9 @@ export function packetLength(p: DecodedPacket, mode: LengthMode): number {
   }
 }
 
+/** Plugins that can settle (see Flow.settled): bits of a 32-bit integer, less the sign bit. */
+export const SETTLE_BITS = 31;
+
 /** Direction of a packet within its flow: 0 = forward (client to server), 1 = backward. */
 export type Direction = 0 | 1;
 
@@ -81,6 +84,11 @@ export class Flow {
   clientIsn = -1;
 
   slots: unknown[];
+  /**
+   * Bit i set: plugin i said it needs no more packets of this flow (its update returned true), so the meter no
+   * longer calls it. Only the first SETTLE_BITS plugins have a bit; later ones are always called.
+   */
+  settled = 0;
 
   constructor(
     readonly hash: number,
@@ -106,7 +114,14 @@ export interface FlowPlugin<S = unknown> {
   readonly name: string;
   readonly columns: readonly ColumnDef[];
   init(flow: Flow, p: DecodedPacket): S;
-  update(state: S, flow: Flow, p: DecodedPacket, dir: Direction, len: number): void;
+  /**
+   * Return true when this flow's features are complete for this plugin (the first N packets seen, the handshake
+   * read, a protocol it does not meter): the meter then stops calling update for the flow. On a busy link every
+   * packet's flow state is cold in the CPU cache, so a plugin that only returns early still costs a cache miss
+   * per packet; a settled bit on the flow saves it (Zeek removes an analyzer from a connection, nDPI stops
+   * dissecting once detection is done, for the same reason).
+   */
+  update(state: S, flow: Flow, p: DecodedPacket, dir: Direction, len: number): boolean | void;
   /** Called once when the flow ends (not for status records). */
   expire?(state: S, flow: Flow): void;
   /**

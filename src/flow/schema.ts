@@ -32,7 +32,7 @@ export interface ColumnDef {
  * A list cell: a plain array, or a typed-array view a plugin hands out without copying (the writers only read it,
  * and a flow's state is never reused after its record is written).
  */
-export type NumberList = readonly number[] | Int32Array | Float64Array;
+export type NumberList = readonly number[] | Int32Array | Uint16Array | Float64Array;
 export type CellValue = number | bigint | string | boolean | null | NumberList;
 
 export function schemaMarkdown(columns: readonly ColumnDef[], title = 'Flow record schema'): string {

@@ -121,11 +121,11 @@ class TextSink {
   }
 
   /**
-   * A list as `"[a,b,...]"` (the quotes make it one CSV cell). Int32Array lists (byte distributions) take an
+   * A list as `"[a,b,...]"` (the quotes make it one CSV cell). Integer typed arrays (byte distributions) take an
    * all-integer path with room reserved once; other lists go number by number.
    */
   list(v: NumberList): void {
-    if (v instanceof Int32Array) {
+    if (v instanceof Uint16Array || v instanceof Int32Array) {
       this.reserve(4 + v.length * 12);
       const b = this.buf;
       const dv = this.view;

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { packetStatsPlugin } from '../../src/features/packet-stats.js';
+import type { FlowPlugin } from '../../src/flow/flow.js';
+import { SETTLE_BITS } from '../../src/flow/flow.js';
 import { type SynthPacket, synthPcap } from '../../src/pcap/synth.js';
 import { flowsOf } from '../helpers/flows.js';
 
@@ -199,4 +202,36 @@ describe('flow table', () => {
     assert.equal(rows[0].bytes, 40 + 8 + 30 + 40 + 8 + 90);
     assert.equal(rows[0].duration_ns, 5000);
   });
+
+  it('stops calling a plugin for a flow once its update returned true (settled), and no other', async () => {
+    // Plugins that count the updates they get and settle after `k` (0: never). One more than SETTLE_BITS of them,
+    // so the last ones have no settled bit and must be called for every packet even though they return true.
+    const counters: Array<FlowPlugin<{ n: number }>> = [];
+    const ks: number[] = [];
+    for (let i = 0; i < SETTLE_BITS + 2; i++) {
+      const k = i % 4; // 0 = never settles, else after k packets
+      ks.push(k);
+      counters.push({
+        name: `count${i}`,
+        columns: [{ name: `updates_${i}`, type: 'int', unit: 'packets', description: '' }],
+        init: () => ({ n: 0 }),
+        update(s) {
+          s.n++;
+          return k > 0 && s.n >= k;
+        },
+        write(s, _flow, row, at) {
+          row[at] = s.n;
+        },
+      });
+    }
+    const pkts = [...connection(0), ...connection(100, 9000).map((p) => (p.src === C ? { ...p, sport: 40001 } : { ...p, dport: 40001 }))];
+    const { rows } = await flowsOf(synthPcap(pkts), { plugins: [packetStatsPlugin as FlowPlugin, ...(counters as FlowPlugin[])] });
+    assert.equal(rows.length, 2);
+    for (const r of rows) {
+      assert.equal(r.packets, 8);
+      // Plugin i sits at index i + 1 (after packet-stats), so its bit is i + 1.
+      ks.forEach((k, i) => assert.equal(r[`updates_${i}`], k === 0 || i + 1 >= SETTLE_BITS ? 8 : k, `plugin ${i} (settles after ${k})`));
+    }
+  });
 });
+

@@ -68,11 +68,12 @@ export function dnsPlugin(map = new DnsNameMap()): DnsPlugin {
     map,
     init(flow: Flow, p: DecodedPacket): DnsState {
       const s = new DnsState();
-      s.host = map.lookup(addrText(flow.ipVersion, flow.s0, flow.s1, flow.s2, flow.s3), p.t);
+      // No address text to build for a capture that has had no answer yet (or none at all).
+      if (map.size > 0) s.host = map.lookup(addrText(flow.ipVersion, flow.s0, flow.s1, flow.s2, flow.s3), p.t);
       return s;
     },
-    update(s: DnsState, flow: Flow, p: DecodedPacket, _dir: Direction): void {
-      if (flow.sPort !== 53 && flow.cPort !== 53) return;
+    update(s: DnsState, flow: Flow, p: DecodedPacket, _dir: Direction): boolean | void {
+      if (flow.sPort !== 53 && flow.cPort !== 53) return true;
       forEachDnsMessage(p, (start, end, complete) => this.one(s, p, start, end, complete));
     },
     rebase(deltaNs: number): void {

@@ -114,11 +114,17 @@ function handle(s: TlsState, dir: Direction, type: number, body: Uint8Array): vo
   }
 }
 
-function quicUpdate(s: TlsState, q: QuicState, p: DecodedPacket, dir: Direction): void {
-  if (q.seen >= QUIC_PACKETS_LOOKED_AT || (q.crypto[0].done && q.crypto[1].done)) return;
+/** Whether the QUIC handshake has been read, or looked for long enough. */
+function quicSettled(q: QuicState): boolean {
+  return q.seen >= QUIC_PACKETS_LOOKED_AT || (q.crypto[0].done && q.crypto[1].done);
+}
+
+/** Feed one QUIC packet; true when nothing more is to be read from this flow. */
+function quicUpdate(s: TlsState, q: QuicState, p: DecodedPacket, dir: Direction): boolean {
+  if (quicSettled(q)) return true;
   q.seen++;
   const end = Math.min(p.payloadOffset + p.payloadLen, p.capturedEnd);
-  if (quicVersion(p.data, p.payloadOffset, end) === 0) return;
+  if (quicVersion(p.data, p.payloadOffset, end) === 0) return quicSettled(q);
   // Keys come from the client's first Initial DCID; a capture that missed it falls back to each packet's own DCID.
   const pinned = (version: number, dcid: Uint8Array): InitialKeys | undefined => {
     if (q.client === undefined && dir === 0) {
@@ -136,6 +142,7 @@ function quicUpdate(s: TlsState, q: QuicState, p: DecodedPacket, dir: Direction)
     const m = cs.firstMessage();
     if (m !== undefined) handle(s, dir, m.type, m.body);
   }
+  return quicSettled(q);
 }
 
 function clientKeyLength(s: TlsState): number {
@@ -166,32 +173,33 @@ export const tlsPlugin: FlowPlugin<TlsState | null> = {
     }
     return null;
   },
-  update(s: TlsState | null, flow: Flow, p: DecodedPacket, dir: Direction): void {
-    if (s === null) return;
+  update(s: TlsState | null, flow: Flow, p: DecodedPacket, dir: Direction): boolean {
+    if (s === null) return true;
     if (s.udp) {
       if (s.quic === undefined) {
         // QUIC state (two CRYPTO streams) only once a long header shows up in the first packets.
-        if (s.udpSeen >= QUIC_PACKETS_LOOKED_AT) return;
+        if (s.udpSeen >= QUIC_PACKETS_LOOKED_AT) return true;
         s.udpSeen++;
-        if (quicVersion(p.data, p.payloadOffset, Math.min(p.payloadOffset + p.payloadLen, p.capturedEnd)) === 0) return;
+        if (quicVersion(p.data, p.payloadOffset, Math.min(p.payloadOffset + p.payloadLen, p.capturedEnd)) === 0) return s.udpSeen >= QUIC_PACKETS_LOOKED_AT;
         s.quic = new QuicState();
       }
-      quicUpdate(s, s.quic, p, dir);
-      return;
+      return quicUpdate(s, s.quic, p, dir);
     }
     const st = (s.streams[dir] ??= new TlsStream(flow.sPort));
-    if (st.done) return;
-    if (p.tcpFlags & TcpFlag.SYN) {
-      st.setInitialSeq(p.tcpSeq + 1);
-      return;
-    }
-    const end = Math.min(p.payloadOffset + p.payloadLen, p.capturedEnd);
-    if (end <= p.payloadOffset) return;
-    for (const m of st.add(p.tcpSeq, p.data.subarray(p.payloadOffset, end))) handle(s, dir, m.type, m.body);
-    if (st.done) {
+    if (!st.done) {
+      if (p.tcpFlags & TcpFlag.SYN) {
+        st.setInitialSeq(p.tcpSeq + 1);
+        return false;
+      }
+      const end = Math.min(p.payloadOffset + p.payloadLen, p.capturedEnd);
+      if (end <= p.payloadOffset) return false;
+      for (const m of st.add(p.tcpSeq, p.data.subarray(p.payloadOffset, end))) handle(s, dir, m.type, m.body);
+      if (!st.done) return false;
       if (dir === 0) s.preamble = st.preamble;
       s.streams[dir] = FINISHED;
     }
+    // Settled once both directions are read (or given up on).
+    return s.streams[0]?.done === true && s.streams[1]?.done === true;
   },
   write(s: TlsState | null, _flow: Flow, row: CellValue[], at: number): void {
     const ch = s?.client;
