@@ -127,30 +127,7 @@ class TextSink {
   list(v: NumberList): void {
     if (v instanceof Uint16Array || v instanceof Int32Array) {
       this.reserve(4 + v.length * 12);
-      const b = this.buf;
-      const dv = this.view;
-      let at = this.len;
-      b[at++] = 34; // '"'
-      b[at++] = 91; // '['
-      for (let i = 0; i < v.length; i++) {
-        let x = v[i];
-        if (x >= 0 && x < SMALL) {
-          // Digits and a comma in one 4-byte store; the next store or the closing bracket overwrites the slack.
-          dv.setUint32(at, SMALL_PACKED[x], true);
-          at += SMALL_LENGTH[x];
-          continue;
-        }
-        if (x < 0) {
-          b[at++] = 45;
-          x = -x;
-        }
-        at = writeInt32(b, at, x);
-        b[at++] = 44;
-      }
-      if (v.length > 0) at--; // the last comma
-      b[at++] = 93; // ']'
-      b[at++] = 34;
-      this.len = at;
+      this.len = intList(this.buf, this.view, this.len, v);
       return;
     }
     // Other lists (SPLT lengths and times): mostly integers, written by the integer paths; anything else as num().
@@ -265,6 +242,57 @@ function writeSafeInt(b: Uint8Array, at: number, x: number): number {
   }
   return at + 9;
 }
+
+/**
+ * `"[a,b,...]"` for a list of integers at b[at...]; returns the end. Room must be reserved (12 bytes an element).
+ * Two counts below 10 in a row (most of a byte distribution's counts) are one 4-byte store of "d,d,"; other counts
+ * below 1000 one store of up to "ddd,"; larger ones digit pairs.
+ */
+function intList(b: Uint8Array, dv: DataView, at: number, v: Uint16Array | Int32Array): number {
+  b[at++] = 34; // '"'
+  b[at++] = 91; // '['
+  const n = v.length;
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    const x = v[i];
+    const y = v[i + 1];
+    if (x >>> 0 < 10 && y >>> 0 < 10) {
+      dv.setUint32(at, DIGIT_PAIRS_PACKED[x * 10 + y], true);
+      at += 4;
+    } else {
+      at = intCell(b, dv, at, x);
+      at = intCell(b, dv, at, y);
+    }
+  }
+  if (i < n) at = intCell(b, dv, at, v[i]);
+  if (n > 0) at--; // the last comma
+  b[at++] = 93; // ']'
+  b[at++] = 34;
+  return at;
+}
+
+/** One integer and its comma at b[at...]; returns the end. */
+function intCell(b: Uint8Array, dv: DataView, at: number, x: number): number {
+  if (x >= 0 && x < SMALL) {
+    // Digits and a comma in one 4-byte store; the next store or the closing bracket overwrites the slack.
+    dv.setUint32(at, SMALL_PACKED[x], true);
+    return at + SMALL_LENGTH[x];
+  }
+  if (x < 0) {
+    b[at++] = 45;
+    x = -x;
+  }
+  at = writeInt32(b, at, x);
+  b[at] = 44;
+  return at + 1;
+}
+
+/** "x,y," for 0 <= x, y <= 9 as 4 little-endian bytes, at x * 10 + y. */
+const DIGIT_PAIRS_PACKED = (() => {
+  const t = new Uint32Array(100);
+  for (let x = 0; x < 10; x++) for (let y = 0; y < 10; y++) t[x * 10 + y] = ((48 + x) | (44 << 8) | ((48 + y) << 16) | (44 << 24)) >>> 0;
+  return t;
+})();
 
 const COMMA = 44;
 const NEWLINE = 10;
