@@ -45,7 +45,46 @@ function measure(cmd: string[]): Measure {
 
 /** Over `n` runs: the median wall time (and that run's CPU time), and the largest peak memory. */
 export function medianRun(cmd: string[], n: number): Measure {
-  const ms = Array.from({ length: n }, () => measure(cmd)).sort((a, b) => a.seconds - b.seconds);
+  return summarize(Array.from({ length: n }, () => measure(cmd)));
+}
+
+function summarize(runs: Measure[]): Measure {
+  const ms = [...runs].sort((a, b) => a.seconds - b.seconds);
   const mid = ms[Math.floor(ms.length / 2)];
   return { seconds: mid.seconds, cpu_seconds: mid.cpu_seconds, maxrss_kib: Math.max(...ms.map((m) => m.maxrss_kib)) };
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Two commands run in turn, A B A B ..., and the ratio of each pair. */
+export interface PairedRuns {
+  a: Measure;
+  b: Measure;
+  /** Median over the pairs of A's time over B's: wall time, and CPU time (user + system). */
+  wallRatio: number;
+  cpuRatio: number;
+  /** Smallest and largest wall ratio of a pair. */
+  wallRange: [number, number];
+}
+
+/**
+ * `n` pairs of runs of `a` and `b`, in turn. The speed of a shared machine drifts over a benchmark; n runs of one
+ * command and then n of the other can land in different phases of it, which moved a ratio of two such medians by
+ * 0.3 between runs. Paired runs see the same phase, and the median of their ratios is what to quote.
+ */
+export function pairedRuns(a: string[], b: string[], n: number): PairedRuns {
+  const as: Measure[] = [];
+  const bs: Measure[] = [];
+  for (let i = 0; i < n; i++) {
+    as.push(measure(a));
+    bs.push(measure(b));
+  }
+  const wall = as.map((m, i) => m.seconds / bs[i].seconds);
+  return {
+    a: summarize(as),
+    b: summarize(bs),
+    wallRatio: median(wall),
+    cpuRatio: median(as.map((m, i) => m.cpu_seconds / bs[i].cpu_seconds)),
+    wallRange: [Math.min(...wall), Math.max(...wall)],
+  };
 }

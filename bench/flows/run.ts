@@ -7,13 +7,14 @@
  * Anchors: `tshark -q -z conv,tcp` (Wireshark's conversation table), a dpkt flow script computing per-direction
  * counts, bytes and Welford statistics (Debian's python3-dpkt), and a bare Node.js loop that parses only record,
  * Ethernet, IP and transport headers into a Map. The statistics-only run shows what the other feature plugins
- * (TCP flags, TLS, sequences, byte distribution) cost. Memory flatness: cipherscope also runs on a capture twice as long
+ * (TCP flags, TLS, sequences, byte distribution) cost; the two run in alternating pairs, and the median of the pairs'
+ * ratios is the figure (bench/common.ts pairedRuns). Memory flatness: cipherscope also runs on a capture twice as long
  * with the same number of flows alive at once; its peak memory should not grow.
  */
 import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BIN, type Measure, benchCapture as capture, medianRun, packetsIn } from '../common.js';
+import { BIN, type Measure, benchCapture as capture, medianRun, packetsIn, pairedRuns } from '../common.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -37,11 +38,17 @@ const add = (tool: string, cmd: string[], n = runs, file = small) => {
   process.stderr.write(`running ${tool} ...\n`);
   rows.push({ tool, m: medianRun(cmd, n), packets: file === small ? pk : packetsIn(file), mb: statSync(file).size / 1e6 });
 };
-add('cipherscope flows (CSV out, all features)', [...cs, small, '-o', '/dev/null']);
-add('cipherscope flows, statistics only (--features none)', [...cs, small, '-o', '/dev/null', '--features', 'none']);
+// Issue 4's measure, the cost of the feature plugins: all features against statistics only, in pairs of runs.
+const paired = (file: string, all: string, none: string) => {
+  process.stderr.write(`running ${all} / ${none} in pairs ...\n`);
+  const r = pairedRuns([...cs, file, '-o', '/dev/null'], [...cs, file, '-o', '/dev/null', '--features', 'none'], runs);
+  const packets = file === small ? pk : packetsIn(file);
+  rows.push({ tool: all, m: r.a, packets, mb: statSync(file).size / 1e6 }, { tool: none, m: r.b, packets, mb: statSync(file).size / 1e6 });
+  return r;
+};
+const cost1 = paired(small, 'cipherscope flows (CSV out, all features)', 'cipherscope flows, statistics only (--features none)');
 add('cipherscope flows (Parquet out)', [...cs, small, '-o', '/dev/null', '-f', 'parquet']);
-add('cipherscope flows, 2x longer capture', [...cs, large, '-o', '/dev/null'], runs, large);
-add('cipherscope flows, statistics only, 2x longer capture', [...cs, large, '-o', '/dev/null', '--features', 'none'], runs, large);
+const cost2 = paired(large, 'cipherscope flows, 2x longer capture', 'cipherscope flows, statistics only, 2x longer capture');
 add('bare Node.js header loop', [process.execPath, join(here, 'bare-loop.mjs'), small]);
 if (!skipSlow) {
   add('tshark -q -z conv,tcp', ['tshark', '-q', '-z', 'conv,tcp', '-r', small], 1);
@@ -60,15 +67,12 @@ const lines = [
     return `| ${r.tool} | ${r.m.seconds.toFixed(2)} | ${Math.round(pps).toLocaleString('en-US')} | ${(r.mb / r.m.seconds).toFixed(0)} | ${(r.m.maxrss_kib / 1024).toFixed(0)} | ${(refPps / pps).toFixed(2)}x |`;
   }),
 ];
-// Issue 4's measure: the cost of the feature plugins, as time with all of them over time statistics-only, on both
-// capture lengths.
-const t = (tool: string) => rows.find((r) => r.tool === tool)!.m.seconds;
-const all1 = t('cipherscope flows (CSV out, all features)');
-const none1 = t('cipherscope flows, statistics only (--features none)');
-const all2 = t('cipherscope flows, 2x longer capture');
-const none2 = t('cipherscope flows, statistics only, 2x longer capture');
+const costLine = (what: string, r: typeof cost1) =>
+  `- ${what}: ${r.wallRatio.toFixed(2)}x wall time (pairs from ${r.wallRange[0].toFixed(2)} to ${r.wallRange[1].toFixed(2)}), ${r.cpuRatio.toFixed(2)}x CPU time`;
 lines.push(
   '',
-  `all features / statistics only: ${(all1 / none1).toFixed(2)}x on the capture, ${(all2 / none2).toFixed(2)}x on the 2x capture`,
+  `all features / statistics only, median of ${runs} alternating pairs of runs:`,
+  costLine('the capture', cost1),
+  costLine('the 2x capture', cost2),
 );
 process.stdout.write(lines.join('\n') + '\n');

@@ -1,6 +1,7 @@
 import type { DecodedPacket } from '../decode/packet.js';
 import type { Direction, Flow, FlowPlugin } from '../flow/flow.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
+import { slabAllocator } from './slab.js';
 
 export const DEFAULT_SPLT_PACKETS = 20;
 /**
@@ -10,30 +11,13 @@ export const DEFAULT_SPLT_PACKETS = 20;
  */
 export const DEFAULT_BYTE_DIST_BYTES = 1024;
 
-/** Lengths and times of the first n packets in one array (lengths at 0..n-1, times at n..2n-1), cut from a slab. */
-class SpltState {
-  constructor(readonly v: Float64Array) {}
-  count = 0;
-  lastT = NaN;
-}
-
 /**
- * Views of `size` elements cut from slabs of `perSlab` of them: a small typed array per flow costs an off-heap
- * allocation each, and their sum drives V8 into extra garbage collections. A slab lives until the last flow cut
- * from it is written.
+ * A flow's SPLT state is one Float64Array cut from a slab: lengths at 0..n-1, times at n..2n-1, the packet count at
+ * 2n and the last packet's time at 2n+1 (NaN before the first). One object a flow instead of three (a state object,
+ * its view, and the boxed double of a float field), which is less for the young-generation collector to copy.
  */
-function slabAllocator<T extends Float64Array | Int32Array | Uint16Array>(make: (n: number) => T, size: number, perSlab: number): () => T {
-  let slab = make(0);
-  let at = 0;
-  return () => {
-    if (at + size > slab.length) {
-      slab = make(size * perSlab);
-      at = 0;
-    }
-    at += size;
-    return slab.subarray(at - size, at) as T;
-  };
-}
+type SpltState = Float64Array;
+
 
 /**
  * Sequence of packet lengths and times (SPLT) of the first `n` packets of the flow, every packet counted (also
@@ -46,23 +30,31 @@ export function sequencePlugin(n = DEFAULT_SPLT_PACKETS): FlowPlugin<SpltState> 
     { name: 'splt_signed_len_bytes', type: 'int[]', unit: 'bytes', description: `Lengths of the first ${n} packets (--splt), positive from client to server, negative from server to client.` },
     { name: 'splt_iat_ns', type: 'int[]', unit: 'ns', description: `Inter-arrival time of each of the first ${n} packets from the previous packet of the flow (0 for the first).` },
   ];
-  const alloc = slabAllocator((k) => new Float64Array(k), 2 * n, Math.max(1, Math.floor(4096 / n)));
+  const alloc = slabAllocator((k) => new Float64Array(k), 2 * n + 2, Math.max(1, Math.floor(4096 / n)));
+  const COUNT = 2 * n;
+  const LAST = 2 * n + 1;
   return {
     name: 'splt',
     columns,
-    init: () => new SpltState(alloc()),
-    update(s: SpltState, _flow: Flow, p: DecodedPacket, dir: Direction, len: number): boolean {
-      const i = s.count;
+    init(): SpltState {
+      const v = alloc();
+      v[LAST] = NaN;
+      return v;
+    },
+    update(v: SpltState, _flow: Flow, p: DecodedPacket, dir: Direction, len: number): boolean {
+      const i = v[COUNT];
       if (i >= n) return true;
-      s.v[i] = dir === 0 ? len : -len;
-      s.v[n + i] = s.lastT === s.lastT ? p.t - s.lastT : 0;
-      s.lastT = p.t;
-      s.count = i + 1;
+      const last = v[LAST];
+      v[i] = dir === 0 ? len : -len;
+      v[n + i] = last === last ? p.t - last : 0;
+      v[LAST] = p.t;
+      v[COUNT] = i + 1;
       return i + 1 >= n;
     },
-    write(s: SpltState, _flow: Flow, row: CellValue[], at: number): void {
-      row[at] = s.v.subarray(0, s.count);
-      row[at + 1] = s.v.subarray(n, n + s.count);
+    write(v: SpltState, _flow: Flow, row: CellValue[], at: number): void {
+      const count = v[COUNT];
+      row[at] = v.subarray(0, count);
+      row[at + 1] = v.subarray(n, n + count);
     },
   };
 }

@@ -1,6 +1,7 @@
 import { type DecodedPacket, IPPROTO, TcpFlag, parseTcpOptions } from '../decode/packet.js';
 import type { Direction, Flow, FlowPlugin } from '../flow/flow.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
+import { slabAllocator } from './slab.js';
 
 /** TCP flag counts per direction and the handshake's options (MSS, window scale, initial window). */
 const FLAGS: ReadonlyArray<[string, number]> = [
@@ -21,12 +22,14 @@ const COLUMN_OF_BIT = (() => {
   return t;
 })();
 
-class TcpState {
-  // A plain array, not a typed one: a 128-byte typed array per flow is an off-heap allocation each.
-  readonly counts: number[] = new Array<number>(FLAGS.length * 2).fill(0);
-  /** client, server: MSS, window scale, initial window (-1 = not seen). */
-  readonly hs = [-1, -1, -1, -1, -1, -1];
-}
+/**
+ * A TCP flow's state: one Float64Array cut from a slab, flag counts per direction at 0..15 (client to server
+ * first), then client and server MSS, window scale and initial window at HS..HS+5 (-1 = not seen). One object a
+ * flow: a state object with two plain arrays was five heap objects for the young-generation collector to copy.
+ */
+type TcpState = Float64Array;
+const HS = FLAGS.length * 2;
+const newState = slabAllocator((k) => new Float64Array(k), HS + 6, 256);
 
 function columns(): ColumnDef[] {
   const out: ColumnDef[] = [];
@@ -53,22 +56,26 @@ export const tcpStatsPlugin: FlowPlugin<TcpState | null> = {
   name: 'tcp',
   columns: columns(),
   init(flow: Flow): TcpState | null {
-    return flow.proto === IPPROTO.TCP ? new TcpState() : null;
+    if (flow.proto !== IPPROTO.TCP) return null;
+    const s = newState();
+    s.fill(-1, HS);
+    return s;
   },
   update(s: TcpState | null, _flow: Flow, p: DecodedPacket, dir: Direction): boolean | void {
     if (s === null) return true;
     const f = p.tcpFlags;
     const base = dir * FLAGS.length;
-    for (let bits = f & 0xff; bits !== 0; bits &= bits - 1) s.counts[base + COLUMN_OF_BIT[31 - Math.clz32(bits & -bits)]]++;
-    if (f & TcpFlag.SYN && s.hs[dir * 3] === -1 && s.hs[dir * 3 + 2] === -1) {
+    for (let bits = f & 0xff; bits !== 0; bits &= bits - 1) s[base + COLUMN_OF_BIT[31 - Math.clz32(bits & -bits)]]++;
+    const hs = HS + dir * 3;
+    if (f & TcpFlag.SYN && s[hs] === -1 && s[hs + 2] === -1) {
       const o = parseTcpOptions(p);
-      s.hs[dir * 3] = o.mss ?? -1;
-      s.hs[dir * 3 + 1] = o.windowScale ?? -1;
-      s.hs[dir * 3 + 2] = p.tcpWindow;
+      s[hs] = o.mss ?? -1;
+      s[hs + 1] = o.windowScale ?? -1;
+      s[hs + 2] = p.tcpWindow;
     }
   },
   write(s: TcpState | null, _flow: Flow, row: CellValue[], at: number): void {
-    for (let i = 0; i < FLAGS.length * 2; i++) row[at++] = s === null ? 0 : s.counts[i];
-    for (let i = 0; i < 6; i++) row[at++] = s === null ? -1 : s.hs[i];
+    for (let i = 0; i < HS; i++) row[at++] = s === null ? 0 : s[i];
+    for (let i = 0; i < 6; i++) row[at++] = s === null ? -1 : s[HS + i];
   },
 };
