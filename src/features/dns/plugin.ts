@@ -14,6 +14,9 @@ export class DnsState {
   messages = 0;
 }
 
+/** The state of every flow that is neither DNS nor named by an answer; never written to. */
+const NO_DNS: Readonly<DnsState> = Object.freeze(new DnsState());
+
 const COLUMNS: ColumnDef[] = [
   { name: 'dns_host', type: 'string', unit: '', identifier: true, description: "Host name of the server address from the latest DNS answer (A, AAAA, or an HTTPS/SVCB address hint, through CNAMEs, keyed to the name the client asked for) seen before the flow started; how a flow without SNI is named." },
   { name: 'dns_queries', type: 'string', unit: '', identifier: true, description: 'DNS flows (port 53, UDP or TCP): question names in order of first appearance, comma-separated.' },
@@ -67,9 +70,12 @@ export function dnsPlugin(map = new DnsNameMap()): DnsPlugin {
     columns: COLUMNS,
     map,
     init(flow: Flow, p: DecodedPacket): DnsState {
-      const s = new DnsState();
       // No address text to build for a capture that has had no answer yet (or none at all).
-      if (map.size > 0) s.host = map.lookup(addrText(flow.ipVersion, flow.s0, flow.s1, flow.s2, flow.s3), p.t);
+      const host = map.size > 0 ? map.lookup(addrText(flow.ipVersion, flow.s0, flow.s1, flow.s2, flow.s3), p.t) : undefined;
+      // A flow that is not DNS and has no name shares one empty state: update settles it before touching it.
+      if (host === undefined && flow.sPort !== 53 && flow.cPort !== 53) return NO_DNS;
+      const s = new DnsState();
+      s.host = host;
       return s;
     },
     update(s: DnsState, flow: Flow, p: DecodedPacket, _dir: Direction): boolean | void {
