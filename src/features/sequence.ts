@@ -18,7 +18,6 @@ export const DEFAULT_BYTE_DIST_BYTES = 1024;
  */
 type SpltState = Float64Array;
 
-
 /**
  * Sequence of packet lengths and times (SPLT) of the first `n` packets of the flow, every packet counted (also
  * those without payload): signed length (+ client to server, - server to client, --length accounting) and the
@@ -138,7 +137,7 @@ export function byteDistPlugin(cap = DEFAULT_BYTE_DIST_BYTES): FlowPlugin<ByteDi
   // fewer fresh pages).
   const wide = cap > 0xffff;
   const newCounts: () => Counts = wide ? slabAllocator((k) => new Int32Array(k), 512, 64) : slabAllocator((k) => new Uint16Array(k), 512, 128);
-  const none: Counts = wide ? new Int32Array(512) : new Uint16Array(512);
+  const noCounts: Counts = wide ? new Int32Array(512) : new Uint16Array(512);
   return {
     name: 'byte-dist',
     columns,
@@ -155,7 +154,7 @@ export function byteDistPlugin(cap = DEFAULT_BYTE_DIST_BYTES): FlowPlugin<ByteDi
       return s.fwdTotal >= cap && s.bwdTotal >= cap;
     },
     write(s: ByteDistState, _flow: Flow, row: CellValue[], at: number): void {
-      const c = s.counts ?? none;
+      const c = s.counts ?? noCounts;
       const fwd = c.subarray(0, 256);
       const bwd = c.subarray(256, 512);
       row[at] = fwd;
