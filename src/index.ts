@@ -13,7 +13,10 @@ export { schemaMarkdown, type ColumnDef, type CellValue, type ColumnType } from 
 export { RunningStats } from './features/running-stats.js';
 export { packetStatsPlugin } from './features/packet-stats.js';
 export { tcpStatsPlugin } from './features/tcp-stats.js';
-export { extractFlows, flowColumns, flowPlugins, DEFAULT_PLUGINS, type ExtractOptions, type ExtractSummary, type PluginOptions } from './features/extract.js';
+export { extractFlows, flowColumns, FlowMeter, type ExtractOptions, type ExtractSummary } from './meter/meter.js';
+export { extractFlowsSharded, type ShardedRunOptions } from './meter/sharded.js';
+export { flowPlugins, DEFAULT_PLUGINS, FEATURE_GROUPS, OPTIONAL_GROUPS, ALL_GROUPS, type PluginOptions } from './features/plugins.js';
+export { registerPlugin, pluginEntries, pluginGroups, type PluginEntry } from './features/registry.js';
 export { sequencePlugin, byteDistPlugin } from './features/sequence.js';
 export { tlsPlugin } from './features/tls/plugin.js';
 export { ja3, ja3s, ja4, parseClientHello, parseServerHello, isGrease, type ClientHello, type ServerHello } from './features/tls/hello.js';

@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeLabels, featureSpec, labeledAppRows, toMatrix } from '../../src/dataset/matrix.js';
 import { readRecordsCsv } from '../../src/dataset/records.js';
-import { ALL_GROUPS, flowPlugins } from '../../src/features/extract.js';
+import { ALL_GROUPS, flowPlugins } from '../../src/features/plugins.js';
 import { labeledColumns } from '../../src/label/label-capture.js';
 import { APP_SEGMENTS, LSTM_UNITS, argmaxRows, seriesInputs } from '../../src/models/lstm-models.js';
 import { ChainKernel } from '../../src/models/lstm-chain.js';

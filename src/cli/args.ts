@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { ALL_GROUPS, FEATURE_GROUPS, type FeatureGroup } from '../features/extract.js';
+import { pluginGroups } from '../features/registry.js';
 
 /** Option parsers shared by the commands: each rejects what it cannot read, naming what it wants. */
 
@@ -44,12 +44,12 @@ export async function reportErrors(body: () => unknown): Promise<void> {
   }
 }
 
-/** --features: groups by name, "all" (the optional ones too) or "none". */
-export function featureGroups(v: string): FeatureGroup[] {
+/** --features: groups by name, "all" (the optional ones too) or "none"; any registered plugin's name. */
+export function featureGroups(v: string): string[] {
   if (v === 'none') return [];
-  if (v === 'all') return [...ALL_GROUPS];
+  const known = pluginGroups('all');
+  if (v === 'all') return known;
   const groups = v.split(',').map((g) => g.trim());
-  const known: readonly string[] = ALL_GROUPS;
   for (const g of groups) if (!known.includes(g)) throw new InvalidArgumentError(`unknown feature group "${g}"; choose from ${known.join(', ')}`);
-  return groups as FeatureGroup[];
+  return groups;
 }

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { featureGroups, milliseconds, reportErrors, seconds } from './args.js';
-import { FEATURE_GROUPS, flowPlugins } from '../features/extract.js';
+import { FEATURE_GROUPS, flowPlugins } from '../features/plugins.js';
 import { AppMatcher, loadAppRules } from '../features/apps.js';
 import { type ActionRecord, readActionLog } from '../label/actions.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC, labelCapture, labeledColumns } from '../label/label-capture.js';

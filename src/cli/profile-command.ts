@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { count as int, reportErrors } from './args.js';
 import { readRecordsCsv } from '../dataset/records.js';
-import { flowColumns } from '../features/extract.js';
+import { flowColumns } from '../meter/meter.js';
 import { BayesNet, type BayesNetJson, DEFAULT_NETWORK, NaiveBayes, type NaiveBayesJson, type NetworkStructure, checkStructure } from '../profile/bayes.js';
 import { openDb } from '../profile/db.js';
 import { mean, sd } from '../profile/moments.js';

@@ -4,7 +4,7 @@ import { count as int, reportErrors, seconds } from './args.js';
 import { PREDICTION_COLUMNS } from './model-commands.js';
 import { readRecordsCsv } from '../dataset/records.js';
 import { DEFAULT_GROUP, DEFAULT_STREAM, FlowQueue } from '../distributed/flow-queue.js';
-import { flowColumns } from '../features/extract.js';
+import { flowColumns } from '../meter/meter.js';
 import { classifiedFlows } from '../profile/store.js';
 import { openProfileStore } from './profile-command.js';
 

@@ -131,4 +131,13 @@ export interface FlowPlugin<S = unknown> {
   rebase?(deltaNs: number): void;
   /** Write this plugin's values into `row` starting at `at`, in `columns` order. */
   write(state: S, flow: Flow, row: CellValue[], at: number): void;
+  /**
+   * Capture-wide state (Zeek's scripts that see every connection's events): packets this plugin learns from beyond
+   * the flows it meters, such as DNS answers that name later flows. A sharded meter copies every packet for which
+   * `shares` is true to all shards; the shards that do not meter its flow hand it to `observe`. Plugins with state
+   * of one flow only leave both out.
+   */
+  shares?(p: DecodedPacket): boolean;
+  /** A shared packet of a flow another shard meters (see `shares`); `p.t` is on this meter's time base. */
+  observe?(p: DecodedPacket): void;
 }

@@ -1,10 +1,10 @@
 import { addrText } from '../common/addr.js';
 import type { ExpiryReason, Flow } from './flow.js';
-import type { CellValue, ColumnDef } from './schema.js';
+import { type CellValue, columnIndex, defineColumns } from './schema.js';
 import type { FlowTable, RecordKind } from './table.js';
 
 /** Columns every flow record has, before the plugins' columns. */
-export const CORE_COLUMNS: readonly ColumnDef[] = [
+export const CORE_COLUMNS = defineColumns([
   { name: 'flow_id', type: 'int', unit: '', identifier: true, description: 'Flow number in this run, from 1. Segments of one connection split by the active timeout, and its status records, share it.' },
   { name: 'segment', type: 'int', unit: '', description: '0 for the first record of a connection; n after n splits (active timeout, --burst-gap).' },
   { name: 'record_kind', type: 'string', unit: '', description: '"final" when the flow (segment) ended; "status" for an interim record of a live flow (--status-interval), with counters so far.' },
@@ -31,35 +31,36 @@ export const CORE_COLUMNS: readonly ColumnDef[] = [
   { name: 'out_of_order_packets', type: 'int', unit: 'packets', description: 'Packets whose timestamp is earlier than the previous packet of the flow; kept in arrival order, never moved.' },
   { name: 'truncated_packets', type: 'int', unit: 'packets', description: 'Packets cut short by the snap length (lengths still come from the headers).' },
   { name: 'reassembled_datagrams', type: 'int', unit: 'packets', description: 'Packets that were IP datagrams reassembled from fragments.' },
-];
+]);
+const C = columnIndex(CORE_COLUMNS);
 
 /** Fill the core columns of a record into `row[at .. at + CORE_COLUMNS.length)`. */
 export function writeCore(flow: Flow, kind: RecordKind, reason: ExpiryReason, table: FlowTable, row: CellValue[], at = 0): void {
   const v = flow.ipVersion;
-  row[at] = flow.flowId;
-  row[at + 1] = flow.segment;
-  row[at + 2] = kind;
-  row[at + 3] = reason;
-  row[at + 4] = table.absoluteNs(flow.firstT);
-  row[at + 5] = table.absoluteNs(flow.lastT);
-  row[at + 6] = flow.lastT - flow.firstT;
-  row[at + 7] = v;
-  row[at + 8] = flow.proto;
-  row[at + 9] = flow.vlan;
-  row[at + 10] = addrText(v, flow.c0, flow.c1, flow.c2, flow.c3);
-  row[at + 11] = flow.cPort;
-  row[at + 12] = addrText(v, flow.s0, flow.s1, flow.s2, flow.s3);
-  row[at + 13] = flow.sPort;
-  row[at + 14] = flow.initiator;
-  row[at + 15] = flow.packets0 + flow.packets1;
-  row[at + 16] = flow.bytes0 + flow.bytes1;
-  row[at + 17] = flow.packets0;
-  row[at + 18] = flow.packets1;
-  row[at + 19] = flow.bytes0;
-  row[at + 20] = flow.bytes1;
-  row[at + 21] = flow.payload0;
-  row[at + 22] = flow.payload1;
-  row[at + 23] = flow.outOfOrder;
-  row[at + 24] = flow.truncated;
-  row[at + 25] = flow.reassembled;
+  row[at + C.flow_id] = flow.flowId;
+  row[at + C.segment] = flow.segment;
+  row[at + C.record_kind] = kind;
+  row[at + C.expiry_reason] = reason;
+  row[at + C.first_seen_ns] = table.absoluteNs(flow.firstT);
+  row[at + C.last_seen_ns] = table.absoluteNs(flow.lastT);
+  row[at + C.duration_ns] = flow.lastT - flow.firstT;
+  row[at + C.ip_version] = v;
+  row[at + C.protocol] = flow.proto;
+  row[at + C.vlan] = flow.vlan;
+  row[at + C.client_addr] = addrText(v, flow.c0, flow.c1, flow.c2, flow.c3);
+  row[at + C.client_port] = flow.cPort;
+  row[at + C.server_addr] = addrText(v, flow.s0, flow.s1, flow.s2, flow.s3);
+  row[at + C.server_port] = flow.sPort;
+  row[at + C.initiator_rule] = flow.initiator;
+  row[at + C.packets] = flow.packets0 + flow.packets1;
+  row[at + C.bytes] = flow.bytes0 + flow.bytes1;
+  row[at + C.fwd_packets] = flow.packets0;
+  row[at + C.bwd_packets] = flow.packets1;
+  row[at + C.fwd_bytes] = flow.bytes0;
+  row[at + C.bwd_bytes] = flow.bytes1;
+  row[at + C.fwd_payload_bytes] = flow.payload0;
+  row[at + C.bwd_payload_bytes] = flow.payload1;
+  row[at + C.out_of_order_packets] = flow.outOfOrder;
+  row[at + C.truncated_packets] = flow.truncated;
+  row[at + C.reassembled_datagrams] = flow.reassembled;
 }

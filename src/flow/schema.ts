@@ -49,3 +49,21 @@ export function schemaMarkdown(columns: readonly ColumnDef[], title = 'Flow reco
   });
   return lines.join('\n') + '\n';
 }
+
+/** Column definitions whose names the compiler knows (for columnIndex); returns them as they are. */
+export function defineColumns<const T extends readonly ColumnDef[]>(columns: T): T {
+  return columns;
+}
+
+/**
+ * Each column's offset by name, compiled once: a writer fills `row[at + C.tls_sni]`, so no value lands in another
+ * column's place when columns are added or moved, and a misspelt name is a type error.
+ */
+export function columnIndex<const T extends readonly ColumnDef[]>(columns: T): { readonly [K in T[number]['name']]: number } {
+  const out: Record<string, number> = {};
+  columns.forEach((c, i) => {
+    if (c.name in out) throw new Error(`column "${c.name}" is defined twice`);
+    out[c.name] = i;
+  });
+  return Object.freeze(out) as { readonly [K in T[number]['name']]: number };
+}

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { AppMatcher } from '../features/apps.js';
-import { type ExtractOptions, type ExtractSummary, extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
+import { type ExtractOptions, type ExtractSummary, extractFlows, flowColumns } from '../meter/meter.js';
+import { flowPlugins } from '../features/plugins.js';
 import type { FlowPlugin } from '../flow/flow.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import type { ActionRecord } from './actions.js';

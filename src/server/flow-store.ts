@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import { readRecordsCsv } from '../dataset/records.js';
-import { ALL_GROUPS, type ExtractSummary, PROTO_NAMES, type PluginOptions, extractFlows, flowColumns, flowPlugins } from '../features/extract.js';
+import { type ExtractSummary, PROTO_NAMES, extractFlows, flowColumns } from '../meter/meter.js';
+import { ALL_GROUPS, type PluginOptions, flowPlugins } from '../features/plugins.js';
 import type { AppMatcher } from '../features/apps.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { LABEL_COLUMNS } from '../label/labeler.js';

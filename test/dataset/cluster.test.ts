@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { flowColumns } from '../../src/features/extract.js';
+import { flowColumns } from '../../src/meter/meter.js';
 import { CLUSTER_FEATURES, clusterFeatures, fromMeanSd } from '../../src/dataset/cluster.js';
 import { flowsOf, NO_TIMEOUTS } from '../helpers/flows.js';
 import { PCAPS, tshark } from '../helpers/tshark.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { RecordFileError, readRecordsCsv } from '../../src/dataset/records.js';
-import { flowColumns } from '../../src/features/extract.js';
+import { flowColumns } from '../../src/meter/meter.js';
 import { CsvWriter } from '../../src/output/writers.js';
 import { flowsOf } from '../helpers/flows.js';
 import { PCAPS } from '../helpers/tshark.js';

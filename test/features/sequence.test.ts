@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { flowPlugins } from '../../src/features/extract.js';
+import { flowPlugins } from '../../src/features/plugins.js';
 import { flowsOf } from '../helpers/flows.js';
 import { PCAPS, epochNs, haveTshark, tshark } from '../helpers/tshark.js';
 

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { type ExtractOptions, type ExtractSummary, extractFlows, flowColumns } from '../../src/features/extract.js';
+import { type ExtractOptions, type ExtractSummary, extractFlows, flowColumns } from '../../src/meter/meter.js';
 import type { CellValue } from '../../src/flow/schema.js';
 
 export type FlowRow = Record<string, CellValue>;

@@ -4,7 +4,7 @@ import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { Decoder } from '../../src/decode/decoder.js';
-import { extractFlows } from '../../src/features/extract.js';
+import { extractFlows } from '../../src/meter/meter.js';
 import { CaptureFormatError } from '../../src/pcap/reader.js';
 import { LinkType, type PacketRecord } from '../../src/pcap/types.js';
 import { sharedPcaps } from '../helpers/tshark.js';

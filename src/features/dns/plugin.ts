@@ -1,7 +1,7 @@
 import { addrText } from '../../common/addr.js';
 import { type DecodedPacket, IPPROTO } from '../../decode/packet.js';
 import type { Direction, Flow, FlowPlugin } from '../../flow/flow.js';
-import type { CellValue, ColumnDef } from '../../flow/schema.js';
+import { type CellValue, columnIndex, defineColumns } from '../../flow/schema.js';
 import { DNS_TYPE, DnsNameMap, learnAnswers, parseDns } from './message.js';
 
 export class DnsState {
@@ -17,14 +17,15 @@ export class DnsState {
 /** The state of every flow that is neither DNS nor named by an answer; never written to. */
 const NO_DNS: Readonly<DnsState> = Object.freeze(new DnsState());
 
-const COLUMNS: ColumnDef[] = [
+const COLUMNS = defineColumns([
   { name: 'dns_host', type: 'string', unit: '', identifier: true, description: "Host name of the server address from the latest DNS answer (A, AAAA, or an HTTPS/SVCB address hint, through CNAMEs, keyed to the name the client asked for) seen before the flow started; how a flow without SNI is named." },
   { name: 'dns_queries', type: 'string', unit: '', identifier: true, description: 'DNS flows (port 53, UDP or TCP): question names in order of first appearance, comma-separated.' },
   { name: 'dns_answer_addrs', type: 'string', unit: '', identifier: true, description: 'DNS flows: addresses of A and AAAA records (and HTTPS/SVCB hints) in any section (additional-section glue included, as tshark\'s dns.a), comma-separated, in order of first appearance. Only answer-section records name later flows.' },
   { name: 'dns_cnames', type: 'string', unit: '', identifier: true, description: 'DNS flows: CNAME targets in any section, comma-separated.' },
   { name: 'dns_rcode', type: 'int', unit: '', description: 'DNS flows: response code of the first response (0 NOERROR, 3 NXDOMAIN); -1 without a response.' },
   { name: 'dns_messages', type: 'int', unit: '', description: 'DNS flows: messages parsed (queries and responses).' },
-];
+]);
+const C = columnIndex(COLUMNS);
 
 function addUnique(list: string[] | undefined, v: string): string[] {
   const l = list ?? [];
@@ -55,8 +56,9 @@ function forEachDnsMessage(p: DecodedPacket, fn: (start: number, end: number, co
 
 export type DnsPlugin = FlowPlugin<DnsState> & {
   map: DnsNameMap;
+  shares(p: DecodedPacket): boolean;
   /** Learn a DNS packet's answers into the name map without metering it (its flow belongs to another shard). */
-  learn(p: DecodedPacket): void;
+  observe(p: DecodedPacket): void;
 };
 
 /**
@@ -85,7 +87,11 @@ export function dnsPlugin(map = new DnsNameMap()): DnsPlugin {
     rebase(deltaNs: number): void {
       map.shift(deltaNs);
     },
-    learn(p: DecodedPacket): void {
+    // Every DNS packet (port 53 either side, as update reads them): another shard's answer names this shard's flows.
+    shares(p: DecodedPacket): boolean {
+      return (p.srcPort === 53 || p.dstPort === 53) && (p.proto === IPPROTO.UDP || p.proto === IPPROTO.TCP);
+    },
+    observe(p: DecodedPacket): void {
       forEachDnsMessage(p, (start, end, complete) => {
         const msg = parseDns(p.data, start, end, complete);
         if (msg !== undefined) learnAnswers(map, msg, p.t);
@@ -105,12 +111,12 @@ export function dnsPlugin(map = new DnsNameMap()): DnsPlugin {
       learnAnswers(map, msg, p.t);
     },
     write(s: DnsState, _flow: Flow, row: CellValue[], at: number): void {
-      row[at] = s.host ?? null;
-      row[at + 1] = s.queries?.join(',') ?? null;
-      row[at + 2] = s.addrs?.join(',') ?? null;
-      row[at + 3] = s.cnames?.join(',') ?? null;
-      row[at + 4] = s.rcode;
-      row[at + 5] = s.messages;
+      row[at + C.dns_host] = s.host ?? null;
+      row[at + C.dns_queries] = s.queries?.join(',') ?? null;
+      row[at + C.dns_answer_addrs] = s.addrs?.join(',') ?? null;
+      row[at + C.dns_cnames] = s.cnames?.join(',') ?? null;
+      row[at + C.dns_rcode] = s.rcode;
+      row[at + C.dns_messages] = s.messages;
     },
   } as DnsPlugin & { one(s: DnsState, p: DecodedPacket, start: number, end: number, complete: boolean): void };
 }

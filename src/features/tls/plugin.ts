@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { type DecodedPacket, IPPROTO, TcpFlag } from '../../decode/packet.js';
 import type { Direction, Flow, FlowPlugin } from '../../flow/flow.js';
-import type { CellValue, ColumnDef } from '../../flow/schema.js';
+import { type CellValue, columnIndex, defineColumns } from '../../flow/schema.js';
 import { type ClientHello, type ServerHello, clientKeyExchangeLength, isGrease, ja3, ja3s, ja4, parseCertificateList, parseClientHello, parseServerHello } from './hello.js';
 import { CryptoStream, type InitialKeys, cryptoFrames, initialKeys, openInitials, quicVersion } from './quic.js';
 import { TlsStream } from './stream.js';
@@ -50,7 +50,7 @@ class TlsState {
   error: string | undefined;
 }
 
-const COLUMNS: ColumnDef[] = [
+const COLUMNS = defineColumns([
   { name: 'tls_sni', type: 'string', unit: '', identifier: true, description: 'ClientHello server_name (host_name), lower case; empty without one.' },
   { name: 'tls_alpn', type: 'string', unit: '', description: 'ALPN protocols the client offered, in order, comma-separated.' },
   { name: 'tls_client_version', type: 'int', unit: '', description: 'ClientHello legacy_version (0x0303 = 771 for TLS 1.2 and 1.3); 0 without a ClientHello.' },
@@ -85,7 +85,8 @@ const COLUMNS: ColumnDef[] = [
   { name: 'tls_cert_issuer', type: 'string', unit: '', description: "Issuer of the server's certificate (TLS <= 1.2)." },
   { name: 'tls_cert_san', type: 'string', unit: '', identifier: true, description: "subjectAltName of the server's certificate (TLS <= 1.2), as node:crypto formats it." },
   { name: 'tls_error', type: 'string', unit: '', description: 'Why a handshake message could not be parsed (a cut or inconsistent message); empty when fine.' },
-];
+]);
+const C = columnIndex(COLUMNS);
 
 function handle(s: TlsState, dir: Direction, type: number, body: Uint8Array): void {
   if (dir === 0 && type === HS_CLIENT_HELLO) {
@@ -207,36 +208,33 @@ export const tlsPlugin: FlowPlugin<TlsState | null> = {
     const j3 = ch ? ja3(ch) : undefined;
     const j3s = sh ? ja3s(sh) : undefined;
     const grease = ch ? [...ch.ciphers, ...ch.extensions, ...ch.supportedGroups, ...ch.supportedVersions].some(isGrease) : null;
-    const values: CellValue[] = [
-      ch?.sni ?? null,
-      ch ? ch.alpn.join(',') : null,
-      ch?.legacyVersion ?? 0,
-      ch?.supportedVersions ?? null,
-      sh ? sh.selectedVersion || sh.legacyVersion : 0,
-      ch?.ciphers ?? null,
-      sh?.cipher ?? 0,
-      ch?.extensions ?? null,
-      ch?.supportedGroups ?? null,
-      ch?.keyShareGroups ?? null,
-      ch?.keyShareLengths ?? null,
-      s ? clientKeyLength(s) : -1,
-      ch?.signatureAlgorithms ?? null,
-      grease,
-      sh?.extensions ?? null,
-      sh?.alpn ?? null,
-      s?.clientHellos ?? 0,
-      s?.quic?.version ?? 0,
-      (s?.streams[0] === FINISHED ? s.preamble : s?.streams[0]?.preamble) ?? null,
-      j3?.full ?? null,
-      j3?.hash ?? null,
-      j3s?.full ?? null,
-      j3s?.hash ?? null,
-      ch ? ja4(ch, s?.quic?.version ? 'q' : 't') : null,
-      s?.cert?.subject ?? null,
-      s?.cert?.issuer ?? null,
-      s?.cert?.san ?? null,
-      s?.error ?? null,
-    ];
-    for (let i = 0; i < values.length; i++) row[at + i] = values[i];
+    row[at + C.tls_sni] = ch?.sni ?? null;
+    row[at + C.tls_alpn] = ch ? ch.alpn.join(',') : null;
+    row[at + C.tls_client_version] = ch?.legacyVersion ?? 0;
+    row[at + C.tls_supported_versions] = ch?.supportedVersions ?? null;
+    row[at + C.tls_version] = sh ? sh.selectedVersion || sh.legacyVersion : 0;
+    row[at + C.tls_cipher_suites] = ch?.ciphers ?? null;
+    row[at + C.tls_cipher] = sh?.cipher ?? 0;
+    row[at + C.tls_extensions] = ch?.extensions ?? null;
+    row[at + C.tls_supported_groups] = ch?.supportedGroups ?? null;
+    row[at + C.tls_key_share_groups] = ch?.keyShareGroups ?? null;
+    row[at + C.tls_key_share_lengths] = ch?.keyShareLengths ?? null;
+    row[at + C.tls_client_key_length_bytes] = s ? clientKeyLength(s) : -1;
+    row[at + C.tls_signature_algorithms] = ch?.signatureAlgorithms ?? null;
+    row[at + C.tls_grease] = grease;
+    row[at + C.tls_server_extensions] = sh?.extensions ?? null;
+    row[at + C.tls_server_alpn] = sh?.alpn ?? null;
+    row[at + C.tls_client_hellos] = s?.clientHellos ?? 0;
+    row[at + C.quic_version] = s?.quic?.version ?? 0;
+    row[at + C.tls_preamble] = (s?.streams[0] === FINISHED ? s.preamble : s?.streams[0]?.preamble) ?? null;
+    row[at + C.ja3] = j3?.full ?? null;
+    row[at + C.ja3_hash] = j3?.hash ?? null;
+    row[at + C.ja3s] = j3s?.full ?? null;
+    row[at + C.ja3s_hash] = j3s?.hash ?? null;
+    row[at + C.ja4] = ch ? ja4(ch, s?.quic?.version ? 'q' : 't') : null;
+    row[at + C.tls_cert_subject] = s?.cert?.subject ?? null;
+    row[at + C.tls_cert_issuer] = s?.cert?.issuer ?? null;
+    row[at + C.tls_cert_san] = s?.cert?.san ?? null;
+    row[at + C.tls_error] = s?.error ?? null;
   },
 };

@@ -1,16 +1,19 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CellValue } from '../flow/schema.js';
 import type { PacketRecord } from '../pcap/types.js';
-import { AppMatcher } from './apps.js';
-import { FlowMeter, flowPlugins } from './extract.js';
+import { AppMatcher } from '../features/apps.js';
+import { flowPlugins } from '../features/plugins.js';
 import { encodedSink } from '../output/writers.js';
-import { ENTRY, FLAG_NAMES_ONLY, FLAG_TICK, type PacketBatch, type ShardInit, type ShardMessage } from './sharded.js';
+import { FlowMeter } from './meter.js';
+import { ENTRY, FLAG_OBSERVE, FLAG_TICK, type PacketBatch, type ShardInit, type ShardMessage } from './sharded.js';
 
 /** One shard of extractFlowsSharded (sharded.ts): meters the packet batches the main thread routes here. */
 const init = workerData as ShardInit;
 const port = parentPort!;
 const send = (m: ShardMessage) => port.postMessage(m);
 const o = init.options;
+// Plugins of one's own register when their module loads, in this thread as in the main one.
+for (const m of init.modules) await import(m);
 
 // Rows go back as arrays, or encoded as text (options.encode) flushed between rows.
 let rows: CellValue[][] = [];
@@ -93,7 +96,7 @@ port.on('message', (m: PacketBatch | { type: 'end' }) => {
       rec.origLen = x[at + 3];
       rec.number = x[at + 6];
       rec.linkType = kind - flags * 65536;
-      if (flags & FLAG_NAMES_ONLY) meter.learnNames(rec);
+      if (flags & FLAG_OBSERVE) meter.observe(rec);
       else meter.packet(rec);
     }
     // Block ids only grow: blocks before the last one this batch used will not be used again.

@@ -8,49 +8,13 @@ import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { DEFAULT_FLOW_OPTIONS, FlowTable, type FlowTableOptions, type RecordKind } from '../flow/table.js';
 import { type ReadOptions, type ReadResult, readCapture } from '../pcap/reader.js';
 import type { CaptureIssue, CaptureMetadata, PacketRecord } from '../pcap/types.js';
-import { packetStatsPlugin } from './packet-stats.js';
-import { tcpStatsPlugin } from './tcp-stats.js';
-import { APP_COLUMNS, AppAttributor, type AppMatcher } from './apps.js';
-import { tlsPlugin } from './tls/plugin.js';
-import { type DnsPlugin, dnsPlugin } from './dns/plugin.js';
-import { DEFAULT_BYTE_DIST_BYTES, DEFAULT_SPLT_PACKETS, byteDistPlugin, sequencePlugin } from './sequence.js';
-import { seriesPlugin } from './series.js';
-
-/** Feature groups on by default (`--features`); the packet statistics are always on. */
-export const FEATURE_GROUPS = ['tcp', 'tls', 'dns', 'splt', 'bytes'] as const;
-/** Groups only on request: `series` (the LSTM input, 768 numbers a record). */
-export const OPTIONAL_GROUPS = ['series'] as const;
-export type FeatureGroup = (typeof FEATURE_GROUPS)[number] | (typeof OPTIONAL_GROUPS)[number];
-/** `--features all`. */
-export const ALL_GROUPS: readonly FeatureGroup[] = [...FEATURE_GROUPS, ...OPTIONAL_GROUPS];
-
-export interface PluginOptions {
-  /** Groups to run besides the packet statistics (default: all). */
-  groups?: readonly FeatureGroup[];
-  /** Packets in the SPLT sequence columns. */
-  spltPackets?: number;
-  /** Payload bytes per direction counted in the byte distribution. */
-  byteDistBytes?: number;
-}
-
-/** The feature plugins `cipherscope flows` runs, in column order. */
-export function flowPlugins(o: PluginOptions = {}): FlowPlugin[] {
-  const on = new Set<FeatureGroup>(o.groups ?? FEATURE_GROUPS);
-  const plugins: FlowPlugin[] = [packetStatsPlugin as FlowPlugin];
-  if (on.has('tcp')) plugins.push(tcpStatsPlugin as FlowPlugin);
-  if (on.has('tls')) plugins.push(tlsPlugin as FlowPlugin);
-  if (on.has('dns')) plugins.push(dnsPlugin() as FlowPlugin);
-  if (on.has('splt')) plugins.push(sequencePlugin(o.spltPackets ?? DEFAULT_SPLT_PACKETS) as FlowPlugin);
-  if (on.has('bytes')) plugins.push(byteDistPlugin(o.byteDistBytes ?? DEFAULT_BYTE_DIST_BYTES) as FlowPlugin);
-  if (on.has('series')) plugins.push(seriesPlugin() as FlowPlugin);
-  return plugins;
-}
+import { APP_COLUMNS, AppAttributor, type AppMatcher } from '../features/apps.js';
+import { DEFAULT_PLUGINS, flowPlugins } from '../features/plugins.js';
 
 /**
- * The default plugins' columns. Plugins with capture-wide state (the DNS name map) must be made anew per capture,
- * so extractFlows calls flowPlugins() itself when none are given.
+ * The meter engine: decoder, filter, flow table and the feature plugins (src/features/, by registry) over one stream
+ * of packet records. sharded.ts runs one FlowMeter per worker thread.
  */
-export const DEFAULT_PLUGINS: readonly FlowPlugin[] = flowPlugins();
 
 export const CAPTURE_COLUMN: ColumnDef = { name: 'capture', type: 'string', unit: '', identifier: true, description: 'The capture file the flow came from (as given on the command line; "<stdin>" for standard input).' };
 
@@ -130,7 +94,8 @@ export class FlowMeter {
   private readonly decoder: Decoder;
   private readonly filter: PacketFilter | undefined;
   private readonly dropped = new Map<string, number>();
-  private readonly dns: DnsPlugin | undefined;
+  /** Plugins with capture-wide state (FlowPlugin.observe), for shared packets of flows another shard meters. */
+  private readonly observers: FlowPlugin[];
   private metered = 0;
   private records = 0;
   private finals = 0;
@@ -146,7 +111,7 @@ export class FlowMeter {
     const plugins = opts.plugins ?? flowPlugins();
     this.decoder = new Decoder(opts.decoder);
     this.filter = opts.filter ? new PacketFilter(opts.filter) : undefined;
-    this.dns = plugins.find((p): p is FlowPlugin & DnsPlugin => p.name === 'dns' && 'learn' in p);
+    this.observers = plugins.filter((p) => p.observe !== undefined);
     const columns = (this.columns = flowColumns(plugins, opts.apps !== undefined));
     const row: CellValue[] = new Array(columns.length);
     const attributor = opts.apps ? new AppAttributor(opts.apps, columns) : undefined;
@@ -184,15 +149,15 @@ export class FlowMeter {
   }
 
   /**
-   * Learn a DNS answer's names without metering the packet: another shard meters its flow, but flows of this
-   * shard may be named by it (dns_host).
+   * A packet another shard meters, shared because a plugin's capture-wide state learns from it (FlowPlugin.shares):
+   * the plugins that observe see it, but it forms no flow here.
    */
-  learnNames(rec: PacketRecord): void {
-    if (this.dns === undefined) return;
+  observe(rec: PacketRecord): void {
+    if (this.observers.length === 0) return;
     const p = this.decoder.decode(rec);
-    if (p.kind !== 'ip' || this.filter?.drops(p)) return; // as packet() would: a filtered answer names nothing
+    if (p.kind !== 'ip' || this.filter?.drops(p)) return; // as packet() would: a filtered packet teaches nothing
     this.table.stamp(p);
-    this.dns.learn(p);
+    for (const o of this.observers) o.observe!(p);
   }
 
   /**

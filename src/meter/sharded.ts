@@ -2,15 +2,16 @@ import type { Readable } from 'node:stream';
 import type { Worker } from 'node:worker_threads';
 import { startModuleWorker } from '../common/worker.js';
 import { Decoder, type DecoderOptions } from '../decode/decoder.js';
-import { IPPROTO } from '../decode/packet.js';
 import { type FilterOptions, PacketFilter } from '../filter/filter.js';
+import type { DecodedPacket } from '../decode/packet.js';
+import type { FlowPlugin } from '../flow/flow.js';
 import type { CellValue } from '../flow/schema.js';
 import { type FlowTableOptions, SCAN_INTERVAL_NS, flowHash } from '../flow/table.js';
 import { readCapture } from '../pcap/reader.js';
 import type { PacketRecord } from '../pcap/types.js';
-import type { AppRules } from './apps.js';
-import { type ExtractOptions, type ExtractSummary, type MeterCounts, type MeterStatus, inputName, issueCounter, summarize } from './extract.js';
-import type { PluginOptions } from './extract.js';
+import type { AppRules } from '../features/apps.js';
+import { type PluginOptions, flowPlugins, pluginModules } from '../features/plugins.js';
+import { type ExtractOptions, type ExtractSummary, type MeterCounts, type MeterStatus, inputName, issueCounter, summarize } from './meter.js';
 
 /**
  * Flow metering on worker threads. The main thread reads the capture and routes each packet by a symmetric hash
@@ -22,11 +23,14 @@ import type { PluginOptions } from './extract.js';
  * shards; the address pair keeps every packet of a flow, fragment or not, in one shard (Suricata recommends the same
  * "sd" hashing for its RSS queues for this reason). Both directions hash alike because the endpoint hashes add.
  *
- * The one state shared across flows is the DNS name map (dns_host names a flow by the answer that preceded it,
- * which another shard metered). Every DNS packet (port 53 either side, as the DNS plugin reads them) also goes,
- * marked names-only, to every other shard, which learns its answers without metering it. Packets reach each shard
- * in capture order, so an answer is learnt before any later flow of that shard starts. Only fragmented DNS
- * responses (rare: EDNS answers past the path MTU) name flows in their own shard alone.
+ * State shared across flows (the DNS name map: dns_host names a flow by the answer that preceded it, which another
+ * shard metered) is the plugins' to declare (FlowPlugin.shares): every packet a plugin shares also goes, marked
+ * observe-only, to every other shard, whose plugins observe it without metering it. Packets reach each shard in
+ * capture order, so an answer is learnt before any later flow of that shard starts. Only fragments after the first
+ * (rare for DNS: EDNS answers past the path MTU) are not shared, since the router does not reassemble.
+ *
+ * Plugins reach the shards as PluginOptions (plain data) and the modules that register them (pluginModules): each
+ * shard builds its own, so a registered plugin of one's own runs on every thread.
  *
  * Records come out in the order shards finish them, not in the single-threaded order; flow ids are unique but
  * numbered per shard (shard s of n numbers s + 1, s + 1 + n, ...). out_of_order counts in the summary are summed
@@ -62,6 +66,8 @@ export interface ShardInit {
   shard: number;
   shards: number;
   options: ShardedOptions;
+  /** Modules that register the plugins options.plugins names (built-ins need none). */
+  modules: string[];
   /** Rows are sent back in messages of this many (and on the live timer). */
   rowsPerMessage: number;
 }
@@ -82,7 +88,8 @@ export type ShardMessage =
  * its own cost the main thread more than all its routing.
  */
 export const ENTRY = 8;
-export const FLAG_NAMES_ONLY = 1;
+/** A shared packet (FlowPlugin.shares) of another shard's flow: observed, not metered. */
+export const FLAG_OBSERVE = 1;
 /** A clock record (no bytes): the shard's table scans for expired flows at this capture time. */
 export const FLAG_TICK = 2;
 const BATCH_RECORDS = 8192;
@@ -205,6 +212,7 @@ export type ShardedOutput = { onRow: (row: CellValue[]) => void } | { onEncoded:
 /**
  * extractFlows on `threads` worker threads. Rows (the arrays are the caller's to keep) or encoded text come in the
  * order shards send them. Plugins are named by options (groups, sequence lengths) since each shard makes its own.
+ * Options are checked here, before any thread starts.
  */
 export async function extractFlowsSharded(input: string | Readable, out: ShardedOutput, opts: ShardedRunOptions): Promise<ExtractSummary> {
   const started = process.hrtime.bigint();
@@ -227,11 +235,14 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
   const onText = (bytes: Uint8Array, rows: number) => {
     if ('onEncoded' in out) out.onEncoded(bytes, rows);
   };
+  // The router's own copies of the plugins answer which packets every shard must see.
+  const sharing = flowPlugins(options.plugins).filter((p) => p.shares !== undefined);
+  const modules = pluginModules(options.plugins);
   const shards = Array.from({ length: n }, (_, shard) => {
-    const init: ShardInit = { name, shard, shards: n, options, rowsPerMessage };
+    const init: ShardInit = { name, shard, shards: n, options, modules, rowsPerMessage };
     return new Shard(startModuleWorker(import.meta.url, 'shard-worker', init), onRows, onText, onAck, () => {
       if (onStatus === undefined) return;
-      // Names-only copies of DNS answers are counted by every shard that got one; the router's count is exact.
+      // Observe-only copies of shared packets are counted by every shard that got one; the router's count is exact.
       const sum = shards.reduce((a, s) => ({ packets: a.packets, active: a.active + s.status.active, skipped: a.skipped + s.status.skipped }), { packets: routed, active: 0, skipped: 0 });
       onStatus(sum);
     });
@@ -328,8 +339,8 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
           }
           const own = flowHash(p, vlanInKey ? p.vlan : 0, false) % n;
           shards[own].add(b, offset, rec, 0);
-          if (n > 1 && p.kind === 'ip' && (p.srcPort === 53 || p.dstPort === 53) && (p.proto === IPPROTO.UDP || p.proto === IPPROTO.TCP)) {
-            for (let s = 0; s < n; s++) if (s !== own) shards[s].add(b, offset, rec, FLAG_NAMES_ONLY);
+          if (n > 1 && p.kind === 'ip' && sharedByAny(sharing, p)) {
+            for (let s = 0; s < n; s++) if (s !== own) shards[s].add(b, offset, rec, FLAG_OBSERVE);
           }
         },
         issue: issues.issue,
@@ -352,6 +363,12 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
     clearInterval(sender);
     await Promise.all(shards.map((s) => s.worker.terminate()));
   }
+}
+
+/** Whether any plugin's capture-wide state learns from this packet (a loop: the router asks it of every packet). */
+function sharedByAny(plugins: readonly FlowPlugin[], p: DecodedPacket): boolean {
+  for (let i = 0; i < plugins.length; i++) if (plugins[i].shares!(p)) return true;
+  return false;
 }
 
 function mergeCounts(all: Array<(ShardMessage & { type: 'done' })['counts']>): MeterCounts {

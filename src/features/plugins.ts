@@ -1,0 +1,39 @@
+import type { FlowPlugin } from '../flow/flow.js';
+import { dnsPlugin } from './dns/plugin.js';
+import { packetStatsPlugin } from './packet-stats.js';
+import { type PluginOptions, flowPlugins, pluginGroups, registerPlugin } from './registry.js';
+import { DEFAULT_BYTE_DIST_BYTES, DEFAULT_SPLT_PACKETS, byteDistPlugin, sequencePlugin } from './sequence.js';
+import { seriesPlugin } from './series.js';
+import { tcpStatsPlugin } from './tcp-stats.js';
+import { tlsPlugin } from './tls/plugin.js';
+
+/**
+ * The built-in feature plugins, registered in column order. Importing this module (every metering entry point does)
+ * registers them; a plugin of one's own is registered the same way from its own module (docs/architecture.md).
+ */
+
+const asPlugin = <S>(p: FlowPlugin<S>): FlowPlugin => p as FlowPlugin;
+
+registerPlugin({ name: 'packet-stats', description: "the proposal's direction-based length and inter-arrival statistics", defaultOn: true, always: true, create: () => asPlugin(packetStatsPlugin) });
+registerPlugin({ name: 'tcp', description: 'TCP flag counts and handshake options (MSS, window scale, initial window)', defaultOn: true, create: () => asPlugin(tcpStatsPlugin) });
+registerPlugin({ name: 'tls', description: 'TLS and QUIC handshakes: versions, ciphers, SNI, ALPN, key shares, JA3/JA4, certificate', defaultOn: true, create: () => asPlugin(tlsPlugin) });
+registerPlugin({ name: 'dns', description: 'DNS questions and answers; dns_host names later flows by a capture-wide answer map', defaultOn: true, create: () => asPlugin(dnsPlugin()) });
+registerPlugin({ name: 'splt', description: 'signed lengths and gaps of the first --splt packets', defaultOn: true, create: (o: PluginOptions) => asPlugin(sequencePlugin(o.spltPackets ?? DEFAULT_SPLT_PACKETS)) });
+registerPlugin({ name: 'bytes', description: 'byte-value distribution and entropy of the first --byte-dist-bytes payload bytes', defaultOn: true, create: (o: PluginOptions) => asPlugin(byteDistPlugin(o.byteDistBytes ?? DEFAULT_BYTE_DIST_BYTES)) });
+registerPlugin({ name: 'series', description: "the paper's LSTM input (768 numbers a record)", defaultOn: false, create: () => asPlugin(seriesPlugin()) });
+
+/** The built-in groups on by default (`--features`); the packet statistics are always on. */
+export const FEATURE_GROUPS: readonly string[] = pluginGroups('default');
+/** Built-in groups only on request: `series` (the LSTM input, 768 numbers a record). */
+export const OPTIONAL_GROUPS: readonly string[] = pluginGroups('optional');
+/** `--features all` of the built-ins. */
+export const ALL_GROUPS: readonly string[] = [...FEATURE_GROUPS, ...OPTIONAL_GROUPS];
+export type FeatureGroup = string;
+
+/**
+ * The default plugins' columns. Plugins with capture-wide state (the DNS name map) must be made anew per capture,
+ * so the meter calls flowPlugins() itself when none are given.
+ */
+export const DEFAULT_PLUGINS: readonly FlowPlugin[] = flowPlugins();
+
+export { flowPlugins, pluginModules, registerPlugin, type PluginEntry, type PluginOptions } from './registry.js';

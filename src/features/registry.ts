@@ -1,0 +1,85 @@
+import type { FlowPlugin } from '../flow/flow.js';
+
+/**
+ * The feature-plugin registry: every plugin `flows --features` can name, built-in or a user's own, is one entry
+ * here (nfstream passes plugins as objects; Zeek registers analyzers by name). An entry is plain data plus a factory,
+ * so a worker thread can build the same plugins from names: it imports the entry's `module` first, which registers
+ * it in that thread too.
+ */
+
+/** Settings the plugins read. Plain data only: it crosses to the shard worker threads. */
+export interface PluginOptions {
+  /** Groups to run besides the always-on ones, by registered name (default: the entries that are on by default). */
+  groups?: readonly string[];
+  /** Packets in the SPLT sequence columns (splt). */
+  spltPackets?: number;
+  /** Payload bytes per direction counted in the byte distribution (bytes). */
+  byteDistBytes?: number;
+  /** Settings of other registered plugins, by their name. */
+  settings?: Readonly<Record<string, unknown>>;
+}
+
+export interface PluginEntry {
+  /** The name `--features` takes (and the group name in PluginOptions). */
+  name: string;
+  /** One line for `--features` help and docs/architecture.md. */
+  description: string;
+  /** Run when no groups are given. */
+  defaultOn: boolean;
+  /** Run whatever groups are given (the packet statistics): not a group to choose. */
+  always?: boolean;
+  /**
+   * URL of the module that registers this entry (its `import.meta.url`). A shard worker imports it before it builds
+   * its plugins; a plugin without one can only run on the main thread. Built-ins need none (workers load them).
+   */
+  module?: string;
+  /** A new plugin for one capture (plugins may keep capture-wide state). */
+  create(o: PluginOptions): FlowPlugin;
+}
+
+const entries = new Map<string, PluginEntry>();
+
+/** Add a plugin kind; a second entry under the same name replaces the first only when it comes from the same module. */
+export function registerPlugin(entry: PluginEntry): void {
+  const had = entries.get(entry.name);
+  if (had !== undefined && had.module !== entry.module) throw new Error(`a feature plugin named "${entry.name}" is already registered`);
+  if (!/^[a-z][a-z0-9-]*$/.test(entry.name) || entry.name === 'all' || entry.name === 'none') throw new Error(`feature plugin name "${entry.name}": lower-case letters, digits and "-", not "all" or "none"`);
+  entries.set(entry.name, entry);
+}
+
+/** Every registered entry, in registration order (which is column order). */
+export function pluginEntries(): PluginEntry[] {
+  return [...entries.values()];
+}
+
+export function pluginEntry(name: string): PluginEntry | undefined {
+  return entries.get(name);
+}
+
+/** Names a user can choose: on by default, or only when named. */
+export function pluginGroups(which: 'default' | 'optional' | 'all'): string[] {
+  return pluginEntries()
+    .filter((e) => !e.always && (which === 'all' || e.defaultOn === (which === 'default')))
+    .map((e) => e.name);
+}
+
+/** The entries a run uses: the always-on ones and the chosen groups, in registration order; unknown names are an error. */
+export function chosenEntries(o: PluginOptions = {}): PluginEntry[] {
+  const groups = o.groups ?? pluginGroups('default');
+  for (const g of groups) {
+    const e = entries.get(g);
+    if (e === undefined || e.always) throw new Error(`unknown feature group "${g}"; choose from ${pluginGroups('all').join(', ')}`);
+  }
+  const on = new Set(groups);
+  return pluginEntries().filter((e) => e.always || on.has(e.name));
+}
+
+/** New plugins for one capture, in column order. */
+export function flowPlugins(o: PluginOptions = {}): FlowPlugin[] {
+  return chosenEntries(o).map((e) => e.create(o));
+}
+
+/** Modules a worker thread must import to build the same plugins as flowPlugins(o). */
+export function pluginModules(o: PluginOptions = {}): string[] {
+  return [...new Set(chosenEntries(o).flatMap((e) => (e.module === undefined ? [] : [e.module])))];
+}
