@@ -1,4 +1,6 @@
 import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { FILE_HEADER_LEN, RECORD_HEADER_LEN, isClassicPcapMagic, isLittleEndianMagic } from '../pcap/classic.js';
+import { HARD_MAX_CAPLEN } from '../pcap/parser.js';
 
 /**
  * A classic pcap byte stream (as `tcpdump -w -` writes it, e.g. from a phone over adb) written into a ring of files:
@@ -37,29 +39,28 @@ export class PcapStreamRotator {
     this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     let at = 0;
     if (this.header === undefined) {
-      if (this.pending.length < 24) return;
+      if (this.pending.length < FILE_HEADER_LEN) return;
       const magic = this.pending.readUInt32LE(0);
-      if (magic === 0xa1b2c3d4 || magic === 0xa1b23c4d) this.little = true;
-      else if (magic === 0xd4c3b2a1 || magic === 0x4d3cb2a1) this.little = false;
-      else throw new Error(`capture stream: not a classic pcap stream (magic 0x${magic.toString(16)} at byte 0); tcpdump -w - writes one`);
-      this.header = Buffer.from(this.pending.subarray(0, 24));
-      at = 24;
+      if (!isClassicPcapMagic(magic)) throw new Error(`capture stream: not a classic pcap stream (magic 0x${magic.toString(16)} at byte 0); tcpdump -w - writes one`);
+      this.little = isLittleEndianMagic(magic);
+      this.header = Buffer.from(this.pending.subarray(0, FILE_HEADER_LEN));
+      at = FILE_HEADER_LEN;
     }
     for (;;) {
-      if (this.pending.length - at < 16) break;
+      if (this.pending.length - at < RECORD_HEADER_LEN) break;
       const sec = this.little ? this.pending.readUInt32LE(at) : this.pending.readUInt32BE(at);
       const incl = this.little ? this.pending.readUInt32LE(at + 8) : this.pending.readUInt32BE(at + 8);
-      if (incl > 0x4000000) throw new Error(`capture stream: record ${this.records + 1} claims ${incl} bytes`);
-      if (this.pending.length - at < 16 + incl) break;
-      this.emit(this.pending.subarray(at, at + 16 + incl), sec);
-      at += 16 + incl;
+      if (incl > HARD_MAX_CAPLEN) throw new Error(`capture stream: record ${this.records + 1} claims ${incl} bytes`);
+      if (this.pending.length - at < RECORD_HEADER_LEN + incl) break;
+      this.emit(this.pending.subarray(at, at + RECORD_HEADER_LEN + incl), sec);
+      at += RECORD_HEADER_LEN + incl;
     }
     this.pending = at === this.pending.length ? Buffer.alloc(0) : Buffer.from(this.pending.subarray(at));
   }
 
   private emit(record: Buffer, sec: number): void {
     const { sizeBytes, seconds } = this.ring;
-    const full = this.fd !== undefined && ((sizeBytes !== undefined && this.fileBytes > 24 && this.fileBytes + record.length > sizeBytes) || (seconds !== undefined && sec - this.fileStartSec >= seconds));
+    const full = this.fd !== undefined && ((sizeBytes !== undefined && this.fileBytes > FILE_HEADER_LEN && this.fileBytes + record.length > sizeBytes) || (seconds !== undefined && sec - this.fileStartSec >= seconds));
     if (this.fd === undefined || full) this.open(sec);
     writeSync(this.fd!, record);
     this.fileBytes += record.length;
@@ -73,7 +74,7 @@ export class PcapStreamRotator {
     const name = this.nameOf(this.index++);
     this.fd = openSync(name, 'w');
     writeSync(this.fd, this.header!);
-    this.fileBytes = 24;
+    this.fileBytes = FILE_HEADER_LEN;
     this.fileStartSec = sec;
     this.files.push(name);
   }

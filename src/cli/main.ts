@@ -12,7 +12,7 @@ import { schemaMarkdown } from '../flow/schema.js';
 import { readCapture } from '../pcap/reader.js';
 import { type CaptureIssue, formatIssue } from '../pcap/types.js';
 import { openCaptureWriter } from '../pcap/writer.js';
-import { type OutputFormat, formatFromPath, openRecordWriter } from '../output/writers.js';
+import { type OutputFormat, formatFromPath, openRecordWriter, recordFormat, recordFormats } from '../output/writers.js';
 import { LABEL_COLUMNS } from '../label/labeler.js';
 import { addLabelCommand } from './label-command.js';
 import { addTestbedCommand } from './testbed-command.js';
@@ -124,7 +124,7 @@ export function buildProgram(): Command {
     .description('One record per bidirectional flow with the proposal\'s statistical features (schema: `cipherscope schema`).')
     .argument('<inputs...>', 'pcap or pcapng files; - for standard input')
     .option('-o, --output <file>', 'output file; - for standard output', '-')
-    .addOption(new Option('-f, --format <format>', 'output format (default: from the output file extension, else csv)').choices(['csv', 'jsonl', 'parquet']))
+    .addOption(new Option('-f, --format <format>', 'output format (default: from the output file extension, else csv)').choices(recordFormats().map((f) => f.name)))
     .option('--idle-timeout <seconds>', 'end a flow after this much silence', seconds, 120)
     .option('--active-timeout <seconds>', 'split a flow older than this (same flow_id, next segment)', seconds, 1800)
     .option('--burst-gap <seconds>', 'split a flow at a silence this long (same flow_id, next segment; 0 = off): one record per burst of a long-lived connection', seconds, 0)
@@ -149,6 +149,8 @@ export function buildProgram(): Command {
       const apps = o.apps === undefined ? undefined : new AppMatcher(loadAppRules(o.apps === true ? undefined : o.apps));
       const columns = flowColumns(flowPlugins({ groups: o.features, spltPackets: o.splt, byteDistBytes: o.byteDistBytes }), apps !== undefined);
       const writer = openRecordWriter(format, o.output, columns);
+      // Text formats are encoded by the shards themselves; the main thread then only writes bytes.
+      const encodeInShards = writer.writeEncoded !== undefined && recordFormat(format).encoder !== undefined;
       const issues = new IssuePrinter(o.quiet === true);
       const useFilter = o.filterNoise === true || o.excludeHost.length > 0 || o.onlyHost.length > 0;
       let bad = 0;
@@ -175,8 +177,8 @@ export function buildProgram(): Command {
             o.threads > 1
               ? await extractFlowsSharded(
                   input,
-                  writer.writeEncoded !== undefined && format !== 'parquet' ? { onEncoded: (b, n) => writer.writeEncoded!(b, n) } : { onRow: (row) => writer.write(row) },
-                  { ...common, threads: o.threads, plugins: pluginOptions, apps: apps?.rules, encode: format === 'parquet' ? undefined : format },
+                  encodeInShards ? { onEncoded: (b, n) => writer.writeEncoded!(b, n) } : { onRow: (row) => writer.write(row) },
+                  { ...common, threads: o.threads, plugins: pluginOptions, apps: apps?.rules, encode: encodeInShards ? format : undefined },
                 )
               : await extractFlows(input, (row) => writer.write(row), {
                   ...common,

@@ -51,7 +51,7 @@ export function addWorkerCommands(program: Command): void {
       reportErrors(async () => {
         const name = o.name ?? `${hostname()}-${process.pid}`;
         const { store, key } = await openProfileStore(o);
-        const q = await FlowQueue.connect(o.redis, o.stream, o.group);
+        const q = await FlowQueue.connect(o.redis, o.stream, o.group, [...flowColumns(), ...PREDICTION_COLUMNS]);
         let stopping = false;
         process.once('SIGTERM', () => (stopping = true));
         process.once('SIGINT', () => (stopping = true));

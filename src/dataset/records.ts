@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
+import { RecordDecodeError, parseCsvCell } from '../output/codec.js';
 
 /**
  * Reads flow records back from the CSV that `cipherscope flows` / `label` / `testbed` write, typed by the column
  * definitions (int and float as numbers, int64 as bigint, lists as number arrays, bool). Columns the definitions do
  * not know are kept as strings. Errors name the file, line and column.
  */
-export class RecordFileError extends Error {}
+export const RecordFileError = RecordDecodeError;
+export type RecordFileError = RecordDecodeError;
 
 export interface RecordTable {
   names: string[];
@@ -64,32 +66,6 @@ function* csvRecords(text: string, where: string): Generator<[number, string[]]>
   }
 }
 
-function parseCell(v: string, def: ColumnDef | undefined, where: string): CellValue {
-  if (def === undefined) return v;
-  if (v === '') return null;
-  switch (def.type) {
-    case 'int':
-    case 'float': {
-      const x = Number(v);
-      if (Number.isNaN(x) && v !== 'NaN') throw new RecordFileError(`${where}: "${v}" is not a number`);
-      return x;
-    }
-    case 'int64':
-      if (!/^-?\d+$/.test(v)) throw new RecordFileError(`${where}: "${v}" is not an integer`);
-      return BigInt(v);
-    case 'bool':
-      return v === 'true';
-    case 'int[]':
-    case 'float[]': {
-      if (!v.startsWith('[') || !v.endsWith(']')) throw new RecordFileError(`${where}: "${v.slice(0, 40)}" is not a list`);
-      const body = v.slice(1, -1);
-      return body === '' ? [] : body.split(',').map(Number);
-    }
-    default:
-      return v;
-  }
-}
-
 /** Read a CSV of flow records. */
 export function readRecordsCsv(path: string, columns: readonly ColumnDef[]): RecordTable {
   let text: string;
@@ -110,7 +86,7 @@ export function readRecordsCsv(path: string, columns: readonly ColumnDef[]): Rec
     }
     if (fields.length === 1 && fields[0] === '') continue;
     if (fields.length !== names.length) throw new RecordFileError(`${path}:${line}: ${fields.length} fields, the header has ${names.length}`);
-    rows.push(fields.map((f, i) => parseCell(f, defs[i], `${path}:${line}: column ${names![i]}`)));
+    rows.push(fields.map((f, i) => parseCsvCell(f, defs[i], `${path}:${line}: column ${names![i]}`)));
   }
   if (names === undefined) throw new RecordFileError(`${path}: empty file, no header`);
   return { names, rows };

@@ -1,4 +1,5 @@
-import type { CellValue } from '../flow/schema.js';
+import type { CellValue, ColumnDef } from '../flow/schema.js';
+import { jsonKeys, parseRecordJson, recordJson } from '../output/codec.js';
 
 /**
  * Classified flow records on Redis Streams, for workers on any number of hosts (`cipherscope publish` and
@@ -18,25 +19,19 @@ export interface QueuedBatch {
   rows: CellValue[][];
 }
 
-/** A record as a Redis field: names and values in JSON, 64-bit integers as strings (JSON numbers would round them). */
-function encode(names: readonly string[], row: readonly CellValue[]): string {
-  return JSON.stringify(Object.fromEntries(names.map((n, i) => [n, typeof row[i] === 'bigint' ? `${row[i]}n` : row[i]])));
-}
-
-function decode(text: string): [string[], CellValue[]] {
-  const o = JSON.parse(text) as Record<string, CellValue>;
-  const names = Object.keys(o);
-  return [names, names.map((n) => (typeof o[n] === 'string' && /^-?\d+n$/.test(o[n] as string) ? BigInt((o[n] as string).slice(0, -1)) : o[n]))];
-}
-
 export class FlowQueue {
   private constructor(
     private readonly redis: Redis,
     readonly stream: string,
     readonly group: string,
+    private readonly columns: readonly ColumnDef[],
   ) {}
 
-  static async connect(url: string, stream = DEFAULT_STREAM, group = DEFAULT_GROUP): Promise<FlowQueue> {
+  /**
+   * `columns` type the records read back exactly (an int64 column is a bigint even when small); columns it does not
+   * name are read as JSON gives them, integers past 2^53 as bigint.
+   */
+  static async connect(url: string, stream = DEFAULT_STREAM, group = DEFAULT_GROUP, columns: readonly ColumnDef[] = []): Promise<FlowQueue> {
     const { Redis } = await import('ioredis');
     const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 });
     try {
@@ -45,13 +40,15 @@ export class FlowQueue {
       redis.disconnect();
       throw new Error(`${url}: cannot connect to Redis: ${(e as Error).message}`);
     }
-    return new FlowQueue(redis, stream, group);
+    return new FlowQueue(redis, stream, group, columns);
   }
 
   async publish(names: readonly string[], rows: readonly CellValue[][]): Promise<number> {
+    const keys = jsonKeys(names);
     for (let i = 0; i < rows.length; i += 500) {
       const p = this.redis.pipeline();
-      for (const r of rows.slice(i, i + 500)) p.xadd(this.stream, '*', 'flow', encode(names, r));
+      // Entries are records as JSON Lines carries them (output/codec.ts).
+      for (const r of rows.slice(i, i + 500)) p.xadd(this.stream, '*', 'flow', recordJson(keys, r));
       await p.exec();
     }
     return rows.length;
@@ -79,7 +76,7 @@ export class FlowQueue {
     }
     const out: QueuedBatch = { ids: [], names: [], rows: [] };
     for (const [id, fields] of entries) {
-      const [names, row] = decode(fields[fields.indexOf('flow') + 1]);
+      const [names, row] = parseRecordJson(fields[fields.indexOf('flow') + 1], this.columns, `${this.stream} entry ${id}`);
       out.ids.push(id);
       out.names = names;
       out.rows.push(row);

@@ -46,10 +46,10 @@ export interface ShardedOptions {
   apps?: AppRules;
   live?: { tickMs: number };
   /**
-   * Shards encode their rows as CSV (without header) or JSON Lines themselves and send text: for output that only
+   * Shards encode their rows in this record format (one with an encoder: CSV without header, JSON Lines) themselves and send text: for output that only
    * goes to a file, the main thread then only writes bytes (onEncoded) instead of decoding and encoding rows.
    */
-  encode?: 'csv' | 'jsonl';
+  encode?: string;
 }
 
 export interface ShardedRunOptions extends ShardedOptions {

@@ -6,13 +6,19 @@ const MAGIC_USEC = 0xa1b2c3d4;
 const MAGIC_NSEC = 0xa1b23c4d;
 const MAGIC_USEC_SWAPPED = 0xd4c3b2a1;
 const MAGIC_NSEC_SWAPPED = 0x4d3cb2a1;
-const FILE_HEADER_LEN = 24;
-const RECORD_HEADER_LEN = 16;
+/** Classic pcap framing, also used by capture/rotate.ts to cut a stream into files on record boundaries. */
+export const FILE_HEADER_LEN = 24;
+export const RECORD_HEADER_LEN = 16;
 /** How far a resynchronised record's timestamp may stray from the last good one (seconds). */
 const RESYNC_TIME_WINDOW = 7 * 86400;
 
 export function isClassicPcapMagic(m: number): boolean {
   return m === MAGIC_USEC || m === MAGIC_NSEC || m === MAGIC_USEC_SWAPPED || m === MAGIC_NSEC_SWAPPED;
+}
+
+/** Whether a classic pcap file with this magic (read little-endian) is written little-endian. */
+export function isLittleEndianMagic(m: number): boolean {
+  return m === MAGIC_USEC || m === MAGIC_NSEC;
 }
 
 /**
@@ -144,7 +150,7 @@ export class ClassicPcapParser extends ParserBase {
 
   private parseFileHeader(dv: DataView, p: number, base: number): void {
     const m = dv.getUint32(p, true);
-    this.le = m === MAGIC_USEC || m === MAGIC_NSEC;
+    this.le = isLittleEndianMagic(m);
     this.nsec = m === MAGIC_NSEC || m === MAGIC_NSEC_SWAPPED;
     const major = dv.getUint16(p + 4, this.le);
     const minor = dv.getUint16(p + 6, this.le);

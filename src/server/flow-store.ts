@@ -5,6 +5,7 @@ import { ALL_GROUPS, type PluginOptions, flowPlugins } from '../features/plugins
 import type { AppMatcher } from '../features/apps.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { LABEL_COLUMNS } from '../label/labeler.js';
+import { cellForDisplay } from '../output/codec.js';
 import { PREDICTION_COLUMNS } from '../models/predictions.js';
 
 /**
@@ -169,7 +170,7 @@ export class FlowStore {
       total: matches.length,
       offset,
       columns: shown,
-      rows: matches.slice(offset, offset + limit).map((r) => at.map((i) => jsonCell(r[i]))),
+      rows: matches.slice(offset, offset + limit).map((r) => at.map((i) => cellForDisplay(r[i]))),
     };
   }
 
@@ -224,15 +225,6 @@ function compareCells(a: CellValue, b: CellValue): number {
   const x = typeof a === 'bigint' ? a : Number(a);
   const y = typeof b === 'bigint' ? b : Number(b);
   return x < y ? -1 : x > y ? 1 : 0;
-}
-
-/** A cell for JSON: 64-bit integers as decimal strings (exact), lists as arrays. */
-function jsonCell(v: CellValue): string | number | boolean | null {
-  if (v === null || v === undefined) return null;
-  if (typeof v === 'bigint') return v.toString();
-  if (typeof v === 'object') return `[${Array.from(v as ArrayLike<number>).join(',')}]`;
-  if (typeof v === 'number' && !Number.isFinite(v)) return null;
-  return v;
 }
 
 export interface LoadOptions {
