@@ -2,17 +2,16 @@ import { createWriteStream } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { count as int, reportErrors, seconds } from './args.js';
-import { flowClassifier } from './model-commands.js';
 import { StatusLine } from './progress.js';
 import { CaptureProcess } from '../capture/capture.js';
 import { DEFAULT_STREAM, FlowQueue } from '../distributed/flow-queue.js';
-import { type MeterStatus, extractFlows, flowColumns } from '../meter/meter.js';
-import { flowPlugins } from '../features/plugins.js';
-import { extractFlowsSharded } from '../meter/sharded.js';
-import type { CellValue } from '../flow/schema.js';
-import { formatFromPath, openRecordWriter } from '../output/writers.js';
-import { classifiedFlows } from '../profile/store.js';
-import { openProfileStore } from './profile-command.js';
+import { DEFAULT_FLOW_OPTIONS } from '../flow/table.js';
+import type { MeterStatus } from '../meter/meter.js';
+import { formatFromPath, openRecordWriter, recordFormat } from '../output/writers.js';
+import { loadFlowClassifier } from '../pipeline/classifier.js';
+import { pipelineColumns, runPipeline } from '../pipeline/pipeline.js';
+import { type RecordSink, fileSink, profileSink, queueSink } from '../pipeline/sinks.js';
+import { openProfileStore } from '../profile/open.js';
 
 /**
  * `cipherscope live`: flows of a packet stream as it arrives (a capture subprocess on an interface, or standard
@@ -38,23 +37,26 @@ export function addLiveCommand(program: Command): void {
     .option('--stream <name>', 'the Redis stream for --publish', DEFAULT_STREAM)
     .option('--threads <n>', 'meter on this many worker threads (packets sharded by a symmetric hash of their addresses)', int, 1)
     .option('--commit-every <seconds>', 'profile updates commit at this interval', seconds, 5)
-    .option('--idle-timeout <seconds>', 'end a flow after this much silence', seconds, 120)
-    .option('--active-timeout <seconds>', 'split a flow older than this', seconds, 1800)
-    .option('--tcp-close-grace <seconds>', 'keep a TCP flow open this long after FIN both ways or RST', seconds, 5)
+    .option('--idle-timeout <seconds>', 'end a flow after this much silence', seconds, DEFAULT_FLOW_OPTIONS.idleTimeoutSec)
+    .option('--active-timeout <seconds>', 'split a flow older than this', seconds, DEFAULT_FLOW_OPTIONS.activeTimeoutSec)
+    .option('--tcp-close-grace <seconds>', 'keep a TCP flow open this long after FIN both ways or RST', seconds, DEFAULT_FLOW_OPTIONS.tcpCloseGraceSec)
     .option('--no-progress', 'no status line on a terminal')
     .action((input: string | undefined, o) =>
       reportErrors(async () => {
         if (input !== undefined && input !== '-') throw new Error(`live reads a stream: "-" for standard input, or no argument to capture on --interface (for a file, use flows)`);
         if ((o.db || o.publish) && !o.model) throw new Error('--db and --publish need --model: profiles count classified flows');
-        const classifier = o.model ? flowClassifier(o.model) : undefined;
-        const pluginOptions = classifier?.pluginOptions ?? {};
-        const plugins = flowPlugins(pluginOptions);
-        const columns = classifier?.columns ?? flowColumns(plugins);
+        const classifier = o.model ? await loadFlowClassifier(o.model) : undefined;
+        const live = { tickMs: 500 };
+        const pipeline = { classifier, threads: o.threads, live, flow: { idleTimeoutSec: o.idleTimeout, activeTimeoutSec: o.activeTimeout, tcpCloseGraceSec: o.tcpCloseGrace } };
+        const columns = pipelineColumns(pipeline);
         const format = formatFromPath(o.output);
-        if (format === 'parquet') throw new Error('live writes CSV or JSON Lines (Parquet files are complete only when closed)');
-        const out = openRecordWriter(format, o.output, columns);
+        if (recordFormat(format).completeOnClose) throw new Error(`live writes CSV or JSON Lines (${recordFormat(format).title} files are complete only when closed)`);
+        const names = columns.map((c) => c.name);
+        const sinks: RecordSink[] = [fileSink(openRecordWriter(format, o.output, columns))];
         const { store, key } = o.db ? await openProfileStore(o) : { store: undefined, key: undefined };
+        if (store) sinks.push(profileSink(store, key!, names, 'live', o.commitEvery * 1000));
         const queue = o.publish ? await FlowQueue.connect(o.publish, o.stream) : undefined;
+        if (queue) sinks.push(queueSink(queue, names, o.commitEvery * 1000));
 
         let cap: CaptureProcess | undefined;
         let stream: Readable;
@@ -75,33 +77,10 @@ export function addLiveCommand(program: Command): void {
           stream = tee;
         }
 
-        // Profile updates: classified flows gather here and commit together every --commit-every seconds.
-        const names = (classifier?.columns ?? []).map((c) => c.name);
-        let pending: CellValue[][] = [];
-        const commit = async () => {
-          if (pending.length === 0) return;
-          const rows = pending;
-          pending = [];
-          if (store) await store.ingest(classifiedFlows(names, rows, key!, 'live'));
-          if (queue) await queue.publish(names, rows);
-        };
-        let committing = Promise.resolve();
-        const committer = setInterval(() => (committing = committing.then(commit)), o.commitEvery * 1000);
-        const flusher = setInterval(() => out.flush(), 1000);
         const status = new StatusLine(o.progress);
         let records = 0;
+        const counter: RecordSink = { name: 'count', write: (rows) => void (records += rows.length), flush: () => undefined, close: async () => {} };
         const started = Date.now();
-        const onRow = (row: CellValue[]) => {
-          records++;
-          if (!classifier) {
-            out.write(row);
-            return;
-          }
-          const [c] = classifier.classify([row]);
-          out.write(c);
-          if (store || queue) pending.push(c);
-        };
-        const flow = { idleTimeoutSec: o.idleTimeout, activeTimeoutSec: o.activeTimeout, tcpCloseGraceSec: o.tcpCloseGrace, ...(classifier ? classifier.flow : {}) };
         // Status line: packets/s over the last tick, flows open now, records out, packets that formed no flow.
         let last = { at: Date.now(), packets: 0 };
         const onStatus = (st: MeterStatus) => {
@@ -110,17 +89,9 @@ export function addLiveCommand(program: Command): void {
           last = { at: now, packets: st.packets };
           status.show(`live: ${Math.round(rate).toLocaleString('en-US')} packets/s, ${st.packets.toLocaleString('en-US')} packets, ${st.active.toLocaleString('en-US')} active flows, ${records.toLocaleString('en-US')} records, ${st.skipped.toLocaleString('en-US')} not metered, ${((now - started) / 1000).toFixed(0)} s`);
         };
-        const live = { tickMs: 500 };
-        const summary =
-          o.threads > 1
-            ? await extractFlowsSharded(stream, { onRow }, { threads: o.threads, plugins: pluginOptions, flow, live, onStatus })
-            : await extractFlows(stream, (row) => onRow(row.slice()), { plugins, flow, live, onStatus });
-        clearInterval(committer);
-        clearInterval(flusher);
+        const summary = await runPipeline(stream, [...sinks, counter], { ...pipeline, onStatus });
         status.clear();
-        await committing;
-        await commit();
-        await out.close();
+        for (const s of sinks) await s.close();
         await store?.close();
         await queue?.close();
         await cap?.stop();

@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
-import { addrText } from '../common/addr.js';
 import { Decoder } from '../decode/decoder.js';
-import type { DecodedPacket } from '../decode/packet.js';
+import { DEFAULT_REASSEMBLY_LIMITS } from '../decode/fragments.js';
+import { DEFAULT_FLOW_OPTIONS } from '../flow/table.js';
+import { DEFAULT_BYTE_DIST_BYTES, DEFAULT_SPLT_PACKETS } from '../features/sequence.js';
 import { DEFAULT_FILTER, PacketFilter } from '../filter/filter.js';
 import { AppMatcher, loadAppRules } from '../features/apps.js';
 import { extractFlowsSharded } from '../meter/sharded.js';
@@ -14,6 +15,7 @@ import { type CaptureIssue, formatIssue } from '../pcap/types.js';
 import { openCaptureWriter } from '../pcap/writer.js';
 import { type OutputFormat, formatFromPath, openRecordWriter, recordFormat, recordFormats } from '../output/writers.js';
 import { LABEL_COLUMNS } from '../label/labeler.js';
+import { type AppFlows, findAppFlows } from '../pipeline/app-flows.js';
 import { addLabelCommand } from './label-command.js';
 import { addTestbedCommand } from './testbed-command.js';
 import { addModelCommands } from './model-commands.js';
@@ -64,53 +66,6 @@ function summaryLine(s: ExtractSummary): string {
   );
 }
 
-/** The flows of one app in a capture: keys (both directions) with their time spans, for `filter --app`. */
-class AppFlows {
-  private readonly spans = new Map<string, Array<[number, number]>>();
-  private readonly pairs = new Set<string>();
-
-  add(proto: number, a: string, ap: number, b: string, bp: number, first: number, last: number): void {
-    for (const k of [`${proto}|${a}|${ap}|${b}|${bp}`, `${proto}|${b}|${bp}|${a}|${ap}`]) {
-      const l = this.spans.get(k) ?? [];
-      l.push([first, last]);
-      this.spans.set(k, l);
-    }
-    this.pairs.add(`${a}|${b}`).add(`${b}|${a}`);
-  }
-
-  has(p: DecodedPacket): boolean {
-    if (p.kind === 'fragment') return this.pairs.has(`${addrText(p.ipVersion, p.src0, p.src1, p.src2, p.src3)}|${addrText(p.ipVersion, p.dst0, p.dst1, p.dst2, p.dst3)}`);
-    if (p.kind !== 'ip') return false;
-    const k = `${p.proto}|${addrText(p.ipVersion, p.src0, p.src1, p.src2, p.src3)}|${p.srcPort}|${addrText(p.ipVersion, p.dst0, p.dst1, p.dst2, p.dst3)}|${p.dstPort}`;
-    const t = p.tsSec + p.tsNsec / 1e9;
-    // Microsecond slack: spans come from nanosecond integers read back as doubles.
-    return this.spans.get(k)?.some(([a, b]) => t >= a - 1e-6 && t <= b + 1e-6) ?? false;
-  }
-
-  get size(): number {
-    return this.spans.size / 2;
-  }
-}
-
-async function findAppFlows(input: string, app: string, matcher: AppMatcher): Promise<AppFlows> {
-  if (!matcher.apps.includes(app)) throw new Error(`no app named "${app}" in the rules; known: ${matcher.apps.sort().join(', ')}`);
-  const plugins = flowPlugins({ groups: ['tls', 'dns'] });
-  const cols = flowColumns(plugins, true).map((c) => c.name);
-  const i = (n: string) => cols.indexOf(n);
-  const [ia, iproto, ic, icp, is, isp, ifirst, ilast] = ['app', 'protocol', 'client_addr', 'client_port', 'server_addr', 'server_port', 'first_seen_ns', 'last_seen_ns'].map(i);
-  const flows = new AppFlows();
-  await extractFlows(
-    input,
-    (row) => {
-      if (row[ia] !== app) return;
-      const sec = (v: unknown) => Number(v as bigint) / 1e9;
-      flows.add(row[iproto] as number, row[ic] as string, row[icp] as number, row[is] as string, row[isp] as number, sec(row[ifirst]), sec(row[ilast]));
-    },
-    { plugins, apps: matcher },
-  );
-  return flows;
-}
-
 export function buildProgram(): Command {
   const program = new Command();
   program
@@ -125,20 +80,20 @@ export function buildProgram(): Command {
     .argument('<inputs...>', 'pcap or pcapng files; - for standard input')
     .option('-o, --output <file>', 'output file; - for standard output', '-')
     .addOption(new Option('-f, --format <format>', 'output format (default: from the output file extension, else csv)').choices(recordFormats().map((f) => f.name)))
-    .option('--idle-timeout <seconds>', 'end a flow after this much silence', seconds, 120)
-    .option('--active-timeout <seconds>', 'split a flow older than this (same flow_id, next segment)', seconds, 1800)
-    .option('--burst-gap <seconds>', 'split a flow at a silence this long (same flow_id, next segment; 0 = off): one record per burst of a long-lived connection', seconds, 0)
-    .option('--tcp-close-grace <seconds>', 'keep a TCP flow open this long after FIN both ways or RST, for the last ACKs', seconds, 5)
-    .option('--status-interval <seconds>', 'also emit interim "status" records of live flows this often (0 = off)', seconds, 0)
-    .addOption(new Option('--length <mode>', `what a packet's length counts: ${Object.entries(LENGTH_MODES).map(([k, v]) => `${k} = ${v}`).join('; ')}`).choices(Object.keys(LENGTH_MODES)).default('ip'))
+    .option('--idle-timeout <seconds>', 'end a flow after this much silence', seconds, DEFAULT_FLOW_OPTIONS.idleTimeoutSec)
+    .option('--active-timeout <seconds>', 'split a flow older than this (same flow_id, next segment)', seconds, DEFAULT_FLOW_OPTIONS.activeTimeoutSec)
+    .option('--burst-gap <seconds>', 'split a flow at a silence this long (same flow_id, next segment; 0 = off): one record per burst of a long-lived connection', seconds, DEFAULT_FLOW_OPTIONS.burstGapSec)
+    .option('--tcp-close-grace <seconds>', 'keep a TCP flow open this long after FIN both ways or RST, for the last ACKs', seconds, DEFAULT_FLOW_OPTIONS.tcpCloseGraceSec)
+    .option('--status-interval <seconds>', 'also emit interim "status" records of live flows this often (0 = off)', seconds, DEFAULT_FLOW_OPTIONS.statusIntervalSec)
+    .addOption(new Option('--length <mode>', `what a packet's length counts: ${Object.entries(LENGTH_MODES).map(([k, v]) => `${k} = ${v}`).join('; ')}`).choices(Object.keys(LENGTH_MODES)).default(DEFAULT_FLOW_OPTIONS.lengthMode))
     .option('--no-vlan-key', 'ignore VLAN ids when keying flows')
     .option('--filter-noise', 'drop LAN chatter first (SSDP, mDNS, LLMNR, NetBIOS, DHCP), as `cipherscope filter` does')
     .option('--exclude-host <addr>', 'drop packets to or from this address or prefix (repeatable)', collect, [])
     .option('--only-host <addr>', 'keep only packets to or from this address or prefix (repeatable)', collect, [])
-    .option('--fragment-timeout <seconds>', 'give up reassembling an IP datagram after this long', seconds, 30)
+    .option('--fragment-timeout <seconds>', 'give up reassembling an IP datagram after this long', seconds, DEFAULT_REASSEMBLY_LIMITS.timeoutSec)
     .option('--features <groups>', `feature groups besides the packet statistics, comma-separated: ${FEATURE_GROUPS.join(', ')} (the default), ${OPTIONAL_GROUPS.join(', ')} (the paper's LSTM input, on request); "all"; "none" for statistics only`, featureGroups, [...FEATURE_GROUPS])
-    .option('--splt <packets>', 'packets in the sequence columns (splt_*)', count, 20)
-    .option('--byte-dist-bytes <bytes>', 'payload bytes per direction counted in the byte distribution (Joy counts 4000)', count, 1024)
+    .option('--splt <packets>', 'packets in the sequence columns (splt_*)', count, DEFAULT_SPLT_PACKETS)
+    .option('--byte-dist-bytes <bytes>', 'payload bytes per direction counted in the byte distribution (Joy counts 4000)', count, DEFAULT_BYTE_DIST_BYTES)
     .option('--apps [rules.json]', 'add app, app_evidence and app_host from host rules (default: the shipped rules/apps.json)')
     .option('--threads <n>', 'meter on this many worker threads, packets sharded by a symmetric hash of their addresses (records then come out in the order shards finish them; flow ids stay unique)', count, 1)
     .option('--strict', 'exit with status 2 if the input had any warning or error')
@@ -245,8 +200,7 @@ export function buildProgram(): Command {
               const p = decoder.decode(rec);
               if (filter.verdict(p) !== undefined) return;
               if (appFlows !== undefined && !appFlows.has(p)) {
-                filter.dropped.set('not-app', (filter.dropped.get('not-app') ?? 0) + 1);
-                filter.kept--;
+                filter.revoke('not-app');
                 return;
               }
               writer.write(rec);

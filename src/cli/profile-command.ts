@@ -4,25 +4,14 @@ import { count as int, reportErrors } from './args.js';
 import { readRecordsCsv } from '../dataset/records.js';
 import { flowColumns } from '../meter/meter.js';
 import { BayesNet, type BayesNetJson, DEFAULT_NETWORK, NaiveBayes, type NaiveBayesJson, type NetworkStructure, checkStructure } from '../profile/bayes.js';
-import { openDb } from '../profile/db.js';
 import { mean, sd } from '../profile/moments.js';
-import { PseudonymKey } from '../profile/pseudonym.js';
+import type { PseudonymKey } from '../profile/pseudonym.js';
+import { type StoreOptions, openProfileStore } from '../profile/open.js';
 import { type Confusion, SIMULATION_DEFAULTS, curveMarkdown, curveSvg, learningCurve } from '../profile/simulate.js';
 import { ProfileStore, TRAITS, type Trait, classifiedFlows } from '../profile/store.js';
-import { PREDICTION_COLUMNS } from './model-commands.js';
+import { PREDICTION_COLUMNS } from '../models/predictions.js';
 
 const DEFAULT_DB = 'profiles.db';
-
-interface StoreOptions {
-  db: string;
-  keyFile?: string;
-}
-
-/** The store of --db under the key of --key-file (profile, live and worker commands). */
-export async function openProfileStore(o: StoreOptions): Promise<{ store: ProfileStore; key: PseudonymKey }> {
-  const key = PseudonymKey.load(o.keyFile);
-  return { store: await ProfileStore.open(await openDb(o.db), key), key };
-}
 
 async function withStore<T>(o: StoreOptions, fn: (s: ProfileStore, key: PseudonymKey) => Promise<T>): Promise<T> {
   const { store, key } = await openProfileStore(o);

@@ -2,10 +2,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { collect, count as int, reportErrors } from './args.js';
-import { flowClassifier } from './model-commands.js';
-import { openProfileStore } from './profile-command.js';
 import { AppMatcher, loadAppRules } from '../features/apps.js';
-import { PREDICTION_COLUMNS } from '../models/predictions.js';
+import { loadFlowClassifier } from '../pipeline/classifier.js';
+import { openProfileStore } from '../profile/open.js';
 import type { LoadOptions } from '../server/flow-store.js';
 
 // The server modules pull in fastify, Vega and Vega-Lite: loaded only when serve or report runs, so every other
@@ -36,10 +35,7 @@ async function loadSources(inputs: string[], o: SourceOptions) {
     apps: o.apps === false ? undefined : new AppMatcher(loadAppRules(typeof o.apps === 'string' ? o.apps : undefined)),
     onCapture: (name, s) => process.stderr.write(`cipherscope: ${name}: ${s.packets} packets, ${s.records} flow records\n`),
   };
-  if (o.model) {
-    const c = flowClassifier(o.model);
-    load.model = { plugins: c.pluginOptions, flow: c.flow, predict: (rows) => c.classify(rows).map((r) => r.slice(-PREDICTION_COLUMNS.length)) };
-  }
+  if (o.model) load.classifier = await loadFlowClassifier(o.model);
   const { loadFlowStore } = await import('../server/flow-store.js');
   const flows = await loadFlowStore(inputs, load);
   const profiles = o.db ? (await openProfileStore({ db: o.db, keyFile: o.keyFile })).store : undefined;

@@ -1,12 +1,12 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { count as int, reportErrors, seconds } from './args.js';
-import { PREDICTION_COLUMNS } from './model-commands.js';
+import { PREDICTION_COLUMNS } from '../models/predictions.js';
 import { readRecordsCsv } from '../dataset/records.js';
 import { DEFAULT_GROUP, DEFAULT_STREAM, FlowQueue } from '../distributed/flow-queue.js';
 import { flowColumns } from '../meter/meter.js';
 import { classifiedFlows } from '../profile/store.js';
-import { openProfileStore } from './profile-command.js';
+import { openProfileStore } from '../profile/open.js';
 
 /**
  * Scale-out past one machine: sensors publish classified flows to Redis Streams (`publish`); `worker`s on any

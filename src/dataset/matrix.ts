@@ -1,6 +1,59 @@
+import { SERIES_STEPS, STEP_INPUTS } from '../features/series.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
-import type { Matrix } from '../models/forest.js';
 import type { RecordTable } from './records.js';
+
+/** A dense matrix, row-major: every model's input and output. */
+export interface Matrix {
+  rows: number;
+  cols: number;
+  data: Float64Array;
+}
+
+/** Some rows of a matrix (indices into its rows), in that order. */
+export function pickRows(x: Matrix, ids: readonly number[]): Matrix {
+  const data = new Float64Array(ids.length * x.cols);
+  ids.forEach((i, j) => data.set(x.data.subarray(i * x.cols, (i + 1) * x.cols), j * x.cols));
+  return { rows: ids.length, cols: x.cols, data };
+}
+
+/** The class of highest probability in each row of an n x k probability matrix (the first on ties). */
+export function argmaxRows(p: Float64Array, k: number): Int32Array {
+  const n = p.length / k;
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let c = 1; c < k; c++) if (p[i * k + c] > p[i * k + best]) best = c;
+    out[i] = best;
+  }
+  return out;
+}
+
+/** The highest probability in each row of an n x k probability matrix. */
+export function maxRows(p: Float64Array, k: number): number[] {
+  const n = p.length / k;
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    let best = p[i * k];
+    for (let c = 1; c < k; c++) if (p[i * k + c] > best) best = p[i * k + c];
+    out[i] = best;
+  }
+  return out;
+}
+
+/** Rows of the series_pooled column (the LSTM's input), or an error that says how to get it. */
+export function seriesMatrix(table: RecordTable, rows: readonly number[]): Matrix {
+  const at = table.names.indexOf('series_pooled');
+  if (at < 0) throw new Error('the LSTM reads the series_pooled column: label with --features tcp,tls,dns,splt,bytes,series (or all)');
+  const width = SERIES_STEPS * STEP_INPUTS;
+  const data = new Float64Array(rows.length * width);
+  rows.forEach((r, i) => {
+    const v = table.rows[r][at];
+    if (!Array.isArray(v) && !(v instanceof Float64Array)) throw new Error(`record ${r + 1}: series_pooled is empty`);
+    if (v.length !== width) throw new Error(`record ${r + 1}: series_pooled has ${v.length} values, ${width} expected`);
+    data.set(v as ArrayLike<number>, i * width);
+  });
+  return { rows: rows.length, cols: width, data };
+}
 
 /**
  * Model inputs for the random forest (and later the SVM): every numeric column of a flow record (int, float, bool)

@@ -14,13 +14,13 @@ import { tlsPlugin } from './tls/plugin.js';
 
 const asPlugin = <S>(p: FlowPlugin<S>): FlowPlugin => p as FlowPlugin;
 
-registerPlugin({ name: 'packet-stats', description: "the proposal's direction-based length and inter-arrival statistics", defaultOn: true, always: true, create: () => asPlugin(packetStatsPlugin) });
-registerPlugin({ name: 'tcp', description: 'TCP flag counts and handshake options (MSS, window scale, initial window)', defaultOn: true, create: () => asPlugin(tcpStatsPlugin) });
-registerPlugin({ name: 'tls', description: 'TLS and QUIC handshakes: versions, ciphers, SNI, ALPN, key shares, JA3/JA4, certificate', defaultOn: true, create: () => asPlugin(tlsPlugin) });
-registerPlugin({ name: 'dns', description: 'DNS questions and answers; dns_host names later flows by a capture-wide answer map', defaultOn: true, create: () => asPlugin(dnsPlugin()) });
-registerPlugin({ name: 'splt', description: 'signed lengths and gaps of the first --splt packets', defaultOn: true, create: (o: PluginOptions) => asPlugin(sequencePlugin(o.spltPackets ?? DEFAULT_SPLT_PACKETS)) });
-registerPlugin({ name: 'bytes', description: 'byte-value distribution and entropy of the first --byte-dist-bytes payload bytes', defaultOn: true, create: (o: PluginOptions) => asPlugin(byteDistPlugin(o.byteDistBytes ?? DEFAULT_BYTE_DIST_BYTES)) });
-registerPlugin({ name: 'series', description: "the paper's LSTM input (768 numbers a record)", defaultOn: false, create: () => asPlugin(seriesPlugin()) });
+registerPlugin({ builtin: true, name: 'packet-stats', description: "the proposal's direction-based length and inter-arrival statistics", defaultOn: true, always: true, create: () => asPlugin(packetStatsPlugin) });
+registerPlugin({ builtin: true, name: 'tcp', description: 'TCP flag counts and handshake options (MSS, window scale, initial window)', defaultOn: true, create: () => asPlugin(tcpStatsPlugin) });
+registerPlugin({ builtin: true, name: 'tls', description: 'TLS and QUIC handshakes: versions, ciphers, SNI, ALPN, key shares, JA3/JA4, certificate', defaultOn: true, create: () => asPlugin(tlsPlugin) });
+registerPlugin({ builtin: true, name: 'dns', description: 'DNS questions and answers; dns_host names later flows by a capture-wide answer map', defaultOn: true, create: () => asPlugin(dnsPlugin()) });
+registerPlugin({ builtin: true, name: 'splt', description: 'signed lengths and gaps of the first --splt packets', defaultOn: true, create: (o: PluginOptions) => asPlugin(sequencePlugin(o.spltPackets ?? DEFAULT_SPLT_PACKETS)) });
+registerPlugin({ builtin: true, name: 'bytes', description: 'byte-value distribution and entropy of the first --byte-dist-bytes payload bytes', defaultOn: true, create: (o: PluginOptions) => asPlugin(byteDistPlugin(o.byteDistBytes ?? DEFAULT_BYTE_DIST_BYTES)) });
+registerPlugin({ builtin: true, name: 'series', description: "the paper's LSTM input (768 numbers a record)", defaultOn: false, create: () => asPlugin(seriesPlugin()) });
 
 /** The built-in groups on by default (`--features`); the packet statistics are always on. */
 export const FEATURE_GROUPS: readonly string[] = pluginGroups('default');

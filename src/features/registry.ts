@@ -35,6 +35,8 @@ export interface PluginEntry {
   module?: string;
   /** A new plugin for one capture (plugins may keep capture-wide state). */
   create(o: PluginOptions): FlowPlugin;
+  /** Shipped with cipherscope (features/plugins.ts): its columns come before those of plugins of one's own. */
+  builtin?: boolean;
 }
 
 const entries = new Map<string, PluginEntry>();
@@ -47,9 +49,13 @@ export function registerPlugin(entry: PluginEntry): void {
   entries.set(entry.name, entry);
 }
 
-/** Every registered entry, in registration order (which is column order). */
+/**
+ * Every registered entry in column order: the built-ins in their order, then the others in registration order, so
+ * the columns do not depend on which module a thread happened to import first.
+ */
 export function pluginEntries(): PluginEntry[] {
-  return [...entries.values()];
+  const all = [...entries.values()];
+  return [...all.filter((e) => e.builtin === true), ...all.filter((e) => e.builtin !== true)];
 }
 
 export function pluginEntry(name: string): PluginEntry | undefined {

@@ -121,6 +121,12 @@ export class PacketFilter {
     return false;
   }
 
+  /** A packet this filter kept that a later rule (the flows of one app) drops after all: counted under `why`. */
+  revoke(why: string): void {
+    this.kept--;
+    this.dropped.set(why, (this.dropped.get(why) ?? 0) + 1);
+  }
+
   summary(): Record<string, number> {
     return Object.fromEntries([...this.dropped.entries()].sort((a, b) => b[1] - a[1]));
   }

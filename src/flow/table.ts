@@ -1,5 +1,5 @@
 import { type DecodedPacket, IPPROTO, TcpFlag } from '../decode/packet.js';
-import { type Direction, type ExpiryReason, Flow, type FlowPlugin, type InitiatorRule, type LengthMode, SETTLE_BITS, packetLength } from './flow.js';
+import { type Direction, type ExpiryReason, Flow, type FlowPlugin, type InitiatorRule, LENGTH_MODES, type LengthMode, SETTLE_BITS, packetLength } from './flow.js';
 
 export interface FlowTableOptions {
   /** A flow silent for this long ends (seconds). nfstream and Linux conntrack use 120 s. */
@@ -31,6 +31,20 @@ export const DEFAULT_FLOW_OPTIONS: FlowTableOptions = {
   lengthMode: 'ip',
   vlanInKey: true,
 };
+
+/**
+ * The options a FlowTable accepts: every duration a finite number of seconds >= 0 (Infinity only for timeouts that
+ * never fire), a burst gap below the idle timeout (at or above it the idle timeout ends the flow first and no burst
+ * is ever split), a known length mode. The library checks, so a caller's mistake is an error, not a silent no-op.
+ */
+export function checkFlowOptions(o: FlowTableOptions): void {
+  for (const k of ['idleTimeoutSec', 'activeTimeoutSec', 'burstGapSec', 'tcpCloseGraceSec', 'statusIntervalSec'] as const) {
+    const v = o[k];
+    if (typeof v !== 'number' || Number.isNaN(v) || v < 0) throw new RangeError(`flow option ${k}: ${String(v)}: a number of seconds >= 0`);
+  }
+  if (o.burstGapSec > 0 && o.burstGapSec >= o.idleTimeoutSec) throw new RangeError(`flow option burstGapSec: ${o.burstGapSec} s is not below the idle timeout (${o.idleTimeoutSec} s), so no burst would ever be split`);
+  if (!(o.lengthMode in LENGTH_MODES)) throw new RangeError(`flow option lengthMode: ${String(o.lengthMode)}: one of ${Object.keys(LENGTH_MODES).join(', ')}`);
+}
 
 export type RecordKind = 'final' | 'status';
 
@@ -117,6 +131,7 @@ export class FlowTable {
     private readonly sink: FlowSink,
     readonly opts: FlowTableOptions = DEFAULT_FLOW_OPTIONS,
   ) {
+    checkFlowOptions(opts);
     this.dispatch = makeDispatch(plugins);
     this.idleNs = opts.idleTimeoutSec * 1e9;
     this.activeNs = opts.activeTimeoutSec * 1e9;

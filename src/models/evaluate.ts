@@ -2,17 +2,15 @@ import { mulberry32 } from '../common/rng.js';
 import type { ColumnDef } from '../flow/schema.js';
 import { CLUSTER_FEATURES, clusterFeatures } from '../dataset/cluster.js';
 import { EARLY_PACKETS, earlyFeatures } from '../dataset/early.js';
-import { type FeatureSpec, encodeLabels, featureSpec, labeledAppRows, toMatrix } from '../dataset/matrix.js';
+import { type FeatureSpec, type Matrix, argmaxRows, encodeLabels, featureSpec, labeledAppRows, maxRows, pickRows, seriesMatrix, toMatrix } from '../dataset/matrix.js';
 import type { RecordTable } from '../dataset/records.js';
-import { type ForestOptions, type Matrix, RandomForest } from './forest.js';
-import { auroc, bootstrapInterval, quantile, scores, stratifiedGroupKFold } from './metrics.js';
-import { SvmClassifier } from './svm.js';
-import { SERIES_STEPS, STEP_INPUTS } from '../features/series.js';
-import { type AppContext, LSTM_UNITS, appContext, argmaxRows, fitActionLstm, fitAppLstm, predictAction, seriesInputs } from './lstm-models.js';
-import type { LstmTrainOptions } from './lstm-train.js';
+import { foldSplits, splitGroups, stratifiedGroupKFold } from '../dataset/splits.js';
+import { crossValidate } from './cross-validate.js';
+import { auroc, bootstrapInterval, quantile, scores } from './metrics.js';
+import { type ModelKind, modelKind } from './model-kinds.js';
 
 /**
- * The paper's Table 2 for the random forest and the SVM: app classification over every flow of a known app, and action
+ * The paper's Table 2 for every model kind asked for (model-kinds.ts): app classification over every flow of a known app, and action
  * classification within each app (its actions plus "impertinent"), scored by macro-F1 (with a 95% bootstrap
  * interval) and accuracy.
  *
@@ -21,108 +19,6 @@ import type { LstmTrainOptions } from './lstm-train.js';
  * timeline cut into 4 x folds blocks of consecutive flows: the flows of one action, its retries and its
  * neighbours' background stay together. The paper's random 80/20 split is run beside it as a leaky reference row.
  */
-
-export const APP_FOREST: Partial<ForestOptions> = { trees: 50, maxDepth: 15 };
-export const ACTION_FOREST: Partial<ForestOptions> = { trees: 20, maxDepth: 10 };
-
-/** A fitted model as the evaluation sees it. */
-export interface Fitted {
-  /** Class index of each row; `context` rows (aligned with x) when the learner takes an app context. */
-  predict(x: Matrix, context?: Matrix): Int32Array;
-  importances?: Float64Array;
-  /** App models that hand a context to action models: one row of it per row of x. */
-  context?(x: Matrix): Matrix;
-}
-
-/** A model kind as the evaluation sees it: fit on rows, predict class indices. */
-export interface Learner {
-  name: string;
-  /** What a row holds: the flow's feature columns (featureSpec), or its pooled series (series_pooled). */
-  inputs?: 'features' | 'series';
-  /** False: no importances to report, so no extra fit on all rows. */
-  importances?: boolean;
-  fit(x: Matrix, y: Int32Array, classes: number, task: 'app' | 'action', seed: number, context?: Matrix): Promise<Fitted>;
-}
-
-export const FOREST_LEARNER: Learner = {
-  name: 'RF',
-  fit: (x, y, k, task, seed) => RandomForest.fitAuto(x, y, k, { ...(task === 'app' ? APP_FOREST : ACTION_FOREST), seed }),
-};
-
-export const SVM_LEARNER: Learner = {
-  name: 'SVM',
-  importances: false,
-  fit: (x, y, k) => SvmClassifier.fit(x, y, k),
-};
-
-/**
- * The paper's LSTM ensemble (lstm-models.ts). For the app task it learns the app; its out-of-fold context (each
- * flow's app probabilities and last cell state from the fold model that did not see the flow's group) then feeds the
- * action models, as the paper's action models read the app model's output and cell state.
- */
-export function lstmLearner(train: Partial<LstmTrainOptions> = {}): Learner {
-  return {
-    name: 'LSTM',
-    inputs: 'series',
-    importances: false,
-    async fit(x, y, k, task, seed, context) {
-      const o = { ...train, seed };
-      if (task === 'app') {
-        const m = await fitAppLstm(x, y, k, o);
-        return {
-          predict: (q) => argmaxRows(m.predictProba(seriesInputs(q), q.rows), k),
-          context: (q) => contextMatrix(appContext(m, q)),
-        };
-      }
-      if (!context) throw new Error('lstm: the action models need the app model\'s context');
-      const m = await fitActionLstm(x, fromContextMatrix(context), y, k, o);
-      return {
-        predict: (q, c) => {
-          if (!c) throw new Error('lstm: the action models need the app model\'s context');
-          return argmaxRows(predictAction(m, q, fromContextMatrix(c)), k);
-        },
-      };
-    },
-  };
-}
-
-/** An app context as matrix rows: the app probabilities, then the cell state. */
-function contextMatrix(c: AppContext): Matrix {
-  const n = c.cells.length / LSTM_UNITS;
-  const cols = c.apps + LSTM_UNITS;
-  const data = new Float64Array(n * cols);
-  for (let i = 0; i < n; i++) {
-    data.set(c.probs.subarray(i * c.apps, (i + 1) * c.apps), i * cols);
-    for (let u = 0; u < LSTM_UNITS; u++) data[i * cols + c.apps + u] = c.cells[i * LSTM_UNITS + u];
-  }
-  return { rows: n, cols, data };
-}
-
-function fromContextMatrix(m: Matrix): AppContext {
-  const apps = m.cols - LSTM_UNITS;
-  const probs = new Float64Array(m.rows * apps);
-  const cells = new Float32Array(m.rows * LSTM_UNITS);
-  for (let i = 0; i < m.rows; i++) {
-    probs.set(m.data.subarray(i * m.cols, i * m.cols + apps), i * apps);
-    for (let u = 0; u < LSTM_UNITS; u++) cells[i * LSTM_UNITS + u] = m.data[i * m.cols + apps + u];
-  }
-  return { probs, cells, apps };
-}
-
-/** Rows of the series_pooled column, or an error that says how to get it. */
-export function seriesMatrix(table: RecordTable, rows: readonly number[]): Matrix {
-  const at = table.names.indexOf('series_pooled');
-  if (at < 0) throw new Error('the LSTM reads the series_pooled column: label with --features tcp,tls,dns,splt,bytes,series (or all)');
-  const width = SERIES_STEPS * STEP_INPUTS;
-  const data = new Float64Array(rows.length * width);
-  rows.forEach((r, i) => {
-    const v = table.rows[r][at];
-    if (!Array.isArray(v) && !(v instanceof Float64Array)) throw new Error(`record ${r + 1}: series_pooled is empty`);
-    if (v.length !== width) throw new Error(`record ${r + 1}: series_pooled has ${v.length} values, ${width} expected`);
-    data.set(v as ArrayLike<number>, i * width);
-  });
-  return { rows: rows.length, cols: width, data };
-}
 
 export interface TaskResult {
   model: string;
@@ -143,48 +39,44 @@ export interface EvaluationOptions {
   folds: number;
   seed: number;
   exclude?: string[];
-  learners?: Learner[];
+  /** Model kinds by name (default rf, svm). */
+  models?: readonly string[];
+  /** Settings of a kind, by its name (the LSTM's batches and threads). */
+  settings?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /** The kind the open-world, early and cluster experiments use (default rf); it must read flow features. */
+  experimentModel?: string;
 }
 
-/** Group of each row: capture, or a block of consecutive flows of its capture. */
-export function splitGroups(table: RecordTable, rows: readonly number[], folds: number): string[] {
-  const cap = table.names.indexOf('capture');
-  const first = table.names.indexOf('first_seen_ns');
-  const captures = new Set(rows.map((r) => String(table.rows[r][cap])));
-  if (captures.size >= folds) return rows.map((r) => String(table.rows[r][cap]));
-  const blocks = 4 * folds;
-  const out = new Array<string>(rows.length);
-  for (const c of captures) {
-    const mine = rows.map((r, i) => [i, table.rows[r][first] as bigint] as const).filter(([i]) => String(table.rows[rows[i]][cap]) === c);
-    mine.sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
-    mine.forEach(([i], j) => (out[i] = `${c}#${Math.floor((j * blocks) / mine.length)}`));
-  }
-  return out;
+/** The model matrix of some rows for a kind: its flow features, or its pooled series. */
+export function kindInputs(kind: ModelKind, table: RecordTable, spec: FeatureSpec, rows: readonly number[]): Matrix {
+  return kind.inputs === 'series' ? seriesMatrix(table, rows) : toMatrix(table, spec, rows);
 }
 
-export function pickRows(x: Matrix, ids: readonly number[]): Matrix {
-  const data = new Float64Array(ids.length * x.cols);
-  ids.forEach((i, j) => data.set(x.data.subarray(i * x.cols, (i + 1) * x.cols), j * x.cols));
-  return { rows: ids.length, cols: x.cols, data };
+/** The kind of the open-world, early and cluster experiments. */
+function experimentKind(o: EvaluationOptions): ModelKind {
+  const kind = modelKind(o.experimentModel ?? 'rf');
+  if (kind.inputs !== 'features') throw new Error(`${kind.name}: the open-world, early and cluster experiments need a model of flow features`);
+  return kind;
 }
 
 /**
- * One task for one learner: grouped k-fold (every row predicted once, by the model that did not see its group),
- * then the leaky random 80/20 row. `context` (aligned with rows) goes to learners that read an app context; the
- * app task's out-of-fold context comes back in `outOfFold` for the learners that make one.
+ * One task for one model kind: grouped k-fold (every row predicted once, by the model that did not see its group),
+ * then the leaky random 80/20 row. `context` (aligned with rows) goes to kinds that read an app context; the app
+ * task's out-of-fold context comes back in `outOfFold` for the kinds that make one.
  */
-async function runTask(learner: Learner, task: string, table: RecordTable, spec: FeatureSpec, rows: number[], labels: string[], o: EvaluationOptions, context?: Matrix): Promise<{ results: TaskResult[]; outOfFold?: Matrix; predicted: string[] }> {
+async function runTask(kind: ModelKind, task: string, table: RecordTable, spec: FeatureSpec, rows: number[], labels: string[], o: EvaluationOptions, context?: Matrix): Promise<{ results: TaskResult[]; outOfFold?: Matrix; predicted: string[] }> {
   const { classes, y } = encodeLabels(labels);
   const k = classes.length;
-  const kind = task === 'app' ? 'app' : 'action';
-  const x = learner.inputs === 'series' ? seriesMatrix(table, rows) : toMatrix(table, spec, rows);
-  const names = learner.inputs === 'series' ? [] : spec.names;
+  const fitTask = task === 'app' ? 'app' : 'action';
+  const settings = o.settings?.[kind.name];
+  const x = kindInputs(kind, table, spec, rows);
+  const names = kind.inputs === 'series' ? [] : spec.names;
   const results: TaskResult[] = [];
   const assemble = (split: TaskResult['split'], pred: Int32Array, truth: Int32Array, importances: Float64Array | undefined): TaskResult => {
     const s = scores(truth, pred, k);
     const imp = importances ? [...importances].map((v, i) => ({ feature: names[i], importance: v })).sort((a, b) => b.importance - a.importance) : [];
     return {
-      model: learner.name,
+      model: kind.title,
       task,
       split,
       classes,
@@ -197,26 +89,10 @@ async function runTask(learner: Learner, task: string, table: RecordTable, spec:
       importances: imp.slice(0, 10),
     };
   };
-  const ctx = (ids: number[]) => (context ? pickRows(context, ids) : undefined);
   const fold = stratifiedGroupKFold(y, splitGroups(table, rows, o.folds), k, o.folds, o.seed);
-  const pred = new Int32Array(rows.length);
-  let outOfFold: Matrix | undefined;
-  for (let f = 0; f < o.folds; f++) {
-    const train = [...rows.keys()].filter((i) => fold[i] !== f);
-    const test = [...rows.keys()].filter((i) => fold[i] === f);
-    if (test.length === 0 || train.length === 0) continue;
-    const m = await learner.fit(pickRows(x, train), Int32Array.from(train, (i) => y[i]), k, kind, o.seed + f, ctx(train));
-    const xt = pickRows(x, test);
-    const p = m.predict(xt, ctx(test));
-    test.forEach((i, j) => (pred[i] = p[j]));
-    if (m.context) {
-      const c = m.context(xt);
-      outOfFold ??= { rows: rows.length, cols: c.cols, data: new Float64Array(rows.length * c.cols) };
-      test.forEach((i, j) => outOfFold!.data.set(c.data.subarray(j * c.cols, (j + 1) * c.cols), i * c.cols));
-    }
-  }
-  const importances = learner.importances === false ? undefined : (await learner.fit(x, y, k, kind, o.seed, context)).importances;
-  results.push(assemble('group-kfold', pred, y, importances));
+  const cv = await crossValidate(kind, x, y, k, fold, o.folds, { task: fitTask, seed: (f) => o.seed + f, context, settings });
+  const importances = kind.importances ? (await kind.fit(x, y, k, { task: fitTask, seed: o.seed, context, settings })).importances : undefined;
+  results.push(assemble('group-kfold', cv.predicted, y, importances));
   // The paper's split: 80/20 at random over flows (leaky: neighbours of a test flow are in training).
   const random = mulberry32(o.seed);
   const order = [...rows.keys()];
@@ -228,13 +104,14 @@ async function runTask(learner: Learner, task: string, table: RecordTable, spec:
   const train = order.slice(0, cut);
   const test = order.slice(cut);
   if (test.length > 0) {
-    const m = await learner.fit(pickRows(x, train), Int32Array.from(train, (i) => y[i]), k, kind, o.seed, ctx(train));
+    const ctx = (ids: number[]) => (context ? pickRows(context, ids) : undefined);
+    const m = await kind.fit(pickRows(x, train), Int32Array.from(train, (i) => y[i]), k, { task: fitTask, seed: o.seed, context: ctx(train), settings });
     results.push(assemble('random-80-20', m.predict(pickRows(x, test), ctx(test)), Int32Array.from(test, (i) => y[i]), m.importances));
   }
-  return { results, outOfFold, predicted: Array.from(pred, (c) => classes[c]) };
+  return { results, outOfFold: cv.context, predicted: Array.from(cv.predicted, (c) => classes[c]) };
 }
 
-/** App task and one action task per app, for each learner, on labeled flow records (`label` / `testbed` output). */
+/** App task and one action task per app, for each model kind, on labeled flow records (`label` / `testbed` output). */
 export async function evaluateModels(table: RecordTable, columns: readonly ColumnDef[], o: EvaluationOptions): Promise<TaskResult[]> {
   const usable = labeledAppRows(table);
   const app = table.names.indexOf('label_app');
@@ -242,8 +119,8 @@ export async function evaluateModels(table: RecordTable, columns: readonly Colum
   const spec = featureSpec(columns, table.names, o.exclude);
   const results: TaskResult[] = [];
   const apps = [...new Set(usable.map((r) => table.rows[r][app] as string))].sort();
-  for (const learner of o.learners ?? [FOREST_LEARNER, SVM_LEARNER]) {
-    const appTask = await runTask(learner, 'app', table, spec, usable, usable.map((r) => table.rows[r][app] as string), o);
+  for (const kind of (o.models ?? ['rf', 'svm']).map(modelKind)) {
+    const appTask = await runTask(kind, 'app', table, spec, usable, usable.map((r) => table.rows[r][app] as string), o);
     results.push(...appTask.results);
     // Out-of-fold action of every flow by its true app's action model (an app with one action: that action).
     const actionOf = usable.map((r) => table.rows[r][action] as string);
@@ -255,11 +132,11 @@ export async function evaluateModels(table: RecordTable, columns: readonly Colum
       if (new Set(labels).size < 2) continue;
       anyActionTask = true;
       const context = appTask.outOfFold ? pickRows(appTask.outOfFold, ids) : undefined;
-      const t = await runTask(learner, `action:${a}`, table, spec, rows, labels, o, context);
+      const t = await runTask(kind, `action:${a}`, table, spec, rows, labels, o, context);
       results.push(...t.results);
       ids.forEach((i, j) => (actionOf[i] = t.predicted[j]));
     }
-    if (anyActionTask) results.push(endToEnd(learner.name, usable.map((r) => `${table.rows[r][app]}/${table.rows[r][action]}`), appTask.predicted, usable.map((r) => table.rows[r][app] as string), actionOf, o.seed));
+    if (anyActionTask) results.push(endToEnd(kind.title, usable.map((r) => `${table.rows[r][app]}/${table.rows[r][action]}`), appTask.predicted, usable.map((r) => table.rows[r][app] as string), actionOf, o.seed));
   }
   return results;
 }
@@ -331,6 +208,7 @@ export async function openWorld(table: RecordTable, columns: readonly ColumnDef[
   const usable = labeledAppRows(table);
   const app = table.names.indexOf('label_app');
   const spec = featureSpec(columns, table.names, o.exclude);
+  const kind = experimentKind(o);
   const apps = [...new Set(usable.map((r) => table.rows[r][app] as string))].sort();
   const out: OpenWorldResult[] = [];
   if (apps.length < 3) return out;
@@ -343,19 +221,21 @@ export async function openWorld(table: RecordTable, columns: readonly ColumnDef[
     const aucs: number[] = [];
     const thresholds: number[] = [];
     const rejected: number[] = [];
-    for (let f = 0; f < o.folds; f++) {
-      const train = known.filter((_, i) => fold[i] !== f);
-      const test = known.filter((_, i) => fold[i] === f);
-      if (train.length === 0 || test.length === 0) continue;
-      const m = RandomForest.fit(toMatrix(table, spec, train), Int32Array.from(known.keys()).filter((i) => fold[i] !== f).map((i) => y[i]), classes.length, { ...APP_FOREST, seed: o.seed + f });
-      const top = (p: Float64Array, n: number) => Array.from({ length: n }, (_, i) => Math.max(...p.subarray(i * classes.length, (i + 1) * classes.length)));
-      const sk = top(m.predictProba(toMatrix(table, spec, test)), test.length);
-      const su = top(m.predictProba(xu), unknown.length);
-      aucs.push(auroc([...sk, ...su], [...sk.map(() => 1), ...su.map(() => 0)]));
-      const t = quantile(sk, 1 - KNOWN_ACCEPTED);
-      thresholds.push(t);
-      rejected.push(su.filter((v) => v < t).length / su.length);
-    }
+    const k = classes.length;
+    await crossValidate(kind, toMatrix(table, spec, known), y, k, fold, o.folds, {
+      task: 'app',
+      seed: (f) => o.seed + f,
+      proba: true,
+      deploy: true,
+      onFold(m, fold) {
+        const sk = maxRows(fold.proba!, k);
+        const su = maxRows(m.predictProba(xu), k);
+        aucs.push(auroc([...sk, ...su], [...sk.map(() => 1), ...su.map(() => 0)]));
+        const t = quantile(sk, 1 - KNOWN_ACCEPTED);
+        thresholds.push(t);
+        rejected.push(su.filter((v) => v < t).length / su.length);
+      },
+    });
     const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
     out.push({ heldOut: h, auroc: mean(aucs), threshold: mean(thresholds), unknownRejected: mean(rejected) });
   }
@@ -385,6 +265,7 @@ export async function earlyClassification(table: RecordTable, o: EvaluationOptio
   if (lens < 0 || iats < 0) return [];
   const usable = labeledAppRows(table);
   const app = table.names.indexOf('label_app');
+  const kind = experimentKind(o);
   const { classes, y } = encodeLabels(usable.map((r) => table.rows[r][app] as string));
   if (classes.length < 2) return []; // one app: nothing to tell apart
   const fold = stratifiedGroupKFold(y, splitGroups(table, usable, o.folds), classes.length, o.folds, o.seed);
@@ -394,19 +275,8 @@ export async function earlyClassification(table: RecordTable, o: EvaluationOptio
     const width = n + 30;
     const data = new Float64Array(usable.length * width);
     usable.forEach((r, i) => data.set(earlyFeatures((table.rows[r][lens] as number[] | null) ?? [], (table.rows[r][iats] as number[] | null) ?? [], n), i * width));
-    const pick = (ids: number[]): Matrix => {
-      const d = new Float64Array(ids.length * width);
-      ids.forEach((i, j) => d.set(data.subarray(i * width, (i + 1) * width), j * width));
-      return { rows: ids.length, cols: width, data: d };
-    };
-    const pred = new Int32Array(usable.length);
-    for (let f = 0; f < o.folds; f++) {
-      const train = [...usable.keys()].filter((i) => fold[i] !== f);
-      const test = [...usable.keys()].filter((i) => fold[i] === f);
-      if (train.length === 0 || test.length === 0) continue;
-      const m = RandomForest.fit(pick(train), Int32Array.from(train, (i) => y[i]), classes.length, { ...APP_FOREST, seed: o.seed + f });
-      m.predict(pick(test)).forEach((p, j) => (pred[test[j]] = p));
-    }
+    const cv = await crossValidate(kind, { rows: usable.length, cols: width, data }, y, classes.length, fold, o.folds, { task: 'app', seed: (f) => o.seed + f });
+    const pred = cv.predicted;
     const s = scores(y, pred, classes.length);
     out.push({ packets: n, macroF1: s.macroF1, accuracy: s.accuracy });
   }
@@ -440,6 +310,7 @@ export const CLUSTER_SIZES = [1, 2, 4, 8, 16];
 export async function clusterClassification(table: RecordTable, o: EvaluationOptions): Promise<ClusterResult[]> {
   const usable = labeledAppRows(table);
   const appCol = table.names.indexOf('label_app');
+  const kind = experimentKind(o);
   const { classes, y } = encodeLabels(usable.map((r) => table.rows[r][appCol] as string));
   if (classes.length < 2) return [];
   const groups = splitGroups(table, usable, o.folds);
@@ -473,18 +344,17 @@ export async function clusterClassification(table: RecordTable, o: EvaluationOpt
       cs.forEach((c, i) => data.set(clusterFeatures(table, c.rows.map((j) => usable[j])), i * width));
       return { rows: cs.length, cols: width, data };
     };
-    for (let f = 0; f < o.folds; f++) {
-      const train = deal([...usable.keys()].filter((i) => fold[i] !== f));
-      const test = deal([...usable.keys()].filter((i) => fold[i] === f));
+    for (const split of foldSplits(fold, o.folds)) {
+      const train = deal(split.train);
+      const test = deal(split.test);
       if (train.length === 0 || test.length === 0) continue;
-      const m = await RandomForest.fitAuto(matrix(train), Int32Array.from(train, (c) => c.label), classes.length, { ...APP_FOREST, seed: o.seed + f });
+      const m = await kind.fit(matrix(train), Int32Array.from(train, (c) => c.label), classes.length, { task: 'app', seed: o.seed + split.fold });
       const p = m.predictProba(matrix(test));
+      const best = argmaxRows(p, classes.length);
       test.forEach((c, i) => {
-        let best = 0;
-        for (let j = 1; j < classes.length; j++) if (p[i * classes.length + j] > p[i * classes.length + best]) best = j;
         truth.push(c.label);
-        pred.push(best);
-        sure += p[i * classes.length + best];
+        pred.push(best[i]);
+        sure += p[i * classes.length + best[i]];
       });
     }
     if (truth.length === 0) continue;

@@ -1,5 +1,5 @@
 import { startModuleWorker } from '../common/worker.js';
-import type { Binned, ForestOptions, TreeJson, TreeTask } from './forest.js';
+import type { Binned, ForestOptions, TreeJson, TreeTask } from './forest-tree.js';
 
 /**
  * Grow a forest's trees on worker threads (forest-worker.ts): each thread gets the binned data once and a share of

@@ -1,8 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { mulberry32 } from '../common/rng.js';
-import { growTree } from './forest.js';
+import { growTree } from './forest-tree.js';
 import type { GrowInput } from './forest-parallel.js';
-import type { TreeTask } from './forest.js';
+import type { TreeTask } from './forest-tree.js';
 
 /** Grows its share of a forest's trees (forest-parallel.ts) and sends them back once. */
 const { input, tasks } = workerData as { input: GrowInput; tasks: Array<TreeTask & { i: number }> };

@@ -1,5 +1,5 @@
 import { SERIES_STEPS, STEP_INPUTS } from '../features/series.js';
-import type { Matrix } from './forest.js';
+import type { Matrix } from '../dataset/matrix.js';
 import type { ChainKernel, ChainShape } from './lstm-chain.js';
 import { makeKernel } from './lstm-simd.js';
 import { type LstmTrainOptions, type LstmTrainResult, trainChain } from './lstm-train.js';
@@ -78,17 +78,6 @@ export class LstmModel {
   static fromJSON(j: LstmModelJson): LstmModel {
     return new LstmModel(j.shape, Float64Array.from(j.params), j.training);
   }
-}
-
-export function argmaxRows(p: Float64Array, k: number): Int32Array {
-  const n = p.length / k;
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let c = 1; c < k; c++) if (p[i * k + c] > p[i * k + best]) best = c;
-    out[i] = best;
-  }
-  return out;
 }
 
 /** The app model on series rows. */

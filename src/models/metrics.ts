@@ -53,46 +53,6 @@ export function bootstrapInterval(yTrue: ArrayLike<number>, yPred: ArrayLike<num
 }
 
 /**
- * Stratified group k-fold: whole groups go to one fold, and folds get similar class mixes. Groups are taken from
- * the largest down (ties in seeded random order) and each goes to the fold where it leaves the per-class counts
- * most even (the sum of squared fold-class counts grows least), the greedy rule of scikit-learn's
- * StratifiedGroupKFold. Returns the fold of each row.
- */
-export function stratifiedGroupKFold(y: ArrayLike<number>, groups: readonly string[], k: number, folds: number, seed: number): Int32Array {
-  const byGroup = new Map<string, number[]>();
-  for (let i = 0; i < groups.length; i++) {
-    const g = byGroup.get(groups[i]) ?? [];
-    g.push(i);
-    byGroup.set(groups[i], g);
-  }
-  const random = mulberry32(seed);
-  const list = [...byGroup.values()].map((rows) => ({ rows, r: random() }));
-  list.sort((a, b) => b.rows.length - a.rows.length || a.r - b.r);
-  const count = Array.from({ length: folds }, () => new Float64Array(k));
-  const size = new Float64Array(folds);
-  const fold = new Int32Array(groups.length);
-  for (const g of list) {
-    const add = new Float64Array(k);
-    for (const i of g.rows) add[y[i]]++;
-    let best = 0;
-    let bestCost = Infinity;
-    for (let f = 0; f < folds; f++) {
-      let cost = 0;
-      for (let c = 0; c < k; c++) cost += add[c] === 0 ? 0 : 2 * count[f][c] * add[c];
-      cost += size[f] * g.rows.length * 1e-6; // on ties, the smaller fold
-      if (cost < bestCost) {
-        bestCost = cost;
-        best = f;
-      }
-    }
-    for (let c = 0; c < k; c++) count[best][c] += add[c];
-    size[best] += g.rows.length;
-    for (const i of g.rows) fold[i] = best;
-  }
-  return fold;
-}
-
-/**
  * Area under the ROC curve of scores for positives (label 1) against negatives (label 0): the probability that a
  * random positive scores above a random negative, ties counting half (the Mann-Whitney statistic).
  */

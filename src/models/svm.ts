@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { Matrix } from './forest.js';
+import type { Matrix } from '../dataset/matrix.js';
 
 /**
  * The SVM baseline: libsvm (libsvm-js, its WebAssembly build) with an RBF kernel on standardised inputs, as
@@ -11,6 +11,7 @@ import type { Matrix } from './forest.js';
 interface LibSvm {
   train(x: number[][], y: number[]): void;
   predict(x: number[][]): number[];
+  predictProbability(x: number[][]): Array<{ prediction: number; estimates: Array<{ label: number; probability: number }> }>;
   serializeModel(): string;
 }
 interface LibSvmClass {
@@ -77,14 +78,26 @@ export function scale(s: Scaler, x: Matrix): number[][] {
   return out;
 }
 
+export interface SvmOptions {
+  cost?: number;
+  gamma?: number;
+  /**
+   * Also fit libsvm's probability model (Platt scaling on internal 5-fold cross-validation, scikit-learn's
+   * SVC(probability=True)): class probabilities for the unknown threshold. Classes still come from the decision
+   * values, as in scikit-learn, so predict() is the same with or without it.
+   */
+  probabilities?: boolean;
+}
+
 export class SvmClassifier {
   private constructor(
     private readonly svm: LibSvm,
     readonly scaler: Scaler,
     readonly classes: number,
+    readonly probabilities: boolean,
   ) {}
 
-  static async fit(x: Matrix, y: Int32Array, classes: number, opts: { cost?: number; gamma?: number } = {}): Promise<SvmClassifier> {
+  static async fit(x: Matrix, y: Int32Array, classes: number, opts: SvmOptions = {}): Promise<SvmClassifier> {
     const SVM = await loadLibSvm();
     const scaler = fitScaler(x);
     const z = scale(scaler, x);
@@ -101,21 +114,41 @@ export class SvmClassifier {
       }
     const variance = n > 0 ? m2 / n : 0;
     const gamma = opts.gamma ?? (variance > 0 ? 1 / (x.cols * variance) : 1);
-    const svm = new SVM({ kernel: SVM.KERNEL_TYPES.RBF, type: SVM.SVM_TYPES.C_SVC, cost: opts.cost ?? 1, gamma, quiet: true });
+    const probabilities = opts.probabilities === true && new Set(y).size > 1;
+    const svm = new SVM({ kernel: SVM.KERNEL_TYPES.RBF, type: SVM.SVM_TYPES.C_SVC, cost: opts.cost ?? 1, gamma, quiet: true, probabilityEstimates: probabilities });
     svm.train(z, Array.from(y));
-    return new SvmClassifier(svm, scaler, classes);
+    // libsvm saves support vectors and Platt parameters in decimal: a model for use is reloaded from what it will be
+    // saved as, so it predicts now exactly as it will after loadModels.
+    return new SvmClassifier(probabilities ? SVM.load(svm.serializeModel()) : svm, scaler, classes, probabilities);
   }
 
   predict(x: Matrix): Int32Array {
     return Int32Array.from(this.svm.predict(scale(this.scaler, x)));
   }
 
-  toJSON(): { scaler: Scaler; classes: number; model: string } {
-    return { scaler: this.scaler, classes: this.classes, model: this.svm.serializeModel() };
+  /**
+   * Class probabilities, rows x classes: libsvm's estimates when fitted with `probabilities`; otherwise 1 for the
+   * predicted class (a model without a probability model is sure of every answer).
+   */
+  predictProba(x: Matrix): Float64Array {
+    const k = this.classes;
+    const out = new Float64Array(x.rows * k);
+    if (!this.probabilities) {
+      this.predict(x).forEach((c, i) => (out[i * k + c] = 1));
+      return out;
+    }
+    this.svm.predictProbability(scale(this.scaler, x)).forEach((r, i) => {
+      for (const e of r.estimates) out[i * k + e.label] = e.probability;
+    });
+    return out;
   }
 
-  static async fromJSON(j: { scaler: Scaler; classes: number; model: string }): Promise<SvmClassifier> {
+  toJSON(): { scaler: Scaler; classes: number; probabilities: boolean; model: string } {
+    return { scaler: this.scaler, classes: this.classes, probabilities: this.probabilities, model: this.svm.serializeModel() };
+  }
+
+  static async fromJSON(j: { scaler: Scaler; classes: number; probabilities?: boolean; model: string }): Promise<SvmClassifier> {
     const SVM = await loadLibSvm();
-    return new SvmClassifier(SVM.load(j.model), j.scaler, j.classes);
+    return new SvmClassifier(SVM.load(j.model), j.scaler, j.classes, j.probabilities === true);
   }
 }

@@ -1,11 +1,14 @@
 import { basename } from 'node:path';
 import { readRecordsCsv } from '../dataset/records.js';
-import { type ExtractSummary, PROTO_NAMES, extractFlows, flowColumns } from '../meter/meter.js';
-import { ALL_GROUPS, type PluginOptions, flowPlugins } from '../features/plugins.js';
+import { type ExtractSummary, PROTO_NAMES, flowColumns } from '../meter/meter.js';
+import { ALL_GROUPS, flowPlugins } from '../features/plugins.js';
 import type { AppMatcher } from '../features/apps.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { LABEL_COLUMNS } from '../label/labeler.js';
 import { cellForDisplay } from '../output/codec.js';
+import type { FlowClassifier } from '../pipeline/classifier.js';
+import { pipelineColumns, runPipeline } from '../pipeline/pipeline.js';
+import { memorySink } from '../pipeline/sinks.js';
 import { PREDICTION_COLUMNS } from '../models/predictions.js';
 
 /**
@@ -230,11 +233,8 @@ function compareCells(a: CellValue, b: CellValue): number {
 export interface LoadOptions {
   /** Host rules for the app columns of metered captures. */
   apps?: AppMatcher;
-  /**
-   * A trained model: its prediction columns are appended to each metered capture's records. `plugins` names the
-   * feature groups it needs; `predict` returns the four prediction columns per record.
-   */
-  model?: { plugins: PluginOptions; flow: { burstGapSec: number }; predict(rows: CellValue[][]): CellValue[][] };
+  /** A trained model: its prediction columns are appended to each metered capture's records. */
+  classifier?: FlowClassifier;
   onCapture?: (name: string, summary: ExtractSummary) => void;
 }
 
@@ -251,16 +251,11 @@ export async function loadFlowStore(inputs: readonly string[], o: LoadOptions = 
       store.add('records', name, t.names, t.rows, null);
       continue;
     }
-    const plugins = flowPlugins(o.model?.plugins ?? {});
-    const columns = flowColumns(plugins, o.apps !== undefined).map((c) => c.name);
-    const rows: CellValue[][] = [];
-    const summary = await extractFlows(input, (r) => rows.push(r.slice()), { plugins, apps: o.apps, flow: o.model?.flow });
-    let names = columns;
-    if (o.model) {
-      const preds = o.model.predict(rows);
-      rows.forEach((r, i) => r.push(...preds[i]));
-      names = [...columns, ...PREDICTION_COLUMNS.map((c) => c.name)];
-    }
+    const pipeline = { apps: o.apps?.rules, classifier: o.classifier, records: 'full' as const };
+    const names = pipelineColumns(pipeline).map((c) => c.name);
+    const sink = memorySink();
+    const summary = await runPipeline(input, [sink], pipeline);
+    const rows = sink.rows;
     store.add('capture', name, names, rows, summary.packets);
     o.onCapture?.(name, summary);
   }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pythonJson, skipWithoutSklearn } from '../helpers/sklearn.js';
-import { type Matrix, RandomForest } from '../../src/models/forest.js';
+import type { Matrix } from '../../src/dataset/matrix.js';
+import { RandomForest } from '../../src/models/forest.js';
 
 /**
  * The random forest against scikit-learn on the datasets scikit-learn ships (iris, digits, breast cancer; read from

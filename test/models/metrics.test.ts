@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { auroc, bootstrapInterval, quantile, scores, stratifiedGroupKFold } from '../../src/models/metrics.js';
+import { stratifiedGroupKFold } from '../../src/dataset/splits.js';
+import { auroc, bootstrapInterval, quantile, scores } from '../../src/models/metrics.js';
 
 describe('evaluation metrics', () => {
   it('accuracy, per-class precision/recall/F1 and macro-F1 equal a hand computation', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pythonJson, skipWithoutSklearn } from '../helpers/sklearn.js';
-import type { Matrix } from '../../src/models/forest.js';
+import type { Matrix } from '../../src/dataset/matrix.js';
 import { SvmClassifier } from '../../src/models/svm.js';
 
 /**

@@ -1,0 +1,52 @@
+import { addrText } from '../common/addr.js';
+import type { DecodedPacket } from '../decode/packet.js';
+import type { AppMatcher } from '../features/apps.js';
+import { flowPlugins } from '../features/plugins.js';
+import { extractFlows, flowColumns } from '../meter/meter.js';
+
+/** The flows of one app in a capture: keys (both directions) with their time spans, for `filter --app`. */
+export class AppFlows {
+  private readonly spans = new Map<string, Array<[number, number]>>();
+  private readonly pairs = new Set<string>();
+
+  add(proto: number, a: string, ap: number, b: string, bp: number, first: number, last: number): void {
+    for (const k of [`${proto}|${a}|${ap}|${b}|${bp}`, `${proto}|${b}|${bp}|${a}|${ap}`]) {
+      const l = this.spans.get(k) ?? [];
+      l.push([first, last]);
+      this.spans.set(k, l);
+    }
+    this.pairs.add(`${a}|${b}`).add(`${b}|${a}`);
+  }
+
+  has(p: DecodedPacket): boolean {
+    if (p.kind === 'fragment') return this.pairs.has(`${addrText(p.ipVersion, p.src0, p.src1, p.src2, p.src3)}|${addrText(p.ipVersion, p.dst0, p.dst1, p.dst2, p.dst3)}`);
+    if (p.kind !== 'ip') return false;
+    const k = `${p.proto}|${addrText(p.ipVersion, p.src0, p.src1, p.src2, p.src3)}|${p.srcPort}|${addrText(p.ipVersion, p.dst0, p.dst1, p.dst2, p.dst3)}|${p.dstPort}`;
+    const t = p.tsSec + p.tsNsec / 1e9;
+    // Microsecond slack: spans come from nanosecond integers read back as doubles.
+    return this.spans.get(k)?.some(([a, b]) => t >= a - 1e-6 && t <= b + 1e-6) ?? false;
+  }
+
+  get size(): number {
+    return this.spans.size / 2;
+  }
+}
+
+export async function findAppFlows(input: string, app: string, matcher: AppMatcher): Promise<AppFlows> {
+  if (!matcher.apps.includes(app)) throw new Error(`no app named "${app}" in the rules; known: ${matcher.apps.sort().join(', ')}`);
+  const plugins = flowPlugins({ groups: ['tls', 'dns'] });
+  const cols = flowColumns(plugins, true).map((c) => c.name);
+  const i = (n: string) => cols.indexOf(n);
+  const [ia, iproto, ic, icp, is, isp, ifirst, ilast] = ['app', 'protocol', 'client_addr', 'client_port', 'server_addr', 'server_port', 'first_seen_ns', 'last_seen_ns'].map(i);
+  const flows = new AppFlows();
+  await extractFlows(
+    input,
+    (row) => {
+      if (row[ia] !== app) return;
+      const sec = (v: unknown) => Number(v as bigint) / 1e9;
+      flows.add(row[iproto] as number, row[ic] as string, row[icp] as number, row[is] as string, row[isp] as number, sec(row[ifirst]), sec(row[ilast]));
+    },
+    { plugins, apps: matcher },
+  );
+  return flows;
+}
