@@ -41,10 +41,13 @@ export interface PluginEntry {
 
 const entries = new Map<string, PluginEntry>();
 
-/** Add a plugin kind; a second entry under the same name replaces the first only when it comes from the same module. */
+/**
+ * Add a plugin kind. A second entry under a name replaces the first only when both come from the same module (a
+ * module loaded again under another URL); a built-in is never replaced.
+ */
 export function registerPlugin(entry: PluginEntry): void {
   const had = entries.get(entry.name);
-  if (had !== undefined && had.module !== entry.module) throw new Error(`a feature plugin named "${entry.name}" is already registered`);
+  if (had !== undefined && (had.builtin === true || had.module !== entry.module)) throw new Error(`a feature plugin named "${entry.name}" is already registered`);
   if (!/^[a-z][a-z0-9-]*$/.test(entry.name) || entry.name === 'all' || entry.name === 'none') throw new Error(`feature plugin name "${entry.name}": lower-case letters, digits and "-", not "all" or "none"`);
   entries.set(entry.name, entry);
 }
@@ -69,7 +72,7 @@ export function pluginGroups(which: 'default' | 'optional' | 'all'): string[] {
     .map((e) => e.name);
 }
 
-/** The entries a run uses: the always-on ones and the chosen groups, in registration order; unknown names are an error. */
+/** The entries a run uses: the always-on ones and the chosen groups, in column order; unknown names are an error. */
 export function chosenEntries(o: PluginOptions = {}): PluginEntry[] {
   const groups = o.groups ?? pluginGroups('default');
   for (const g of groups) {

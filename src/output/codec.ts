@@ -74,8 +74,9 @@ const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 
 /**
  * One record written by recordJson back into names and cells: a flat object of null, booleans, numbers, strings
- * and number lists. An int64 column (by `columns`), or any integer literal past 2^53, becomes an exact bigint: the
- * digits are read as they are, never through a double. Anything else is an error naming the offset.
+ * and number lists. An int64 column (by `columns`), or an integer literal past 2^53 in a column `columns` does not
+ * name, becomes an exact bigint: the digits are read as they are, never through a double. Other columns' numbers
+ * are doubles, as JSON.parse reads them. Anything else is an error naming the offset.
  */
 export function parseRecordJson(text: string, columns: readonly ColumnDef[] = [], where = 'record'): [string[], CellValue[]] {
   const types = new Map(columns.map((c) => [c.name, c.type]));
@@ -99,14 +100,15 @@ export function parseRecordJson(text: string, columns: readonly ColumnDef[] = []
     i++;
     return JSON.parse(text.slice(start, i)) as string;
   };
-  const number = (exact: boolean): number | bigint => {
+  /** A number literal: 'bigint' exact, 'number' a double, 'guess' a bigint only for an integer past 2^53. */
+  const number = (as: 'bigint' | 'number' | 'guess'): number | bigint => {
     NUMBER.lastIndex = i;
     const m = NUMBER.exec(text);
     if (m === null) return fail('expected a value');
     i += m[0].length;
     const x = Number(m[0]);
-    const integer = /^-?\d+$/.test(m[0]);
-    return integer && (exact || !Number.isSafeInteger(x)) ? BigInt(m[0]) : x;
+    if (as === 'number' || !/^-?\d+$/.test(m[0])) return x;
+    return as === 'bigint' || !Number.isSafeInteger(x) ? BigInt(m[0]) : x;
   };
   const value = (name: string): CellValue => {
     space();
@@ -125,7 +127,7 @@ export function parseRecordJson(text: string, columns: readonly ColumnDef[] = []
         if (text.startsWith('null', i)) {
           i += 4;
           out.push(NaN);
-        } else out.push(Number(number(false)));
+        } else out.push(number('number') as number);
         space();
         if (text[i] === ']') {
           i++;
@@ -140,7 +142,8 @@ export function parseRecordJson(text: string, columns: readonly ColumnDef[] = []
         return v;
       }
     }
-    return number(types.get(name) === 'int64');
+    const type = types.get(name);
+    return number(type === undefined ? 'guess' : type === 'int64' ? 'bigint' : 'number');
   };
   const names: string[] = [];
   const cells: CellValue[] = [];
