@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { RecordStage } from '../flow/record.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 
 /**
@@ -83,7 +84,8 @@ interface Attribution {
  * segments (active timeout, burst gap) shows its handshake only in the first; later segments take the app of the
  * segment before, remembered by flow id until a segment ends for good.
  */
-export class AppAttributor {
+export class AppAttributor implements RecordStage {
+  readonly columns = APP_COLUMNS;
   private readonly sni: number;
   private readonly flowId: number;
   private readonly segment: number;

@@ -1,6 +1,6 @@
 import { addrText } from '../common/addr.js';
 import type { ExpiryReason, Flow } from './flow.js';
-import { type CellValue, columnIndex, defineColumns } from './schema.js';
+import { type CellValue, type ColumnDef, columnIndex, defineColumns } from './schema.js';
 import type { FlowTable, RecordKind } from './table.js';
 
 /** Columns every flow record has, before the plugins' columns. */
@@ -64,3 +64,15 @@ export function writeCore(flow: Flow, kind: RecordKind, reason: ExpiryReason, ta
   row[at + C.truncated_packets] = flow.truncated;
   row[at + C.reassembled_datagrams] = flow.reassembled;
 }
+
+/**
+ * A stage over whole records, after the plugins have written theirs: columns computed from a record's other columns
+ * (the app named by host rules, the label from an action log). It is made from the columns before its own, and fills
+ * its columns at row[at ..] of each record in turn.
+ */
+export interface RecordStage {
+  readonly columns: readonly ColumnDef[];
+  fill(row: CellValue[], at: number): void;
+}
+
+export type RecordStageFactory = (before: readonly ColumnDef[]) => RecordStage;

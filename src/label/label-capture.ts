@@ -34,19 +34,14 @@ export function labeledColumns(plugins: readonly FlowPlugin[] = flowPlugins()): 
 /** Meter a capture, attribute apps, and label every flow record from the action log; rows stream to `onRow`. */
 export async function labelCapture(input: string | Readable, actions: readonly ActionRecord[], opts: LabelCaptureOptions, onRow: (row: CellValue[]) => void): Promise<LabelCaptureResult> {
   const plugins = opts.extract?.plugins ?? flowPlugins();
-  const flowCols = flowColumns(plugins, true);
-  const columns = labeledColumns(plugins);
   const labeler = new Labeler(actions, opts.label);
-  const rows = new RowLabeler(labeler, flowCols);
-  const out: CellValue[] = new Array(columns.length);
-  const summary = await extractFlows(
-    input,
-    (row) => {
-      for (let i = 0; i < row.length; i++) out[i] = row[i];
-      rows.fill(row, out, row.length);
-      onRow(out);
-    },
-    { ...opts.extract, plugins, apps: opts.apps, flow: { burstGapSec: DEFAULT_LABEL_BURST_GAP_SEC, ...opts.extract?.flow } },
-  );
+  const summary = await extractFlows(input, onRow, {
+    ...opts.extract,
+    plugins,
+    apps: opts.apps,
+    stages: [(before) => new RowLabeler(labeler, before)],
+    flow: { burstGapSec: DEFAULT_LABEL_BURST_GAP_SEC, ...opts.extract?.flow },
+  });
+  const columns = labeledColumns(plugins);
   return { columns, summary, report: { capture: summary.capture, ...labeler.finish() } };
 }

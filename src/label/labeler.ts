@@ -1,3 +1,4 @@
+import type { RecordStage } from '../flow/record.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import type { ActionRecord } from './actions.js';
 
@@ -165,7 +166,8 @@ function max(a: bigint, b: bigint): bigint {
 }
 
 /** Reads the columns a Labeler needs from rows laid out as `columns` (flow columns plus the app columns). */
-export class RowLabeler {
+export class RowLabeler implements RecordStage {
+  readonly columns = LABEL_COLUMNS;
   private readonly idx: Record<'flow_id' | 'segment' | 'first_seen_ns' | 'last_seen_ns' | 'app' | 'client_addr', number>;
 
   constructor(
@@ -180,8 +182,8 @@ export class RowLabeler {
     this.idx = { flow_id: at('flow_id'), segment: at('segment'), first_seen_ns: at('first_seen_ns'), last_seen_ns: at('last_seen_ns'), app: at('app'), client_addr: at('client_addr') };
   }
 
-  /** Label one row and write the LABEL_COLUMNS values into out[at .. at + 4). */
-  fill(row: readonly CellValue[], out: CellValue[], at: number): Label {
+  /** Label one row and write the LABEL_COLUMNS values into row[at .. at + 4). */
+  fill(row: CellValue[], at: number): Label {
     const i = this.idx;
     const l = this.labeler.label({
       flowId: row[i.flow_id] as number,
@@ -191,10 +193,10 @@ export class RowLabeler {
       app: (row[i.app] as string | null) ?? null,
       clientAddr: row[i.client_addr] as string,
     });
-    out[at] = l.app;
-    out[at + 1] = l.action;
-    out[at + 2] = l.source;
-    out[at + 3] = l.seq;
+    row[at] = l.app;
+    row[at + 1] = l.action;
+    row[at + 2] = l.source;
+    row[at + 3] = l.seq;
     return l;
   }
 }

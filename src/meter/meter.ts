@@ -3,7 +3,7 @@ import { Decoder, type DecoderOptions } from '../decode/decoder.js';
 import type { ReassemblyStats } from '../decode/fragments.js';
 import { type FilterOptions, PacketFilter } from '../filter/filter.js';
 import type { ExpiryReason, Flow, FlowPlugin } from '../flow/flow.js';
-import { CORE_COLUMNS, writeCore } from '../flow/record.js';
+import { CORE_COLUMNS, type RecordStage, type RecordStageFactory, writeCore } from '../flow/record.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { DEFAULT_FLOW_OPTIONS, FlowTable, type FlowTableOptions, type RecordKind } from '../flow/table.js';
 import { type ReadOptions, type ReadResult, readCapture } from '../pcap/reader.js';
@@ -29,8 +29,10 @@ export interface ExtractOptions {
   filter?: FilterOptions;
   plugins?: readonly FlowPlugin[];
   decoder?: DecoderOptions;
-  /** App rules: adds the app, app_evidence and app_host columns. */
+  /** App rules: adds the app, app_evidence and app_host columns (the first record stage). */
   apps?: AppMatcher;
+  /** Record stages after the plugins (and the app columns), each adding its columns to every record. */
+  stages?: readonly RecordStageFactory[];
   onIssue?: (issue: CaptureIssue) => void;
   onProgress?: ReadOptions['onProgress'];
   /**
@@ -112,10 +114,18 @@ export class FlowMeter {
     this.decoder = new Decoder(opts.decoder);
     this.filter = opts.filter ? new PacketFilter(opts.filter) : undefined;
     this.observers = plugins.filter((p) => p.observe !== undefined);
-    const columns = (this.columns = flowColumns(plugins, opts.apps !== undefined));
+    const stageFactories: RecordStageFactory[] = [...(opts.apps ? [(before: readonly ColumnDef[]) => new AppAttributor(opts.apps!, before)] : []), ...(opts.stages ?? [])];
+    const columns: ColumnDef[] = flowColumns(plugins);
+    const stages: RecordStage[] = [];
+    const stageAt: number[] = [];
+    for (const make of stageFactories) {
+      const stage = make(columns);
+      stages.push(stage);
+      stageAt.push(columns.length);
+      columns.push(...stage.columns);
+    }
+    this.columns = columns;
     const row: CellValue[] = new Array(columns.length);
-    const attributor = opts.apps ? new AppAttributor(opts.apps, columns) : undefined;
-    const appAt = columns.length - APP_COLUMNS.length;
     row[0] = name;
     const sink = {
       record: (flow: Flow, kind: RecordKind, reason: ExpiryReason, table: FlowTable): void => {
@@ -125,7 +135,7 @@ export class FlowMeter {
           plugins[i].write(flow.slots[i], flow, row, at);
           at += plugins[i].columns.length;
         }
-        attributor?.fill(row, appAt);
+        for (let i = 0; i < stages.length; i++) stages[i].fill(row, stageAt[i]);
         this.records++;
         if (kind === 'final') this.finals++;
         onRow(row);
