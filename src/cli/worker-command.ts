@@ -5,7 +5,7 @@ import { PREDICTION_COLUMNS } from '../models/predictions.js';
 import { readRecordsCsv } from '../dataset/records.js';
 import { DEFAULT_GROUP, DEFAULT_STREAM, FlowQueue } from '../distributed/flow-queue.js';
 import { flowColumns } from '../meter/meter.js';
-import { classifiedFlows } from '../profile/store.js';
+import { profileSink, queueSink } from '../pipeline/sinks.js';
 import { openProfileStore } from '../profile/open.js';
 
 /**
@@ -29,7 +29,9 @@ export function addWorkerCommands(program: Command): void {
           const cols = [...flowColumns(), ...PREDICTION_COLUMNS];
           for (const f of files) {
             const t = readRecordsCsv(f, cols);
-            await q.publish(t.names, t.rows);
+            const sink = queueSink(q, t.names);
+            sink.write(t.rows);
+            await sink.flush();
             process.stderr.write(`cipherscope: ${f}: ${t.rows.length} flows published to ${o.stream}\n`);
           }
         } finally {
@@ -68,10 +70,14 @@ export function addWorkerCommands(program: Command): void {
               continue;
             }
             process.stderr.write(`worker ${name}: read ${b.ids.length}\n`);
-            const r = await store.ingest(classifiedFlows(b.names, b.rows, key, `${o.stream} ${b.ids[0]}`));
+            // One batch, one transaction, acknowledged only once it has committed.
+            let fresh = 0;
+            const sink = profileSink(store, key, b.names, `${o.stream} ${b.ids[0]}`, undefined, (r) => (fresh = r.newFlows));
+            sink.write(b.rows);
+            await sink.flush();
             await q.ack(b.ids);
             total += b.ids.length;
-            process.stderr.write(`worker ${name}: committed ${b.ids.length} (${r.newFlows} new), ${total} in all\n`);
+            process.stderr.write(`worker ${name}: committed ${b.ids.length} (${fresh} new), ${total} in all\n`);
           }
         } finally {
           await q.close();

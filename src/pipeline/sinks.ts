@@ -2,7 +2,7 @@ import type { FlowQueue } from '../distributed/flow-queue.js';
 import type { CellValue } from '../flow/schema.js';
 import type { RecordWriter } from '../output/writers.js';
 import type { PseudonymKey } from '../profile/pseudonym.js';
-import { type ProfileStore, classifiedFlows } from '../profile/store.js';
+import { type IngestResult, type ProfileStore, classifiedFlows } from '../profile/store.js';
 
 /**
  * Where a pipeline's records go. `write` gets records as they are made (the pipeline's own arrays: a sink that
@@ -47,10 +47,14 @@ function gathering(take: (rows: CellValue[][]) => Promise<void>) {
   };
 }
 
-/** Classified records counted into a profile store, one transaction a flush (ingest is idempotent by flow key). */
-export function profileSink(store: ProfileStore, key: PseudonymKey, names: readonly string[], source: string, flushEveryMs = 5000): RecordSink {
+/**
+ * Classified records counted into a profile store, one transaction a flush (ingest is idempotent by flow key);
+ * `onCommit` hears each transaction's result.
+ */
+export function profileSink(store: ProfileStore, key: PseudonymKey, names: readonly string[], source: string, flushEveryMs = 5000, onCommit?: (r: IngestResult) => void): RecordSink {
   const g = gathering(async (rows) => {
-    await store.ingest(classifiedFlows(names, rows, key, source));
+    const r = await store.ingest(classifiedFlows(names, rows, key, source));
+    onCommit?.(r);
   });
   return { name: 'profile store', flushEveryMs, ...g, close: async () => {} };
 }
