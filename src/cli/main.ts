@@ -1,3 +1,5 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
 import { Decoder } from '../decode/decoder.js';
 import { DEFAULT_REASSEMBLY_LIMITS } from '../decode/fragments.js';
@@ -72,6 +74,7 @@ export function buildProgram(): Command {
     .name('cipherscope')
     .description('Read what encrypted smartphone traffic gives away without decrypting it: flows, features, apps, actions.')
     .version('0.1.0')
+    .option('--plugin <module>', 'load a module that registers feature plugins, record formats or model kinds of your own (repeatable; see docs/architecture.md)')
     .showHelpAfterError();
 
   program
@@ -294,5 +297,26 @@ export async function main(argv: string[]): Promise<void> {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw e;
   });
+  await loadPluginModules(argv);
   await buildProgram().parseAsync(argv);
+}
+
+/**
+ * `--plugin MODULE` (any command, repeatable): import a module that registers feature plugins, record formats or
+ * model kinds of one's own (docs/architecture.md) before the options are read, so `--features`, `-f` and `--kind`
+ * know their names. Relative paths are from the working directory.
+ */
+export async function loadPluginModules(argv: readonly string[]): Promise<void> {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const spec = a === '--plugin' ? argv[++i] : a.startsWith('--plugin=') ? a.slice(9) : undefined;
+    if (spec === undefined) continue;
+    if (spec === '' || spec.startsWith('-')) throw new Error('--plugin needs a module path');
+    const url = /^[a-z][a-z0-9+.-]*:/i.test(spec) ? spec : pathToFileURL(resolve(spec)).href;
+    try {
+      await import(url);
+    } catch (e) {
+      throw new Error(`--plugin ${spec}: cannot load it: ${(e as Error).message}`);
+    }
+  }
 }
