@@ -10,7 +10,11 @@ import { PcapStreamRotator } from './rotate.js';
  * captured before stop() are in the file.
  */
 export type CaptureSource =
-  | { kind: 'interface'; iface: string; tool?: 'dumpcap' | 'tshark' | 'tcpdump'; filter?: string; ring?: Ring }
+  /**
+   * `iface`: one interface, or several comma-separated (dumpcap and tshark: one pcapng with an interface block each).
+   * `netns`: capture inside this network namespace (`ip netns exec`), e.g. on the testbed's access point.
+   */
+  | { kind: 'interface'; iface: string; tool?: 'dumpcap' | 'tshark' | 'tcpdump'; filter?: string; ring?: Ring; netns?: string }
   | { kind: 'adb'; serial?: string; adb?: string; iface?: string; filter?: string; ring?: Ring };
 
 /**
@@ -88,7 +92,12 @@ export class CaptureProcess {
           ]
         : [];
       if (ring && file === '-') throw new CaptureError('a ring of capture files needs a file name, not standard output');
-      cmd = tool === 'tcpdump' ? [tool, '-i', source.iface, '-U', '-w', file, ...filter] : [tool, '-i', source.iface, '-w', file, '-q', ...b, ...filter];
+      const ifaces = source.iface.split(',').filter(Boolean);
+      if (ifaces.length > 1 && tool === 'tcpdump') throw new CaptureError('several interfaces need dumpcap or tshark (tcpdump takes one -i)');
+      const on = ifaces.flatMap((i) => ['-i', i]);
+      cmd = tool === 'tcpdump' ? [tool, ...on, '-U', '-w', file, ...filter] : [tool, ...on, '-w', file, '-q', ...b, ...filter];
+      // ip netns exec execs the tool itself, so SIGINT still reaches it and it still flushes on stop.
+      if (source.netns !== undefined) cmd = ['ip', 'netns', 'exec', source.netns, ...cmd];
       // FILE "-": the tool writes the capture to its standard output, read through `stream` (live analysis).
       child = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', file === '-' ? 'pipe' : 'ignore', 'pipe'] });
       const marker = tool === 'tcpdump' ? /listening on/ : /Capturing on/;

@@ -25,6 +25,8 @@ export function addTestbedCommand(program: Command): void {
     .option('--adb [serial]', 'capture on an Android phone over adb (adb exec-out tcpdump; needs root on the phone) instead of an interface')
     .option('--webdriver <url>', 'a running WebDriver server to drive (an Appium server); default: start chromedriver for the testbed')
     .option('--port <n>', 'port of the testbed apps', int, 8443)
+    .option('--network <mode>', 'netns: each user a device in a network namespace of its own, behind an access point namespace where the capture is taken (needs root); loopback: everything on lo; auto: netns where namespaces can be made, else loopback (the manifest says which)', 'auto')
+    .option('--link <profile>', 'device links in netns mode: wifi, lte or none (delay and loss need tc netem in the kernel; the manifest says what was applied)', 'wifi')
     .option('--users <n>', "override the scenario's users", int)
     .option('--repetitions <n>', "override the scenario's actions per class", int)
     .option('-q, --quiet', 'no progress')
@@ -44,6 +46,8 @@ export function addTestbedCommand(program: Command): void {
           capture,
           webdriverUrl: o.webdriver,
           port: o.port,
+          network: o.network,
+          link: o.link,
           users: o.users,
           repetitions: o.repetitions,
           // Progress on a terminal only; in a pipe just the summary at the end.

@@ -39,10 +39,23 @@ export const TESTBED_HOSTS: readonly TestbedHost[] = [
   { host: 'telemetry.testbed', addr: '127.0.0.15' },
 ];
 
-/** Chromium flags that send the testbed's host names to their loopback addresses and trust its server key. */
-export function chromiumTestbedArgs(spkiSha256: string): string[] {
-  const rules = TESTBED_HOSTS.map((h) => `MAP ${h.host} ${h.addr}`).join(', ');
-  return [`--host-resolver-rules=${rules}`, `--ignore-certificate-errors-spki-list=${spkiSha256}`];
+/**
+ * The hosts on the namespaced network (netns.ts): the same names on public-looking addresses of TEST-NET-1
+ * (192.0.2.0/24, RFC 5737), the last octet kept, so nothing in the capture says loopback.
+ */
+export function networkHosts(): TestbedHost[] {
+  return TESTBED_HOSTS.map((h) => ({ ...h, addr: h.addr.replace(/^127\.0\.0\./, '192.0.2.') }));
+}
+
+/**
+ * Chromium flags that trust the testbed's server key and, unless the names resolve through DNS (the namespaced
+ * testbed's resolver), send the host names to their addresses.
+ */
+export function chromiumTestbedArgs(spkiSha256: string, hosts: readonly TestbedHost[] | 'dns' = TESTBED_HOSTS): string[] {
+  const trust = `--ignore-certificate-errors-spki-list=${spkiSha256}`;
+  if (hosts === 'dns') return [trust];
+  const rules = hosts.map((h) => `MAP ${h.host} ${h.addr}`).join(', ');
+  return [`--host-resolver-rules=${rules}`, trust];
 }
 
 export function pageUrl(page: string, port = TESTBED_PORT): string {
@@ -57,6 +70,8 @@ export interface TestbedAppsOptions {
   chatPingSec?: number;
   /** Port of every app (default 8443); one port on several addresses, as one service would have. */
   port?: number;
+  /** Hosts and their addresses (default TESTBED_HOSTS, on loopback). */
+  hosts?: readonly TestbedHost[];
 }
 
 export class TestbedApps {
@@ -83,7 +98,7 @@ export class TestbedApps {
   }
 
   async start(): Promise<void> {
-    const addrs = [...new Set(TESTBED_HOSTS.map((h) => h.addr))];
+    const addrs = [...new Set((this.opts.hosts ?? TESTBED_HOSTS).map((h) => h.addr))];
     for (const addr of addrs) {
       const server = createServer({ cert: this.certPem, key: this.keyPem }, (req, res) => this.handle(req, res));
       server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));

@@ -36,10 +36,15 @@ export class ChromeDriverServer {
     private readonly child: ChildProcess,
   ) {}
 
-  static async start(binary = '/usr/bin/chromedriver'): Promise<ChromeDriverServer> {
-    const port = await freePort();
-    const child = spawn(binary, [`--port=${port}`, '--allowed-ips=127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const url = `http://127.0.0.1:${port}/`;
+  /**
+   * `netns`: run it (and so the browser it starts) inside a device's network namespace, answering on that device's
+   * management address `host` for the root namespace's `client` address only.
+   */
+  static async start(binary = '/usr/bin/chromedriver', netns?: { ns: string; host: string; client: string }): Promise<ChromeDriverServer> {
+    const port = netns ? 9515 : await freePort();
+    const args = [`--port=${port}`, `--allowed-ips=${netns?.client ?? '127.0.0.1'}`];
+    const child = netns ? spawn('ip', ['netns', 'exec', netns.ns, binary, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const url = `http://${netns?.host ?? '127.0.0.1'}:${port}/`;
     const until = Date.now() + 15_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`${binary} exited with status ${child.exitCode}`);

@@ -9,8 +9,12 @@ import { type ActionRecord, ActionLogWriter } from '../label/actions.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC, labelCapture, labeledColumns } from '../label/label-capture.js';
 import type { LabelReport } from '../label/labeler.js';
 import { openRecordWriter } from '../output/writers.js';
-import { TESTBED_CAPTURE_FILTER, TESTBED_HOSTS, TestbedApps, chromiumTestbedArgs } from './apps.js';
+import { TESTBED_CAPTURE_FILTER, TESTBED_HOSTS, type TestbedHost, TestbedApps, chromiumTestbedArgs, networkHosts } from './apps.js';
+import { AppsProcess } from './apps-process.js';
+import { TESTBED_PORT } from './constants.js';
 import { CHROMIUM_FLAGS, ChromeDriverServer, StepRunner, sleep } from './driver.js';
+import { LINK_PROFILES, type NetworkDevice, TestbedNetwork, namespacesAvailable } from './netns.js';
+import { RESOLVER_ADDR, Resolver } from './resolver.js';
 import type { Scenario } from './scenario.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -31,6 +35,15 @@ export interface TestbedRunOptions {
   repetitions?: number;
   /** Port of the testbed apps (default 8443). */
   port?: number;
+  /**
+   * Where the built-in apps and browsers run: "netns" (a network namespace per device, an access point namespace
+   * whose device-side interfaces are captured, the apps in a servers' namespace: netns.ts), "loopback" (everything
+   * on lo), or "auto" (netns where namespaces can be made, else loopback; the manifest says which). Default
+   * "loopback" for library callers; `cipherscope testbed run` asks for "auto".
+   */
+  network?: 'netns' | 'loopback' | 'auto';
+  /** Link profile of the device links in netns mode (LINK_PROFILES: wifi, lte, none; default wifi). */
+  link?: string;
   onProgress?: (done: number, total: number, a: ActionRecord) => void;
 }
 
@@ -79,30 +92,60 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
   const now = epochClock();
   const log = new ActionLogWriter(join(dir, 'actions.jsonl'));
   const done: ActionRecord[] = [];
-  const apps = s.target === 'testbed' ? new TestbedApps({ seed: o.seed, port: o.port }) : undefined;
+  const wanted = s.target !== 'testbed' ? 'loopback' : (o.network ?? 'loopback');
+  const mode = wanted === 'auto' ? (namespacesAvailable() ? 'netns' : 'loopback') : wanted;
+  const profile = LINK_PROFILES[o.link ?? 'wifi'];
+  if (profile === undefined) throw new Error(`link profile ${o.link}: one of ${Object.keys(LINK_PROFILES).join(', ')}`);
+  const hosts: readonly TestbedHost[] = mode === 'netns' ? networkHosts() : TESTBED_HOSTS;
+  const port = o.port ?? TESTBED_PORT;
+  let apps: TestbedApps | undefined;
+  let appsProcess: AppsProcess | undefined;
+  let net: TestbedNetwork | undefined;
+  let resolver: Resolver | undefined;
+  let spki = '';
   let driver: ChromeDriverServer | undefined;
   let capture: CaptureProcess | undefined;
   const schedule = plan(s, users, reps, random);
   const total = schedule.reduce((n, l) => n + l.length, 0);
   let seq = 0;
   try {
-    await apps?.start();
-    // On lo the testbed's own addresses only, unless a filter ("" for none) is given.
-    const source: CaptureSource = s.target === 'testbed' && o.capture.kind === 'interface' && o.capture.iface === 'lo' && o.capture.filter === undefined ? { ...o.capture, filter: TESTBED_CAPTURE_FILTER } : o.capture;
+    let source: CaptureSource = o.capture;
+    if (mode === 'netns') {
+      // Every packet that crosses the access point toward the devices, whatever its address (the devices' own and
+      // background traffic included), on the device-side interfaces.
+      if (o.capture.kind !== 'interface') throw new Error('the namespaced testbed captures on its access point: give an interface capture (the tool is used, the interface is the access point\'s)');
+      net = TestbedNetwork.create({ devices: users, serverAddrs: [...new Set(hosts.map((h) => h.addr)), RESOLVER_ADDR], resolver: RESOLVER_ADDR, profile });
+      resolver = await Resolver.start(net.servers, hosts);
+      appsProcess = await AppsProcess.start(net.servers, { seed: o.seed, port, hosts });
+      spki = appsProcess.spkiSha256;
+      source = { kind: 'interface', iface: net.devices.map((d) => d.apIface).join(','), tool: o.capture.tool === 'tcpdump' && users > 1 ? 'dumpcap' : o.capture.tool, filter: o.capture.filter, netns: net.ap };
+    } else if (s.target === 'testbed') {
+      apps = new TestbedApps({ seed: o.seed, port });
+      await apps.start();
+      spki = apps.spkiSha256;
+      // On lo the testbed's own addresses only, unless a filter ("" for none) is given.
+      if (o.capture.kind === 'interface' && o.capture.iface === 'lo' && o.capture.filter === undefined) source = { ...o.capture, filter: TESTBED_CAPTURE_FILTER };
+    }
     capture = await CaptureProcess.start(source, capFile);
     let url = o.webdriverUrl;
-    if (url === undefined) {
+    if (url === undefined && mode === 'loopback') {
       driver = await ChromeDriverServer.start(o.chromedriver);
       url = driver.url;
     }
     const pages = [...new Set(s.actions.map((a) => a.page))];
     for (let u = 0; u < users; u++) {
       const user = `user${u + 1}`;
+      // Namespaced: each user is a device of its own, with its own address and its own WebDriver server.
+      const device: NetworkDevice | undefined = net?.devices[u];
+      if (device) {
+        driver = await ChromeDriverServer.start(o.chromedriver, { ns: device.ns, host: device.mgmtAddr, client: device.mgmtRootAddr });
+        url = driver.url;
+      }
       const caps: Record<string, unknown> =
         s.target === 'testbed'
-          ? { browserName: 'chrome', 'goog:chromeOptions': { binary: o.chromium ?? '/usr/bin/chromium', args: [...CHROMIUM_FLAGS, ...chromiumTestbedArgs(apps!.spkiSha256), `--user-data-dir=${join(tmp, user)}`] } }
+          ? { browserName: 'chrome', 'goog:chromeOptions': { binary: o.chromium ?? '/usr/bin/chromium', args: [...CHROMIUM_FLAGS, ...chromiumTestbedArgs(spki, mode === 'netns' ? 'dns' : hosts), `--user-data-dir=${join(tmp, user)}`] } }
           : { ...(s.capabilities ?? {}) };
-      const runner = await StepRunner.connect(url, caps, s, random, tmp, apps?.port);
+      const runner = await StepRunner.connect(url!, caps, s, random, tmp, port);
       try {
         await runner.openPages(pages);
         await sleep(1500); // page loads settle: their flows end before the first action
@@ -114,7 +157,19 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
           const startNs = now();
           for (const step of a.steps) await runner.run(step);
           const endNs = now();
-          const rec: ActionRecord = { user, device: s.target === 'testbed' ? `chromium-${user}` : String(caps['appium:udid'] ?? caps['appium:deviceName'] ?? 'device'), app: a.app, action: a.action, startNs, endNs, scenario: s.name, repetition: count.get(ai) ?? 0, seq: seq++ };
+          const rec: ActionRecord = {
+            user,
+            device: s.target === 'testbed' ? `chromium-${user}` : String(caps['appium:udid'] ?? caps['appium:deviceName'] ?? 'device'),
+            app: a.app,
+            action: a.action,
+            startNs,
+            endNs,
+            scenario: s.name,
+            repetition: count.get(ai) ?? 0,
+            seq: seq++,
+            // A device of its own: its actions label only its flows.
+            ...(device ? { clientAddr: device.addr } : {}),
+          };
           count.set(ai, rec.repetition + 1);
           log.write(rec);
           done.push(rec);
@@ -123,6 +178,10 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
         await sleep(runner.between(s.thinkMs));
       } finally {
         await runner.close().catch(() => undefined);
+        if (device) {
+          await driver?.stop();
+          driver = undefined;
+        }
       }
     }
     await sleep(1500); // last responses and FIN/ACKs reach the capture
@@ -131,6 +190,9 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
     await capture?.stop();
     await driver?.stop();
     await apps?.stop();
+    await appsProcess?.stop();
+    await resolver?.stop();
+    net?.destroy();
     rmSync(tmp, { recursive: true, force: true });
   }
 
@@ -146,7 +208,7 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
   const manifest = {
     what:
       s.target === 'testbed'
-        ? 'A labeled dataset from the cipherscope testbed: local HTTPS apps on loopback addresses that imitate the shape of social, video, chat and mail traffic. It is a testbed, not the real apps: do not report results on it as results on Facebook, YouTube, WhatsApp or Gmail.'
+        ? `A labeled dataset from the cipherscope testbed: local HTTPS apps ${mode === 'netns' ? 'in a servers\' network namespace, reached by each simulated device through an access point namespace where the capture is taken' : 'on loopback addresses'} that imitate the shape of social, video, chat and mail traffic. It is a testbed, not the real apps: do not report results on it as results on Facebook, YouTube, WhatsApp or Gmail.`
         : 'A labeled dataset scripted over WebDriver on a real device or browser.',
     scenario: s.name,
     scenario_file: o.scenarioPath,
@@ -158,7 +220,13 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
     capture: { file: capFile, command: capture?.command },
     clock: 'Action times: the host realtime clock read once at start, advanced by the monotonic clock (process.hrtime); packets: the kernel timestamps of the capture on the same host.',
     labeling: { burst_gap_sec: DEFAULT_LABEL_BURST_GAP_SEC, rules, report: 'label-report.json' },
-    hosts: s.target === 'testbed' ? TESTBED_HOSTS : undefined,
+    hosts: s.target === 'testbed' ? hosts : undefined,
+    network:
+      s.target !== 'testbed'
+        ? undefined
+        : mode === 'netns'
+          ? { mode, asked: wanted, link: profile, shaping: net?.shaping, mtu: 1500, resolver: `dnsmasq on ${RESOLVER_ADDR}: the app names, NXDOMAIN for every other`, devices: net?.devices.map((d, i) => ({ user: `user${i + 1}`, addr: d.addr })), capture_point: 'the access point namespace, its device-side interfaces' }
+          : { mode, asked: wanted, why: wanted === 'auto' ? 'network namespaces cannot be made here (root and iproute2 are needed): everything ran on the loopback interface' : 'asked for', capture_point: 'the loopback interface' },
     tools: {
       cipherscope: pkg.version,
       node: process.version,

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { readRecordsCsv } from '../../src/dataset/records.js';
+import { readActionLog } from '../../src/label/actions.js';
+import { labeledColumns } from '../../src/label/label-capture.js';
+import { DEFAULT_SLACK_AFTER_NS, DEFAULT_SLACK_BEFORE_NS } from '../../src/label/labeler.js';
+import { networkHosts } from '../../src/testbed/apps.js';
+import { runTestbed } from '../../src/testbed/harness.js';
+import { LINK_PROFILES, namespacesAvailable } from '../../src/testbed/netns.js';
+import { loadScenario } from '../../src/testbed/scenario.js';
+import { tshark } from '../helpers/tshark.js';
+
+/**
+ * The testbed as a phone on Wi-Fi sees it: two devices in network namespaces of their own behind an access point
+ * namespace, a real resolver (dnsmasq) and the apps in a servers' namespace; the capture is the access point's,
+ * checked with tshark.
+ */
+const ready = existsSync('/usr/bin/chromium') && existsSync('/usr/bin/chromedriver') && existsSync('/usr/bin/tshark') && existsSync('/usr/sbin/dnsmasq') && namespacesAvailable();
+const skip = !ready && process.env.CI !== 'true' ? 'needs root for network namespaces, chromium, chromedriver, tshark and dnsmasq (scripts/setup.sh installs them)' : false;
+const tmp = mkdtempSync(join(tmpdir(), 'cipherscope-netns-test-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+const fields = (capture: string, filter: string, ...names: string[]): string[][] =>
+  tshark(['-r', capture, '-Y', filter, '-T', 'fields', '-E', 'occurrence=f', ...names.flatMap((n) => ['-e', n])])
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split('\t'));
+
+describe('testbed in network namespaces: devices, an access point, a resolver and the apps', { skip, timeout: 600_000 }, () => {
+  it('the capture is what an access point sees: MTU-sized frames, both devices, real DNS answers, background, exact labels', async () => {
+    const { scenario, path } = loadScenario('ci-small');
+    const out = join(tmp, 'run');
+    const run = await runTestbed({ scenario, scenarioPath: path, out, seed: 7, capture: { kind: 'interface', iface: 'lo', tool: 'dumpcap' }, users: 2, repetitions: 1, network: 'netns', link: 'wifi' });
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+    assert.equal(manifest.network.mode, 'netns');
+    assert.deepEqual(manifest.network.link, LINK_PROFILES.wifi);
+    assert.equal(manifest.capture.command.slice(0, 4).join(' '), `ip netns exec ${manifest.capture.command[3]}`);
+    const capture = join(out, 'capture.pcapng');
+    const devices: string[] = manifest.network.devices.map((d: { addr: string }) => d.addr);
+    assert.equal(devices.length, 2);
+
+    // 1. Nothing above the 1,500-byte MTU (Ethernet frames of at most 1,514 bytes), though uploads are large.
+    const lens = fields(capture, 'frame', 'frame.len').map(([l]) => Number(l));
+    assert.ok(lens.length > 500, `${lens.length} frames`);
+    assert.ok(Math.max(...lens) <= 1514, `largest frame ${Math.max(...lens)}`);
+    assert.ok(lens.filter((l) => l > 1400).length > 20, 'full-size segments are there');
+
+    // 2. Only the testbed's network: the devices, the servers' public addresses; no loopback, no WebDriver.
+    const hosts = networkHosts();
+    const servers = new Set([...hosts.map((h) => h.addr), '192.0.2.53']);
+    for (const [src, dst] of fields(capture, 'ip', 'ip.src', 'ip.dst')) {
+      for (const a of [src, dst]) assert.ok(devices.includes(a) || servers.has(a), `address ${a} in the capture`);
+    }
+    for (const d of devices) assert.ok(fields(capture, `ip.src==${d} && tcp.flags.syn==1`, 'frame.number').length > 0, `device ${d} opened connections`);
+
+    // 3. Real DNS on the wire: every app name answered with its address, by the resolver, to the devices.
+    const answers = fields(capture, 'dns.flags.response==1 && dns.a', 'dns.qry.name', 'dns.a', 'ip.dst');
+    for (const h of hosts.filter((x) => x.page !== undefined)) assert.ok(answers.some(([n, a]) => n === h.host && a === h.addr), `DNS answer for ${h.host}`);
+
+    // 4. The records, labeled: every action of each device has flows of its own device and app; nothing is labeled
+    // with an action it did not overlap; background (DNS, the browsers' own lookups, telemetry) is impertinent.
+    const actions = readActionLog(join(out, 'actions.jsonl'));
+    assert.equal(actions.length, run.actions);
+    assert.deepEqual(new Set(actions.map((a) => a.clientAddr)), new Set(devices));
+    const t = readRecordsCsv(join(out, 'flows.csv'), labeledColumns());
+    const rows = t.rows.map((r) => Object.fromEntries(t.names.map((n, i) => [n, r[i]])));
+    for (const a of actions) {
+      const mine = rows.filter((r) => r.label_action_seq === a.seq);
+      assert.ok(mine.length > 0, `action ${a.seq} ${a.app}/${a.action} has no flow`);
+      for (const r of mine) {
+        assert.equal(r.client_addr, a.clientAddr, 'a flow of the device that acted');
+        assert.equal(r.app, a.app);
+        assert.ok((r.first_seen_ns as bigint) <= a.endNs + DEFAULT_SLACK_AFTER_NS && (r.last_seen_ns as bigint) >= a.startNs - DEFAULT_SLACK_BEFORE_NS, `flow ${r.flow_id} overlaps action ${a.seq}`);
+      }
+    }
+    const dns = rows.filter((r) => r.server_port === 53);
+    assert.ok(dns.length > 0 && dns.every((r) => r.label_action === 'impertinent'), 'DNS flows are background');
+    assert.ok(rows.some((r) => r.app === null && r.server_port === 53 && r.dns_rcode === 3), "the browsers' own lookups (NXDOMAIN) are in the capture");
+    assert.ok(rows.some((r) => r.app !== null && r.app_evidence !== null), 'flows are named');
+
+    // 5. Handshake round trips: with netem the device link's delay shows; without it the manifest says so.
+    const shaping = manifest.network.shaping as { applied: string[]; missing: string[] };
+    if (shaping.missing.length > 0) assert.match(shaping.missing.join(' '), /no tc netem/);
+    else {
+      const rtts = fields(capture, 'tcp.flags.syn==0 && tcp.flags.ack==1 && tcp.seq==1 && tcp.ack==1 && tcp.analysis.initial_rtt', 'tcp.analysis.initial_rtt').map(([v]) => Number(v) * 1000);
+      rtts.sort((a, b) => a - b);
+      const median = rtts[Math.floor(rtts.length / 2)];
+      const want = 2 * LINK_PROFILES.wifi.delayMs;
+      assert.ok(median > want * 0.5 && median < want * 3, `median initial RTT ${median} ms, profile ${want} ms`);
+    }
+    // 6. Nothing is left behind: the namespaces are gone.
+    const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+    assert.doesNotMatch(left, new RegExp(`cs\\w+-(ap|srv|d\\d)`), left);
+  });
+});
