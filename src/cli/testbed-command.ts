@@ -1,4 +1,5 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
+import { LINK_PROFILES } from '../testbed/netns.js';
 import { count as int, reportErrors } from './args.js';
 import type { CaptureSource } from '../capture/capture.js';
 import { TESTBED_CAPTURE_FILTER } from '../testbed/constants.js';
@@ -25,8 +26,8 @@ export function addTestbedCommand(program: Command): void {
     .option('--adb [serial]', 'capture on an Android phone over adb (adb exec-out tcpdump; needs root on the phone) instead of an interface')
     .option('--webdriver <url>', 'a running WebDriver server to drive (an Appium server); default: start chromedriver for the testbed')
     .option('--port <n>', 'port of the testbed apps', int, 8443)
-    .option('--network <mode>', 'netns: each user a device in a network namespace of its own, behind an access point namespace where the capture is taken (needs root); loopback: everything on lo; auto: netns where namespaces can be made, else loopback (the manifest says which)', 'auto')
-    .option('--link <profile>', 'device links in netns mode: wifi, lte or none (delay and loss need tc netem in the kernel; the manifest says what was applied)', 'wifi')
+    .addOption(new Option('--network <mode>', 'netns: each user a device in a network namespace of its own, behind an access point namespace where the capture is taken (needs root); loopback: everything on lo; auto: netns where namespaces can be made, else loopback (the manifest says which)').choices(['auto', 'netns', 'loopback']).default('auto'))
+    .addOption(new Option('--link <profile>', 'device links in netns mode (delay and loss need tc netem in the kernel; the manifest says what was applied)').choices(Object.keys(LINK_PROFILES)).default('wifi'))
     .option('--users <n>', "override the scenario's users", int)
     .option('--repetitions <n>', "override the scenario's actions per class", int)
     .option('-q, --quiet', 'no progress')
