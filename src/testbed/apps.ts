@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { type IncomingMessage, type ServerResponse } from 'node:http';
-import { type Server, createServer } from 'node:https';
+import { type Server as HttpServer, type IncomingMessage, type ServerResponse, createServer as createHttpServer } from 'node:http';
+import { createServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { mulberry32 } from '../common/rng.js';
@@ -53,7 +53,9 @@ export function networkHosts(): TestbedHost[] {
  */
 export function chromiumTestbedArgs(spkiSha256: string, hosts: readonly TestbedHost[] | 'dns' = TESTBED_HOSTS): string[] {
   const trust = `--ignore-certificate-errors-spki-list=${spkiSha256}`;
-  if (hosts === 'dns') return [trust];
+  // Chromium's QUIC handshake does not consult the SPKI list (CERTIFICATE_VERIFY_FAILED in the CONNECTION_CLOSE):
+  // on the namespaced testbed, whose only servers are its own, certificate errors are ignored altogether.
+  if (hosts === 'dns') return [trust, '--ignore-certificate-errors', `--origin-to-force-quic-on=${TESTBED_HOSTS.filter((h) => h.app === 'Social' || h.app === 'Video').map((h) => `${h.host}:${TESTBED_PORT}`).join(',')}`];
   const rules = hosts.map((h) => `MAP ${h.host} ${h.addr}`).join(', ');
   return [`--host-resolver-rules=${rules}`, trust];
 }
@@ -72,10 +74,15 @@ export interface TestbedAppsOptions {
   port?: number;
   /** Hosts and their addresses (default TESTBED_HOSTS, on loopback). */
   hosts?: readonly TestbedHost[];
+  /**
+   * Plain HTTP behind TLS front ends (caddy, nginx: frontends.ts) that terminate TLS and pass the Host header on,
+   * as real services run their logic behind a load balancer.
+   */
+  behindProxy?: boolean;
 }
 
 export class TestbedApps {
-  private servers: Server[] = [];
+  private servers: HttpServer[] = [];
   private readonly wss = new WebSocketServer({ noServer: true });
   private pingTimer: NodeJS.Timeout | undefined;
   readonly spkiSha256: string;
@@ -100,7 +107,8 @@ export class TestbedApps {
   async start(): Promise<void> {
     const addrs = [...new Set((this.opts.hosts ?? TESTBED_HOSTS).map((h) => h.addr))];
     for (const addr of addrs) {
-      const server = createServer({ cert: this.certPem, key: this.keyPem }, (req, res) => this.handle(req, res));
+      const onRequest = (req: IncomingMessage, res: ServerResponse) => this.handle(req, res);
+      const server = this.opts.behindProxy ? createHttpServer(onRequest) : createServer({ cert: this.certPem, key: this.keyPem }, onRequest);
       server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
       server.keepAliveTimeout = 1000;
       await new Promise<void>((resolve, reject) => {

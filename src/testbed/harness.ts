@@ -15,6 +15,11 @@ import { TESTBED_PORT } from './constants.js';
 import { CHROMIUM_FLAGS, ChromeDriverServer, StepRunner, sleep } from './driver.js';
 import { LINK_PROFILES, type NetworkDevice, TestbedNetwork, namespacesAvailable } from './netns.js';
 import { RESOLVER_ADDR, Resolver } from './resolver.js';
+import { makeTestbedCerts } from './certs.js';
+import { Frontends, stackOf } from './frontends.js';
+
+/** Port of the app logic behind the TLS front ends (the servers' loopback). */
+const BACKEND_PORT = 8080;
 import type { Scenario } from './scenario.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -102,6 +107,7 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
   let appsProcess: AppsProcess | undefined;
   let net: TestbedNetwork | undefined;
   let resolver: Resolver | undefined;
+  let frontends: Frontends | undefined;
   let spki = '';
   let driver: ChromeDriverServer | undefined;
   let capture: CaptureProcess | undefined;
@@ -116,8 +122,14 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
       if (o.capture.kind !== 'interface') throw new Error('the namespaced testbed captures on its access point: give an interface capture (the tool is used, the interface is the access point\'s)');
       net = TestbedNetwork.create({ devices: users, serverAddrs: [...new Set(hosts.map((h) => h.addr)), RESOLVER_ADDR], resolver: RESOLVER_ADDR, profile });
       resolver = await Resolver.start(net.servers, hosts);
-      appsProcess = await AppsProcess.start(net.servers, { seed: o.seed, port, hosts });
-      spki = appsProcess.spkiSha256;
+      // The app logic on the servers' loopback, plain HTTP, behind real TLS stacks on the public addresses.
+      appsProcess = await AppsProcess.start(net.servers, { seed: o.seed, port: BACKEND_PORT, hosts: TESTBED_HOSTS, behindProxy: true });
+      // A certificate per service address, naming only its own hosts.
+      const certs = new Map([...new Set(hosts.map((h) => h.addr))].map((addr) => [addr, makeTestbedCerts(hosts.filter((h) => h.addr === addr).map((h) => h.host))]));
+      spki = [...certs.values()].map((c) => c.spkiSha256).join(',');
+      const backendOf = new Map(TESTBED_HOSTS.map((h) => [h.host, `${h.addr}:${BACKEND_PORT}`]));
+      const front = hosts.map((h) => ({ host: h.host, addr: h.addr, backend: backendOf.get(h.host)!, certPem: certs.get(h.addr)!.certPem, keyPem: certs.get(h.addr)!.keyPem }));
+      frontends = await Frontends.start(net.servers, front, new Map(hosts.map((h) => [h.host, stackOf(h)])), port, join(tmp, 'frontends'));
       source = { kind: 'interface', iface: net.devices.map((d) => d.apIface).join(','), tool: o.capture.tool === 'tcpdump' && users > 1 ? 'dumpcap' : o.capture.tool, filter: o.capture.filter, netns: net.ap };
     } else if (s.target === 'testbed') {
       apps = new TestbedApps({ seed: o.seed, port });
@@ -190,6 +202,7 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
     await capture?.stop();
     await driver?.stop();
     await apps?.stop();
+    await frontends?.stop();
     await appsProcess?.stop();
     await resolver?.stop();
     net?.destroy();
@@ -225,7 +238,7 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
       s.target !== 'testbed'
         ? undefined
         : mode === 'netns'
-          ? { mode, asked: wanted, link: profile, shaping: net?.shaping, mtu: 1500, resolver: `dnsmasq on ${RESOLVER_ADDR}: the app names, NXDOMAIN for every other`, devices: net?.devices.map((d, i) => ({ user: `user${i + 1}`, addr: d.addr })), capture_point: 'the access point namespace, its device-side interfaces' }
+          ? { mode, asked: wanted, link: profile, shaping: net?.shaping, mtu: 1500, resolver: `dnsmasq on ${RESOLVER_ADDR}: the app names, NXDOMAIN for every other`, servers: Object.fromEntries(hosts.map((h) => [h.host, stackOf(h) === 'caddy' ? 'caddy (Go crypto/tls; HTTP/2, HTTP/3 over QUIC)' : 'nginx (OpenSSL, TLS 1.2; HTTP/2)'])), devices: net?.devices.map((d, i) => ({ user: `user${i + 1}`, addr: d.addr })), capture_point: 'the access point namespace, its device-side interfaces' }
           : { mode, asked: wanted, why: wanted === 'auto' ? 'network namespaces cannot be made here (root and iproute2 are needed): everything ran on the loopback interface' : 'asked for', capture_point: 'the loopback interface' },
     tools: {
       cipherscope: pkg.version,

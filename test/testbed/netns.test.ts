@@ -61,7 +61,15 @@ describe('testbed in network namespaces: devices, an access point, a resolver an
     const answers = fields(capture, 'dns.flags.response==1 && dns.a', 'dns.qry.name', 'dns.a', 'ip.dst');
     for (const h of hosts.filter((x) => x.page !== undefined)) assert.ok(answers.some(([n, a]) => n === h.host && a === h.addr), `DNS answer for ${h.host}`);
 
-    // 4. The records, labeled: every action of each device has flows of its own device and app; nothing is labeled
+    // 4. Two real TLS stacks: caddy (TLS 1.3, and HTTP/3 over QUIC for the social and video apps) and nginx
+    // (OpenSSL, TLS 1.2): two ServerHello fingerprints, and QUIC flows whose handshake we decrypt as tshark does.
+    const ja3s = new Set(fields(capture, 'tls.handshake.type==2', 'tls.handshake.ja3s').map(([j]) => j));
+    assert.ok(ja3s.size >= 2, `JA3S: ${[...ja3s].join(' ')}`);
+    const quicServers = new Set(fields(capture, 'quic && udp.srcport==8443', 'ip.src').map(([a]) => a));
+    for (const h of hosts.filter((x) => x.app === 'Social' || x.app === 'Video')) assert.ok(quicServers.has(h.addr), `QUIC from ${h.host}`);
+    assert.deepEqual(manifest.network.servers['chat.testbed'], 'nginx (OpenSSL, TLS 1.2; HTTP/2)');
+
+    // 5. The records, labeled: every action of each device has flows of its own device and app; nothing is labeled
     // with an action it did not overlap; background (DNS, the browsers' own lookups, telemetry) is impertinent.
     const actions = readActionLog(join(out, 'actions.jsonl'));
     assert.equal(actions.length, run.actions);
@@ -81,8 +89,12 @@ describe('testbed in network namespaces: devices, an access point, a resolver an
     assert.ok(dns.length > 0 && dns.every((r) => r.label_action === 'impertinent'), 'DNS flows are background');
     assert.ok(rows.some((r) => r.app === null && r.server_port === 53 && r.dns_rcode === 3), "the browsers' own lookups (NXDOMAIN) are in the capture");
     assert.ok(rows.some((r) => r.app !== null && r.app_evidence !== null), 'flows are named');
+    assert.ok(rows.some((r) => r.protocol === 17 && r.quic_version === 1 && (r.app === 'Social' || r.app === 'Video')), 'QUIC flows decrypted and named');
+    // The telemetry service is no app's: its flows stay unnamed, whatever certificate it sends in the clear.
+    const telemetry = hosts.find((h) => h.host === 'telemetry.testbed')!.addr;
+    assert.ok(rows.filter((r) => r.server_addr === telemetry).every((r) => r.app === null && r.label_action === 'impertinent'));
 
-    // 5. Handshake round trips: with netem the device link's delay shows; without it the manifest says so.
+    // 6. Handshake round trips: with netem the device link's delay shows; without it the manifest says so.
     const shaping = manifest.network.shaping as { applied: string[]; missing: string[] };
     if (shaping.missing.length > 0) assert.match(shaping.missing.join(' '), /no tc netem/);
     else {
@@ -92,7 +104,7 @@ describe('testbed in network namespaces: devices, an access point, a resolver an
       const want = 2 * LINK_PROFILES.wifi.delayMs;
       assert.ok(median > want * 0.5 && median < want * 3, `median initial RTT ${median} ms, profile ${want} ms`);
     }
-    // 6. Nothing is left behind: the namespaces are gone.
+    // 7. Nothing is left behind: the namespaces are gone.
     const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
     assert.doesNotMatch(left, new RegExp(`cs\\w+-(ap|srv|d\\d)`), left);
   });
