@@ -62,6 +62,7 @@ export interface NetworkOptions {
 }
 
 const MTU = 1500;
+let made = 0;
 
 function run(cmd: string, args: readonly string[]): string {
   try {
@@ -115,7 +116,8 @@ export class TestbedNetwork {
   /** Build the namespaces, links, addresses and routes; undone by destroy() (also when building fails). */
   static create(o: NetworkOptions): TestbedNetwork {
     if (o.devices < 1 || o.devices > 60) throw new TestbedNetworkError(`devices: ${o.devices}: 1 to 60`);
-    const id = o.id ?? (process.pid % 46656).toString(36).padStart(3, '0') + (Date.now() % 1296).toString(36).padStart(2, '0');
+    // Unique per process (its id) and per network made in it (a counter): names of 2 testbeds never meet.
+    const id = o.id ?? (process.pid % 46656).toString(36).padStart(3, '0') + (made++ % 1296).toString(36).padStart(2, '0');
     const net = new TestbedNetwork(id, o.profile ?? LINK_PROFILES.none);
     try {
       net.build(o);

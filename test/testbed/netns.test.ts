@@ -10,7 +10,8 @@ import { labeledColumns } from '../../src/label/label-capture.js';
 import { DEFAULT_SLACK_AFTER_NS, DEFAULT_SLACK_BEFORE_NS } from '../../src/label/labeler.js';
 import { networkHosts } from '../../src/testbed/apps.js';
 import { runTestbed } from '../../src/testbed/harness.js';
-import { LINK_PROFILES, namespacesAvailable } from '../../src/testbed/netns.js';
+import { spawn } from 'node:child_process';
+import { LINK_PROFILES, TestbedNetwork, namespacesAvailable } from '../../src/testbed/netns.js';
 import { loadScenario } from '../../src/testbed/scenario.js';
 import { tshark } from '../helpers/tshark.js';
 
@@ -107,5 +108,31 @@ describe('testbed in network namespaces: devices, an access point, a resolver an
     // 7. Nothing is left behind: the namespaces are gone.
     const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
     assert.doesNotMatch(left, new RegExp(`cs\\w+-(ap|srv|d\\d)`), left);
+  });
+
+  it('two testbeds at once never see each other\'s packets, though they use the same addresses', async () => {
+    const a = TestbedNetwork.create({ devices: 1, serverAddrs: ['192.0.2.11'] });
+    const b = TestbedNetwork.create({ devices: 1, serverAddrs: ['192.0.2.11'] });
+    try {
+      assert.notEqual(a.ap, b.ap);
+      const file = (n: TestbedNetwork) => join(tmp, `${n.id}.pcapng`);
+      const captures = [a, b].map((n) => spawn('ip', ['netns', 'exec', n.ap, 'dumpcap', '-i', n.devices[0].apIface, '-w', file(n), '-q'], { stdio: ['ignore', 'ignore', 'pipe'] }));
+      await Promise.all(captures.map((c) => new Promise<void>((r) => c.stderr!.on('data', (d: Buffer) => /Capturing on/.test(d.toString()) && r()))));
+      // A UDP datagram from testbed a's device to its server, 40 times; nothing from b's.
+      execFileSync('ip', ['netns', 'exec', a.devices[0].ns, process.execPath, '-e', "const s=require('dgram').createSocket('udp4');let n=0;const t=setInterval(()=>{s.send('x',9,'192.0.2.11');if(++n===40){clearInterval(t);s.close()}},5)"]);
+      await new Promise((r) => setTimeout(r, 500));
+      for (const c of captures) {
+        const done = new Promise((r) => c.once('exit', r));
+        c.kill('SIGINT');
+        await done;
+      }
+      const count = (n: TestbedNetwork) => fields(file(n), 'udp.dstport==9 && !icmp', 'frame.number').length;
+      // (One may be missed around dumpcap's start; what matters is that b sees none.)
+      assert.ok(count(a) >= 35, `testbed a captured ${count(a)} of its 40 datagrams`);
+      assert.equal(count(b), 0, "testbed b saw a's datagrams");
+    } finally {
+      a.destroy();
+      b.destroy();
+    }
   });
 });
