@@ -21,7 +21,7 @@ export function addTestbedCommand(program: Command): void {
     .option('--out <dir>', 'output folder', 'out/testbed')
     .option('--seed <n>', 'seed of every random choice (order, think times, texts, sizes)', int, 1)
     .option('-i, --interface <name>', 'capture interface (dumpcap, tshark or tcpdump)', 'lo')
-    .option('--capture-filter <bpf>', `capture filter; default on lo with the testbed: "${TESTBED_CAPTURE_FILTER}" (its apps only, not the WebDriver traffic); "" for everything`)
+    .option('--capture-filter <bpf>', `capture filter; default on lo with the testbed: "${TESTBED_CAPTURE_FILTER} and tcp port PORT" (its apps only, not the WebDriver traffic nor another testbed's); "" for everything`)
     .option('--capture-tool <tool>', 'dumpcap, tshark or tcpdump (default: the first installed)')
     .option('--adb [serial]', 'capture on an Android phone over adb (adb exec-out tcpdump; needs root on the phone) instead of an interface')
     .option('--webdriver <url>', 'a running WebDriver server to drive (an Appium server); default: start chromedriver for the testbed')

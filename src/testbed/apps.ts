@@ -112,7 +112,13 @@ export class TestbedApps {
       server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
       server.keepAliveTimeout = 1000;
       await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
+        server.once('error', (e: NodeJS.ErrnoException) =>
+          reject(
+            e.code === 'EADDRINUSE'
+              ? new Error(`testbed apps: ${addr}:${this.port} is in use (another testbed, or \`testbed serve\`, on this machine?): give another --port, or run with --network netns, where each testbed has addresses of its own`)
+              : e,
+          ),
+        );
         server.listen(this.port, addr, () => resolve());
       });
       this.servers.push(server);

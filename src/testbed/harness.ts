@@ -9,9 +9,9 @@ import { type ActionRecord, ActionLogWriter } from '../label/actions.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC, labelCapture, labeledColumns } from '../label/label-capture.js';
 import type { LabelReport } from '../label/labeler.js';
 import { openRecordWriter } from '../output/writers.js';
-import { TESTBED_CAPTURE_FILTER, TESTBED_HOSTS, type TestbedHost, TestbedApps, chromiumTestbedArgs, networkHosts } from './apps.js';
+import { TESTBED_HOSTS, type TestbedHost, TestbedApps, chromiumTestbedArgs, networkHosts } from './apps.js';
 import { AppsProcess } from './apps-process.js';
-import { TESTBED_PORT } from './constants.js';
+import { TESTBED_PORT, testbedCaptureFilter } from './constants.js';
 import { CHROMIUM_FLAGS, ChromeDriverServer, StepRunner, sleep } from './driver.js';
 import { LINK_PROFILES, type NetworkDevice, TestbedNetwork, namespacesAvailable } from './netns.js';
 import { RESOLVER_ADDR, Resolver } from './resolver.js';
@@ -136,7 +136,7 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
       await apps.start();
       spki = apps.spkiSha256;
       // On lo the testbed's own addresses only, unless a filter ("" for none) is given.
-      if (o.capture.kind === 'interface' && o.capture.iface === 'lo' && o.capture.filter === undefined) source = { ...o.capture, filter: TESTBED_CAPTURE_FILTER };
+      if (o.capture.kind === 'interface' && o.capture.iface === 'lo' && o.capture.filter === undefined) source = { ...o.capture, filter: testbedCaptureFilter(port) };
     }
     capture = await CaptureProcess.start(source, capFile);
     let url = o.webdriverUrl;

@@ -120,9 +120,10 @@ describe('testbed: scripted actions in headless Chromium, captured and labeled',
     const { scenario, path } = loadScenario('ci-small');
     const one = { ...scenario, actions: scenario.actions.filter((a) => a.action === 'post_text') };
     const out = join(tmp, 'filtered');
-    const run = await runTestbed({ scenario: one, scenarioPath: path, out, seed: 5, capture: { kind: 'interface', iface: 'lo' }, users: 1, repetitions: 1, port: await freePort() });
+    const port = await freePort();
+    const run = await runTestbed({ scenario: one, scenarioPath: path, out, seed: 5, capture: { kind: 'interface', iface: 'lo' }, users: 1, repetitions: 1, port });
     const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
-    assert.deepEqual(manifest.capture.command.slice(-2), ['-f', 'net 127.0.0.8/29']);
+    assert.deepEqual(manifest.capture.command.slice(-2), ['-f', `net 127.0.0.8/29 and tcp port ${port}`]);
     const { rows } = await flowsOf(manifest.capture.file, { flow: { burstGapSec: DEFAULT_LABEL_BURST_GAP_SEC } });
     assert.equal(rows.length, run.records);
     assert.ok(rows.length > 0);
