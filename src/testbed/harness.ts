@@ -13,14 +13,14 @@ import { TESTBED_HOSTS, type TestbedHost, TestbedApps, chromiumTestbedArgs, netw
 import { AppsProcess } from './apps-process.js';
 import { TESTBED_PORT, testbedCaptureFilter } from './constants.js';
 import { CHROMIUM_FLAGS, ChromeDriverServer, StepRunner, sleep } from './driver.js';
-import { LINK_PROFILES, type NetworkDevice, TestbedNetwork, namespacesAvailable } from './netns.js';
+import { LINK_PROFILES, type LinkProfile, type NetworkDevice, TestbedNetwork, namespacesAvailable } from './netns.js';
 import { RESOLVER_ADDR, Resolver } from './resolver.js';
 import { makeTestbedCerts } from './certs.js';
 import { Frontends, stackOf } from './frontends.js';
+import type { Scenario } from './scenario.js';
 
 /** Port of the app logic behind the TLS front ends (the servers' loopback). */
 const BACKEND_PORT = 8080;
-import type { Scenario } from './scenario.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 export const TESTBED_RULES = join(ROOT, 'rules/testbed-apps.json');
@@ -84,6 +84,36 @@ export function plan(s: Scenario, users: number, repetitions: number, random: ()
   return perUser;
 }
 
+/**
+ * The namespaced network and its servers: the namespaces (netns.ts), the resolver, the app logic on the servers'
+ * loopback and the TLS front ends on the public addresses, one certificate per service address. `stop` ends them
+ * and removes the namespaces, also when starting failed half-way.
+ */
+async function startNetwork(users: number, hosts: readonly TestbedHost[], profile: LinkProfile, seed: number, port: number, dir: string): Promise<{ net: TestbedNetwork; spki: string; stop(): Promise<void> }> {
+  const net = TestbedNetwork.create({ devices: users, serverAddrs: [...new Set(hosts.map((h) => h.addr)), RESOLVER_ADDR], resolver: RESOLVER_ADDR, profile });
+  let resolver: Resolver | undefined;
+  let apps: AppsProcess | undefined;
+  let frontends: Frontends | undefined;
+  const stop = async () => {
+    await frontends?.stop();
+    await apps?.stop();
+    await resolver?.stop();
+    net.destroy();
+  };
+  try {
+    resolver = await Resolver.start(net.servers, hosts);
+    apps = await AppsProcess.start(net.servers, { seed, port: BACKEND_PORT, hosts: TESTBED_HOSTS, behindProxy: true });
+    const certs = new Map([...new Set(hosts.map((h) => h.addr))].map((addr) => [addr, makeTestbedCerts(hosts.filter((h) => h.addr === addr).map((h) => h.host))]));
+    const backendOf = new Map(TESTBED_HOSTS.map((h) => [h.host, `${h.addr}:${BACKEND_PORT}`]));
+    const front = hosts.map((h) => ({ host: h.host, addr: h.addr, backend: backendOf.get(h.host)!, certPem: certs.get(h.addr)!.certPem, keyPem: certs.get(h.addr)!.keyPem }));
+    frontends = await Frontends.start(net.servers, front, new Map(hosts.map((h) => [h.host, stackOf(h)])), port, dir);
+    return { net, spki: [...certs.values()].map((c) => c.spkiSha256).join(','), stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
 export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult> {
   const started = Date.now();
   const s = o.scenario;
@@ -104,10 +134,8 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
   const hosts: readonly TestbedHost[] = mode === 'netns' ? networkHosts() : TESTBED_HOSTS;
   const port = o.port ?? TESTBED_PORT;
   let apps: TestbedApps | undefined;
-  let appsProcess: AppsProcess | undefined;
   let net: TestbedNetwork | undefined;
-  let resolver: Resolver | undefined;
-  let frontends: Frontends | undefined;
+  let stopNetwork: (() => Promise<void>) | undefined;
   let spki = '';
   let driver: ChromeDriverServer | undefined;
   let capture: CaptureProcess | undefined;
@@ -120,16 +148,10 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
       // Every packet that crosses the access point toward the devices, whatever its address (the devices' own and
       // background traffic included), on the device-side interfaces.
       if (o.capture.kind !== 'interface') throw new Error('the namespaced testbed captures on its access point: give an interface capture (the tool is used, the interface is the access point\'s)');
-      net = TestbedNetwork.create({ devices: users, serverAddrs: [...new Set(hosts.map((h) => h.addr)), RESOLVER_ADDR], resolver: RESOLVER_ADDR, profile });
-      resolver = await Resolver.start(net.servers, hosts);
-      // The app logic on the servers' loopback, plain HTTP, behind real TLS stacks on the public addresses.
-      appsProcess = await AppsProcess.start(net.servers, { seed: o.seed, port: BACKEND_PORT, hosts: TESTBED_HOSTS, behindProxy: true });
-      // A certificate per service address, naming only its own hosts.
-      const certs = new Map([...new Set(hosts.map((h) => h.addr))].map((addr) => [addr, makeTestbedCerts(hosts.filter((h) => h.addr === addr).map((h) => h.host))]));
-      spki = [...certs.values()].map((c) => c.spkiSha256).join(',');
-      const backendOf = new Map(TESTBED_HOSTS.map((h) => [h.host, `${h.addr}:${BACKEND_PORT}`]));
-      const front = hosts.map((h) => ({ host: h.host, addr: h.addr, backend: backendOf.get(h.host)!, certPem: certs.get(h.addr)!.certPem, keyPem: certs.get(h.addr)!.keyPem }));
-      frontends = await Frontends.start(net.servers, front, new Map(hosts.map((h) => [h.host, stackOf(h)])), port, join(tmp, 'frontends'));
+      const servers = await startNetwork(users, hosts, profile, o.seed, port, join(tmp, 'frontends'));
+      net = servers.net;
+      stopNetwork = servers.stop;
+      spki = servers.spki;
       source = { kind: 'interface', iface: net.devices.map((d) => d.apIface).join(','), tool: o.capture.tool === 'tcpdump' && users > 1 ? 'dumpcap' : o.capture.tool, filter: o.capture.filter, netns: net.ap };
     } else if (s.target === 'testbed') {
       apps = new TestbedApps({ seed: o.seed, port });
@@ -202,10 +224,7 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
     await capture?.stop();
     await driver?.stop();
     await apps?.stop();
-    await frontends?.stop();
-    await appsProcess?.stop();
-    await resolver?.stop();
-    net?.destroy();
+    await stopNetwork?.();
     rmSync(tmp, { recursive: true, force: true });
   }
 
@@ -238,7 +257,7 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
       s.target !== 'testbed'
         ? undefined
         : mode === 'netns'
-          ? { mode, asked: wanted, link: profile, shaping: net?.shaping, mtu: 1500, resolver: `dnsmasq on ${RESOLVER_ADDR}: the app names, NXDOMAIN for every other`, servers: Object.fromEntries(hosts.map((h) => [h.host, stackOf(h) === 'caddy' ? 'caddy (Go crypto/tls; HTTP/2, HTTP/3 over QUIC)' : 'nginx (OpenSSL, TLS 1.2; HTTP/2)'])), devices: net?.devices.map((d, i) => ({ user: `user${i + 1}`, addr: d.addr })), capture_point: 'the access point namespace, its device-side interfaces' }
+          ? { mode, asked: wanted, namespaces: `cs${net?.id}-*`, link: profile, shaping: net?.shaping, mtu: 1500, resolver: `dnsmasq on ${RESOLVER_ADDR}: the app names, NXDOMAIN for every other`, servers: Object.fromEntries(hosts.map((h) => [h.host, stackOf(h) === 'caddy' ? 'caddy (Go crypto/tls; HTTP/2, HTTP/3 over QUIC)' : 'nginx (OpenSSL, TLS 1.2; HTTP/2)'])), devices: net?.devices.map((d, i) => ({ user: `user${i + 1}`, addr: d.addr })), capture_point: 'the access point namespace, its device-side interfaces' }
           : { mode, asked: wanted, why: wanted === 'auto' ? 'network namespaces cannot be made here (root and iproute2 are needed): everything ran on the loopback interface' : 'asked for', capture_point: 'the loopback interface' },
     tools: {
       cipherscope: pkg.version,
