@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { stopChild } from '../common/child.js';
 import type { TestbedAppsOptions } from './apps.js';
 
 /** The testbed apps in another network namespace (apps-server.ts run through `ip netns exec`). */
@@ -38,12 +39,7 @@ export class AppsProcess {
     return new AppsProcess(child, spki);
   }
 
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const done = new Promise((r) => this.child.once('exit', r));
-    this.child.kill('SIGTERM');
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 5000);
-    await done;
-    clearTimeout(t);
+  stop(): Promise<void> {
+    return stopChild(this.child);
   }
 }

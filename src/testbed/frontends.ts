@@ -1,4 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { stopChild } from '../common/child.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestbedHost } from './apps.js';
@@ -124,16 +125,7 @@ export class Frontends {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(
-      this.children.map(async ({ child }) => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        const done = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await done;
-        clearTimeout(t);
-      }),
-    );
+    await Promise.all(this.children.map(({ child }) => stopChild(child)));
   }
 }
 
@@ -142,7 +134,6 @@ async function listening(netns: string, c: { name: string; child: ChildProcess }
   let err = '';
   c.child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
   const until = Date.now() + timeoutMs;
-  const { execFileSync } = await import('node:child_process');
   for (;;) {
     if (c.child.exitCode !== null) throw new Error(`${c.name} exited with status ${c.child.exitCode}: ${err.trim()}`);
     const ss = execFileSync('ip', ['netns', 'exec', netns, 'ss', '-Hltn'], { encoding: 'utf8' });

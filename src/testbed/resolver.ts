@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { stopChild } from '../common/child.js';
 import type { TestbedHost } from './apps.js';
 
 /** The resolver's address in the servers' namespace (TEST-NET-1, beside the apps' addresses). */
@@ -39,10 +40,7 @@ export class Resolver {
     return new Resolver(child);
   }
 
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const done = new Promise((r) => this.child.once('exit', r));
-    this.child.kill('SIGTERM');
-    await done;
+  stop(): Promise<void> {
+    return stopChild(this.child);
   }
 }
