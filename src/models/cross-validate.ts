@@ -4,7 +4,7 @@ import type { FitOptions, Model, ModelKind } from './model-kind.js';
 
 /** Out-of-fold predictions: each row predicted once, by the model of the fold that did not see it. */
 export interface CrossValidation {
-  /** Class of each row (0 for rows no fold tested). */
+  /** Class of each row (0 for rows no fold tested, and every row with `classes: false`). */
   predicted: Int32Array;
   /** Rows x classes probabilities, with `proba`. */
   proba: Float64Array | undefined;
@@ -21,6 +21,8 @@ export interface CrossValidateOptions extends Omit<FitOptions, 'seed' | 'context
   context?: Matrix;
   /** Also collect probabilities. */
   proba?: boolean;
+  /** Collect classes (default true); calibration, which reads only probabilities, skips them. */
+  classes?: boolean;
   /** Called with each fold's model after its predictions are taken; `proba` (with the option) is the test rows'. */
   onFold?(m: Model, split: { fold: number; train: number[]; test: number[]; proba: Float64Array | undefined }): void | Promise<void>;
 }
@@ -30,12 +32,12 @@ export async function crossValidate(kind: ModelKind, x: Matrix, y: Int32Array, c
   const n = x.rows;
   const out: CrossValidation = { predicted: new Int32Array(n), proba: o.proba ? new Float64Array(n * classes) : undefined, context: undefined, tested: new Uint8Array(n) };
   const ctx = (ids: number[]) => (o.context ? pickRows(o.context, ids) : undefined);
-  const { seed: _s, context: _c, proba: _p, onFold, ...fit } = o;
+  const { seed: _s, context: _c, proba: _p, classes: _k, onFold, ...fit } = o;
   for (const { fold: f, train, test } of foldSplits(fold, folds)) {
     const m = await kind.fit(pickRows(x, train), Int32Array.from(train, (i) => y[i]), classes, { ...fit, seed: o.seed(f), context: ctx(train) });
     const xt = pickRows(x, test);
     const ct = ctx(test);
-    m.predict(xt, ct).forEach((c, j) => (out.predicted[test[j]] = c));
+    if (o.classes !== false) m.predict(xt, ct).forEach((c, j) => (out.predicted[test[j]] = c));
     const p = out.proba ? m.predictProba(xt, ct) : undefined;
     if (p) test.forEach((i, j) => out.proba!.set(p.subarray(j * classes, (j + 1) * classes), i * classes));
     if (m.context) {

@@ -226,6 +226,7 @@ export async function openWorld(table: RecordTable, columns: readonly ColumnDef[
       task: 'app',
       seed: (f) => o.seed + f,
       proba: true,
+      classes: false,
       deploy: true,
       onFold(m, fold) {
         const sk = maxRows(fold.proba!, k);

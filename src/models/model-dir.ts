@@ -84,7 +84,7 @@ export async function trainModels(table: RecordTable, columns: readonly ColumnDe
   const fit = { deploy: true, settings };
   const app = await kind.fit(x, y, K, { ...fit, task: 'app', seed });
   const fold = stratifiedGroupKFold(y, splitGroups(table, rows, CALIBRATION_FOLDS), K, CALIBRATION_FOLDS, seed);
-  const cv = await crossValidate(kind, x, y, K, fold, CALIBRATION_FOLDS, { ...fit, task: 'app', seed: (f) => seed + 100 + f, proba: true });
+  const cv = await crossValidate(kind, x, y, K, fold, CALIBRATION_FOLDS, { ...fit, task: 'app', seed: (f) => seed + 100 + f, proba: true, classes: false });
   const tops = maxRows(cv.proba!, K).filter((_, i) => cv.tested[i] === 1);
   const unknownThreshold = tops.length > 0 ? quantile(tops, 1 - KNOWN_ACCEPTED) : 0;
   const actions = new Map<string, Model>();
