@@ -1,11 +1,10 @@
-import { type Matrix, seriesMatrix, toMatrix } from '../dataset/matrix.js';
-import type { RecordTable } from '../dataset/records.js';
 import { flowPlugins, type PluginOptions } from '../features/plugins.js';
 import type { FlowPlugin } from '../flow/flow.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { flowColumns } from '../meter/meter.js';
 import { type ModelManifest, kindOf, loadModels, predict } from '../models/model-dir.js';
 import { PREDICTION_COLUMNS } from '../models/predictions.js';
+import { kindInputs } from '../models/evaluate.js';
 
 /** The flow columns classify keeps beside its predictions. */
 export const CLASSIFY_KEPT = ['capture', 'flow_id', 'segment', 'first_seen_ns', 'last_seen_ns', 'protocol', 'client_addr', 'client_port', 'server_addr', 'server_port', 'packets', 'bytes'];
@@ -39,10 +38,9 @@ export async function loadFlowClassifier(modelDir: string, threshold?: number): 
   const missing = m.manifest.features.filter((f) => !names.includes(f));
   if (missing.length > 0) throw new Error(`${modelDir}: the model needs columns this version does not write: ${missing.join(', ')}`);
   const keep = CLASSIFY_KEPT.map((k) => names.indexOf(k));
-  const inputs = (table: RecordTable, rows: number[]): Matrix => (kind.inputs === 'series' ? seriesMatrix(table, rows) : toMatrix(table, { names: m.manifest.features }, rows));
   const predictions = (rows: readonly CellValue[][]): CellValue[][] => {
     if (rows.length === 0) return [];
-    const preds = predict(m, inputs({ names, rows: rows as CellValue[][] }, [...rows.keys()]), threshold);
+    const preds = predict(m, kindInputs(kind, { names, rows: rows as CellValue[][] }, { names: m.manifest.features }, [...rows.keys()]), threshold);
     return preds.map((p) => [p.app, p.appProb, p.action, p.actionProb]);
   };
   return {

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { DecoderOptions } from '../decode/decoder.js';
 import { AppMatcher, type AppRules } from '../features/apps.js';
 import { flowPlugins, type PluginOptions } from '../features/plugins.js';
+import { chosenEntries } from '../features/registry.js';
 import type { FilterOptions } from '../filter/filter.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { DEFAULT_FLOW_OPTIONS, type FlowTableOptions, checkFlowOptions } from '../flow/table.js';
@@ -44,7 +45,7 @@ function meterSettings(o: PipelineOptions): { plugins: PluginOptions; flow: Flow
   const flow = { ...DEFAULT_FLOW_OPTIONS, ...o.flow, ...o.classifier?.flow };
   checkFlowOptions(flow);
   const plugins = o.classifier?.pluginOptions ?? o.plugins ?? {};
-  flowPlugins(plugins); // unknown groups are an error now, not in a worker thread
+  chosenEntries(plugins); // unknown groups are an error now, not in a worker thread
   if (o.threads !== undefined && (!Number.isInteger(o.threads) || o.threads < 1)) throw new RangeError(`threads: ${o.threads}: a whole number >= 1`);
   if (o.batchRows !== undefined && (!Number.isInteger(o.batchRows) || o.batchRows < 1)) throw new RangeError(`batchRows: ${o.batchRows}: a whole number >= 1`);
   if (o.classifier && o.apps && o.records !== 'full') throw new Error('app rules add columns that classify summary records do not carry: use records "full"');
@@ -69,11 +70,10 @@ export async function runPipeline(input: string | Readable, sinks: readonly Reco
     for (const s of sinks) s.write(rows);
   };
   const classifyBatch = () => {
-    if (batch.length === 0) return;
+    if (c === undefined || batch.length === 0) return;
     const rows = batch;
     batch = [];
-    if (!c) emit(rows);
-    else if (o.records === 'full') {
+    if (o.records === 'full') {
       const p = c.predictions(rows);
       emit(rows.map((r, i) => [...r, ...p[i]]));
     } else emit(c.classify(rows));

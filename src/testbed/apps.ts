@@ -27,12 +27,14 @@ export interface TestbedHost {
   /** App name in the testbed rules; undefined for background services no rule names. */
   app?: string;
   page?: keyof typeof PAGES;
+  /** Served over HTTP/3 as well (QUIC) on the namespaced testbed, as the big platforms' apps are reached. */
+  quic?: boolean;
 }
 
 /** Hosts, their loopback addresses and apps. rules/testbed-apps.json names the same apps and domains. */
 export const TESTBED_HOSTS: readonly TestbedHost[] = [
-  { host: 'social.testbed', addr: '127.0.0.11', app: 'Social', page: 'social' },
-  { host: 'video.testbed', addr: '127.0.0.12', app: 'Video', page: 'video' },
+  { host: 'social.testbed', addr: '127.0.0.11', app: 'Social', page: 'social', quic: true },
+  { host: 'video.testbed', addr: '127.0.0.12', app: 'Video', page: 'video', quic: true },
   { host: 'chat.testbed', addr: '127.0.0.13', app: 'Chat', page: 'chat' },
   { host: 'media.chat.testbed', addr: '127.0.0.13', app: 'Chat' },
   { host: 'mail.testbed', addr: '127.0.0.14', app: 'Mail', page: 'mail' },
@@ -51,11 +53,11 @@ export function networkHosts(): TestbedHost[] {
  * Chromium flags that trust the testbed's server key and, unless the names resolve through DNS (the namespaced
  * testbed's resolver), send the host names to their addresses.
  */
-export function chromiumTestbedArgs(spkiSha256: string, hosts: readonly TestbedHost[] | 'dns' = TESTBED_HOSTS): string[] {
+export function chromiumTestbedArgs(spkiSha256: string, hosts: readonly TestbedHost[] | 'dns' = TESTBED_HOSTS, port = TESTBED_PORT): string[] {
   const trust = `--ignore-certificate-errors-spki-list=${spkiSha256}`;
   // Chromium's QUIC handshake does not consult the SPKI list (CERTIFICATE_VERIFY_FAILED in the CONNECTION_CLOSE):
   // on the namespaced testbed, whose only servers are its own, certificate errors are ignored altogether.
-  if (hosts === 'dns') return [trust, '--ignore-certificate-errors', `--origin-to-force-quic-on=${TESTBED_HOSTS.filter((h) => h.app === 'Social' || h.app === 'Video').map((h) => `${h.host}:${TESTBED_PORT}`).join(',')}`];
+  if (hosts === 'dns') return [trust, '--ignore-certificate-errors', `--origin-to-force-quic-on=${TESTBED_HOSTS.filter((h) => h.quic).map((h) => `${h.host}:${port}`).join(',')}`];
   const rules = hosts.map((h) => `MAP ${h.host} ${h.addr}`).join(', ');
   return [`--host-resolver-rules=${rules}`, trust];
 }

@@ -14,9 +14,9 @@ import type { TestbedHost } from './apps.js';
 
 export type Stack = 'caddy' | 'nginx';
 
-/** Which stack fronts a host: the apps of the big platforms (social, video) speak QUIC; the others TLS over TCP. */
+/** Which stack fronts a host: caddy for the hosts served over QUIC too (TestbedHost.quic), nginx for the others. */
 export function stackOf(h: TestbedHost): Stack {
-  return h.app === 'Social' || h.app === 'Video' ? 'caddy' : 'nginx';
+  return h.quic ? 'caddy' : 'nginx';
 }
 
 export interface FrontendHost {

@@ -177,7 +177,7 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
       }
       const caps: Record<string, unknown> =
         s.target === 'testbed'
-          ? { browserName: 'chrome', 'goog:chromeOptions': { binary: o.chromium ?? '/usr/bin/chromium', args: [...CHROMIUM_FLAGS, ...chromiumTestbedArgs(spki, mode === 'netns' ? 'dns' : hosts), `--user-data-dir=${join(tmp, user)}`] } }
+          ? { browserName: 'chrome', 'goog:chromeOptions': { binary: o.chromium ?? '/usr/bin/chromium', args: [...CHROMIUM_FLAGS, ...chromiumTestbedArgs(spki, mode === 'netns' ? 'dns' : hosts, port), `--user-data-dir=${join(tmp, user)}`] } }
           : { ...(s.capabilities ?? {}) };
       const runner = await StepRunner.connect(url!, caps, s, random, tmp, port);
       try {
