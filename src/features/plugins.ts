@@ -28,7 +28,6 @@ export const FEATURE_GROUPS: readonly string[] = pluginGroups('default');
 export const OPTIONAL_GROUPS: readonly string[] = pluginGroups('optional');
 /** `--features all` of the built-ins. */
 export const ALL_GROUPS: readonly string[] = [...FEATURE_GROUPS, ...OPTIONAL_GROUPS];
-export type FeatureGroup = string;
 
 /**
  * The default plugins' columns. Plugins with capture-wide state (the DNS name map) must be made anew per capture,

@@ -61,10 +61,6 @@ export function pluginEntries(): PluginEntry[] {
   return [...all.filter((e) => e.builtin === true), ...all.filter((e) => e.builtin !== true)];
 }
 
-export function pluginEntry(name: string): PluginEntry | undefined {
-  return entries.get(name);
-}
-
 /** Names a user can choose: on by default, or only when named. */
 export function pluginGroups(which: 'default' | 'optional' | 'all'): string[] {
   return pluginEntries()

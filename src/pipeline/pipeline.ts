@@ -80,9 +80,11 @@ export async function runPipeline(input: string | Readable, sinks: readonly Reco
   };
   // Without a classifier rows go straight on; the meter reuses its row array, which the sinks copy if they keep it.
   const single = [] as CellValue[][];
+  // The sharded meter hands over arrays of its own; the single-threaded one reuses its row array.
+  const sharded = (o.threads ?? 1) > 1;
   const onRow = c
     ? (row: CellValue[]) => {
-        batch.push(row.slice());
+        batch.push(sharded ? row : row.slice());
         if (batch.length >= batchRows) classifyBatch();
       }
     : (row: CellValue[]) => {
@@ -95,7 +97,7 @@ export async function runPipeline(input: string | Readable, sinks: readonly Reco
   try {
     const common = { flow, filter: o.filter, decoder: o.decoder, live: o.live, onIssue: o.onIssue, onProgress: o.onProgress, onStatus: o.onStatus };
     const summary =
-      (o.threads ?? 1) > 1
+      sharded
         ? await extractFlowsSharded(input, { onRow }, { ...common, threads: o.threads!, plugins, apps: o.apps })
         : await extractFlows(input, onRow, { ...common, plugins: flowPlugins(plugins), apps: o.apps ? new AppMatcher(o.apps) : undefined });
     classifyBatch();
