@@ -4,7 +4,8 @@
 #     chromium + chromium-driver (the testbed's headless browser and its WebDriver server),
 #     python3-sklearn (the random forest is checked against scikit-learn), postgresql (the profile store's tests
 #     start a real server on loopback), tinyproxy (the proxy-host capture test), redis-server (the
-#     distributed workers' test), dnsmasq-base, caddy, nginx-light and iproute2 (the namespaced testbed's resolver, TLS front ends and network), g++ and make (better-sqlite3
+#     distributed workers' test), dnsmasq-base, caddy, nginx-light, iproute2 and ethtool (the namespaced testbed's resolver, TLS front ends,
+#     network, and its radio links, which need checksums computed in software), g++ and make (better-sqlite3
 #     compiles its SQLite at npm ci)
 #   - npm dependencies (npm ci, from package-lock.json) and the TypeScript build (dist/)
 # With --bench, also the benchmark anchors that no test needs: python3-torch (bench/ml's PyTorch LSTM).
@@ -24,6 +25,7 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_apt+=(postgresql)
 [ -x /usr/bin/caddy ] || need_apt+=(caddy)
 [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+[ -x /usr/sbin/ethtool ] || need_apt+=(ethtool)
 command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
 if [ "${1:-}" = "--bench" ]; then

@@ -27,7 +27,7 @@ export function addTestbedCommand(program: Command): void {
     .option('--webdriver <url>', 'a running WebDriver server to drive (an Appium server); default: start chromedriver for the testbed')
     .option('--port <n>', 'port of the testbed apps', int, 8443)
     .addOption(new Option('--network <mode>', 'netns: each user a device in a network namespace of its own, behind an access point namespace where the capture is taken (needs root); loopback: everything on lo; auto: netns where namespaces can be made, else loopback (the manifest says which)').choices(['auto', 'netns', 'loopback']).default('auto'))
-    .addOption(new Option('--link <profile>', 'device links in netns mode (delay and loss need tc netem in the kernel; the manifest says what was applied)').choices(Object.keys(LINK_PROFILES)).default('wifi'))
+    .addOption(new Option('--link <profile>', 'link profile in netns mode: delay, jitter, loss and rate of the device (air) and access-point (wan) links, applied by the testbed radio; the manifest says what was applied').choices(Object.keys(LINK_PROFILES)).default('wifi'))
     .option('--users <n>', "override the scenario's users", int)
     .option('--repetitions <n>', "override the scenario's actions per class", int)
     .option('-q, --quiet', 'no progress')

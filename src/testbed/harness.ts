@@ -90,7 +90,7 @@ export function plan(s: Scenario, users: number, repetitions: number, random: ()
  * and removes the namespaces, also when starting failed half-way.
  */
 async function startNetwork(users: number, hosts: readonly TestbedHost[], profile: LinkProfile, seed: number, port: number, dir: string): Promise<{ net: TestbedNetwork; spki: string; stop(): Promise<void> }> {
-  const net = TestbedNetwork.create({ devices: users, serverAddrs: [...new Set(hosts.map((h) => h.addr)), RESOLVER_ADDR], resolver: RESOLVER_ADDR, profile });
+  const net = await TestbedNetwork.create({ devices: users, serverAddrs: [...new Set(hosts.map((h) => h.addr)), RESOLVER_ADDR], resolver: RESOLVER_ADDR, profile });
   let resolver: Resolver | undefined;
   let apps: AppsProcess | undefined;
   let frontends: Frontends | undefined;
@@ -98,7 +98,7 @@ async function startNetwork(users: number, hosts: readonly TestbedHost[], profil
     await frontends?.stop();
     await apps?.stop();
     await resolver?.stop();
-    net.destroy();
+    await net.destroy();
   };
   try {
     resolver = await Resolver.start(net.servers, hosts);
