@@ -7,6 +7,14 @@ import { mulberry32 } from '../common/rng.js';
 import { makeTestbedCerts } from './certs.js';
 import { TESTBED_PORT } from './constants.js';
 import { PAGES } from './pages.js';
+import { SHAPES, VIDEO_LADDER_KBPS, VIDEO_MAX_RUNG, VIDEO_SEGMENT_SEC, VIDEO_START_RUNG, draw, hashKey, segmentBytes } from './shapes.js';
+
+/** Who sent a request: the device behind the TLS front ends (X-Forwarded-For), else the peer address. */
+function clientOf(req: IncomingMessage): string {
+  const fwd = req.headers['x-forwarded-for'];
+  const first = (Array.isArray(fwd) ? fwd[0] : fwd)?.split(',')[0]?.trim();
+  return first || req.socket.remoteAddress || '';
+}
 
 export { TESTBED_CAPTURE_FILTER, TESTBED_PORT } from './constants.js';
 
@@ -23,30 +31,46 @@ export { TESTBED_CAPTURE_FILTER, TESTBED_PORT } from './constants.js';
 
 export interface TestbedHost {
   host: string;
+  /** Address on the loopback testbed (127.0.0.8/29, which the loopback capture filter keeps). */
   addr: string;
-  /** App name in the testbed rules; undefined for background services no rule names. */
+  /** Address on the namespaced testbed: public-looking, of TEST-NET-1 (192.0.2.0/24, RFC 5737), one per service. */
+  publicAddr: string;
+  /** App name in the testbed rules; undefined for services no rule names (background, the shared CDN). */
   app?: string;
   page?: keyof typeof PAGES;
-  /** Served over HTTP/3 as well (QUIC) on the namespaced testbed, as the big platforms' apps are reached. */
+  /** TLS front end on the namespaced testbed: caddy (Go TLS 1.3, HTTP/2 and HTTP/3) or nginx (OpenSSL, TLS 1.2, HTTP/2). */
+  stack: 'caddy' | 'nginx';
+  /**
+   * QUIC from the first connection (Chromium's --origin-to-force-quic-on), as for origins a real browser already
+   * knows speak HTTP/3. Other caddy hosts announce HTTP/3 by Alt-Svc, so their first connection is TCP and later
+   * ones may be QUIC: one app, both transports, as on the real Internet.
+   */
   quic?: boolean;
 }
 
-/** Hosts, their loopback addresses and apps. rules/testbed-apps.json names the same apps and domains. */
+/**
+ * Hosts, their addresses and apps; rules/testbed-apps.json names the same apps and domains. Each app has several
+ * names (its API, its uploads or media, its own CDN, as Facebook has facebook.com, upload.facebook.com and
+ * fbcdn.net), and one CDN (static.sharedcdn.testbed: scripts, thumbnails) serves two apps, as a commercial CDN
+ * does: no rule can name it, so its flows stay without an app.
+ */
 export const TESTBED_HOSTS: readonly TestbedHost[] = [
-  { host: 'social.testbed', addr: '127.0.0.11', app: 'Social', page: 'social', quic: true },
-  { host: 'video.testbed', addr: '127.0.0.12', app: 'Video', page: 'video', quic: true },
-  { host: 'chat.testbed', addr: '127.0.0.13', app: 'Chat', page: 'chat' },
-  { host: 'media.chat.testbed', addr: '127.0.0.13', app: 'Chat' },
-  { host: 'mail.testbed', addr: '127.0.0.14', app: 'Mail', page: 'mail' },
-  { host: 'telemetry.testbed', addr: '127.0.0.15' },
+  { host: 'social.testbed', addr: '127.0.0.11', publicAddr: '192.0.2.11', app: 'Social', page: 'social', stack: 'caddy', quic: true },
+  { host: 'upload.social.testbed', addr: '127.0.0.11', publicAddr: '192.0.2.21', app: 'Social', stack: 'caddy' },
+  { host: 'img.socialcdn.testbed', addr: '127.0.0.11', publicAddr: '192.0.2.22', app: 'Social', stack: 'caddy' },
+  { host: 'video.testbed', addr: '127.0.0.12', publicAddr: '192.0.2.12', app: 'Video', page: 'video', stack: 'caddy' },
+  { host: 'rr1.videoplayback.testbed', addr: '127.0.0.12', publicAddr: '192.0.2.23', app: 'Video', stack: 'caddy', quic: true },
+  { host: 'chat.testbed', addr: '127.0.0.13', publicAddr: '192.0.2.13', app: 'Chat', page: 'chat', stack: 'nginx' },
+  { host: 'media.chat.testbed', addr: '127.0.0.13', publicAddr: '192.0.2.24', app: 'Chat', stack: 'nginx' },
+  { host: 'mail.testbed', addr: '127.0.0.14', publicAddr: '192.0.2.14', app: 'Mail', page: 'mail', stack: 'caddy', quic: true },
+  { host: 'attachments.mail.testbed', addr: '127.0.0.14', publicAddr: '192.0.2.25', app: 'Mail', stack: 'nginx' },
+  { host: 'static.sharedcdn.testbed', addr: '127.0.0.10', publicAddr: '192.0.2.30', stack: 'nginx' },
+  { host: 'telemetry.testbed', addr: '127.0.0.15', publicAddr: '192.0.2.15', stack: 'nginx' },
 ];
 
-/**
- * The hosts on the namespaced network (netns.ts): the same names on public-looking addresses of TEST-NET-1
- * (192.0.2.0/24, RFC 5737), the last octet kept, so nothing in the capture says loopback.
- */
+/** The hosts on the namespaced network (netns.ts): each on its public address, so nothing in the capture says loopback. */
 export function networkHosts(): TestbedHost[] {
-  return TESTBED_HOSTS.map((h) => ({ ...h, addr: h.addr.replace(/^127\.0\.0\./, '192.0.2.') }));
+  return TESTBED_HOSTS.map((h) => ({ ...h, addr: h.publicAddr }));
 }
 
 /**
@@ -91,7 +115,9 @@ export class TestbedApps {
   readonly caPem: string;
   private readonly certPem: string;
   private readonly keyPem: string;
-  private readonly random: () => number;
+  private readonly seed: number;
+  /** One generator per (client, host, path): what a request draws does not depend on how requests interleave. */
+  private readonly streams = new Map<string, () => number>();
   private nextId = 1;
   requests = 0;
   readonly port: number;
@@ -102,7 +128,7 @@ export class TestbedApps {
     this.caPem = certs.caPem;
     this.certPem = certs.certPem;
     this.keyPem = certs.keyPem;
-    this.random = mulberry32(opts.seed ?? 1);
+    this.seed = opts.seed ?? 1;
     this.port = opts.port ?? TESTBED_PORT;
   }
 
@@ -146,9 +172,19 @@ export class TestbedApps {
     this.servers = [];
   }
 
-  /** An integer in [lo, hi] from the testbed's seeded generator. */
-  private between(lo: number, hi: number): number {
-    return lo + Math.floor(this.random() * (hi - lo + 1));
+  /**
+   * The seeded generator of one stream of draws. Keyed by the client (X-Forwarded-For behind the front ends, the
+   * peer address on loopback), the host and the path, so a user's n-th video manifest is the same in every run of a
+   * seed, whatever the other users and the background timers did meanwhile.
+   */
+  private stream(key: string): () => number {
+    let r = this.streams.get(key);
+    if (r === undefined) {
+      if (this.streams.size > 10_000) this.streams.clear();
+      r = mulberry32(hashKey(`${this.seed} ${key}`));
+      this.streams.set(key, r);
+    }
+    return r;
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -156,7 +192,20 @@ export class TestbedApps {
       socket.destroy();
       return;
     }
+    const random = this.stream(`${clientOf(req)} chat.testbed /ws`);
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      // Messages from the user's contacts, pushed at log-normal intervals: the chat's traffic while another app is
+      // in front (the page acknowledges each with a read receipt).
+      let timer: NodeJS.Timeout;
+      const incoming = () => {
+        timer = setTimeout(() => {
+          if (ws.readyState !== ws.OPEN) return;
+          ws.send(JSON.stringify({ type: 'message', id: this.nextId++, text: this.filler(draw(SHAPES.chatWords.dist, random) * 6), at: Date.now() }));
+          incoming();
+        }, draw(SHAPES.incomingChatSec.dist, random) * 1000);
+      };
+      incoming();
+      ws.on('close', () => clearTimeout(timer));
       ws.on('message', (data) => {
         let id = this.nextId++;
         try {
@@ -182,7 +231,7 @@ export class TestbedApps {
       res.setHeader('Access-Control-Allow-Origin', '*');
       res.setHeader('Cache-Control', 'no-store');
       try {
-        this.route(host, req.method ?? 'GET', url, body, res);
+        this.route(host, req.method ?? 'GET', url, body, res, clientOf(req));
       } catch (e) {
         res.statusCode = 500;
         res.end(String(e));
@@ -205,7 +254,7 @@ export class TestbedApps {
     return randomBytes(Math.ceil((n * 3) / 4)).toString('base64').slice(0, n);
   }
 
-  private route(host: string, method: string, url: URL, body: Buffer, res: ServerResponse): void {
+  private route(host: string, method: string, url: URL, body: Buffer, res: ServerResponse, client: string): void {
     const entry = TESTBED_HOSTS.find((h) => h.host === host);
     const path = url.pathname;
     if (method === 'OPTIONS') {
@@ -220,29 +269,41 @@ export class TestbedApps {
       res.end(PAGES[entry.page]);
       return;
     }
+    const random = this.stream(`${client} ${host} ${path}`);
+    const size = (max: number) => Math.max(0, Math.min(Number(url.searchParams.get('size')) || 0, max));
     switch (`${host} ${method} ${path}`) {
       case 'social.testbed POST /api/posts':
-      case 'social.testbed POST /api/photos':
+      case 'upload.social.testbed POST /api/photos':
       case 'social.testbed POST /api/comments':
       case 'video.testbed POST /api/comments':
       case 'media.chat.testbed POST /api/media':
       case 'mail.testbed POST /api/send':
         return this.json(res, { ok: true, id: this.nextId++, received: body.length });
       case 'social.testbed GET /api/feed':
-        return this.json(res, { posts: Array.from({ length: this.between(3, 8) }, (_, i) => ({ id: i, text: this.filler(this.between(200, 3000)) })) });
-      case 'video.testbed GET /api/manifest': {
-        const n = this.between(4, 9);
-        return this.json(res, { segments: Array.from({ length: n }, () => this.between(60_000, 250_000)) });
-      }
-      case 'video.testbed GET /seg': {
-        const size = Math.min(Number(url.searchParams.get('size')) || 100_000, 2_000_000);
-        return this.bytes(res, size, 'video/mp4');
+        return this.json(res, {
+          posts: Array.from({ length: draw(SHAPES.feedPosts.dist, random) }, (_, i) => ({ id: i, text: this.filler(draw(SHAPES.feedTextBytes.dist, random)), image: draw(SHAPES.feedImageBytes.dist, random) })),
+        });
+      case 'img.socialcdn.testbed GET /img':
+        return this.bytes(res, size(SHAPES.feedImageBytes.dist.max), 'image/jpeg');
+      case 'static.sharedcdn.testbed GET /lib.js':
+      case 'static.sharedcdn.testbed GET /thumb':
+        return this.bytes(res, size(2_000_000), path === '/thumb' ? 'image/jpeg' : 'text/javascript');
+      case 'video.testbed GET /api/manifest':
+        return this.json(res, { video: Math.floor(random() * 2 ** 31), segments: draw(SHAPES.videoSegmentsPerPlay.dist, random), segmentSec: VIDEO_SEGMENT_SEC, ladderKbps: VIDEO_LADDER_KBPS, startRung: VIDEO_START_RUNG, maxRung: VIDEO_MAX_RUNG, thumb: draw(SHAPES.feedImageBytes.dist, random) });
+      case 'rr1.videoplayback.testbed GET /seg': {
+        const q = (k: string) => Number(url.searchParams.get(k)) || 0;
+        // The segment's size depends on the video, its rung and its number only: a property of the content.
+        return this.bytes(res, segmentBytes(q('rung'), mulberry32(hashKey(`${this.seed} ${q('video')} ${q('rung')} ${q('n')}`))), 'video/mp4');
       }
       case 'mail.testbed GET /api/inbox':
       case 'mail.testbed GET /api/sync':
-        return this.json(res, { mails: Array.from({ length: this.between(2, 10) }, (_, i) => ({ id: i, subject: this.filler(this.between(20, 80)), snippet: this.filler(this.between(80, 200)) })) });
-      case 'mail.testbed GET /api/mail':
-        return this.json(res, { body: this.filler(this.between(2_000, 60_000)) });
+        return this.json(res, { mails: Array.from({ length: 2 + Math.floor(random() * 9) }, (_, i) => ({ id: i, subject: this.filler(20 + Math.floor(random() * 60)), snippet: this.filler(80 + Math.floor(random() * 120)) })) });
+      case 'mail.testbed GET /api/mail': {
+        const attachment = random() < 0.3 ? draw(SHAPES.attachmentBytes.dist, random) : 0;
+        return this.json(res, { body: this.filler(draw(SHAPES.mailBodyBytes.dist, random)), attachment });
+      }
+      case 'attachments.mail.testbed GET /att':
+        return this.bytes(res, size(SHAPES.attachmentBytes.dist.max), 'application/pdf');
       case 'telemetry.testbed POST /beacon':
         res.statusCode = 204;
         res.end();

@@ -3,7 +3,7 @@
 export const TESTBED_PORT = 8443;
 
 /**
- * Capture filter of the testbed's own addresses (127.0.0.8/29 holds .11 to .15, telemetry included): the default on
+ * Capture filter of the testbed's own addresses (127.0.0.8/29 holds .10 to .15, the shared CDN and telemetry included): the default on
  * the loopback interface, which otherwise also carries chromedriver's DevTools traffic (hundreds of MB a run).
  */
 export const TESTBED_CAPTURE_FILTER = 'net 127.0.0.8/29';

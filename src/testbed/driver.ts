@@ -4,7 +4,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { remote } from 'webdriverio';
 import { TESTBED_PORT, pageUrl } from './apps.js';
-import type { Range, Scenario, Step } from './scenario.js';
+import type { Scenario, Step } from './scenario.js';
+import { type Dist, draw } from './shapes.js';
 
 /**
  * Scenario steps over the WebDriver protocol (webdriverio). The same code talks to chromedriver for the built-in
@@ -101,8 +102,9 @@ export class StepRunner {
     return new StepRunner(browser, scenario, random, tmpDir, testbedPort);
   }
 
-  between([lo, hi]: Range): number {
-    return lo + Math.floor(this.random() * (hi - lo + 1));
+  /** An integer from the runner's seeded generator: a range or a log-normal (shapes.ts). */
+  between(d: Dist): number {
+    return draw(d, this.random);
   }
 
   private target(page: string): string {

@@ -6,17 +6,16 @@ import type { TestbedHost } from './apps.js';
 
 /**
  * Real TLS stacks in front of the testbed apps, in the servers' namespace, as real services terminate TLS in a
- * load balancer: Debian's caddy (Go's crypto/tls; HTTP/2, and HTTP/3 over QUIC announced by Alt-Svc) for the
- * social and video apps, Debian's nginx (OpenSSL; HTTP/2, WebSocket upgrade passed through) for chat, mail and the
- * telemetry service. Each proxies to the app logic (plain HTTP, the Host header kept) on the servers' loopback.
+ * load balancer: Debian's caddy (Go's crypto/tls; HTTP/2, and HTTP/3 over QUIC announced by Alt-Svc) and Debian's
+ * nginx (OpenSSL; HTTP/2, WebSocket upgrade passed through), each host on the stack TestbedHost.stack names. Each proxies to the app logic (plain HTTP, the Host header kept) on the servers' loopback.
  * Two stacks give two ServerHello fingerprints (JA3S) and both TCP and QUIC flows, as on the real Internet.
  */
 
 export type Stack = 'caddy' | 'nginx';
 
-/** Which stack fronts a host: caddy for the hosts served over QUIC too (TestbedHost.quic), nginx for the others. */
+/** Which stack fronts a host (TestbedHost.stack). */
 export function stackOf(h: TestbedHost): Stack {
-  return h.quic ? 'caddy' : 'nginx';
+  return h.stack;
 }
 
 export interface FrontendHost {
@@ -64,6 +63,7 @@ function nginxConf(hosts: readonly FrontendHost[], port: number, dir: string): s
       proxy_pass http://${hs[0].backend};
       proxy_http_version 1.1;
       proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $remote_addr;
       proxy_set_header Upgrade $http_upgrade;
       proxy_set_header Connection $connection_upgrade;
       proxy_read_timeout 3600s;

@@ -13,8 +13,10 @@ import { TESTBED_HOSTS, type TestbedHost, TestbedApps, chromiumTestbedArgs, netw
 import { AppsProcess } from './apps-process.js';
 import { TESTBED_PORT, testbedCaptureFilter } from './constants.js';
 import { CHROMIUM_FLAGS, ChromeDriverServer, StepRunner, sleep } from './driver.js';
-import { LINK_PROFILES, type LinkProfile, type NetworkDevice, TestbedNetwork, namespacesAvailable } from './netns.js';
+import { LINK_PROFILES, type LinkProfile, type NetworkDevice, TestbedNetwork, expectedHandshakeRttMs, namespacesAvailable } from './netns.js';
+import { DeviceBackground, type DeviceBackgroundReport, OS_HOSTS, OsServices } from './os-background.js';
 import { RESOLVER_ADDR, Resolver } from './resolver.js';
+import { hashKey } from './shapes.js';
 import { makeTestbedCerts } from './certs.js';
 import { Frontends, stackOf } from './frontends.js';
 import type { Scenario } from './scenario.js';
@@ -90,18 +92,21 @@ export function plan(s: Scenario, users: number, repetitions: number, random: ()
  * and removes the namespaces, also when starting failed half-way.
  */
 async function startNetwork(users: number, hosts: readonly TestbedHost[], profile: LinkProfile, seed: number, port: number, dir: string): Promise<{ net: TestbedNetwork; spki: string; stop(): Promise<void> }> {
-  const net = await TestbedNetwork.create({ devices: users, serverAddrs: [...new Set(hosts.map((h) => h.addr)), RESOLVER_ADDR], resolver: RESOLVER_ADDR, profile });
+  const net = await TestbedNetwork.create({ devices: users, serverAddrs: [...new Set([...hosts, ...OS_HOSTS].map((h) => h.addr)), RESOLVER_ADDR], resolver: RESOLVER_ADDR, profile });
   let resolver: Resolver | undefined;
   let apps: AppsProcess | undefined;
   let frontends: Frontends | undefined;
+  let os: OsServices | undefined;
   const stop = async () => {
+    await os?.stop();
     await frontends?.stop();
     await apps?.stop();
     await resolver?.stop();
     await net.destroy();
   };
   try {
-    resolver = await Resolver.start(net.servers, hosts);
+    resolver = await Resolver.start(net.servers, [...hosts, ...OS_HOSTS]);
+    os = await OsServices.start(net.servers, seed);
     apps = await AppsProcess.start(net.servers, { seed, port: BACKEND_PORT, hosts: TESTBED_HOSTS, behindProxy: true });
     const certs = new Map([...new Set(hosts.map((h) => h.addr))].map((addr) => [addr, makeTestbedCerts(hosts.filter((h) => h.addr === addr).map((h) => h.host))]));
     const backendOf = new Map(TESTBED_HOSTS.map((h) => [h.host, `${h.addr}:${BACKEND_PORT}`]));
@@ -141,7 +146,7 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
   let capture: CaptureProcess | undefined;
   const schedule = plan(s, users, reps, random);
   const total = schedule.reduce((n, l) => n + l.length, 0);
-  let seq = 0;
+  const backgrounds: DeviceBackgroundReport[] = [];
   try {
     let source: CaptureSource = o.capture;
     if (mode === 'netns') {
@@ -167,57 +172,69 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
       url = driver.url;
     }
     const pages = [...new Set(s.actions.map((a) => a.page))];
-    for (let u = 0; u < users; u++) {
+    // Sequence numbers from the plan, not from completion order: the same seed numbers the same actions alike.
+    const seqBase = schedule.map((_, u) => schedule.slice(0, u).reduce((n, l) => n + l.length, 0));
+    const session = async (u: number) => {
       const user = `user${u + 1}`;
-      // Namespaced: each user is a device of its own, with its own address and its own WebDriver server.
+      // Each user draws from a generator of its own: think times, words and uploads do not depend on how the
+      // users' actions interleave.
+      const userRandom = mulberry32(hashKey(`${o.seed} ${user}`));
+      // Namespaced: each user is a device of its own, with its own address, WebDriver server and background.
       const device: NetworkDevice | undefined = net?.devices[u];
+      let own: ChromeDriverServer | undefined;
+      let background: DeviceBackground | undefined;
       if (device) {
-        driver = await ChromeDriverServer.start(o.chromedriver, { ns: device.ns, host: device.mgmtAddr, client: device.mgmtRootAddr });
-        url = driver.url;
+        own = await ChromeDriverServer.start(o.chromedriver, { ns: device.ns, host: device.mgmtAddr, client: device.mgmtRootAddr });
+        background = await DeviceBackground.start(device.ns, { seed: hashKey(`${o.seed} ${user} background`) });
       }
       const caps: Record<string, unknown> =
         s.target === 'testbed'
           ? { browserName: 'chrome', 'goog:chromeOptions': { binary: o.chromium ?? '/usr/bin/chromium', args: [...CHROMIUM_FLAGS, ...chromiumTestbedArgs(spki, mode === 'netns' ? 'dns' : hosts, port), `--user-data-dir=${join(tmp, user)}`] } }
           : { ...(s.capabilities ?? {}) };
-      const runner = await StepRunner.connect(url!, caps, s, random, tmp, port);
       try {
-        await runner.openPages(pages);
-        await sleep(1500); // page loads settle: their flows end before the first action
-        const count = new Map<number, number>();
-        for (const ai of schedule[u]) {
-          const a = s.actions[ai];
-          await runner.show(a.page);
+        const runner = await StepRunner.connect((own ?? driver)?.url ?? url!, caps, s, userRandom, tmp, port);
+        try {
+          await runner.openPages(pages);
+          await sleep(1500); // page loads settle: their flows end before the first action
+          const count = new Map<number, number>();
+          for (const [k, ai] of schedule[u].entries()) {
+            const a = s.actions[ai];
+            await runner.show(a.page);
+            await sleep(runner.between(s.thinkMs));
+            const startNs = now();
+            for (const step of a.steps) await runner.run(step);
+            const endNs = now();
+            const rec: ActionRecord = {
+              user,
+              device: s.target === 'testbed' ? `chromium-${user}` : String(caps['appium:udid'] ?? caps['appium:deviceName'] ?? 'device'),
+              app: a.app,
+              action: a.action,
+              startNs,
+              endNs,
+              scenario: s.name,
+              repetition: count.get(ai) ?? 0,
+              seq: seqBase[u] + k,
+              // A device of its own: its actions label only its flows.
+              ...(device ? { clientAddr: device.addr } : {}),
+            };
+            count.set(ai, rec.repetition + 1);
+            log.write(rec);
+            done.push(rec);
+            o.onProgress?.(done.length, total, rec);
+          }
           await sleep(runner.between(s.thinkMs));
-          const startNs = now();
-          for (const step of a.steps) await runner.run(step);
-          const endNs = now();
-          const rec: ActionRecord = {
-            user,
-            device: s.target === 'testbed' ? `chromium-${user}` : String(caps['appium:udid'] ?? caps['appium:deviceName'] ?? 'device'),
-            app: a.app,
-            action: a.action,
-            startNs,
-            endNs,
-            scenario: s.name,
-            repetition: count.get(ai) ?? 0,
-            seq: seq++,
-            // A device of its own: its actions label only its flows.
-            ...(device ? { clientAddr: device.addr } : {}),
-          };
-          count.set(ai, rec.repetition + 1);
-          log.write(rec);
-          done.push(rec);
-          o.onProgress?.(seq, total, rec);
+        } finally {
+          await runner.close().catch(() => undefined);
         }
-        await sleep(runner.between(s.thinkMs));
       } finally {
-        await runner.close().catch(() => undefined);
-        if (device) {
-          await driver?.stop();
-          driver = undefined;
-        }
+        await own?.stop();
+        if (background) backgrounds.push(await background.stop());
       }
-    }
+    };
+    // Devices act at the same time, as phones on one access point do; on loopback (one address for every user)
+    // users take turns, so the action log's windows still say whose flow is whose.
+    if (net) await Promise.all(schedule.map((_, u) => session(u)));
+    else for (let u = 0; u < users; u++) await session(u);
     await sleep(1500); // last responses and FIN/ACKs reach the capture
   } finally {
     log.close();
@@ -251,13 +268,15 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
     records: result.report.records,
     capture: { file: capFile, command: capture?.command },
     clock: 'Action times: the host realtime clock read once at start, advanced by the monotonic clock (process.hrtime); packets: the kernel timestamps of the capture on the same host.',
+    determinism:
+      'The seed fixes the plan (which actions, in which order, per user), think times, typed words, upload sizes, and the content each request draws (feeds, manifests, mails: per client, host and path). Not fixed: network timing (the radio\'s jitter, scheduling on this machine), hence how actions of concurrent devices interleave, which background requests fall inside an action, the video player\'s bitrate rung (it follows measured throughput) and how connections are reused or moved to QUIC.',
     labeling: { burst_gap_sec: DEFAULT_LABEL_BURST_GAP_SEC, rules, report: 'label-report.json' },
     hosts: s.target === 'testbed' ? hosts : undefined,
     network:
       s.target !== 'testbed'
         ? undefined
         : mode === 'netns'
-          ? { mode, asked: wanted, namespaces: `cs${net?.id}-*`, link: profile, shaping: net?.shaping, mtu: 1500, resolver: `dnsmasq on ${RESOLVER_ADDR}: the app names, NXDOMAIN for every other`, servers: Object.fromEntries(hosts.map((h) => [h.host, stackOf(h) === 'caddy' ? 'caddy (Go crypto/tls; HTTP/2, HTTP/3 over QUIC)' : 'nginx (OpenSSL, TLS 1.2; HTTP/2)'])), devices: net?.devices.map((d, i) => ({ user: `user${i + 1}`, addr: d.addr })), capture_point: 'the access point namespace, its device-side interfaces' }
+          ? { mode, asked: wanted, namespaces: `cs${net?.id}-*`, link: profile, shaping: net?.shaping, mtu: 1500, resolver: `dnsmasq on ${RESOLVER_ADDR}: the app names, NXDOMAIN for every other`, expected_handshake_rtt_ms: expectedHandshakeRttMs(profile), servers: Object.fromEntries(hosts.map((h) => [h.host, stackOf(h) === 'caddy' ? `caddy (Go crypto/tls; HTTP/2, HTTP/3 over QUIC${h.quic ? ' from the first connection' : ' after Alt-Svc'})` : 'nginx (OpenSSL, TLS 1.2; HTTP/2)'])), devices: net?.devices.map((d, i) => ({ user: `user${i + 1}`, addr: d.addr })), concurrent_devices: true, os_background: { hosts: OS_HOSTS, per_device: backgrounds }, capture_point: 'the access point namespace, its device-side interfaces' }
           : { mode, asked: wanted, why: wanted === 'auto' ? 'network namespaces cannot be made here (root and iproute2 are needed): everything ran on the loopback interface' : 'asked for', capture_point: 'the loopback interface' },
     tools: {
       cipherscope: pkg.version,

@@ -15,6 +15,9 @@ const busy = () => status('busy');
 // Telemetry beacons to a host no app rule names: background, always impertinent.
 setInterval(() => fetch('https://telemetry.testbed:' + location.port + '/beacon', { method: 'POST', body: 'v=1&t=' + Date.now(), mode: 'no-cors' }).catch(() => {}), 7000);
 const readFile = (input) => input.files[0] ? input.files[0].arrayBuffer() : Promise.resolve(new ArrayBuffer(0));
+const origin = (host) => 'https://' + host + ':' + location.port;
+// The app's script, from the CDN two apps share (a fixed file per app, fetched at every start: no cache).
+const lib = (bytes) => fetch(origin('static.sharedcdn.testbed') + '/lib.js?size=' + bytes).then((r) => r.arrayBuffer()).catch(() => {});
 </script>`;
 
 const social = `<!doctype html><html><head><meta charset="utf-8"><title>Social</title></head><body>
@@ -34,7 +37,7 @@ document.getElementById('post-btn').onclick = () => {
 document.getElementById('photo-btn').onclick = () => {
   busy();
   readFile(document.getElementById('photo-file'))
-    .then((b) => fetch('/api/photos', { method: 'POST', body: b }))
+    .then((b) => fetch(origin('upload.social.testbed') + '/api/photos', { method: 'POST', body: b }))
     .then((r) => r.json()).then(ok, fail);
 };
 document.getElementById('comment-btn').onclick = () => {
@@ -43,7 +46,14 @@ document.getElementById('comment-btn').onclick = () => {
   fetch('/api/comments', { method: 'POST', body: JSON.stringify({ post: Math.floor(Math.random() * 100), text }), headers: { 'Content-Type': 'application/json' } })
     .then((r) => r.json()).then(() => { document.getElementById('comment-text').value = ''; ok(); }, fail);
 };
-const feed = () => fetch('/api/feed').then((r) => r.json()).then((f) => { document.getElementById('feed').textContent = f.posts.length + ' posts'; }).catch(() => {});
+// A feed page, then its images from the app's own CDN, six at a time as a browser fetches them.
+const feed = () => fetch('/api/feed').then((r) => r.json()).then(async (f) => {
+  document.getElementById('feed').textContent = f.posts.length + ' posts';
+  for (let i = 0; i < f.posts.length; i += 6) {
+    await Promise.all(f.posts.slice(i, i + 6).map((p) => fetch(origin('img.socialcdn.testbed') + '/img?size=' + p.image).then((r) => r.arrayBuffer())));
+  }
+}).catch(() => {});
+lib(180000);
 feed();
 setInterval(feed, 20000);
 </script></body></html>`;
@@ -54,12 +64,22 @@ const video = `<!doctype html><html><head><meta charset="utf-8"><title>Video</ti
 <textarea id="comment-text"></textarea><button id="comment-btn">Comment</button>
 ${COMMON}
 <script>
-// Playback like DASH: a manifest, then the segments one after another.
+lib(240000);
+// Playback like DASH/HLS: a manifest, the thumbnail from the shared CDN, then the segments one after another from
+// the video CDN, each at the highest rung under 80 % of the throughput the previous segment came at (shapes.ts).
 document.getElementById('play-btn').onclick = async () => {
   busy();
   try {
     const m = await (await fetch('/api/manifest')).json();
-    for (let i = 0; i < m.segments.length; i++) await (await fetch('/seg?n=' + i + '&size=' + m.segments[i])).arrayBuffer();
+    await (await fetch(origin('static.sharedcdn.testbed') + '/thumb?size=' + m.thumb)).arrayBuffer();
+    let rung = m.startRung;
+    for (let i = 0; i < m.segments; i++) {
+      const t0 = performance.now();
+      const b = await (await fetch(origin('rr1.videoplayback.testbed') + '/seg?video=' + m.video + '&rung=' + rung + '&n=' + i)).arrayBuffer();
+      const kbps = (b.byteLength * 8) / Math.max(1, performance.now() - t0);
+      rung = 0;
+      while (rung < m.maxRung && m.ladderKbps[rung + 1] < 0.8 * kbps) rung++;
+    }
     ok();
   } catch (e) { fail(e); }
 };
@@ -83,7 +103,13 @@ let nextId = 1;
 const waiting = new Map();
 const connect = () => {
   ws = new WebSocket('wss://chat.testbed:' + location.port + '/ws');
-  ws.onmessage = (ev) => { const m = JSON.parse(ev.data); const f = waiting.get(m.id); if (f) { waiting.delete(m.id); f(); } };
+  ws.onmessage = (ev) => {
+    const m = JSON.parse(ev.data);
+    // A contact's message: a read receipt goes back, as messengers send them.
+    if (m.type === 'message') { ws.send(JSON.stringify({ type: 'read', id: m.id })); return; }
+    const f = waiting.get(m.id);
+    if (f) { waiting.delete(m.id); f(); }
+  };
   ws.onclose = () => setTimeout(connect, 1000);
 };
 connect();
@@ -112,7 +138,9 @@ inbox();
 setInterval(() => fetch('/api/sync').catch(() => {}), 30000);
 document.getElementById('read-btn').onclick = () => {
   busy();
-  fetch('/api/mail?id=' + Math.floor(Math.random() * 1000)).then((r) => r.json()).then(ok, fail);
+  fetch('/api/mail?id=' + Math.floor(Math.random() * 1000)).then((r) => r.json())
+    .then((m) => m.attachment > 0 ? fetch(origin('attachments.mail.testbed') + '/att?size=' + m.attachment).then((r) => r.arrayBuffer()) : null)
+    .then(ok, fail);
 };
 document.getElementById('mail-send').onclick = () => {
   busy();

@@ -13,7 +13,7 @@ export const RESOLVER_ADDR = '192.0.2.53';
 export class Resolver {
   private constructor(private readonly child: ChildProcess) {}
 
-  static async start(netns: string, hosts: readonly TestbedHost[], binary = '/usr/sbin/dnsmasq', timeoutMs = 10_000): Promise<Resolver> {
+  static async start(netns: string, hosts: readonly Pick<TestbedHost, 'host' | 'addr'>[], binary = '/usr/sbin/dnsmasq', timeoutMs = 10_000): Promise<Resolver> {
     const records = hosts.map((h) => `--host-record=${h.host},${h.addr}`);
     const args = ['--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--no-poll', '--bind-interfaces', `--listen-address=${RESOLVER_ADDR}`, '--pid-file=', '--log-facility=-', '--local=/#/', ...records];
     const child = spawn('ip', ['netns', 'exec', netns, binary, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });

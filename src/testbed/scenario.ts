@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type Dist, type Range, isDist } from './shapes.js';
 
 /**
  * A scenario: which actions to script, how often, and the WebDriver steps of each. One format drives the built-in
@@ -8,16 +9,16 @@ import { fileURLToPath } from 'node:url';
  * WebDriver element operations either way; only selectors and `open` targets differ. Documented in
  * docs/ground-truth.md.
  */
-export type Range = [number, number];
+export type { Dist, Range } from './shapes.js';
 
 export type Step =
   /** Navigate: a testbed page name, a URL, or (Appium) an app package to activate. Setup only, outside actions. */
   | { open: string }
   | { click: string }
-  /** Type random words (count drawn from the range) into the element. */
-  | { type: string; words: Range }
-  /** Put a file of random bytes (size drawn from the range; JPEG header) into a file input. Web targets only. */
-  | { upload: string; bytes: Range }
+  /** Type random words (count drawn from the distribution: a range or a log-normal, shapes.ts) into the element. */
+  | { type: string; words: Dist }
+  /** Put a file of random bytes (size drawn from the distribution; JPEG header) into a file input. Web targets only. */
+  | { upload: string; bytes: Dist }
   /** Wait until the element's text matches the regular expression. */
   | { waitFor: string; text: string; timeoutMs?: number }
   | { pause: Range };
@@ -40,8 +41,8 @@ export interface Scenario {
   users: number;
   /** Actions of each class in the whole run, spread over the users. */
   repetitions: number;
-  /** Think time before each action (ms). */
-  thinkMs: Range;
+  /** Think time before each action (ms): a range or a log-normal (shapes.ts). */
+  thinkMs: Dist;
   /** Page / screen name -> URL, testbed page name, or app package. */
   pages: Record<string, string>;
   /** Host rules file (relative to the scenario file) naming the apps; default: the testbed's rules. */
@@ -64,8 +65,8 @@ function checkStep(s: unknown, where: string): Step {
   const o = s as Record<string, unknown>;
   const str = (k: string) => typeof o[k] === 'string' && (o[k] as string).length > 0;
   if (str('open') || str('click')) return o as Step;
-  if (str('type') && isRange(o.words)) return o as Step;
-  if (str('upload') && isRange(o.bytes)) return o as Step;
+  if (str('type') && isDist(o.words)) return o as Step;
+  if (str('upload') && isDist(o.bytes)) return o as Step;
   if (str('waitFor') && typeof o.text === 'string') {
     try {
       new RegExp(o.text);
@@ -75,7 +76,7 @@ function checkStep(s: unknown, where: string): Step {
     return o as Step;
   }
   if (isRange(o.pause)) return o as Step;
-  throw new ScenarioError(`${where}: unknown step ${JSON.stringify(s)}; steps are open, click, type+words, upload+bytes, waitFor+text, pause`);
+  throw new ScenarioError(`${where}: unknown step ${JSON.stringify(s)}; steps are open, click, type+words, upload+bytes, waitFor+text, pause (words, bytes: [min, max] or {"lognormal": {"median", "sigma"}, "min", "max"})`);
 }
 
 export function parseScenario(text: string, where: string): Scenario {
@@ -92,7 +93,7 @@ export function parseScenario(text: string, where: string): Scenario {
   need(o.target === 'testbed' || o.target === 'webdriver', '"target" must be "testbed" or "webdriver"');
   need(Number.isInteger(o.users) && (o.users as number) >= 1, '"users" must be an integer >= 1');
   need(Number.isInteger(o.repetitions) && (o.repetitions as number) >= 1, '"repetitions" must be an integer >= 1');
-  need(isRange(o.thinkMs), '"thinkMs" must be [min, max]');
+  need(isDist(o.thinkMs), '"thinkMs" must be [min, max] or {"lognormal": {"median", "sigma"}, "min", "max"}');
   need(typeof o.pages === 'object' && o.pages !== null, '"pages" must map page names to URLs or app packages');
   need(Array.isArray(o.actions) && o.actions.length > 0, '"actions" must be a non-empty list');
   const pages = o.pages as Record<string, string>;
