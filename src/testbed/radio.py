@@ -101,7 +101,8 @@ def main():
     seq = 0
     readers = [s for s, _ in directions.values()]
     while running[0]:
-        timeout = None if not queue else max(0.0, queue[0][0] - time.monotonic())
+        # At most 0.2 s: select is restarted after a signal (PEP 475), so SIGTERM is only seen when it returns.
+        timeout = 0.2 if not queue else min(0.2, max(0.0, queue[0][0] - time.monotonic()))
         try:
             ready, _, _ = select.select(readers, [], [], timeout)
         except InterruptedError:

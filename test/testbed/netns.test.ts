@@ -12,6 +12,7 @@ import { networkHosts } from '../../src/testbed/apps.js';
 import { runTestbed } from '../../src/testbed/harness.js';
 import { spawn } from 'node:child_process';
 import { LINK_PROFILES, TestbedNetwork, expectedHandshakeRttMs, namespacesAvailable } from '../../src/testbed/netns.js';
+import { OS_HOSTS } from '../../src/testbed/os-background.js';
 import { loadScenario } from '../../src/testbed/scenario.js';
 import { tshark } from '../helpers/tshark.js';
 
@@ -52,7 +53,7 @@ describe('testbed in network namespaces: devices, an access point, a resolver an
 
     // 2. Only the testbed's network: the devices, the servers' public addresses; no loopback, no WebDriver.
     const hosts = networkHosts();
-    const servers = new Set([...hosts.map((h) => h.addr), '192.0.2.53']);
+    const servers = new Set([...hosts.map((h) => h.addr), ...OS_HOSTS.map((h) => h.addr), '192.0.2.53']);
     for (const [src, dst] of fields(capture, 'ip', 'ip.src', 'ip.dst')) {
       for (const a of [src, dst]) assert.ok(devices.includes(a) || servers.has(a), `address ${a} in the capture`);
     }
@@ -67,7 +68,7 @@ describe('testbed in network namespaces: devices, an access point, a resolver an
     const ja3s = new Set(fields(capture, 'tls.handshake.type==2', 'tls.handshake.ja3s').map(([j]) => j));
     assert.ok(ja3s.size >= 2, `JA3S: ${[...ja3s].join(' ')}`);
     const quicServers = new Set(fields(capture, 'quic && udp.srcport==8443', 'ip.src').map(([a]) => a));
-    for (const h of hosts.filter((x) => x.app === 'Social' || x.app === 'Video')) assert.ok(quicServers.has(h.addr), `QUIC from ${h.host}`);
+    for (const h of hosts.filter((x) => x.quic)) assert.ok(quicServers.has(h.addr), `QUIC from ${h.host}`);
     assert.deepEqual(manifest.network.servers['chat.testbed'], 'nginx (OpenSSL, TLS 1.2; HTTP/2)');
 
     // 5. The records, labeled: every action of each device has flows of its own device and app; nothing is labeled
@@ -104,7 +105,30 @@ describe('testbed in network namespaces: devices, an access point, a resolver an
     const median = rtts[Math.floor(rtts.length / 2)];
     const want = expectedHandshakeRttMs(LINK_PROFILES.wifi);
     assert.ok(rtts.length >= 10 && median > want * 0.85 && median < want * 1.5, `median initial RTT ${median} ms of ${rtts.length} handshakes, profile ${want} ms`);
-    // 7. Nothing is left behind: the namespaces are gone.
+    // 7. Several names per app, seen in the ClientHellos; the CDN two apps share is named by no rule.
+    for (const app of ['Social', 'Video']) {
+      const names = new Set(rows.filter((r) => r.app === app && r.tls_sni !== null).map((r) => r.tls_sni));
+      assert.ok(names.size >= 2, `${app} flows went to ${[...names].join(', ')}`);
+    }
+    const shared = rows.filter((r) => r.tls_sni === 'static.sharedcdn.testbed');
+    assert.ok(shared.length > 0 && shared.every((r) => r.app === null && r.label_action === 'impertinent'), 'shared CDN flows: no app');
+
+    // 8. The OS background of each device next to the apps: SNTP answers, 204 connectivity checks, the push
+    // channel's TLS connection; all of it impertinent.
+    for (const d of devices) {
+      assert.ok(fields(capture, `ntp.flags.mode==4 && ip.dst==${d}`, 'frame.number').length > 0, `SNTP answer to ${d}`);
+      assert.ok(fields(capture, `http.response.code==204 && ip.dst==${d}`, 'frame.number').length > 0, `connectivity check of ${d}`);
+      assert.ok(fields(capture, `tls.handshake.extensions_server_name=="mtalk.os.testbed" && ip.src==${d}`, 'frame.number').length > 0, `push channel of ${d}`);
+    }
+    const os = rows.filter((r) => OS_HOSTS.some((h) => h.addr === r.server_addr));
+    assert.ok(os.length >= 6 && os.every((r) => r.app === null && r.label_action === 'impertinent'), `${os.length} OS background flows, impertinent`);
+    for (const b of manifest.network.os_background.per_device as Array<{ ntp: number; checks: number; errors: string[] }>) assert.ok(b.ntp > 0 && b.checks > 0 && b.errors.length === 0, JSON.stringify(b));
+
+    // 9. The devices act at the same time: some actions of one overlap actions of the other.
+    const [d1, d2] = devices.map((d) => actions.filter((a) => a.clientAddr === d));
+    assert.ok(d1.some((a) => d2.some((b) => a.startNs < b.endNs && b.startNs < a.endNs)), 'no two actions of the two devices overlap');
+
+    // 10. Nothing is left behind: the namespaces are gone.
     const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
     const prefix = String(manifest.network.namespaces).replace(/\*$/, '');
     assert.ok(prefix.length > 3 && !left.includes(prefix), `${prefix} namespaces left: ${left}`);
