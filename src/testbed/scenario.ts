@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Dist, type Range, isDist } from './shapes.js';
+import { type Dist, isDist } from './shapes.js';
 
 /**
  * A scenario: which actions to script, how often, and the WebDriver steps of each. One format drives the built-in
@@ -21,7 +21,7 @@ export type Step =
   | { upload: string; bytes: Dist }
   /** Wait until the element's text matches the regular expression. */
   | { waitFor: string; text: string; timeoutMs?: number }
-  | { pause: Range };
+  | { pause: Dist };
 
 export interface ScenarioAction {
   /** App name as the host rules name it. */
@@ -56,10 +56,6 @@ export const SCENARIO_DIR = join(dirname(fileURLToPath(import.meta.url)), '../..
 
 export class ScenarioError extends Error {}
 
-function isRange(v: unknown): v is Range {
-  return Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0) && v[0] <= v[1];
-}
-
 function checkStep(s: unknown, where: string): Step {
   if (typeof s !== 'object' || s === null) throw new ScenarioError(`${where}: a step must be an object`);
   const o = s as Record<string, unknown>;
@@ -75,8 +71,8 @@ function checkStep(s: unknown, where: string): Step {
     }
     return o as Step;
   }
-  if (isRange(o.pause)) return o as Step;
-  throw new ScenarioError(`${where}: unknown step ${JSON.stringify(s)}; steps are open, click, type+words, upload+bytes, waitFor+text, pause (words, bytes: [min, max] or {"lognormal": {"median", "sigma"}, "min", "max"})`);
+  if (isDist(o.pause)) return o as Step;
+  throw new ScenarioError(`${where}: unknown step ${JSON.stringify(s)}; steps are open, click, type+words, upload+bytes, waitFor+text, pause (words, bytes, pause: [min, max] or {"lognormal": {"median", "sigma"}, "min", "max"})`);
 }
 
 export function parseScenario(text: string, where: string): Scenario {
