@@ -2,7 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stopChild } from '../common/child.js';
+import { childReady, stopChild } from '../common/child.js';
 
 /**
  * The testbed's network: what a phone on Wi-Fi looks like to the access point that serves it (the seed paper's
@@ -147,7 +147,7 @@ export class TestbedNetwork {
   readonly shaping: { profile: string; applied: string[]; by: string; counts?: Record<string, RadioCounts> };
   private readonly namespaces: string[] = [];
   private radioChild: ChildProcess | undefined;
-  private radioOut = '';
+  private radioOut: () => string = () => '';
 
   private constructor(
     readonly id: string,
@@ -264,24 +264,11 @@ export class TestbedNetwork {
   private async startRadio(links: RadioLink[]): Promise<void> {
     const child = spawn('ip', ['netns', 'exec', this.radio, '/usr/bin/python3', RADIO_SCRIPT, JSON.stringify({ seed: 1, links })], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.radioChild = child;
-    let err = '';
-    child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
-    child.stdout!.on('data', (d: Buffer) => (this.radioOut += d.toString()));
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new TestbedNetworkError(`radio.py did not start within 10 s: ${err.trim()}`)), 10_000);
-      const check = () => {
-        if (this.radioOut.startsWith('ready\n')) {
-          clearTimeout(t);
-          child.stdout!.off('data', check);
-          resolve();
-        }
-      };
-      child.stdout!.on('data', check);
-      child.once('exit', (code) => {
-        clearTimeout(t);
-        reject(new TestbedNetworkError(`radio.py exited with status ${code}: ${err.trim()}`));
-      });
-    });
+    try {
+      this.radioOut = await childReady(child, 'radio.py', 10_000);
+    } catch (e) {
+      throw new TestbedNetworkError((e as Error).message);
+    }
   }
 
   /** The command line that runs `cmd` inside namespace `ns`. */
@@ -294,7 +281,7 @@ export class TestbedNetwork {
     if (this.radioChild) {
       await stopChild(this.radioChild);
       this.radioChild = undefined;
-      const last = this.radioOut.trim().split('\n').pop() ?? '';
+      const last = this.radioOut().trim().split('\n').pop() ?? '';
       try {
         if (last.startsWith('{')) this.shaping.counts = JSON.parse(last) as Record<string, RadioCounts>;
       } catch {

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { stopChild } from '../common/child.js';
+import { childReady, stopChild } from '../common/child.js';
 
 /**
  * What a phone's operating system sends on its own, whatever app is in front: the namespaced testbed runs it on
@@ -50,28 +50,6 @@ function entry(): string[] {
   return [process.execPath, ...process.execArgv, new URL(`./os-process.${ext}`, import.meta.url).pathname];
 }
 
-async function ready(child: ChildProcess, what: string, timeoutMs = 15_000): Promise<() => string> {
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${what} did not start within ${timeoutMs} ms: ${err.trim()}`)), timeoutMs);
-    const check = () => {
-      if (out.startsWith('ready\n')) {
-        clearTimeout(t);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', check);
-    child.once('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`${what} exited with status ${code}: ${err.trim()}`));
-    });
-  });
-  return () => out;
-}
-
 /** The OS services (SNTP, connectivity check, push) in the servers' namespace. */
 export class OsServices {
   private constructor(private readonly child: ChildProcess) {}
@@ -79,7 +57,7 @@ export class OsServices {
   static async start(netns: string, seed: number): Promise<OsServices> {
     const child = spawn('ip', ['netns', 'exec', netns, ...entry(), 'services', JSON.stringify({ seed })], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
-      await ready(child, `OS services in ${netns}`);
+      await childReady(child, `OS services in ${netns}`);
     } catch (e) {
       await stopChild(child);
       throw e;
@@ -102,7 +80,7 @@ export class DeviceBackground {
   static async start(netns: string, o: DeviceBackgroundOptions): Promise<DeviceBackground> {
     const child = spawn('ip', ['netns', 'exec', netns, ...entry(), 'device', JSON.stringify(o)], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
-      return new DeviceBackground(child, await ready(child, `OS background in ${netns}`));
+      return new DeviceBackground(child, await childReady(child, `OS background in ${netns}`));
     } catch (e) {
       await stopChild(child);
       throw e;
