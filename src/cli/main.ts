@@ -8,7 +8,7 @@ import { DEFAULT_BYTE_DIST_BYTES, DEFAULT_SPLT_PACKETS } from '../features/seque
 import { DEFAULT_FILTER, PacketFilter } from '../filter/filter.js';
 import { AppMatcher, loadAppRules } from '../features/apps.js';
 import { extractFlowsSharded } from '../meter/sharded.js';
-import { type ExtractSummary, extractFlows, flowColumns } from '../meter/meter.js';
+import { type ExtractSummary, addressLearning, extractFlows, flowColumns } from '../meter/meter.js';
 import { ALL_GROUPS, FEATURE_GROUPS, OPTIONAL_GROUPS, flowPlugins } from '../features/plugins.js';
 import { LENGTH_MODES, type LengthMode } from '../flow/flow.js';
 import { schemaMarkdown } from '../flow/schema.js';
@@ -131,18 +131,21 @@ export function buildProgram(): Command {
             onIssue: issues.onIssue,
             onProgress: progress.update,
           };
+          // With app rules a file is read twice: the first reading learns which app each server address is.
+          const learning = await addressLearning(input, apps, common);
           const summary =
             o.threads > 1
               ? await extractFlowsSharded(
                   input,
                   encodeInShards ? { onEncoded: (b, n) => writer.writeEncoded!(b, n) } : { onRow: (row) => writer.write(row) },
-                  { ...common, threads: o.threads, plugins: pluginOptions, apps: apps?.rules, encode: encodeInShards ? format : undefined },
+                  { ...common, threads: o.threads, plugins: pluginOptions, apps: apps?.rules, addresses: learning.addresses?.entries(), learnAddresses: learning.learnAddresses, encode: encodeInShards ? format : undefined },
                 )
               : await extractFlows(input, (row) => writer.write(row), {
                   ...common,
                   // Fresh plugins per capture: the DNS name map belongs to one capture.
                   plugins: flowPlugins(pluginOptions),
                   apps,
+                  ...learning,
                 });
           progress.stop();
           issues.end(input);

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RecordStage } from '../flow/record.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
+import type { AddressBook } from './learned-addresses.js';
 
 /**
  * Which app a flow belongs to, from host names the flow gives away: the TLS SNI, else the name from the DNS answer
@@ -70,13 +71,29 @@ export class AppMatcher {
 
 export const APP_COLUMNS: readonly ColumnDef[] = [
   { name: 'app', type: 'string', unit: '', identifier: true, description: 'App the flow belongs to by the --apps rules; empty when no host name of the flow matches a rule. Named from host names, so never a model input.' },
-  { name: 'app_evidence', type: 'string', unit: '', identifier: true, description: 'What named the app: sni (TLS/QUIC server name), dns (the DNS answer that preceded the flow), cert (server certificate names, TLS <= 1.2), previous-segment (a later segment of a flow split by the active timeout or --burst-gap, whose handshake was in an earlier segment).' },
-  { name: 'app_host', type: 'string', unit: '', identifier: true, description: 'The host name that matched.' },
+  {
+    name: 'app_evidence',
+    type: 'string',
+    unit: '',
+    identifier: true,
+    description:
+      'What named the app. First-hand: sni (TLS/QUIC server name), dns (the DNS answer that preceded the flow), cert (server certificate names, TLS <= 1.2), previous-segment (a later segment of a flow split by the active timeout or --burst-gap, whose handshake was in an earlier segment). Second-hand: addr (no name of its own; another flow of the capture to the same server address and port named this app: see app_evidence_gap_ns).',
+  },
+  { name: 'app_host', type: 'string', unit: '', identifier: true, description: 'The host name that matched (with addr: the name the other flow carried).' },
+  {
+    name: 'app_evidence_gap_ns',
+    type: 'int',
+    unit: 'ns',
+    identifier: true,
+    description: 'With app_evidence addr: when the naming flow started minus when this flow started (negative: the evidence came first; positive: files are read twice, so later evidence counts too). Empty otherwise.',
+  },
 ];
 
 interface Attribution {
   app: string;
   host: string | null;
+  evidence: string;
+  gapNs: bigint | null;
 }
 
 /**
@@ -95,10 +112,19 @@ export class AppAttributor implements RecordStage {
   private readonly dns: number;
   private readonly san: number;
   private readonly subject: number;
+  private readonly serverAddr: number;
+  private readonly serverPort: number;
+  private readonly firstSeen: number;
 
+  /**
+   * `addresses`: server addresses learned from the capture (learned-addresses.ts), consulted for flows without a
+   * name of their own; with `learn`, every flow named first-hand adds to it as it is written (a live stream).
+   */
   constructor(
     private readonly matcher: AppMatcher,
     columns: readonly ColumnDef[],
+    private readonly addresses?: AddressBook,
+    private readonly learn = false,
   ) {
     const at = (n: string) => columns.findIndex((c) => c.name === n);
     this.sni = at('tls_sni');
@@ -109,25 +135,49 @@ export class AppAttributor implements RecordStage {
     this.segment = at('segment');
     this.reason = at('expiry_reason');
     this.kind = at('record_kind');
+    this.serverAddr = at('server_addr');
+    this.serverPort = at('server_port');
+    this.firstSeen = at('first_seen_ns');
   }
 
-  /** Write app, evidence and host into row[at .. at + 3). */
+  /** Write app, evidence, host and the evidence gap into row[at .. at + 4). */
   fill(row: CellValue[], at: number): void {
     const found = this.fromHosts(row, at);
-    if (this.flowId < 0) return;
-    const id = row[this.flowId] as number;
-    if (!found && this.segment >= 0 && (row[this.segment] as number) > 0) {
+    const id = this.flowId >= 0 ? (row[this.flowId] as number) : -1;
+    if (!found && id >= 0 && this.segment >= 0 && (row[this.segment] as number) > 0) {
       const prev = this.continuing.get(id);
       if (prev) {
         row[at] = prev.app;
-        row[at + 1] = 'previous-segment';
+        row[at + 1] = prev.evidence === 'addr' ? 'addr' : 'previous-segment';
         row[at + 2] = prev.host;
+        row[at + 3] = prev.evidence === 'addr' ? prev.gapNs : null;
       }
     }
-    if (this.kind >= 0 && row[this.kind] !== 'final') return;
+    if (this.addresses !== undefined && this.serverAddr >= 0 && this.firstSeen >= 0) this.byAddress(row, at, found);
+    if (id < 0 || (this.kind >= 0 && row[this.kind] !== 'final')) return;
     const reason = this.reason >= 0 ? row[this.reason] : undefined;
-    if (reason === 'burst-gap' || reason === 'active') this.continuing.set(id, row[at] === null ? null : { app: row[at] as string, host: row[at + 2] as string | null });
-    else this.continuing.delete(id);
+    if (reason === 'burst-gap' || reason === 'active') {
+      this.continuing.set(id, row[at] === null ? null : { app: row[at] as string, host: row[at + 2] as string | null, evidence: row[at + 1] as string, gapNs: row[at + 3] as bigint | null });
+    } else this.continuing.delete(id);
+  }
+
+  /** Learn from a flow named first-hand (with `learn`), or name a flow that has no name from its server address. */
+  private byAddress(row: CellValue[], at: number, found: boolean): void {
+    const addr = row[this.serverAddr];
+    if (typeof addr !== 'string') return;
+    const port = this.serverPort >= 0 ? Number(row[this.serverPort]) : 0;
+    const time = row[this.firstSeen] as bigint;
+    if (found) {
+      if (this.learn) this.addresses!.add({ addr, port, timeNs: time, app: row[at] as string, host: row[at + 2] as string | null });
+      return;
+    }
+    if (row[at] !== null) return; // named by its earlier segment
+    const learned = this.addresses!.lookup(addr, port, time);
+    if (learned === undefined || learned === 'shared') return;
+    row[at] = learned.app;
+    row[at + 1] = 'addr';
+    row[at + 2] = learned.host;
+    row[at + 3] = learned.gapNs;
   }
 
   private fromHosts(row: CellValue[], at: number): boolean {
@@ -138,6 +188,7 @@ export class AppAttributor implements RecordStage {
       row[at] = app;
       row[at + 1] = evidence;
       row[at + 2] = host ?? null;
+      row[at + 3] = null;
       return true;
     };
     if (tryHost(get(this.sni), 'sni') || tryHost(get(this.dns), 'dns')) return true;
@@ -147,6 +198,7 @@ export class AppAttributor implements RecordStage {
     row[at] = null;
     row[at + 1] = null;
     row[at + 2] = null;
+    row[at + 3] = null;
     return false;
   }
 }

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { AppMatcher } from '../features/apps.js';
-import { type ExtractOptions, type ExtractSummary, extractFlows, flowColumns } from '../meter/meter.js';
+import { type ExtractOptions, type ExtractSummary, addressLearning, extractFlows, flowColumns } from '../meter/meter.js';
 import { flowPlugins } from '../features/plugins.js';
 import type { FlowPlugin } from '../flow/flow.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
@@ -35,12 +35,16 @@ export function labeledColumns(plugins: readonly FlowPlugin[] = flowPlugins()): 
 export async function labelCapture(input: string | Readable, actions: readonly ActionRecord[], opts: LabelCaptureOptions, onRow: (row: CellValue[]) => void): Promise<LabelCaptureResult> {
   const plugins = opts.extract?.plugins ?? flowPlugins();
   const labeler = new Labeler(actions, opts.label);
+  const flow = { burstGapSec: DEFAULT_LABEL_BURST_GAP_SEC, ...opts.extract?.flow };
+  // Flows without a name of their own take their server address's app, learned from the rest of the capture.
+  const learning = await addressLearning(input, opts.apps, { ...opts.extract, flow });
   const summary = await extractFlows(input, onRow, {
     ...opts.extract,
     plugins,
     apps: opts.apps,
+    ...learning,
     stages: [(before) => new RowLabeler(labeler, before)],
-    flow: { burstGapSec: DEFAULT_LABEL_BURST_GAP_SEC, ...opts.extract?.flow },
+    flow,
   });
   const columns = labeledColumns(plugins);
   return { columns, summary, report: { capture: summary.capture, ...labeler.finish() } };

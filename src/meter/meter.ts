@@ -9,6 +9,7 @@ import { DEFAULT_FLOW_OPTIONS, FlowTable, type FlowTableOptions, type RecordKind
 import { type ReadOptions, type ReadResult, readCapture } from '../pcap/reader.js';
 import type { CaptureIssue, CaptureMetadata, PacketRecord } from '../pcap/types.js';
 import { APP_COLUMNS, AppAttributor, type AppMatcher } from '../features/apps.js';
+import { AddressBook } from '../features/learned-addresses.js';
 import { DEFAULT_PLUGINS, flowPlugins } from '../features/plugins.js';
 
 /**
@@ -29,8 +30,15 @@ export interface ExtractOptions {
   filter?: FilterOptions;
   plugins?: readonly FlowPlugin[];
   decoder?: DecoderOptions;
-  /** App rules: adds the app, app_evidence and app_host columns (the first record stage). */
+  /** App rules: adds the app, app_evidence, app_host and app_evidence_gap_ns columns (the first record stage). */
   apps?: AppMatcher;
+  /**
+   * Server addresses learned from the capture (learnAddresses, a first reading of a file): flows without a name of
+   * their own take the app of the same server address and port (app_evidence addr). With apps only.
+   */
+  addresses?: AddressBook;
+  /** Learn addresses while metering, from the flows named so far (live input: forward in time only). */
+  learnAddresses?: boolean;
   /** Record stages after the plugins (and the app columns), each adding its columns to every record. */
   stages?: readonly RecordStageFactory[];
   onIssue?: (issue: CaptureIssue) => void;
@@ -114,7 +122,7 @@ export class FlowMeter {
     this.decoder = new Decoder(opts.decoder);
     this.filter = opts.filter ? new PacketFilter(opts.filter) : undefined;
     this.observers = plugins.filter((p) => p.observe !== undefined);
-    const stageFactories: RecordStageFactory[] = [...(opts.apps ? [(before: readonly ColumnDef[]) => new AppAttributor(opts.apps!, before)] : []), ...(opts.stages ?? [])];
+    const stageFactories: RecordStageFactory[] = [...(opts.apps ? [(before: readonly ColumnDef[]) => new AppAttributor(opts.apps!, before, opts.addresses ?? (opts.learnAddresses ? new AddressBook() : undefined), opts.learnAddresses === true)] : []), ...(opts.stages ?? [])];
     const columns: ColumnDef[] = flowColumns(plugins);
     const stages: RecordStage[] = [];
     const stageAt: number[] = [];
@@ -274,6 +282,41 @@ export async function extractFlows(input: string | Readable, onRow: (row: CellVa
   const issues = issueCounter(opts.onIssue);
   const result = await readCapture(input, { packet: (rec) => meter.packet(rec), issue: issues.issue }, { name, onProgress: opts.onProgress }).finally(() => clearInterval(timer));
   return summarize(name, result, meter.finish(), issues.errors, issues.warnings, started);
+}
+
+/**
+ * The first of two readings of a file with app rules: meter it with the TLS and DNS plugins only and keep, for
+ * every flow named first-hand (SNI, DNS answer, certificate), its server address, port, time and app. The second
+ * reading (extractFlows with `addresses`) names the flows that carry no name of their own, whether the evidence
+ * came before or after them. About the cost of a `--features tls,dns` run.
+ */
+export async function learnAddresses(input: string, apps: AppMatcher, opts: Pick<ExtractOptions, 'flow' | 'filter' | 'decoder'> = {}): Promise<AddressBook> {
+  const book = new AddressBook();
+  const plugins = flowPlugins({ groups: ['tls', 'dns'] });
+  const columns = flowColumns(plugins, true);
+  const at = (n: string) => columns.findIndex((c) => c.name === n);
+  const [addr, port, first, app, evidence, host] = ['server_addr', 'server_port', 'first_seen_ns', 'app', 'app_evidence', 'app_host'].map(at);
+  await extractFlows(
+    input,
+    (row) => {
+      const e = row[evidence];
+      if (e !== 'sni' && e !== 'dns' && e !== 'cert') return;
+      if (typeof row[addr] !== 'string') return;
+      book.add({ addr: row[addr] as string, port: Number(row[port]), timeNs: row[first] as bigint, app: row[app] as string, host: row[host] as string | null });
+    },
+    { ...opts, plugins, apps },
+  );
+  return book;
+}
+
+/**
+ * How a run with app rules learns server addresses: a file is read twice (learnAddresses first), so evidence
+ * before and after a flow counts; a stream (standard input, live capture) learns forward as it goes.
+ */
+export async function addressLearning(input: string | Readable, apps: AppMatcher | undefined, opts: Pick<ExtractOptions, 'flow' | 'filter' | 'decoder' | 'live'>): Promise<{ addresses?: AddressBook; learnAddresses?: boolean }> {
+  if (apps === undefined) return {};
+  if (typeof input !== 'string' || input === '-' || opts.live) return { learnAddresses: true };
+  return { addresses: await learnAddresses(input, apps, opts) };
 }
 
 /** Names of the transport protocols counted by name in summaries. */

@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { CellValue } from '../flow/schema.js';
 import type { PacketRecord } from '../pcap/types.js';
 import { AppMatcher } from '../features/apps.js';
+import { AddressBook } from '../features/learned-addresses.js';
 import { flowPlugins } from '../features/plugins.js';
 import { encodedSink } from '../output/writers.js';
 import { FlowMeter } from './meter.js';
@@ -42,7 +43,7 @@ const meter = new FlowMeter(
     rows.push(row.slice());
     if (rows.length >= init.rowsPerMessage) flushRows();
   },
-  { plugins: flowPlugins(o.plugins), flow: o.flow, filter: o.filter, decoder: o.decoder, apps: o.apps ? new AppMatcher(o.apps) : undefined },
+  { plugins: flowPlugins(o.plugins), flow: o.flow, filter: o.filter, decoder: o.decoder, apps: o.apps ? new AppMatcher(o.apps) : undefined, addresses: o.addresses ? AddressBook.from(o.addresses) : undefined, learnAddresses: o.learnAddresses },
 );
 if (o.encode) {
   encoder = encodedSink(o.encode, meter.columns, (bytes) => {

@@ -10,6 +10,7 @@ import { type FlowTableOptions, SCAN_INTERVAL_NS, flowHash } from '../flow/table
 import { readCapture } from '../pcap/reader.js';
 import type { PacketRecord } from '../pcap/types.js';
 import type { AppRules } from '../features/apps.js';
+import type { AddressEvidence } from '../features/learned-addresses.js';
 import { type PluginOptions, flowPlugins, pluginModules } from '../features/plugins.js';
 import { type ExtractOptions, type ExtractSummary, type MeterCounts, type MeterStatus, inputName, issueCounter, summarize } from './meter.js';
 
@@ -44,6 +45,9 @@ export interface ShardedOptions {
   filter?: FilterOptions;
   decoder?: DecoderOptions;
   apps?: AppRules;
+  /** Learned server addresses (learnAddresses), given to every shard; live shards learn from their own flows. */
+  addresses?: AddressEvidence[];
+  learnAddresses?: boolean;
   live?: { tickMs: number };
   /**
    * Shards encode their rows in this record format (one with an encoder: CSV without header, JSON Lines) themselves and send text: for output that only

@@ -2,7 +2,7 @@ import { addrText } from '../common/addr.js';
 import type { DecodedPacket } from '../decode/packet.js';
 import type { AppMatcher } from '../features/apps.js';
 import { flowPlugins } from '../features/plugins.js';
-import { extractFlows, flowColumns } from '../meter/meter.js';
+import { extractFlows, flowColumns, learnAddresses } from '../meter/meter.js';
 
 /** The flows of one app in a capture: keys (both directions) with their time spans, for `filter --app`. */
 export class AppFlows {
@@ -46,7 +46,7 @@ export async function findAppFlows(input: string, app: string, matcher: AppMatch
       const sec = (v: unknown) => Number(v as bigint) / 1e9;
       flows.add(row[iproto] as number, row[ic] as string, row[icp] as number, row[is] as string, row[isp] as number, sec(row[ifirst]), sec(row[ilast]));
     },
-    { plugins, apps: matcher },
+    { plugins, apps: matcher, addresses: await learnAddresses(input, matcher) },
   );
   return flows;
 }

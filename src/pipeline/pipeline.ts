@@ -7,7 +7,7 @@ import type { FilterOptions } from '../filter/filter.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { DEFAULT_FLOW_OPTIONS, type FlowTableOptions, checkFlowOptions } from '../flow/table.js';
 import { PREDICTION_COLUMNS } from '../models/predictions.js';
-import { type ExtractOptions, type ExtractSummary, type MeterStatus, extractFlows, flowColumns } from '../meter/meter.js';
+import { type ExtractOptions, type ExtractSummary, type MeterStatus, addressLearning, extractFlows, flowColumns } from '../meter/meter.js';
 import { extractFlowsSharded } from '../meter/sharded.js';
 import type { FlowClassifier } from './classifier.js';
 import type { RecordSink } from './sinks.js';
@@ -96,10 +96,12 @@ export async function runPipeline(input: string | Readable, sinks: readonly Reco
   const timers = o.live ? sinks.filter((s) => s.flushEveryMs !== undefined).map((s) => setInterval(() => (chain = chain.then(() => s.flush())), s.flushEveryMs)) : [];
   try {
     const common = { flow, filter: o.filter, decoder: o.decoder, live: o.live, onIssue: o.onIssue, onProgress: o.onProgress, onStatus: o.onStatus };
+    const apps = o.apps ? new AppMatcher(o.apps) : undefined;
+    const learning = await addressLearning(input, apps, common);
     const summary =
       sharded
-        ? await extractFlowsSharded(input, { onRow }, { ...common, threads: o.threads!, plugins, apps: o.apps })
-        : await extractFlows(input, onRow, { ...common, plugins: flowPlugins(plugins), apps: o.apps ? new AppMatcher(o.apps) : undefined });
+        ? await extractFlowsSharded(input, { onRow }, { ...common, threads: o.threads!, plugins, apps: o.apps, addresses: learning.addresses?.entries(), learnAddresses: learning.learnAddresses })
+        : await extractFlows(input, onRow, { ...common, plugins: flowPlugins(plugins), apps, ...learning });
     classifyBatch();
     return summary;
   } finally {
