@@ -192,7 +192,7 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
           ? { browserName: 'chrome', 'goog:chromeOptions': { binary: o.chromium ?? '/usr/bin/chromium', args: [...CHROMIUM_FLAGS, ...chromiumTestbedArgs(spki, mode === 'netns' ? 'dns' : hosts, port), `--user-data-dir=${join(tmp, user)}`] } }
           : { ...(s.capabilities ?? {}) };
       try {
-        const runner = await StepRunner.connect((own ?? driver)?.url ?? url!, caps, s, userRandom, tmp, port);
+        const runner = await StepRunner.connect(own?.url ?? url!, caps, s, userRandom, tmp, port);
         try {
           await runner.openPages(pages);
           await sleep(1500); // page loads settle: their flows end before the first action
@@ -233,7 +233,11 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
     };
     // Devices act at the same time, as phones on one access point do; on loopback (one address for every user)
     // users take turns, so the action log's windows still say whose flow is whose.
-    if (net) await Promise.all(schedule.map((_, u) => session(u)));
+    if (net) {
+      // Every session ends (its browser and background stopped) before the network goes; the first failure is thrown.
+      const failed = (await Promise.allSettled(schedule.map((_, u) => session(u)))).find((r) => r.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+    }
     else for (let u = 0; u < users; u++) await session(u);
     await sleep(1500); // last responses and FIN/ACKs reach the capture
   } finally {
