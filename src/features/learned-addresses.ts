@@ -23,6 +23,8 @@ export interface AddressEvidence {
   timeNs: bigint;
   app: string;
   host: string | null;
+  /** Several apps were seen on this address and port (what entries() hands to a worker for a shared key). */
+  shared?: boolean;
 }
 
 export interface LearnedApp {
@@ -63,7 +65,7 @@ export class AddressBook {
       entry = { app: e.app, shared: false, times: [], hosts: [], sorted: true };
       this.byKey.set(k, entry);
     }
-    if (entry.app !== e.app) entry.shared = true;
+    if (entry.app !== e.app || e.shared) entry.shared = true;
     if (entry.shared) return;
     if (entry.times.length >= MAX_TIMES) {
       this.dropped++;
@@ -108,8 +110,7 @@ export class AddressBook {
       const addr = k.slice(0, bar);
       const port = Number(k.slice(bar + 1));
       if (e.shared) {
-        // Two evidences of different apps rebuild the shared mark.
-        out.push({ addr, port, timeNs: 0n, app: e.app, host: null }, { addr, port, timeNs: 0n, app: `${e.app} (other)`, host: null });
+        out.push({ addr, port, timeNs: 0n, app: e.app, host: null, shared: true });
         continue;
       }
       for (let i = 0; i < e.times.length; i++) out.push({ addr, port, timeNs: e.times[i], app: e.app, host: e.hosts[i] });

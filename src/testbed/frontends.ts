@@ -11,12 +11,8 @@ import type { TestbedHost } from './apps.js';
  * Two stacks give two ServerHello fingerprints (JA3S) and both TCP and QUIC flows, as on the real Internet.
  */
 
-export type Stack = 'caddy' | 'nginx';
+export type Stack = TestbedHost['stack'];
 
-/** Which stack fronts a host (TestbedHost.stack). */
-export function stackOf(h: TestbedHost): Stack {
-  return h.stack;
-}
 
 export interface FrontendHost {
   host: string;

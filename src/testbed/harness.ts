@@ -18,7 +18,7 @@ import { DeviceBackground, type DeviceBackgroundReport, OS_HOSTS, OsServices } f
 import { RESOLVER_ADDR, Resolver } from './resolver.js';
 import { hashKey } from './shapes.js';
 import { makeTestbedCerts } from './certs.js';
-import { Frontends, stackOf } from './frontends.js';
+import { Frontends } from './frontends.js';
 import type { Scenario } from './scenario.js';
 
 /** Port of the app logic behind the TLS front ends (the servers' loopback). */
@@ -111,7 +111,7 @@ async function startNetwork(users: number, hosts: readonly TestbedHost[], profil
     const certs = new Map([...new Set(hosts.map((h) => h.addr))].map((addr) => [addr, makeTestbedCerts(hosts.filter((h) => h.addr === addr).map((h) => h.host))]));
     const backendOf = new Map(TESTBED_HOSTS.map((h) => [h.host, `${h.addr}:${BACKEND_PORT}`]));
     const front = hosts.map((h) => ({ host: h.host, addr: h.addr, backend: backendOf.get(h.host)!, certPem: certs.get(h.addr)!.certPem, keyPem: certs.get(h.addr)!.keyPem }));
-    frontends = await Frontends.start(net.servers, front, new Map(hosts.map((h) => [h.host, stackOf(h)])), port, dir);
+    frontends = await Frontends.start(net.servers, front, new Map(hosts.map((h) => [h.host, h.stack])), port, dir);
     return { net, spki: [...certs.values()].map((c) => c.spkiSha256).join(','), stop };
   } catch (e) {
     await stop();
@@ -280,7 +280,7 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
       s.target !== 'testbed'
         ? undefined
         : mode === 'netns'
-          ? { mode, asked: wanted, namespaces: `cs${net?.id}-*`, link: profile, shaping: net?.shaping, mtu: 1500, resolver: `dnsmasq on ${RESOLVER_ADDR}: the app names, NXDOMAIN for every other`, expected_handshake_rtt_ms: expectedHandshakeRttMs(profile), servers: Object.fromEntries(hosts.map((h) => [h.host, stackOf(h) === 'caddy' ? `caddy (Go crypto/tls; HTTP/2, HTTP/3 over QUIC${h.quic ? ' from the first connection' : ' after Alt-Svc'})` : 'nginx (OpenSSL, TLS 1.2; HTTP/2)'])), devices: net?.devices.map((d, i) => ({ user: `user${i + 1}`, addr: d.addr })), concurrent_devices: true, os_background: { hosts: OS_HOSTS, per_device: backgrounds }, capture_point: 'the access point namespace, its device-side interfaces' }
+          ? { mode, asked: wanted, namespaces: `cs${net?.id}-*`, link: profile, shaping: net?.shaping, mtu: 1500, resolver: `dnsmasq on ${RESOLVER_ADDR}: the app names, NXDOMAIN for every other`, expected_handshake_rtt_ms: expectedHandshakeRttMs(profile), servers: Object.fromEntries(hosts.map((h) => [h.host, h.stack === 'caddy' ? `caddy (Go crypto/tls; HTTP/2, HTTP/3 over QUIC${h.quic ? ' from the first connection' : ' after Alt-Svc'})` : 'nginx (OpenSSL, TLS 1.2; HTTP/2)'])), devices: net?.devices.map((d, i) => ({ user: `user${i + 1}`, addr: d.addr })), concurrent_devices: true, os_background: { hosts: OS_HOSTS, per_device: backgrounds }, capture_point: 'the access point namespace, its device-side interfaces' }
           : { mode, asked: wanted, why: wanted === 'auto' ? 'network namespaces cannot be made here (root and iproute2 are needed): everything ran on the loopback interface' : 'asked for', capture_point: 'the loopback interface' },
     tools: {
       cipherscope: pkg.version,
