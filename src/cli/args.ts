@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { pluginGroups } from '../features/registry.js';
+import { type AppRules, loadAppRules, withoutIpLists } from '../features/apps.js';
 
 /** Option parsers shared by the commands: each rejects what it cannot read, naming what it wants. */
 
@@ -53,3 +54,14 @@ export function featureGroups(v: string): string[] {
   for (const g of groups) if (!known.includes(g)) throw new InvalidArgumentError(`unknown feature group "${g}"; choose from ${known.join(', ')}`);
   return groups;
 }
+
+/**
+ * `--apps [rules.json]` with `--no-ip-lists`: the rules to name apps by (true or undefined path: the shipped
+ * rules/apps.json), without the IP ownership lists the rules refer to when `ipLists` is false.
+ */
+export function appRules(apps: string | true | undefined, ipLists: boolean | undefined): AppRules {
+  const rules = loadAppRules(apps === true ? undefined : apps);
+  return ipLists === false ? withoutIpLists(rules) : rules;
+}
+
+export const NO_IP_LISTS_HELP = 'with --apps: leave out the IP ownership lists (evidence ip-list) the rules refer to';

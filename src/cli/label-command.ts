@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
-import { featureGroups, milliseconds, reportErrors, seconds } from './args.js';
+import { appRules, featureGroups, milliseconds, reportErrors, seconds } from './args.js';
 import { FEATURE_GROUPS, flowPlugins } from '../features/plugins.js';
-import { AppMatcher, loadAppRules } from '../features/apps.js';
+import { AppMatcher } from '../features/apps.js';
 import { type ActionRecord, readActionLog } from '../label/actions.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC, labelCapture, labeledColumns } from '../label/label-capture.js';
 import { DEFAULT_SLACK_AFTER_NS, DEFAULT_SLACK_BEFORE_NS, type LabelReport } from '../label/labeler.js';
@@ -26,6 +26,7 @@ export function addLabelCommand(program: Command): void {
     .option('--actions <log.jsonl>', 'the action log (format: docs/ground-truth.md)')
     .option('--capture-action <app/action>', 'no log: the whole capture is one action of this app (datasets labeled per capture file)')
     .option('--apps <rules.json>', 'app host rules (default: the shipped rules/apps.json)')
+    .option('--no-ip-lists', 'leave out the IP ownership lists the rules refer to')
     .option('-o, --output <file>', 'labeled flow records (.csv, .jsonl, .parquet); - for standard output', '-')
     .option('--report <file.json>', 'write the labeling report here (actions without a flow, ambiguous records, flows per action)')
     .option('--features <groups>', `feature groups, as for flows (default: ${FEATURE_GROUPS.join(',')}; "series" adds the LSTM input)`, featureGroups, [...FEATURE_GROUPS])
@@ -45,7 +46,7 @@ export function addLabelCommand(program: Command): void {
           // One action over all of time: every flow of the app is labeled with it; other flows are impertinent.
           actions = [{ user: 'capture', device: 'capture', app: m[1], action: m[2], startNs: 0n, endNs: 2n ** 63n, scenario: 'capture-action', repetition: 0, seq: 0 }];
         }
-        const apps = new AppMatcher(loadAppRules(o.apps));
+        const apps = new AppMatcher(appRules(o.apps, o.ipLists));
         const format = formatFromPath(o.output);
         const plugins = () => flowPlugins({ groups: o.features });
         const writer = openRecordWriter(format, o.output, labeledColumns(plugins()));

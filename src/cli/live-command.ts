@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Command } from 'commander';
-import { count as int, reportErrors, seconds } from './args.js';
+import { NO_IP_LISTS_HELP, appRules, count as int, reportErrors, seconds } from './args.js';
 import { StatusLine } from './progress.js';
 import { CaptureProcess } from '../capture/capture.js';
 import { DEFAULT_STREAM, FlowQueue } from '../distributed/flow-queue.js';
@@ -35,6 +35,8 @@ export function addLiveCommand(program: Command): void {
     .option('--key-file <file>', 'the pseudonym key for --db')
     .option('--publish <redis-url>', 'with --model: publish the classified flows to a Redis stream for `cipherscope worker`s (a sensor of the distributed mode)')
     .option('--stream <name>', 'the Redis stream for --publish', DEFAULT_STREAM)
+    .option('--apps [rules.json]', 'add the app columns from host rules (default: the shipped rules/apps.json); server addresses are learned forward as flows are named')
+    .option('--no-ip-lists', NO_IP_LISTS_HELP)
     .option('--threads <n>', 'meter on this many worker threads (packets sharded by a symmetric hash of their addresses)', int, 1)
     .option('--commit-every <seconds>', 'profile updates commit at this interval', seconds, 5)
     .option('--idle-timeout <seconds>', 'end a flow after this much silence', seconds, DEFAULT_FLOW_OPTIONS.idleTimeoutSec)
@@ -47,7 +49,8 @@ export function addLiveCommand(program: Command): void {
         if ((o.db || o.publish) && !o.model) throw new Error('--db and --publish need --model: profiles count classified flows');
         const classifier = o.model ? await loadFlowClassifier(o.model) : undefined;
         const live = { tickMs: 500 };
-        const pipeline = { classifier, threads: o.threads, live, flow: { idleTimeoutSec: o.idleTimeout, activeTimeoutSec: o.activeTimeout, tcpCloseGraceSec: o.tcpCloseGrace } };
+        const apps = o.apps === undefined ? undefined : appRules(o.apps, o.ipLists);
+        const pipeline = { classifier, apps, records: apps && classifier ? ('full' as const) : undefined, threads: o.threads, live, flow: { idleTimeoutSec: o.idleTimeout, activeTimeoutSec: o.activeTimeout, tcpCloseGraceSec: o.tcpCloseGrace } };
         const columns = pipelineColumns(pipeline);
         const format = formatFromPath(o.output);
         if (recordFormat(format).completeOnClose) throw new Error(`live writes CSV or JSON Lines (${recordFormat(format).title} files are complete only when closed)`);

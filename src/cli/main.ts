@@ -26,7 +26,8 @@ import { addCaptureCommand } from './capture-command.js';
 import { addLiveCommand } from './live-command.js';
 import { addWorkerCommands } from './worker-command.js';
 import { addServeCommands } from './serve-command.js';
-import { collect, count, featureGroups, seconds } from './args.js';
+import { addIpListsCommands } from './ip-lists-command.js';
+import { NO_IP_LISTS_HELP, appRules, collect, count, featureGroups, seconds } from './args.js';
 import { Progress } from './progress.js';
 
 const MAX_ISSUES_SHOWN = 20;
@@ -97,14 +98,15 @@ export function buildProgram(): Command {
     .option('--features <groups>', `feature groups besides the packet statistics, comma-separated: ${FEATURE_GROUPS.join(', ')} (the default), ${OPTIONAL_GROUPS.join(', ')} (the paper's LSTM input, on request); "all"; "none" for statistics only`, featureGroups, [...FEATURE_GROUPS])
     .option('--splt <packets>', 'packets in the sequence columns (splt_*)', count, DEFAULT_SPLT_PACKETS)
     .option('--byte-dist-bytes <bytes>', 'payload bytes per direction counted in the byte distribution (Joy counts 4000)', count, DEFAULT_BYTE_DIST_BYTES)
-    .option('--apps [rules.json]', 'add app, app_evidence and app_host from host rules (default: the shipped rules/apps.json)')
+    .option('--apps [rules.json]', 'add app, app_evidence, app_host and app_evidence_gap_ns from host rules (default: the shipped rules/apps.json, with its IP lists)')
+    .option('--no-ip-lists', NO_IP_LISTS_HELP)
     .option('--threads <n>', 'meter on this many worker threads, packets sharded by a symmetric hash of their addresses (records then come out in the order shards finish them; flow ids stay unique)', count, 1)
     .option('--strict', 'exit with status 2 if the input had any warning or error')
     .option('--no-progress', 'no progress bar (it only shows on a terminal anyway)')
     .option('-q, --quiet', 'no summary and no per-issue messages on stderr')
     .action(async (inputs: string[], o) => {
       const format: OutputFormat = o.format ?? formatFromPath(o.output);
-      const apps = o.apps === undefined ? undefined : new AppMatcher(loadAppRules(o.apps === true ? undefined : o.apps));
+      const apps = o.apps === undefined ? undefined : new AppMatcher(appRules(o.apps, o.ipLists));
       const columns = flowColumns(flowPlugins({ groups: o.features, spltPackets: o.splt, byteDistBytes: o.byteDistBytes }), apps !== undefined);
       const writer = openRecordWriter(format, o.output, columns);
       // Text formats are encoded by the shards themselves; the main thread then only writes bytes.
@@ -174,6 +176,7 @@ export function buildProgram(): Command {
     .option('--keep-noise', 'keep non-IP frames and LAN chatter (only apply the host rules)')
     .option('--app <name>', "keep only the packets of this app's flows (named by SNI, DNS or certificate; reads the file twice)")
     .option('--apps <rules.json>', 'app rules for --app (default: the shipped rules/apps.json)')
+    .option('--no-ip-lists', 'for --app: leave out the IP ownership lists the rules refer to')
     .option('--strict', 'exit with status 2 if the input had any warning or error')
     .option('--no-progress', 'no progress bar')
     .option('-q, --quiet', 'no summary on stderr')
@@ -187,7 +190,7 @@ export function buildProgram(): Command {
           return;
         }
         try {
-          appFlows = await findAppFlows(input, o.app, new AppMatcher(loadAppRules(o.apps)));
+          appFlows = await findAppFlows(input, o.app, new AppMatcher(appRules(o.apps, o.ipLists)));
         } catch (e) {
           process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
           process.exitCode = 1;
@@ -240,6 +243,7 @@ export function buildProgram(): Command {
   addLiveCommand(program);
   addWorkerCommands(program);
   addServeCommands(program);
+  addIpListsCommands(program);
 
   program
     .command('schema')

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { RecordStage } from '../flow/record.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import type { AddressBook } from './learned-addresses.js';
+import { IpOwnerTable, loadIpLists, type IpLists, type IpOwner } from './ip-lists.js';
 
 /**
  * Which app a flow belongs to, from host names the flow gives away: the TLS SNI, else the name from the DNS answer
@@ -22,6 +23,10 @@ export interface AppRules {
   version: number;
   about?: string;
   apps: AppRule[];
+  /** IP ownership lists (ip-lists.ts), for flows no name and no learned address names: evidence ip-list. */
+  ipLists?: IpLists;
+  /** In the file: the IP lists' file, relative to the rules file (loadAppRules reads it into ipLists). */
+  ip_lists?: string;
 }
 
 /** The rules shipped in rules/apps.json. */
@@ -41,14 +46,39 @@ export function loadAppRules(path = DEFAULT_RULES_PATH): AppRules {
       throw new Error(`${path}: apps[${i}] needs a "name" and a "domains" list of non-empty strings`);
     }
   });
+  if (r.ip_lists !== undefined) {
+    if (typeof r.ip_lists !== 'string') throw new Error(`${path}: "ip_lists" must be the path of an IP lists file`);
+    r.ipLists = loadIpLists(join(dirname(path), r.ip_lists));
+    // An operator's name must not be an app's: operator names are never ground truth, app names are.
+    const appNames = new Set(r.apps.map((a) => a.name));
+    for (const l of r.ipLists.lists) if (l.kind === 'operator' && appNames.has(l.app)) throw new Error(`${path}: the IP list of operator "${l.app}" has the name of an app rule; give the operator its own name`);
+  }
   return r;
+}
+
+/** The same rules without IP ownership lists (`--no-ip-lists`). */
+export function withoutIpLists(rules: AppRules): AppRules {
+  const { ipLists: _lists, ip_lists: _file, ...rest } = rules;
+  return rest;
 }
 
 export class AppMatcher {
   private readonly byDomain = new Map<string, string>();
+  private readonly owners: IpOwnerTable | undefined;
 
   constructor(readonly rules: AppRules) {
     for (const app of rules.apps) for (const d of app.domains) this.byDomain.set(d.toLowerCase().replace(/^\*\./, '').replace(/\.$/, ''), app.name);
+    this.owners = rules.ipLists && rules.ipLists.lists.length > 0 ? new IpOwnerTable(rules.ipLists.lists) : undefined;
+  }
+
+  /** Names the IP lists give that are operators, not apps (Meta, Google): never ground truth for an app. */
+  operators(): Set<string> {
+    return new Set((this.rules.ipLists?.lists ?? []).filter((l) => l.kind === 'operator').map((l) => l.app));
+  }
+
+  /** The owner of a server address by the IP ownership lists, if the rules have any. */
+  owner(addr: string): IpOwner | undefined {
+    return this.owners?.lookup(addr);
   }
 
   /** The app of a host name: its longest suffix (at a label boundary) that a rule names. */
@@ -70,16 +100,16 @@ export class AppMatcher {
 }
 
 export const APP_COLUMNS: readonly ColumnDef[] = [
-  { name: 'app', type: 'string', unit: '', identifier: true, description: 'App the flow belongs to by the --apps rules; empty when no host name of the flow matches a rule. Named from host names, so never a model input.' },
+  { name: 'app', type: 'string', unit: '', identifier: true, description: 'App the flow belongs to by the --apps rules: from a host name of the flow, else a learned server address, else the IP ownership lists; empty when none names it. Never a model input.' },
   {
     name: 'app_evidence',
     type: 'string',
     unit: '',
     identifier: true,
     description:
-      'What named the app. First-hand: sni (TLS/QUIC server name), dns (the DNS answer that preceded the flow), cert (server certificate names, TLS <= 1.2), previous-segment (a later segment of a flow split by the active timeout or --burst-gap, whose handshake was in an earlier segment). Second-hand: addr (no name of its own; another flow of the capture to the same server address and port named this app: see app_evidence_gap_ns).',
+      'What named the app. First-hand: sni (TLS/QUIC server name), dns (the DNS answer that preceded the flow), cert (server certificate names, TLS <= 1.2), previous-segment (a later segment of a flow split by the active timeout or --burst-gap, whose handshake was in an earlier segment). Second-hand: addr (no name of its own; another flow of the capture to the same server address and port named this app: see app_evidence_gap_ns); ip-list, the weakest (only the server address, found in a published IP ownership list of rules/ip-lists.json: an operator that runs several apps is named as the operator, e.g. Meta, unless an app\'s own list holds the address).',
   },
-  { name: 'app_host', type: 'string', unit: '', identifier: true, description: 'The host name that matched (with addr: the name the other flow carried).' },
+  { name: 'app_host', type: 'string', unit: '', identifier: true, description: 'The host name that matched (with addr: the name the other flow carried; with ip-list: the listed prefix that holds the server address, e.g. 157.240.214.60/31).' },
   {
     name: 'app_evidence_gap_ns',
     type: 'int',
@@ -146,7 +176,8 @@ export class AppAttributor implements RecordStage {
     const id = this.flowId >= 0 ? (row[this.flowId] as number) : -1;
     if (!found && id >= 0 && this.segment >= 0 && (row[this.segment] as number) > 0) {
       const prev = this.continuing.get(id);
-      if (prev) {
+      // Second-hand evidence stays what it was; first-hand evidence of an earlier segment is previous-segment.
+      if (prev && prev.evidence !== 'ip-list') {
         row[at] = prev.app;
         row[at + 1] = prev.evidence === 'addr' ? 'addr' : 'previous-segment';
         row[at + 2] = prev.host;
@@ -154,6 +185,16 @@ export class AppAttributor implements RecordStage {
       }
     }
     if (this.addresses !== undefined && this.serverAddr >= 0 && this.firstSeen >= 0) this.byAddress(row, at, found);
+    if (row[at] === null && this.serverAddr >= 0 && typeof row[this.serverAddr] === 'string') {
+      // Weakest evidence, last: who runs the server address, by the published IP lists.
+      const owner = this.matcher.owner(row[this.serverAddr] as string);
+      if (owner !== undefined) {
+        row[at] = owner.app;
+        row[at + 1] = 'ip-list';
+        row[at + 2] = owner.prefix;
+        row[at + 3] = null;
+      }
+    }
     if (id < 0 || (this.kind >= 0 && row[this.kind] !== 'final')) return;
     const reason = this.reason >= 0 ? row[this.reason] : undefined;
     if (reason === 'burst-gap' || reason === 'active') {

@@ -34,7 +34,7 @@ export function labeledColumns(plugins: readonly FlowPlugin[] = flowPlugins()): 
 /** Meter a capture, attribute apps, and label every flow record from the action log; rows stream to `onRow`. */
 export async function labelCapture(input: string | Readable, actions: readonly ActionRecord[], opts: LabelCaptureOptions, onRow: (row: CellValue[]) => void): Promise<LabelCaptureResult> {
   const plugins = opts.extract?.plugins ?? flowPlugins();
-  const labeler = new Labeler(actions, opts.label);
+  const labeler = new Labeler(actions, { notApps: opts.apps?.operators(), ...opts.label });
   const flow = { burstGapSec: DEFAULT_LABEL_BURST_GAP_SEC, ...opts.extract?.flow };
   // Flows without a name of their own take their server address's app, learned from the rest of the capture.
   const learning = await addressLearning(input, opts.apps, { ...opts.extract, flow });

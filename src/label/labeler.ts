@@ -21,7 +21,7 @@ export const AMBIGUOUS = 'ambiguous';
 export type LabelSource = 'action' | 'largest-overlap' | 'ambiguous' | 'app-outside-actions' | 'no-app';
 
 export const LABEL_COLUMNS: readonly ColumnDef[] = [
-  { name: 'label_app', type: 'string', unit: '', identifier: true, description: 'Ground truth app: the app of the flow by the host rules (empty when no rule matches). A target, never a model input.' },
+  { name: 'label_app', type: 'string', unit: '', identifier: true, description: 'Ground truth app: the app of the flow by the host rules (empty when no rule matches, and when only an operator\'s IP list names the flow, e.g. Meta). A target, never a model input.' },
   { name: 'label_action', type: 'string', unit: '', identifier: true, description: 'Ground truth action: the action of the action log the flow overlaps, "impertinent" when none, "ambiguous" when several. A target, never a model input.' },
   {
     name: 'label_source',
@@ -37,6 +37,11 @@ export interface LabelOptions {
   slackBeforeNs?: bigint;
   slackAfterNs?: bigint;
   ambiguity?: 'report' | 'largest-overlap';
+  /**
+   * Names in the app column that are no app: operators named by an IP ownership list (Meta, Google), whose
+   * address could be any of their apps. Such a flow is labeled as one with no app (never ground truth for an app).
+   */
+  notApps?: ReadonlySet<string>;
 }
 
 export const DEFAULT_SLACK_BEFORE_NS = 200_000_000n;
@@ -120,7 +125,8 @@ export class Labeler {
     return out.reverse();
   }
 
-  label(f: FlowTimes): Label {
+  label(flow: FlowTimes): Label {
+    const f = flow.app !== null && this.opts.notApps?.has(flow.app) ? { ...flow, app: null } : flow;
     const c = this.candidates(f);
     let label: Label;
     if (c.length === 0) label = { app: f.app, action: IMPERTINENT, source: f.app === null ? 'no-app' : 'app-outside-actions', seq: -1 };
