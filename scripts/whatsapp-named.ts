@@ -19,6 +19,7 @@ async function share(file: string, apps: AppMatcher, learn: boolean) {
   let total = 0;
   let named = 0;
   let records = 0;
+  let operator = 0;
   const byEvidence = new Map<string, number>();
   await extractFlows(
     file,
@@ -26,6 +27,7 @@ async function share(file: string, apps: AppMatcher, learn: boolean) {
       records++;
       const b = Number(r[at('bytes')]);
       total += b;
+      if (r[at('app')] === 'Meta') operator += b;
       if (r[at('app')] === 'WhatsApp') {
         named += b;
         const e = String(r[at('app_evidence')]);
@@ -34,16 +36,16 @@ async function share(file: string, apps: AppMatcher, learn: boolean) {
     },
     { apps, addresses: learn ? await learnAddresses(file, apps) : undefined },
   );
-  return { records, share: total === 0 ? 0 : named / total, byEvidence };
+  return { records, share: total === 0 ? 0 : named / total, operator: total === 0 ? 0 : operator / total, byEvidence };
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-console.log('| capture | records | first-hand names only | with learned addresses | with IP lists too | records named by addr / ip-list |');
-console.log('|---|---:|---:|---:|---:|---:|');
+console.log('| capture | records | first-hand names only | with learned addresses | with IP lists too | records named by addr / ip-list | named only Meta (operator list) |');
+console.log('|---|---:|---:|---:|---:|---:|---:|');
 for (const f of readdirSync(dir).filter((f) => /\.pcap(ng)?$/.test(f)).sort()) {
   const file = join(dir, f);
   const a = await share(file, noLists, false);
   const b = await share(file, noLists, true);
   const c = await share(file, withLists, true);
-  console.log(`| ${f.replace(/\.pcap(ng)?$/, '')} | ${a.records} | ${pct(a.share)} | ${pct(b.share)} | ${pct(c.share)} | ${c.byEvidence.get('addr') ?? 0} / ${c.byEvidence.get('ip-list') ?? 0} |`);
+  console.log(`| ${f.replace(/\.pcap(ng)?$/, '')} | ${a.records} | ${pct(a.share)} | ${pct(b.share)} | ${pct(c.share)} | ${c.byEvidence.get('addr') ?? 0} / ${c.byEvidence.get('ip-list') ?? 0} | ${pct(c.operator)} |`);
 }
