@@ -25,7 +25,7 @@ export function addLabelCommand(program: Command): void {
     .argument('<capture>', 'pcap or pcapng file taken while the actions ran')
     .option('--actions <log.jsonl>', 'the action log (format: docs/ground-truth.md)')
     .option('--capture-action <app/action>', 'no log: the whole capture is one action of this app (datasets labeled per capture file)')
-    .option('--apps <rules.json>', 'app host rules (default: the shipped rules/apps.json)')
+    .option('--apps <rules.json|pcapdroid>', 'app host rules (default: the shipped rules/apps.json); "pcapdroid": only the app the phone recorded (PCAPdroid captures; flows without it have no app). PCAPdroid\'s label, when a capture has it, is the strongest evidence either way')
     .option('--no-ip-lists', 'leave out the IP ownership lists the rules refer to')
     .option('-o, --output <file>', 'labeled flow records (.csv, .jsonl, .parquet); - for standard output', '-')
     .option('--report <file.json>', 'write the labeling report here (actions without a flow, ambiguous records, flows per action)')
@@ -46,10 +46,13 @@ export function addLabelCommand(program: Command): void {
           // One action over all of time: every flow of the app is labeled with it; other flows are impertinent.
           actions = [{ user: 'capture', device: 'capture', app: m[1], action: m[2], startNs: 0n, endNs: 2n ** 63n, scenario: 'capture-action', repetition: 0, seq: 0 }];
         }
-        const apps = new AppMatcher(appRules(o.apps, o.ipLists));
+        const deviceOnly = o.apps === 'pcapdroid';
+        const apps = new AppMatcher(appRules(deviceOnly ? undefined : o.apps, o.ipLists), { deviceOnly });
         const format = formatFromPath(o.output);
         const plugins = () => flowPlugins({ groups: o.features });
         const writer = openRecordWriter(format, o.output, labeledColumns(plugins()));
+        const evidenceAt = labeledColumns(plugins()).findIndex((c) => c.name === 'app_evidence');
+        let byPhone = 0;
         const result = await labelCapture(
           capture,
           actions,
@@ -58,9 +61,13 @@ export function addLabelCommand(program: Command): void {
             extract: { flow: { burstGapSec: o.burstGap }, plugins: plugins() },
             label: { slackBeforeNs: BigInt(Math.round(o.slackBefore * 1e6)), slackAfterNs: BigInt(Math.round(o.slackAfter * 1e6)), ambiguity: o.ambiguity },
           },
-          (row) => writer.write(row),
+          (row) => {
+            if (row[evidenceAt] === 'pcapdroid') byPhone++;
+            writer.write(row);
+          },
         );
         await writer.close();
+        if (deviceOnly && byPhone === 0) process.stderr.write(`cipherscope: ${capture}: warning: --apps pcapdroid, but no flow carries PCAPdroid's app label (a trailer or u-<uid> packet comments): every record is labeled without an app\n`);
         if (o.report) writeFileSync(o.report, JSON.stringify(result.report, null, 2) + '\n');
         if (!o.quiet) process.stderr.write(`cipherscope: ${capture}: ${reportText(result.report)}\n`);
       }),

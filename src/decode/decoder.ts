@@ -1,6 +1,7 @@
 import { LinkType, type PacketRecord } from '../pcap/types.js';
 import { DEFAULT_REASSEMBLY_LIMITS, FragmentReassembler, type Reassembled, type ReassemblyLimits } from './fragments.js';
 import { DecodedPacket, IPPROTO } from './packet.js';
+import { TRAILER_V1_BYTES, type DeviceApp, readTrailer } from '../pcap/pcapdroid.js';
 
 const ETH_IPV4 = 0x0800;
 const ETH_IPV6 = 0x86dd;
@@ -55,9 +56,19 @@ export class Decoder {
     this.reassembler = new FragmentReassembler({ ...DEFAULT_REASSEMBLY_LIMITS, ...opts.reassembly });
   }
 
+  /** PCAPdroid uid mappings of the capture (pcapng custom blocks), which packets' uids are looked up in. */
+  readonly deviceApps = new Map<number, DeviceApp>();
+
+  addDeviceApp(app: DeviceApp): void {
+    this.deviceApps.set(app.uid, app);
+  }
+
   /** Decode one record into `this.out` (reused) and return it. */
   decode(rec: PacketRecord): DecodedPacket {
     const p = this.out;
+    p.deviceUid = rec.deviceUid;
+    p.deviceNameOffset = -1;
+    p.deviceApps = this.deviceApps;
     p.number = rec.number;
     p.tsSec = rec.tsSec;
     p.tsNsec = rec.tsNsec;
@@ -77,9 +88,20 @@ export class Decoder {
     const end = start + rec.capLen;
     p.capturedEnd = end;
     switch (rec.linkType) {
-      case LinkType.ETHERNET:
+      case LinkType.ETHERNET: {
         if (end - start < 14) return this.malformed('ethernet-truncated');
-        return this.ethertype(d, start + 14, end, (d[start + 12] << 8) | d[start + 13], 0);
+        this.ethertype(d, start + 14, end, (d[start + 12] << 8) | d[start + 13], 0);
+        // PCAPdroid's trailer follows the IP packet in a frame whose MAC addresses are zero (src/pcap/pcapdroid.ts).
+        if (p.kind === 'ip' && !p.reassembled && d[start] === 0 && end - (p.l4Offset + p.l4Len) >= TRAILER_V1_BYTES) {
+          const t = readTrailer(d, start, end, p.l4Offset + p.l4Len);
+          if (t !== undefined) {
+            p.deviceUid = t.uid;
+            p.deviceNameOffset = t.nameOffset;
+            p.deviceNameBytes = t.nameBytes;
+          }
+        }
+        return p;
+      }
       case LinkType.LINUX_SLL:
         if (end - start < 16) return this.malformed('sll-truncated');
         return this.ethertype(d, start + 16, end, (d[start + 14] << 8) | d[start + 15], 0);

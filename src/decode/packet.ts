@@ -4,6 +4,8 @@
  * allocation. Never keep a reference across packets: copy the fields you need.
  */
 
+import { type DeviceApp, NO_UID } from '../pcap/pcapdroid.js';
+
 export type PacketKind =
   /** An IP packet (or a reassembled datagram) whose transport header was read. */
   | 'ip'
@@ -79,6 +81,16 @@ export class DecodedPacket {
   /** ICMP/ICMPv6 only. */
   icmpType = 0;
   icmpCode = 0;
+
+  /**
+   * PCAPdroid's label of the sending app (src/pcap/pcapdroid.ts): the Linux uid from the packet's trailer or its
+   * pcapng comment (NO_UID when none); with a trailer, where its name field is in `data` (-1 otherwise).
+   */
+  deviceUid = NO_UID;
+  deviceNameOffset = -1;
+  deviceNameBytes = 0;
+  /** The capture's PCAPdroid uid mappings so far (pcapng), the same map for every packet. */
+  deviceApps: ReadonlyMap<number, DeviceApp> = new Map();
 }
 
 export interface TcpOptions {

@@ -17,6 +17,8 @@ export interface AppRule {
   source?: string;
   /** A domain matches itself and every subdomain; the longest matching domain wins. */
   domains: string[];
+  /** Android package names of the app (PCAPdroid's device_app), e.g. com.whatsapp. */
+  packages?: string[];
 }
 
 export interface AppRules {
@@ -45,6 +47,9 @@ export function loadAppRules(path = DEFAULT_RULES_PATH): AppRules {
     if (typeof a.name !== 'string' || !Array.isArray(a.domains) || a.domains.some((d) => typeof d !== 'string' || d.length === 0)) {
       throw new Error(`${path}: apps[${i}] needs a "name" and a "domains" list of non-empty strings`);
     }
+    if (a.packages !== undefined && (!Array.isArray(a.packages) || a.packages.some((x) => typeof x !== 'string' || x.length === 0))) {
+      throw new Error(`${path}: apps[${i}] (${a.name}): "packages" must be a list of non-empty strings`);
+    }
   });
   if (r.ip_lists !== undefined) {
     if (typeof r.ip_lists !== 'string') throw new Error(`${path}: "ip_lists" must be the path of an IP lists file`);
@@ -62,13 +67,39 @@ export function withoutIpLists(rules: AppRules): AppRules {
   return rest;
 }
 
+export interface AppMatcherOptions {
+  /** Name apps only from what the phone recorded (PCAPdroid's uid and package): `label --apps pcapdroid`. */
+  deviceOnly?: boolean;
+}
+
 export class AppMatcher {
   private readonly byDomain = new Map<string, string>();
+  private readonly byPackage = new Map<string, string>();
+  private readonly byName = new Map<string, string>();
   private readonly owners: IpOwnerTable | undefined;
+  readonly deviceOnly: boolean;
 
-  constructor(readonly rules: AppRules) {
-    for (const app of rules.apps) for (const d of app.domains) this.byDomain.set(d.toLowerCase().replace(/^\*\./, '').replace(/\.$/, ''), app.name);
-    this.owners = rules.ipLists && rules.ipLists.lists.length > 0 ? new IpOwnerTable(rules.ipLists.lists) : undefined;
+  constructor(
+    readonly rules: AppRules,
+    opts: AppMatcherOptions = {},
+  ) {
+    for (const app of rules.apps) {
+      for (const d of app.domains) this.byDomain.set(d.toLowerCase().replace(/^\*\./, '').replace(/\.$/, ''), app.name);
+      for (const pkg of app.packages ?? []) this.byPackage.set(pkg, app.name);
+      this.byName.set(app.name.toLowerCase(), app.name);
+    }
+    this.owners = rules.ipLists && rules.ipLists.lists.length > 0 && opts.deviceOnly !== true ? new IpOwnerTable(rules.ipLists.lists) : undefined;
+    this.deviceOnly = opts.deviceOnly === true;
+  }
+
+  /**
+   * The app of what PCAPdroid recorded: a rule's app by package (com.whatsapp: WhatsApp) or by name, else the
+   * package or name itself (the phone says which app it was, whether or not a rule knows it).
+   */
+  deviceApp(packageName: string | null, appName: string | null): string | undefined {
+    if (packageName !== null) return this.byPackage.get(packageName) ?? (appName !== null ? this.byName.get(appName.toLowerCase()) : undefined) ?? packageName;
+    if (appName !== null) return this.byName.get(appName.toLowerCase()) ?? appName;
+    return undefined;
   }
 
   /** Names the IP lists give that are operators, not apps (Meta, Google): never ground truth for an app. */
@@ -94,8 +125,9 @@ export class AppMatcher {
     }
   }
 
+  /** Every name the rules can give: the apps' and the IP lists'. */
   get apps(): string[] {
-    return [...new Set(this.byDomain.values())];
+    return [...new Set([...this.byDomain.values(), ...this.byName.values(), ...(this.owners ? (this.rules.ipLists?.lists ?? []).map((l) => l.app) : [])])];
   }
 }
 
@@ -107,9 +139,9 @@ export const APP_COLUMNS: readonly ColumnDef[] = [
     unit: '',
     identifier: true,
     description:
-      'What named the app. First-hand: sni (TLS/QUIC server name), dns (the DNS answer that preceded the flow), cert (server certificate names, TLS <= 1.2), previous-segment (a later segment of a flow split by the active timeout or --burst-gap, whose handshake was in an earlier segment). Second-hand: addr (no name of its own; another flow of the capture to the same server address and port named this app: see app_evidence_gap_ns); ip-list, the weakest (only the server address, found in a published IP ownership list of rules/ip-lists.json: an operator that runs several apps is named as the operator, e.g. Meta, unless an app\'s own list holds the address).',
+      'What named the app. First-hand: pcapdroid (the strongest: the phone recorded the sending app, device_app), sni (TLS/QUIC server name), dns (the DNS answer that preceded the flow), cert (server certificate names, TLS <= 1.2), previous-segment (a later segment of a flow split by the active timeout or --burst-gap, whose handshake was in an earlier segment). Second-hand: addr (no name of its own; another flow of the capture to the same server address and port named this app: see app_evidence_gap_ns); ip-list, the weakest (only the server address, found in a published IP ownership list of rules/ip-lists.json: an operator that runs several apps is named as the operator, e.g. Meta, unless an app\'s own list holds the address).',
   },
-  { name: 'app_host', type: 'string', unit: '', identifier: true, description: 'The host name that matched (with addr: the name the other flow carried; with ip-list: the listed prefix that holds the server address, e.g. 157.240.214.60/31).' },
+  { name: 'app_host', type: 'string', unit: '', identifier: true, description: 'The host name that matched (with pcapdroid: the package, or the name when the capture has no package; with addr: the name the other flow carried; with ip-list: the listed prefix that holds the server address, e.g. 157.240.214.60/31).' },
   {
     name: 'app_evidence_gap_ns',
     type: 'int',
@@ -145,6 +177,9 @@ export class AppAttributor implements RecordStage {
   private readonly serverAddr: number;
   private readonly serverPort: number;
   private readonly firstSeen: number;
+  private readonly deviceUid: number;
+  private readonly devicePackage: number;
+  private readonly deviceName: number;
 
   /**
    * `addresses`: server addresses learned from the capture (learned-addresses.ts), consulted for flows without a
@@ -168,11 +203,16 @@ export class AppAttributor implements RecordStage {
     this.serverAddr = at('server_addr');
     this.serverPort = at('server_port');
     this.firstSeen = at('first_seen_ns');
+    this.deviceUid = at('device_app_uid');
+    this.devicePackage = at('device_app');
+    this.deviceName = at('device_app_name');
   }
 
   /** Write app, evidence, host and the evidence gap into row[at .. at + 4). */
   fill(row: CellValue[], at: number): void {
-    const found = this.fromHosts(row, at);
+    // What the phone recorded is the strongest evidence; with deviceOnly, the only one.
+    const found = this.fromDevice(row, at) || (!this.matcher.deviceOnly && this.fromHosts(row, at));
+    if (this.matcher.deviceOnly) return;
     const id = this.flowId >= 0 ? (row[this.flowId] as number) : -1;
     if (!found && id >= 0 && this.segment >= 0 && (row[this.segment] as number) > 0) {
       const prev = this.continuing.get(id);
@@ -219,6 +259,19 @@ export class AppAttributor implements RecordStage {
     row[at + 1] = 'addr';
     row[at + 2] = learned.host;
     row[at + 3] = learned.gapNs;
+  }
+
+  /** PCAPdroid's label of the flow (uid -1 is its "unknown"). */
+  private fromDevice(row: CellValue[], at: number): boolean {
+    const uid = this.deviceUid >= 0 ? row[this.deviceUid] : null;
+    const pkg = this.devicePackage >= 0 && typeof row[this.devicePackage] === 'string' ? (row[this.devicePackage] as string) : null;
+    const name = this.deviceName >= 0 && typeof row[this.deviceName] === 'string' ? (row[this.deviceName] as string) : null;
+    const app = uid === null || uid === -1 ? undefined : this.matcher.deviceApp(pkg, name);
+    row[at] = app ?? null;
+    row[at + 1] = app === undefined ? null : 'pcapdroid';
+    row[at + 2] = app === undefined ? null : (pkg ?? name);
+    row[at + 3] = null;
+    return app !== undefined;
   }
 
   private fromHosts(row: CellValue[], at: number): boolean {

@@ -8,6 +8,7 @@ import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { DEFAULT_FLOW_OPTIONS, FlowTable, type FlowTableOptions, type RecordKind } from '../flow/table.js';
 import { type ReadOptions, type ReadResult, readCapture } from '../pcap/reader.js';
 import type { CaptureIssue, CaptureMetadata, PacketRecord } from '../pcap/types.js';
+import type { DeviceApp } from '../pcap/pcapdroid.js';
 import { APP_COLUMNS, AppAttributor, type AppMatcher } from '../features/apps.js';
 import { AddressBook } from '../features/learned-addresses.js';
 import { DEFAULT_PLUGINS, flowPlugins } from '../features/plugins.js';
@@ -152,6 +153,11 @@ export class FlowMeter {
     this.table = new FlowTable(plugins, sink, { ...DEFAULT_FLOW_OPTIONS, ...opts.flow });
   }
 
+  /** A PCAPdroid uid mapping of the capture (pcapng), for the device_app columns of the uid's flows. */
+  deviceApp(app: DeviceApp): void {
+    this.decoder.addDeviceApp(app);
+  }
+
   /** Meter one packet record. */
   packet(rec: PacketRecord): void {
     this.activity++;
@@ -280,7 +286,7 @@ export async function extractFlows(input: string | Readable, onRow: (row: CellVa
       }, opts.live.tickMs)
     : undefined;
   const issues = issueCounter(opts.onIssue);
-  const result = await readCapture(input, { packet: (rec) => meter.packet(rec), issue: issues.issue }, { name, onProgress: opts.onProgress }).finally(() => clearInterval(timer));
+  const result = await readCapture(input, { packet: (rec) => meter.packet(rec), issue: issues.issue, deviceApp: (a) => meter.deviceApp(a) }, { name, onProgress: opts.onProgress }).finally(() => clearInterval(timer));
   return summarize(name, result, meter.finish(), issues.errors, issues.warnings, started);
 }
 

@@ -1,12 +1,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CellValue } from '../flow/schema.js';
 import type { PacketRecord } from '../pcap/types.js';
+import { type DeviceApp, NO_UID } from '../pcap/pcapdroid.js';
 import { AppMatcher } from '../features/apps.js';
 import { AddressBook } from '../features/learned-addresses.js';
 import { flowPlugins } from '../features/plugins.js';
 import { encodedSink } from '../output/writers.js';
 import { FlowMeter } from './meter.js';
-import { ENTRY, FLAG_OBSERVE, FLAG_TICK, type PacketBatch, type ShardInit, type ShardMessage } from './sharded.js';
+import { ENTRY, FLAG_OBSERVE, FLAG_TICK, UID_SHIFT, type PacketBatch, type ShardInit, type ShardMessage } from './sharded.js';
 
 /** One shard of extractFlowsSharded (sharded.ts): meters the packet batches the main thread routes here. */
 const init = workerData as ShardInit;
@@ -63,12 +64,16 @@ const timer = o.live
   : undefined;
 
 // One record object reused for every packet, as the capture parsers do.
-const rec: PacketRecord = { number: 0, offset: 0, linkType: 0, interfaceId: 0, tsSec: 0, tsNsec: 0, capLen: 0, origLen: 0, data: new Uint8Array(0), dataOffset: 0, comment: undefined };
+const rec: PacketRecord = { number: 0, offset: 0, linkType: 0, interfaceId: 0, tsSec: 0, tsNsec: 0, capLen: 0, origLen: 0, data: new Uint8Array(0), dataOffset: 0, comment: undefined, deviceUid: NO_UID };
 
 const blocks = new Map<number, Uint8Array>();
 
-port.on('message', (m: PacketBatch | { type: 'end' }) => {
+port.on('message', (m: PacketBatch | { type: 'end' } | { type: 'device-app'; app: DeviceApp }) => {
   try {
+    if (m.type === 'device-app') {
+      meter.deviceApp(m.app);
+      return;
+    }
     if (m.type === 'end') {
       clearInterval(timer);
       const c = meter.finish();
@@ -80,7 +85,10 @@ port.on('message', (m: PacketBatch | { type: 'end' }) => {
     const x = m.index;
     let last = -1;
     for (let i = 0, at = 0; i < m.records; i++, at += ENTRY) {
-      const kind = x[at + 7];
+      const packed = x[at + 7];
+      const u = Math.floor(packed / UID_SHIFT);
+      const kind = packed - u * UID_SHIFT;
+      rec.deviceUid = u === 0 ? NO_UID : u + NO_UID;
       const flags = Math.floor(kind / 65536);
       rec.tsSec = x[at + 4];
       rec.tsNsec = x[at + 5];

@@ -9,6 +9,7 @@ import type { CellValue } from '../flow/schema.js';
 import { type FlowTableOptions, SCAN_INTERVAL_NS, flowHash } from '../flow/table.js';
 import { readCapture } from '../pcap/reader.js';
 import type { PacketRecord } from '../pcap/types.js';
+import { NO_UID } from '../pcap/pcapdroid.js';
 import type { AppRules } from '../features/apps.js';
 import type { AddressEvidence } from '../features/learned-addresses.js';
 import { type PluginOptions, flowPlugins, pluginModules } from '../features/plugins.js';
@@ -88,7 +89,7 @@ export type ShardMessage =
 /**
  * The main thread copies each chunk of input once into a SharedArrayBuffer (a "block"), which every shard can read;
  * a shard's batch is an index into the blocks, ENTRY numbers per record: block id, offset, captured and original
- * length, time (seconds, nanoseconds), frame number, link type + 65536 * flags. Copying each record into a batch of
+ * length, time (seconds, nanoseconds), frame number, link type + 65536 * flags (+ UID_SHIFT * PCAPdroid uid). Copying each record into a batch of
  * its own cost the main thread more than all its routing.
  */
 export const ENTRY = 8;
@@ -96,6 +97,8 @@ export const ENTRY = 8;
 export const FLAG_OBSERVE = 1;
 /** A clock record (no bytes): the shard's table scans for expired flows at this capture time. */
 export const FLAG_TICK = 2;
+/** The last index number holds link type + 65536 * flags + UID_SHIFT * (PCAPdroid uid - NO_UID, 0 for none). */
+export const UID_SHIFT = 262144;
 const BATCH_RECORDS = 8192;
 /** Block size: above the reader's 4 MiB chunk plus the partial record carried over, so blocks fit every chunk. */
 const BLOCK_BYTES = 5 << 20;
@@ -164,7 +167,8 @@ class Shard {
     x[at + 4] = rec.tsSec;
     x[at + 5] = rec.tsNsec;
     x[at + 6] = rec.number;
-    x[at + 7] = rec.linkType + flags * 65536;
+    // PCAPdroid's uid (pcapng comment) rides above: at most 2^32 * 2^18, exact in a double.
+    x[at + 7] = rec.linkType + flags * 65536 + (rec.deviceUid === NO_UID ? 0 : (rec.deviceUid - NO_UID) * UID_SHIFT);
     if (++this.records === BATCH_RECORDS) this.post();
   }
 
@@ -348,6 +352,10 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
           }
         },
         issue: issues.issue,
+        deviceApp(app) {
+          // Every shard needs the uid mappings (capture-wide, like DNS answers); they come before their uid's packets.
+          for (const s of shards) s.worker.postMessage({ type: 'device-app', app });
+        },
         drain() {
           if (failure) throw failure;
           for (const s of shards) if (s.inFlight >= MAX_IN_FLIGHT) return new Promise<void>((resolve) => (waiting = resolve));

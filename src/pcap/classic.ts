@@ -35,6 +35,7 @@ export class ClassicPcapParser extends ParserBase {
     names: new Map(),
     statistics: [],
     comments: [],
+    deviceApps: [],
   };
   private headerDone = false;
   private le = true;

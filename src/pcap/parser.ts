@@ -1,4 +1,5 @@
 import type { CaptureIssue, CaptureMetadata, PacketRecord, PacketSink } from './types.js';
+import { NO_UID } from './pcapdroid.js';
 
 /**
  * An incremental parser for one capture format. The driver (`readCapture`) keeps a buffer of the input and
@@ -34,6 +35,7 @@ export abstract class ParserBase implements FormatParser {
     data: new Uint8Array(0),
     dataOffset: 0,
     comment: undefined,
+    deviceUid: NO_UID,
   };
 
   constructor(

@@ -1,6 +1,7 @@
 import { ipv4Text, ipv6Text } from '../common/addr.js';
 import { DEFAULT_MAX_CAPLEN, HARD_MAX_CAPLEN, ParserBase } from './parser.js';
 import { type CaptureMetadata, type InterfaceInfo, type PacketSink, normalizeLinkType } from './types.js';
+import { NO_UID, PCAPDROID_PEN, parseUidMapBlock, uidFromComment } from './pcapdroid.js';
 
 /** Block types (https://datatracker.ietf.org/doc/draft-ietf-opsawg-pcapng/). */
 export const BT_SHB = 0x0a0d0d0a;
@@ -10,6 +11,9 @@ const BT_SPB = 3;
 const BT_NRB = 4;
 const BT_ISB = 5;
 const BT_EPB = 6;
+/** Custom blocks, copiable and not (PCAPdroid writes the first). */
+const BT_CB = 0x00000bad;
+const BT_CB_NOCOPY = 0x40000bad;
 const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 /** Blocks we know, used to judge candidates while resynchronising after a corrupt block. */
 const KNOWN_BLOCKS = new Set([BT_SHB, BT_IDB, BT_OPB, BT_SPB, BT_NRB, BT_ISB, BT_EPB, 0x0a, 0x0bad, 0x40000bad, 7, 8, 9]);
@@ -85,6 +89,7 @@ export class PcapngParser extends ParserBase {
     names: new Map(),
     statistics: [],
     comments: [],
+    deviceApps: [],
   };
   private le = true;
   private ifaces: Iface[] = [];
@@ -274,10 +279,14 @@ export class PcapngParser extends ParserBase {
         iface.ts.convert(hi, lo, this.tsOut);
         const rec = this.rec;
         rec.comment = undefined;
+        rec.deviceUid = NO_UID;
         const optStart = dataStart + ((capLen + 3) & ~3);
         if (optStart < bodyEnd) {
           this.forEachOption(buf, dv, optStart, bodyEnd, base, (code, o, olen) => {
-            if (code === OPT_COMMENT) rec.comment = optString(buf, o, olen);
+            if (code === OPT_COMMENT) {
+              rec.comment = optString(buf, o, olen);
+              rec.deviceUid = uidFromComment(rec.comment);
+            }
           });
         }
         this.emitPacket(base + p, iface, capLen, origLen, dataStart);
@@ -301,6 +310,7 @@ export class PcapngParser extends ParserBase {
         this.tsOut[0] = 0;
         this.tsOut[1] = 0;
         this.rec.comment = undefined;
+        this.rec.deviceUid = NO_UID;
         this.emitPacket(base + p, iface, capLen, origLen, p + 12);
         return;
       }
@@ -322,8 +332,20 @@ export class PcapngParser extends ParserBase {
         this.metadata.statistics.push(stats);
         return;
       }
+      case BT_CB:
+      case BT_CB_NOCOPY: {
+        if (len < 16 || dv.getUint32(p + 8, le) !== PCAPDROID_PEN) return; // another vendor's custom block
+        const r = parseUidMapBlock(buf, p + 12, bodyEnd, le);
+        if (!r.ok) {
+          this.report('warning', 'pcapdroid-block', base + p, `${r.message}; block skipped`);
+          return;
+        }
+        this.metadata.deviceApps.push(r.app);
+        this.sink.deviceApp?.(r.app);
+        return;
+      }
       default:
-        return; // custom, decryption-secrets, journal and unknown blocks carry no packets
+        return; // decryption-secrets, journal and unknown blocks carry no packets
     }
   }
 

@@ -6,6 +6,8 @@
  * need to). Reusing one object avoids an allocation per packet on the hot path.
  */
 
+import type { DeviceApp } from './pcapdroid.js';
+
 /** LINKTYPE_* values (https://www.tcpdump.org/linktypes.html) that the decoders understand. */
 export const LinkType = {
   NULL: 0, // BSD loopback: 4-byte address family in the writer's byte order
@@ -44,6 +46,8 @@ export interface PacketRecord {
   dataOffset: number;
   /** pcapng opt_comment of the packet, if any. */
   comment: string | undefined;
+  /** The sending app's Linux uid from PCAPdroid's packet comment "u-<uid>" (pcapdroid.ts); NO_UID when none. */
+  deviceUid: number;
 }
 
 export type IssueSeverity = 'warning' | 'error';
@@ -102,6 +106,8 @@ export interface CaptureMetadata {
   names: Map<string, string[]>;
   statistics: InterfaceStatistics[];
   comments: string[];
+  /** PCAPdroid's uid mappings (pcapng custom blocks of PEN 62652), in file order. */
+  deviceApps: DeviceApp[];
 }
 
 export interface PacketSink {
@@ -118,6 +124,8 @@ export interface PacketSink {
    * worker threads have caught up), so memory stays bounded when the consumer is slower than the input.
    */
   drain?(): Promise<void> | undefined;
+  /** A PCAPdroid uid mapping (pcapng custom block), before the packets of its uid. */
+  deviceApp?(app: DeviceApp): void;
   /** Called when a pcapng section starts or an interface appears, before its packets. */
   interfaceAdded?(info: InterfaceInfo): void;
 }

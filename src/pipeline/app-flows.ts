@@ -33,16 +33,17 @@ export class AppFlows {
 }
 
 export async function findAppFlows(input: string, app: string, matcher: AppMatcher): Promise<AppFlows> {
-  if (!matcher.apps.includes(app)) throw new Error(`no app named "${app}" in the rules; known: ${matcher.apps.sort().join(', ')}`);
-  const plugins = flowPlugins({ groups: ['tls', 'dns'] });
+  // A package name (com.example.app) is any app PCAPdroid recorded, known to the rules or not.
+  if (!matcher.apps.includes(app) && !/^[A-Za-z][\w]*(\.[A-Za-z_][\w]*)+$/.test(app)) throw new Error(`no app named "${app}" in the rules; known: ${matcher.apps.sort().join(', ')} (or an Android package name from a PCAPdroid capture)`);
+  const plugins = flowPlugins({ groups: ['tls', 'dns', 'device'] });
   const cols = flowColumns(plugins, true).map((c) => c.name);
   const i = (n: string) => cols.indexOf(n);
-  const [ia, iproto, ic, icp, is, isp, ifirst, ilast] = ['app', 'protocol', 'client_addr', 'client_port', 'server_addr', 'server_port', 'first_seen_ns', 'last_seen_ns'].map(i);
+  const [ia, iproto, ic, icp, is, isp, ifirst, ilast, ipkg] = ['app', 'protocol', 'client_addr', 'client_port', 'server_addr', 'server_port', 'first_seen_ns', 'last_seen_ns', 'device_app'].map(i);
   const flows = new AppFlows();
   await extractFlows(
     input,
     (row) => {
-      if (row[ia] !== app) return;
+      if (row[ia] !== app && row[ipkg] !== app) return;
       const sec = (v: unknown) => Number(v as bigint) / 1e9;
       flows.add(row[iproto] as number, row[ic] as string, row[icp] as number, row[is] as string, row[isp] as number, sec(row[ifirst]), sec(row[ilast]));
     },

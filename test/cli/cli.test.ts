@@ -9,6 +9,7 @@ import { schemaMarkdown } from '../../src/flow/schema.js';
 import { LABEL_COLUMNS } from '../../src/label/labeler.js';
 import { ROOT, cli, labelWhatsApp } from '../helpers/cli.js';
 import { PCAPS, SHARED } from '../helpers/tshark.js';
+import { parseCsv } from '../helpers/csv.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cipherscope-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -22,29 +23,6 @@ function asCsv(v: unknown): string {
   return String(v);
 }
 
-function parseCsv(text: string): string[][] {
-  // Enough CSV for our own output: quoted cells may contain commas and doubled quotes.
-  return text
-    .trim()
-    .split('\n')
-    .map((line) => {
-      const cells: string[] = [];
-      let cur = '';
-      let q = false;
-      for (let i = 0; i < line.length; i++) {
-        const ch = line[i];
-        if (q) {
-          if (ch === '"' && line[i + 1] === '"') (cur += '"'), i++;
-          else if (ch === '"') q = false;
-          else cur += ch;
-        } else if (ch === '"') q = true;
-        else if (ch === ',') cells.push(cur), (cur = '');
-        else cur += ch;
-      }
-      cells.push(cur);
-      return cells;
-    });
-}
 
 describe('cipherscope CLI', () => {
   it('--help works for the program and every command', () => {
@@ -66,7 +44,7 @@ describe('cipherscope CLI', () => {
     assert.ok(!header(['--features', 'tls']).includes('splt_iat_ns'));
     const bad = cli(['flows', file, '--features', 'tls,nope']);
     assert.equal(bad.status, 1);
-    assert.match(bad.stderr, /unknown feature group "nope"; choose from tcp, tls, dns, splt, bytes, series/);
+    assert.match(bad.stderr, /unknown feature group "nope"; choose from tcp, tls, dns, splt, bytes, device, series/);
   });
 
   it('label: flows of a real capture labeled from an action log, with a report; a bad log names its line', () => {

@@ -1,0 +1,53 @@
+import type { DecodedPacket } from '../decode/packet.js';
+import type { Flow, FlowPlugin } from '../flow/flow.js';
+import type { CellValue, ColumnDef } from '../flow/schema.js';
+import { type DeviceApp, NO_UID, trailerName } from '../pcap/pcapdroid.js';
+
+/**
+ * The app that sent a flow, as the phone itself recorded it: PCAPdroid's per-packet uid (trailer or pcapng
+ * comment) and its uid mappings (src/pcap/pcapdroid.ts). First-hand ground truth from an unrooted phone, the kind
+ * tPacketCapture gave the paper. A flow takes its first packet's uid: PCAPdroid labels connections, so every packet
+ * of a flow carries the same one.
+ */
+
+interface DeviceState {
+  uid: number;
+  /** The trailer's name (the pcap layout carries no package). */
+  trailerName: string | null;
+  apps: ReadonlyMap<number, DeviceApp>;
+}
+
+export const DEVICE_COLUMNS: readonly ColumnDef[] = [
+  { name: 'device_app_uid', type: 'int', unit: '', identifier: true, description: "Linux uid of the app that sent the flow, from PCAPdroid's packet trailer or pcapng comment (u-<uid>); -1 is PCAPdroid's unknown; empty for other captures." },
+  { name: 'device_app', type: 'string', unit: '', identifier: true, description: "Android package of device_app_uid (e.g. com.whatsapp), from PCAPdroid's pcapng uid mapping block; empty when the capture has no mapping (the pcap trailer carries only the name)." },
+  { name: 'device_app_name', type: 'string', unit: '', identifier: true, description: "The app's name as PCAPdroid shows it: the trailer's name field (20 bytes, 16 in PCAPdroid's first layout) or the mapping block's app name." },
+];
+
+function fromPacket(p: DecodedPacket): DeviceState | null {
+  if (p.deviceUid === NO_UID) return null;
+  return { uid: p.deviceUid, trailerName: p.deviceNameOffset >= 0 ? trailerName(p.data, p.deviceNameOffset, p.deviceNameBytes) : null, apps: p.deviceApps };
+}
+
+export const deviceAppPlugin: FlowPlugin<DeviceState | null> = {
+  name: 'device',
+  columns: DEVICE_COLUMNS,
+  init(_flow: Flow, p: DecodedPacket): DeviceState | null {
+    return fromPacket(p);
+  },
+  // Nothing to follow after the first packet.
+  update(): boolean {
+    return true;
+  },
+  write(s: DeviceState | null, _flow: Flow, row: CellValue[], at: number): void {
+    if (s === null) {
+      row[at] = null;
+      row[at + 1] = null;
+      row[at + 2] = null;
+      return;
+    }
+    const mapped = s.apps.get(s.uid);
+    row[at] = s.uid;
+    row[at + 1] = mapped?.packageName ?? null;
+    row[at + 2] = s.trailerName ?? mapped?.appName ?? null;
+  },
+};
