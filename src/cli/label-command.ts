@@ -3,6 +3,7 @@ import { type Command, Option } from 'commander';
 import { appRules, featureGroups, milliseconds, reportErrors, seconds } from './args.js';
 import { FEATURE_GROUPS, flowPlugins } from '../features/plugins.js';
 import { AppMatcher } from '../features/apps.js';
+import { LENGTH_MODES, type LengthMode } from '../flow/flow.js';
 import { type ActionRecord, readActionLog } from '../label/actions.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC, labelCapture, labeledColumns } from '../label/label-capture.js';
 import { DEFAULT_SLACK_AFTER_NS, DEFAULT_SLACK_BEFORE_NS, type LabelReport } from '../label/labeler.js';
@@ -31,6 +32,8 @@ export function addLabelCommand(program: Command): void {
     .option('--report <file.json>', 'write the labeling report here (actions without a flow, ambiguous records, flows per action)')
     .option('--features <groups>', `feature groups, as for flows (default: ${FEATURE_GROUPS.join(',')}; "series" adds the LSTM input)`, featureGroups, [...FEATURE_GROUPS])
     .option('--burst-gap <seconds>', 'split long-lived connections at silences this long, one record per burst (0 = off)', seconds, DEFAULT_LABEL_BURST_GAP_SEC)
+    .addOption(new Option('--length <mode>', `what a packet's length counts (as flows --length): ${Object.keys(LENGTH_MODES).join(', ')}`).choices(Object.keys(LENGTH_MODES)).default('ip'))
+    .option('--no-keepalive', "don't single out keep-alive bursts of long-lived connections (label keepalive; rule: docs/ground-truth.md)")
     .option('--slack-before <ms>', 'an action window opens this much before its start', milliseconds, Number(DEFAULT_SLACK_BEFORE_NS / 1_000_000n))
     .option('--slack-after <ms>', 'and closes this much after its end (late responses)', milliseconds, Number(DEFAULT_SLACK_AFTER_NS / 1_000_000n))
     .addOption(new Option('--ambiguity <policy>', 'records overlapping several actions: report = label "ambiguous"; largest-overlap = take the longest overlap (still reported)').choices(['report', 'largest-overlap']).default('report'))
@@ -58,7 +61,8 @@ export function addLabelCommand(program: Command): void {
           actions,
           {
             apps,
-            extract: { flow: { burstGapSec: o.burstGap }, plugins: plugins() },
+            keepalive: o.keepalive !== false,
+            extract: { flow: { burstGapSec: o.burstGap, lengthMode: o.length as LengthMode }, plugins: plugins() },
             label: { slackBeforeNs: BigInt(Math.round(o.slackBefore * 1e6)), slackAfterNs: BigInt(Math.round(o.slackAfter * 1e6)), ambiguity: o.ambiguity },
           },
           (row) => {

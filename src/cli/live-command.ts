@@ -47,10 +47,10 @@ export function addLiveCommand(program: Command): void {
       reportErrors(async () => {
         if (input !== undefined && input !== '-') throw new Error(`live reads a stream: "-" for standard input, or no argument to capture on --interface (for a file, use flows)`);
         if ((o.db || o.publish) && !o.model) throw new Error('--db and --publish need --model: profiles count classified flows');
-        const classifier = o.model ? await loadFlowClassifier(o.model) : undefined;
-        const live = { tickMs: 500 };
         const apps = o.apps === undefined ? undefined : appRules(o.apps, o.ipLists);
-        const pipeline = { classifier, apps, records: apps && classifier ? ('full' as const) : undefined, threads: o.threads, live, flow: { idleTimeoutSec: o.idleTimeout, activeTimeoutSec: o.activeTimeout, tcpCloseGraceSec: o.tcpCloseGrace } };
+        const classifier = o.model ? await loadFlowClassifier(o.model, undefined, apps !== undefined) : undefined;
+        const live = { tickMs: 500 };
+        const pipeline = { classifier, apps, threads: o.threads, live, flow: { idleTimeoutSec: o.idleTimeout, activeTimeoutSec: o.activeTimeout, tcpCloseGraceSec: o.tcpCloseGrace } };
         const columns = pipelineColumns(pipeline);
         const format = formatFromPath(o.output);
         if (recordFormat(format).completeOnClose) throw new Error(`live writes CSV or JSON Lines (${recordFormat(format).title} files are complete only when closed)`);

@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { count as int, list, reportErrors } from './args.js';
+import { NO_IP_LISTS_HELP, appRules, count as int, list, reportErrors } from './args.js';
 import { type RecordTable, readRecordsCsv } from '../dataset/records.js';
 import { ALL_GROUPS, flowPlugins } from '../features/plugins.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC, labeledColumns } from '../label/label-capture.js';
@@ -14,6 +14,7 @@ import { formatFromPath, openRecordWriter } from '../output/writers.js';
 import { loadFlowClassifier } from '../pipeline/classifier.js';
 import { runPipeline } from '../pipeline/pipeline.js';
 import { fileSink } from '../pipeline/sinks.js';
+import { crossDataset, crossMarkdown } from '../models/cross-dataset.js';
 
 
 /** Labeled records from one or more CSV files (same columns), concatenated. */
@@ -39,7 +40,9 @@ export function addModelCommands(program: Command): void {
   program
     .command('evaluate')
     .description("Evaluate the random forest and the SVM on labeled flow records (cipherscope label / testbed output) in the layout of the paper's Table 2: app, then action per app; macro-F1 with a 95% bootstrap interval, and accuracy; split by capture (or blocks of consecutive flows), with the paper's random 80/20 split as a leaky reference row.")
-    .argument('<records...>', 'labeled flow records (.csv)')
+    .argument('[records...]', 'labeled flow records (.csv); or --train and --test')
+    .option('--train <records...>', 'cross-dataset: train on these records (e.g. one user)...')
+    .option('--test <records...>', '...and test on these (another user): no test capture is seen in training; majority and chance baselines beside every row')
     .option('--folds <n>', 'folds of the grouped split', int, 5)
     .option('--seed <n>', 'seed of the split, the forests and the bootstrap', int, 1)
     .option('--exclude <columns>', 'leave these feature columns out too (ablation), comma-separated', list, [])
@@ -51,6 +54,22 @@ export function addModelCommands(program: Command): void {
     .option('--no-progress', 'no status line on a terminal')
     .action((files: string[], o) =>
       reportErrors(async () => {
+        if ((o.train === undefined) !== (o.test === undefined)) throw new Error('--train and --test go together');
+        if (o.train !== undefined) {
+          if (files.length > 0) throw new Error('give either records to split, or --train and --test, not both');
+          const train = readLabeled(o.train).table;
+          const test = readLabeled(o.test).table;
+          const models: string[] = o.models ?? ['rf', 'svm'];
+          for (const m of models) modelKind(m);
+          const status = new StatusLine(o.progress);
+          const lstm = { batches: o.lstmBatches, threads: o.threads, onProgress: (b: number, n: number) => status.show(`LSTM training: batch ${b}/${n}`) };
+          const results = await crossDataset(train, test, labeledColumns(), { folds: o.folds, seed: o.seed, exclude: o.exclude, models, settings: { lstm } });
+          status.clear();
+          process.stdout.write(crossMarkdown(results, o.train.join(' '), o.test.join(' ')));
+          if (o.report) writeFileSync(o.report, JSON.stringify({ train: o.train, test: o.test, seed: o.seed, exclude: o.exclude, results }, null, 2) + '\n');
+          return;
+        }
+        if (files.length === 0) throw new Error('give labeled records, or --train and --test');
         const { table } = readLabeled(files);
         const hasSeries = table.names.includes('series_pooled');
         const models: string[] = o.models ?? (hasSeries ? ['rf', 'svm', 'lstm'] : ['rf', 'svm']);
@@ -112,11 +131,15 @@ export function addModelCommands(program: Command): void {
     .requiredOption('--model <dir>', 'model directory (cipherscope train)')
     .option('-o, --output <file>', 'output (.csv, .jsonl, .parquet); - for standard output', '-')
     .option('--threshold <p>', 'app probability below which the app is "unknown" (default: the threshold train calibrated)', Number)
+    .option('--apps [rules.json]', "keep the app the rules name (app, app_evidence, app_host) beside the prediction (default: on, with the shipped rules/apps.json)", true)
+    .option('--no-apps', 'no app columns from rules')
+    .option('--no-ip-lists', NO_IP_LISTS_HELP)
     .action((capture: string, o) =>
       reportErrors(async () => {
-        const c = await loadFlowClassifier(o.model, o.threshold);
+        const apps = o.apps === false ? undefined : appRules(o.apps, o.ipLists);
+        const c = await loadFlowClassifier(o.model, o.threshold, apps !== undefined);
         const w = openRecordWriter(formatFromPath(o.output), o.output, c.columns);
-        await runPipeline(capture, [fileSink(w)], { classifier: c });
+        await runPipeline(capture, [fileSink(w)], { classifier: c, apps });
         await w.close();
       }),
     );

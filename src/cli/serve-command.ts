@@ -35,7 +35,7 @@ async function loadSources(inputs: string[], o: SourceOptions) {
     apps: o.apps === false ? undefined : new AppMatcher(loadAppRules(typeof o.apps === 'string' ? o.apps : undefined)),
     onCapture: (name, s) => process.stderr.write(`cipherscope: ${name}: ${s.packets} packets, ${s.records} flow records\n`),
   };
-  if (o.model) load.classifier = await loadFlowClassifier(o.model);
+  if (o.model) load.classifier = await loadFlowClassifier(o.model, undefined, load.apps !== undefined);
   const { loadFlowStore } = await import('../server/flow-store.js');
   const flows = await loadFlowStore(inputs, load);
   const profiles = o.db ? (await openProfileStore({ db: o.db, keyFile: o.keyFile })).store : undefined;

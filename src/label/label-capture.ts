@@ -5,6 +5,7 @@ import { flowPlugins } from '../features/plugins.js';
 import type { FlowPlugin } from '../flow/flow.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import type { ActionRecord } from './actions.js';
+import { KeepaliveCensus } from './keepalive.js';
 import { LABEL_COLUMNS, type LabelOptions, type LabelReport, Labeler, RowLabeler } from './labeler.js';
 
 /**
@@ -18,6 +19,8 @@ export interface LabelCaptureOptions {
   apps: AppMatcher;
   extract?: Omit<ExtractOptions, 'apps'>;
   label?: LabelOptions;
+  /** Recognise keep-alive bursts (keepalive.ts) and label them keepalive (default on). */
+  keepalive?: boolean;
 }
 
 export interface LabelCaptureResult {
@@ -38,12 +41,20 @@ export async function labelCapture(input: string | Readable, actions: readonly A
   const flow = { burstGapSec: DEFAULT_LABEL_BURST_GAP_SEC, ...opts.extract?.flow };
   // Flows without a name of their own take their server address's app, learned from the rest of the capture.
   const learning = await addressLearning(input, opts.apps, { ...opts.extract, flow });
+  // Keep-alive bursts: a file is counted in a reading of its own (statistics only), a stream as it goes.
+  const census = opts.keepalive === false ? undefined : new KeepaliveCensus();
+  const isFile = typeof input === 'string' && input !== '-' && opts.extract?.live === undefined;
+  if (census && isFile) {
+    const bare = flowPlugins({ groups: [] });
+    const view = census.reader(flowColumns(bare));
+    await extractFlows(input, (row) => view.add(row), { flow, filter: opts.extract?.filter, decoder: opts.extract?.decoder, plugins: bare });
+  }
   const summary = await extractFlows(input, onRow, {
     ...opts.extract,
     plugins,
     apps: opts.apps,
     ...learning,
-    stages: [(before) => new RowLabeler(labeler, before)],
+    stages: [(before) => new RowLabeler(labeler, before, census && { census, countAsSeen: !isFile })],
     flow,
   });
   const columns = labeledColumns(plugins);

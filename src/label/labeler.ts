@@ -1,4 +1,5 @@
 import type { RecordStage } from '../flow/record.js';
+import { KEEPALIVE, type KeepaliveCensus } from './keepalive.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import type { ActionRecord } from './actions.js';
 
@@ -18,17 +19,17 @@ import type { ActionRecord } from './actions.js';
 export const IMPERTINENT = 'impertinent';
 export const AMBIGUOUS = 'ambiguous';
 
-export type LabelSource = 'action' | 'largest-overlap' | 'ambiguous' | 'app-outside-actions' | 'no-app';
+export type LabelSource = 'action' | 'largest-overlap' | 'ambiguous' | 'app-outside-actions' | 'no-app' | 'keepalive';
 
 export const LABEL_COLUMNS: readonly ColumnDef[] = [
   { name: 'label_app', type: 'string', unit: '', identifier: true, description: 'Ground truth app: the app of the flow by the host rules (empty when no rule matches, and when only an operator\'s IP list names the flow, e.g. Meta). A target, never a model input.' },
-  { name: 'label_action', type: 'string', unit: '', identifier: true, description: 'Ground truth action: the action of the action log the flow overlaps, "impertinent" when none, "ambiguous" when several. A target, never a model input.' },
+  { name: 'label_action', type: 'string', unit: '', identifier: true, description: 'Ground truth action: the action of the action log the flow overlaps, "impertinent" when none, "ambiguous" when several, "keepalive" for a keep-alive burst of a long-lived connection (src/label/keepalive.ts), whatever it overlaps. A target, never a model input.' },
   {
     name: 'label_source',
     type: 'string',
     unit: '',
     identifier: true,
-    description: 'How the label was decided: action (one overlapping action of the app), largest-overlap (several; the longest overlap, with --ambiguity largest-overlap), ambiguous (several, not decided), app-outside-actions (an app flow outside every action of that app), no-app (no host rule matched).',
+    description: 'How the label was decided: action (one overlapping action of the app), largest-overlap (several; the longest overlap, with --ambiguity largest-overlap), ambiguous (several, not decided), app-outside-actions (an app flow outside every action of that app), no-app (no host rule matched), keepalive (a keep-alive burst of an app\'s long-lived connection: small, and its payload sizes recur in the connection).',
   },
   { name: 'label_action_seq', type: 'int', unit: '', identifier: true, description: 'seq of the action in the action log; -1 for impertinent and ambiguous flows.' },
 ];
@@ -54,6 +55,8 @@ export interface FlowTimes {
   lastNs: bigint;
   app: string | null;
   clientAddr: string;
+  /** A keep-alive burst (keepalive.ts): labeled keepalive when the flow has an app. */
+  keepalive?: boolean;
 }
 
 export interface Label {
@@ -127,9 +130,10 @@ export class Labeler {
 
   label(flow: FlowTimes): Label {
     const f = flow.app !== null && this.opts.notApps?.has(flow.app) ? { ...flow, app: null } : flow;
-    const c = this.candidates(f);
+    const c = f.keepalive === true && f.app !== null ? [] : this.candidates(f);
     let label: Label;
-    if (c.length === 0) label = { app: f.app, action: IMPERTINENT, source: f.app === null ? 'no-app' : 'app-outside-actions', seq: -1 };
+    if (f.keepalive === true && f.app !== null) label = { app: f.app, action: KEEPALIVE, source: 'keepalive', seq: -1 };
+    else if (c.length === 0) label = { app: f.app, action: IMPERTINENT, source: f.app === null ? 'no-app' : 'app-outside-actions', seq: -1 };
     else if (c.length === 1) label = { app: f.app, action: c[0].action, source: 'action', seq: c[0].seq };
     else {
       const overlap = (a: ActionRecord) => min(a.endNs + this.after, f.lastNs) - max(a.startNs - this.before, f.firstNs);
@@ -179,13 +183,25 @@ export class RowLabeler implements RecordStage {
   constructor(
     readonly labeler: Labeler,
     columns: readonly ColumnDef[],
+    /** Keep-alive bursts (counted in a first reading of a file; `countAsSeen`: a stream, counted as it goes). */
+    keepalive?: { census: KeepaliveCensus; countAsSeen: boolean },
   ) {
+    this.keepalive = keepalive && { view: keepalive.census.reader(columns), countAsSeen: keepalive.countAsSeen };
     const at = (n: string) => {
       const i = columns.findIndex((c) => c.name === n);
       if (i < 0) throw new Error(`labeling needs the column ${n}`);
       return i;
     };
     this.idx = { flow_id: at('flow_id'), segment: at('segment'), first_seen_ns: at('first_seen_ns'), last_seen_ns: at('last_seen_ns'), app: at('app'), client_addr: at('client_addr') };
+  }
+
+  private readonly keepalive: { view: ReturnType<KeepaliveCensus['reader']>; countAsSeen: boolean } | undefined;
+
+  private isKeepalive(row: CellValue[]): boolean {
+    const k = this.keepalive;
+    if (k === undefined) return false;
+    if (k.countAsSeen) k.view.add(row);
+    return k.view.isKeepalive(row);
   }
 
   /** Label one row and write the LABEL_COLUMNS values into row[at .. at + 4). */
@@ -198,6 +214,7 @@ export class RowLabeler implements RecordStage {
       lastNs: row[i.last_seen_ns] as bigint,
       app: (row[i.app] as string | null) ?? null,
       clientAddr: row[i.client_addr] as string,
+      keepalive: this.isKeepalive(row),
     });
     row[at] = l.app;
     row[at + 1] = l.action;

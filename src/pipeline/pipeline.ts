@@ -22,7 +22,7 @@ export interface PipelineOptions {
   flow?: Partial<FlowTableOptions>;
   filter?: FilterOptions;
   decoder?: DecoderOptions;
-  /** Host rules: the app, app_evidence and app_host columns (not with a classifier's summary records). */
+  /** Host rules: the app columns (with a classifier: one loaded withApps). */
   apps?: AppRules;
   /** Worker threads for the meter (1: the meter runs on this thread). */
   threads?: number;
@@ -48,7 +48,7 @@ function meterSettings(o: PipelineOptions): { plugins: PluginOptions; flow: Flow
   chosenEntries(plugins); // unknown groups are an error now, not in a worker thread
   if (o.threads !== undefined && (!Number.isInteger(o.threads) || o.threads < 1)) throw new RangeError(`threads: ${o.threads}: a whole number >= 1`);
   if (o.batchRows !== undefined && (!Number.isInteger(o.batchRows) || o.batchRows < 1)) throw new RangeError(`batchRows: ${o.batchRows}: a whole number >= 1`);
-  if (o.classifier && o.apps && o.records !== 'full') throw new Error('app rules add columns that classify summary records do not carry: use records "full"');
+  if (o.classifier && (o.apps !== undefined) !== o.classifier.withApps) throw new Error(`the classifier was loaded ${o.classifier.withApps ? 'with' : 'without'} app columns and the run ${o.apps ? 'has' : 'has no'} app rules: load it with loadFlowClassifier(dir, threshold, ${o.apps !== undefined})`);
   return { plugins, flow };
 }
 
@@ -56,7 +56,7 @@ function meterSettings(o: PipelineOptions): { plugins: PluginOptions; flow: Flow
 export function pipelineColumns(o: PipelineOptions): ColumnDef[] {
   const { plugins } = meterSettings(o);
   if (o.classifier && o.records !== 'full') return o.classifier.columns;
-  const meter = flowColumns(flowPlugins(plugins), o.apps !== undefined);
+  const meter = o.classifier ? o.classifier.meterColumns : flowColumns(flowPlugins(plugins), o.apps !== undefined);
   return o.classifier ? [...meter, ...PREDICTION_COLUMNS] : meter;
 }
 

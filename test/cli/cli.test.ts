@@ -99,7 +99,8 @@ describe('cipherscope CLI', () => {
     const col = (n: string) => rows[0].indexOf(n);
     const wa = rows.slice(1).filter((r) => r[col('app')] === 'WhatsApp');
     assert.ok(wa.length > 0);
-    for (const r of rows.slice(1)) assert.equal(r[col('label_action')], r[col('app')] === 'WhatsApp' ? 'text' : 'impertinent');
+    for (const r of rows.slice(1)) assert.equal(r[col('label_action')], r[col('app')] !== 'WhatsApp' ? 'impertinent' : r[col('label_source')] === 'keepalive' ? 'keepalive' : 'text');
+    assert.ok(rows.some((r) => r[col('label_action')] === 'keepalive'), 'the message connection has keep-alive bursts');
 
     const ev = cli(['evaluate', ...labeled, '--folds', '3', '--report', join(dir, 'eval.json'), '--html', join(dir, 'eval.html')]);
     assert.equal(ev.status, 0, ev.stderr);

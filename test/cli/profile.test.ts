@@ -70,7 +70,8 @@ describe('cipherscope profile', () => {
     const classified = join(dir, 'classified.csv');
     const c = cli(['classify', join(data, 'userA-videos.pcapng'), '--model', model, '-o', classified]);
     assert.equal(c.status, 0, c.stderr);
-    const rows = readFileSync(classified, 'utf8').trim().split('\n').slice(1);
+    const lines = readFileSync(classified, 'utf8').trim().split('\n');
+    const rows = lines.slice(1);
     const db = join(dir, 'wa.db');
     const a = profile(['ingest', classified], db);
     assert.equal(a.status, 0, a.stderr);
@@ -78,7 +79,7 @@ describe('cipherscope profile', () => {
     const b = profile(['ingest', classified], db);
     assert.match(b.stderr, new RegExp(`${rows.length} flows, 0 new, 0 users updated`));
     // One device in this capture: its address, hashed, is the user.
-    const addr = rows[0].split(',')[6];
+    const addr = rows[0].split(',')[lines[0].split(',').indexOf('client_addr')];
     const show = profile(['show', `device:${addr}`], db);
     assert.equal(show.status, 0, show.stderr);
     const p = JSON.parse(show.stdout);
