@@ -67,7 +67,8 @@ export async function crossDataset(train: RecordTable, test: RecordTable, column
     const run = async (task: string, trIds: number[], teIds: number[], trainLabels: string[], testLabels: string[], fitTask: 'app' | 'action', context?: { train: ReturnType<typeof kindInputs>; test: ReturnType<typeof kindInputs> }) => {
       const { classes, y } = encodeLabels(trainLabels);
       const k = classes.length;
-      if (k < 2 || teIds.length === 0) return undefined;
+      // One class is no task to score, but an app model of one app still hands its context to the action models.
+      if ((k < 2 && task !== 'app-context') || teIds.length === 0) return undefined;
       const index = new Map(classes.map((c, i) => [c, i]));
       const unseen = [...new Set(testLabels.filter((l) => !index.has(l)))].sort();
       const all = [...classes, ...unseen];
