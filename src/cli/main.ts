@@ -65,8 +65,19 @@ function summaryLine(s: ExtractSummary): string {
   return (
     `${s.capture}: ${s.packets} packets, ${s.metered} metered (${protos || 'none'}), ${s.flows} flows (${s.records} records), ` +
     `dropped: ${dropped || 'none'}; ${s.outOfOrder} out of order; ${s.errors} errors, ${s.warnings} warnings; ` +
-    `${s.elapsedSec.toFixed(3)} s, ${pps} packets/s, ${mbs} MB/s`
+    `${s.elapsedSec.toFixed(3)} s, ${pps} packets/s, ${mbs} MB/s` +
+    (s.appEvidence ? `; ${appsLine(s.appEvidence)}` : '')
   );
+}
+
+/** Flows by what named their app, first-hand apart from second-hand. */
+function appsLine(byEvidence: Record<string, number>): string {
+  const part = (keys: string[]) =>
+    keys
+      .filter((k) => byEvidence[k] !== undefined)
+      .map((k) => `${k}=${byEvidence[k]}`)
+      .join(' ') || 'none';
+  return `apps named first-hand: ${part(['pcapdroid', 'sni', 'dns', 'cert', 'previous-segment'])}; second-hand: ${part(['addr', 'ip-list'])}; no app: ${byEvidence.none ?? 0}`;
 }
 
 export function buildProgram(): Command {
@@ -286,6 +297,7 @@ export function buildProgram(): Command {
           names: Object.fromEntries(r.metadata.names),
           statistics: r.metadata.statistics.map((s) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v]))),
           comments: r.metadata.comments,
+          ...(r.metadata.deviceApps.length > 0 ? { pcapdroidApps: r.metadata.deviceApps } : {}),
           issues,
         };
         process.stdout.write(JSON.stringify(info, null, 2) + '\n');

@@ -77,6 +77,8 @@ export interface ExtractSummary {
   dropped: Record<string, number>;
   fragments: ReassemblyStats;
   outOfOrder: number;
+  /** With app rules: final records by what named their app (app_evidence; "none" for no app). */
+  appEvidence?: Record<string, number>;
   errors: number;
   warnings: number;
   metadata: CaptureMetadata;
@@ -93,6 +95,8 @@ export interface MeterCounts {
   dropped: Map<string, number>;
   fragments: ReassemblyStats;
   outOfOrder: number;
+  /** With app rules: final records by app_evidence ("" for none). */
+  appEvidence: Map<string, number>;
 }
 
 /**
@@ -112,6 +116,7 @@ export class FlowMeter {
   private finals = 0;
   // Indexed by IP protocol number; named at the end.
   private readonly byProto = new Float64Array(256);
+  private readonly appEvidence = new Map<string, number>();
   // Live ticks: packets and clock records seen, as of the last tick, and since when nothing has come.
   private activity = 0;
   private seenActivity = -1;
@@ -134,6 +139,7 @@ export class FlowMeter {
       columns.push(...stage.columns);
     }
     this.columns = columns;
+    const evidenceAt = opts.apps ? columns.findIndex((c) => c.name === 'app_evidence') : -1;
     const row: CellValue[] = new Array(columns.length);
     row[0] = name;
     const sink = {
@@ -146,7 +152,13 @@ export class FlowMeter {
         }
         for (let i = 0; i < stages.length; i++) stages[i].fill(row, stageAt[i]);
         this.records++;
-        if (kind === 'final') this.finals++;
+        if (kind === 'final') {
+          this.finals++;
+          if (evidenceAt >= 0) {
+            const e = (row[evidenceAt] as string | null) ?? 'none';
+            this.appEvidence.set(e, (this.appEvidence.get(e) ?? 0) + 1);
+          }
+        }
         onRow(row);
       },
     };
@@ -217,7 +229,7 @@ export class FlowMeter {
     const dropped = new Map(this.dropped);
     if (this.filter !== undefined) for (const [k, v] of this.filter.dropped) dropped.set(k, v);
     if (lost > 0) dropped.set('fragment-not-reassembled', lost);
-    return { metered: this.metered, records: this.records, flows: this.finals, byProto: this.byProto, dropped, fragments: { ...fr }, outOfOrder: this.table.outOfOrder };
+    return { metered: this.metered, records: this.records, flows: this.finals, byProto: this.byProto, dropped, fragments: { ...fr }, outOfOrder: this.table.outOfOrder, appEvidence: new Map(this.appEvidence) };
   }
 
   status(): MeterStatus {
@@ -245,6 +257,7 @@ export function summarize(name: string, read: ReadResult, counts: MeterCounts, e
     dropped: Object.fromEntries([...counts.dropped.entries()].sort((a, b) => b[1] - a[1])),
     fragments: counts.fragments,
     outOfOrder: counts.outOfOrder,
+    ...(counts.appEvidence.size > 0 ? { appEvidence: Object.fromEntries([...counts.appEvidence.entries()].sort((a, b) => b[1] - a[1])) } : {}),
     errors,
     warnings,
     metadata: read.metadata,

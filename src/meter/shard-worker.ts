@@ -78,7 +78,7 @@ port.on('message', (m: PacketBatch | { type: 'end' } | { type: 'device-app'; app
       clearInterval(timer);
       const c = meter.finish();
       flushRows();
-      send({ type: 'done', counts: { ...c, dropped: [...c.dropped.entries()] } });
+      send({ type: 'done', counts: { ...c, dropped: [...c.dropped.entries()], appEvidence: [...c.appEvidence.entries()] } });
       return;
     }
     for (const b of m.blocks) blocks.set(b.id, new Uint8Array(b.sab));

@@ -83,7 +83,7 @@ export type ShardMessage =
   | { type: 'rows'; rows: CellValue[][] }
   | { type: 'text'; bytes: Uint8Array; rows: number }
   | { type: 'status'; status: MeterStatus }
-  | { type: 'done'; counts: Omit<MeterCounts, 'dropped'> & { dropped: Array<[string, number]> } }
+  | { type: 'done'; counts: Omit<MeterCounts, 'dropped' | 'appEvidence'> & { dropped: Array<[string, number]>; appEvidence: Array<[string, number]> } }
   | { type: 'error'; message: string };
 
 /**
@@ -386,7 +386,8 @@ function sharedByAny(plugins: readonly FlowPlugin[], p: DecodedPacket): boolean 
 function mergeCounts(all: Array<(ShardMessage & { type: 'done' })['counts']>): MeterCounts {
   const byProto = new Float64Array(256);
   const dropped = new Map<string, number>();
-  const out: MeterCounts = { metered: 0, records: 0, flows: 0, byProto, dropped, fragments: { ...all[0].fragments }, outOfOrder: 0 };
+  const appEvidence = new Map<string, number>();
+  const out: MeterCounts = { metered: 0, records: 0, flows: 0, byProto, dropped, fragments: { ...all[0].fragments }, outOfOrder: 0, appEvidence };
   for (const k of Object.keys(out.fragments) as Array<keyof MeterCounts['fragments']>) out.fragments[k] = 0;
   for (const c of all) {
     out.metered += c.metered;
@@ -395,6 +396,7 @@ function mergeCounts(all: Array<(ShardMessage & { type: 'done' })['counts']>): M
     out.outOfOrder += c.outOfOrder;
     for (let i = 0; i < 256; i++) byProto[i] += c.byProto[i];
     for (const [k, v] of c.dropped) dropped.set(k, (dropped.get(k) ?? 0) + v);
+    for (const [k, v] of c.appEvidence) appEvidence.set(k, (appEvidence.get(k) ?? 0) + v);
     for (const k of Object.keys(out.fragments) as Array<keyof MeterCounts['fragments']>) out.fragments[k] += c.fragments[k];
   }
   return out;

@@ -22,6 +22,11 @@ export interface FormatParser {
 export abstract class ParserBase implements FormatParser {
   need = 0;
   packets = 0;
+  /**
+   * Records Wireshark numbers as frames but that carry no packet (pcapng custom blocks): counted into `number`, so
+   * packet N here is tshark's frame N.
+   */
+  protected otherRecords = 0;
   abstract readonly metadata: CaptureMetadata;
   protected readonly rec: PacketRecord = {
     number: 0,
@@ -46,12 +51,12 @@ export abstract class ParserBase implements FormatParser {
   abstract feed(buf: Uint8Array, dv: DataView, start: number, end: number, base: number, eof: boolean): number;
 
   protected report(severity: CaptureIssue['severity'], code: string, offset: number, message: string): void {
-    this.sink.issue?.({ severity, code, file: this.file, offset, packet: this.packets + 1, message });
+    this.sink.issue?.({ severity, code, file: this.file, offset, packet: this.packets + this.otherRecords + 1, message });
   }
 
   protected emit(): void {
     this.packets++;
-    this.rec.number = this.packets;
+    this.rec.number = this.packets + this.otherRecords;
     this.sink.packet(this.rec);
   }
 }

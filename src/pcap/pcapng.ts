@@ -334,6 +334,7 @@ export class PcapngParser extends ParserBase {
       }
       case BT_CB:
       case BT_CB_NOCOPY: {
+        this.otherRecords++; // a frame of its own in Wireshark
         if (len < 16 || dv.getUint32(p + 8, le) !== PCAPDROID_PEN) return; // another vendor's custom block
         const r = parseUidMapBlock(buf, p + 12, bodyEnd, le);
         if (!r.ok) {

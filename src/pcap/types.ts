@@ -27,7 +27,7 @@ export function normalizeLinkType(raw: number): number {
 }
 
 export interface PacketRecord {
-  /** 1-based number of this packet among all packets the reader returned (what tshark calls frame.number). */
+  /** 1-based number of this record as tshark numbers frames (frame.number): pcapng custom blocks count too. */
   number: number;
   /** Byte offset of the record (pcap record header or pcapng block) in the input. */
   offset: number;

@@ -48,14 +48,15 @@ describe('capture readers', () => {
     for (const file of sharedPcaps()) {
       it(basename(file), async () => {
         const { recs } = await readAll(file);
-        const lines = tshark(['-r', file, '-T', 'fields', '-E', 'separator=\t', '-e', 'frame.encap_type', '-e', 'frame.time_epoch', '-e', 'frame.cap_len', '-e', 'frame.len', '-e', 'frame.interface_id', '-e', 'frame.comment'])
+        const lines = tshark(['-r', file, '-T', 'fields', '-E', 'separator=\t', '-e', 'frame.encap_type', '-e', 'frame.time_epoch', '-e', 'frame.cap_len', '-e', 'frame.len', '-e', 'frame.interface_id', '-e', 'frame.comment', '-e', 'frame.number'])
           .split('\n')
           .filter((l) => l.length > 0)
           .map((l) => l.split('\t'))
           .filter((f) => f[0].trim() !== ''); // pcapng custom blocks are not packets
         assert.equal(recs.length, lines.length);
-        lines.forEach(([, t, cap, len, iface, comment], i) => {
+        lines.forEach(([, t, cap, len, iface, comment, number], i) => {
           const r = recs[i];
+          assert.equal(r.n, Number(number), `packet ${i + 1} is tshark's frame ${number}`);
           // A simple packet block has no timestamp: tshark prints nothing, we report 0.
           if (t !== '') assert.equal(r.t, t, `packet ${i + 1} time`);
           assert.equal(r.cap, Number(cap), `packet ${i + 1} caplen`);
