@@ -127,6 +127,16 @@ for a in sys.stdin.read().split():
     });
   }
 
+  it('the flows summary counts first-hand and second-hand names apart, on one thread and on two', { skip: have ? false : 'needs ../shared/datasets' }, () => {
+    for (const threads of ['1', '2']) {
+      const r = cli(['flows', join(DATA, 'userB-voice-messages.pcap'), '--apps', '-o', join(dir, 'v.csv'), '--threads', threads]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /apps named first-hand: sni=1; second-hand: addr=2; no app: 0$/m);
+      const p = cli(['flows', join(DATA, 'userB-photos.pcap'), '--apps', '-o', join(dir, 'p.csv'), '--threads', threads]);
+      assert.match(p.stderr, /apps named first-hand: none; second-hand: ip-list=1; no app: 0$/m);
+    }
+  });
+
   it('refresh rebuilds the lists from a local copy of the sources, only those asked, and writes nothing on an error', () => {
     const lists = join(dir, 'ip-lists.json');
     copyFileSync(LISTS, lists);
