@@ -108,7 +108,7 @@ describe('cipherscope CLI', () => {
     assert.match(ev.stdout, /^\| RF, grouped k-fold \| 100\.0 \[100\.0, 100\.0\] \/ 100\.0 \| /m);
     const report = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8'));
     const action = report.results.find((r: { task: string; split: string }) => r.task === 'action:WhatsApp' && r.split === 'group-kfold');
-    assert.deepEqual([...action.classes].sort(), ['picture', 'text', 'video']);
+    assert.deepEqual([...action.classes].sort(), ['keepalive', 'picture', 'text', 'video']);
     assert.equal(action.confusion.flat().reduce((a: number, b: number) => a + b, 0), action.rows);
     // One app, always recognised (100.0 above): end to end is then exactly the action task, flow by flow.
     const e2e = report.results.find((r: { task: string; model: string }) => r.task === 'end-to-end' && r.model === 'RF');
