@@ -1,4 +1,3 @@
-import { NO_UID } from '../../src/pcap/pcapdroid.js';
 import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -6,10 +5,12 @@ import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { Decoder } from '../../src/decode/decoder.js';
 import { extractFlows } from '../../src/meter/meter.js';
-import { CaptureFormatError } from '../../src/pcap/reader.js';
+import { CaptureFormatError, readCapture } from '../../src/pcap/reader.js';
+import { pcapdroidPcapng, phonePackets, trailerPcap } from '../helpers/pcapdroid.js';
 import { LinkType, type PacketRecord } from '../../src/pcap/types.js';
 import { sharedPcaps } from '../helpers/tshark.js';
 import { mulberry32 as rng } from '../../src/common/rng.js';
+import { NO_UID } from '../../src/pcap/pcapdroid.js';
 
 const LENGTHS = [0, 1, 3, 0xffff, 0x10000, 0x7fffffff, 0xffffffff, 65535, 262145];
 
@@ -83,6 +84,31 @@ describe('fuzz: mutated captures never throw out of the reader, decoder or meter
     // The mutations must actually hit something: many runs report issues.
     assert.ok(withIssues > runs / 10, `${withIssues} of ${runs} runs reported issues`);
     assert.ok(rejected < runs / 4);
+  });
+
+  it("PCAPdroid's trailer and pcapng blocks, mutated 600 times: no throw; every uid a packet carries is an int32", { timeout: 120_000 }, async () => {
+    const r = rng(62652);
+    const packets = phonePackets();
+    const seeds = [trailerPcap(packets, 2), trailerPcap(packets, 1), pcapdroidPcapng(packets)];
+    let withIssues = 0;
+    for (let k = 0; k < 600; k++) {
+      const buf = mutate(seeds[k % 3], r);
+      const dec = new Decoder();
+      try {
+        await readCapture(Readable.from([buf]), {
+          packet(rec) {
+            const p = dec.decode(rec);
+            if (p.deviceUid !== NO_UID) assert.ok(Number.isInteger(p.deviceUid) && p.deviceUid >= -0x80000000 && p.deviceUid <= 0x7fffffff);
+            if (p.deviceNameOffset >= 0) assert.ok(p.deviceNameOffset >= rec.dataOffset && p.deviceNameOffset + p.deviceNameBytes <= rec.dataOffset + rec.capLen);
+          },
+          deviceApp: (a) => dec.addDeviceApp(a),
+          issue: () => withIssues++,
+        });
+      } catch (e) {
+        assert.ok(e instanceof CaptureFormatError, `mutation ${k}: ${(e as Error).stack}`);
+      }
+    }
+    assert.ok(withIssues > 0);
   });
 
   it('decoder: random and truncated frames on every link type keep offsets inside the captured bytes', () => {
