@@ -76,7 +76,9 @@ export class AppMatcher {
   private readonly byDomain = new Map<string, string>();
   private readonly byPackage = new Map<string, string>();
   private readonly byName = new Map<string, string>();
-  private readonly owners: IpOwnerTable | undefined;
+  /** Built at the first lookup: a capture whose flows all carry names never pays for it. */
+  private ownersTable: IpOwnerTable | undefined;
+  private readonly hasLists: boolean;
   readonly deviceOnly: boolean;
 
   constructor(
@@ -88,7 +90,7 @@ export class AppMatcher {
       for (const pkg of app.packages ?? []) this.byPackage.set(pkg, app.name);
       this.byName.set(app.name.toLowerCase(), app.name);
     }
-    this.owners = rules.ipLists && rules.ipLists.lists.length > 0 && opts.deviceOnly !== true ? new IpOwnerTable(rules.ipLists.lists) : undefined;
+    this.hasLists = rules.ipLists !== undefined && rules.ipLists.lists.length > 0 && opts.deviceOnly !== true;
     this.deviceOnly = opts.deviceOnly === true;
   }
 
@@ -109,7 +111,9 @@ export class AppMatcher {
 
   /** The owner of a server address by the IP ownership lists, if the rules have any. */
   owner(addr: string): IpOwner | undefined {
-    return this.owners?.lookup(addr);
+    if (!this.hasLists) return undefined;
+    this.ownersTable ??= new IpOwnerTable(this.rules.ipLists!.lists);
+    return this.ownersTable.lookup(addr);
   }
 
   /** The app of a host name: its longest suffix (at a label boundary) that a rule names. */
@@ -127,7 +131,7 @@ export class AppMatcher {
 
   /** Every name the rules can give: the apps' and the IP lists'. */
   get apps(): string[] {
-    return [...new Set([...this.byDomain.values(), ...this.byName.values(), ...(this.owners ? (this.rules.ipLists?.lists ?? []).map((l) => l.app) : [])])];
+    return [...new Set([...this.byDomain.values(), ...this.byName.values(), ...(this.hasLists ? (this.rules.ipLists?.lists ?? []).map((l) => l.app) : [])])];
   }
 }
 
