@@ -33,10 +33,10 @@ class_of() {
 
 echo "| capture | class | WhatsApp records (bursts) | carrying the action | keep-alive | no WhatsApp name |" | tee "$out/bursts.md"
 echo "|---|---|---:|---:|---:|---:|" | tee -a "$out/bursts.md"
-tail -n +2 "$data/LABELS.tsv" | while IFS=$'\t' read -r file _app _action _rest; do
+tail -n +2 "$data/LABELS.tsv" | while IFS=$'\t' read -r file _app _action user _rest; do
   cls=$(class_of "$file")
   dest="$out/labeled/${file%.*}.csv"
-  cs label "$data/$file" --capture-action "WhatsApp/$cls" --length transport --features all -o "$dest" --report "$out/labeled/${file%.*}.report.json" -q
+  cs label "$data/$file" --capture-action "WhatsApp/$cls" --user "$user" --length transport --features all -o "$dest" --report "$out/labeled/${file%.*}.report.json" -q
   node -e '
     const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
     const a = r.byAction[process.argv[3]] ?? 0, k = r.byAction.keepalive ?? 0, i = r.byAction.impertinent ?? 0;
@@ -46,6 +46,9 @@ done
 
 echo
 cs evaluate "$out"/labeled/*.csv --exclude ip_version --report "$out/evaluation.json" --html "$out/evaluation.html" | tee "$out/table2.md"
+echo
+# Leave one user out: the two users' files, the mixed ones included, each user's captures on one side.
+cs evaluate "$out"/labeled/*.csv --group-by user --exclude ip_version --report "$out/evaluation-by-user.json" | tee "$out/table2-by-user.md"
 
 single() { ls "$out"/labeled/"$1"-*.csv | grep -v mixed; }
 echo

@@ -26,6 +26,7 @@ export function addLabelCommand(program: Command): void {
     .argument('<capture>', 'pcap or pcapng file taken while the actions ran')
     .option('--actions <log.jsonl>', 'the action log (format: docs/ground-truth.md)')
     .option('--capture-action <app/action>', 'no log: the whole capture is one action of this app (datasets labeled per capture file)')
+    .option('--user <name>', "with --capture-action: the capture's user (label_user, for evaluate --group-by user)")
     .option('--apps <rules.json|pcapdroid>', 'app host rules (default: the shipped rules/apps.json); "pcapdroid": only the app the phone recorded (PCAPdroid captures; flows without it have no app). PCAPdroid\'s label, when a capture has it, is the strongest evidence either way')
     .option('--no-ip-lists', 'leave out the IP ownership lists the rules refer to')
     .option('-o, --output <file>', 'labeled flow records (.csv, .jsonl, .parquet); - for standard output', '-')
@@ -47,7 +48,7 @@ export function addLabelCommand(program: Command): void {
           const m = /^([^/]+)\/(.+)$/.exec(o.captureAction);
           if (m === null) throw new Error(`--capture-action "${o.captureAction}": expected APP/ACTION`);
           // One action over all of time: every flow of the app is labeled with it; other flows are impertinent.
-          actions = [{ user: 'capture', device: 'capture', app: m[1], action: m[2], startNs: 0n, endNs: 2n ** 63n, scenario: 'capture-action', repetition: 0, seq: 0 }];
+          actions = [{ user: o.user ?? '', device: 'capture', app: m[1], action: m[2], startNs: 0n, endNs: 2n ** 63n, scenario: 'capture-action', repetition: 0, seq: 0 }];
         }
         const deviceOnly = o.apps === 'pcapdroid';
         const apps = new AppMatcher(appRules(deviceOnly ? undefined : o.apps, o.ipLists), { deviceOnly });

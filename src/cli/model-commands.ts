@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { NO_IP_LISTS_HELP, appRules, count as int, list, reportErrors } from './args.js';
 import { type RecordTable, readRecordsCsv } from '../dataset/records.js';
 import { ALL_GROUPS, flowPlugins } from '../features/plugins.js';
@@ -15,6 +15,7 @@ import { loadFlowClassifier } from '../pipeline/classifier.js';
 import { runPipeline } from '../pipeline/pipeline.js';
 import { fileSink } from '../pipeline/sinks.js';
 import { crossDataset, crossMarkdown } from '../models/cross-dataset.js';
+import { GROUP_BY, type GroupBy } from '../dataset/splits.js';
 
 
 /** Labeled records from one or more CSV files (same columns), concatenated. */
@@ -43,7 +44,8 @@ export function addModelCommands(program: Command): void {
     .argument('[records...]', 'labeled flow records (.csv); or --train and --test')
     .option('--train <records...>', 'cross-dataset: train on these records (e.g. one user)...')
     .option('--test <records...>', '...and test on these (another user): no test capture is seen in training; majority and chance baselines beside every row')
-    .option('--folds <n>', 'folds of the grouped split', int, 5)
+    .option('--folds <n>', 'folds of the grouped split (fewer groups: leave-one-group-out)', int, 5)
+    .addOption(new Option('--group-by <what>', 'what the grouped split keeps whole: capture, user (label_user), device (client_addr), or block (time blocks within each capture: not capture-disjoint)').choices([...GROUP_BY]).default('capture'))
     .option('--seed <n>', 'seed of the split, the forests and the bootstrap', int, 1)
     .option('--exclude <columns>', 'leave these feature columns out too (ablation), comma-separated', list, [])
     .option('--report <file.json>', 'write every score, per-class figures, confusion matrices and top features here')
@@ -77,7 +79,7 @@ export function addModelCommands(program: Command): void {
         if (!hasSeries && !o.models) process.stderr.write('cipherscope: no series_pooled column, so no LSTM row (label with --features all to get one)\n');
         const status = new StatusLine(o.progress);
         const lstm = { batches: o.lstmBatches, threads: o.threads, onProgress: (b: number, n: number) => status.show(`LSTM training: batch ${b}/${n}`) };
-        const opts = { folds: o.folds, seed: o.seed, exclude: o.exclude, models, settings: { lstm } };
+        const opts = { folds: o.folds, seed: o.seed, groupBy: o.groupBy as GroupBy, exclude: o.exclude, models, settings: { lstm }, onNote: (n: string) => process.stderr.write(`cipherscope: ${n}\n`) };
         const results = await evaluateModels(table, labeledColumns(), opts);
         status.clear();
         process.stdout.write(table2Markdown(results));

@@ -32,6 +32,13 @@ export const LABEL_COLUMNS: readonly ColumnDef[] = [
     description: 'How the label was decided: action (one overlapping action of the app), largest-overlap (several; the longest overlap, with --ambiguity largest-overlap), ambiguous (several, not decided), app-outside-actions (an app flow outside every action of that app), no-app (no host rule matched), keepalive (a keep-alive burst of an app\'s long-lived connection: small, and its payload sizes recur in the connection).',
   },
   { name: 'label_action_seq', type: 'int', unit: '', identifier: true, description: 'seq of the action in the action log; -1 for impertinent and ambiguous flows.' },
+  {
+    name: 'label_user',
+    type: 'string',
+    unit: '',
+    identifier: true,
+    description: 'The user the record belongs to (what evaluate --group-by user keeps whole): the user of its action; else the one user whose actions came from its client address (client_addr of the log); else the log\'s user when it has only one (label --user for --capture-action); empty otherwise.',
+  },
 ];
 
 export interface LabelOptions {
@@ -60,6 +67,7 @@ export interface FlowTimes {
 }
 
 export interface Label {
+  user: string | null;
   app: string | null;
   action: string;
   source: LabelSource;
@@ -82,6 +90,9 @@ export interface LabelReport {
 }
 
 export class Labeler {
+  /** Client address -> the one user whose actions came from it (null: several). */
+  private readonly userByAddr = new Map<string, string | null>();
+  private readonly onlyUser: string | null;
   private readonly byApp = new Map<string, ActionRecord[]>();
   private readonly maxDuration = new Map<string, bigint>();
   private readonly flowsOf = new Map<number, number>();
@@ -101,6 +112,13 @@ export class Labeler {
       this.byApp.set(a.app, list);
       const d = a.endNs - a.startNs;
       if (d > (this.maxDuration.get(a.app) ?? 0n)) this.maxDuration.set(a.app, d);
+    }
+    const users = new Set(actions.map((a) => a.user).filter((u) => u !== ''));
+    this.onlyUser = users.size === 1 ? [...users][0] : null;
+    for (const a of actions) {
+      if (a.clientAddr === undefined || a.user === '') continue;
+      const had = this.userByAddr.get(a.clientAddr);
+      this.userByAddr.set(a.clientAddr, had === undefined || had === a.user ? a.user : null);
     }
     for (const list of this.byApp.values()) list.sort((x, y) => (x.startNs < y.startNs ? -1 : x.startNs > y.startNs ? 1 : 0));
     this.report = { actions: actions.length, records: 0, byAction: {}, bySource: {}, actionsWithoutFlow: [], ambiguous: [], flowsPerAction: {} };
@@ -131,7 +149,7 @@ export class Labeler {
   label(flow: FlowTimes): Label {
     const f = flow.app !== null && this.opts.notApps?.has(flow.app) ? { ...flow, app: null } : flow;
     const c = f.keepalive === true && f.app !== null ? [] : this.candidates(f);
-    let label: Label;
+    let label: Omit<Label, 'user'>;
     if (f.keepalive === true && f.app !== null) label = { app: f.app, action: KEEPALIVE, source: 'keepalive', seq: -1 };
     else if (c.length === 0) label = { app: f.app, action: IMPERTINENT, source: f.app === null ? 'no-app' : 'app-outside-actions', seq: -1 };
     else if (c.length === 1) label = { app: f.app, action: c[0].action, source: 'action', seq: c[0].seq };
@@ -142,11 +160,15 @@ export class Labeler {
       this.report.ambiguous.push({ flowId: f.flowId, segment: f.segment, candidates: c.map((a) => a.seq), chosen: decide ? best.seq : -1 });
       label = decide ? { app: f.app, action: best.action, source: 'largest-overlap', seq: best.seq } : { app: f.app, action: AMBIGUOUS, source: 'ambiguous', seq: -1 };
     }
+    // Whose record: its action's user (or the candidates' one user), else its address's one user, else the log's.
+    const fromActions = c.length > 0 && c.every((a) => a.user === c[0].user) && c[0].user !== '' ? c[0].user : undefined;
+    const byAddr = this.userByAddr.get(f.clientAddr);
+    const user = fromActions ?? (byAddr !== undefined ? byAddr : this.onlyUser);
     this.report.records++;
     this.report.byAction[label.action] = (this.report.byAction[label.action] ?? 0) + 1;
     this.report.bySource[label.source] = (this.report.bySource[label.source] ?? 0) + 1;
     if (label.seq >= 0) this.flowsOf.set(label.seq, (this.flowsOf.get(label.seq) ?? 0) + 1);
-    return label;
+    return { ...label, user };
   }
 
   /** The report so far; call after the last record. */
@@ -204,7 +226,7 @@ export class RowLabeler implements RecordStage {
     return k.view.isKeepalive(row);
   }
 
-  /** Label one row and write the LABEL_COLUMNS values into row[at .. at + 4). */
+  /** Label one row and write the LABEL_COLUMNS values into row[at .. at + 5). */
   fill(row: CellValue[], at: number): Label {
     const i = this.idx;
     const l = this.labeler.label({
@@ -220,6 +242,7 @@ export class RowLabeler implements RecordStage {
     row[at + 1] = l.action;
     row[at + 2] = l.source;
     row[at + 3] = l.seq;
+    row[at + 4] = l.user;
     return l;
   }
 }

@@ -4,7 +4,7 @@ import { CLUSTER_FEATURES, clusterFeatures } from '../dataset/cluster.js';
 import { EARLY_PACKETS, earlyFeatures } from '../dataset/early.js';
 import { type FeatureSpec, type Matrix, argmaxRows, encodeLabels, featureSpec, labeledAppRows, maxRows, pickRows, seriesMatrix, toMatrix } from '../dataset/matrix.js';
 import type { RecordTable } from '../dataset/records.js';
-import { foldSplits, splitGroups, stratifiedGroupKFold } from '../dataset/splits.js';
+import { type GroupBy, type SplitPlan, foldSplits, planFolds, planSplit } from '../dataset/splits.js';
 import { crossValidate } from './cross-validate.js';
 import { auroc, bootstrapInterval, quantile, scores } from './metrics.js';
 import { type ModelKind, modelKind } from './model-kinds.js';
@@ -33,11 +33,19 @@ export interface TaskResult {
   confusion: number[][];
   /** Top features by mean decrease in impurity (forests only, fitted on all rows of the task). */
   importances: Array<{ feature: string; importance: number }>;
+  /** The grouped split as it was made (the random split: undefined). */
+  splitPlan?: { groupBy: GroupBy; groups: number; folds: number; scheme: SplitPlan['scheme']; label: string };
+  /** On the same test rows: always the training folds' most common class, and guessing with their class shares. */
+  baselines?: { majority: { accuracy: number; macroF1: number }; chance: { accuracy: number; macroF1: number } };
 }
 
 export interface EvaluationOptions {
   folds: number;
   seed: number;
+  /** What rows are grouped by (default capture): see dataset/splits.ts. */
+  groupBy?: GroupBy;
+  /** A task or experiment left out, and why (an action task whose rows hold one group). */
+  onNote?: (note: string) => void;
   exclude?: string[];
   /** Model kinds by name (default rf, svm). */
   models?: readonly string[];
@@ -89,10 +97,15 @@ async function runTask(kind: ModelKind, task: string, table: RecordTable, spec: 
       importances: imp.slice(0, 10),
     };
   };
-  const fold = stratifiedGroupKFold(y, splitGroups(table, rows, o.folds), k, o.folds, o.seed);
-  const cv = await crossValidate(kind, x, y, k, fold, o.folds, { task: fitTask, seed: (f) => o.seed + f, context, settings });
+  const plan = planSplit(table, rows, o.groupBy ?? 'capture', o.folds);
+  const fold = planFolds(plan, y, k, o.seed);
+  const cv = await crossValidate(kind, x, y, k, fold, plan.folds, { task: fitTask, seed: (f) => o.seed + f, context, settings });
   const importances = kind.importances ? (await kind.fit(x, y, k, { task: fitTask, seed: o.seed, context, settings })).importances : undefined;
-  results.push(assemble('group-kfold', cv.predicted, y, importances));
+  results.push({
+    ...assemble('group-kfold', cv.predicted, y, importances),
+    splitPlan: { groupBy: plan.groupBy, groups: plan.groupCount, folds: plan.folds, scheme: plan.scheme, label: plan.label },
+    baselines: foldBaselines(y, fold, plan.folds, k),
+  });
   // The paper's split: 80/20 at random over flows (leaky: neighbours of a test flow are in training).
   const random = mulberry32(o.seed);
   const order = [...rows.keys()];
@@ -111,6 +124,47 @@ async function runTask(kind: ModelKind, task: string, table: RecordTable, spec: 
   return { results, outOfFold: cv.context, predicted: Array.from(cv.predicted, (c) => classes[c]) };
 }
 
+/**
+ * Baselines out of fold, as scikit-learn's DummyClassifier would score them in the same folds: each test fold gets
+ * its training folds' most common class; stratified chance is the expectation of guessing with the training folds'
+ * class shares (accuracy exactly; macro-F1 from the expected confusion matrix).
+ */
+export function foldBaselines(y: ArrayLike<number>, fold: Int32Array, folds: number, k: number): NonNullable<TaskResult['baselines']> {
+  const perFold = Array.from({ length: folds }, () => new Float64Array(k));
+  for (let i = 0; i < y.length; i++) perFold[fold[i]][y[i]]++;
+  const total = new Float64Array(k);
+  for (const c of perFold) for (let j = 0; j < k; j++) total[j] += c[j];
+  const majorityPred = new Int32Array(y.length);
+  const expected = Array.from({ length: k }, () => new Float64Array(k));
+  const share = perFold.map((c) => {
+    const train = total.map((t, j) => t - c[j]);
+    const n = train.reduce((a, b) => a + b, 0);
+    let best = 0;
+    for (let j = 1; j < k; j++) if (train[j] > train[best]) best = j;
+    return { best, p: train.map((t) => (n === 0 ? 0 : t / n)) };
+  });
+  for (let i = 0; i < y.length; i++) {
+    const s = share[fold[i]];
+    majorityPred[i] = s.best;
+    for (let j = 0; j < k; j++) expected[y[i]][j] += s.p[j];
+  }
+  const maj = scores(y, majorityPred, k);
+  let correct = 0;
+  let f1 = 0;
+  let present = 0;
+  for (let c = 0; c < k; c++) {
+    correct += expected[c][c];
+    const support = expected[c].reduce((a, b) => a + b, 0);
+    if (support === 0) continue;
+    present++;
+    const predicted = expected.reduce((a, r) => a + r[c], 0);
+    const precision = predicted === 0 ? 0 : expected[c][c] / predicted;
+    const recall = expected[c][c] / support;
+    f1 += precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
+  }
+  return { majority: { accuracy: maj.accuracy, macroF1: maj.macroF1 }, chance: { accuracy: y.length === 0 ? 0 : correct / y.length, macroF1: present === 0 ? 0 : f1 / present } };
+}
+
 /** App task and one action task per app, for each model kind, on labeled flow records (`label` / `testbed` output). */
 export async function evaluateModels(table: RecordTable, columns: readonly ColumnDef[], o: EvaluationOptions): Promise<TaskResult[]> {
   const usable = labeledAppRows(table);
@@ -119,7 +173,8 @@ export async function evaluateModels(table: RecordTable, columns: readonly Colum
   const spec = featureSpec(columns, table.names, o.exclude);
   const results: TaskResult[] = [];
   const apps = [...new Set(usable.map((r) => table.rows[r][app] as string))].sort();
-  for (const kind of (o.models ?? ['rf', 'svm']).map(modelKind)) {
+  const kinds = (o.models ?? ['rf', 'svm']).map(modelKind);
+  for (const kind of kinds) {
     const appTask = await runTask(kind, 'app', table, spec, usable, usable.map((r) => table.rows[r][app] as string), o);
     results.push(...appTask.results);
     // Out-of-fold action of every flow by its true app's action model (an app with one action: that action).
@@ -130,6 +185,12 @@ export async function evaluateModels(table: RecordTable, columns: readonly Colum
       const rows = ids.map((i) => usable[i]);
       const labels = rows.map((r) => table.rows[r][action] as string);
       if (new Set(labels).size < 2) continue;
+      try {
+        planSplit(table, rows, o.groupBy ?? 'capture', o.folds);
+      } catch (e) {
+        if (kind === kinds[0]) o.onNote?.(`action task of ${a} left out: ${(e as Error).message}`);
+        continue;
+      }
       anyActionTask = true;
       const context = appTask.outOfFold ? pickRows(appTask.outOfFold, ids) : undefined;
       const t = await runTask(kind, `action:${a}`, table, spec, rows, labels, o, context);
@@ -175,15 +236,33 @@ export function table2Markdown(results: readonly TaskResult[]): string {
   const tasks = [...new Set(results.map((r) => r.task))];
   const lines = [`| model, split | ${tasks.map((t) => (t === 'app' ? 'app' : t === 'end-to-end' ? 'app/action end to end' : `action (${t.slice(7)})`)).join(' | ')} |`, `|---|${tasks.map(() => '---:').join('|')}|`];
   const models = [...new Set(results.map((r) => r.model))];
+  const grouped = results.filter((r) => r.split === 'group-kfold' && r.splitPlan);
+  const by = grouped[0]?.splitPlan?.groupBy ?? 'capture';
+  const name = by === 'block' ? 'split by time block' : `split by ${by}`;
   for (const split of ['group-kfold', 'random-80-20'] as const) {
     for (const model of models) {
       const cells = tasks.map((t) => {
         const r = results.find((x) => x.model === model && x.task === t && x.split === split);
         return r ? `${pct(r.macroF1)} [${pct(r.macroF1Ci[0])}, ${pct(r.macroF1Ci[1])}] / ${pct(r.accuracy)}` : '';
       });
-      lines.push(`| ${model}, ${split === 'group-kfold' ? 'grouped k-fold' : 'random 80/20 (leaky reference)'} | ${cells.join(' | ')} |`);
+      lines.push(`| ${model}, ${split === 'group-kfold' ? name : 'random 80/20 (leaky reference)'} | ${cells.join(' | ')} |`);
+    }
+    if (split === 'group-kfold' && grouped.length > 0) {
+      // Baselines depend on the folds only, the same for every model: the first model's.
+      const base = (pick: (b: NonNullable<TaskResult['baselines']>) => { accuracy: number; macroF1: number }) =>
+        tasks.map((t) => {
+          const r = grouped.find((x) => x.task === t && x.baselines);
+          return r ? `${pct(pick(r.baselines!).macroF1)} / ${pct(pick(r.baselines!).accuracy)}` : '';
+        });
+      lines.push(`| majority class, ${name} | ${base((b) => b.majority).join(' | ')} |`);
+      lines.push(`| stratified chance, ${name} | ${base((b) => b.chance).join(' | ')} |`);
     }
   }
+  const plans = tasks.flatMap((t) => {
+    const r = grouped.find((x) => x.task === t);
+    return r ? [`${t === 'app' ? 'app' : t === 'end-to-end' ? 'end to end' : `action (${t.slice(7)})`}: ${r.splitPlan!.label}`] : [];
+  });
+  if (plans.length > 0) lines.push('', `Grouped split: ${plans.join('; ')}. Cells: macro-F1 [95% CI] / accuracy.`);
   return lines.join('\n') + '\n';
 }
 
@@ -216,13 +295,14 @@ export async function openWorld(table: RecordTable, columns: readonly ColumnDef[
     const known = usable.filter((r) => table.rows[r][app] !== h);
     const unknown = usable.filter((r) => table.rows[r][app] === h);
     const { classes, y } = encodeLabels(known.map((r) => table.rows[r][app] as string));
-    const fold = stratifiedGroupKFold(y, splitGroups(table, known, o.folds), classes.length, o.folds, o.seed);
+    const plan = planSplit(table, known, o.groupBy ?? 'capture', o.folds);
+    const fold = planFolds(plan, y, classes.length, o.seed);
     const xu = toMatrix(table, spec, unknown);
     const aucs: number[] = [];
     const thresholds: number[] = [];
     const rejected: number[] = [];
     const k = classes.length;
-    await crossValidate(kind, toMatrix(table, spec, known), y, k, fold, o.folds, {
+    await crossValidate(kind, toMatrix(table, spec, known), y, k, fold, plan.folds, {
       task: 'app',
       seed: (f) => o.seed + f,
       proba: true,
@@ -269,14 +349,15 @@ export async function earlyClassification(table: RecordTable, o: EvaluationOptio
   const kind = experimentKind(o);
   const { classes, y } = encodeLabels(usable.map((r) => table.rows[r][app] as string));
   if (classes.length < 2) return []; // one app: nothing to tell apart
-  const fold = stratifiedGroupKFold(y, splitGroups(table, usable, o.folds), classes.length, o.folds, o.seed);
+  const plan = planSplit(table, usable, o.groupBy ?? 'capture', o.folds);
+  const fold = planFolds(plan, y, classes.length, o.seed);
   const longest = Math.max(0, ...usable.map((r) => (table.rows[r][lens] as number[] | null)?.length ?? 0));
   const out: EarlyResult[] = [];
   for (const n of EARLY_PACKETS.filter((k) => k <= Math.max(longest, 1))) {
     const width = n + 30;
     const data = new Float64Array(usable.length * width);
     usable.forEach((r, i) => data.set(earlyFeatures((table.rows[r][lens] as number[] | null) ?? [], (table.rows[r][iats] as number[] | null) ?? [], n), i * width));
-    const cv = await crossValidate(kind, { rows: usable.length, cols: width, data }, y, classes.length, fold, o.folds, { task: 'app', seed: (f) => o.seed + f });
+    const cv = await crossValidate(kind, { rows: usable.length, cols: width, data }, y, classes.length, fold, plan.folds, { task: 'app', seed: (f) => o.seed + f });
     const pred = cv.predicted;
     const s = scores(y, pred, classes.length);
     out.push({ packets: n, macroF1: s.macroF1, accuracy: s.accuracy });
@@ -314,8 +395,9 @@ export async function clusterClassification(table: RecordTable, o: EvaluationOpt
   const kind = experimentKind(o);
   const { classes, y } = encodeLabels(usable.map((r) => table.rows[r][appCol] as string));
   if (classes.length < 2) return [];
-  const groups = splitGroups(table, usable, o.folds);
-  const fold = stratifiedGroupKFold(y, groups, classes.length, o.folds, o.seed);
+  const plan = planSplit(table, usable, o.groupBy ?? 'capture', o.folds);
+  const groups = plan.groups;
+  const fold = planFolds(plan, y, classes.length, o.seed);
   const width = CLUSTER_FEATURES.length;
   const out: ClusterResult[] = [];
   for (const k of CLUSTER_SIZES) {
@@ -345,7 +427,7 @@ export async function clusterClassification(table: RecordTable, o: EvaluationOpt
       cs.forEach((c, i) => data.set(clusterFeatures(table, c.rows.map((j) => usable[j])), i * width));
       return { rows: cs.length, cols: width, data };
     };
-    for (const split of foldSplits(fold, o.folds)) {
+    for (const split of foldSplits(fold, plan.folds)) {
       const train = deal(split.train);
       const test = deal(split.test);
       if (train.length === 0 || test.length === 0) continue;

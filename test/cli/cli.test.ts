@@ -60,7 +60,7 @@ describe('cipherscope CLI', () => {
     assert.equal(r.status, 0, r.stderr);
     const rows = parseCsv(r.stdout);
     const col = (n: string) => rows[0].indexOf(n);
-    assert.deepEqual(rows[0].slice(-4), ['label_app', 'label_action', 'label_source', 'label_action_seq']);
+    assert.deepEqual(rows[0].slice(-5), ['label_app', 'label_action', 'label_source', 'label_action_seq', 'label_user']);
     // Labeling splits connections at 1 s silences (--burst-gap): the page load is one burst, later bursts are
     // segments that keep the app from the first one and overlap no action.
     const got = rows.slice(1).map((x) => [x[col('segment')], x[col('app_evidence')], x[col('label_app')], x[col('label_action')], x[col('label_source')], x[col('label_action_seq')]]);
@@ -105,7 +105,11 @@ describe('cipherscope CLI', () => {
     const ev = cli(['evaluate', ...labeled, '--folds', '3', '--report', join(dir, 'eval.json'), '--html', join(dir, 'eval.html')]);
     assert.equal(ev.status, 0, ev.stderr);
     assert.match(ev.stdout, /^\| model, split \| app \| action \(WhatsApp\) \| app\/action end to end \|$/m);
-    assert.match(ev.stdout, /^\| RF, grouped k-fold \| 100\.0 \[100\.0, 100\.0\] \/ 100\.0 \| /m);
+    assert.match(ev.stdout, /^\| RF, split by capture \| 100\.0 \[100\.0, 100\.0\] \/ 100\.0 \| /m);
+    // Three captures, three folds: each capture is a fold of its own, and the table says so; baselines beside.
+    assert.match(ev.stdout, /^Grouped split: app: leave-one-capture-out \(3 captures\); action \(WhatsApp\): leave-one-capture-out \(3 captures\)/m);
+    assert.match(ev.stdout, /^\| majority class, split by capture \| 100\.0 \/ 100\.0 \| [\d.]+ \/ [\d.]+ \|/m);
+    assert.match(ev.stdout, /^\| stratified chance, split by capture \| /m);
     const report = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8'));
     const action = report.results.find((r: { task: string; split: string }) => r.task === 'action:WhatsApp' && r.split === 'group-kfold');
     assert.deepEqual([...action.classes].sort(), ['keepalive', 'picture', 'text', 'video']);
@@ -148,7 +152,7 @@ describe('cipherscope CLI', () => {
     ], ['--features', 'all'], 'series-');
     const ev = cli(['evaluate', ...labeled, '--models', 'lstm', '--lstm-batches', '20', '--folds', '3', '--report', join(dir, 'eval-lstm.json')]);
     assert.equal(ev.status, 0, ev.stderr);
-    assert.match(ev.stdout, /^\| LSTM, grouped k-fold \| [0-9.]+ \[/m);
+    assert.match(ev.stdout, /^\| LSTM, split by capture \| [0-9.]+ \[/m);
     assert.doesNotMatch(ev.stdout, /^\| RF/m);
     const report = JSON.parse(readFileSync(join(dir, 'eval-lstm.json'), 'utf8'));
     const action = report.results.find((r: { task: string; split: string }) => r.task === 'action:WhatsApp' && r.split === 'group-kfold');

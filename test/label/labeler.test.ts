@@ -23,14 +23,14 @@ const NO_SLACK = { slackBeforeNs: 0n, slackAfterNs: 0n };
 describe('labeling flows from the action log', () => {
   it('labels by time overlap and app; impertinent otherwise, with the reason', () => {
     const l = new Labeler([action(0, 'Social', 'post_text', 10, 11), action(1, 'Video', 'play_video', 20, 25)], NO_SLACK);
-    assert.deepEqual(l.label(flow(1, 'Social', 10.5, 10.6)), { app: 'Social', action: 'post_text', source: 'action', seq: 0 });
+    assert.deepEqual(l.label(flow(1, 'Social', 10.5, 10.6)), { app: 'Social', action: 'post_text', source: 'action', seq: 0, user: 'u1' });
     // Overlap at one end only counts; touching the window edge counts.
     assert.equal(l.label(flow(2, 'Video', 18, 20)).action, 'play_video');
     assert.equal(l.label(flow(3, 'Video', 25, 40)).action, 'play_video');
     // Right time, wrong app; right app, wrong time; no app.
-    assert.deepEqual(l.label(flow(4, 'Mail', 10.5, 10.6)), { app: 'Mail', action: 'impertinent', source: 'app-outside-actions', seq: -1 });
-    assert.deepEqual(l.label(flow(5, 'Social', 12, 13)), { app: 'Social', action: 'impertinent', source: 'app-outside-actions', seq: -1 });
-    assert.deepEqual(l.label(flow(6, null, 10.5, 10.6)), { app: null, action: 'impertinent', source: 'no-app', seq: -1 });
+    assert.deepEqual(l.label(flow(4, 'Mail', 10.5, 10.6)), { app: 'Mail', action: 'impertinent', source: 'app-outside-actions', seq: -1, user: 'u1' });
+    assert.deepEqual(l.label(flow(5, 'Social', 12, 13)), { app: 'Social', action: 'impertinent', source: 'app-outside-actions', seq: -1, user: 'u1' });
+    assert.deepEqual(l.label(flow(6, null, 10.5, 10.6)), { app: null, action: 'impertinent', source: 'no-app', seq: -1, user: 'u1' });
     const r = l.finish();
     assert.equal(r.records, 6);
     assert.deepEqual(r.byAction, { post_text: 1, play_video: 2, impertinent: 3 });
@@ -51,7 +51,7 @@ describe('labeling flows from the action log', () => {
     const actions = [action(0, 'Mail', 'read_mail', 10, 12), action(1, 'Mail', 'send_mail', 13, 20), action(2, 'Social', 'post_text', 11, 14)];
     const f = flow(7, 'Mail', 11, 14);
     const strict = new Labeler(actions, NO_SLACK);
-    assert.deepEqual(strict.label(f), { app: 'Mail', action: 'ambiguous', source: 'ambiguous', seq: -1 });
+    assert.deepEqual(strict.label(f), { app: 'Mail', action: 'ambiguous', source: 'ambiguous', seq: -1, user: 'u1' });
     const r = strict.finish();
     assert.deepEqual(r.ambiguous, [{ flowId: 7, segment: 0, candidates: [0, 1], chosen: -1 }]);
     assert.deepEqual(
@@ -60,8 +60,19 @@ describe('labeling flows from the action log', () => {
     );
     const decide = new Labeler(actions, { ...NO_SLACK, ambiguity: 'largest-overlap' });
     // Overlaps: read_mail 11..12 (1 s), send_mail 13..14 (1 s): a tie keeps the earlier; make send_mail longer.
-    assert.deepEqual(decide.label(flow(8, 'Mail', 11.5, 15)), { app: 'Mail', action: 'send_mail', source: 'largest-overlap', seq: 1 });
+    assert.deepEqual(decide.label(flow(8, 'Mail', 11.5, 15)), { app: 'Mail', action: 'send_mail', source: 'largest-overlap', seq: 1, user: 'u1' });
     assert.deepEqual(decide.finish().ambiguous, [{ flowId: 8, segment: 0, candidates: [0, 1], chosen: 1 }]);
+  });
+
+  it('label_user: the action\'s user, else the one user of the client address, else the log\'s only user', () => {
+    const two = new Labeler([action(0, 'Chat', 'send_text', 10, 11, { user: 'alice', clientAddr: '10.0.0.2' }), action(1, 'Chat', 'send_text', 10, 11, { user: 'bob', clientAddr: '10.0.0.3' }), action(2, 'Mail', 'read_mail', 30, 31, { user: 'bob', clientAddr: '10.0.0.4' }), action(3, 'Mail', 'read_mail', 40, 41, { user: 'carol', clientAddr: '10.0.0.4' })], NO_SLACK);
+    assert.equal(two.label(flow(1, 'Chat', 10, 11, '10.0.0.2')).user, 'alice');
+    assert.equal(two.label(flow(2, null, 50, 51, '10.0.0.3')).user, 'bob', 'background of an address one user used');
+    assert.equal(two.label(flow(3, null, 50, 51, '10.0.0.4')).user, null, 'an address two users used');
+    assert.equal(two.label(flow(4, 'Mail', 40, 41, '10.0.0.4')).user, 'carol', 'but its action says whose');
+    assert.equal(two.label(flow(5, null, 50, 51, '10.0.0.9')).user, null);
+    const one = new Labeler([action(0, 'Chat', 'send_text', 10, 11)], NO_SLACK);
+    assert.equal(one.label(flow(6, null, 50, 51, '10.0.0.9')).user, 'u1', 'a one-user log');
   });
 
   it('actions with a client address only match that client', () => {
