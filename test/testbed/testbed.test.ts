@@ -95,8 +95,10 @@ describe('testbed: scripted actions in headless Chromium, captured and labeled',
     // The labeled file feeds the evaluation: every app and action task, open world and early classification run.
     const table = readRecordsCsv(join(out, 'flows.csv'), labeledColumns());
     assert.equal(table.rows.length, rows.length);
-    const opts = { folds: 2, seed: 1 };
+    // One capture: time blocks within it (the table says it is not capture-disjoint).
+    const opts = { folds: 2, seed: 1, groupBy: 'block' as const };
     const results = await evaluateModels(table, labeledColumns(), opts);
+    assert.match(results.find((r) => r.task === 'app' && r.split === 'group-kfold')!.splitPlan!.label, /^2-fold by time block \(8 blocks of 1 capture\(s\); not capture-disjoint\)$/);
     assert.deepEqual([...new Set(results.map((r) => r.task))].sort(), ['action:Chat', 'action:Mail', 'action:Social', 'action:Video', 'app', 'end-to-end']);
     for (const r of results) assert.equal(r.confusion.flat().reduce((a, b) => a + b, 0), r.rows);
     // End to end a flow needs both its app and its action right: never above the app task, flow for flow.
