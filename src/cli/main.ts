@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
+import { TOOL_VERSION } from '../common/version.js';
 import { Decoder } from '../decode/decoder.js';
 import { DEFAULT_REASSEMBLY_LIMITS } from '../decode/fragments.js';
 import { DEFAULT_FLOW_OPTIONS } from '../flow/table.js';
@@ -85,7 +86,7 @@ export function buildProgram(): Command {
   program
     .name('cipherscope')
     .description('Read what encrypted smartphone traffic gives away without decrypting it: flows, features, apps, actions.')
-    .version('0.1.0')
+    .version(TOOL_VERSION)
     .option('--plugin <module>', 'load a module that registers feature plugins, record formats or model kinds of your own (repeatable; see docs/architecture.md)')
     .showHelpAfterError();
 

@@ -15,6 +15,7 @@ import { loadFlowClassifier } from '../pipeline/classifier.js';
 import { runPipeline } from '../pipeline/pipeline.js';
 import { fileSink } from '../pipeline/sinks.js';
 import { crossDataset, crossMarkdown } from '../models/cross-dataset.js';
+import { meterOfRecords } from '../models/model-dir.js';
 import { GROUP_BY, type GroupBy } from '../dataset/splits.js';
 
 
@@ -32,6 +33,17 @@ function readLabeled(files: string[]): { table: RecordTable; bytes: Buffer } {
     else table.rows.push(...t.rows);
   }
   return { table: table!, bytes: Buffer.concat(parts) };
+}
+
+/** The metering a model records: the records' label_meter, which an explicit --burst-gap must agree with. */
+function trainMeter(table: Parameters<typeof meterOfRecords>[0], burstGap: number | undefined): { burstGapSec: number; lengthMode?: string } {
+  const fromRecords = meterOfRecords(table);
+  if (fromRecords === undefined) {
+    if (burstGap === undefined) process.stderr.write(`cipherscope: the records carry no label_meter; assuming they were labeled with --burst-gap ${DEFAULT_LABEL_BURST_GAP_SEC} and ip lengths\n`);
+    return { burstGapSec: burstGap ?? DEFAULT_LABEL_BURST_GAP_SEC };
+  }
+  if (burstGap !== undefined && burstGap !== fromRecords.burstGapSec) throw new Error(`--burst-gap ${burstGap}, but the records were labeled with ${fromRecords.burstGapSec} (label_meter)`);
+  return fromRecords;
 }
 
 /** Model kinds by name, for --models and --kind. */
@@ -104,7 +116,7 @@ export function addModelCommands(program: Command): void {
     .option('--kind <kind>', `model kind: ${modelKinds().map((k) => `${k.name} (${k.description})`).join('; ')}`, 'rf')
     .option('--seed <n>', 'seed', int, 1)
     .option('--exclude <columns>', 'leave these feature columns out, comma-separated (forests)', list, [])
-    .option('--burst-gap <seconds>', 'the --burst-gap the records were labeled with (classify meters the same way)', Number, DEFAULT_LABEL_BURST_GAP_SEC)
+    .option('--burst-gap <seconds>', `the --burst-gap the records were labeled with, for records without label_meter (default ${DEFAULT_LABEL_BURST_GAP_SEC}; classify meters the same way)`, Number)
     .option('--lstm-batches <n>', 'LSTM training batches of 50 (early stopping may end sooner)', int, LSTM_TRAIN_DEFAULTS.batches)
     .option('--threads <n>', 'LSTM training threads', int, LSTM_TRAIN_DEFAULTS.threads)
     .option('--no-progress', 'no status line on a terminal')
@@ -117,7 +129,7 @@ export function addModelCommands(program: Command): void {
           kind: o.kind,
           seed: o.seed,
           exclude: o.exclude,
-          meter: { burstGapSec: o.burstGap },
+          meter: trainMeter(table, o.burstGap),
           settings: o.kind === 'lstm' ? { batches: o.lstmBatches, threads: o.threads, onProgress: (b: number, n: number) => status.show(`LSTM training: batch ${b}/${n}`) } : undefined,
         });
         status.clear();

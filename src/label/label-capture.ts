@@ -6,7 +6,8 @@ import type { FlowPlugin } from '../flow/flow.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import type { ActionRecord } from './actions.js';
 import { KeepaliveCensus } from './keepalive.js';
-import { LABEL_COLUMNS, type LabelOptions, type LabelReport, Labeler, RowLabeler } from './labeler.js';
+import { DEFAULT_FLOW_OPTIONS } from '../flow/table.js';
+import { LABEL_COLUMNS, meterSettingsText, type LabelOptions, type LabelReport, Labeler, RowLabeler } from './labeler.js';
 
 /**
  * Default silence that splits a long-lived connection for labeling (seconds): one record per burst, so a chat
@@ -54,7 +55,7 @@ export async function labelCapture(input: string | Readable, actions: readonly A
     plugins,
     apps: opts.apps,
     ...learning,
-    stages: [(before) => new RowLabeler(labeler, before, census && { census, countAsSeen: !isFile })],
+    stages: [(before) => new RowLabeler(labeler, before, census && { census, countAsSeen: !isFile }, meterSettingsText(flow.burstGapSec, flow.lengthMode ?? DEFAULT_FLOW_OPTIONS.lengthMode))],
     flow,
   });
   const columns = labeledColumns(plugins);

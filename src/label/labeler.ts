@@ -39,7 +39,25 @@ export const LABEL_COLUMNS: readonly ColumnDef[] = [
     identifier: true,
     description: 'The user the record belongs to (what evaluate --group-by user keeps whole): the user of its action; else the one user whose actions came from its client address (client_addr of the log); else the log\'s user when it has only one (label --user for --capture-action); empty otherwise.',
   },
+  {
+    name: 'label_meter',
+    type: 'string',
+    unit: '',
+    identifier: true,
+    description: 'How the record was metered, as train reads it into the model\'s manifest so classify meters captures the same way: "burst_gap_s=<seconds> length=<ip|frame|transport|payload>".',
+  },
 ];
+
+/** The label_meter text of a run's metering settings. */
+export function meterSettingsText(burstGapSec: number, lengthMode: string): string {
+  return `burst_gap_s=${burstGapSec} length=${lengthMode}`;
+}
+
+/** The settings in a label_meter text; undefined when it is not one. */
+export function parseMeterSettings(text: string): { burstGapSec: number; lengthMode: string } | undefined {
+  const m = /^burst_gap_s=([0-9.eE+-]+) length=(ip|frame|transport|payload)$/.exec(text);
+  return m === null || !Number.isFinite(Number(m[1])) ? undefined : { burstGapSec: Number(m[1]), lengthMode: m[2] };
+}
 
 export interface LabelOptions {
   slackBeforeNs?: bigint;
@@ -207,6 +225,8 @@ export class RowLabeler implements RecordStage {
     columns: readonly ColumnDef[],
     /** Keep-alive bursts (counted in a first reading of a file; `countAsSeen`: a stream, counted as it goes). */
     keepalive?: { census: KeepaliveCensus; countAsSeen: boolean },
+    /** The label_meter text of every record (meterSettingsText). */
+    private readonly meter: string | null = null,
   ) {
     this.keepalive = keepalive && { view: keepalive.census.reader(columns), countAsSeen: keepalive.countAsSeen };
     const at = (n: string) => {
@@ -226,7 +246,7 @@ export class RowLabeler implements RecordStage {
     return k.view.isKeepalive(row);
   }
 
-  /** Label one row and write the LABEL_COLUMNS values into row[at .. at + 5). */
+  /** Label one row and write the LABEL_COLUMNS values into row[at .. at + 6). */
   fill(row: CellValue[], at: number): Label {
     const i = this.idx;
     const l = this.labeler.label({
@@ -243,6 +263,7 @@ export class RowLabeler implements RecordStage {
     row[at + 2] = l.source;
     row[at + 3] = l.seq;
     row[at + 4] = l.user;
+    row[at + 5] = this.meter;
     return l;
   }
 }

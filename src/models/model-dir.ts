@@ -10,6 +10,8 @@ import { crossValidate } from './cross-validate.js';
 import { KNOWN_ACCEPTED, kindInputs } from './evaluate.js';
 import { quantile } from './metrics.js';
 import { type Model, type ModelKind, modelKind } from './model-kinds.js';
+import { parseMeterSettings } from '../label/labeler.js';
+import { TOOL_VERSION } from '../common/version.js';
 
 /**
  * A trained model directory: manifest.json (kind, features, classes, settings, the threshold, the training data's
@@ -36,8 +38,10 @@ export interface ModelManifest {
   /** The kind's settings for each task (forest sizes, the LSTM's training options). */
   settings: { app: object; action: object };
   unknownThreshold: number;
-  /** How the training records were metered; classify meters the same way. */
-  meter: { burstGapSec: number };
+  /** How the training records were metered (their label_meter); classify meters the same way. */
+  meter: { burstGapSec: number; lengthMode?: string };
+  /** The tool that wrote the model. */
+  tool?: string;
   trainingRows: number;
   dataSha256: string;
   seed: number;
@@ -56,7 +60,7 @@ export interface TrainOptions {
   kind?: string;
   seed?: number;
   exclude?: string[];
-  meter?: { burstGapSec: number };
+  meter?: { burstGapSec: number; lengthMode?: string };
   /** The kind's settings (the LSTM's batches and threads). */
   settings?: Readonly<Record<string, unknown>>;
   /** The LSTM's settings (as settings, for kind lstm). */
@@ -106,7 +110,8 @@ export async function trainModels(table: RecordTable, columns: readonly ColumnDe
     actions: actionMeta,
     settings: { app: kind.manifestSettings('app', settings), action: kind.manifestSettings('action', settings) },
     unknownThreshold,
-    meter: o.meter ?? { burstGapSec: DEFAULT_LABEL_BURST_GAP_SEC },
+    meter: o.meter ?? meterOfRecords(table) ?? { burstGapSec: DEFAULT_LABEL_BURST_GAP_SEC },
+    tool: `cipherscope ${TOOL_VERSION}`,
     trainingRows: rows.length,
     dataSha256: createHash('sha256').update(dataBytes).digest('hex'),
     seed,
@@ -114,6 +119,22 @@ export async function trainModels(table: RecordTable, columns: readonly ColumnDe
     written: new Date().toISOString(),
   };
   return { manifest, app, actions };
+}
+
+/**
+ * How the records were metered, from their label_meter column: one setting for all of them, or an error that
+ * names the different ones (records metered differently do not make one model). Undefined without the column.
+ */
+export function meterOfRecords(table: RecordTable): { burstGapSec: number; lengthMode: string } | undefined {
+  const at = table.names.indexOf('label_meter');
+  if (at < 0) return undefined;
+  const seen = new Set<string>();
+  for (const r of table.rows) if (typeof r[at] === 'string' && r[at] !== '') seen.add(r[at] as string);
+  if (seen.size === 0) return undefined;
+  if (seen.size > 1) throw new Error(`the records were metered differently (label_meter: ${[...seen].join('; ')}): label them with the same settings`);
+  const m = parseMeterSettings([...seen][0]);
+  if (m === undefined) throw new Error(`label_meter "${[...seen][0]}" is not a metering setting`);
+  return m;
 }
 
 export function saveModels(dir: string, m: TrainedModels): void {

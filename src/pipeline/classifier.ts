@@ -2,6 +2,7 @@ import { flowPlugins, type PluginOptions } from '../features/plugins.js';
 import type { FlowPlugin } from '../flow/flow.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { flowColumns } from '../meter/meter.js';
+import type { LengthMode } from '../flow/flow.js';
 import { type ModelManifest, kindOf, loadModels, predict } from '../models/model-dir.js';
 import { PREDICTION_COLUMNS } from '../models/predictions.js';
 import { kindInputs } from '../models/evaluate.js';
@@ -25,7 +26,7 @@ export interface FlowClassifier {
   manifest: ModelManifest;
   pluginOptions: PluginOptions;
   plugins: FlowPlugin[];
-  flow: { burstGapSec: number };
+  flow: { burstGapSec: number; lengthMode?: LengthMode };
   /** The records the meter writes for this model (with the app columns when loaded withApps). */
   meterColumns: ColumnDef[];
   /** The meter runs with app rules: the app columns are in meterColumns and kept in `columns`. */
@@ -58,7 +59,7 @@ export async function loadFlowClassifier(modelDir: string, threshold?: number, w
     manifest: m.manifest,
     pluginOptions,
     plugins,
-    flow: { burstGapSec: m.manifest.meter.burstGapSec },
+    flow: { burstGapSec: m.manifest.meter.burstGapSec, ...(m.manifest.meter.lengthMode ? { lengthMode: m.manifest.meter.lengthMode as LengthMode } : {}) },
     meterColumns,
     withApps,
     columns: [...keep.map((j) => meterColumns[j]), ...PREDICTION_COLUMNS],

@@ -60,7 +60,7 @@ describe('cipherscope CLI', () => {
     assert.equal(r.status, 0, r.stderr);
     const rows = parseCsv(r.stdout);
     const col = (n: string) => rows[0].indexOf(n);
-    assert.deepEqual(rows[0].slice(-5), ['label_app', 'label_action', 'label_source', 'label_action_seq', 'label_user']);
+    assert.deepEqual(rows[0].slice(-6), ['label_app', 'label_action', 'label_source', 'label_action_seq', 'label_user', 'label_meter']);
     // Labeling splits connections at 1 s silences (--burst-gap): the page load is one burst, later bursts are
     // segments that keep the app from the first one and overlap no action.
     const got = rows.slice(1).map((x) => [x[col('segment')], x[col('app_evidence')], x[col('label_app')], x[col('label_action')], x[col('label_source')], x[col('label_action_seq')]]);
@@ -130,7 +130,16 @@ describe('cipherscope CLI', () => {
     assert.equal(tr.status, 0, tr.stderr);
     const manifest = JSON.parse(readFileSync(join(model, 'manifest.json'), 'utf8'));
     assert.deepEqual(manifest.apps, ['WhatsApp']);
-    assert.equal(manifest.meter.burstGapSec, 1);
+    assert.deepEqual(manifest.meter, { burstGapSec: 1, lengthMode: 'ip' }, 'read from the records (label_meter)');
+    assert.match(manifest.tool, /^cipherscope \d+\.\d+\.\d+$/);
+    const clash = cli(['train', ...labeled, '--model', join(dir, 'clash'), '--burst-gap', '0']);
+    assert.equal(clash.status, 1);
+    assert.match(clash.stderr, /--burst-gap 0, but the records were labeled with 1 \(label_meter\)/);
+    const other = join(dir, 'payload.csv');
+    assert.equal(cli(['label', join(data, 'userA-voice-messages.pcapng'), '--capture-action', 'WhatsApp/voice', '--length', 'payload', '-o', other, '-q']).status, 0);
+    const mixed = cli(['train', ...labeled, other, '--model', join(dir, 'mixed')]);
+    assert.equal(mixed.status, 1);
+    assert.match(mixed.stderr, /metered differently \(label_meter: burst_gap_s=1 length=ip; burst_gap_s=1 length=payload\)/);
     const c1 = cli(['classify', join(data, 'userA-voice-messages.pcapng'), '--model', model]);
     const c2 = cli(['classify', join(data, 'userA-voice-messages.pcapng'), '--model', model]);
     assert.equal(c1.status, 0, c1.stderr);
