@@ -108,6 +108,29 @@ export function encodeLabels(values: readonly string[]): { classes: string[]; y:
   return { classes, y };
 }
 
+/** The app task's class for flows of no app (open set): in use, most flows are no app the model knows. */
+export const OTHER_APP = 'other';
+
+/**
+ * The app task's rows and labels: every labeled app flow (labeledAppRows, first, in its order), then, open set
+ * (the default), the final records of no app as the class `other`, so the model learns to say "none of mine"
+ * instead of naming an app for every DNS lookup and telemetry beacon. `closedWorld`: the app flows only.
+ */
+export function appTaskRows(table: RecordTable, closedWorld = false): { rows: number[]; labels: string[]; known: number } {
+  const known = labeledAppRows(table);
+  const app = table.names.indexOf('label_app');
+  const labels = known.map((r) => table.rows[r][app] as string);
+  if (closedWorld) return { rows: known, labels, known: known.length };
+  const action = table.names.indexOf('label_action');
+  const kind = table.names.indexOf('record_kind');
+  const other = [...table.rows.keys()].filter((r) => {
+    const row = table.rows[r];
+    return (kind < 0 || row[kind] === 'final') && (row[app] === null || row[app] === '') && row[action] !== 'ambiguous';
+  });
+  if (known.some((r) => table.rows[r][app] === OTHER_APP)) throw new Error(`an app is named "${OTHER_APP}", the open-set class of flows of no app: rename it, or use the closed world`);
+  return { rows: [...known, ...other], labels: [...labels, ...other.map(() => OTHER_APP)], known: known.length };
+}
+
 /**
  * The rows a model learns from: final records (not interim status records) of a known app (`label_app` set) whose
  * action is decided (not "ambiguous"). Throws when the table has no labels.

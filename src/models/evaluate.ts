@@ -2,7 +2,7 @@ import { mulberry32 } from '../common/rng.js';
 import type { ColumnDef } from '../flow/schema.js';
 import { CLUSTER_FEATURES, clusterFeatures } from '../dataset/cluster.js';
 import { EARLY_PACKETS, earlyFeatures } from '../dataset/early.js';
-import { type FeatureSpec, type Matrix, argmaxRows, encodeLabels, featureSpec, labeledAppRows, maxRows, pickRows, seriesMatrix, toMatrix } from '../dataset/matrix.js';
+import { type FeatureSpec, type Matrix, appTaskRows, argmaxRows, encodeLabels, featureSpec, labeledAppRows, maxRows, pickRows, seriesMatrix, toMatrix } from '../dataset/matrix.js';
 import type { RecordTable } from '../dataset/records.js';
 import { type GroupBy, type SplitPlan, foldSplits, planFolds, planSplit } from '../dataset/splits.js';
 import { crossValidate } from './cross-validate.js';
@@ -44,6 +44,8 @@ export interface EvaluationOptions {
   seed: number;
   /** What rows are grouped by (default capture): see dataset/splits.ts. */
   groupBy?: GroupBy;
+  /** The app task without the flows of no app (class `other`): the paper's closed world. */
+  closedWorld?: boolean;
   /** A task or experiment left out, and why (an action task whose rows hold one group). */
   onNote?: (note: string) => void;
   exclude?: string[];
@@ -175,7 +177,10 @@ export async function evaluateModels(table: RecordTable, columns: readonly Colum
   const apps = [...new Set(usable.map((r) => table.rows[r][app] as string))].sort();
   const kinds = (o.models ?? ['rf', 'svm']).map(modelKind);
   for (const kind of kinds) {
-    const appTask = await runTask(kind, 'app', table, spec, usable, usable.map((r) => table.rows[r][app] as string), o);
+    const appRows = appTaskRows(table, o.closedWorld);
+    const appTask = await runTask(kind, 'app', table, spec, appRows.rows, appRows.labels, o);
+    // The known-app flows come first in the app task's rows: their predictions are its first ones.
+    appTask.predicted = appTask.predicted.slice(0, usable.length);
     results.push(...appTask.results);
     // Out-of-fold action of every flow by its true app's action model (an app with one action: that action).
     const actionOf = usable.map((r) => table.rows[r][action] as string);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ColumnDef } from '../flow/schema.js';
-import { type Matrix, argmaxRows, encodeLabels, featureSpec, labeledAppRows, maxRows, pickRows } from '../dataset/matrix.js';
+import { type Matrix, argmaxRows, encodeLabels, featureSpec, appTaskRows, labeledAppRows, maxRows, pickRows } from '../dataset/matrix.js';
 import type { RecordTable } from '../dataset/records.js';
 import { splitGroups, stratifiedGroupKFold } from '../dataset/splits.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC } from '../label/label-capture.js';
@@ -65,6 +65,8 @@ export interface TrainOptions {
   settings?: Readonly<Record<string, unknown>>;
   /** The LSTM's settings (as settings, for kind lstm). */
   lstm?: Readonly<Record<string, unknown>>;
+  /** The app model without the class `other` of flows of no app (appTaskRows). */
+  closedWorld?: boolean;
 }
 
 /**
@@ -77,19 +79,21 @@ export async function trainModels(table: RecordTable, columns: readonly ColumnDe
   const kind = modelKind(o.kind ?? 'rf');
   const seed = o.seed ?? 1;
   const settings = o.settings ?? o.lstm;
-  const rows = labeledAppRows(table);
-  if (rows.length === 0) throw new Error('no labeled app flows to train on');
+  const task = appTaskRows(table, o.closedWorld);
+  const rows = task.rows;
+  if (task.known === 0) throw new Error('no labeled app flows to train on');
   const appCol = table.names.indexOf('label_app');
   const actCol = table.names.indexOf('label_action');
   const spec = featureSpec(columns, table.names, o.exclude);
-  const { classes: apps, y } = encodeLabels(rows.map((r) => table.rows[r][appCol] as string));
+  const { classes: apps, y } = encodeLabels(task.labels);
   const K = apps.length;
   const x = kindInputs(kind, table, spec, rows);
   const fit = { deploy: true, settings };
   const app = await kind.fit(x, y, K, { ...fit, task: 'app', seed });
   const fold = stratifiedGroupKFold(y, splitGroups(table, rows, CALIBRATION_FOLDS), K, CALIBRATION_FOLDS, seed);
   const cv = await crossValidate(kind, x, y, K, fold, CALIBRATION_FOLDS, { ...fit, task: 'app', seed: (f) => seed + 100 + f, proba: true, classes: false });
-  const tops = maxRows(cv.proba!, K).filter((_, i) => cv.tested[i] === 1);
+  // Calibrated to keep 95% of the known apps' flows (not of the flows of no app, which should come back other).
+  const tops = maxRows(cv.proba!, K).filter((_, i) => cv.tested[i] === 1 && i < task.known);
   const unknownThreshold = tops.length > 0 ? quantile(tops, 1 - KNOWN_ACCEPTED) : 0;
   const actions = new Map<string, Model>();
   const actionMeta: ModelManifest['actions'] = {};

@@ -102,7 +102,13 @@ describe('cipherscope CLI', () => {
     for (const r of rows.slice(1)) assert.equal(r[col('label_action')], r[col('app')] !== 'WhatsApp' ? 'impertinent' : r[col('label_source')] === 'keepalive' ? 'keepalive' : 'text');
     assert.ok(rows.some((r) => r[col('label_action')] === 'keepalive'), 'the message connection has keep-alive bursts');
 
-    const ev = cli(['evaluate', ...labeled, '--folds', '3', '--report', join(dir, 'eval.json'), '--html', join(dir, 'eval.html')]);
+    // Open set (the default): the flows of no app are the app task's class "other".
+    const open = cli(['evaluate', ...labeled, '--folds', '3', '--models', 'rf', '--report', join(dir, 'eval-open.json')]);
+    assert.equal(open.status, 0, open.stderr);
+    const openApp = JSON.parse(readFileSync(join(dir, 'eval-open.json'), 'utf8')).results.find((r: { task: string; split: string }) => r.task === 'app' && r.split === 'group-kfold');
+    assert.deepEqual([...openApp.classes].sort(), ['WhatsApp', 'other']);
+    assert.equal(openApp.rows, rows.length - 1 + parseCsv(readFileSync(labeled[1], 'utf8')).length - 1 + parseCsv(readFileSync(labeled[2], 'utf8')).length - 1, 'every final record: WhatsApp or other');
+    const ev = cli(['evaluate', ...labeled, '--closed-world', '--folds', '3', '--report', join(dir, 'eval.json'), '--html', join(dir, 'eval.html')]);
     assert.equal(ev.status, 0, ev.stderr);
     assert.match(ev.stdout, /^\| model, split \| app \| action \(WhatsApp\) \| app\/action end to end \|$/m);
     assert.match(ev.stdout, /^\| RF, split by capture \| 100\.0 \[100\.0, 100\.0\] \/ 100\.0 \| /m);
@@ -129,7 +135,7 @@ describe('cipherscope CLI', () => {
     const tr = cli(['train', ...labeled, '--model', model]);
     assert.equal(tr.status, 0, tr.stderr);
     const manifest = JSON.parse(readFileSync(join(model, 'manifest.json'), 'utf8'));
-    assert.deepEqual(manifest.apps, ['WhatsApp']);
+    assert.deepEqual(manifest.apps, ['WhatsApp', 'other']);
     assert.deepEqual(manifest.meter, { burstGapSec: 1, lengthMode: 'ip' }, 'read from the records (label_meter)');
     assert.match(manifest.tool, /^cipherscope \d+\.\d+\.\d+$/);
     const clash = cli(['train', ...labeled, '--model', join(dir, 'clash'), '--burst-gap', '0']);
@@ -147,7 +153,7 @@ describe('cipherscope CLI', () => {
     const out = parseCsv(c1.stdout);
     assert.deepEqual(out[0].slice(-4), ['predicted_app', 'app_probability', 'predicted_action', 'action_probability']);
     assert.ok(out.length > 10);
-    for (const r of out.slice(1)) assert.ok(['WhatsApp', 'unknown'].includes(r[out[0].indexOf('predicted_app')]));
+    for (const r of out.slice(1)) assert.ok(['WhatsApp', 'other', 'unknown'].includes(r[out[0].indexOf('predicted_app')]));
     const bad = cli(['label', join(data, files[0][0]), '-q']);
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /give either --actions LOG or --capture-action APP\/ACTION/);
@@ -182,7 +188,7 @@ describe('cipherscope CLI', () => {
     const at = out[0].indexOf('predicted_app');
     assert.ok(out.length > 10);
     for (const r of out.slice(1)) {
-      assert.ok(['WhatsApp', 'unknown'].includes(r[at]));
+      assert.ok(['WhatsApp', 'other', 'unknown'].includes(r[at]));
       if (r[at] === 'WhatsApp') assert.ok(['text', 'picture', 'impertinent'].includes(r[at + 2]), r.join(','));
     }
     const bad = cli(['evaluate', labeled[0], '--models', 'lstm,xgboost']);
