@@ -462,3 +462,44 @@ export function clusterMarkdown(results: readonly ClusterResult[]): string {
   ];
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n') + '\n';
 }
+
+export interface SingleFeatureResult {
+  feature: string;
+  macroF1: number;
+  accuracy: number;
+  /** The feature alone scores at least SHORTCUT_SHARE of the full model's macro-F1. */
+  shortcut: boolean;
+}
+
+/** A single feature scoring this share of the full model's macro-F1 is flagged as a shortcut. */
+export const SHORTCUT_SHARE = 0.9;
+
+/**
+ * Shortcut check: the app task's top features (by the forest's importances), each alone, in the same grouped folds
+ * as the full model. A single column that nearly matches the full model (a handshake length, the IP version, a
+ * port) says the model may have learned the setup, not the app.
+ */
+export async function singleFeatureScores(table: RecordTable, columns: readonly ColumnDef[], o: EvaluationOptions, full: TaskResult, top = 5): Promise<SingleFeatureResult[]> {
+  const kind = experimentKind(o);
+  const appRows = appTaskRows(table, o.closedWorld);
+  const { classes, y } = encodeLabels(appRows.labels);
+  if (classes.length < 2) return [];
+  const plan = planSplit(table, appRows.rows, o.groupBy ?? 'capture', o.folds);
+  const fold = planFolds(plan, y, classes.length, o.seed);
+  const out: SingleFeatureResult[] = [];
+  for (const { feature } of full.importances.slice(0, top)) {
+    const spec = { names: [feature] };
+    const cv = await crossValidate(kind, toMatrix(table, spec, appRows.rows), y, classes.length, fold, plan.folds, { task: 'app', seed: (f) => o.seed + f });
+    const s = scores(y, cv.predicted, classes.length);
+    out.push({ feature, macroF1: s.macroF1, accuracy: s.accuracy, shortcut: s.macroF1 >= SHORTCUT_SHARE * full.macroF1 });
+  }
+  return out;
+}
+
+export function singleFeatureMarkdown(results: readonly SingleFeatureResult[], full: TaskResult): string {
+  if (results.length === 0) return '';
+  const lines = ['| feature alone | app macro-F1 / accuracy | of the full model\'s macro-F1 |', '|---|---:|---:|'];
+  for (const r of results) lines.push(`| ${r.feature}${r.shortcut ? ' **(shortcut?)**' : ''} | ${pct(r.macroF1)} / ${pct(r.accuracy)} | ${full.macroF1 > 0 ? pct(r.macroF1 / full.macroF1) : '-'}% |`);
+  lines.push(`| all features (${full.model}) | ${pct(full.macroF1)} / ${pct(full.accuracy)} | 100.0% |`);
+  return lines.join('\n') + '\n';
+}
