@@ -14,10 +14,10 @@ import type { WorkerInit } from './lstm-worker.js';
  * `evalEvery` batches by balanced accuracy, keeping the best parameters and stopping after `patience` scores without
  * a gain (early stopping); gradient clipping by global norm.
  *
- * Data-parallel on worker threads: each thread computes the gradient of a fixed share of every batch into its own
- * shared buffer and the main thread adds them in thread order, so a seeded run gives the same model every time for
- * a given thread count (sums in another order differ in the last bits, so 1 and 2 threads give nearly, not exactly,
- * the same model).
+ * Data-parallel on worker threads: every batch is cut into GRADIENT_SHARDS fixed pieces, each piece's gradient goes
+ * into its own shared buffer (whichever thread computes it), and the main thread adds the pieces in piece order. So
+ * a seeded run gives the same model, bit for bit, for any thread count (a sum per thread instead would change its
+ * order, and the last bits, with the thread count).
  */
 export interface LstmTrainOptions {
   batches: number;
@@ -66,6 +66,9 @@ export interface LstmTrainResult {
   sequencesPerSecond: number;
 }
 
+/** Pieces every batch is cut into (and the most threads that help): fixed, so thread count never changes a sum. */
+export const GRADIENT_SHARDS = 4;
+
 /** Seeded stratified split: about `share` of each class (at least one, when the class has two or more) to validation. */
 export function stratifiedHoldout(y: Int32Array, classes: number, share: number, seed: number): { train: number[]; valid: number[] } {
   const r = mulberry32(seed ^ 0x5eed);
@@ -111,10 +114,12 @@ export async function trainChain(shape: ChainShape, data: SequenceData, options:
   const present = byClass.map((ids, c) => (ids.length > 0 ? c : -1)).filter((c) => c >= 0);
   if (present.length === 0) throw new Error('lstm: no training sequences');
 
-  const threads = Math.max(1, Math.min(o.threads, o.batchSize));
-  const grads = Array.from({ length: threads }, () => new Float64Array(shared(params.length * 8)));
-  const workers = threads > 1 ? grads.map((g) => startModuleWorker(import.meta.url, 'lstm-worker', { shape, kernel: o.kernel, params: params.buffer as SharedArrayBuffer, x: x.buffer as SharedArrayBuffer, y: y.buffer as SharedArrayBuffer, c0: c0 ? (c0.buffer as SharedArrayBuffer) : null, grad: g.buffer as SharedArrayBuffer } satisfies WorkerInit)) : [];
-  const ask = (w: Worker, ids: Int32Array, scale: number) =>
+  // Every batch is cut into the same GRADIENT_SHARDS pieces whatever the thread count; each piece's gradient goes to
+  // its own buffer and the pieces are added in piece order, so 1 and 2 threads give the same sums, bit for bit.
+  const threads = Math.max(1, Math.min(o.threads, GRADIENT_SHARDS, o.batchSize));
+  const grads = Array.from({ length: GRADIENT_SHARDS }, () => new Float64Array(shared(params.length * 8)));
+  const workers = threads > 1 ? Array.from({ length: threads }, () => startModuleWorker(import.meta.url, 'lstm-worker', { shape, kernel: o.kernel, params: params.buffer as SharedArrayBuffer, x: x.buffer as SharedArrayBuffer, y: y.buffer as SharedArrayBuffer, c0: c0 ? (c0.buffer as SharedArrayBuffer) : null, grads: grads.map((g) => g.buffer as SharedArrayBuffer) } satisfies WorkerInit)) : [];
+  const ask = (w: Worker, ids: Int32Array, scale: number, shard: number) =>
     new Promise<number>((resolve, reject) => {
       const onMessage = (loss: number) => {
         w.off('error', reject);
@@ -122,8 +127,12 @@ export async function trainChain(shape: ChainShape, data: SequenceData, options:
       };
       w.once('message', onMessage);
       w.once('error', reject);
-      w.postMessage({ ids, scale });
+      w.postMessage({ ids, scale, shard });
     });
+  /** The pieces thread t computes, one after another: t, t + threads, ... */
+  const runShards = async (t: number, pieces: Int32Array[], scale: number, losses: Float64Array) => {
+    for (let s = t; s < GRADIENT_SHARDS; s += threads) losses[s] = await ask(workers[t], pieces[s], scale, s);
+  };
 
   const r = mulberry32(o.seed);
   const opt = new Adam(params, o.learningRate, o.clipNorm);
@@ -145,19 +154,22 @@ export async function trainChain(shape: ChainShape, data: SequenceData, options:
         ids[i] = pool[Math.floor(r() * pool.length)];
       }
       const scale = 1 / o.batchSize;
-      if (workers.length > 0) {
-        const share = Math.ceil(o.batchSize / threads);
-        const losses = await Promise.all(workers.map((w, t) => ask(w, ids.slice(t * share, (t + 1) * share), scale)));
-        total.set(grads[0]);
-        for (let t = 1; t < threads; t++) {
-          const g = grads[t];
-          for (let i = 0; i < total.length; i++) total[i] += g[i];
+      const share = Math.ceil(o.batchSize / GRADIENT_SHARDS);
+      const pieces = Array.from({ length: GRADIENT_SHARDS }, (_, s) => ids.slice(s * share, (s + 1) * share));
+      const losses = new Float64Array(GRADIENT_SHARDS);
+      if (workers.length > 0) await Promise.all(workers.map((_, t) => runShards(t, pieces, scale, losses)));
+      else {
+        for (let s = 0; s < GRADIENT_SHARDS; s++) {
+          grads[s].fill(0);
+          losses[s] = pieces[s].length === 0 ? 0 : kernel.gradient(params, x, y, pieces[s], scale, grads[s], c0);
         }
-        lossSum += losses.reduce((a, b) => a + b, 0);
-      } else {
-        total.fill(0);
-        lossSum += kernel.gradient(params, x, y, ids, scale, total, c0);
       }
+      total.set(grads[0]);
+      for (let s = 1; s < GRADIENT_SHARDS; s++) {
+        const g = grads[s];
+        for (let i = 0; i < total.length; i++) total[i] += g[i];
+      }
+      for (let s = 0; s < GRADIENT_SHARDS; s++) lossSum += losses[s];
       lossCount += o.batchSize;
       opt.step(total);
       o.onProgress?.(batch, o.batches);

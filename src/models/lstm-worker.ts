@@ -14,7 +14,8 @@ export interface WorkerInit {
   x: SharedArrayBuffer;
   y: SharedArrayBuffer;
   c0: SharedArrayBuffer | null;
-  grad: SharedArrayBuffer;
+  /** One gradient buffer per piece of a batch (GRADIENT_SHARDS). */
+  grads: SharedArrayBuffer[];
 }
 
 const init = workerData as WorkerInit;
@@ -23,10 +24,11 @@ const params = new Float64Array(init.params);
 const x = new Float32Array(init.x);
 const y = new Int32Array(init.y);
 const c0 = init.c0 ? new Float32Array(init.c0) : undefined;
-const grad = new Float64Array(init.grad);
+const grads = init.grads.map((g) => new Float64Array(g));
 
-parentPort!.on('message', (m: { ids: Int32Array; scale: number }) => {
+parentPort!.on('message', (m: { ids: Int32Array; scale: number; shard: number }) => {
+  const grad = grads[m.shard];
   grad.fill(0);
-  const loss = kernel.gradient(params, x, y, m.ids, m.scale, grad, c0);
+  const loss = m.ids.length === 0 ? 0 : kernel.gradient(params, x, y, m.ids, m.scale, grad, c0);
   parentPort!.postMessage(loss);
 });

@@ -128,7 +128,7 @@ describe('LSTM chain kernel', () => {
     assert.ok(worst < 1e-5, `largest difference ${worst}`);
   });
 
-  it('trains to the same parameters twice with the same seed on two threads (SIMD and float64 kernels), and learns a sequence task', async () => {
+  it('trains to the same parameters twice with the same seed, and on 1, 2 or 3 threads (SIMD and float64 kernels), and learns a sequence task', async () => {
     // Class = the sign at step 3 (in the first cell), under noise everywhere: the state must carry it across cells.
     const shape = { inputs: 2, units: 8, classes: 2, segments: [6, 6] };
     const N = 400;
@@ -152,11 +152,14 @@ describe('LSTM chain kernel', () => {
       const best = a.history.find((h) => h.batch === a.bestBatch)!;
       assert.ok(best.valBalancedAccuracy >= 0.95, `${kernel}: ${JSON.stringify(a.history)}`);
     }
-    // Float64 sums: one thread adds the batch in another order, which gives the same model to rounding.
-    const a = await trainChain(shape, { x, y, count: N }, { ...opts, kernel: 'js' });
-    const one = await trainChain(shape, { x, y, count: N }, { ...opts, kernel: 'js', threads: 1 });
-    let worst = 0;
-    for (let i = 0; i < one.params.length; i++) worst = Math.max(worst, Math.abs(one.params[i] - a.params[i]));
-    assert.ok(worst < 1e-6, `largest parameter difference between 1 and 2 threads: ${worst}`);
+    // Fixed pieces of every batch, added in piece order: 1, 2 and 3 threads give the same model, bit for bit.
+    for (const kernel of ['simd', 'js'] as const) {
+      const two = await trainChain(shape, { x, y, count: N }, { ...opts, kernel });
+      for (const threads of [1, 3]) {
+        const other = await trainChain(shape, { x, y, count: N }, { ...opts, kernel, threads });
+        assert.deepEqual(other.params, two.params, `${kernel}: ${threads} thread(s) against 2`);
+        assert.deepEqual(other.history, two.history, `${kernel}: ${threads} thread(s) against 2`);
+      }
+    }
   });
 });
