@@ -4,6 +4,7 @@ import { type AppContext, ACTION_SEGMENTS, APP_SEGMENTS, LSTM_UNITS, LstmModel, 
 import { LSTM_TRAIN_DEFAULTS, type LstmTrainOptions } from './lstm-train.js';
 import { type Model, registerModelKind } from './model-kind.js';
 import { SvmClassifier } from './svm.js';
+import { DEFAULT_GBDT, type GbdtJson, GradientBoosting } from './gbdt.js';
 import { ALL_GROUPS } from '../features/plugins.js';
 
 /** The built-in model kinds, registered in the order `evaluate` runs them by default. */
@@ -40,6 +41,21 @@ registerModelKind({
   fit: (x, y, k, o) => SvmClassifier.fit(x, y, k, { probabilities: o.deploy === true }),
   fromJSON: (j) => SvmClassifier.fromJSON(j as Parameters<typeof SvmClassifier.fromJSON>[0]),
   manifestSettings: () => ({ kernel: 'rbf', cost: 1, gamma: 'scale', scaling: 'standard' }),
+});
+
+registerModelKind({
+  name: 'gbdt',
+  title: 'GBDT',
+  fullName: 'gradient-boosted trees',
+  aliases: ['hist-gradient-boosting'],
+  description: "histogram-based gradient-boosted trees on the flow features (scikit-learn's HistGradientBoostingClassifier defaults: 100 iterations, 31 leaves)",
+  inputs: 'features',
+  plugins: {},
+  importances: true,
+  usesContext: false,
+  fit: async (x, y, k) => GradientBoosting.fit(x, y, k),
+  fromJSON: async (j) => GradientBoosting.fromJSON(j as GbdtJson),
+  manifestSettings: () => DEFAULT_GBDT,
 });
 
 /** An app context as matrix rows: the app probabilities, then the cell state. */
