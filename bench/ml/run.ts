@@ -30,6 +30,7 @@ import { APP_FOREST } from '../../src/models/model-kinds.js';
 import { RandomForest } from '../../src/models/forest.js';
 import { scores } from '../../src/models/metrics.js';
 import { SvmClassifier } from '../../src/models/svm.js';
+import { GradientBoosting } from '../../src/models/gbdt.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -82,6 +83,10 @@ const [svmFit, svm] = await timed(RUNS, () => SvmClassifier.fit(xtr, ytr, classe
 const [svmPredS, svmPred] = await timed(RUNS, () => svm.predict(xte));
 const s2 = scores(yte, svmPred, classes.length);
 ours.svm = { accuracy: s2.accuracy, macro_f1: s2.macroF1, fit_s: svmFit, predict_s: svmPredS };
+const [gbFit, gb] = await timed(RUNS, () => GradientBoosting.fit(xtr, ytr, classes.length));
+const [gbPredS, gbPred] = await timed(RUNS, () => gb.predict(xte));
+const s3 = scores(yte, gbPred, classes.length);
+ours.gbdt = { accuracy: s3.accuracy, macro_f1: s3.macroF1, fit_s: gbFit, predict_s: gbPredS };
 
 const sk = JSON.parse(execFileSync('/usr/bin/python3', [join(here, 'sk_models.py'), dir], { encoding: 'utf8', maxBuffer: 1 << 24 })) as typeof ours;
 const lines = [
@@ -93,6 +98,7 @@ const lines = [
 for (const [k, name] of [
   ['rf', 'random forest, 50 trees, depth 15'],
   ['svm', 'SVM, RBF, standardised'],
+  ['gbdt', 'gradient-boosted trees (HistGradientBoosting defaults)'],
 ] as const) {
   const a = ours[k];
   const b = sk[k];
