@@ -101,11 +101,11 @@ export function addModelCommands(program: Command): void {
         if (open.length > 0) process.stdout.write(`\nOpen world (${experiments}):\n\n` + openWorldMarkdown(open));
         const early = await earlyClassification(table, opts);
         const whole = results.find((r) => r.model === 'RF' && r.task === 'app' && r.split === 'group-kfold');
-        if (early.length > 0) process.stdout.write(`\nEarly classification (${experiments}, grouped k-fold):\n\n` + earlyMarkdown(early, whole));
+        if (early.length > 0) process.stdout.write(`\nEarly classification (${experiments}, the grouped split):\n\n` + earlyMarkdown(early, whole));
         const singles = whole ? await singleFeatureScores(table, labeledColumns(), opts, whole) : [];
         if (singles.length > 0) process.stdout.write(`\nShortcut check (${experiments}, the app task's top features each alone, same folds; flagged at ${Math.round(SHORTCUT_SHARE * 100)}% of the full model):\n\n` + singleFeatureMarkdown(singles, whole!));
         const clusters = await clusterClassification(table, opts);
-        if (clusters.length > 0) process.stdout.write('\nClusters of streams (random forest on merged count, sum and sum of squares; grouped k-fold):\n\n' + clusterMarkdown(clusters));
+        if (clusters.length > 0) process.stdout.write('\nClusters of streams (random forest on merged count, sum and sum of squares; the grouped split):\n\n' + clusterMarkdown(clusters));
         if (o.report) writeFileSync(o.report, JSON.stringify({ files, folds: o.folds, seed: o.seed, groupBy: o.groupBy, closedWorld: o.closedWorld === true, exclude: o.exclude, results, openWorld: open, early, singleFeatures: singles, clusters }, null, 2) + '\n');
         if (o.html) writeFileSync(o.html, evaluationHtml(`cipherscope evaluation: ${files.join(', ')}`, results, open, early, table2Markdown(results), clusters));
       }),
