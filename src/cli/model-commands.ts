@@ -60,6 +60,7 @@ export function addModelCommands(program: Command): void {
     .addOption(new Option('--group-by <what>', 'what the grouped split keeps whole: capture, user (label_user), device (client_addr), or block (time blocks within each capture: not capture-disjoint)').choices([...GROUP_BY]).default('capture'))
     .option('--seed <n>', 'seed of the split, the forests and the bootstrap', int, 1)
     .option('--closed-world', 'the app task without the flows of no app (by default they are the class "other": in use, most flows are no app the model knows)')
+    .option('--with-artefacts', 'also the capture-setup artefacts as inputs (IP version, TCP MSS, window scale, initial window: the schema marks them)')
     .option('--exclude <columns>', 'leave these feature columns out too (ablation), comma-separated', list, [])
     .option('--report <file.json>', 'write every score, per-class figures, confusion matrices and top features here')
     .option('--html <file.html>', 'write a self-contained HTML report (tables, confusion matrices as SVG)')
@@ -78,7 +79,7 @@ export function addModelCommands(program: Command): void {
           for (const m of models) modelKind(m);
           const status = new StatusLine(o.progress);
           const lstm = { batches: o.lstmBatches, threads: o.threads, onProgress: (b: number, n: number) => status.show(`LSTM training: batch ${b}/${n}`) };
-          const results = await crossDataset(train, test, labeledColumns(), { folds: o.folds, seed: o.seed, exclude: o.exclude, models, settings: { lstm } });
+          const results = await crossDataset(train, test, labeledColumns(), { folds: o.folds, seed: o.seed, exclude: o.exclude, withArtefacts: o.withArtefacts === true, models, settings: { lstm } });
           status.clear();
           process.stdout.write(crossMarkdown(results, o.train.join(' '), o.test.join(' ')));
           if (o.report) writeFileSync(o.report, JSON.stringify({ train: o.train, test: o.test, seed: o.seed, exclude: o.exclude, results }, null, 2) + '\n');
@@ -92,7 +93,7 @@ export function addModelCommands(program: Command): void {
         if (!hasSeries && !o.models) process.stderr.write('cipherscope: no series_pooled column, so no LSTM row (label with --features all to get one)\n');
         const status = new StatusLine(o.progress);
         const lstm = { batches: o.lstmBatches, threads: o.threads, onProgress: (b: number, n: number) => status.show(`LSTM training: batch ${b}/${n}`) };
-        const opts = { folds: o.folds, seed: o.seed, groupBy: o.groupBy as GroupBy, closedWorld: o.closedWorld === true, exclude: o.exclude, models, settings: { lstm }, onNote: (n: string) => process.stderr.write(`cipherscope: ${n}\n`) };
+        const opts = { folds: o.folds, seed: o.seed, groupBy: o.groupBy as GroupBy, closedWorld: o.closedWorld === true, withArtefacts: o.withArtefacts === true, exclude: o.exclude, models, settings: { lstm }, onNote: (n: string) => process.stderr.write(`cipherscope: ${n}\n`) };
         const results = await evaluateModels(table, labeledColumns(), opts);
         status.clear();
         process.stdout.write(table2Markdown(results));
@@ -119,6 +120,7 @@ export function addModelCommands(program: Command): void {
     .option('--kind <kind>', `model kind: ${modelKinds().map((k) => `${k.name} (${k.description})`).join('; ')}`, 'rf')
     .option('--seed <n>', 'seed', int, 1)
     .option('--closed-world', 'no class "other" for the flows of no app in the app model')
+    .option('--with-artefacts', 'also the capture-setup artefacts as inputs (IP version, TCP MSS, window scale, initial window)')
     .option('--exclude <columns>', 'leave these feature columns out, comma-separated (forests)', list, [])
     .option('--burst-gap <seconds>', `the --burst-gap the records were labeled with, for records without label_meter (default ${DEFAULT_LABEL_BURST_GAP_SEC}; classify meters the same way)`, Number)
     .option('--lstm-batches <n>', 'LSTM training batches of 50 (early stopping may end sooner)', int, LSTM_TRAIN_DEFAULTS.batches)
@@ -134,6 +136,7 @@ export function addModelCommands(program: Command): void {
           seed: o.seed,
           exclude: o.exclude,
           closedWorld: o.closedWorld === true,
+          withArtefacts: o.withArtefacts === true,
           meter: trainMeter(table, o.burstGap),
           settings: o.kind === 'lstm' ? { batches: o.lstmBatches, threads: o.threads, onProgress: (b: number, n: number) => status.show(`LSTM training: batch ${b}/${n}`) } : undefined,
         });

@@ -66,10 +66,14 @@ export interface FeatureSpec {
   names: string[];
 }
 
-export function featureSpec(columns: readonly ColumnDef[], present: readonly string[], exclude: readonly string[] = []): FeatureSpec {
+/**
+ * The model inputs: numeric columns that are not identifiers, labels, or (unless `withArtefacts`) artefacts of the
+ * capture setup (ColumnDef.artefact), less `exclude`.
+ */
+export function featureSpec(columns: readonly ColumnDef[], present: readonly string[], exclude: readonly string[] = [], withArtefacts = false): FeatureSpec {
   const have = new Set(present);
   const skip = new Set(exclude);
-  const names = columns.filter((c) => (c.type === 'int' || c.type === 'float' || c.type === 'bool') && !c.identifier && !c.name.startsWith('label_') && have.has(c.name) && !skip.has(c.name)).map((c) => c.name);
+  const names = columns.filter((c) => (c.type === 'int' || c.type === 'float' || c.type === 'bool') && !c.identifier && (withArtefacts || !c.artefact) && !c.name.startsWith('label_') && have.has(c.name) && !skip.has(c.name)).map((c) => c.name);
   return { names };
 }
 

@@ -44,9 +44,9 @@ function columns(): ColumnDef[] {
     ['server', 'SYN+ACK'],
   ]) {
     out.push(
-      { name: `${side}_tcp_mss_bytes`, type: 'int', unit: 'bytes', description: `MSS option of the ${side}'s ${pkt}; -1 if not seen.` },
-      { name: `${side}_tcp_window_scale`, type: 'int', unit: '', description: `Window-scale shift of the ${side}'s ${pkt}; -1 if not seen.` },
-      { name: `${side}_tcp_init_window_bytes`, type: 'int', unit: 'bytes', description: `Window field of the ${side}'s ${pkt} (unscaled); -1 if not seen.` },
+      { name: `${side}_tcp_mss_bytes`, type: 'int', unit: 'bytes', artefact: true, description: `MSS option of the ${side}'s ${pkt}; -1 if not seen.` },
+      { name: `${side}_tcp_window_scale`, type: 'int', unit: '', artefact: true, description: `Window-scale shift of the ${side}'s ${pkt}; -1 if not seen.` },
+      { name: `${side}_tcp_init_window_bytes`, type: 'int', unit: 'bytes', artefact: true, description: `Window field of the ${side}'s ${pkt} (unscaled); -1 if not seen.` },
     );
   }
   return out;

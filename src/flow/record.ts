@@ -12,7 +12,7 @@ export const CORE_COLUMNS = defineColumns([
   { name: 'first_seen_ns', type: 'int64', unit: 'ns', identifier: true, description: 'Timestamp of the first packet, nanoseconds since the Unix epoch, at the capture\'s full resolution.' },
   { name: 'last_seen_ns', type: 'int64', unit: 'ns', identifier: true, description: 'Timestamp of the latest packet (the largest timestamp seen in the flow).' },
   { name: 'duration_ns', type: 'int', unit: 'ns', description: 'last_seen_ns - first_seen_ns.' },
-  { name: 'ip_version', type: 'int', unit: '', description: '4 or 6.' },
+  { name: 'ip_version', type: 'int', unit: '', artefact: true, description: '4 or 6.' },
   { name: 'protocol', type: 'int', unit: '', description: 'IP protocol number of the transport (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, ...).' },
   { name: 'vlan', type: 'int', unit: '', identifier: true, description: 'VLAN ids, outer * 4096 + inner; 0 when untagged.' },
   { name: 'client_addr', type: 'string', unit: '', identifier: true, description: 'Address of the initiator (see initiator_rule). Forward = client to server.' },

@@ -59,7 +59,7 @@ export async function crossDataset(train: RecordTable, test: RecordTable, column
   const trRows = labeledAppRows(train);
   const teRows = labeledAppRows(test);
   const names = train.names.filter((n) => test.names.includes(n));
-  const spec = featureSpec(columns, names, o.exclude);
+  const spec = featureSpec(columns, names, o.exclude, o.withArtefacts === true);
   const col = (t: RecordTable, n: string) => t.names.indexOf(n);
   const label = (t: RecordTable, rows: readonly number[], n: string) => rows.map((r) => t.rows[r][col(t, n)] as string);
   const results: CrossResult[] = [];

@@ -46,6 +46,8 @@ export interface EvaluationOptions {
   groupBy?: GroupBy;
   /** The app task without the flows of no app (class `other`): the paper's closed world. */
   closedWorld?: boolean;
+  /** Also the capture-setup artefacts (ColumnDef.artefact: IP version, TCP MSS, window scale) as inputs. */
+  withArtefacts?: boolean;
   /** A task or experiment left out, and why (an action task whose rows hold one group). */
   onNote?: (note: string) => void;
   exclude?: string[];
@@ -172,7 +174,7 @@ export async function evaluateModels(table: RecordTable, columns: readonly Colum
   const usable = labeledAppRows(table);
   const app = table.names.indexOf('label_app');
   const action = table.names.indexOf('label_action');
-  const spec = featureSpec(columns, table.names, o.exclude);
+  const spec = featureSpec(columns, table.names, o.exclude, o.withArtefacts === true);
   const results: TaskResult[] = [];
   const apps = [...new Set(usable.map((r) => table.rows[r][app] as string))].sort();
   const kinds = (o.models ?? ['rf', 'svm']).map(modelKind);
@@ -291,7 +293,7 @@ export const KNOWN_ACCEPTED = 0.95;
 export async function openWorld(table: RecordTable, columns: readonly ColumnDef[], o: EvaluationOptions): Promise<OpenWorldResult[]> {
   const usable = labeledAppRows(table);
   const app = table.names.indexOf('label_app');
-  const spec = featureSpec(columns, table.names, o.exclude);
+  const spec = featureSpec(columns, table.names, o.exclude, o.withArtefacts === true);
   const kind = experimentKind(o);
   const apps = [...new Set(usable.map((r) => table.rows[r][app] as string))].sort();
   const out: OpenWorldResult[] = [];

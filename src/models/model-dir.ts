@@ -67,6 +67,8 @@ export interface TrainOptions {
   lstm?: Readonly<Record<string, unknown>>;
   /** The app model without the class `other` of flows of no app (appTaskRows). */
   closedWorld?: boolean;
+  /** Also the capture-setup artefacts as inputs (ColumnDef.artefact). */
+  withArtefacts?: boolean;
 }
 
 /**
@@ -84,7 +86,7 @@ export async function trainModels(table: RecordTable, columns: readonly ColumnDe
   if (task.known === 0) throw new Error('no labeled app flows to train on');
   const appCol = table.names.indexOf('label_app');
   const actCol = table.names.indexOf('label_action');
-  const spec = featureSpec(columns, table.names, o.exclude);
+  const spec = featureSpec(columns, table.names, o.exclude, o.withArtefacts === true);
   const { classes: apps, y } = encodeLabels(task.labels);
   const K = apps.length;
   const x = kindInputs(kind, table, spec, rows);
