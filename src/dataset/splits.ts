@@ -3,20 +3,37 @@ import type { RecordTable } from './records.js';
 
 /** How rows are split for evaluation and calibration: groups of correlated flows, folds that keep groups whole. */
 
-/** Group of each row: capture, or a block of consecutive flows of its capture. */
+/**
+ * Group of each row where no split was asked for (train's calibration folds): the capture when there are at least
+ * as many captures as folds, else blocks of consecutive flows of each capture (planSplit's `block`).
+ */
 export function splitGroups(table: RecordTable, rows: readonly number[], folds: number): string[] {
   const cap = table.names.indexOf('capture');
-  const first = table.names.indexOf('first_seen_ns');
   const captures = new Set(rows.map((r) => String(table.rows[r][cap])));
   if (captures.size >= folds) return rows.map((r) => String(table.rows[r][cap]));
+  return blockGroups(table, rows, folds);
+}
+
+/** Blocks of consecutive flows within each capture, 4 x folds a capture, by first_seen_ns. */
+function blockGroups(table: RecordTable, rows: readonly number[], folds: number): string[] {
+  const cap = table.names.indexOf('capture');
+  const first = table.names.indexOf('first_seen_ns');
   const blocks = 4 * folds;
-  const out = new Array<string>(rows.length);
-  for (const c of captures) {
-    const mine = rows.map((r, i) => [i, table.rows[r][first] as bigint] as const).filter(([i]) => String(table.rows[rows[i]][cap]) === c);
-    mine.sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
-    mine.forEach(([i], j) => (out[i] = `${c}#${Math.floor((j * blocks) / mine.length)}`));
+  const groups = new Array<string>(rows.length);
+  const byCapture = new Map<string, number[]>();
+  rows.forEach((r, i) => {
+    const c = String(table.rows[r][cap]);
+    byCapture.set(c, [...(byCapture.get(c) ?? []), i]);
+  });
+  for (const [c, mine] of byCapture) {
+    mine.sort((a, b) => {
+      const x = table.rows[rows[a]][first] as bigint;
+      const y = table.rows[rows[b]][first] as bigint;
+      return x < y ? -1 : x > y ? 1 : a - b;
+    });
+    mine.forEach((i, j) => (groups[i] = `${c}#${Math.floor((j * blocks) / mine.length)}`));
   }
-  return out;
+  return groups;
 }
 
 /**
@@ -112,23 +129,9 @@ export function planSplit(table: RecordTable, rows: readonly number[], groupBy: 
   };
   let groups: string[];
   if (groupBy === 'block') {
-    const cap = col('capture');
-    const first = col('first_seen_ns');
-    const blocks = 4 * folds;
-    groups = new Array<string>(rows.length);
-    const byCapture = new Map<string, number[]>();
-    rows.forEach((r, i) => {
-      const c = String(table.rows[r][cap]);
-      byCapture.set(c, [...(byCapture.get(c) ?? []), i]);
-    });
-    for (const [c, mine] of byCapture) {
-      mine.sort((a, b) => {
-        const x = table.rows[rows[a]][first] as bigint;
-        const y = table.rows[rows[b]][first] as bigint;
-        return x < y ? -1 : x > y ? 1 : a - b;
-      });
-      mine.forEach((i, j) => (groups[i] = `${c}#${Math.floor((j * blocks) / mine.length)}`));
-    }
+    col('capture');
+    col('first_seen_ns');
+    groups = blockGroups(table, rows, folds);
   } else {
     const c = col(groupBy === 'capture' ? 'capture' : groupBy === 'user' ? 'label_user' : 'client_addr');
     groups = rows.map((r) => {
