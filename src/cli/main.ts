@@ -7,7 +7,7 @@ import { DEFAULT_REASSEMBLY_LIMITS } from '../decode/fragments.js';
 import { DEFAULT_FLOW_OPTIONS } from '../flow/table.js';
 import { DEFAULT_BYTE_DIST_BYTES, DEFAULT_SPLT_PACKETS } from '../features/sequence.js';
 import { DEFAULT_FILTER, PacketFilter } from '../filter/filter.js';
-import { AppMatcher, loadAppRules } from '../features/apps.js';
+import { AppMatcher } from '../features/apps.js';
 import { extractFlowsSharded } from '../meter/sharded.js';
 import { type ExtractSummary, addressLearning, extractFlows, flowColumns } from '../meter/meter.js';
 import { ALL_GROUPS, FEATURE_GROUPS, OPTIONAL_GROUPS, flowPlugins } from '../features/plugins.js';

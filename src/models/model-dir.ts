@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ColumnDef } from '../flow/schema.js';
-import { type Matrix, argmaxRows, encodeLabels, featureSpec, appTaskRows, labeledAppRows, maxRows, pickRows } from '../dataset/matrix.js';
+import { type Matrix, argmaxRows, encodeLabels, featureSpec, appTaskRows, maxRows, pickRows } from '../dataset/matrix.js';
 import type { RecordTable } from '../dataset/records.js';
 import { splitGroups, stratifiedGroupKFold } from '../dataset/splits.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC } from '../label/label-capture.js';
@@ -84,7 +84,6 @@ export async function trainModels(table: RecordTable, columns: readonly ColumnDe
   const task = appTaskRows(table, o.closedWorld);
   const rows = task.rows;
   if (task.known === 0) throw new Error('no labeled app flows to train on');
-  const appCol = table.names.indexOf('label_app');
   const actCol = table.names.indexOf('label_action');
   const spec = featureSpec(columns, table.names, o.exclude, o.withArtefacts === true);
   const { classes: apps, y } = encodeLabels(task.labels);
