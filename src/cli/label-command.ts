@@ -54,8 +54,9 @@ export function addLabelCommand(program: Command): void {
         const apps = new AppMatcher(appRules(deviceOnly ? undefined : o.apps, o.ipLists), { deviceOnly });
         const format = formatFromPath(o.output);
         const plugins = () => flowPlugins({ groups: o.features });
-        const writer = openRecordWriter(format, o.output, labeledColumns(plugins()));
-        const evidenceAt = labeledColumns(plugins()).findIndex((c) => c.name === 'app_evidence');
+        const columns = labeledColumns(plugins());
+        const writer = openRecordWriter(format, o.output, columns);
+        const evidenceAt = columns.findIndex((c) => c.name === 'app_evidence');
         let byPhone = 0;
         const result = await labelCapture(
           capture,

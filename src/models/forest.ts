@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { mulberry32 } from '../common/rng.js';
-import type { Matrix } from '../dataset/matrix.js';
+import { type Matrix, argmaxRows } from '../dataset/matrix.js';
 import { type Binned, DEFAULT_FOREST, DecisionTree, type ForestOptions, type TreeJson, type TreeTask, binFeatures, growTree } from './forest-tree.js';
 
 /** The random forest over forest-tree.ts's trees: scikit-learn's RandomForestClassifier defaults. */
@@ -69,15 +69,7 @@ export class RandomForest {
   }
 
   predict(x: Matrix): Int32Array {
-    const p = this.predictProba(x);
-    const k = this.classes;
-    const out = new Int32Array(x.rows);
-    for (let i = 0; i < x.rows; i++) {
-      let best = 0;
-      for (let c = 1; c < k; c++) if (p[i * k + c] > p[i * k + best]) best = c;
-      out[i] = best;
-    }
-    return out;
+    return argmaxRows(this.predictProba(x), this.classes);
   }
 
   toJSON(): { classes: number; features: number; importances: number[]; trees: TreeJson[] } {

@@ -1,4 +1,4 @@
-import type { Matrix } from '../dataset/matrix.js';
+import { type Matrix, argmaxRows } from '../dataset/matrix.js';
 import { type Binned, binFeatures } from './forest-tree.js';
 
 /**
@@ -119,16 +119,9 @@ export class GradientBoosting {
     return p;
   }
 
+  /** The class of the highest raw score (the softmax keeps the order). */
   predict(x: Matrix): Int32Array {
-    const s = this.scores(x);
-    const k = this.classes;
-    const out = new Int32Array(x.rows);
-    for (let i = 0; i < x.rows; i++) {
-      let best = 0;
-      for (let c = 1; c < k; c++) if (s[i * k + c] > s[i * k + best]) best = c;
-      out[i] = best;
-    }
-    return out;
+    return argmaxRows(this.scores(x), this.classes);
   }
 
   toJSON(): GbdtJson {
