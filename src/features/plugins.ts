@@ -1,4 +1,5 @@
 import type { FlowPlugin } from '../flow/flow.js';
+import { afterHandshakePlugin } from './after-handshake.js';
 import { deviceAppPlugin } from './device-app.js';
 import { dnsPlugin } from './dns/plugin.js';
 import { packetStatsPlugin } from './packet-stats.js';
@@ -22,11 +23,12 @@ registerPlugin({ builtin: true, name: 'dns', description: 'DNS questions and ans
 registerPlugin({ builtin: true, name: 'splt', description: 'signed lengths and gaps of the first --splt packets', defaultOn: true, create: (o: PluginOptions) => asPlugin(sequencePlugin(o.spltPackets ?? DEFAULT_SPLT_PACKETS)) });
 registerPlugin({ builtin: true, name: 'bytes', description: 'byte-value distribution and entropy of the first --byte-dist-bytes payload bytes', defaultOn: true, create: (o: PluginOptions) => asPlugin(byteDistPlugin(o.byteDistBytes ?? DEFAULT_BYTE_DIST_BYTES)) });
 registerPlugin({ builtin: true, name: 'device', description: "the sending app as the phone recorded it (PCAPdroid's uid, package and name)", defaultOn: true, create: () => asPlugin(deviceAppPlugin) });
+registerPlugin({ builtin: true, name: 'after-handshake', description: 'the packet statistics and first --splt packets again, from the first packet of application data on (evaluate --after-handshake)', defaultOn: false, create: (o: PluginOptions) => asPlugin(afterHandshakePlugin(o.spltPackets ?? DEFAULT_SPLT_PACKETS)) });
 registerPlugin({ builtin: true, name: 'series', description: "the paper's LSTM input (768 numbers a record)", defaultOn: false, create: () => asPlugin(seriesPlugin()) });
 
 /** The built-in groups on by default (`--features`); the packet statistics are always on. */
 export const FEATURE_GROUPS: readonly string[] = pluginGroups('default');
-/** Built-in groups only on request: `series` (the LSTM input, 768 numbers a record). */
+/** Built-in groups only on request: `after-handshake` (the shortcut control) and `series` (the LSTM input, 768 numbers a record). */
 export const OPTIONAL_GROUPS: readonly string[] = pluginGroups('optional');
 /** `--features all` of the built-ins. */
 export const ALL_GROUPS: readonly string[] = [...FEATURE_GROUPS, ...OPTIONAL_GROUPS];

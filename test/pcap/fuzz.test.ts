@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { Decoder } from '../../src/decode/decoder.js';
 import { extractFlows } from '../../src/meter/meter.js';
+import { ALL_GROUPS, flowPlugins } from '../../src/features/plugins.js';
 import { CaptureFormatError, readCapture } from '../../src/pcap/reader.js';
 import { pcapdroidPcapng, phonePackets, trailerPcap } from '../helpers/pcapdroid.js';
 import { LinkType, type PacketRecord } from '../../src/pcap/types.js';
@@ -57,7 +58,7 @@ describe('fuzz: mutated captures never throw out of the reader, decoder or meter
   // Small fixtures keep a few thousand runs quick.
   const fixtures = sharedPcaps().filter((f) => statSync(f).size < 64 * 1024);
 
-  it(`${fixtures.length} fixtures x 60 seeded mutations each`, { timeout: 300_000 }, async () => {
+  it(`${fixtures.length} fixtures x 60 seeded mutations each, every feature group`, { timeout: 300_000 }, async () => {
     const r = rng(20261123);
     let runs = 0;
     let withIssues = 0;
@@ -69,7 +70,7 @@ describe('fuzz: mutated captures never throw out of the reader, decoder or meter
         runs++;
         let issues = 0;
         try {
-          const s = await extractFlows(Readable.from([buf]), () => {}, { onIssue: () => issues++ });
+          const s = await extractFlows(Readable.from([buf]), () => {}, { onIssue: () => issues++, plugins: flowPlugins({ groups: ALL_GROUPS }) });
           assert.ok(s.packets >= 0 && s.records >= s.flows);
           if (issues > 0) withIssues++;
         } catch (e) {
