@@ -49,6 +49,7 @@ export function addLiveCommand(program: Command): void {
         if ((o.db || o.publish) && !o.model) throw new Error('--db and --publish need --model: profiles count classified flows');
         const apps = o.apps === undefined ? undefined : appRules(o.apps, o.ipLists);
         const classifier = o.model ? await loadFlowClassifier(o.model, undefined, apps !== undefined) : undefined;
+        for (const n of classifier?.notes ?? []) process.stderr.write(`cipherscope: ${n}\n`);
         const live = { tickMs: 500 };
         const pipeline = { classifier, apps, threads: o.threads, live, flow: { idleTimeoutSec: o.idleTimeout, activeTimeoutSec: o.activeTimeout, tcpCloseGraceSec: o.tcpCloseGrace } };
         const columns = pipelineColumns(pipeline);

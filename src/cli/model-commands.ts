@@ -1,3 +1,4 @@
+import type { InputOptions } from '../dataset/matrix.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { NO_IP_LISTS_HELP, appRules, count as int, list, reportErrors } from './args.js';
@@ -15,14 +16,16 @@ import { loadFlowClassifier } from '../pipeline/classifier.js';
 import { runPipeline } from '../pipeline/pipeline.js';
 import { fileSink } from '../pipeline/sinks.js';
 import { crossDataset, crossMarkdown } from '../models/cross-dataset.js';
-import { meterOfRecords } from '../models/model-dir.js';
+import { type ManifestMeter, meterOfRecords } from '../models/model-dir.js';
 import { GROUP_BY, type GroupBy } from '../dataset/splits.js';
 
 
+/** Every group's columns, so an optional one (after-handshake, series_pooled) is typed and known when a file has it. */
+const recordColumns = () => labeledColumns(flowPlugins({ groups: ALL_GROUPS }));
+
 /** Labeled records from one or more CSV files (same columns), concatenated. */
 function readLabeled(files: string[]): { table: RecordTable; bytes: Buffer } {
-  // Every group's columns, so an optional one (series_pooled) is typed when a file has it.
-  const cols = labeledColumns(flowPlugins({ groups: ALL_GROUPS }));
+  const cols = recordColumns();
   let table: RecordTable | undefined;
   const parts: Buffer[] = [];
   for (const f of files) {
@@ -36,7 +39,7 @@ function readLabeled(files: string[]): { table: RecordTable; bytes: Buffer } {
 }
 
 /** The metering a model records: the records' label_meter, which an explicit --burst-gap must agree with. */
-function trainMeter(table: Parameters<typeof meterOfRecords>[0], burstGap: number | undefined): { burstGapSec: number; lengthMode?: string } {
+function trainMeter(table: Parameters<typeof meterOfRecords>[0], burstGap: number | undefined): ManifestMeter {
   const fromRecords = meterOfRecords(table);
   if (fromRecords === undefined) {
     if (burstGap === undefined) process.stderr.write(`cipherscope: the records carry no label_meter; assuming they were labeled with --burst-gap ${DEFAULT_LABEL_BURST_GAP_SEC} and ip lengths\n`);
@@ -47,6 +50,11 @@ function trainMeter(table: Parameters<typeof meterOfRecords>[0], burstGap: numbe
 }
 
 /** Model kinds by name, for --models and --kind. */
+/** The input options train, evaluate and the cross-dataset run share. */
+function inputOptions(o: { exclude: string[]; withArtefacts?: boolean; afterHandshake?: boolean; firstPackets: number }): InputOptions {
+  return { exclude: o.exclude, withArtefacts: o.withArtefacts === true, afterHandshake: o.afterHandshake === true, firstPackets: o.firstPackets };
+}
+
 const kindNames = () => modelKinds().map((k) => k.name);
 
 export function addModelCommands(program: Command): void {
@@ -62,6 +70,8 @@ export function addModelCommands(program: Command): void {
     .option('--closed-world', 'the app task without the flows of no app (by default they are the class "other": in use, most flows are no app the model knows)')
     .option('--with-artefacts', 'also the capture-setup artefacts as inputs (IP version, TCP MSS, window scale, initial window: the schema marks them)')
     .option('--exclude <columns>', 'leave these feature columns out too (ablation), comma-separated', list, [])
+    .option('--after-handshake', 'only what was metered after the handshake (the ah_ columns of --features ...,after-handshake): no handshake packet, ClientHello field or whole-flow statistic')
+    .option('--first-packets <n>', 'also the signed length and gap of each of the first N packets as inputs (the splt lists; after the handshake with --after-handshake)', int, 0)
     .option('--report <file.json>', 'write every score, per-class figures, confusion matrices and top features here')
     .option('--html <file.html>', 'write a self-contained HTML report (tables, confusion matrices as SVG)')
     .option('--models <list>', `models to evaluate: ${kindNames().join(', ')} (default: rf,svm,lstm when the records have series_pooled, else rf,svm)`, list)
@@ -79,35 +89,35 @@ export function addModelCommands(program: Command): void {
           for (const m of models) modelKind(m);
           const status = new StatusLine(o.progress);
           const lstm = { batches: o.lstmBatches, threads: o.threads, onProgress: (b: number, n: number) => status.show(`LSTM training: batch ${b}/${n}`) };
-          const results = await crossDataset(train, test, labeledColumns(), { folds: o.folds, seed: o.seed, exclude: o.exclude, withArtefacts: o.withArtefacts === true, models, settings: { lstm } });
+          const results = await crossDataset(train, test, recordColumns(), { folds: o.folds, seed: o.seed, ...inputOptions(o), models, settings: { lstm } });
           status.clear();
           process.stdout.write(crossMarkdown(results, o.train.join(' '), o.test.join(' ')));
-          if (o.report) writeFileSync(o.report, JSON.stringify({ train: o.train, test: o.test, seed: o.seed, exclude: o.exclude, results }, null, 2) + '\n');
+          if (o.report) writeFileSync(o.report, JSON.stringify({ train: o.train, test: o.test, seed: o.seed, inputs: inputOptions(o), results }, null, 2) + '\n');
           return;
         }
         if (files.length === 0) throw new Error('give labeled records, or --train and --test');
         const { table } = readLabeled(files);
         const hasSeries = table.names.includes('series_pooled');
-        const models: string[] = o.models ?? (hasSeries ? ['rf', 'svm', 'lstm'] : ['rf', 'svm']);
+        const models: string[] = o.models ?? (hasSeries && o.afterHandshake !== true && o.firstPackets === 0 ? ['rf', 'svm', 'lstm'] : ['rf', 'svm']);
         for (const m of models) modelKind(m); // an unknown name fails before any work
         if (!hasSeries && !o.models) process.stderr.write('cipherscope: no series_pooled column, so no LSTM row (label with --features all to get one)\n');
         const status = new StatusLine(o.progress);
         const lstm = { batches: o.lstmBatches, threads: o.threads, onProgress: (b: number, n: number) => status.show(`LSTM training: batch ${b}/${n}`) };
-        const opts = { folds: o.folds, seed: o.seed, groupBy: o.groupBy as GroupBy, closedWorld: o.closedWorld === true, withArtefacts: o.withArtefacts === true, exclude: o.exclude, models, settings: { lstm }, onNote: (n: string) => process.stderr.write(`cipherscope: ${n}\n`) };
-        const results = await evaluateModels(table, labeledColumns(), opts);
+        const opts = { folds: o.folds, seed: o.seed, groupBy: o.groupBy as GroupBy, closedWorld: o.closedWorld === true, ...inputOptions(o), models, settings: { lstm }, onNote: (n: string) => process.stderr.write(`cipherscope: ${n}\n`) };
+        const results = await evaluateModels(table, recordColumns(), opts);
         status.clear();
         process.stdout.write(table2Markdown(results));
-        const open = await openWorld(table, labeledColumns(), opts);
+        const open = await openWorld(table, recordColumns(), opts);
         const experiments = modelKind('rf').fullName;
         if (open.length > 0) process.stdout.write(`\nOpen world (${experiments}):\n\n` + openWorldMarkdown(open));
         const early = await earlyClassification(table, opts);
         const whole = results.find((r) => r.model === 'RF' && r.task === 'app' && r.split === 'group-kfold');
         if (early.length > 0) process.stdout.write(`\nEarly classification (${experiments}, the grouped split):\n\n` + earlyMarkdown(early, whole));
-        const singles = whole ? await singleFeatureScores(table, labeledColumns(), opts, whole) : [];
+        const singles = whole ? await singleFeatureScores(table, recordColumns(), opts, whole) : [];
         if (singles.length > 0) process.stdout.write(`\nShortcut check (${experiments}, the app task's top features each alone, same folds; flagged at ${Math.round(SHORTCUT_SHARE * 100)}% of the full model):\n\n` + singleFeatureMarkdown(singles, whole!));
         const clusters = await clusterClassification(table, opts);
         if (clusters.length > 0) process.stdout.write('\nClusters of streams (random forest on merged count, sum and sum of squares; the grouped split):\n\n' + clusterMarkdown(clusters));
-        if (o.report) writeFileSync(o.report, JSON.stringify({ files, folds: o.folds, seed: o.seed, groupBy: o.groupBy, closedWorld: o.closedWorld === true, exclude: o.exclude, results, openWorld: open, early, singleFeatures: singles, clusters }, null, 2) + '\n');
+        if (o.report) writeFileSync(o.report, JSON.stringify({ files, folds: o.folds, seed: o.seed, groupBy: o.groupBy, closedWorld: o.closedWorld === true, inputs: inputOptions(o), results, openWorld: open, early, singleFeatures: singles, clusters }, null, 2) + '\n');
         if (o.html) writeFileSync(o.html, evaluationHtml(`cipherscope evaluation: ${files.join(', ')}`, results, open, early, table2Markdown(results), clusters));
       }),
     );
@@ -122,6 +132,8 @@ export function addModelCommands(program: Command): void {
     .option('--closed-world', 'no class "other" for the flows of no app in the app model')
     .option('--with-artefacts', 'also the capture-setup artefacts as inputs (IP version, TCP MSS, window scale, initial window)')
     .option('--exclude <columns>', 'leave these feature columns out, comma-separated (forests)', list, [])
+    .option('--after-handshake', 'only what was metered after the handshake (the ah_ columns of --features ...,after-handshake): no handshake packet, ClientHello field or whole-flow statistic')
+    .option('--first-packets <n>', 'also the signed length and gap of each of the first N packets as inputs (the splt lists; after the handshake with --after-handshake)', int, 0)
     .option('--burst-gap <seconds>', `the --burst-gap the records were labeled with, for records without label_meter (default ${DEFAULT_LABEL_BURST_GAP_SEC}; classify meters the same way)`, Number)
     .option('--lstm-batches <n>', 'LSTM training batches of 50 (early stopping may end sooner)', int, LSTM_TRAIN_DEFAULTS.batches)
     .option('--threads <n>', 'LSTM training threads', int, LSTM_TRAIN_DEFAULTS.threads)
@@ -131,12 +143,11 @@ export function addModelCommands(program: Command): void {
         modelKind(o.kind);
         const { table, bytes } = readLabeled(files);
         const status = new StatusLine(o.progress);
-        const m = await trainModels(table, labeledColumns(), bytes, {
+        const m = await trainModels(table, recordColumns(), bytes, {
           kind: o.kind,
           seed: o.seed,
-          exclude: o.exclude,
+          ...inputOptions(o),
           closedWorld: o.closedWorld === true,
-          withArtefacts: o.withArtefacts === true,
           meter: trainMeter(table, o.burstGap),
           settings: o.kind === 'lstm' ? { batches: o.lstmBatches, threads: o.threads, onProgress: (b: number, n: number) => status.show(`LSTM training: batch ${b}/${n}`) } : undefined,
         });
@@ -160,6 +171,7 @@ export function addModelCommands(program: Command): void {
       reportErrors(async () => {
         const apps = o.apps === false ? undefined : appRules(o.apps, o.ipLists);
         const c = await loadFlowClassifier(o.model, o.threshold, apps !== undefined);
+        for (const n of c.notes) process.stderr.write(`cipherscope: ${n}\n`);
         const w = openRecordWriter(formatFromPath(o.output), o.output, c.columns);
         await runPipeline(capture, [fileSink(w)], { classifier: c, apps });
         await w.close();

@@ -56,25 +56,60 @@ export function seriesMatrix(table: RecordTable, rows: readonly number[]): Matri
 }
 
 /**
- * Model inputs for the random forest (and later the SVM): every numeric column of a flow record (int, float, bool)
- * that is not an identifier. Identifiers (addresses, ports, host names, absolute times, ids, the app named from host
- * names) and the label columns never enter: on testbed data each app has its own address, so they would name the
- * app without learning anything. `exclude` removes more columns (the ablation without TTL-like or port-like
- * features goes through it). Missing values are NaN.
+ * Model inputs for the flow-feature kinds: every numeric column of a flow record (int, float, bool) that is not an
+ * identifier. Identifiers (addresses, ports, host names, absolute times, ids, the app named from host names) and the
+ * label columns never enter: on testbed data each app has its own address, so they would name the app without
+ * learning anything. A name `col[i]` is element i of the list column `col` (NaN when the list is shorter): the
+ * first-packet inputs. Missing values are NaN.
  */
 export interface FeatureSpec {
   names: string[];
 }
 
+/** Which inputs a model gets (train, evaluate and the cross-dataset run take the same options). */
+export interface InputOptions {
+  /** Columns left out (an ablation). */
+  exclude?: readonly string[];
+  /** Also the capture-setup artefacts (ColumnDef.artefact: IP version, TCP MSS, window scale, initial window). */
+  withArtefacts?: boolean;
+  /**
+   * Only what the after-handshake group metered from the first packet of application data on (the ah_ columns):
+   * no handshake packet, no ClientHello field, no whole-flow statistic that counts them.
+   */
+  afterHandshake?: boolean;
+  /** Also the signed length and the gap of each of the first N packets (the splt lists; ah_splt after the handshake). */
+  firstPackets?: number;
+}
+
+/** Prefix of the after-handshake group's columns. */
+export const AFTER_HANDSHAKE_PREFIX = 'ah_';
+
 /**
  * The model inputs: numeric columns that are not identifiers, labels, or (unless `withArtefacts`) artefacts of the
- * capture setup (ColumnDef.artefact), less `exclude`.
+ * capture setup, less `exclude`; with `afterHandshake` only the ah_ columns; then the first-packet elements.
  */
-export function featureSpec(columns: readonly ColumnDef[], present: readonly string[], exclude: readonly string[] = [], withArtefacts = false): FeatureSpec {
+export function featureSpec(columns: readonly ColumnDef[], present: readonly string[], o: InputOptions = {}): FeatureSpec {
   const have = new Set(present);
-  const skip = new Set(exclude);
-  const names = columns.filter((c) => (c.type === 'int' || c.type === 'float' || c.type === 'bool') && !c.identifier && (withArtefacts || !c.artefact) && !c.name.startsWith('label_') && have.has(c.name) && !skip.has(c.name)).map((c) => c.name);
+  const skip = new Set(o.exclude ?? []);
+  const ah = o.afterHandshake === true;
+  if (ah && !present.some((n) => n.startsWith(AFTER_HANDSHAKE_PREFIX))) throw new Error('--after-handshake reads the after-handshake columns (ah_*): label or meter with --features tcp,tls,dns,splt,bytes,after-handshake');
+  const names = columns
+    .filter((c) => (c.type === 'int' || c.type === 'float' || c.type === 'bool') && !c.identifier && (o.withArtefacts === true || !c.artefact) && !c.name.startsWith('label_') && have.has(c.name) && !skip.has(c.name) && (!ah || c.name.startsWith(AFTER_HANDSHAKE_PREFIX)))
+    .map((c) => c.name);
+  const n = o.firstPackets ?? 0;
+  if (n > 0) {
+    const lists = ah ? ['ah_splt_signed_len_bytes', 'ah_splt_iat_ns'] : ['splt_signed_len_bytes', 'splt_iat_ns'];
+    for (const l of lists) if (!have.has(l)) throw new Error(`--first-packets reads ${l}: meter with the ${ah ? 'after-handshake' : 'splt'} group (and --splt ${n} or more)`);
+    for (let i = 0; i < n; i++) for (const l of lists) if (!skip.has(l)) names.push(`${l}[${i}]`);
+  }
+  if (names.length === 0) throw new Error(`no input column left: the records hold none of the ${ah ? 'after-handshake ' : ''}feature columns this model reads${skip.size > 0 ? ' (or --exclude took them all)' : ''}`);
   return { names };
+}
+
+/** `col[i]` as [col, i]; a plain name as [name, -1]. */
+export function inputColumn(name: string): [string, number] {
+  const m = /^(.*)\[(\d+)\]$/.exec(name);
+  return m === null ? [name, -1] : [m[1], Number(m[2])];
 }
 
 function num(v: CellValue): number {
@@ -84,13 +119,21 @@ function num(v: CellValue): number {
   return NaN;
 }
 
+function element(v: CellValue, i: number): number {
+  if (v === null || typeof v !== 'object' || !('length' in v)) return NaN;
+  const list = v as ArrayLike<unknown>;
+  return i < list.length ? num(list[i] as CellValue) : NaN;
+}
+
 export function toMatrix(table: RecordTable, spec: FeatureSpec, rows: readonly number[]): Matrix {
-  const at = spec.names.map((n) => table.names.indexOf(n));
+  const parsed = spec.names.map(inputColumn);
+  const at = parsed.map(([n]) => table.names.indexOf(n));
+  const el = parsed.map(([, i]) => i);
   const d = at.length;
   const data = new Float64Array(rows.length * d);
   rows.forEach((r, i) => {
     const row = table.rows[r];
-    for (let j = 0; j < d; j++) data[i * d + j] = num(row[at[j]]);
+    for (let j = 0; j < d; j++) data[i * d + j] = el[j] < 0 ? num(row[at[j]]) : element(row[at[j]], el[j]);
   });
   return { rows: rows.length, cols: d, data };
 }

@@ -39,4 +39,4 @@ export const ALL_GROUPS: readonly string[] = [...FEATURE_GROUPS, ...OPTIONAL_GRO
  */
 export const DEFAULT_PLUGINS: readonly FlowPlugin[] = flowPlugins();
 
-export { flowPlugins, pluginModules, registerPlugin, type PluginEntry, type PluginOptions } from './registry.js';
+export { flowPlugins, groupsForColumns, pluginModules, registerPlugin, type PluginEntry, type PluginOptions } from './registry.js';

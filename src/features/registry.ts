@@ -88,3 +88,17 @@ export function flowPlugins(o: PluginOptions = {}): FlowPlugin[] {
 export function pluginModules(o: PluginOptions = {}): string[] {
   return [...new Set(chosenEntries(o).flatMap((e) => (e.module === undefined ? [] : [e.module])))];
 }
+
+/**
+ * The groups (besides the default ones in `o`) whose plugins write some of `columns`: what a trained model's
+ * feature list asks the meter for at classify time. A name `col[i]` (one element of a list column) counts as `col`.
+ */
+export function groupsForColumns(columns: readonly string[], o: PluginOptions = {}): string[] {
+  const want = new Set(columns.map((c) => c.replace(/\[\d+\]$/, '')));
+  const groups = new Set(o.groups ?? pluginGroups('default'));
+  for (const e of pluginEntries()) {
+    if (e.always || groups.has(e.name)) continue;
+    if (e.create(o).columns.some((c) => want.has(c.name))) groups.add(e.name);
+  }
+  return [...groups];
+}

@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { AppMatcher } from '../features/apps.js';
 import { type ExtractOptions, type ExtractSummary, addressLearning, extractFlows, flowColumns } from '../meter/meter.js';
-import { flowPlugins } from '../features/plugins.js';
+import { flowPlugins, type PluginOptions } from '../features/plugins.js';
+import { DEFAULT_BYTE_DIST_BYTES, DEFAULT_SPLT_PACKETS } from '../features/sequence.js';
 import type { FlowPlugin } from '../flow/flow.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import type { ActionRecord } from './actions.js';
@@ -22,6 +23,8 @@ export interface LabelCaptureOptions {
   label?: LabelOptions;
   /** Recognise keep-alive bursts (keepalive.ts) and label them keepalive (default on). */
   keepalive?: boolean;
+  /** The options extract.plugins were made with (for label_meter); without extract.plugins, they make them. */
+  pluginOptions?: PluginOptions;
 }
 
 export interface LabelCaptureResult {
@@ -37,7 +40,7 @@ export function labeledColumns(plugins: readonly FlowPlugin[] = flowPlugins()): 
 
 /** Meter a capture, attribute apps, and label every flow record from the action log; rows stream to `onRow`. */
 export async function labelCapture(input: string | Readable, actions: readonly ActionRecord[], opts: LabelCaptureOptions, onRow: (row: CellValue[]) => void): Promise<LabelCaptureResult> {
-  const plugins = opts.extract?.plugins ?? flowPlugins();
+  const plugins = opts.extract?.plugins ?? flowPlugins(opts.pluginOptions);
   const labeler = new Labeler(actions, { notApps: opts.apps?.operators(), ...opts.label });
   const flow = { burstGapSec: DEFAULT_LABEL_BURST_GAP_SEC, ...opts.extract?.flow };
   // Flows without a name of their own take their server address's app, learned from the rest of the capture.
@@ -50,12 +53,20 @@ export async function labelCapture(input: string | Readable, actions: readonly A
     const view = census.reader(flowColumns(bare));
     await extractFlows(input, (row) => view.add(row), { flow, filter: opts.extract?.filter, decoder: opts.extract?.decoder, plugins: bare });
   }
+  const meterText = meterSettingsText({
+    burstGapSec: flow.burstGapSec,
+    lengthMode: flow.lengthMode ?? DEFAULT_FLOW_OPTIONS.lengthMode,
+    idleTimeoutSec: flow.idleTimeoutSec ?? DEFAULT_FLOW_OPTIONS.idleTimeoutSec,
+    activeTimeoutSec: flow.activeTimeoutSec ?? DEFAULT_FLOW_OPTIONS.activeTimeoutSec,
+    spltPackets: opts.pluginOptions?.spltPackets ?? DEFAULT_SPLT_PACKETS,
+    byteDistBytes: opts.pluginOptions?.byteDistBytes ?? DEFAULT_BYTE_DIST_BYTES,
+  });
   const summary = await extractFlows(input, onRow, {
     ...opts.extract,
     plugins,
     apps: opts.apps,
     ...learning,
-    stages: [(before) => new RowLabeler(labeler, before, census && { census, countAsSeen: !isFile }, meterSettingsText(flow.burstGapSec, flow.lengthMode ?? DEFAULT_FLOW_OPTIONS.lengthMode))],
+    stages: [(before) => new RowLabeler(labeler, before, census && { census, countAsSeen: !isFile }, meterText)],
     flow,
   });
   const columns = labeledColumns(plugins);

@@ -44,19 +44,50 @@ export const LABEL_COLUMNS: readonly ColumnDef[] = [
     type: 'string',
     unit: '',
     identifier: true,
-    description: 'How the record was metered, as train reads it into the model\'s manifest so classify meters captures the same way: "burst_gap_s=<seconds> length=<ip|frame|transport|payload>".',
+    description: 'How the record was metered, as train reads it into the model\'s manifest so classify meters captures the same way: "burst_gap_s=<seconds> length=<ip|frame|transport|payload> idle_s=<seconds> active_s=<seconds> splt=<packets> byte_dist=<bytes>" (records of older versions carry only the first two).',
   },
 ];
 
-/** The label_meter text of a run's metering settings. */
-export function meterSettingsText(burstGapSec: number, lengthMode: string): string {
-  return `burst_gap_s=${burstGapSec} length=${lengthMode}`;
+/**
+ * How records were metered, as far as a model's inputs depend on it: the burst gap and length accounting, and (since
+ * they were recorded) the idle and active timeouts and the SPLT and byte-distribution lengths.
+ */
+export interface MeterSettings {
+  burstGapSec: number;
+  lengthMode: string;
+  idleTimeoutSec?: number;
+  activeTimeoutSec?: number;
+  spltPackets?: number;
+  byteDistBytes?: number;
 }
 
-/** The settings in a label_meter text; undefined when it is not one. */
-export function parseMeterSettings(text: string): { burstGapSec: number; lengthMode: string } | undefined {
-  const m = /^burst_gap_s=([0-9.eE+-]+) length=(ip|frame|transport|payload)$/.exec(text);
-  return m === null || !Number.isFinite(Number(m[1])) ? undefined : { burstGapSec: Number(m[1]), lengthMode: m[2] };
+const OPTIONAL_METER_KEYS: ReadonlyArray<[string, keyof MeterSettings]> = [
+  ['idle_s', 'idleTimeoutSec'],
+  ['active_s', 'activeTimeoutSec'],
+  ['splt', 'spltPackets'],
+  ['byte_dist', 'byteDistBytes'],
+];
+
+/** The label_meter text of a run's metering settings. */
+export function meterSettingsText(m: MeterSettings): string {
+  let t = `burst_gap_s=${m.burstGapSec} length=${m.lengthMode}`;
+  for (const [k, f] of OPTIONAL_METER_KEYS) if (m[f] !== undefined) t += ` ${k}=${m[f]}`;
+  return t;
+}
+
+/** The settings in a label_meter text (older records carry only the first two); undefined when it is not one. */
+export function parseMeterSettings(text: string): MeterSettings | undefined {
+  const m = /^burst_gap_s=(\S+) length=(ip|frame|transport|payload)((?: [a-z_]+=\S+)*)$/.exec(text);
+  if (m === null || !Number.isFinite(Number(m[1]))) return undefined;
+  const out: MeterSettings = { burstGapSec: Number(m[1]), lengthMode: m[2] };
+  for (const kv of m[3].trim().split(' ').filter(Boolean)) {
+    const [k, v] = kv.split('=');
+    const field = OPTIONAL_METER_KEYS.find(([key]) => key === k)?.[1];
+    const x = Number(v);
+    if (field === undefined || Number.isNaN(x)) return undefined;
+    (out as unknown as Record<string, number>)[field] = x;
+  }
+  return out;
 }
 
 export interface LabelOptions {

@@ -3,7 +3,7 @@ import { encodeLabels, featureSpec, labeledAppRows, pickRows } from '../dataset/
 import type { RecordTable } from '../dataset/records.js';
 import { bootstrapInterval, scores } from './metrics.js';
 import { modelKind } from './model-kinds.js';
-import { type EvaluationOptions, kindInputs } from './evaluate.js';
+import { type EvaluationOptions, checkKindInputs, kindInputs } from './evaluate.js';
 
 /**
  * Train on one set of captures, test on another (another user, device or day): the split a deployment faces, where
@@ -59,11 +59,13 @@ export async function crossDataset(train: RecordTable, test: RecordTable, column
   const trRows = labeledAppRows(train);
   const teRows = labeledAppRows(test);
   const names = train.names.filter((n) => test.names.includes(n));
-  const spec = featureSpec(columns, names, o.exclude, o.withArtefacts === true);
+  const spec = featureSpec(columns, names, o);
   const col = (t: RecordTable, n: string) => t.names.indexOf(n);
   const label = (t: RecordTable, rows: readonly number[], n: string) => rows.map((r) => t.rows[r][col(t, n)] as string);
   const results: CrossResult[] = [];
-  for (const kind of (o.models ?? ['rf', 'svm']).map(modelKind)) {
+  const kinds = (o.models ?? ['rf', 'svm']).map(modelKind);
+  for (const kind of kinds) checkKindInputs(kind, o);
+  for (const kind of kinds) {
     const run = async (task: string, trIds: number[], teIds: number[], trainLabels: string[], testLabels: string[], fitTask: 'app' | 'action', context?: { train: ReturnType<typeof kindInputs>; test: ReturnType<typeof kindInputs> }) => {
       const { classes, y } = encodeLabels(trainLabels);
       const k = classes.length;

@@ -2,7 +2,7 @@ import { mulberry32 } from '../common/rng.js';
 import type { ColumnDef } from '../flow/schema.js';
 import { CLUSTER_FEATURES, clusterFeatures } from '../dataset/cluster.js';
 import { EARLY_PACKETS, earlyFeatures } from '../dataset/early.js';
-import { type FeatureSpec, type Matrix, appTaskRows, argmaxRows, encodeLabels, featureSpec, labeledAppRows, maxRows, pickRows, seriesMatrix, toMatrix } from '../dataset/matrix.js';
+import { type FeatureSpec, type InputOptions, type Matrix, appTaskRows, argmaxRows, encodeLabels, featureSpec, labeledAppRows, maxRows, pickRows, seriesMatrix, toMatrix } from '../dataset/matrix.js';
 import type { RecordTable } from '../dataset/records.js';
 import { type GroupBy, type SplitPlan, foldSplits, planFolds, planSplit } from '../dataset/splits.js';
 import { crossValidate } from './cross-validate.js';
@@ -39,18 +39,15 @@ export interface TaskResult {
   baselines?: { majority: { accuracy: number; macroF1: number }; chance: { accuracy: number; macroF1: number } };
 }
 
-export interface EvaluationOptions {
+export interface EvaluationOptions extends InputOptions {
   folds: number;
   seed: number;
   /** What rows are grouped by (default capture): see dataset/splits.ts. */
   groupBy?: GroupBy;
   /** The app task without the flows of no app (class `other`): the paper's closed world. */
   closedWorld?: boolean;
-  /** Also the capture-setup artefacts (ColumnDef.artefact: IP version, TCP MSS, window scale) as inputs. */
-  withArtefacts?: boolean;
   /** A task or experiment left out, and why (an action task whose rows hold one group). */
   onNote?: (note: string) => void;
-  exclude?: string[];
   /** Model kinds by name (default rf, svm). */
   models?: readonly string[];
   /** Settings of a kind, by its name (the LSTM's batches and threads). */
@@ -62,6 +59,12 @@ export interface EvaluationOptions {
 /** The model matrix of some rows for a kind: its flow features, or its pooled series. */
 export function kindInputs(kind: ModelKind, table: RecordTable, spec: FeatureSpec, rows: readonly number[]): Matrix {
   return kind.inputs === 'series' ? seriesMatrix(table, rows) : toMatrix(table, spec, rows);
+}
+
+/** Refuse a kind that cannot take the inputs asked for: the pooled series holds every packet, handshake included. */
+export function checkKindInputs(kind: ModelKind, o: InputOptions): void {
+  if (kind.inputs === 'series' && o.afterHandshake === true) throw new Error(`${kind.name} reads the pooled series of every packet, handshake included: --after-handshake is for models of flow features (rf, svm, gbdt)`);
+  if (kind.inputs === 'series' && (o.firstPackets ?? 0) > 0) throw new Error(`${kind.name} reads the pooled series: --first-packets is for models of flow features`);
 }
 
 /** The kind of the open-world, early and cluster experiments. */
@@ -174,10 +177,11 @@ export async function evaluateModels(table: RecordTable, columns: readonly Colum
   const usable = labeledAppRows(table);
   const app = table.names.indexOf('label_app');
   const action = table.names.indexOf('label_action');
-  const spec = featureSpec(columns, table.names, o.exclude, o.withArtefacts === true);
+  const spec = featureSpec(columns, table.names, o);
   const results: TaskResult[] = [];
   const apps = [...new Set(usable.map((r) => table.rows[r][app] as string))].sort();
   const kinds = (o.models ?? ['rf', 'svm']).map(modelKind);
+  for (const kind of kinds) checkKindInputs(kind, o);
   for (const kind of kinds) {
     const appRows = appTaskRows(table, o.closedWorld);
     const appTask = await runTask(kind, 'app', table, spec, appRows.rows, appRows.labels, o);
@@ -293,7 +297,7 @@ export const KNOWN_ACCEPTED = 0.95;
 export async function openWorld(table: RecordTable, columns: readonly ColumnDef[], o: EvaluationOptions): Promise<OpenWorldResult[]> {
   const usable = labeledAppRows(table);
   const app = table.names.indexOf('label_app');
-  const spec = featureSpec(columns, table.names, o.exclude, o.withArtefacts === true);
+  const spec = featureSpec(columns, table.names, o);
   const kind = experimentKind(o);
   const apps = [...new Set(usable.map((r) => table.rows[r][app] as string))].sort();
   const out: OpenWorldResult[] = [];
@@ -348,8 +352,10 @@ export interface EarlyResult {
  * columns; see dataset/early.ts), grouped k-fold as above, for each n in EARLY_PACKETS up to the SPLT length.
  */
 export async function earlyClassification(table: RecordTable, o: EvaluationOptions): Promise<EarlyResult[]> {
-  const lens = table.names.indexOf('splt_signed_len_bytes');
-  const iats = table.names.indexOf('splt_iat_ns');
+  // After the handshake: the first packets of application data.
+  const pre = o.afterHandshake === true ? 'ah_' : '';
+  const lens = table.names.indexOf(`${pre}splt_signed_len_bytes`);
+  const iats = table.names.indexOf(`${pre}splt_iat_ns`);
   if (lens < 0 || iats < 0) return [];
   const usable = labeledAppRows(table);
   const app = table.names.indexOf('label_app');
@@ -397,6 +403,7 @@ export const CLUSTER_SIZES = [1, 2, 4, 8, 16];
  * from the training clusters and predicts the test clusters.
  */
 export async function clusterClassification(table: RecordTable, o: EvaluationOptions): Promise<ClusterResult[]> {
+  if (o.afterHandshake === true) return []; // the cluster features are whole-flow statistics, handshake included
   const usable = labeledAppRows(table);
   const appCol = table.names.indexOf('label_app');
   const kind = experimentKind(o);

@@ -2,15 +2,15 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ColumnDef } from '../flow/schema.js';
-import { type Matrix, argmaxRows, encodeLabels, featureSpec, appTaskRows, maxRows, pickRows } from '../dataset/matrix.js';
+import { type InputOptions, type Matrix, argmaxRows, encodeLabels, featureSpec, appTaskRows, maxRows, pickRows } from '../dataset/matrix.js';
 import type { RecordTable } from '../dataset/records.js';
 import { splitGroups, stratifiedGroupKFold } from '../dataset/splits.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC } from '../label/label-capture.js';
 import { crossValidate } from './cross-validate.js';
-import { KNOWN_ACCEPTED, kindInputs } from './evaluate.js';
+import { KNOWN_ACCEPTED, checkKindInputs, kindInputs } from './evaluate.js';
 import { quantile } from './metrics.js';
 import { type Model, type ModelKind, modelKind } from './model-kinds.js';
-import { parseMeterSettings } from '../label/labeler.js';
+import { type MeterSettings, parseMeterSettings } from '../label/labeler.js';
 import { TOOL_VERSION } from '../common/version.js';
 
 /**
@@ -39,7 +39,7 @@ export interface ModelManifest {
   settings: { app: object; action: object };
   unknownThreshold: number;
   /** How the training records were metered (their label_meter); classify meters the same way. */
-  meter: { burstGapSec: number; lengthMode?: string };
+  meter: ManifestMeter;
   /** The tool that wrote the model. */
   tool?: string;
   trainingRows: number;
@@ -55,20 +55,20 @@ export interface TrainedModels {
   actions: Map<string, Model>;
 }
 
-export interface TrainOptions {
+/** The records' metering (label_meter); lengthMode is missing in models of records that did not record it. */
+export type ManifestMeter = Omit<MeterSettings, 'lengthMode'> & { lengthMode?: string };
+
+export interface TrainOptions extends InputOptions {
   /** A registered model kind (default rf). */
   kind?: string;
   seed?: number;
-  exclude?: string[];
-  meter?: { burstGapSec: number; lengthMode?: string };
+  meter?: ManifestMeter;
   /** The kind's settings (the LSTM's batches and threads). */
   settings?: Readonly<Record<string, unknown>>;
   /** The LSTM's settings (as settings, for kind lstm). */
   lstm?: Readonly<Record<string, unknown>>;
   /** The app model without the class `other` of flows of no app (appTaskRows). */
   closedWorld?: boolean;
-  /** Also the capture-setup artefacts as inputs (ColumnDef.artefact). */
-  withArtefacts?: boolean;
 }
 
 /**
@@ -79,13 +79,14 @@ export interface TrainOptions {
  */
 export async function trainModels(table: RecordTable, columns: readonly ColumnDef[], dataBytes: Uint8Array, o: TrainOptions = {}): Promise<TrainedModels> {
   const kind = modelKind(o.kind ?? 'rf');
+  checkKindInputs(kind, o);
   const seed = o.seed ?? 1;
   const settings = o.settings ?? o.lstm;
   const task = appTaskRows(table, o.closedWorld);
   const rows = task.rows;
   if (task.known === 0) throw new Error('no labeled app flows to train on');
   const actCol = table.names.indexOf('label_action');
-  const spec = featureSpec(columns, table.names, o.exclude, o.withArtefacts === true);
+  const spec = featureSpec(columns, table.names, o);
   const { classes: apps, y } = encodeLabels(task.labels);
   const K = apps.length;
   const x = kindInputs(kind, table, spec, rows);
@@ -130,7 +131,7 @@ export async function trainModels(table: RecordTable, columns: readonly ColumnDe
  * How the records were metered, from their label_meter column: one setting for all of them, or an error that
  * names the different ones (records metered differently do not make one model). Undefined without the column.
  */
-export function meterOfRecords(table: RecordTable): { burstGapSec: number; lengthMode: string } | undefined {
+export function meterOfRecords(table: RecordTable): MeterSettings | undefined {
   const at = table.names.indexOf('label_meter');
   if (at < 0) return undefined;
   const seen = new Set<string>();

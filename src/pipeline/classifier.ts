@@ -1,9 +1,12 @@
-import { flowPlugins, type PluginOptions } from '../features/plugins.js';
+import { flowPlugins, groupsForColumns, type PluginOptions } from '../features/plugins.js';
+import { DEFAULT_BYTE_DIST_BYTES, DEFAULT_SPLT_PACKETS } from '../features/sequence.js';
+import { DEFAULT_FLOW_OPTIONS } from '../flow/table.js';
+import { inputColumn } from '../dataset/matrix.js';
 import type { FlowPlugin } from '../flow/flow.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { flowColumns } from '../meter/meter.js';
 import type { LengthMode } from '../flow/flow.js';
-import { type ModelManifest, kindOf, loadModels, predict } from '../models/model-dir.js';
+import { type ManifestMeter, type ModelManifest, kindOf, loadModels, predict } from '../models/model-dir.js';
 import { PREDICTION_COLUMNS } from '../models/predictions.js';
 import { kindInputs } from '../models/evaluate.js';
 
@@ -26,7 +29,9 @@ export interface FlowClassifier {
   manifest: ModelManifest;
   pluginOptions: PluginOptions;
   plugins: FlowPlugin[];
-  flow: { burstGapSec: number; lengthMode?: LengthMode };
+  flow: { burstGapSec: number; lengthMode?: LengthMode; idleTimeoutSec?: number; activeTimeoutSec?: number };
+  /** What the manifest does not say about how the training records were metered, and what classify does instead. */
+  notes: string[];
   /** The records the meter writes for this model (with the app columns when loaded withApps). */
   meterColumns: ColumnDef[];
   /** The meter runs with app rules: the app columns are in meterColumns and kept in `columns`. */
@@ -39,15 +44,38 @@ export interface FlowClassifier {
   classify(rows: readonly CellValue[][]): CellValue[][];
 }
 
+/**
+ * The plugins a model's inputs need on top of its kind's: the groups that write its feature columns (the
+ * after-handshake group for --after-handshake models), and SPLT lists as long as its first-packet inputs.
+ */
+function meterFor(base: PluginOptions, features: readonly string[], meter: ManifestMeter): PluginOptions {
+  const longest = Math.max(0, ...features.map((f) => inputColumn(f)[1] + 1));
+  const splt = meter.spltPackets ?? Math.max(longest, base.spltPackets ?? DEFAULT_SPLT_PACKETS);
+  return { ...base, groups: groupsForColumns(features, base), spltPackets: splt, ...(meter.byteDistBytes !== undefined ? { byteDistBytes: meter.byteDistBytes } : {}) };
+}
+
+/** Settings the training records did not record (older records), which classify takes from its defaults. */
+function meterNotes(dir: string, meter: ManifestMeter): string[] {
+  const missing = [
+    meter.lengthMode === undefined && `length accounting (ip)`,
+    meter.idleTimeoutSec === undefined && `idle timeout (${DEFAULT_FLOW_OPTIONS.idleTimeoutSec} s)`,
+    meter.activeTimeoutSec === undefined && `active timeout (${DEFAULT_FLOW_OPTIONS.activeTimeoutSec} s)`,
+    meter.spltPackets === undefined && `SPLT length (${DEFAULT_SPLT_PACKETS} packets)`,
+    meter.byteDistBytes === undefined && `byte-distribution length (${DEFAULT_BYTE_DIST_BYTES} bytes)`,
+  ].filter((x): x is string => typeof x === 'string');
+  return missing.length === 0 ? [] : [`${dir}: the training records do not say their ${missing.join(', ')}; classify meters with these defaults, which may not be how the model's records were metered (label them again and retrain to be sure)`];
+}
+
 export async function loadFlowClassifier(modelDir: string, threshold?: number, withApps = false): Promise<FlowClassifier> {
   const m = await loadModels(modelDir);
   const kind = kindOf(m);
-  const pluginOptions = kind.plugins;
+  const meter = m.manifest.meter;
+  const pluginOptions = meterFor(kind.plugins, m.manifest.features, meter);
   const plugins = flowPlugins(pluginOptions);
   // The names classify keeps need their plugins even when the model does not (an LSTM reads only the series).
   const meterColumns = flowColumns(plugins, withApps);
   const names = meterColumns.map((c) => c.name);
-  const missing = m.manifest.features.filter((f) => !names.includes(f));
+  const missing = m.manifest.features.filter((f) => !names.includes(inputColumn(f)[0]));
   if (missing.length > 0) throw new Error(`${modelDir}: the model needs columns this version does not write: ${missing.join(', ')}`);
   const keep = CLASSIFY_KEPT.map((k) => names.indexOf(k)).filter((j) => j >= 0);
   const predictions = (rows: readonly CellValue[][]): CellValue[][] => {
@@ -59,7 +87,13 @@ export async function loadFlowClassifier(modelDir: string, threshold?: number, w
     manifest: m.manifest,
     pluginOptions,
     plugins,
-    flow: { burstGapSec: m.manifest.meter.burstGapSec, ...(m.manifest.meter.lengthMode ? { lengthMode: m.manifest.meter.lengthMode as LengthMode } : {}) },
+    flow: {
+      burstGapSec: meter.burstGapSec,
+      ...(meter.lengthMode ? { lengthMode: meter.lengthMode as LengthMode } : {}),
+      ...(meter.idleTimeoutSec !== undefined ? { idleTimeoutSec: meter.idleTimeoutSec } : {}),
+      ...(meter.activeTimeoutSec !== undefined ? { activeTimeoutSec: meter.activeTimeoutSec } : {}),
+    },
+    notes: meterNotes(modelDir, meter),
     meterColumns,
     withApps,
     columns: [...keep.map((j) => meterColumns[j]), ...PREDICTION_COLUMNS],
