@@ -5,7 +5,7 @@ import { NO_IP_LISTS_HELP, appRules, count as int, list, reportErrors } from './
 import { type RecordTable, readRecordsCsv } from '../dataset/records.js';
 import { ALL_GROUPS, flowPlugins } from '../features/plugins.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC, labeledColumns } from '../label/label-capture.js';
-import { SHORTCUT_SHARE, singleFeatureMarkdown, singleFeatureScores, clusterClassification, clusterMarkdown, earlyClassification, earlyMarkdown, evaluateModels, openWorld, openWorldMarkdown, table2Markdown } from '../models/evaluate.js';
+import { SHORTCUT_SHARE, singleFeatureMarkdown, singleFeatureScores, clusterClassification, clusterMarkdown, earlyClassification, earlyMarkdown, evaluateModels, openWorld, openWorldMarkdown, seedsMarkdown, table2Markdown } from '../models/evaluate.js';
 import { modelKind, modelKinds } from '../models/model-kinds.js';
 import { LSTM_TRAIN_DEFAULTS } from '../models/lstm-train.js';
 import { StatusLine } from './progress.js';
@@ -67,6 +67,7 @@ export function addModelCommands(program: Command): void {
     .option('--folds <n>', 'folds of the grouped split (fewer groups: leave-one-group-out)', int, 5)
     .addOption(new Option('--group-by <what>', 'what the grouped split keeps whole: capture, user (label_user), device (client_addr), or block (time blocks within each capture: not capture-disjoint)').choices([...GROUP_BY]).default('capture'))
     .option('--seed <n>', 'seed of the split, the forests and the bootstrap', int, 1)
+    .option('--seeds <n>', 'run Table 2 with N seeds (--seed, --seed + 1, ...) and print mean ± SD of every cell (the other experiments run on the first seed)', int, 1)
     .option('--closed-world', 'the app task without the flows of no app (by default they are the class "other": in use, most flows are no app the model knows)')
     .option('--with-artefacts', 'also the capture-setup artefacts as inputs (IP version, TCP MSS, window scale, initial window: the schema marks them)')
     .option('--exclude <columns>', 'leave these feature columns out too (ablation), comma-separated', list, [])
@@ -105,8 +106,15 @@ export function addModelCommands(program: Command): void {
         const lstm = { batches: o.lstmBatches, threads: o.threads, onProgress: (b: number, n: number) => status.show(`LSTM training: batch ${b}/${n}`) };
         const opts = { folds: o.folds, seed: o.seed, groupBy: o.groupBy as GroupBy, closedWorld: o.closedWorld === true, ...inputOptions(o), models, settings: { lstm }, onNote: (n: string) => process.stderr.write(`cipherscope: ${n}\n`) };
         const results = await evaluateModels(table, recordColumns(), opts);
+        const runs = [results];
+        for (let k = 1; k < o.seeds; k++) {
+          status.show(`seed ${o.seed + k} (${k + 1} of ${o.seeds})`);
+          runs.push(await evaluateModels(table, recordColumns(), { ...opts, seed: o.seed + k, onNote: undefined }));
+        }
         status.clear();
         process.stdout.write(table2Markdown(results));
+        const seeds = runs.map((_, k) => o.seed + k);
+        if (runs.length > 1) process.stdout.write(`\nOver ${runs.length} seeds:\n\n` + seedsMarkdown(runs, seeds));
         const open = await openWorld(table, recordColumns(), opts);
         const experiments = modelKind('rf').fullName;
         if (open.length > 0) process.stdout.write(`\nOpen world (${experiments}):\n\n` + openWorldMarkdown(open));
@@ -117,7 +125,7 @@ export function addModelCommands(program: Command): void {
         if (singles.length > 0) process.stdout.write(`\nShortcut check (${experiments}, the app task's top features each alone, same folds; flagged at ${Math.round(SHORTCUT_SHARE * 100)}% of the full model):\n\n` + singleFeatureMarkdown(singles, whole!));
         const clusters = await clusterClassification(table, opts);
         if (clusters.length > 0) process.stdout.write('\nClusters of streams (random forest on merged count, sum and sum of squares; the grouped split):\n\n' + clusterMarkdown(clusters));
-        if (o.report) writeFileSync(o.report, JSON.stringify({ files, folds: o.folds, seed: o.seed, groupBy: o.groupBy, closedWorld: o.closedWorld === true, inputs: inputOptions(o), results, openWorld: open, early, singleFeatures: singles, clusters }, null, 2) + '\n');
+        if (o.report) writeFileSync(o.report, JSON.stringify({ files, folds: o.folds, seed: o.seed, groupBy: o.groupBy, closedWorld: o.closedWorld === true, inputs: inputOptions(o), results, ...(runs.length > 1 ? { seeds, bySeed: runs } : {}), openWorld: open, early, singleFeatures: singles, clusters }, null, 2) + '\n');
         if (o.html) writeFileSync(o.html, evaluationHtml(`cipherscope evaluation: ${files.join(', ')}`, results, open, early, table2Markdown(results), clusters));
       }),
     );

@@ -277,6 +277,54 @@ export function table2Markdown(results: readonly TaskResult[]): string {
   return lines.join('\n') + '\n';
 }
 
+/** Mean and sample SD (n - 1) of some numbers; SD 0 for one. */
+export function meanSd(xs: readonly number[]): { mean: number; sd: number } {
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const v = xs.length < 2 ? 0 : xs.reduce((a, b) => a + (b - m) * (b - m), 0) / (xs.length - 1);
+  return { mean: m, sd: Math.sqrt(v) };
+}
+
+/**
+ * Table 2 over several seeds (`evaluate --seeds N`): each cell the mean ± sample SD of macro-F1 / accuracy over the
+ * runs. A seed changes the models (forest bootstrap, feature draws, boosting's row order) and, where groups are
+ * more than folds, which groups share a fold; leave-one-group-out folds stay the same.
+ */
+export function seedsMarkdown(runs: readonly (readonly TaskResult[])[], seeds: readonly number[]): string {
+  const all = runs.flat();
+  const tasks = [...new Set(all.map((r) => r.task))];
+  const models = [...new Set(all.map((r) => r.model))];
+  const grouped = all.filter((r) => r.split === 'group-kfold' && r.splitPlan);
+  const by = grouped[0]?.splitPlan?.groupBy ?? 'capture';
+  const name = by === 'block' ? 'split by time block' : `split by ${by}`;
+  const cell = (vals: Array<{ accuracy: number; macroF1: number }>) => {
+    if (vals.length === 0) return '';
+    const f = meanSd(vals.map((v) => v.macroF1));
+    const a = meanSd(vals.map((v) => v.accuracy));
+    return `${pct(f.mean)} ± ${pct(f.sd)} / ${pct(a.mean)} ± ${pct(a.sd)}`;
+  };
+  const head = tasks.map((t) => (t === 'app' ? 'app' : t === 'end-to-end' ? 'app/action end to end' : `action (${t.slice(7)})`));
+  const lines = [`| model, split (${runs.length} seeds) | ${head.join(' | ')} |`, `|---|${tasks.map(() => '---:').join('|')}|`];
+  for (const split of ['group-kfold', 'random-80-20'] as const) {
+    for (const model of models) {
+      const cells = tasks.map((t) => cell(all.filter((x) => x.model === model && x.task === t && x.split === split)));
+      lines.push(`| ${model}, ${split === 'group-kfold' ? name : 'random 80/20 (leaky reference)'} | ${cells.join(' | ')} |`);
+    }
+    if (split === 'group-kfold' && grouped.length > 0) {
+      // The first model's baselines of each run (they depend on the folds only).
+      const first = models[0];
+      for (const [label, pick] of [
+        ['majority class', (b: NonNullable<TaskResult['baselines']>) => b.majority],
+        ['stratified chance', (b: NonNullable<TaskResult['baselines']>) => b.chance],
+      ] as const) {
+        const cells = tasks.map((t) => cell(grouped.filter((x) => x.model === first && x.task === t && x.baselines).map((x) => pick(x.baselines!))));
+        lines.push(`| ${label}, ${name} | ${cells.join(' | ')} |`);
+      }
+    }
+  }
+  lines.push('', `Seeds ${seeds.join(', ')}. Cells: mean ± SD (n - 1) over the seeds of macro-F1 / accuracy, in %.`);
+  return lines.join('\n') + '\n';
+}
+
 export interface OpenWorldResult {
   heldOut: string;
   /** Known-app test flows vs held-out-app flows, scored by the highest app probability (mean over folds). */

@@ -159,6 +159,40 @@ describe('cipherscope CLI', () => {
     assert.match(bad.stderr, /give either --actions LOG or --capture-action APP\/ACTION/);
   });
 
+  it('evaluate --after-handshake --first-packets --seeds: ah_ inputs only, list elements, mean ± SD over the seeds', () => {
+    const data = join(SHARED, 'datasets/whatsapp-web-actions');
+    const labeled = [
+      ['userA-text-messages.pcapng', 'text'],
+      ['userA-pictures.pcapng', 'picture'],
+      ['userA-videos.pcapng', 'video'],
+    ].map(([f, action]) => {
+      const out = join(dir, `ah-${action}.csv`);
+      const r = cli(['label', join(data, f), '--capture-action', `WhatsApp/${action}`, '--features', 'tcp,tls,dns,splt,bytes,after-handshake', '-o', out, '-q']);
+      assert.equal(r.status, 0, r.stderr);
+      return out;
+    });
+    const report = join(dir, 'eval-ah.json');
+    const r = cli(['evaluate', ...labeled, '--after-handshake', '--first-packets', '5', '--seeds', '2', '--models', 'rf,gbdt', '--folds', '3', '--report', report]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^Over 2 seeds:$/m);
+    assert.match(r.stdout, /^\| RF, split by capture \| [\d.]+ ± [\d.]+ \/ [\d.]+ ± [\d.]+ \|/m);
+    const rep = JSON.parse(readFileSync(report, 'utf8'));
+    assert.deepEqual(rep.inputs, { exclude: [], withArtefacts: false, afterHandshake: true, firstPackets: 5 });
+    assert.deepEqual(rep.seeds, [1, 2]);
+    const rf = rep.results.find((x: { model: string; task: string; split: string }) => x.model === 'RF' && x.task === 'app' && x.split === 'group-kfold');
+    assert.ok(rf.importances.length > 0 && rf.importances.every((i: { feature: string }) => i.feature.startsWith('ah_')), JSON.stringify(rf.importances));
+    // The printed mean is the mean of the two runs' macro-F1, and the SD theirs (n - 1), by hand.
+    const f1 = rep.bySeed.map((run: Array<{ model: string; task: string; split: string; macroF1: number }>) => run.find((x) => x.model === 'RF' && x.task === 'app' && x.split === 'group-kfold')!.macroF1);
+    const mean = (f1[0] + f1[1]) / 2;
+    const sd = Math.abs(f1[0] - f1[1]) / Math.SQRT2;
+    const line = r.stdout.split('\n').filter((l) => l.startsWith('| RF, split by capture |'))[1];
+    assert.ok(line.startsWith(`| RF, split by capture | ${(mean * 100).toFixed(1)} ± ${(sd * 100).toFixed(1)} / `), line);
+    // The LSTM reads every packet's series: refused, not run on the handshake quietly.
+    const lstm = cli(['evaluate', ...labeled, '--after-handshake', '--models', 'lstm']);
+    assert.notEqual(lstm.status, 0);
+    assert.match(lstm.stderr, /handshake included/);
+  });
+
   it('the LSTM through the command line: label --features all, evaluate --models lstm, train --kind lstm, classify', () => {
     const data = join(SHARED, 'datasets/whatsapp-web-actions');
     const labeled = labelWhatsApp(data, dir, [
