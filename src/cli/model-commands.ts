@@ -90,7 +90,7 @@ export function addModelCommands(program: Command): void {
           for (const m of models) modelKind(m);
           const status = new StatusLine(o.progress);
           const lstm = { batches: o.lstmBatches, threads: o.threads, onProgress: (b: number, n: number) => status.show(`LSTM training: batch ${b}/${n}`) };
-          const results = await crossDataset(train, test, recordColumns(), { folds: o.folds, seed: o.seed, ...inputOptions(o), models, settings: { lstm } });
+          const results = await crossDataset(train, test, recordColumns(), { folds: o.folds, seed: o.seed, ...inputOptions(o), models, settings: { lstm, plstm: lstm } });
           status.clear();
           process.stdout.write(crossMarkdown(results, o.train.join(' '), o.test.join(' ')));
           if (o.report) writeFileSync(o.report, JSON.stringify({ train: o.train, test: o.test, seed: o.seed, inputs: inputOptions(o), results }, null, 2) + '\n');
@@ -104,7 +104,7 @@ export function addModelCommands(program: Command): void {
         if (!hasSeries && !o.models) process.stderr.write('cipherscope: no series_pooled column, so no LSTM row (label with --features all to get one)\n');
         const status = new StatusLine(o.progress);
         const lstm = { batches: o.lstmBatches, threads: o.threads, onProgress: (b: number, n: number) => status.show(`LSTM training: batch ${b}/${n}`) };
-        const opts = { folds: o.folds, seed: o.seed, groupBy: o.groupBy as GroupBy, closedWorld: o.closedWorld === true, ...inputOptions(o), models, settings: { lstm }, onNote: (n: string) => process.stderr.write(`cipherscope: ${n}\n`) };
+        const opts = { folds: o.folds, seed: o.seed, groupBy: o.groupBy as GroupBy, closedWorld: o.closedWorld === true, ...inputOptions(o), models, settings: { lstm, plstm: lstm }, onNote: (n: string) => process.stderr.write(`cipherscope: ${n}\n`) };
         const results = await evaluateModels(table, recordColumns(), opts);
         const runs = [results];
         for (let k = 1; k < o.seeds; k++) {
@@ -157,7 +157,7 @@ export function addModelCommands(program: Command): void {
           ...inputOptions(o),
           closedWorld: o.closedWorld === true,
           meter: trainMeter(table, o.burstGap),
-          settings: o.kind === 'lstm' ? { batches: o.lstmBatches, threads: o.threads, onProgress: (b: number, n: number) => status.show(`LSTM training: batch ${b}/${n}`) } : undefined,
+          settings: modelKind(o.kind).inputs === 'series' ? { batches: o.lstmBatches, threads: o.threads, onProgress: (b: number, n: number) => status.show(`LSTM training: batch ${b}/${n}`) } : undefined,
         });
         status.clear();
         saveModels(o.model, m);

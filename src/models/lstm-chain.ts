@@ -15,8 +15,14 @@ import { mulberry32 } from '../common/rng.js';
  *   c_t = f * c_{t-1} + i * g;  h_t = o * tanh(c_t)
  * Output: p = softmax(V h_T + a); loss = mean over the batch of -log p[y].
  *
- * Parameters live in one Float64Array: per segment M (4H rows of [W_row | U_row], D + H each) and b (4H), then V
- * (K x H) and a (K). Inputs are Float32Array, N x T x D, steps already in processing order.
+ * Peephole cell (`peephole`, Gers and Schmidhuber 2000, as the paper specifies; tf.keras' PeepholeLSTMCell): the
+ * gates also see the cell state through diagonal weights, i and f the previous one, o the new one:
+ *   i = sigmoid(z_i + p_i * c_{t-1});  f = sigmoid(z_f + p_f * c_{t-1});  o = sigmoid(z_o + p_o * c_t)
+ * The peephole weights start at 0, so an untrained peephole cell is the standard one.
+ *
+ * Parameters live in one Float64Array: per segment M (4H rows of [W_row | U_row], D + H each) and b (4H), with
+ * peepholes then p_i, p_f, p_o (H each), then V (K x H) and a (K). Inputs are Float32Array, N x T x D, steps already
+ * in processing order.
  */
 export interface ChainShape {
   /** D: inputs per step. */
@@ -27,6 +33,8 @@ export interface ChainShape {
   classes: number;
   /** Steps of each cell in processing order; their sum is T. */
   segments: number[];
+  /** Peephole connections from the cell state to the gates (see above). */
+  peephole?: boolean;
 }
 
 export interface ChainLayout {
@@ -47,7 +55,7 @@ export function chainLayout(s: ChainShape): ChainLayout {
   let at = 0;
   for (let i = 0; i < s.segments.length; i++) {
     mAt.push(at);
-    at += G * (D + H) + G;
+    at += G * (D + H) + G + (s.peephole === true ? 3 * H : 0);
   }
   const vAt = at;
   const aAt = vAt + K * H;
@@ -98,6 +106,7 @@ export class ChainKernel {
   private readonly dz: Float64Array;
   private readonly v: Float64Array; // [x_t | h_{t-1}]
   private readonly z: Float64Array; // gate inputs before activation
+  private readonly peep: boolean;
 
   constructor(readonly shape: ChainShape) {
     this.layout = chainLayout(shape);
@@ -114,6 +123,7 @@ export class ChainKernel {
     this.dz = new Float64Array(4 * H);
     this.v = new Float64Array(shape.inputs + H);
     this.z = new Float64Array(4 * H);
+    this.peep = shape.peephole === true;
   }
 
   /**
@@ -138,6 +148,10 @@ export class ChainKernel {
       const gt = t * G;
       for (let d = 0; d < D; d++) v[d] = x[xt + d];
       for (let k = 0; k < H; k++) v[D + k] = hs[hp + k];
+      if (this.peep) {
+        this.peepholeStep(p, segmentOf[t], v, t);
+        continue;
+      }
       this.computeGates(p, segmentOf[t], v, gates, gt);
       for (let k = 0; k < H; k++) {
         const c = gates[gt + H + k] * cs[hp + k] + gates[gt + k] * gates[gt + 2 * H + k];
@@ -158,6 +172,49 @@ export class ChainKernel {
     for (let c = 0; c < K; c++) s += probs[c] = Math.exp(probs[c] - mx);
     for (let c = 0; c < K; c++) probs[c] /= s;
     return probs;
+  }
+
+  /** One forward step of the peephole cell: gates from z and the cell state, c_t, tanh(c_t), h_t. */
+  private peepholeStep(p: Float64Array, s: number, v: Float64Array, t: number): void {
+    const H = this.shape.units;
+    const G = 4 * H;
+    const { gates, cs, tcs, hs } = this;
+    const z = this.z;
+    this.rawGates(p, s, v, z);
+    const pAt = this.layout.mAt[s] + G * (this.shape.inputs + H) + G;
+    const gt = t * G;
+    const hp = t * H;
+    for (let k = 0; k < H; k++) {
+      const cPrev = cs[hp + k];
+      const i = 1 / (1 + Math.exp(-(z[k] + p[pAt + k] * cPrev)));
+      const f = 1 / (1 + Math.exp(-(z[H + k] + p[pAt + H + k] * cPrev)));
+      const g = Math.tanh(z[2 * H + k]);
+      const c = f * cPrev + i * g;
+      const o = 1 / (1 + Math.exp(-(z[3 * H + k] + p[pAt + 2 * H + k] * c)));
+      const tc = Math.tanh(c);
+      gates[gt + k] = i;
+      gates[gt + H + k] = f;
+      gates[gt + 2 * H + k] = g;
+      gates[gt + 3 * H + k] = o;
+      cs[hp + H + k] = c;
+      tcs[hp + k] = tc;
+      hs[hp + H + k] = o * tc;
+    }
+  }
+
+  /** The gate inputs z = b + [W | U] v of the cell of segment s, before activation, into z. */
+  protected rawGates(p: Float64Array, s: number, v: Float64Array, z: Float64Array): void {
+    const { inputs: D, units: H } = this.shape;
+    const G = 4 * H;
+    const R = D + H;
+    const m = this.layout.mAt[s];
+    const bAt = m + G * R;
+    for (let j = 0; j < G; j++) {
+      const r = m + j * R;
+      let a = p[bAt + j];
+      for (let q = 0; q < R; q++) a += p[r + q] * v[q];
+      z[j] = a;
+    }
   }
 
   /**
@@ -268,18 +325,44 @@ export class ChainKernel {
     for (let t = T - 1; t >= 0; t--) {
       const gt = t * G;
       const hp = t * H;
-      for (let k = 0; k < H; k++) {
-        const i = gates[gt + k];
-        const f = gates[gt + H + k];
-        const g = gates[gt + 2 * H + k];
-        const o = gates[gt + 3 * H + k];
-        const tc = tcs[hp + k];
-        const dct = dc[k] + dh[k] * o * (1 - tc * tc);
-        dz[k] = dct * g * i * (1 - i);
-        dz[H + k] = dct * cs[hp + k] * f * (1 - f);
-        dz[2 * H + k] = dct * i * (1 - g * g);
-        dz[3 * H + k] = dh[k] * tc * o * (1 - o);
-        dc[k] = dct * f;
+      if (this.peep) {
+        // The peephole cell: o also depends on c_t, and c_{t-1} reaches i and f (module comment).
+        const pAt = mAt[segmentOf[t]] + G * R + G;
+        for (let k = 0; k < H; k++) {
+          const i = gates[gt + k];
+          const f = gates[gt + H + k];
+          const g = gates[gt + 2 * H + k];
+          const o = gates[gt + 3 * H + k];
+          const tc = tcs[hp + k];
+          const cPrev = cs[hp + k];
+          const c = cs[hp + H + k];
+          const dzo = dh[k] * tc * o * (1 - o);
+          const dct = dc[k] + dh[k] * o * (1 - tc * tc) + dzo * p[pAt + 2 * H + k];
+          const dzi = dct * g * i * (1 - i);
+          const dzf = dct * cPrev * f * (1 - f);
+          dz[k] = dzi;
+          dz[H + k] = dzf;
+          dz[2 * H + k] = dct * i * (1 - g * g);
+          dz[3 * H + k] = dzo;
+          grad[pAt + k] += dzi * cPrev;
+          grad[pAt + H + k] += dzf * cPrev;
+          grad[pAt + 2 * H + k] += dzo * c;
+          dc[k] = dct * f + dzi * p[pAt + k] + dzf * p[pAt + H + k];
+        }
+      } else {
+        for (let k = 0; k < H; k++) {
+          const i = gates[gt + k];
+          const f = gates[gt + H + k];
+          const g = gates[gt + 2 * H + k];
+          const o = gates[gt + 3 * H + k];
+          const tc = tcs[hp + k];
+          const dct = dc[k] + dh[k] * o * (1 - tc * tc);
+          dz[k] = dct * g * i * (1 - i);
+          dz[H + k] = dct * cs[hp + k] * f * (1 - f);
+          dz[2 * H + k] = dct * i * (1 - g * g);
+          dz[3 * H + k] = dh[k] * tc * o * (1 - o);
+          dc[k] = dct * f;
+        }
       }
       const xt = xAt + t * D;
       for (let d = 0; d < D; d++) v[d] = x[xt + d];

@@ -81,8 +81,8 @@ export class LstmModel {
 }
 
 /** The app model on series rows. */
-export async function fitAppLstm(series: Matrix, y: Int32Array, classes: number, o: Partial<LstmTrainOptions>): Promise<LstmModel> {
-  const shape = { inputs: STEP_INPUTS, units: LSTM_UNITS, classes, segments: APP_SEGMENTS };
+export async function fitAppLstm(series: Matrix, y: Int32Array, classes: number, o: Partial<LstmTrainOptions>, peephole = false): Promise<LstmModel> {
+  const shape = { inputs: STEP_INPUTS, units: LSTM_UNITS, classes, segments: APP_SEGMENTS, ...(peephole ? { peephole } : {}) };
   return (await LstmModel.fit(shape, seriesInputs(series), y, undefined, o)).model;
 }
 
@@ -112,8 +112,8 @@ export function subsetContext(ctx: AppContext, rows: readonly number[]): AppCont
 }
 
 /** An action model of one app, on series rows and the app model's context for them. */
-export async function fitActionLstm(series: Matrix, ctx: AppContext, y: Int32Array, classes: number, o: Partial<LstmTrainOptions>): Promise<LstmModel> {
-  const shape = { inputs: STEP_INPUTS + ctx.apps, units: LSTM_UNITS, classes, segments: ACTION_SEGMENTS };
+export async function fitActionLstm(series: Matrix, ctx: AppContext, y: Int32Array, classes: number, o: Partial<LstmTrainOptions>, peephole = false): Promise<LstmModel> {
+  const shape = { inputs: STEP_INPUTS + ctx.apps, units: LSTM_UNITS, classes, segments: ACTION_SEGMENTS, ...(peephole ? { peephole } : {}) };
   return (await LstmModel.fit(shape, seriesInputs(series, { values: ctx.probs, width: ctx.apps }), y, ctx.cells, o)).model;
 }
 

@@ -126,6 +126,14 @@ export class SimdChainKernel extends ChainKernel {
     for (let j = 0; j < G; j++) out[at + j] = f[zo + j];
   }
 
+  protected override rawGates(_p: Float64Array, s: number, v: Float64Array, z: Float64Array): void {
+    const [R, G] = this.putInputs(v);
+    const f = this.f32;
+    this.ex.gates(this.wAt[s], this.vAt, this.zAt, R, G);
+    const zo = this.zAt / 4;
+    for (let j = 0; j < G; j++) z[j] = f[zo + j];
+  }
+
   protected override backProducts(_p: Float64Array, s: number, v: Float64Array, dz: Float64Array, dhNext: Float64Array): void {
     const [R, G] = this.putInputs(v);
     const { inputs: D, units: H } = this.shape;

@@ -109,27 +109,33 @@ function lstmActionModel(m: LstmModel): Model {
 /**
  * The paper's LSTM ensemble (lstm-models.ts). The app model learns the app; its out-of-fold context (each flow's
  * app probabilities and last cell state from a model that did not see the flow) feeds the action models, as the
- * paper's action models read the app model's output and cell state.
+ * paper's action models read the app model's output and cell state. Two cells: the standard one (as Keras and
+ * PyTorch) and the peephole cell the paper specifies (lstm-chain.ts).
  */
-registerModelKind({
-  name: 'lstm',
-  title: 'LSTM',
-  fullName: 'LSTM ensemble',
-  description: "the paper's LSTM ensemble on the pooled series (needs series_pooled: --features all)",
-  inputs: 'series',
-  plugins: { groups: ALL_GROUPS },
-  importances: false,
-  usesContext: true,
-  async fit(x, y, k, o) {
-    const train = { ...(o.settings as Partial<LstmTrainOptions> | undefined), seed: o.seed };
-    if (o.task === 'app') return lstmAppModel(await fitAppLstm(x, y, k, train));
-    return lstmActionModel(await fitActionLstm(x, fromContextMatrix(o.context), y, k, train));
-  },
-  fromJSON: async (j, task) => (task === 'app' ? lstmAppModel : lstmActionModel)(LstmModel.fromJSON(j as LstmModelJson)),
-  manifestSettings(task, settings) {
-    const { onProgress: _, ...s } = { ...LSTM_TRAIN_DEFAULTS, ...(settings as Partial<LstmTrainOptions> | undefined) };
-    return { ...s, units: LSTM_UNITS, segments: task === 'app' ? APP_SEGMENTS : ACTION_SEGMENTS };
-  },
-});
+for (const [name, title, peephole] of [
+  ['lstm', 'LSTM', false],
+  ['plstm', 'LSTM (peephole)', true],
+] as const) {
+  registerModelKind({
+    name,
+    title,
+    fullName: peephole ? 'peephole LSTM ensemble' : 'LSTM ensemble',
+    description: peephole ? "the paper's LSTM ensemble with its peephole cells (gates see the cell state), on the pooled series" : "the paper's LSTM ensemble on the pooled series (needs series_pooled: --features all)",
+    inputs: 'series',
+    plugins: { groups: ALL_GROUPS },
+    importances: false,
+    usesContext: true,
+    async fit(x, y, k, o) {
+      const train = { ...(o.settings as Partial<LstmTrainOptions> | undefined), seed: o.seed };
+      if (o.task === 'app') return lstmAppModel(await fitAppLstm(x, y, k, train, peephole));
+      return lstmActionModel(await fitActionLstm(x, fromContextMatrix(o.context), y, k, train, peephole));
+    },
+    fromJSON: async (j, task) => (task === 'app' ? lstmAppModel : lstmActionModel)(LstmModel.fromJSON(j as LstmModelJson)),
+    manifestSettings(task, settings) {
+      const { onProgress: _, ...s } = { ...LSTM_TRAIN_DEFAULTS, ...(settings as Partial<LstmTrainOptions> | undefined) };
+      return { ...s, units: LSTM_UNITS, segments: task === 'app' ? APP_SEGMENTS : ACTION_SEGMENTS, peephole };
+    },
+  });
+}
 
 export { modelKind, modelKinds, registerModelKind, type FitOptions, type Model, type ModelKind } from './model-kind.js';

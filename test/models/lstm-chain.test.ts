@@ -74,6 +74,59 @@ describe('LSTM chain kernel', () => {
     }
   });
 
+  it('the peephole cell: backpropagation equals central finite differences, peepholes included', () => {
+    const shape = { inputs: 3, units: 4, classes: 3, segments: [2, 3, 2], peephole: true };
+    const p = initChain(shape, 5);
+    const r = mulberry32(17);
+    // Every parameter away from its initial value (the peepholes start at 0, where they would do nothing).
+    for (let i = 0; i < p.length; i++) p[i] += 0.6 * (r() - 0.5);
+    const x = randomInputs(2, shape, 9);
+    const c0 = Float32Array.from({ length: 8 }, () => 2 * (r() - 0.5));
+    const y = Int32Array.from([1, 2]);
+    const kernel = new ChainKernel(shape);
+    const grad = new Float64Array(p.length);
+    kernel.gradient(p, x, y, [0, 1], 0.5, grad, c0);
+    const loss = () => {
+      let s = 0;
+      for (const n of [0, 1]) s -= 0.5 * Math.log(kernel.forward(p, x, n, c0)[y[n]]);
+      return s;
+    };
+    const L = chainLayout(shape);
+    const G = 16;
+    const peepholes = L.mAt.flatMap((m) => Array.from({ length: 12 }, (_, k) => m + G * 7 + G + k));
+    assert.equal(L.mAt[1] - L.mAt[0], G * 7 + G + 12, 'three peephole vectors of H per cell');
+    assert.ok(peepholes.every((i) => Math.abs(grad[i]) > 1e-6), 'every peephole weight gets a gradient');
+    const eps = 1e-6;
+    for (let i = 0; i < p.length; i++) {
+      const keep = p[i];
+      p[i] = keep + eps;
+      const up = loss();
+      p[i] = keep - eps;
+      const down = loss();
+      p[i] = keep;
+      const numeric = (up - down) / (2 * eps);
+      const err = Math.abs(numeric - grad[i]) / Math.max(1e-8, Math.abs(numeric) + Math.abs(grad[i]));
+      assert.ok(err < 1e-6 || Math.abs(numeric - grad[i]) < 1e-9, `parameter ${i}: analytic ${grad[i]}, numeric ${numeric}`);
+    }
+  });
+
+  it('the peephole cell with its peepholes at 0 is the standard cell', () => {
+    const std = { inputs: 3, units: 4, classes: 2, segments: [3, 2] };
+    const peep = { ...std, peephole: true };
+    const p = initChain(std, 3);
+    const r = mulberry32(4);
+    for (let i = 0; i < p.length; i++) p[i] += 0.4 * (r() - 0.5);
+    const Ls = chainLayout(std);
+    const Lp = chainLayout(peep);
+    const q = new Float64Array(Lp.total);
+    Ls.mAt.forEach((m, s) => q.set(p.subarray(m, m + 16 * 7 + 16), Lp.mAt[s]));
+    q.set(p.subarray(Ls.vAt), Lp.vAt);
+    const x = randomInputs(1, std, 5);
+    const a = Array.from(new ChainKernel(std).forward(p, x, 0));
+    const b = Array.from(new ChainKernel(peep).forward(q, x, 0));
+    for (let c = 0; c < 2; c++) assert.ok(Math.abs(a[c] - b[c]) < 1e-12, `${a} vs ${b}`);
+  });
+
   it('gives the same probabilities as TensorFlow.js LSTM layers with the same weights, cell after cell', async () => {
     // The CommonJS bundles: tfjs' ES module build does not load in Node (directory imports), and the layers package
     // must share one tfjs-core instance with the backend.

@@ -18,8 +18,9 @@ describe('LSTM SIMD kernel', () => {
     { inputs: 6, units: 32, classes: 5, segments: [32, 32, 32, 32] },
     { inputs: 11, units: 32, classes: 3, segments: [128] },
     { inputs: 3, units: 4, classes: 2, segments: [5, 7] },
+    { inputs: 6, units: 32, classes: 5, segments: [32, 32, 32, 32], peephole: true },
   ]) {
-    it(`gives the float64 kernel's probabilities and gradients to float32 precision (${shape.units} units, ${shape.inputs} inputs, segments ${shape.segments.join('+')})`, () => {
+    it(`gives the float64 kernel's probabilities and gradients to float32 precision (${shape.units} units, ${shape.inputs} inputs, segments ${shape.segments.join('+')}${shape.peephole ? ', peephole' : ''})`, () => {
       assert.ok(simdSupported(shape));
       const r = mulberry32(shape.inputs);
       const p = initChain(shape, 8);
