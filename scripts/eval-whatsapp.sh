@@ -9,7 +9,8 @@
 #     stratified-chance baselines beside each row. Lengths count the transport segment (--length transport), and
 #     the capture-setup artefacts (IP version, TCP MSS and window options) are no inputs (evaluate's default):
 #     userA is IPv6 on Linux cooked capture, userB IPv4 on Ethernet, so IP header sizes and the IP version would
-#     tell the users apart, not the actions.
+#     tell the users apart, not the actions; then the same with only what was metered after the handshake
+#     (--after-handshake --first-packets 20).
 # The records carry every feature group, the LSTM's series included.
 #   bash scripts/eval-whatsapp.sh [OUT_DIR]     (default out/whatsapp)
 set -euo pipefail
@@ -53,6 +54,14 @@ cs evaluate "$out"/labeled/*.csv --group-by user --report "$out/evaluation-by-us
 
 single() { ls "$out"/labeled/"$1"-*.csv | grep -v mixed; }
 echo
-cs evaluate --train $(single userA) --test $(single userB) --models rf,svm,lstm --report "$out/cross-a-to-b.json" | tee "$out/cross-user.md"
+cs evaluate --train $(single userA) --test $(single userB) --models rf,svm,gbdt,lstm,plstm --report "$out/cross-a-to-b.json" | tee "$out/cross-user.md"
 echo | tee -a "$out/cross-user.md"
-cs evaluate --train $(single userB) --test $(single userA) --models rf,svm,lstm --report "$out/cross-b-to-a.json" | tee -a "$out/cross-user.md"
+cs evaluate --train $(single userB) --test $(single userA) --models rf,svm,gbdt,lstm,plstm --report "$out/cross-b-to-a.json" | tee -a "$out/cross-user.md"
+
+# The same without the handshake packets (the after-handshake columns only, and their first 20 packets).
+: > "$out/cross-user-after-handshake.md"
+for dir in a-to-b b-to-a; do
+  if [ $dir = a-to-b ]; then tr=userA te=userB; else tr=userB te=userA; fi
+  echo | tee -a "$out/cross-user-after-handshake.md"
+  cs evaluate --train $(single $tr) --test $(single $te) --models rf,svm,gbdt --after-handshake --first-packets 20 --report "$out/cross-$dir-after-handshake.json" | tee -a "$out/cross-user-after-handshake.md"
+done

@@ -2,7 +2,7 @@ import { mulberry32 } from '../common/rng.js';
 import type { ColumnDef } from '../flow/schema.js';
 import { CLUSTER_FEATURES, clusterFeatures } from '../dataset/cluster.js';
 import { EARLY_PACKETS, earlyFeatures } from '../dataset/early.js';
-import { type FeatureSpec, type InputOptions, type Matrix, appTaskRows, argmaxRows, encodeLabels, featureSpec, labeledAppRows, maxRows, pickRows, seriesMatrix, toMatrix } from '../dataset/matrix.js';
+import { type FeatureSpec, type InputOptions, type Matrix, OTHER_APP, appTaskRows, argmaxRows, encodeLabels, featureSpec, labeledAppRows, maxRows, pickRows, seriesMatrix, toMatrix } from '../dataset/matrix.js';
 import type { RecordTable } from '../dataset/records.js';
 import { type GroupBy, type SplitPlan, foldSplits, planFolds, planSplit } from '../dataset/splits.js';
 import { crossValidate } from './cross-validate.js';
@@ -274,7 +274,29 @@ export function table2Markdown(results: readonly TaskResult[]): string {
     return r ? [`${t === 'app' ? 'app' : t === 'end-to-end' ? 'end to end' : `action (${t.slice(7)})`}: ${r.splitPlan!.label}`] : [];
   });
   if (plans.length > 0) lines.push('', `Grouped split: ${plans.join('; ')}. Cells: macro-F1 [95% CI] / accuracy.`);
+  const declined = declinedLine(grouped);
+  if (declined !== '') lines.push('', declined);
   return lines.join('\n') + '\n';
+}
+
+/**
+ * How much of the traffic each model declined in the open-set app task: the share of records it called `other`
+ * (no app it knows), beside the share that is `other`, and how many of the known apps' records it lost that way.
+ */
+function declinedLine(grouped: readonly TaskResult[]): string {
+  const parts: string[] = [];
+  let truth = '';
+  for (const r of grouped.filter((x) => x.task === 'app')) {
+    const o = r.classes.indexOf(OTHER_APP);
+    if (o < 0) continue;
+    const total = r.confusion.flat().reduce((a, b) => a + b, 0);
+    const called = r.confusion.reduce((a, row) => a + row[o], 0);
+    const knownCalled = r.confusion.reduce((a, row, t) => a + (t === o ? 0 : row[o]), 0);
+    const known = r.confusion.reduce((a, row, t) => a + (t === o ? 0 : row.reduce((x, y) => x + y, 0)), 0);
+    truth = `${pct(r.confusion[o].reduce((a, b) => a + b, 0) / total)}%`;
+    parts.push(`${r.model} ${pct(called / total)}% (${pct(known === 0 ? 0 : knownCalled / known)}% of the known apps' records)`);
+  }
+  return parts.length === 0 ? '' : `Declined (called \`${OTHER_APP}\`, no app the model knows) in the app task: ${parts.join(', ')}; ${truth} of the records are \`${OTHER_APP}\`.`;
 }
 
 /** Mean and sample SD (n - 1) of some numbers; SD 0 for one. */

@@ -107,6 +107,11 @@ describe('cipherscope CLI', () => {
     assert.equal(open.status, 0, open.stderr);
     const openApp = JSON.parse(readFileSync(join(dir, 'eval-open.json'), 'utf8')).results.find((r: { task: string; split: string }) => r.task === 'app' && r.split === 'group-kfold');
     assert.deepEqual([...openApp.classes].sort(), ['WhatsApp', 'other']);
+    // How much traffic the forest declined (called other), from its confusion matrix by hand.
+    const o = openApp.classes.indexOf('other');
+    const total = openApp.confusion.flat().reduce((a: number, b: number) => a + b, 0);
+    const called = openApp.confusion.reduce((a: number, row: number[]) => a + row[o], 0);
+    assert.match(open.stdout, new RegExp(`^Declined \\(called \`other\`, no app the model knows\\) in the app task: RF ${((100 * called) / total).toFixed(1)}% `, 'm'));
     assert.equal(openApp.rows, rows.length - 1 + parseCsv(readFileSync(labeled[1], 'utf8')).length - 1 + parseCsv(readFileSync(labeled[2], 'utf8')).length - 1, 'every final record: WhatsApp or other');
     const ev = cli(['evaluate', ...labeled, '--closed-world', '--folds', '3', '--report', join(dir, 'eval.json'), '--html', join(dir, 'eval.html')]);
     assert.equal(ev.status, 0, ev.stderr);
@@ -136,7 +141,7 @@ describe('cipherscope CLI', () => {
     assert.equal(tr.status, 0, tr.stderr);
     const manifest = JSON.parse(readFileSync(join(model, 'manifest.json'), 'utf8'));
     assert.deepEqual(manifest.apps, ['WhatsApp', 'other']);
-    assert.deepEqual(manifest.meter, { burstGapSec: 1, lengthMode: 'ip' }, 'read from the records (label_meter)');
+    assert.deepEqual(manifest.meter, { burstGapSec: 1, lengthMode: 'ip', idleTimeoutSec: 120, activeTimeoutSec: 1800, spltPackets: 20, byteDistBytes: 1024 }, 'read from the records (label_meter)');
     assert.match(manifest.tool, /^cipherscope \d+\.\d+\.\d+$/);
     const clash = cli(['train', ...labeled, '--model', join(dir, 'clash'), '--burst-gap', '0']);
     assert.equal(clash.status, 1);
@@ -145,7 +150,7 @@ describe('cipherscope CLI', () => {
     assert.equal(cli(['label', join(data, 'userA-voice-messages.pcapng'), '--capture-action', 'WhatsApp/voice', '--length', 'payload', '-o', other, '-q']).status, 0);
     const mixed = cli(['train', ...labeled, other, '--model', join(dir, 'mixed')]);
     assert.equal(mixed.status, 1);
-    assert.match(mixed.stderr, /metered differently \(label_meter: burst_gap_s=1 length=ip; burst_gap_s=1 length=payload\)/);
+    assert.match(mixed.stderr, /metered differently \(label_meter: burst_gap_s=1 length=ip idle_s=120 active_s=1800 splt=20 byte_dist=1024; burst_gap_s=1 length=payload idle_s=120 active_s=1800 splt=20 byte_dist=1024\)/);
     const c1 = cli(['classify', join(data, 'userA-voice-messages.pcapng'), '--model', model]);
     const c2 = cli(['classify', join(data, 'userA-voice-messages.pcapng'), '--model', model]);
     assert.equal(c1.status, 0, c1.stderr);
