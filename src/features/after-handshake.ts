@@ -1,8 +1,7 @@
 import { type DecodedPacket, IPPROTO, TcpFlag } from '../decode/packet.js';
 import type { Direction, Flow, FlowPlugin } from '../flow/flow.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
-import { packetStatsPlugin } from './packet-stats.js';
-import { RunningStats } from './running-stats.js';
+import { PacketStatsState, packetStatsPlugin } from './packet-stats.js';
 import { DEFAULT_SPLT_PACKETS } from './sequence.js';
 import { quicVersion } from './tls/quic.js';
 
@@ -72,9 +71,7 @@ class State {
   // After the handshake:
   readonly packets = [0, 0];
   readonly bytes = [0, 0];
-  readonly len = [new RunningStats(), new RunningStats(), new RunningStats()];
-  readonly iat = [new RunningStats(), new RunningStats(), new RunningStats()];
-  readonly lastT = [NaN, NaN, NaN];
+  readonly stats = new PacketStatsState();
   lastAfterT = NaN;
   spltLen: number[] = [];
   spltIat: number[] = [];
@@ -225,14 +222,7 @@ export function afterHandshakePlugin(n = DEFAULT_SPLT_PACKETS): FlowPlugin<State
       const t = p.t;
       s.packets[dir]++;
       s.bytes[dir] += len;
-      s.len[dir].push(len);
-      s.len[2].push(len);
-      const ld = s.lastT[dir];
-      if (ld === ld) s.iat[dir].push(t - ld);
-      s.lastT[dir] = t;
-      const la = s.lastT[2];
-      if (la === la) s.iat[2].push(t - la);
-      s.lastT[2] = t;
+      s.stats.push(dir, t, len);
       if (s.spltLen.length < n) {
         s.spltLen.push(dir === 0 ? len : -len);
         s.spltIat.push(s.spltIat.length === 0 ? 0 : t - s.lastAfterT);
@@ -249,18 +239,7 @@ export function afterHandshakePlugin(n = DEFAULT_SPLT_PACKETS): FlowPlugin<State
       row[at++] = s.bytes[0];
       row[at++] = s.bytes[1];
       row[at++] = s.endT === s.endT ? s.lastAfterT - s.endT : 0;
-      for (let i = 0; i < 3; i++) {
-        const l = s.len[i];
-        const g = s.iat[i];
-        row[at++] = l.min;
-        row[at++] = l.max;
-        row[at++] = l.mean;
-        row[at++] = l.sd;
-        row[at++] = g.min;
-        row[at++] = g.max;
-        row[at++] = g.mean;
-        row[at++] = g.sd;
-      }
+      at = s.stats.write(row, at);
       row[at++] = s.spltLen;
       row[at++] = s.spltIat;
     },

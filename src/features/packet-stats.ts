@@ -13,10 +13,39 @@ import { RunningStats } from './running-stats.js';
  *   they are counted in out_of_order_packets and never reordered.
  * - SD: sample standard deviation (n - 1), 0 below two values. Empty sets give 0 for min/max/mean.
  */
-class PacketStatsState {
+export class PacketStatsState {
   readonly len = [new RunningStats(), new RunningStats(), new RunningStats()]; // fwd, bwd, both
   readonly iat = [new RunningStats(), new RunningStats(), new RunningStats()];
   readonly lastT = [NaN, NaN, NaN];
+
+  /** One packet of direction dir at time t (relative ns) of length len. */
+  push(dir: Direction, t: number, len: number): void {
+    this.len[dir].push(len);
+    this.len[2].push(len);
+    const ld = this.lastT[dir];
+    if (ld === ld) this.iat[dir].push(t - ld); // ld === ld: not NaN
+    this.lastT[dir] = t;
+    const la = this.lastT[2];
+    if (la === la) this.iat[2].push(t - la);
+    this.lastT[2] = t;
+  }
+
+  /** The 24 columns (fwd, bwd, both: length min, max, mean, SD, then IAT the same) from row[at]; returns the next index. */
+  write(row: CellValue[], at: number): number {
+    for (let i = 0; i < 3; i++) {
+      const l = this.len[i];
+      const g = this.iat[i];
+      row[at++] = l.min;
+      row[at++] = l.max;
+      row[at++] = l.mean;
+      row[at++] = l.sd;
+      row[at++] = g.min;
+      row[at++] = g.max;
+      row[at++] = g.mean;
+      row[at++] = g.sd;
+    }
+    return at;
+  }
 }
 
 const SCOPES: ReadonlyArray<{ prefix: string; who: string; table: string }> = [
@@ -54,28 +83,9 @@ export const packetStatsPlugin: FlowPlugin<PacketStatsState> = {
     return new PacketStatsState();
   },
   update(s: PacketStatsState, _flow: Flow, p: DecodedPacket, dir: Direction, len: number): void {
-    const t = p.t;
-    s.len[dir].push(len);
-    s.len[2].push(len);
-    const ld = s.lastT[dir];
-    if (ld === ld) s.iat[dir].push(t - ld); // ld === ld: not NaN
-    s.lastT[dir] = t;
-    const la = s.lastT[2];
-    if (la === la) s.iat[2].push(t - la);
-    s.lastT[2] = t;
+    s.push(dir, p.t, len);
   },
   write(s: PacketStatsState, _flow: Flow, row: CellValue[], at: number): void {
-    for (let i = 0; i < 3; i++) {
-      const l = s.len[i];
-      const g = s.iat[i];
-      row[at++] = l.min;
-      row[at++] = l.max;
-      row[at++] = l.mean;
-      row[at++] = l.sd;
-      row[at++] = g.min;
-      row[at++] = g.max;
-      row[at++] = g.mean;
-      row[at++] = g.sd;
-    }
+    s.write(row, at);
   },
 };

@@ -12,6 +12,22 @@ function randomInputs(n: number, shape: ChainShape, seed: number): Float32Array 
   return Float32Array.from({ length: n * T * shape.inputs }, () => r() * 2 - 1);
 }
 
+/** Every entry of grad equals the central finite difference of loss() in that parameter of p. */
+function assertFiniteDifferences(p: Float64Array, grad: Float64Array, loss: () => number): void {
+  const eps = 1e-6;
+  for (let i = 0; i < p.length; i++) {
+    const keep = p[i];
+    p[i] = keep + eps;
+    const up = loss();
+    p[i] = keep - eps;
+    const down = loss();
+    p[i] = keep;
+    const numeric = (up - down) / (2 * eps);
+    const err = Math.abs(numeric - grad[i]) / Math.max(1e-8, Math.abs(numeric) + Math.abs(grad[i]));
+    assert.ok(err < 1e-6 || Math.abs(numeric - grad[i]) < 1e-9, `parameter ${i}: analytic ${grad[i]}, numeric ${numeric}`);
+  }
+}
+
 describe('LSTM chain kernel', () => {
   it('with one segment equals the reference LSTM, forward and gradient', () => {
     const shape = { inputs: 3, units: 4, classes: 3, segments: [6] };
@@ -60,18 +76,7 @@ describe('LSTM chain kernel', () => {
       for (const n of [0, 1]) s -= 0.5 * Math.log(kernel.forward(p, x, n, c0)[y[n]]);
       return s;
     };
-    const eps = 1e-6;
-    for (let i = 0; i < p.length; i++) {
-      const keep = p[i];
-      p[i] = keep + eps;
-      const up = loss();
-      p[i] = keep - eps;
-      const down = loss();
-      p[i] = keep;
-      const numeric = (up - down) / (2 * eps);
-      const err = Math.abs(numeric - grad[i]) / Math.max(1e-8, Math.abs(numeric) + Math.abs(grad[i]));
-      assert.ok(err < 1e-6 || Math.abs(numeric - grad[i]) < 1e-9, `parameter ${i}: analytic ${grad[i]}, numeric ${numeric}`);
-    }
+    assertFiniteDifferences(p, grad, loss);
   });
 
   it('the peephole cell: backpropagation equals central finite differences, peepholes included', () => {
@@ -96,18 +101,7 @@ describe('LSTM chain kernel', () => {
     const peepholes = L.mAt.flatMap((m) => Array.from({ length: 12 }, (_, k) => m + G * 7 + G + k));
     assert.equal(L.mAt[1] - L.mAt[0], G * 7 + G + 12, 'three peephole vectors of H per cell');
     assert.ok(peepholes.every((i) => Math.abs(grad[i]) > 1e-6), 'every peephole weight gets a gradient');
-    const eps = 1e-6;
-    for (let i = 0; i < p.length; i++) {
-      const keep = p[i];
-      p[i] = keep + eps;
-      const up = loss();
-      p[i] = keep - eps;
-      const down = loss();
-      p[i] = keep;
-      const numeric = (up - down) / (2 * eps);
-      const err = Math.abs(numeric - grad[i]) / Math.max(1e-8, Math.abs(numeric) + Math.abs(grad[i]));
-      assert.ok(err < 1e-6 || Math.abs(numeric - grad[i]) < 1e-9, `parameter ${i}: analytic ${grad[i]}, numeric ${numeric}`);
-    }
+    assertFiniteDifferences(p, grad, loss);
   });
 
   it('the peephole cell with its peepholes at 0 is the standard cell', () => {
