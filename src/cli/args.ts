@@ -65,3 +65,6 @@ export function appRules(apps: string | true | undefined, ipLists: boolean | und
 }
 
 export const NO_IP_LISTS_HELP = 'with --apps: leave out the IP ownership lists (evidence ip-list) the rules refer to';
+
+/** --csv-raw, the same words in every command that writes CSV. */
+export const CSV_RAW_HELP = "CSV strings as they came off the wire: no escapes for control characters, no ' before a leading = + - @ (the default guards spreadsheets and naive readers; JSON Lines and Parquet are always raw)";

@@ -1,6 +1,6 @@
-import { writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../common/atomic-file.js';
 import { type Command, Option } from 'commander';
-import { appRules, featureGroups, milliseconds, reportErrors, seconds } from './args.js';
+import { CSV_RAW_HELP, appRules, featureGroups, milliseconds, reportErrors, seconds } from './args.js';
 import { FEATURE_GROUPS, flowPlugins } from '../features/plugins.js';
 import { AppMatcher } from '../features/apps.js';
 import { LENGTH_MODES, type LengthMode } from '../flow/flow.js';
@@ -30,6 +30,7 @@ export function addLabelCommand(program: Command): void {
     .option('--apps <rules.json|pcapdroid>', 'app host rules (default: the shipped rules/apps.json); "pcapdroid": only the app the phone recorded (PCAPdroid captures; flows without it have no app). PCAPdroid\'s label, when a capture has it, is the strongest evidence either way')
     .option('--no-ip-lists', 'leave out the IP ownership lists the rules refer to')
     .option('-o, --output <file>', 'labeled flow records (.csv, .jsonl, .parquet); - for standard output', '-')
+    .option('--csv-raw', CSV_RAW_HELP)
     .option('--report <file.json>', 'write the labeling report here (actions without a flow, ambiguous records, flows per action)')
     .option('--features <groups>', `feature groups, as for flows (default: ${FEATURE_GROUPS.join(',')}; "series" adds the LSTM input)`, featureGroups, [...FEATURE_GROUPS])
     .option('--burst-gap <seconds>', 'split long-lived connections at silences this long, one record per burst (0 = off)', seconds, DEFAULT_LABEL_BURST_GAP_SEC)
@@ -55,7 +56,7 @@ export function addLabelCommand(program: Command): void {
         const format = formatFromPath(o.output);
         const plugins = () => flowPlugins({ groups: o.features });
         const columns = labeledColumns(plugins());
-        const writer = openRecordWriter(format, o.output, columns);
+        const writer = openRecordWriter(format, o.output, columns, { rawStrings: o.csvRaw === true });
         const evidenceAt = columns.findIndex((c) => c.name === 'app_evidence');
         let byPhone = 0;
         const result = await labelCapture(
@@ -74,7 +75,7 @@ export function addLabelCommand(program: Command): void {
         );
         await writer.close();
         if (deviceOnly && byPhone === 0) process.stderr.write(`cipherscope: ${capture}: warning: --apps pcapdroid, but no flow carries PCAPdroid's app label (a trailer or u-<uid> packet comments): every record is labeled without an app\n`);
-        if (o.report) writeFileSync(o.report, JSON.stringify(result.report, null, 2) + '\n');
+        if (o.report) writeFileAtomic(o.report, JSON.stringify(result.report, null, 2) + '\n');
         if (!o.quiet) process.stderr.write(`cipherscope: ${capture}: ${reportText(result.report)}\n`);
       }),
     );

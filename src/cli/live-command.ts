@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Command } from 'commander';
-import { NO_IP_LISTS_HELP, appRules, count as int, reportErrors, seconds } from './args.js';
+import { CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, count as int, reportErrors, seconds } from './args.js';
 import { StatusLine } from './progress.js';
 import { CaptureProcess } from '../capture/capture.js';
 import { DEFAULT_STREAM, FlowQueue } from '../distributed/flow-queue.js';
@@ -29,6 +29,7 @@ export function addLiveCommand(program: Command): void {
     .option('--tool <tool>', 'dumpcap, tshark or tcpdump (default: the first installed)')
     .option('-f, --filter <bpf>', 'capture filter (BPF)')
     .option('-o, --output <file>', 'records (.csv, .jsonl); - for standard output', '-')
+    .option('--csv-raw', CSV_RAW_HELP)
     .option('--copy <file>', 'also write the packets as they came to this capture file')
     .option('--model <dir>', 'classify each flow with this trained model (cipherscope train)')
     .option('--db <file|url>', 'with --model: count the classified flows into this profile store')
@@ -56,7 +57,7 @@ export function addLiveCommand(program: Command): void {
         const format = formatFromPath(o.output);
         if (recordFormat(format).completeOnClose) throw new Error(`live writes CSV or JSON Lines (${recordFormat(format).title} files are complete only when closed)`);
         const names = columns.map((c) => c.name);
-        const sinks: RecordSink[] = [fileSink(openRecordWriter(format, o.output, columns))];
+        const sinks: RecordSink[] = [fileSink(openRecordWriter(format, o.output, columns, { atomic: false, rawStrings: o.csvRaw === true }))];
         const { store, key } = o.db ? await openProfileStore(o) : { store: undefined, key: undefined };
         if (store) sinks.push(profileSink(store, key!, names, 'live', o.commitEvery * 1000));
         const queue = o.publish ? await FlowQueue.connect(o.publish, o.stream) : undefined;

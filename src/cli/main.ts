@@ -28,7 +28,7 @@ import { addLiveCommand } from './live-command.js';
 import { addWorkerCommands } from './worker-command.js';
 import { addServeCommands } from './serve-command.js';
 import { addIpListsCommands } from './ip-lists-command.js';
-import { NO_IP_LISTS_HELP, appRules, collect, count, featureGroups, seconds } from './args.js';
+import { CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, collect, count, featureGroups, seconds } from './args.js';
 import { Progress } from './progress.js';
 
 const MAX_ISSUES_SHOWN = 20;
@@ -107,25 +107,27 @@ export function buildProgram(): Command {
     .option('--exclude-host <addr>', 'drop packets to or from this address or prefix (repeatable)', collect, [])
     .option('--only-host <addr>', 'keep only packets to or from this address or prefix (repeatable)', collect, [])
     .option('--fragment-timeout <seconds>', 'give up reassembling an IP datagram after this long', seconds, DEFAULT_REASSEMBLY_LIMITS.timeoutSec)
-    .option('--features <groups>', `feature groups besides the packet statistics, comma-separated: ${FEATURE_GROUPS.join(', ')} (the default), ${OPTIONAL_GROUPS.join(', ')} (the paper's LSTM input, on request); "all"; "none" for statistics only`, featureGroups, [...FEATURE_GROUPS])
+    .option('--features <groups>', `feature groups besides the packet statistics, comma-separated: ${FEATURE_GROUPS.join(', ')} (the default); on request ${OPTIONAL_GROUPS.join(', ')} (the statistics after the handshake; the paper's LSTM input); "all"; "none" for statistics only`, featureGroups, [...FEATURE_GROUPS])
     .option('--splt <packets>', 'packets in the sequence columns (splt_*)', count, DEFAULT_SPLT_PACKETS)
     .option('--byte-dist-bytes <bytes>', 'payload bytes per direction counted in the byte distribution (Joy counts 4000)', count, DEFAULT_BYTE_DIST_BYTES)
     .option('--apps [rules.json]', 'add app, app_evidence, app_host and app_evidence_gap_ns from host rules (default: the shipped rules/apps.json, with its IP lists)')
     .option('--no-ip-lists', NO_IP_LISTS_HELP)
     .option('--threads <n>', 'meter on this many worker threads, packets sharded by a symmetric hash of their addresses (records then come out in the order shards finish them; flow ids stay unique)', count, 1)
     .option('--strict', 'exit with status 2 if the input had any warning or error')
+    .option('--csv-raw', CSV_RAW_HELP)
     .option('--no-progress', 'no progress bar (it only shows on a terminal anyway)')
     .option('-q, --quiet', 'no summary and no per-issue messages on stderr')
     .action(async (inputs: string[], o) => {
       const format: OutputFormat = o.format ?? formatFromPath(o.output);
       const apps = o.apps === undefined ? undefined : new AppMatcher(appRules(o.apps, o.ipLists));
       const columns = flowColumns(flowPlugins({ groups: o.features, spltPackets: o.splt, byteDistBytes: o.byteDistBytes }), apps !== undefined);
-      const writer = openRecordWriter(format, o.output, columns);
+      const writer = openRecordWriter(format, o.output, columns, { rawStrings: o.csvRaw === true });
       // Text formats are encoded by the shards themselves; the main thread then only writes bytes.
       const encodeInShards = writer.writeEncoded !== undefined && recordFormat(format).encoder !== undefined;
       const issues = new IssuePrinter(o.quiet === true);
       const useFilter = o.filterNoise === true || o.excludeHost.length > 0 || o.onlyHost.length > 0;
       let bad = 0;
+      let read = 0;
       for (const input of inputs) {
         const progress = new Progress(input, o.progress !== false);
         try {
@@ -152,7 +154,7 @@ export function buildProgram(): Command {
               ? await extractFlowsSharded(
                   input,
                   encodeInShards ? { onEncoded: (b, n) => writer.writeEncoded!(b, n) } : { onRow: (row) => writer.write(row) },
-                  { ...common, threads: o.threads, plugins: pluginOptions, apps: apps?.rules, addresses: learning.addresses?.entries(), learnAddresses: learning.learnAddresses, encode: encodeInShards ? format : undefined },
+                  { ...common, threads: o.threads, plugins: pluginOptions, apps: apps?.rules, addresses: learning.addresses?.entries(), learnAddresses: learning.learnAddresses, encode: encodeInShards ? format : undefined, encodeSettings: { rawStrings: o.csvRaw === true } },
                 )
               : await extractFlows(input, (row) => writer.write(row), {
                   ...common,
@@ -165,13 +167,16 @@ export function buildProgram(): Command {
           issues.end(input);
           if (!o.quiet) process.stderr.write(`cipherscope: ${summaryLine(summary)}\n`);
           if (summary.errors + summary.warnings > 0) bad++;
+          read++;
         } catch (e) {
           progress.stop();
           process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
           process.exitCode = 1;
         }
       }
-      await writer.close();
+      // No input read: an existing output stays as it was (not a lone header); else the records of those read.
+      if (read === 0 && writer.abort !== undefined) await writer.abort();
+      else await writer.close();
       if (o.strict && bad > 0 && !process.exitCode) {
         process.stderr.write(`cipherscope: --strict: ${bad} input(s) had warnings or errors\n`);
         process.exitCode = 2;

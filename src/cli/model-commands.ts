@@ -1,7 +1,8 @@
+import { writeFileAtomic } from '../common/atomic-file.js';
 import type { InputOptions } from '../dataset/matrix.js';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
-import { NO_IP_LISTS_HELP, appRules, count as int, list, reportErrors } from './args.js';
+import { CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, count as int, list, reportErrors } from './args.js';
 import { type RecordTable, readRecordsCsv } from '../dataset/records.js';
 import { ALL_GROUPS, flowPlugins } from '../features/plugins.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC, labeledColumns } from '../label/label-capture.js';
@@ -93,7 +94,7 @@ export function addModelCommands(program: Command): void {
           const results = await crossDataset(train, test, recordColumns(), { folds: o.folds, seed: o.seed, ...inputOptions(o), models, settings: { lstm, plstm: lstm } });
           status.clear();
           process.stdout.write(crossMarkdown(results, o.train.join(' '), o.test.join(' ')));
-          if (o.report) writeFileSync(o.report, JSON.stringify({ train: o.train, test: o.test, seed: o.seed, inputs: inputOptions(o), results }, null, 2) + '\n');
+          if (o.report) writeFileAtomic(o.report, JSON.stringify({ train: o.train, test: o.test, seed: o.seed, inputs: inputOptions(o), results }, null, 2) + '\n');
           return;
         }
         if (files.length === 0) throw new Error('give labeled records, or --train and --test');
@@ -125,8 +126,8 @@ export function addModelCommands(program: Command): void {
         if (singles.length > 0) process.stdout.write(`\nShortcut check (${experiments}, the app task's top features each alone, same folds; flagged at ${Math.round(SHORTCUT_SHARE * 100)}% of the full model):\n\n` + singleFeatureMarkdown(singles, whole!));
         const clusters = await clusterClassification(table, opts);
         if (clusters.length > 0) process.stdout.write('\nClusters of streams (random forest on merged count, sum and sum of squares; the grouped split):\n\n' + clusterMarkdown(clusters));
-        if (o.report) writeFileSync(o.report, JSON.stringify({ files, folds: o.folds, seed: o.seed, groupBy: o.groupBy, closedWorld: o.closedWorld === true, inputs: inputOptions(o), results, ...(runs.length > 1 ? { seeds, bySeed: runs } : {}), openWorld: open, early, singleFeatures: singles, clusters }, null, 2) + '\n');
-        if (o.html) writeFileSync(o.html, evaluationHtml(`cipherscope evaluation: ${files.join(', ')}`, results, open, early, table2Markdown(results), clusters));
+        if (o.report) writeFileAtomic(o.report, JSON.stringify({ files, folds: o.folds, seed: o.seed, groupBy: o.groupBy, closedWorld: o.closedWorld === true, inputs: inputOptions(o), results, ...(runs.length > 1 ? { seeds, bySeed: runs } : {}), openWorld: open, early, singleFeatures: singles, clusters }, null, 2) + '\n');
+        if (o.html) writeFileAtomic(o.html, evaluationHtml(`cipherscope evaluation: ${files.join(', ')}`, results, open, early, table2Markdown(results), clusters));
       }),
     );
 
@@ -175,12 +176,13 @@ export function addModelCommands(program: Command): void {
     .option('--apps [rules.json]', "keep the app the rules name (app, app_evidence, app_host) beside the prediction (default: on, with the shipped rules/apps.json)", true)
     .option('--no-apps', 'no app columns from rules')
     .option('--no-ip-lists', NO_IP_LISTS_HELP)
+    .option('--csv-raw', CSV_RAW_HELP)
     .action((capture: string, o) =>
       reportErrors(async () => {
         const apps = o.apps === false ? undefined : appRules(o.apps, o.ipLists);
         const c = await loadFlowClassifier(o.model, o.threshold, apps !== undefined);
         for (const n of c.notes) process.stderr.write(`cipherscope: ${n}\n`);
-        const w = openRecordWriter(formatFromPath(o.output), o.output, c.columns);
+        const w = openRecordWriter(formatFromPath(o.output), o.output, c.columns, { rawStrings: o.csvRaw === true });
         await runPipeline(capture, [fileSink(w)], { classifier: c, apps });
         await w.close();
       }),

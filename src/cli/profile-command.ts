@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../common/atomic-file.js';
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { count as int, reportErrors } from './args.js';
 import { readRecordsCsv } from '../dataset/records.js';
@@ -156,7 +157,7 @@ export function addProfileCommands(program: Command): void {
           for (const id of await store.userIds()) lines.push(JSON.stringify(await store.profile(id)));
           const text = lines.join('\n') + (lines.length > 0 ? '\n' : '');
           if (o.output === '-') process.stdout.write(text);
-          else writeFileSync(o.output, text);
+          else writeFileAtomic(o.output, text);
         }),
       ),
     );
@@ -197,7 +198,7 @@ function addSimulate(profile: Command): void {
         }
         const points = learningCurve({ users: o.users, seed: o.seed, confusion });
         process.stdout.write(curveMarkdown(points));
-        if (o.svg) writeFileSync(o.svg, curveSvg(points));
+        if (o.svg) writeFileAtomic(o.svg, curveSvg(points));
       }),
     );
 }

@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../common/atomic-file.js';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { collect, count as int, reportErrors } from './args.js';
@@ -82,10 +83,10 @@ export function addServeCommands(program: Command): void {
         try {
           const { reportHtml } = await import('../server/report.js');
           const { html, charts } = await reportHtml({ ...sources, title: o.title, topFlows: o.topFlows, maxProfiles: o.maxProfiles });
-          writeFileSync(o.output, html);
+          writeFileAtomic(o.output, html);
           if (o.svgDir) {
             mkdirSync(o.svgDir, { recursive: true });
-            for (const c of charts) writeFileSync(join(o.svgDir, `${c.name.replace(/[^\w.-]+/g, '_')}.svg`), c.svg);
+            for (const c of charts) writeFileAtomic(join(o.svgDir, `${c.name.replace(/[^\w.-]+/g, '_')}.svg`), c.svg);
           }
           process.stderr.write(`cipherscope: report written to ${o.output} (${charts.length} charts${o.svgDir ? `, also in ${o.svgDir}` : ''})\n`);
         } finally {

@@ -47,10 +47,15 @@ const meter = new FlowMeter(
   { plugins: flowPlugins(o.plugins), flow: o.flow, filter: o.filter, decoder: o.decoder, apps: o.apps ? new AppMatcher(o.apps) : undefined, addresses: o.addresses ? AddressBook.from(o.addresses) : undefined, learnAddresses: o.learnAddresses },
 );
 if (o.encode) {
-  encoder = encodedSink(o.encode, meter.columns, (bytes) => {
-    port.postMessage({ type: 'text', bytes, rows: encodedRows } satisfies ShardMessage, [bytes.buffer as ArrayBuffer]);
-    encodedRows = 0;
-  });
+  encoder = encodedSink(
+    o.encode,
+    meter.columns,
+    (bytes) => {
+      port.postMessage({ type: 'text', bytes, rows: encodedRows } satisfies ShardMessage, [bytes.buffer as ArrayBuffer]);
+      encodedRows = 0;
+    },
+    o.encodeSettings,
+  );
 }
 meter.table.numberFlows(init.shard + 1, init.shards);
 // The router's tick records decide when this table scans for expired flows (see sharded.ts).

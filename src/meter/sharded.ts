@@ -1,3 +1,4 @@
+import type { WriterSettings } from '../output/writers.js';
 import type { Readable } from 'node:stream';
 import type { Worker } from 'node:worker_threads';
 import { startModuleWorker } from '../common/worker.js';
@@ -55,6 +56,8 @@ export interface ShardedOptions {
    * goes to a file, the main thread then only writes bytes (onEncoded) instead of decoding and encoding rows.
    */
   encode?: string;
+  /** The encoding format's settings (CSV's --csv-raw). */
+  encodeSettings?: WriterSettings;
 }
 
 export interface ShardedRunOptions extends ShardedOptions {

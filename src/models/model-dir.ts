@@ -1,5 +1,6 @@
+import { writeFileAtomic } from '../common/atomic-file.js';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ColumnDef } from '../flow/schema.js';
 import { type InputOptions, type Matrix, argmaxRows, encodeLabels, featureSpec, appTaskRows, maxRows, pickRows } from '../dataset/matrix.js';
@@ -145,9 +146,9 @@ export function meterOfRecords(table: RecordTable): MeterSettings | undefined {
 
 export function saveModels(dir: string, m: TrainedModels): void {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m.manifest, null, 2) + '\n');
-  writeFileSync(join(dir, 'app.json'), JSON.stringify(m.app.toJSON()));
-  for (const [a, f] of m.actions) writeFileSync(join(dir, m.manifest.actions[a].file), JSON.stringify(f.toJSON()));
+  writeFileAtomic(join(dir, 'manifest.json'), JSON.stringify(m.manifest, null, 2) + '\n');
+  writeFileAtomic(join(dir, 'app.json'), JSON.stringify(m.app.toJSON()));
+  for (const [a, f] of m.actions) writeFileAtomic(join(dir, m.manifest.actions[a].file), JSON.stringify(f.toJSON()));
 }
 
 export async function loadModels(dir: string): Promise<TrainedModels> {

@@ -1,3 +1,4 @@
+import { unescapeCsvText } from './csv.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 
 /**
@@ -66,7 +67,7 @@ export function parseCsvCell(v: string, def: ColumnDef | undefined, where: strin
       return body === '' ? [] : body.split(',').map(Number);
     }
     default:
-      return v;
+      return unescapeCsvText(v);
   }
 }
 

@@ -4,27 +4,77 @@ import { type TextSink, type TextTarget, TextRecordWriter } from './text-sink.js
 const COMMA = 44;
 const NEWLINE = 10;
 
-/** Write one CSV cell: nothing for null, numbers as digits, quoted strings when needed, lists as "[a,b]". */
-function csvCell(out: TextSink, v: CellValue): void {
+/**
+ * Strings that need more than copying: RFC 4180 quoting (quote, comma, line breaks), the escapes below (control
+ * characters, DEL, bidirectional controls, backslash), or a leading character a spreadsheet takes for a formula.
+ */
+const NEEDS_CARE = /[",\\\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]|^'?[=+\-@]/;
+const ESCAPED = /[\\\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]/g;
+const FORMULA = /^[=+\-@]/;
+/** What csvText's guard leaves: ' then a formula character, or '' then one (a string that began with ' and one). */
+const GUARDED = /^''?[=+\-@]/;
+
+/**
+ * tshark's escapes (-T fields): \\ for a backslash, \n \r \t, \xNN for other control characters and DEL; and
+ * \uNNNN for the bidirectional controls (U+202A-U+202E, U+2066-U+2069) that reorder what a viewer shows. Wire strings
+ * are attacker-controlled: raw, they could end a row in a naive reader or disguise a name.
+ */
+export function escapeCsvText(v: string): string {
+  return v.replace(ESCAPED, (c) => {
+    if (c === '\\') return '\\\\';
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    if (c === '\t') return '\\t';
+    const code = c.charCodeAt(0);
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/** The string csvText wrote (quotes already removed by the CSV reader): the formula guard and escapes undone. */
+export function unescapeCsvText(t: string): string {
+  const s = t.charCodeAt(0) === 39 && GUARDED.test(t) ? t.slice(1) : t;
+  if (!s.includes('\\')) return s;
+  return s.replace(/\\(\\|n|r|t|x[0-9a-f]{2}|u[0-9a-f]{4})/g, (_, e: string) => (e === '\\' ? '\\' : e === 'n' ? '\n' : e === 'r' ? '\r' : e === 't' ? '\t' : String.fromCharCode(parseInt(e.slice(1), 16))));
+}
+
+/**
+ * A string cell as it is written: escaped (escapeCsvText); a leading =, +, - or @ gets a ' before it, so a
+ * spreadsheet shows the text instead of evaluating a formula (OWASP's CSV-injection rule); quoted when it holds a
+ * quote or comma. `raw`: the string as it came, only quoted (RFC 4180), for readers that want the bytes.
+ */
+export function csvText(v: string, raw = false): string {
+  if (!NEEDS_CARE.test(v)) return v;
+  let t = raw ? v : escapeCsvText(v);
+  // A string that already starts with ' and a formula character gets one more, so reading strips exactly one.
+  if (!raw && (FORMULA.test(t) || (t.charCodeAt(0) === 39 && FORMULA.test(t.slice(1))))) t = `'${t}`;
+  return /[",\r\n]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t;
+}
+
+/** Write one CSV cell: nothing for null, numbers as digits, strings by csvText, lists as "[a,b]". */
+function csvCell(out: TextSink, v: CellValue, raw: boolean): void {
   if (v === null || v === undefined) return;
   if (typeof v === 'number') out.num(v);
-  else if (typeof v === 'string') out.push(/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+  else if (typeof v === 'string') out.push(csvText(v, raw));
   else if (typeof v === 'object') out.list(v);
   else out.push(String(v));
 }
 
 /** RFC 4180 CSV with a header row; lists are written as a quoted JSON array. */
 export class CsvWriter extends TextRecordWriter {
-  /** `header`: false for rows that another writer's output will carry (encodedSink). */
-  constructor(target: TextTarget, columns: readonly ColumnDef[], header = true) {
+  /**
+   * `header`: false for rows that another writer's output will carry (encodedSink). `rawStrings`: strings as they
+   * came, without the escapes and the formula guard of csvText.
+   */
+  constructor(target: TextTarget, columns: readonly ColumnDef[], header = true, private readonly rawStrings = false) {
     super(target);
     if (header) this.sink.push(columns.map((c) => c.name).join(',') + '\n');
   }
   write(row: readonly CellValue[]): void {
-    csvCell(this.sink, row[0]);
+    const raw = this.rawStrings;
+    csvCell(this.sink, row[0], raw);
     for (let i = 1; i < row.length; i++) {
       this.sink.byte(COMMA);
-      csvCell(this.sink, row[i]);
+      csvCell(this.sink, row[i], raw);
     }
     this.sink.byte(NEWLINE);
     this.rows++;

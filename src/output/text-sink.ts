@@ -289,6 +289,8 @@ export interface RecordWriter {
   /** Hand what is buffered to the file now (live output); Parquet writes whole row groups and waits. */
   flush(): void;
   close(): Promise<void>;
+  /** Give up: close, and leave the file that was at the target as it was (writers opened atomic, the default). */
+  abort?(): Promise<void>;
   readonly rows: number;
 }
 

@@ -1,4 +1,5 @@
 import { extname } from 'node:path';
+import { AtomicFile } from '../common/atomic-file.js';
 import type { ColumnDef } from '../flow/schema.js';
 import { CsvWriter } from './csv.js';
 import { JsonlWriter } from './jsonl.js';
@@ -21,12 +22,18 @@ export interface RecordFormat {
   binary: boolean;
   /** Readable only when closed (Parquet's footer): not for live output. */
   completeOnClose: boolean;
-  open(target: string, columns: readonly ColumnDef[]): RecordWriter;
+  open(target: string, columns: readonly ColumnDef[], settings?: WriterSettings): RecordWriter;
   /**
    * Rows encoded on a worker thread, without a header, handed to `take` in buffers that end between rows, for the
    * main thread's writer of the same format to pass on with writeEncoded. Text formats only.
    */
-  encoder?(columns: readonly ColumnDef[], take: (bytes: Uint8Array) => void): TextRecordWriter;
+  encoder?(columns: readonly ColumnDef[], take: (bytes: Uint8Array) => void, settings?: WriterSettings): TextRecordWriter;
+}
+
+/** Settings a format may take (plain data: they cross to the shard threads that encode). */
+export interface WriterSettings {
+  /** CSV: strings as they came, without the escapes and formula guard (csv.ts csvText). */
+  rawStrings?: boolean;
 }
 
 export type OutputFormat = string;
@@ -52,11 +59,11 @@ registerFormat({
   name: 'csv',
   title: 'CSV',
   extensions: ['.csv'],
-  description: 'RFC 4180 CSV with a header row; lists as a quoted JSON array, empty for null',
+  description: "RFC 4180 CSV with a header row; lists as a quoted JSON array, empty for null; strings with tshark's escapes for control characters and a ' before a leading = + - @ (--csv-raw: as they came)",
   binary: false,
   completeOnClose: false,
-  open: (target, columns) => new CsvWriter(target, columns),
-  encoder: (columns, take) => new CsvWriter(take, columns, false),
+  open: (target, columns, settings) => new CsvWriter(target, columns, true, settings?.rawStrings === true),
+  encoder: (columns, take, settings) => new CsvWriter(take, columns, false, settings?.rawStrings === true),
 });
 registerFormat({
   name: 'jsonl',
@@ -79,22 +86,65 @@ registerFormat({
 });
 
 /** The rows of `format` encoded on a worker thread (see RecordFormat.encoder). */
-export function encodedSink(format: string, columns: readonly ColumnDef[], take: (bytes: Uint8Array) => void): TextRecordWriter {
+export function encodedSink(format: string, columns: readonly ColumnDef[], take: (bytes: Uint8Array) => void, settings?: WriterSettings): TextRecordWriter {
   const f = recordFormat(format);
   if (f.encoder === undefined) throw new Error(`${format} output cannot be encoded on worker threads`);
-  return f.encoder(columns, take);
+  return f.encoder(columns, take, settings);
 }
 
-/** The output format a file name asks for by its extension (`.parquet`, `.jsonl`...), else CSV. */
+/**
+ * The output format a file name asks for by its extension (`.parquet`, `.jsonl`...); CSV for standard output and
+ * a name without an extension. Any other extension is an error, not CSV under a name that says otherwise (an
+ * `.xlsx` or a `.csv.gz` of plain text).
+ */
 export function formatFromPath(path: string): OutputFormat {
   const e = extname(path).toLowerCase();
-  return recordFormats().find((f) => f.extensions.includes(e))?.name ?? 'csv';
+  if (path === '-' || e === '') return 'csv';
+  const f = recordFormats().find((x) => x.extensions.includes(e));
+  if (f === undefined) throw new Error(`${path}: no record format writes ${e} files; use ${recordFormats().flatMap((x) => x.extensions).join(', ')}${e === '.gz' || e === '.zst' || e === '.xz' ? ' (compress the file afterwards)' : ''}`);
+  return f.name;
 }
 
-export function openRecordWriter(format: OutputFormat, target: string, columns: readonly ColumnDef[]): RecordWriter {
+export interface OpenWriterOptions extends WriterSettings {
+  /**
+   * Write to a temporary name and rename it over `target` when the writer closes (AtomicFile), so a failed or killed
+   * run leaves an existing file as it was. Default on; `live` turns it off so its file can be followed as it grows.
+   */
+  atomic?: boolean;
+}
+
+export function openRecordWriter(format: OutputFormat, target: string, columns: readonly ColumnDef[], o: OpenWriterOptions = {}): RecordWriter {
   const f = recordFormat(format);
   if (f.binary && target === '-' && process.stdout.isTTY) throw new Error(`refusing to write binary ${f.title} to a terminal; give -o FILE`);
-  return f.open(target, columns);
+  if (target === '-' || o.atomic === false) return f.open(target, columns, o);
+  const file = new AtomicFile(target);
+  let w: RecordWriter;
+  try {
+    w = f.open(file.path, columns, o);
+  } catch (e) {
+    file.abort();
+    throw e;
+  }
+  // The writer itself, its close() committing the file: the hot write() stays the format's own method.
+  const close = w.close.bind(w);
+  w.close = async () => {
+    try {
+      await close();
+    } catch (e) {
+      file.abort();
+      throw e;
+    }
+    file.commit();
+  };
+  w.abort = async () => {
+    try {
+      await close();
+    } catch {
+      // what it failed on no longer matters: the file is dropped
+    }
+    file.abort();
+  };
+  return w;
 }
 
 export { CsvWriter } from './csv.js';

@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+/**
+ * Write-then-rename, so an output is either the old file or the whole new one: a run that fails (a missing input, a
+ * bad capture, an exception) or is killed never leaves a cut file, an empty one or a lone header at the name asked
+ * for, and an existing file stays as it was. The new content goes to a hidden temporary name beside the target
+ * (same directory, so the rename is atomic on one file system), is synced, and is renamed over the target on
+ * success. A temporary file of a run that ends without committing is removed when the process exits; only SIGKILL
+ * (no exit handler runs) can leave one behind, still under its temporary name.
+ */
+export class AtomicFile {
+  /** Where to write until commit(). */
+  readonly path: string;
+  private done = false;
+
+  constructor(readonly target: string) {
+    this.path = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.part`);
+    pending.add(this);
+  }
+
+  /** Sync the written file and rename it over the target. */
+  commit(): void {
+    if (this.done) return;
+    const fd = openSync(this.path, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(this.path, this.target);
+    this.done = true;
+    pending.delete(this);
+  }
+
+  /** Drop what was written; the target stays as it was. */
+  abort(): void {
+    if (this.done) return;
+    this.done = true;
+    pending.delete(this);
+    try {
+      unlinkSync(this.path);
+    } catch {
+      // never created, or already gone
+    }
+  }
+}
+
+const pending = new Set<AtomicFile>();
+process.on('exit', () => {
+  for (const f of [...pending]) f.abort();
+});
+
+/** writeFileSync, atomically: the target is the old file or all of `data`. */
+export function writeFileAtomic(target: string, data: string | Uint8Array, mode = 0o644): void {
+  const f = new AtomicFile(target);
+  try {
+    const fd = openSync(f.path, 'w', mode);
+    try {
+      const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+      let off = 0;
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    } finally {
+      closeSync(fd);
+    }
+    f.commit();
+  } catch (e) {
+    f.abort();
+    throw e;
+  }
+}
