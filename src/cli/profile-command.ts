@@ -172,6 +172,7 @@ export function addProfileCommands(program: Command): void {
           const deleted = await store.forget(id);
           const total = Object.values(deleted).reduce((a, b) => a + b, 0);
           process.stderr.write(`cipherscope: forgot ${id}: ${Object.entries(deleted).map(([t, n]) => `${t} ${n}`).join(', ')}\n`);
+          for (const n of store.forgetNotes) process.stderr.write(`cipherscope: warning: ${n}\n`);
           if (total === 0) throw new Error(`${o.db}: no rows of user ${id}`);
         }),
       ),

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /**
@@ -18,6 +18,13 @@ export interface SqlDb {
   all<T = Record<string, SqlValue>>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
   /** fn's statements commit together or not at all. */
   transaction<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * After deletions: leave none of the deleted bytes in the store's files. SQLite: secure_delete (on from the
+   * start) zeroes freed content, a TRUNCATE checkpoint empties the WAL, VACUUM rebuilds the file. PostgreSQL:
+   * VACUUM FULL rewrites the tables without the dead rows (its WAL segments and any backup keep what they kept
+   * until they are recycled: docs/architecture.md). Returns what could not be done (a reader holding the WAL).
+   */
+  compact(tables: readonly string[]): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -39,8 +46,14 @@ class SqliteDb implements SqlDb {
     Database: typeof import('better-sqlite3'),
     readonly where: string,
   ) {
-    if (where !== ':memory:') mkdirSync(dirname(where), { recursive: true });
+    if (where !== ':memory:') {
+      mkdirSync(dirname(where), { recursive: true });
+      // Readable by its owner only; SQLite gives the WAL and shared-memory files the database file's mode.
+      if (!existsSync(where)) closeSync(openSync(where, 'a', 0o600));
+    }
     this.db = new Database(where);
+    // Deleted rows are overwritten with zeros, not left in free pages (profile forget).
+    this.db.pragma('secure_delete = ON');
     // WAL: readers (show, a dashboard) never wait for an ingest; FULL sync: a committed ingest survives power loss.
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
@@ -81,6 +94,16 @@ class SqliteDb implements SqlDb {
     }
   }
 
+  async compact(): Promise<string[]> {
+    const left: string[] = [];
+    const checkpoint = () => this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;
+    checkpoint();
+    this.db.exec('VACUUM');
+    const [r] = checkpoint();
+    if (r !== undefined && r.busy !== 0) left.push(`${this.where}-wal: a reader holds it open, so its ${r.log} frame(s) stay until the reader closes and the next write or forget checkpoints them`);
+    return left;
+  }
+
   async close(): Promise<void> {
     this.db.close();
   }
@@ -115,6 +138,11 @@ class PgDb implements SqlDb {
       await this.client.query('ROLLBACK');
       throw e;
     }
+  }
+
+  async compact(tables: readonly string[]): Promise<string[]> {
+    for (const t of tables) await this.client.query(`VACUUM FULL ${t}`);
+    return [];
   }
 
   async close(): Promise<void> {

@@ -11,6 +11,14 @@ export interface StoreOptions {
 
 /** The store of `db` under the key of `keyFile`. */
 export async function openProfileStore(o: StoreOptions): Promise<{ store: ProfileStore; key: PseudonymKey }> {
-  const key = PseudonymKey.load(o.keyFile);
-  return { store: await ProfileStore.open(await openDb(o.db), key), key };
+  const db = await openDb(o.db);
+  try {
+    // A key is only made for a new store: a mistyped --key-file must not mint a key beside an existing one.
+    const started = (await ProfileStore.keyFingerprint(db)) !== undefined;
+    const key = PseudonymKey.load(o.keyFile, !started);
+    return { store: await ProfileStore.open(db, key), key };
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
 }

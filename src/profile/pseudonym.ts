@@ -15,8 +15,9 @@ export class PseudonymKey {
   private constructor(private readonly key: Buffer) {}
 
   /** Read the key file (32 random bytes, hex); create it, readable by its owner only, when it does not exist. */
-  static load(file = process.env.CIPHERSCOPE_PROFILE_KEY_FILE ?? DEFAULT_KEY_FILE): PseudonymKey {
+  static load(file = process.env.CIPHERSCOPE_PROFILE_KEY_FILE ?? DEFAULT_KEY_FILE, create = true): PseudonymKey {
     if (!existsSync(file)) {
+      if (!create) throw new Error(`${file}: no pseudonym key there, and the store was started with a key: give its --key-file (a new key would make every user a new one)`);
       mkdirSync(dirname(file), { recursive: true });
       writeFileSync(file, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
       chmodSync(file, 0o600);

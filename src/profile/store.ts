@@ -307,7 +307,7 @@ export class ProfileStore {
    * data (they must be trained again without it). Returns the rows deleted per table.
    */
   async forget(userId: string): Promise<Record<string, number>> {
-    return this.db.transaction(async () => {
+    const deleted = await this.db.transaction(async () => {
       const deleted: Record<string, number> = {};
       for (const t of USER_TABLES) deleted[t] = await this.db.run(`DELETE FROM ${t} WHERE user_id = $1`, [userId]);
       const models = await this.db.all<{ name: string; trained_on: string }>('SELECT name, trained_on FROM models');
@@ -316,6 +316,22 @@ export class ProfileStore {
       deleted.models = n;
       return deleted;
     });
+    // No byte of the user left behind in free pages, the WAL or dead tuples.
+    this.forgetNotes = await this.db.compact([...USER_TABLES, 'models']);
+    return deleted;
+  }
+
+  /** What the last forget() could not wipe at once (SqlDb.compact). */
+  forgetNotes: string[] = [];
+
+  /** The key fingerprint a store was started with, if it exists: without a key file, no new key is made for it. */
+  static async keyFingerprint(db: SqlDb): Promise<string | undefined> {
+    try {
+      const rows = await db.all<{ value: string }>('SELECT value FROM meta WHERE key = $1', ['key_fingerprint']);
+      return rows[0]?.value;
+    } catch {
+      return undefined; // no meta table: a new store
+    }
   }
 }
 
