@@ -1,3 +1,4 @@
+import { networkInterfaces } from 'node:os';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -59,7 +60,19 @@ export function addServeCommands(program: Command): void {
         const sources = await loadSources(inputs, o);
         const app = buildDashboard(sources, token);
         const address = await app.listen({ host: o.host, port: o.port });
-        process.stderr.write(`cipherscope: dashboard at ${address}/?token=${encodeURIComponent(token)}\n`);
+        const loopback = o.host === 'localhost' || o.host === '::1' || /^127\./.test(o.host);
+        if (!loopback) process.stderr.write(`cipherscope: warning: --host ${o.host}: the dashboard (flows, device addresses, profiles) is reachable from other machines, behind its token only; anyone who can read the network can read it (no TLS)\n`);
+        // On an unspecified bind Fastify names 127.0.0.1; the URL others would use is an interface's own address.
+        const port = new URL(address).port;
+        const everywhere = o.host === '0.0.0.0' || o.host === '::';
+        const urls = everywhere
+          ? Object.values(networkInterfaces())
+              .flat()
+              .filter((a) => a !== undefined && !a.internal && (o.host === '::' || a.family === 'IPv4'))
+              .map((a) => `http://${a!.family === 'IPv6' ? `[${a!.address}]` : a!.address}:${port}`)
+          : [address];
+        const query = `/?token=${encodeURIComponent(token)}`;
+        process.stderr.write(`cipherscope: dashboard at ${(urls[0] ?? address) + query}${urls.length > 1 ? ` (also ${urls.slice(1).join(', ')})` : ''}\n`);
         const stop = async () => {
           await app.close();
           await sources.profiles?.close();

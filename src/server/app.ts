@@ -52,11 +52,18 @@ export function newToken(): string {
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
-function cookieValue(header: string | undefined, name: string): string | undefined {
+/** The cookie's value; null when it is there but not a valid percent-encoding (a 400, not our token). */
+function cookieValue(header: string | undefined, name: string): string | undefined | null {
   if (!header) return undefined;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1).trim());
+      } catch {
+        return null;
+      }
+    }
   }
   return undefined;
 }
@@ -72,7 +79,9 @@ export function buildDashboard(src: DashboardSources, token: string): FastifyIns
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     const auth = req.headers.authorization;
     if (auth?.startsWith('Bearer ') && valid(auth.slice(7))) return;
-    if (valid(cookieValue(req.headers.cookie, COOKIE))) return;
+    const cookie = cookieValue(req.headers.cookie, COOKIE);
+    if (cookie === null) return reply.code(400).type('text/plain').send(`400: the ${COOKIE} cookie is not valid percent-encoding\n`);
+    if (valid(cookie)) return;
     const url = new URL(req.url, 'http://localhost');
     const given = url.searchParams.get('token') ?? undefined;
     if (given !== undefined && valid(given) && req.method === 'GET' && !url.pathname.startsWith('/api/')) {
@@ -80,7 +89,8 @@ export function buildDashboard(src: DashboardSources, token: string): FastifyIns
       reply.header('set-cookie', `${COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`);
       return reply.redirect(url.pathname + url.search + url.hash, 303);
     }
-    if (given !== undefined && valid(given)) return;
+    // The token in the query string only opens a page (and turns into the cookie); /api/* takes the header or the
+    // cookie, so a token never has to sit in logged URLs of API calls.
     return reply.code(401).type('text/plain').send('401: this dashboard needs its token (open the address `cipherscope serve` printed, with ?token=...)\n');
   });
   app.addHook('onSend', async (_req, reply, payload) => {
@@ -96,7 +106,8 @@ export function buildDashboard(src: DashboardSources, token: string): FastifyIns
   app.get('/app.js', file(join(WEB, 'app.js'), 'text/javascript; charset=utf-8'));
   app.get('/style.css', file(join(WEB, 'style.css'), 'text/css; charset=utf-8'));
   app.get<{ Params: { name: string } }>('/vendor/:name', (req, reply) => {
-    const where = VENDOR[req.params.name];
+    // Own properties only: "constructor" or "toString" are not vendor files.
+    const where = Object.hasOwn(VENDOR, req.params.name) ? VENDOR[req.params.name] : undefined;
     if (!where) return reply.code(404).send('not found');
     return reply.type('text/javascript; charset=utf-8').send(readFileSync(where()));
   });
