@@ -65,7 +65,7 @@ function summaryLine(s: ExtractSummary): string {
     .join(' ');
   return (
     `${s.capture}: ${s.packets} packets, ${s.metered} metered (${protos || 'none'}), ${s.flows} flows (${s.records} records), ` +
-    `dropped: ${dropped || 'none'}; ${s.outOfOrder} out of order; ${s.errors} errors, ${s.warnings} warnings; ` +
+    `dropped: ${dropped || 'none'}; ${s.outOfOrder} out of order; ${s.errors} errors, ${s.warnings} warnings${s.skippedBytes > 0 ? ` (${s.skippedBytes} corrupt bytes skipped)` : ''}; ` +
     `${s.elapsedSec.toFixed(3)} s, ${pps} packets/s, ${mbs} MB/s` +
     (s.appEvidence ? `; ${appsLine(s.appEvidence)}` : '')
   );

@@ -67,6 +67,8 @@ export interface ExtractSummary {
   capture: string;
   packets: number;
   bytesRead: number;
+  /** Input bytes skipped over corrupt data (the reader resynchronised after them). */
+  skippedBytes: number;
   /** Packets (or reassembled datagrams) that went into flows. */
   metered: number;
   records: number;
@@ -250,6 +252,7 @@ export function summarize(name: string, read: ReadResult, counts: MeterCounts, e
     capture: name,
     packets: read.packets,
     bytesRead: read.bytes,
+    skippedBytes: read.skippedBytes,
     metered: counts.metered,
     records: counts.records,
     flows: counts.flows,

@@ -47,6 +47,8 @@ export class ClassicPcapParser extends ParserBase {
   private lastTsSec = -1;
   /** True while we are scanning for the next plausible record after a corrupt one. */
   private resyncing = false;
+  /** The record whose length ran past the end of the file, while the scan decides whether it was cut or corrupt. */
+  private pastEnd: { at: number; message: string; capLen: number } | undefined;
   /** Absolute input offsets: where the corrupt record started, and the next candidate to test. */
   private resyncFromAbs = 0;
   private resyncNextAbs = 0;
@@ -82,7 +84,11 @@ export class ClassicPcapParser extends ParserBase {
         const found = this.scanForRecord(dv, Math.max(p, this.resyncNextAbs - base), end, eof);
         if (found < 0) {
           if (eof) {
-            this.report('error', 'pcap-no-record-after-corruption', this.resyncFromAbs, `no valid packet record in the remaining ${base + end - this.resyncFromAbs} bytes`);
+            const cut = this.pastEnd;
+            if (cut !== undefined) this.report('error', 'pcap-record-truncated', cut.at, cut.message);
+            else this.report('error', 'pcap-no-record-after-corruption', this.resyncFromAbs, `no valid packet record in the remaining ${base + end - this.resyncFromAbs} bytes`);
+            this.skippedBytes += base + end - this.resyncFromAbs;
+            this.pastEnd = undefined;
             this.resyncing = false;
             return end;
           }
@@ -92,7 +98,11 @@ export class ClassicPcapParser extends ParserBase {
           this.need = Math.max(end - keep + 1, RECORD_HEADER_LEN * 2);
           return keep;
         }
-        this.report('error', 'pcap-skipped-bytes', this.resyncFromAbs, `skipped ${base + found - this.resyncFromAbs} bytes of corrupt data; resumed at byte offset ${base + found}`);
+        const cut = this.pastEnd;
+        if (cut !== undefined) this.report('error', 'pcap-length-past-end', cut.at, `record header claims ${cut.capLen} captured bytes, past the end of the file, yet valid records follow: the length is corrupt; skipped ${base + found - this.resyncFromAbs} bytes, resumed at byte offset ${base + found}`);
+        else this.report('error', 'pcap-skipped-bytes', this.resyncFromAbs, `skipped ${base + found - this.resyncFromAbs} bytes of corrupt data; resumed at byte offset ${base + found}`);
+        this.skippedBytes += base + found - this.resyncFromAbs;
+        this.pastEnd = undefined;
         this.resyncing = false;
         p = found;
       }
@@ -118,8 +128,13 @@ export class ClassicPcapParser extends ParserBase {
       }
       if (avail < RECORD_HEADER_LEN + capLen) {
         if (eof) {
-          this.report('error', 'pcap-record-truncated', base + p, `file ends inside the packet record: header says ${capLen} captured bytes, only ${avail - RECORD_HEADER_LEN} remain`);
-          return end;
+          // Past the end of the file: a cut last record, or a corrupt length with good records after it. Scan on
+          // as after any corruption; only when nothing valid follows is it the cut record.
+          this.pastEnd = { at: base + p, message: `file ends inside the packet record: header says ${capLen} captured bytes, only ${avail - RECORD_HEADER_LEN} remain`, capLen };
+          this.resyncing = true;
+          this.resyncFromAbs = base + p;
+          this.resyncNextAbs = base + p + 1;
+          continue;
         }
         this.need = RECORD_HEADER_LEN + capLen;
         return p;

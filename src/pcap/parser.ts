@@ -16,12 +16,15 @@ export interface FormatParser {
   readonly metadata: CaptureMetadata;
   /** Packets returned so far. */
   readonly packets: number;
+  /** Input bytes skipped while resynchronising after corrupt data. */
+  readonly skippedBytes: number;
 }
 
 /** Shared state and helpers of both formats: the reused record, packet numbering and issue reporting. */
 export abstract class ParserBase implements FormatParser {
   need = 0;
   packets = 0;
+  skippedBytes = 0;
   /**
    * Records Wireshark numbers as frames but that carry no packet (pcapng custom blocks): counted into `number`, so
    * packet N here is tshark's frame N.

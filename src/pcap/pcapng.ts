@@ -111,7 +111,11 @@ export class PcapngParser extends ParserBase {
         const found = this.scan(dv, Math.max(p, this.resyncNextAbs - base), end, eof);
         if (found < 0) {
           if (eof) {
-            this.report('error', 'pcapng-no-block-after-corruption', this.resyncFromAbs, `no valid block in the remaining ${base + end - this.resyncFromAbs} bytes`);
+            const cut = this.pastEnd;
+            if (cut !== undefined) this.report('error', 'pcapng-block-truncated', cut.at, cut.message);
+            else this.report('error', 'pcapng-no-block-after-corruption', this.resyncFromAbs, `no valid block in the remaining ${base + end - this.resyncFromAbs} bytes`);
+            this.skippedBytes += base + end - this.resyncFromAbs;
+            this.pastEnd = undefined;
             this.resyncing = false;
             return end;
           }
@@ -120,7 +124,11 @@ export class PcapngParser extends ParserBase {
           this.need = Math.max(end - keep + 1, 24);
           return keep;
         }
-        this.report('error', 'pcapng-skipped-bytes', this.resyncFromAbs, `skipped ${base + found - this.resyncFromAbs} bytes of corrupt data; resumed at byte offset ${base + found}`);
+        const cut = this.pastEnd;
+        if (cut !== undefined) this.report('error', 'pcapng-length-past-end', cut.at, `block claims ${cut.len} bytes, past the end of the file, yet valid blocks follow: the length is corrupt; skipped ${base + found - this.resyncFromAbs} bytes, resumed at byte offset ${base + found}`);
+        else this.report('error', 'pcapng-skipped-bytes', this.resyncFromAbs, `skipped ${base + found - this.resyncFromAbs} bytes of corrupt data; resumed at byte offset ${base + found}`);
+        this.skippedBytes += base + found - this.resyncFromAbs;
+        this.pastEnd = undefined;
         this.resyncing = false;
         p = found;
       }
@@ -157,8 +165,10 @@ export class PcapngParser extends ParserBase {
       }
       if (avail < len) {
         if (eof) {
-          this.report('error', 'pcapng-block-truncated', base + p, `file ends inside a block of type 0x${type.toString(16)}: block length ${len}, ${avail} bytes remain`);
-          return end;
+          // A cut last block, or a corrupt length with good blocks after it: scan on, as after any corruption.
+          this.pastEnd = { at: base + p, message: `file ends inside a block of type 0x${type.toString(16)}: block length ${len}, ${avail} bytes remain`, len };
+          this.beginResync(base + p);
+          continue;
         }
         this.need = len;
         return p;
@@ -173,6 +183,9 @@ export class PcapngParser extends ParserBase {
       p += len;
     }
   }
+
+  /** The block whose length ran past the end of the file, while the scan decides whether it was cut or corrupt. */
+  private pastEnd: { at: number; message: string; len: number } | undefined;
 
   private beginResync(abs: number): void {
     this.resyncing = true;

@@ -62,6 +62,8 @@ export interface ReadResult {
   metadata: CaptureMetadata;
   packets: number;
   bytes: number;
+  /** Bytes skipped over corrupt data while looking for the next valid record. */
+  skippedBytes: number;
 }
 
 export class CaptureFormatError extends Error {
@@ -149,7 +151,7 @@ async function drive(src: ByteSource, name: string, sink: PacketSink, opts: Read
     if (wait !== undefined) await wait;
     if (eof) break;
   }
-  return { metadata: parser.metadata, packets: parser.packets, bytes: base + end };
+  return { metadata: parser.metadata, packets: parser.packets, bytes: base + end, skippedBytes: parser.skippedBytes };
 }
 
 function chooseParser(buf: Uint8Array, dv: DataView, end: number, name: string, sink: PacketSink): FormatParser {
