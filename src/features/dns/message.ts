@@ -157,6 +157,12 @@ function readRecords(m: Uint8Array, n: number, qd: number, counts: number[], msg
  */
 export class DnsNameMap {
   private readonly byAddr = new Map<string, Array<{ t: number; name: string }>>();
+  /**
+   * Addresses in the order they entered byAddr, oldest at `head`: eviction is O(1). (Map.keys().next() walks over
+   * the slots of deleted entries first, so with many evictions each one got slower: 300k responses took minutes.)
+   */
+  private order: string[] = [];
+  private head = 0;
 
   constructor(private readonly maxAddresses = 200_000) {}
 
@@ -165,11 +171,17 @@ export class DnsNameMap {
     let list = this.byAddr.get(addr);
     if (list === undefined) {
       if (this.byAddr.size >= this.maxAddresses) {
-        const oldest = this.byAddr.keys().next();
-        if (!oldest.done) this.byAddr.delete(oldest.value);
+        this.byAddr.delete(this.order[this.head]);
+        this.head++;
+        // Drop the evicted prefix now and then: amortised O(1), the queue at most twice the map.
+        if (this.head >= 4096 && this.head * 2 >= this.order.length) {
+          this.order = this.order.slice(this.head);
+          this.head = 0;
+        }
       }
       list = [];
       this.byAddr.set(addr, list);
+      this.order.push(addr);
     }
     const last = list[list.length - 1];
     if (last !== undefined && last.name === name) last.t = Math.max(last.t, t);

@@ -7,9 +7,9 @@ import { DNS_TYPE, DnsNameMap, learnAnswers, parseDns } from './message.js';
 export class DnsState {
   /** Name for the server address from the latest DNS answer before the flow started. */
   host: string | undefined;
-  queries: string[] | undefined;
-  addrs: string[] | undefined;
-  cnames: string[] | undefined;
+  queries: Set<string> | undefined;
+  addrs: Set<string> | undefined;
+  cnames: Set<string> | undefined;
   rcode = -1;
   messages = 0;
 }
@@ -19,19 +19,28 @@ const NO_DNS: Readonly<DnsState> = Object.freeze(new DnsState());
 
 const COLUMNS = defineColumns([
   { name: 'dns_host', type: 'string', unit: '', identifier: true, description: "Host name of the server address from the latest DNS answer (A, AAAA, or an HTTPS/SVCB address hint, through CNAMEs, keyed to the name the client asked for) seen before the flow started; how a flow without SNI is named." },
-  { name: 'dns_queries', type: 'string', unit: '', identifier: true, description: 'DNS flows (port 53, UDP or TCP): question names in order of first appearance, comma-separated.' },
-  { name: 'dns_answer_addrs', type: 'string', unit: '', identifier: true, description: 'DNS flows: addresses of A and AAAA records (and HTTPS/SVCB hints) in any section (additional-section glue included, as tshark\'s dns.a), comma-separated, in order of first appearance. Only answer-section records name later flows.' },
-  { name: 'dns_cnames', type: 'string', unit: '', identifier: true, description: 'DNS flows: CNAME targets in any section, comma-separated.' },
+  { name: 'dns_queries', type: 'string', unit: '', identifier: true, description: 'DNS flows (port 53, UDP or TCP): question names in order of first appearance, comma-separated (at most 1,024).' },
+  { name: 'dns_answer_addrs', type: 'string', unit: '', identifier: true, description: 'DNS flows: addresses of A and AAAA records (and HTTPS/SVCB hints) in any section (additional-section glue included, as tshark\'s dns.a), comma-separated, in order of first appearance (at most 1,024). Only answer-section records name later flows.' },
+  { name: 'dns_cnames', type: 'string', unit: '', identifier: true, description: 'DNS flows: CNAME targets in any section, comma-separated (at most 1,024).' },
   { name: 'dns_rcode', type: 'int', unit: '', description: 'DNS flows: response code of the first response (0 NOERROR, 3 NXDOMAIN); -1 without a response.' },
   { name: 'dns_messages', type: 'int', unit: '', description: 'DNS flows: messages parsed (queries and responses).' },
 ]);
 const C = columnIndex(COLUMNS);
 
-function addUnique(list: string[] | undefined, v: string): string[] {
-  const l = list ?? [];
-  if (!l.includes(v)) l.push(v);
-  return l;
+/**
+ * Names (or addresses) a DNS flow's list columns keep: in order of first appearance, each once (a Set: O(1) a
+ * name, where a list's includes() made 50 crafted responses cost a minute), and at most this many, so a flood of
+ * answers on one flow cannot grow one record without bound.
+ */
+export const DNS_LIST_MAX = 1024;
+
+function addUnique(set: Set<string> | undefined, v: string): Set<string> {
+  const s = set ?? new Set<string>();
+  if (s.size < DNS_LIST_MAX) s.add(v);
+  return s;
 }
+
+const joined = (s: Set<string> | undefined): string | null => (s === undefined ? null : [...s].join(','));
 
 /**
  * Calls `fn` with the byte range of each DNS message in a port-53 packet's payload, and whether the message was
@@ -112,9 +121,9 @@ export function dnsPlugin(map = new DnsNameMap()): DnsPlugin {
     },
     write(s: DnsState, _flow: Flow, row: CellValue[], at: number): void {
       row[at + C.dns_host] = s.host ?? null;
-      row[at + C.dns_queries] = s.queries?.join(',') ?? null;
-      row[at + C.dns_answer_addrs] = s.addrs?.join(',') ?? null;
-      row[at + C.dns_cnames] = s.cnames?.join(',') ?? null;
+      row[at + C.dns_queries] = joined(s.queries);
+      row[at + C.dns_answer_addrs] = joined(s.addrs);
+      row[at + C.dns_cnames] = joined(s.cnames);
       row[at + C.dns_rcode] = s.rcode;
       row[at + C.dns_messages] = s.messages;
     },

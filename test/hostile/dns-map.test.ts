@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DnsNameMap } from '../../src/features/dns/message.js';
+
+/**
+ * The capture-wide DNS name map under a flood of distinct answer addresses: bounded, the oldest forgotten first,
+ * and each eviction O(1) (it used to walk the deleted slots of a Map: 75k responses, 147 s).
+ */
+function fill(map: DnsNameMap, n: number): number {
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) map.add(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, `h${i}.example`, i);
+  return Number(process.hrtime.bigint() - t0);
+}
+
+describe('DNS name map under a flood', () => {
+  it('stays at its bound, forgets the oldest first, and answers for the newest', () => {
+    const map = new DnsNameMap(1000);
+    fill(map, 5000);
+    assert.equal(map.size, 1000);
+    assert.equal(map.lookup('10.0.0.1', 1e9), undefined, 'the oldest is gone');
+    assert.equal(map.lookup(`10.0.${(4999 >> 8) & 255}.${4999 & 255}`, 1e9), 'h4999.example');
+    assert.equal(map.lookup(`10.0.${(4000 >> 8) & 255}.${4000 & 255}`, 1e9), 'h4000.example', 'the newest 1000 stay');
+    assert.equal(map.lookup(`10.0.${(3999 >> 8) & 255}.${3999 & 255}`, 1e9), undefined);
+  });
+
+  it('an answer that evicts costs about what one that does not costs (at the default bound of 200,000)', () => {
+    // The same map: 200,000 answers fill it, 200,000 more each evict the oldest. The ratio of the two, measured in
+    // one run, is asserted, not a time (before: 18x; now about 1x).
+    const t = (n: number, from: number, map: DnsNameMap) => {
+      const t0 = process.hrtime.bigint();
+      for (let i = from; i < from + n; i++) map.add(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, `h${i}.example`, i);
+      return Number(process.hrtime.bigint() - t0);
+    };
+    const ratios = [0, 1].map(() => {
+      const map = new DnsNameMap();
+      const filling = t(200_000, 0, map);
+      const evicting = t(200_000, 200_000, map);
+      assert.equal(map.size, 200_000);
+      return evicting / filling;
+    });
+    assert.ok(Math.min(...ratios) < 4, `evicting answers cost ${ratios.map((r) => r.toFixed(1)).join(', ')}x the filling ones`);
+  });
+});
