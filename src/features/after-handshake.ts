@@ -24,6 +24,8 @@ import { quicVersion } from './tls/quic.js';
  * - QUIC (the client's first datagram is a v1/v2 long-header packet): datagrams that start with a long header
  *   (Initial, 0-RTT, Handshake, Retry) are the handshake; the first that starts with a short header ends it.
  * - Other TCP: the packets before the first one with payload (SYN, SYN-ACK, ACK).
+ * - A TCP record that does not begin with a SYN (a later burst of a long connection) has no handshake: it is
+ *   behind it.
  * - A flow whose handshake never ended has every packet in handshake_packets and none after it.
  * - Anything else has no handshake: every packet counts as after it.
  */
@@ -151,8 +153,9 @@ function walkSegment(s: State, dir: Direction, p: DecodedPacket): 'data' | 'desy
 /** Whether packet p (of a flow still in its handshake) is the first packet of application data. */
 function endsHandshake(s: State, flow: Flow, p: DecodedPacket, dir: Direction): boolean {
   if (flow.proto === IPPROTO.TCP) {
+    if (s.walkers === null) return true;
     if (p.tcpFlags & TcpFlag.SYN) {
-      if (s.walkers !== null) s.walkers[dir].next = (p.tcpSeq + 1) >>> 0;
+      s.walkers[dir].next = (p.tcpSeq + 1) >>> 0;
       return false;
     }
     if (s.rule === 'tcp') {
@@ -161,7 +164,7 @@ function endsHandshake(s: State, flow: Flow, p: DecodedPacket, dir: Direction): 
       // The first payload decides: a client TLS record header makes it TLS; anything else is plain TCP.
       const d = p.data;
       const at = p.payloadOffset;
-      if (s.walkers === null || dir !== 0 || d[at] !== TLS_HANDSHAKE || (n >= 2 && d[at + 1] !== 3)) return true;
+      if (dir !== 0 || d[at] !== TLS_HANDSHAKE || (n >= 2 && d[at + 1] !== 3)) return true;
       s.rule = 'tls';
     }
     const v = walkSegment(s, dir, p);
@@ -182,7 +185,7 @@ function statColumns(): ColumnDef[] {
 /** The after-handshake group: see the module comment for where a handshake ends. */
 export function afterHandshakePlugin(n = DEFAULT_SPLT_PACKETS): FlowPlugin<State> {
   const columns: ColumnDef[] = [
-    { name: 'handshake_rule', type: 'string', unit: '', description: 'How the end of the handshake was found: tls (record headers), tls-desync (a TCP gap or non-TLS bytes ended it there), quic (first short-header datagram), tcp (first payload), none (no handshake: every packet is after it).' },
+    { name: 'handshake_rule', type: 'string', unit: '', description: 'How the end of the handshake was found: tls (record headers), tls-desync (a TCP gap or non-TLS bytes ended it there), quic (first short-header datagram), tcp (first payload), none (no handshake in this record: UDP other than QUIC, or a TCP record that began after its SYN, such as a later burst; every packet is after it).' },
     { name: 'handshake_packets', type: 'int', unit: 'packets', description: 'Packets before the first packet of application data (both directions).' },
     { name: 'handshake_bytes', type: 'int', unit: 'bytes', description: 'Bytes of those packets (--length accounting).' },
     { name: 'handshake_duration_ns', type: 'int', unit: 'ns', description: 'From the first packet of the flow to its first packet of application data; the flow duration when none came.' },
@@ -201,7 +204,9 @@ export function afterHandshakePlugin(n = DEFAULT_SPLT_PACKETS): FlowPlugin<State
     init(flow: Flow, p: DecodedPacket): State {
       const s = new State();
       s.firstT = p.t;
-      if (flow.proto === IPPROTO.TCP) {
+      // A TCP record that does not start with a SYN starts inside a connection (a later burst, or a capture begun
+      // mid-connection): its handshake, if any, is behind it, so every packet counts as after it.
+      if (flow.proto === IPPROTO.TCP && (p.tcpFlags & TcpFlag.SYN) !== 0) {
         s.rule = 'tcp';
         s.walkers = [new RecordWalker(), new RecordWalker()];
       }

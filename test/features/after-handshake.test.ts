@@ -23,13 +23,14 @@ interface Frame {
   headerForm: number | null;
   trouble: boolean;
   tls13: boolean;
+  syn: boolean;
 }
 
 function framesByStream(file: string): Map<string, Frame[]> {
-  const out = tshark(['-r', file, '-o', 'tcp.analyze_sequence_numbers:TRUE', '-T', 'fields', '-E', 'separator=|', '-E', 'occurrence=a', '-E', 'aggregator=,', '-e', 'frame.number', '-e', 'frame.time_epoch', '-e', 'ip.len', '-e', 'ipv6.plen', '-e', 'ip.src', '-e', 'ipv6.src', '-e', 'tcp.srcport', '-e', 'udp.srcport', '-e', 'tcp.stream', '-e', 'udp.stream', '-e', 'tcp.len', '-e', 'tls.record.content_type', '-e', 'quic.header_form', '-e', 'tcp.analysis.flags', '-e', 'tls.handshake.extensions.supported_version', '-e', 'tls.handshake.type', '-e', 'ip.flags.mf', '-e', 'ip.frag_offset']);
+  const out = tshark(['-r', file, '-o', 'tcp.analyze_sequence_numbers:TRUE', '-T', 'fields', '-E', 'separator=|', '-E', 'occurrence=a', '-E', 'aggregator=,', '-e', 'frame.number', '-e', 'frame.time_epoch', '-e', 'ip.len', '-e', 'ipv6.plen', '-e', 'ip.src', '-e', 'ipv6.src', '-e', 'tcp.srcport', '-e', 'udp.srcport', '-e', 'tcp.stream', '-e', 'udp.stream', '-e', 'tcp.len', '-e', 'tls.record.content_type', '-e', 'quic.header_form', '-e', 'tcp.analysis.flags', '-e', 'tls.handshake.extensions.supported_version', '-e', 'tls.handshake.type', '-e', 'ip.flags.mf', '-e', 'ip.frag_offset', '-e', 'tcp.flags.syn']);
   const streams = new Map<string, Frame[]>();
   for (const line of out.split('\n').filter(Boolean)) {
-    const [n, t, l4, l6, s4, s6, tp, up, ts, us, tl, types, hf, flags, sv, ht, mf, fo] = line.split('|');
+    const [n, t, l4, l6, s4, s6, tp, up, ts, us, tl, types, hf, flags, sv, ht, mf, fo, syn] = line.split('|');
     if (ts === '' && us === '') continue;
     if (mf === '1' || (fo !== '' && fo !== '0')) continue; // fragments: metered once, reassembled
     const key = ts !== '' ? `tcp ${ts.split(',')[0]}` : `udp ${us.split(',')[0]}`;
@@ -44,6 +45,7 @@ function framesByStream(file: string): Map<string, Frame[]> {
       types: types === '' ? [] : types.split(',').map(Number),
       headerForm: hf === '' ? null : Number(hf.split(',')[0]),
       trouble: flags !== '',
+      syn: syn === '1' || syn === 'True',
       // A ServerHello with supported_versions is TLS 1.3 or one of its drafts (TLS 1.2 servers never send it).
       tls13: htypes.includes('2') && !htypes.includes('1') && sv !== '',
     });
@@ -60,6 +62,8 @@ function expectedHandshake(key: string, frames: Frame[], client: string): { pack
     return { packets: i < 0 ? frames.length : i, rule: 'quic' };
   }
   if (!isTcp) return undefined;
+  // A record that begins inside a connection (no SYN first) is behind its handshake.
+  if (!frames[0].syn) return { packets: 0, rule: 'none' };
   if (frames.some((f) => f.trouble)) return undefined; // gaps and retransmissions: tshark's view and ours differ by design
   const firstPayload = frames.findIndex((f) => f.tcpLen > 0);
   if (firstPayload < 0) return undefined;
