@@ -8,13 +8,23 @@ export interface ReassemblyLimits {
   timeoutSec: number;
   maxDatagrams: number;
   maxBytes: number;
+  /**
+   * Fragments one datagram may have (default 256): an MTU of 576 cuts the largest datagram into 120, so more is an
+   * attack (40,000 8-byte pieces of one datagram), dropped and counted as `inconsistent`.
+   */
+  maxPieces?: number;
 }
 
-export const DEFAULT_REASSEMBLY_LIMITS: ReassemblyLimits = { timeoutSec: 30, maxDatagrams: 4096, maxBytes: 16 * 1024 * 1024 };
+export const DEFAULT_REASSEMBLY_LIMITS: ReassemblyLimits = { timeoutSec: 30, maxDatagrams: 4096, maxBytes: 16 * 1024 * 1024, maxPieces: 256 };
+
+/** No IP datagram carries more than 65,535 bytes after its fixed header (IPv4 total length, IPv6 payload length). */
+const MAX_DATAGRAM_PAYLOAD = 65535;
 
 interface Piece {
   offset: number;
   bytes: Uint8Array;
+  /** Arrival order: where fragments overlap, the earlier one wins. */
+  seq: number;
 }
 
 interface Pending {
@@ -46,12 +56,15 @@ export interface ReassemblyStats {
   inconsistent: number;
   /** Datagrams completed although some fragment ran past the end the last fragment set (the excess is cut off). */
   overlong: number;
+  /** Of the inconsistent: fragments of datagrams past maxPieces, or reaching beyond 65,535 bytes. */
+  tooManyPieces: number;
+  oversized: number;
 }
 
 export class FragmentReassembler {
   private readonly pending = new Map<string, Pending>();
   private heldBytes = 0;
-  readonly stats: ReassemblyStats = { fragments: 0, datagrams: 0, expired: 0, evicted: 0, unfinished: 0, inconsistent: 0, overlong: 0 };
+  readonly stats: ReassemblyStats = { fragments: 0, datagrams: 0, expired: 0, evicted: 0, unfinished: 0, inconsistent: 0, overlong: 0, tooManyPieces: 0, oversized: 0 };
 
   constructor(private readonly limits: ReassemblyLimits = DEFAULT_REASSEMBLY_LIMITS) {}
 
@@ -70,11 +83,30 @@ export class FragmentReassembler {
       d = { key, firstSeen: nowSec, pieces: [], total: -1, bytes: 0, frameLen: 0, headerLen: -1 };
       this.pending.set(key, d);
     }
-    d.pieces.push({ offset, bytes: payload.slice() });
+    // Kept sorted by offset (binary search, insertion after equal offsets): no re-sort of every piece per fragment.
+    const pieces = d.pieces;
+    let lo = 0;
+    let hi = pieces.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (pieces[mid].offset <= offset) lo = mid + 1;
+      else hi = mid;
+    }
+    pieces.splice(lo, 0, { offset, bytes: payload.slice(), seq: pieces.length });
     d.bytes += payload.length;
     d.frameLen += frameLen;
     this.heldBytes += payload.length;
     if (offset === 0) d.headerLen = headerLen;
+    if (pieces.length > (this.limits.maxPieces ?? Infinity)) {
+      this.stats.tooManyPieces += pieces.length;
+      this.drop(d, 'inconsistent');
+      return undefined;
+    }
+    if (offset + payload.length > MAX_DATAGRAM_PAYLOAD) {
+      this.stats.oversized += pieces.length;
+      this.drop(d, 'inconsistent');
+      return undefined;
+    }
     if (!more) {
       const total = offset + payload.length;
       if (d.total >= 0 && d.total !== total) {
@@ -85,9 +117,8 @@ export class FragmentReassembler {
     }
     if (d.total < 0 || d.headerLen < 0) return undefined;
     // Complete when the pieces cover [0, total) without a gap. Pieces beyond the end make it inconsistent.
-    const sorted = [...d.pieces].sort((a, b) => a.offset - b.offset);
     let covered = 0;
-    for (const pc of sorted) {
+    for (const pc of pieces) {
       if (pc.offset > covered) return undefined;
       covered = Math.max(covered, pc.offset + pc.bytes.length);
     }
@@ -97,8 +128,8 @@ export class FragmentReassembler {
     if (covered > d.total) this.stats.overlong++;
     const out = new Uint8Array(d.total);
     // Earlier fragments win where fragments overlap: copy in reverse arrival order.
-    for (let i = d.pieces.length - 1; i >= 0; i--) {
-      const pc = d.pieces[i];
+    const byArrival = pieces.slice().sort((a, b) => b.seq - a.seq);
+    for (const pc of byArrival) {
       if (pc.offset < d.total) out.set(pc.offset + pc.bytes.length > d.total ? pc.bytes.subarray(0, d.total - pc.offset) : pc.bytes, pc.offset);
     }
     this.remove(d);
