@@ -56,6 +56,8 @@ export function toolVersion(cmd: string, args = ['--version']): string | undefin
 export class CaptureProcess {
   private exited: Promise<number | null>;
   private stderr = '';
+  /** stop() was called: an exit after it is ours, not the tool's failure. */
+  private stopping = false;
 
   private constructor(
     readonly source: CaptureSource,
@@ -153,6 +155,20 @@ export class CaptureProcess {
     }
   }
 
+  /**
+   * Why the tool ended when nobody stopped it (it was killed, lost its interface, ran out of disk): a sentence with
+   * its exit code or signal and the end of what it printed; undefined while it runs or after stop().
+   */
+  async diedOnItsOwn(waitMs = 5000): Promise<string | undefined> {
+    if (this.stopping) return undefined;
+    // Its output ends a moment before the exit is reported: wait for the exit, briefly.
+    await Promise.race([this.exited, new Promise((r) => setTimeout(r, waitMs).unref())]);
+    if (this.stopping || (this.child.exitCode === null && this.child.signalCode === null)) return undefined;
+    const how = this.child.signalCode !== null ? `killed by ${this.child.signalCode}` : `exit status ${this.child.exitCode}`;
+    const said = this.stderr.trim().split('\n').slice(-3).join(' / ');
+    return `${this.command.join(' ')} ended by itself (${how})${said ? `: ${said}` : ''}`;
+  }
+
   /** The capture as it is written, when started with FILE "-" on an interface. */
   get stream(): import('node:stream').Readable {
     if (this.file !== '-' || this.source.kind !== 'interface' || !this.child.stdout) throw new CaptureError('no capture stream: start an interface capture with file "-"');
@@ -161,6 +177,7 @@ export class CaptureProcess {
 
   /** Stop and wait until the file is complete. */
   async stop(timeoutMs = 15_000): Promise<void> {
+    this.stopping = true;
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGINT');
     const t = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
     await this.exited;

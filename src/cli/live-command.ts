@@ -96,11 +96,18 @@ export function addLiveCommand(program: Command): void {
         };
         const summary = await runPipeline(stream, [...sinks, counter], { ...pipeline, onStatus });
         status.clear();
+        // The stream ended: by Ctrl-C (stop() ran), or because the capture tool died. Records so far are written
+        // either way; a dead tool is a failed run.
+        const died = await cap?.diedOnItsOwn();
         for (const s of sinks) await s.close();
         await store?.close();
         await queue?.close();
         await cap?.stop();
         process.stderr.write(`cipherscope: live: ${summary.packets} packets, ${summary.flows} flows, ${records} records${Object.keys(summary.dropped).length ? `, dropped ${JSON.stringify(summary.dropped)}` : ''}\n`);
+        if (died !== undefined) {
+          process.stderr.write(`cipherscope: live: error: ${died}; the records up to then are written\n`);
+          process.exitCode = 1;
+        }
       }),
     );
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -32,6 +32,23 @@ async function startLive(args: string[]): Promise<{ proc: ChildProcess; err(): s
 }
 
 describe('cipherscope live', () => {
+  it('a capture tool that dies is an error: the records so far are written, the exit status is not 0', { timeout: 60_000 }, async () => {
+    const server = await httpServer(100);
+    const out = join(dir, 'live-died.jsonl');
+    // A filter of its own, so this run's dumpcap is the one found below.
+    const filter = `tcp port ${server.port} and not port 9`;
+    const { proc: live, err } = await startLive(['--tool', 'dumpcap', '-f', filter, '-o', out, '--idle-timeout', '1', '--tcp-close-grace', '1']);
+    for (let i = 0; i < 3; i++) await fetch(`http://127.0.0.1:${server.port}/${i}`, { headers: { connection: 'close' } }).then((r) => r.arrayBuffer());
+    await sleep(3000);
+    const pid = execFileSync('pgrep', ['-f', '-n', `dumpcap.*${server.port} and not port 9`], { encoding: 'utf8' }).trim();
+    process.kill(Number(pid), 'SIGKILL');
+    const code = await new Promise<number | null>((r) => live.once('close', r));
+    server.close();
+    assert.equal(code, 1, err());
+    assert.match(err(), /live: error: dumpcap .* ended by itself \(killed by SIGKILL\)/);
+    assert.equal(readFileSync(out, 'utf8').trim().split('\n').filter(Boolean).length, 3, 'the records up to then');
+  });
+
   // With --threads 2 the same flows come from the sharded meter: the timer ticks run on the worker threads.
   for (const threads of [1, 2]) {
     it(`meters real loopback traffic as it happens (${threads} thread${threads > 1 ? 's' : ''}): idle flows come out on a timer, Ctrl-C writes the rest, all as tshark sees the same packets`, { timeout: 90_000 }, async () => {
