@@ -12,6 +12,19 @@ function randomInputs(n: number, shape: ChainShape, seed: number): Float32Array 
   return Float32Array.from({ length: n * T * shape.inputs }, () => r() * 2 - 1);
 }
 
+/** The kernel's gradient of two sequences' mean loss, and that loss as a function of p (for finite differences). */
+function gradientAndLoss(shape: ChainShape, p: Float64Array, x: Float32Array, y: Int32Array, c0: Float32Array): { grad: Float64Array; loss: () => number } {
+  const kernel = new ChainKernel(shape);
+  const grad = new Float64Array(p.length);
+  kernel.gradient(p, x, y, [0, 1], 0.5, grad, c0);
+  const loss = () => {
+    let s = 0;
+    for (const n of [0, 1]) s -= 0.5 * Math.log(kernel.forward(p, x, n, c0)[y[n]]);
+    return s;
+  };
+  return { grad, loss };
+}
+
 /** Every entry of grad equals the central finite difference of loss() in that parameter of p. */
 function assertFiniteDifferences(p: Float64Array, grad: Float64Array, loss: () => number): void {
   const eps = 1e-6;
@@ -68,14 +81,7 @@ describe('LSTM chain kernel', () => {
     const x = randomInputs(2, shape, 8);
     const c0 = Float32Array.from({ length: 8 }, () => r() - 0.5);
     const y = Int32Array.from([2, 0]);
-    const kernel = new ChainKernel(shape);
-    const grad = new Float64Array(p.length);
-    kernel.gradient(p, x, y, [0, 1], 0.5, grad, c0);
-    const loss = () => {
-      let s = 0;
-      for (const n of [0, 1]) s -= 0.5 * Math.log(kernel.forward(p, x, n, c0)[y[n]]);
-      return s;
-    };
+    const { grad, loss } = gradientAndLoss(shape, p, x, y, c0);
     assertFiniteDifferences(p, grad, loss);
   });
 
@@ -88,14 +94,7 @@ describe('LSTM chain kernel', () => {
     const x = randomInputs(2, shape, 9);
     const c0 = Float32Array.from({ length: 8 }, () => 2 * (r() - 0.5));
     const y = Int32Array.from([1, 2]);
-    const kernel = new ChainKernel(shape);
-    const grad = new Float64Array(p.length);
-    kernel.gradient(p, x, y, [0, 1], 0.5, grad, c0);
-    const loss = () => {
-      let s = 0;
-      for (const n of [0, 1]) s -= 0.5 * Math.log(kernel.forward(p, x, n, c0)[y[n]]);
-      return s;
-    };
+    const { grad, loss } = gradientAndLoss(shape, p, x, y, c0);
     const L = chainLayout(shape);
     const G = 16;
     const peepholes = L.mAt.flatMap((m) => Array.from({ length: 12 }, (_, k) => m + G * 7 + G + k));
