@@ -22,7 +22,7 @@ export interface SqlDb {
    * After deletions: leave none of the deleted bytes in the store's files. SQLite: secure_delete (on from the
    * start) zeroes freed content, a TRUNCATE checkpoint empties the WAL, VACUUM rebuilds the file. PostgreSQL:
    * VACUUM FULL rewrites the tables without the dead rows (its WAL segments and any backup keep what they kept
-   * until they are recycled: docs/architecture.md). Returns what could not be done (a reader holding the WAL).
+   * until they are recycled; the README says so). Returns what could not be done (a reader holding the WAL).
    */
   compact(tables: readonly string[]): Promise<string[]>;
   close(): Promise<void>;
