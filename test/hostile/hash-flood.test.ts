@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { describe, it } from 'node:test';
+import type { DecodedPacket } from '../../src/decode/packet.js';
+import { flowHash } from '../../src/flow/table.js';
+import { extractFlows } from '../../src/meter/meter.js';
+import { type SynthPacket, synthPcap } from '../../src/pcap/synth.js';
+
+/**
+ * Hash flooding, as an attacker who knows the code would do it: invert the unkeyed endpoint hash to get 20,000
+ * IPv6 client addresses whose flows all share one hash. The table keys its hash with a per-run secret, so those
+ * flows spread over the buckets and meter as fast as ordinary ones.
+ */
+const inv = (m: number) => {
+  let x = m;
+  for (let i = 0; i < 5; i++) x = Math.imul(x, 2 - Math.imul(m, x));
+  return x;
+};
+const unshift = (x: number, s: number) => {
+  let y = x;
+  for (let i = 0; i < 32 / s + 1; i++) y = x ^ (y >>> s);
+  return y >>> 0;
+};
+
+/** w0 so that the unkeyed endpoint hash of (w0, w1, w2, w3, port) is target (the steps of table.ts, undone). */
+function collide(target: number, w1: number, w2: number, w3: number, port: number): number {
+  const h1 = Math.imul(w3 ^ 0x27d4eb2d, 0x165667b1);
+  const h2 = Math.imul(h1 ^ (h1 >>> 15) ^ w2, 0x85ebca6b);
+  const h3 = Math.imul(h2 ^ (h2 >>> 13) ^ w1, 0xc2b2ae35);
+  const h5 = unshift(target, 16);
+  const h4 = unshift(Math.imul(h5, inv(0x165667b1)) ^ port, 15);
+  return (Math.imul(h4, inv(0x27d4eb2f)) ^ h3 ^ (h3 >>> 16)) >>> 0;
+}
+
+const hex = (w: number) => [(w >>> 16).toString(16), (w & 0xffff).toString(16)];
+const v6 = (w: number[]) => w.flatMap(hex).join(':');
+
+function packet(w: number[], port: number): DecodedPacket {
+  return { src0: w[0], src1: w[1], src2: w[2], src3: w[3], srcPort: port, dst0: 0x20010db8, dst1: 0, dst2: 0, dst3: 1, dstPort: 443, proto: 6 } as DecodedPacket;
+}
+
+const N = 20_000;
+function clients(crafted: boolean): Array<{ w: number[]; port: number }> {
+  const out: Array<{ w: number[]; port: number }> = [];
+  for (let i = 0; i < N; i++) {
+    const w1 = 0x11110000 + i;
+    const w2 = 0x2222;
+    const w3 = 0x33330000 ^ i;
+    const port = 1024 + (i % 60000);
+    out.push({ w: [crafted ? collide(0xdeadbeef, w1, w2, w3, port) : 0x20010db9, w1, w2, w3], port });
+  }
+  return out;
+}
+
+function synCapture(cs: Array<{ w: number[]; port: number }>): Buffer {
+  const packets: SynthPacket[] = cs.map((c, i) => ({ sec: 1_700_000_000, nsec: i * 1000, src: v6(c.w), dst: '2001:db8::1', sport: c.port, dport: 443, proto: 'tcp', flags: 2, seq: i }));
+  return Buffer.from(synthPcap(packets));
+}
+
+describe('hash flooding', () => {
+  it('the crafted clients collide in the unkeyed hash, and spread under a key', () => {
+    const crafted = clients(true).map((c) => packet(c.w, c.port));
+    const unkeyed = new Set(crafted.map((p) => flowHash(p, 0, true, 0)));
+    assert.equal(unkeyed.size, 1, 'the attack works on the unkeyed hash');
+    const key = 0x5bd1e995;
+    const buckets = new Set(crafted.map((p) => flowHash(p, 0, true, key) & 4095));
+    assert.ok(buckets.size > 3900, `${buckets.size} of 4096 buckets used under a key`);
+  });
+
+  it('20,000 colliding SYNs meter about as fast as 20,000 ordinary ones', async () => {
+    const time = async (buf: Buffer) => {
+      const t0 = process.hrtime.bigint();
+      const s = await extractFlows(Readable.from([buf]), () => {}, {});
+      assert.equal(s.flows, N);
+      return Number(process.hrtime.bigint() - t0);
+    };
+    const crafted = synCapture(clients(true));
+    const ordinary = synCapture(clients(false));
+    await time(ordinary);
+    const c = Math.min(await time(crafted), await time(crafted));
+    const o = Math.min(await time(ordinary), await time(ordinary));
+    assert.ok(c < 3 * o, `colliding SYNs took ${(c / o).toFixed(1)}x the ordinary ones`);
+  });
+});
