@@ -32,7 +32,7 @@ export function addLabelCommand(program: Command): void {
     .option('-o, --output <file>', 'labeled flow records (.csv, .jsonl, .parquet); - for standard output', '-')
     .option('--csv-raw', CSV_RAW_HELP)
     .option('--report <file.json>', 'write the labeling report here (actions without a flow, ambiguous records, flows per action)')
-    .option('--features <groups>', `feature groups, as for flows (default: ${FEATURE_GROUPS.join(',')}; "series" adds the LSTM input)`, featureGroups, [...FEATURE_GROUPS])
+    .option('--features <groups>', `feature groups, as for flows (default: ${FEATURE_GROUPS.join(',')}; "after-handshake" adds the statistics after the handshake (evaluate --after-handshake), "series" the LSTM input, "all" both)`, featureGroups, [...FEATURE_GROUPS])
     .option('--burst-gap <seconds>', 'split long-lived connections at silences this long, one record per burst (0 = off)', seconds, DEFAULT_LABEL_BURST_GAP_SEC)
     .addOption(new Option('--length <mode>', `what a packet's length counts (as flows --length): ${Object.keys(LENGTH_MODES).join(', ')}`).choices(Object.keys(LENGTH_MODES)).default('ip'))
     .option('--no-keepalive', "don't single out keep-alive bursts of long-lived connections (label keepalive; rule: docs/ground-truth.md)")
