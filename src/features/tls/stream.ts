@@ -137,7 +137,9 @@ export class TlsStream {
     const room = MAX_STREAM_BYTES - this.have;
     const n = Math.min(room, bytes.length);
     if (this.have + n > this.buf.length) {
-      const bigger = new Uint8Array(Math.min(MAX_STREAM_BYTES, Math.max(this.have + n, this.buf.length * 2, 2048)));
+      // Sized to what arrived, then doubled: a half-open handshake of a few bytes holds a few bytes, not a
+      // preallocated block (600,000 such flows held 5.3 GB).
+      const bigger = new Uint8Array(Math.min(MAX_STREAM_BYTES, Math.max(this.have + n, this.buf.length * 2)));
       bigger.set(this.buf.subarray(0, this.have));
       this.buf = bigger;
     }
@@ -194,7 +196,7 @@ export class TlsStream {
       }
       // Handshake records may split or join messages: collect their bytes, then cut messages.
       if (this.hsLen + len > this.hs.length) {
-        const bigger = new Uint8Array(Math.max(this.hsLen + len, this.hs.length * 2, 4096));
+        const bigger = new Uint8Array(Math.max(this.hsLen + len, this.hs.length * 2));
         bigger.set(this.hs.subarray(0, this.hsLen));
         this.hs = bigger;
       }
