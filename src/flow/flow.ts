@@ -33,7 +33,7 @@ export type Direction = 0 | 1;
 /** How the client (initiator) of a flow was decided; written to `initiator_rule`. */
 export type InitiatorRule = 'syn' | 'syn-ack' | 'icmp-echo' | 'port' | 'first-packet' | 'inherited';
 
-export type ExpiryReason = 'idle' | 'active' | 'burst-gap' | 'tcp-fin' | 'tcp-rst' | 'tcp-new-syn' | 'end-of-input' | 'status';
+export type ExpiryReason = 'idle' | 'active' | 'burst-gap' | 'tcp-fin' | 'tcp-rst' | 'tcp-new-syn' | 'evicted' | 'end-of-input' | 'status';
 
 /**
  * One bidirectional flow. Fields are plain numbers so V8 keeps one hidden class for every flow; plugins keep

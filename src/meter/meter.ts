@@ -79,6 +79,8 @@ export interface ExtractSummary {
   dropped: Record<string, number>;
   fragments: ReassemblyStats;
   outOfOrder: number;
+  /** Flows written early because the flow table was full (--max-flows). */
+  evicted: number;
   /** With app rules: final records by what named their app (app_evidence; "none" for no app). */
   appEvidence?: Record<string, number>;
   errors: number;
@@ -97,6 +99,8 @@ export interface MeterCounts {
   dropped: Map<string, number>;
   fragments: ReassemblyStats;
   outOfOrder: number;
+  /** Flows evicted because the table was full (FlowTableOptions.maxFlows). */
+  evicted: number;
   /** With app rules: final records by app_evidence ("" for none). */
   appEvidence: Map<string, number>;
 }
@@ -231,7 +235,7 @@ export class FlowMeter {
     const dropped = new Map(this.dropped);
     if (this.filter !== undefined) for (const [k, v] of this.filter.dropped) dropped.set(k, v);
     if (lost > 0) dropped.set('fragment-not-reassembled', lost);
-    return { metered: this.metered, records: this.records, flows: this.finals, byProto: this.byProto, dropped, fragments: { ...fr }, outOfOrder: this.table.outOfOrder, appEvidence: new Map(this.appEvidence) };
+    return { metered: this.metered, records: this.records, flows: this.finals, byProto: this.byProto, dropped, fragments: { ...fr }, outOfOrder: this.table.outOfOrder, evicted: this.table.evicted, appEvidence: new Map(this.appEvidence) };
   }
 
   status(): MeterStatus {
@@ -260,6 +264,7 @@ export function summarize(name: string, read: ReadResult, counts: MeterCounts, e
     dropped: Object.fromEntries([...counts.dropped.entries()].sort((a, b) => b[1] - a[1])),
     fragments: counts.fragments,
     outOfOrder: counts.outOfOrder,
+    evicted: counts.evicted,
     ...(counts.appEvidence.size > 0 ? { appEvidence: Object.fromEntries([...counts.appEvidence.entries()].sort((a, b) => b[1] - a[1])) } : {}),
     errors,
     warnings,

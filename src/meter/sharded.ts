@@ -250,7 +250,10 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
   const sharing = flowPlugins(options.plugins).filter((p) => p.shares !== undefined);
   const modules = pluginModules(options.plugins);
   const shards = Array.from({ length: n }, (_, shard) => {
-    const init: ShardInit = { name, shard, shards: n, options, modules, rowsPerMessage };
+    // One bound for the run: each shard holds its share of maxFlows.
+    const max = options.flow?.maxFlows;
+    const own = max === undefined ? options : { ...options, flow: { ...options.flow, maxFlows: Math.max(1, Math.floor(max / n)) } };
+    const init: ShardInit = { name, shard, shards: n, options: own, modules, rowsPerMessage };
     return new Shard(startModuleWorker(import.meta.url, 'shard-worker', init), onRows, onText, onAck, () => {
       if (onStatus === undefined) return;
       // Observe-only copies of shared packets are counted by every shard that got one; the router's count is exact.
@@ -390,13 +393,14 @@ function mergeCounts(all: Array<(ShardMessage & { type: 'done' })['counts']>): M
   const byProto = new Float64Array(256);
   const dropped = new Map<string, number>();
   const appEvidence = new Map<string, number>();
-  const out: MeterCounts = { metered: 0, records: 0, flows: 0, byProto, dropped, fragments: { ...all[0].fragments }, outOfOrder: 0, appEvidence };
+  const out: MeterCounts = { metered: 0, records: 0, flows: 0, byProto, dropped, fragments: { ...all[0].fragments }, outOfOrder: 0, evicted: 0, appEvidence };
   for (const k of Object.keys(out.fragments) as Array<keyof MeterCounts['fragments']>) out.fragments[k] = 0;
   for (const c of all) {
     out.metered += c.metered;
     out.records += c.records;
     out.flows += c.flows;
     out.outOfOrder += c.outOfOrder;
+    out.evicted += c.evicted;
     for (let i = 0; i < 256; i++) byProto[i] += c.byProto[i];
     for (const [k, v] of c.dropped) dropped.set(k, (dropped.get(k) ?? 0) + v);
     for (const [k, v] of c.appEvidence) appEvidence.set(k, (appEvidence.get(k) ?? 0) + v);
