@@ -31,7 +31,6 @@ import { quicVersion } from './tls/quic.js';
  */
 
 const TLS_CCS = 20;
-const TLS_ALERT = 21;
 const TLS_HANDSHAKE = 22;
 const TLS_APPDATA = 23;
 /** Largest record body TLS allows (2^14 + 2048 for TLSCiphertext); a longer "header" is not TLS. */
@@ -45,10 +44,9 @@ class RecordWalker {
   next = -1;
   /** Body bytes of the current record still to come. */
   left = 0;
-  /** Header bytes gathered (0..4) and the ones read so far. */
+  /** Header bytes gathered (0..4), and the type and length's high byte among them. */
   hdrHave = 0;
   h0 = 0;
-  h1 = 0;
   h3 = 0;
   /** Content type of the record the bytes being walked belong to. */
   type = 0;
@@ -117,7 +115,6 @@ function walkSegment(s: State, dir: Direction, p: DecodedPacket): 'data' | 'desy
         if (b < TLS_CCS || b > TLS_APPDATA) return 'desync';
         break;
       case 1:
-        w.h1 = b;
         if (b !== 3) return 'desync';
         break;
       case 2:
