@@ -37,7 +37,10 @@ describe('cipherscope CLI', () => {
   it('--features takes groups, "all" and "none", and names the groups when given an unknown one', () => {
     const file = join(PCAPS, 'tls12-sni-chrome34-google.pcap');
     const header = (args: string[]) => cli(['flows', file, '-q', ...args]).stdout.split('\n')[0];
-    assert.equal(header(['--features', 'all']), `${header([])},series_pooled`);
+    // "all": the default groups, then the on-request ones (after the handshake, the LSTM's series).
+    const ah = flowColumns(flowPlugins({ groups: ['after-handshake'] })).map((c) => c.name).filter((n) => n.startsWith('ah_') || n.startsWith('handshake_'));
+    assert.equal(ah.length, 35);
+    assert.equal(header(['--features', 'all']), `${header([])},${ah.join(',')},series_pooled`);
     assert.equal(header([]), flowColumns(flowPlugins()).map((c) => c.name).join(','));
     assert.equal(header(['--features', 'none']), flowColumns(flowPlugins({ groups: [] })).map((c) => c.name).join(','));
     assert.ok(header(['--features', 'tls']).includes('tls_sni'));
