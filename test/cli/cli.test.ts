@@ -47,7 +47,7 @@ describe('cipherscope CLI', () => {
     assert.ok(!header(['--features', 'tls']).includes('splt_iat_ns'));
     const bad = cli(['flows', file, '--features', 'tls,nope']);
     assert.equal(bad.status, 1);
-    assert.match(bad.stderr, /unknown feature group "nope"; choose from tcp, tls, dns, splt, bytes, device, series/);
+    assert.match(bad.stderr, /unknown feature group "nope"; choose from tcp, tls, dns, splt, bytes, device, after-handshake, series/);
   });
 
   it('label: flows of a real capture labeled from an action log, with a report; a bad log names its line', () => {
