@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { writeFileAtomic } from '../common/atomic-file.js';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { collect, reportErrors } from './args.js';
@@ -73,9 +74,7 @@ export function addIpListsCommands(program: Command): void {
           if (c.skippedLines.length > 0) process.stderr.write(`  ${c.skippedLines.length} line(s) held no prefix, e.g. line ${c.skippedLines[0].line}: ${JSON.stringify(c.skippedLines[0].text)}\n`);
         }
         if (o.dryRun) return;
-        const tmp = `${o.lists}.tmp-${process.pid}`;
-        writeFileSync(tmp, formatIpLists(next));
-        renameSync(tmp, o.lists);
+        writeFileAtomic(o.lists, formatIpLists(next));
         process.stderr.write(`wrote ${o.lists} (data of ${date})\n`);
       }),
     );
