@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type SynthPacket, synthPcap } from '../../src/pcap/synth.js';
+import { synthPcap } from '../../src/pcap/synth.js';
+import { syn } from '../helpers/hostile.js';
 import { flowsOf } from '../helpers/flows.js';
 
 /**
  * One SYN per 5-tuple inside the idle timeout (the flood that took 4.6 GB and then the heap): the table holds at
  * most maxFlows, writes the longest-idle flow early as `evicted`, counts it, and every packet is in some record.
  */
-const syn = (i: number, nsec: number): SynthPacket => ({ sec: 1_700_000_000, nsec, src: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, dst: '192.0.2.1', sport: 1024 + (i % 50000), dport: 443, proto: 'tcp', flags: 2, seq: i });
 
 describe('the flow table under a SYN flood', () => {
   it('50,000 flows through a table of 5,000: 45,000 evicted, counted, every packet in a record', async () => {

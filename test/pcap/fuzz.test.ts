@@ -10,6 +10,7 @@ import { CaptureFormatError, readCapture } from '../../src/pcap/reader.js';
 import { pcapdroidPcapng, phonePackets, trailerPcap } from '../helpers/pcapdroid.js';
 import { LinkType, type PacketRecord } from '../../src/pcap/types.js';
 import { sharedPcaps } from '../helpers/tshark.js';
+import { halfOpenTls, synFlood } from '../helpers/hostile.js';
 import { mulberry32 as rng } from '../../src/common/rng.js';
 import { NO_UID } from '../../src/pcap/pcapdroid.js';
 
@@ -85,6 +86,23 @@ describe('fuzz: mutated captures never throw out of the reader, decoder or meter
     // The mutations must actually hit something: many runs report issues.
     assert.ok(withIssues > runs / 10, `${withIssues} of ${runs} runs reported issues`);
     assert.ok(rejected < runs / 4);
+  });
+
+  it('the hostile generators as seeds (SYN flood, half-open TLS), mutated 300 times under a small flow table', { timeout: 120_000 }, async () => {
+    const r = rng(20261202);
+    const seeds = [synFlood(400), halfOpenTls(150)];
+    let runs = 0;
+    for (let k = 0; k < 300; k++) {
+      const buf = mutate(seeds[k % seeds.length], r);
+      runs++;
+      try {
+        const s = await extractFlows(Readable.from([buf]), () => {}, { onIssue: () => {}, plugins: flowPlugins({ groups: ALL_GROUPS }), flow: { maxFlows: 64 } });
+        assert.ok(s.records >= s.flows && s.evicted >= 0);
+      } catch (e) {
+        assert.ok(e instanceof CaptureFormatError, `mutation ${k}: ${(e as Error).stack}`);
+      }
+    }
+    assert.equal(runs, 300);
   });
 
   it("PCAPdroid's trailer and pcapng blocks, mutated 600 times: no throw; every uid a packet carries is an int32", { timeout: 120_000 }, async () => {
