@@ -22,6 +22,14 @@ export function count(v: string): number {
   return n;
 }
 
+/** A memory budget in MiB (at least 16), or "none" for no budget: ExtractOptions.memoryMiB. */
+export function mebibytes(v: string): number {
+  if (v === 'none') return Infinity;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 16) throw new InvalidArgumentError('must be a number of MiB >= 16, or "none"');
+  return n;
+}
+
 /** A comma-separated list. */
 export function list(v: string): string[] {
   return v

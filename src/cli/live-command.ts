@@ -1,7 +1,8 @@
 import { createWriteStream } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Command } from 'commander';
-import { CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, count as int, reportErrors, seconds } from './args.js';
+import { CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, count as int, mebibytes, reportErrors, seconds } from './args.js';
+import { DEFAULT_MEMORY_MB } from '../common/memory-budget.js';
 import { StatusLine } from './progress.js';
 import { CaptureProcess } from '../capture/capture.js';
 import { DEFAULT_STREAM, FlowQueue } from '../distributed/flow-queue.js';
@@ -43,6 +44,7 @@ export function addLiveCommand(program: Command): void {
     .option('--idle-timeout <seconds>', 'end a flow after this much silence', seconds, DEFAULT_FLOW_OPTIONS.idleTimeoutSec)
     .option('--active-timeout <seconds>', 'split a flow older than this', seconds, DEFAULT_FLOW_OPTIONS.activeTimeoutSec)
     .option('--tcp-close-grace <seconds>', 'keep a TCP flow open this long after FIN both ways or RST', seconds, DEFAULT_FLOW_OPTIONS.tcpCloseGraceSec)
+    .option('--memory <MiB>', 'memory budget of the meter (as in flows)', mebibytes, DEFAULT_MEMORY_MB)
     .option('--no-progress', 'no status line on a terminal')
     .action((input: string | undefined, o) =>
       reportErrors(async () => {
@@ -52,7 +54,7 @@ export function addLiveCommand(program: Command): void {
         const classifier = o.model ? await loadFlowClassifier(o.model, undefined, apps !== undefined) : undefined;
         for (const n of classifier?.notes ?? []) process.stderr.write(`cipherscope: ${n}\n`);
         const live = { tickMs: 500 };
-        const pipeline = { classifier, apps, threads: o.threads, live, flow: { idleTimeoutSec: o.idleTimeout, activeTimeoutSec: o.activeTimeout, tcpCloseGraceSec: o.tcpCloseGrace } };
+        const pipeline = { classifier, apps, threads: o.threads, live, memoryMiB: o.memory as number, flow: { idleTimeoutSec: o.idleTimeout, activeTimeoutSec: o.activeTimeout, tcpCloseGraceSec: o.tcpCloseGrace } };
         const columns = pipelineColumns(pipeline);
         const format = formatFromPath(o.output);
         if (recordFormat(format).completeOnClose) throw new Error(`live writes CSV or JSON Lines (${recordFormat(format).title} files are complete only when closed)`);

@@ -28,7 +28,8 @@ import { addLiveCommand } from './live-command.js';
 import { addWorkerCommands } from './worker-command.js';
 import { addServeCommands } from './serve-command.js';
 import { addIpListsCommands } from './ip-lists-command.js';
-import { CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, collect, count, featureGroups, seconds } from './args.js';
+import { CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, collect, count, featureGroups, mebibytes, seconds } from './args.js';
+import { DEFAULT_MEMORY_MB } from '../common/memory-budget.js';
 import { Progress } from './progress.js';
 
 const MAX_ISSUES_SHOWN = 20;
@@ -65,7 +66,7 @@ function summaryLine(s: ExtractSummary): string {
     .join(' ');
   return (
     `${s.capture}: ${s.packets} packets, ${s.metered} metered (${protos || 'none'}), ${s.flows} flows (${s.records} records), ` +
-    `dropped: ${dropped || 'none'}; ${s.outOfOrder} out of order; ${s.errors} errors, ${s.warnings} warnings${s.evicted > 0 ? `; ${s.evicted} flows evicted (--max-flows)` : ''}${s.skippedBytes > 0 ? ` (${s.skippedBytes} corrupt bytes skipped)` : ''}; ` +
+    `dropped: ${dropped || 'none'}; ${s.outOfOrder} out of order; ${s.errors} errors, ${s.warnings} warnings${s.evicted > 0 ? `; ${s.evicted} flows evicted for memory (--memory, --max-flows), ${s.continued} of them continued` : ''}${s.skippedBytes > 0 ? ` (${s.skippedBytes} corrupt bytes skipped)` : ''}; ` +
     `${s.elapsedSec.toFixed(3)} s, ${pps} packets/s, ${mbs} MB/s` +
     (s.appEvidence ? `; ${appsLine(s.appEvidence)}` : '')
   );
@@ -113,7 +114,8 @@ export function buildProgram(): Command {
     .option('--apps [rules.json]', 'add app, app_evidence, app_host and app_evidence_gap_ns from host rules (default: the shipped rules/apps.json, with its IP lists)')
     .option('--no-ip-lists', NO_IP_LISTS_HELP)
     .option('--threads <n>', 'meter on this many worker threads, packets sharded by a symmetric hash of their addresses (records then come out in the order shards finish them; flow ids stay unique)', count, 1)
-    .option('--max-flows <n>', 'flows held at once; when full, the longest-idle flow is written early (expiry_reason evicted) and counted', count, DEFAULT_FLOW_OPTIONS.maxFlows)
+    .option('--memory <MiB>', `memory budget of the flow table, stream and fragment buffers and the DNS name map (estimated; "none" for no bound); when full, the longest-idle flows are written early (expiry_reason evicted), counted, and a later packet continues them as the next segment`, mebibytes, DEFAULT_MEMORY_MB)
+    .option('--max-flows <n>', 'also bound the flows held at once (evicted as when the memory budget is reached)', count)
     .option('--strict', 'exit with status 2 if the input had any warning or error')
     .option('--csv-raw', CSV_RAW_HELP)
     .option('--no-progress', 'no progress bar (it only shows on a terminal anyway)')
@@ -144,6 +146,7 @@ export function buildProgram(): Command {
               vlanInKey: o.vlanKey !== false,
               maxFlows: o.maxFlows,
             },
+            memoryMiB: o.memory,
             filter: useFilter ? { dropNoise: o.filterNoise === true, excludeHosts: o.excludeHost, onlyHosts: o.onlyHost } : undefined,
             decoder: { reassembly: { timeoutSec: o.fragmentTimeout } },
             onIssue: issues.onIssue,

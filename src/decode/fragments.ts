@@ -1,3 +1,5 @@
+import type { MemoryBudget } from '../common/memory-budget.js';
+
 /**
  * IPv4 and IPv6 fragment reassembly in a bounded buffer. Held datagrams are limited in number and bytes and
  * expire after a timeout of capture time (default 30 s, Linux's ipfrag_time; Zeek waits 5 min). Every
@@ -14,6 +16,13 @@ export interface ReassemblyLimits {
    */
   maxPieces?: number;
 }
+
+/**
+ * Heap bytes a held piece costs beyond its payload (the piece object, its Uint8Array and backing store header),
+ * and a held datagram beyond its pieces (the Pending object, its Map entry and key): charged to the memory budget.
+ */
+const PIECE_OVERHEAD_BYTES = 200;
+const DATAGRAM_OVERHEAD_BYTES = 300;
 
 export const DEFAULT_REASSEMBLY_LIMITS: ReassemblyLimits = { timeoutSec: 30, maxDatagrams: 4096, maxBytes: 16 * 1024 * 1024, maxPieces: 256 };
 
@@ -66,7 +75,25 @@ export class FragmentReassembler {
   private heldBytes = 0;
   readonly stats: ReassemblyStats = { fragments: 0, datagrams: 0, expired: 0, evicted: 0, unfinished: 0, inconsistent: 0, overlong: 0, tooManyPieces: 0, oversized: 0 };
 
+  private budget: MemoryBudget | undefined;
+
   constructor(private readonly limits: ReassemblyLimits = DEFAULT_REASSEMBLY_LIMITS) {}
+
+  /**
+   * Charge what is held to the run's memory budget, and let the budget free the oldest datagram (counted as evicted)
+   * when the flows alone cannot bring it back under.
+   */
+  useBudget(budget: MemoryBudget): void {
+    this.budget = budget;
+    budget.register({
+      name: 'fragments',
+      relieve: () => {
+        if (this.pending.size === 0) return false;
+        this.evictOldest();
+        return true;
+      },
+    });
+  }
 
   /**
    * Add one fragment. `payload` is copied. Returns the datagram's payload when this fragment completes it.
@@ -82,6 +109,7 @@ export class FragmentReassembler {
       }
       d = { key, firstSeen: nowSec, pieces: [], total: -1, bytes: 0, frameLen: 0, headerLen: -1 };
       this.pending.set(key, d);
+      this.charge(DATAGRAM_OVERHEAD_BYTES);
     }
     // Kept sorted by offset (binary search, insertion after equal offsets): no re-sort of every piece per fragment.
     const pieces = d.pieces;
@@ -96,6 +124,7 @@ export class FragmentReassembler {
     d.bytes += payload.length;
     d.frameLen += frameLen;
     this.heldBytes += payload.length;
+    this.charge(payload.length + PIECE_OVERHEAD_BYTES);
     if (offset === 0) d.headerLen = headerLen;
     if (pieces.length > (this.limits.maxPieces ?? Infinity)) {
       this.stats.tooManyPieces += pieces.length;
@@ -115,7 +144,10 @@ export class FragmentReassembler {
       }
       d.total = total;
     }
-    if (d.total < 0 || d.headerLen < 0) return undefined;
+    if (d.total < 0 || d.headerLen < 0) {
+      if (this.budget?.over) this.budget.relieve();
+      return undefined;
+    }
     // Complete when the pieces cover [0, total) without a gap. Pieces beyond the end make it inconsistent.
     let covered = 0;
     for (const pc of pieces) {
@@ -167,5 +199,10 @@ export class FragmentReassembler {
   private remove(d: Pending): void {
     this.heldBytes -= d.bytes;
     this.pending.delete(d.key);
+    this.charge(-(d.bytes + d.pieces.length * PIECE_OVERHEAD_BYTES + DATAGRAM_OVERHEAD_BYTES));
+  }
+
+  private charge(bytes: number): void {
+    this.budget?.charge(bytes);
   }
 }

@@ -197,6 +197,8 @@ export function afterHandshakePlugin(n = DEFAULT_SPLT_PACKETS): FlowPlugin<State
   ];
   return {
     name: 'after-handshake',
+    // Measured (docs/memory.md): its packet statistics, SPLT arrays and record walkers.
+    flowBytes: 1300 + 16 * n,
     columns,
     init(flow: Flow, p: DecodedPacket): State {
       const s = new State();

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RecordStage } from '../flow/record.js';
+import { TOMBSTONE_CAPACITY } from '../flow/tombstones.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import type { AddressBook } from './learned-addresses.js';
 import { IpOwnerTable, loadIpLists, type IpLists, type IpOwner } from './ip-lists.js';
@@ -175,6 +176,12 @@ export class AppAttributor implements RecordStage {
   private readonly reason: number;
   private readonly kind: number;
   private readonly continuing = new Map<number, Attribution | null>();
+  /**
+   * Flow ids of evicted records in continuing, oldest first: most evicted flows never come back, so only the
+   * latest TOMBSTONE_CAPACITY are kept (as many as the flow table's tombstones can continue).
+   */
+  private evictedIds: number[] = [];
+  private evictedHead = 0;
   private readonly dns: number;
   private readonly san: number;
   private readonly subject: number;
@@ -241,9 +248,21 @@ export class AppAttributor implements RecordStage {
     }
     if (id < 0 || (this.kind >= 0 && row[this.kind] !== 'final')) return;
     const reason = this.reason >= 0 ? row[this.reason] : undefined;
-    if (reason === 'burst-gap' || reason === 'active') {
+    if (reason === 'burst-gap' || reason === 'active' || reason === 'evicted') {
       this.continuing.set(id, row[at] === null ? null : { app: row[at] as string, host: row[at + 2] as string | null, evidence: row[at + 1] as string, gapNs: row[at + 3] as bigint | null });
+      if (reason === 'evicted') this.rememberEvicted(id);
     } else this.continuing.delete(id);
+  }
+
+  private rememberEvicted(id: number): void {
+    this.evictedIds.push(id);
+    if (this.evictedIds.length - this.evictedHead <= TOMBSTONE_CAPACITY) return;
+    const old = this.evictedIds[this.evictedHead++];
+    this.continuing.delete(old);
+    if (this.evictedHead >= 4096 && this.evictedHead * 2 >= this.evictedIds.length) {
+      this.evictedIds = this.evictedIds.slice(this.evictedHead);
+      this.evictedHead = 0;
+    }
   }
 
   /** Learn from a flow named first-hand (with `learn`), or name a flow that has no name from its server address. */

@@ -30,6 +30,7 @@ function fromPacket(p: DecodedPacket): DeviceState | null {
 
 export const deviceAppPlugin: FlowPlugin<DeviceState | null> = {
   name: 'device',
+  flowBytes: 60,
   columns: DEVICE_COLUMNS,
   init(_flow: Flow, p: DecodedPacket): DeviceState | null {
     return fromPacket(p);

@@ -34,6 +34,8 @@ export function sequencePlugin(n = DEFAULT_SPLT_PACKETS): FlowPlugin<SpltState> 
   const LAST = 2 * n + 1;
   return {
     name: 'splt',
+    // Measured (docs/memory.md): the state object and its slab share of 2n + 2 doubles.
+    flowBytes: 110 + 16 * n,
     columns,
     init(): SpltState {
       const v = alloc();
@@ -140,14 +142,21 @@ export function byteDistPlugin(cap = DEFAULT_BYTE_DIST_BYTES): FlowPlugin<ByteDi
   const noCounts: Counts = wide ? new Int32Array(512) : new Uint16Array(512);
   return {
     name: 'byte-dist',
+    // The counts (512 of 2 or 4 bytes) are charged when the first payload byte comes (Flow.heldBytes).
+    flowBytes: 60,
     columns,
     init: () => new ByteDistState(),
-    update(s: ByteDistState, _flow: Flow, p: DecodedPacket, dir: Direction): boolean {
+    update(s: ByteDistState, flow: Flow, p: DecodedPacket, dir: Direction): boolean {
       const counted = dir === 0 ? s.fwdTotal : s.bwdTotal;
       const start = p.payloadOffset;
       const end = Math.min(start + p.payloadLen, p.capturedEnd, start + cap - counted);
       if (end > start) {
-        countBytes((s.counts ??= newCounts()), p.data, start, end, dir << 8);
+        let counts = s.counts;
+        if (counts === null) {
+          counts = s.counts = newCounts();
+          flow.heldBytes += counts.byteLength;
+        }
+        countBytes(counts, p.data, start, end, dir << 8);
         if (dir === 0) s.fwdTotal += end - start;
         else s.bwdTotal += end - start;
       }

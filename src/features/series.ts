@@ -133,6 +133,8 @@ export function seriesPlugin(): FlowPlugin<SeriesState> {
   ];
   return {
     name: 'series',
+    // Measured (docs/memory.md): the step accumulators of 128 steps.
+    flowBytes: 3700,
     columns,
     init: () => new SeriesState(),
     update(s: SeriesState, _flow: Flow, p: DecodedPacket, dir: Direction, len: number): boolean {

@@ -54,6 +54,7 @@ function columns(): ColumnDef[] {
 
 export const tcpStatsPlugin: FlowPlugin<TcpState | null> = {
   name: 'tcp',
+  flowBytes: 290,
   columns: columns(),
   init(flow: Flow): TcpState | null {
     if (flow.proto !== IPPROTO.TCP) return null;

@@ -1,4 +1,5 @@
 import type { DecodedPacket } from '../decode/packet.js';
+import type { MemoryBudget } from '../common/memory-budget.js';
 import type { CellValue, ColumnDef } from './schema.js';
 
 /** Which bytes of a packet count as its length (the accounting modes nfstream offers). */
@@ -89,9 +90,16 @@ export class Flow {
    * longer calls it. Only the first SETTLE_BITS plugins have a bit; later ones are always called.
    */
   settled = 0;
+  /**
+   * Bytes this flow's plugins hold beyond their fixed state (stream reassembly buffers, byte counts, DNS name
+   * lists): a plugin that allocates or frees such a buffer adds or subtracts its size here, and the table charges
+   * the change to the memory budget after the plugin's update.
+   */
+  heldBytes = 0;
 
   constructor(
-    readonly hash: number,
+    /** The keyed flow hash; changes only when the table takes a new key (FlowTable.rekey). */
+    public hash: number,
     readonly flowId: number,
     readonly segment: number,
     nPlugins: number,
@@ -113,6 +121,11 @@ export class Flow {
 export interface FlowPlugin<S = unknown> {
   readonly name: string;
   readonly columns: readonly ColumnDef[];
+  /**
+   * The bytes of this plugin's fixed state per flow, measured (docs/memory.md): the flow table charges it to the
+   * memory budget for every flow. Buffers that grow with the input are charged through Flow.heldBytes instead.
+   */
+  readonly flowBytes?: number;
   init(flow: Flow, p: DecodedPacket): S;
   /**
    * Return true when this flow's features are complete for this plugin (the first N packets seen, the handshake
@@ -140,4 +153,9 @@ export interface FlowPlugin<S = unknown> {
   shares?(p: DecodedPacket): boolean;
   /** A shared packet of a flow another shard meters (see `shares`); `p.t` is on this meter's time base. */
   observe?(p: DecodedPacket): void;
+  /**
+   * The run's memory budget, for a plugin with capture-wide state that grows with the input (the DNS name map): it
+   * charges what it holds and registers a reliever that forgets its oldest entries.
+   */
+  useBudget?(budget: MemoryBudget): void;
 }

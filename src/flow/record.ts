@@ -6,9 +6,9 @@ import type { FlowTable, RecordKind } from './table.js';
 /** Columns every flow record has, before the plugins' columns. */
 export const CORE_COLUMNS = defineColumns([
   { name: 'flow_id', type: 'int', unit: '', identifier: true, description: 'Flow number in this run, from 1. Segments of one connection split by the active timeout, and its status records, share it.' },
-  { name: 'segment', type: 'int', unit: '', description: '0 for the first record of a connection; n after n splits (active timeout, --burst-gap).' },
+  { name: 'segment', type: 'int', unit: '', description: '0 for the first record of a connection; n after n splits (active timeout, --burst-gap, a packet after the flow was evicted).' },
   { name: 'record_kind', type: 'string', unit: '', description: '"final" when the flow (segment) ended; "status" for an interim record of a live flow (--status-interval), with counters so far.' },
-  { name: 'expiry_reason', type: 'string', unit: '', description: 'Why the record was written: idle, active, burst-gap (silence of --burst-gap; the flow goes on as the next segment), tcp-fin (FIN both ways + grace), tcp-rst (RST + grace), tcp-new-syn (a new SYN reused the ports), evicted (the flow table was full: --max-flows; the longest-idle flow goes first), end-of-input, status.' },
+  { name: 'expiry_reason', type: 'string', unit: '', description: 'Why the record was written: idle, active, burst-gap (silence of --burst-gap; the flow goes on as the next segment), tcp-fin (FIN both ways + grace), tcp-rst (RST + grace), tcp-new-syn (a new SYN reused the ports), evicted (the memory budget was reached, --memory or --max-flows: the longest-idle flow goes first, and a later packet of it continues as the next segment), end-of-input, status.' },
   { name: 'first_seen_ns', type: 'int64', unit: 'ns', identifier: true, description: 'Timestamp of the first packet, nanoseconds since the Unix epoch, at the capture\'s full resolution.' },
   { name: 'last_seen_ns', type: 'int64', unit: 'ns', identifier: true, description: 'Timestamp of the latest packet (the largest timestamp seen in the flow).' },
   { name: 'duration_ns', type: 'int', unit: 'ns', description: 'last_seen_ns - first_seen_ns.' },

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import type { MemoryBudget } from '../common/memory-budget.js';
 import { type DecodedPacket, IPPROTO, TcpFlag } from '../decode/packet.js';
 import { type Direction, type ExpiryReason, Flow, type FlowPlugin, type InitiatorRule, LENGTH_MODES, type LengthMode, SETTLE_BITS, packetLength } from './flow.js';
+import { type Evicted, TOMBSTONE_CAPACITY, TOMBSTONE_ENTRY_BYTES, Tombstones, tombstoneCapacity } from './tombstones.js';
 
 export interface FlowTableOptions {
   /** A flow silent for this long ends (seconds). nfstream and Linux conntrack use 120 s. */
@@ -22,9 +24,9 @@ export interface FlowTableOptions {
   /** Include the VLAN ids in the flow key (as nfstream does). */
   vlanInKey: boolean;
   /**
-   * Flows held at once (default: no bound). Full, a new flow first evicts the longest-idle one, written with
-   * expiry_reason `evicted` and counted (Suricata's flow.memcap does the same): memory stays bounded whatever the
-   * input, and every packet is in some record; a later packet of an evicted flow starts a new record.
+   * Flows held at once (default: no bound but the memory budget's). Full, a new flow first evicts the longest-idle
+   * one, written with expiry_reason `evicted` and counted, as when the memory budget is reached; a later packet of
+   * an evicted flow continues it as the next segment (tombstones.ts), so every packet is in some record.
    */
   maxFlows?: number;
 }
@@ -37,9 +39,21 @@ export const DEFAULT_FLOW_OPTIONS: FlowTableOptions = {
   statusIntervalSec: 0,
   lengthMode: 'ip',
   vlanInKey: true,
-  // About 2.4 KB a flow with every default feature group (measured: 500,000 flows, 1.2 GB): under 1 GiB.
-  maxFlows: 400_000,
 };
+
+/**
+ * The flow table's own bytes per flow, measured with no feature group but the packet statistics (docs/memory.md):
+ * the Flow object, its slots array, its packet statistics, its share of the bucket array. The plugins' fixed state
+ * (FlowPlugin.flowBytes) and what they hold (Flow.heldBytes) come on top.
+ */
+export const FLOW_BASE_BYTES = 1100;
+
+/**
+ * Bucket chain length past which the table takes a new hash key and rehashes every flow. With a keyed hash and a
+ * load of at most 1 a chain this long does not happen by chance (expected longest chain about 10 at a million
+ * flows); an input that makes one has found the key or a weakness of the mix, and a new key undoes it.
+ */
+export const MAX_CHAIN = 48;
 
 /**
  * The options a FlowTable accepts: every duration a finite number of seconds >= 0 (Infinity only for timeouts that
@@ -132,8 +146,19 @@ export class FlowTable {
   scanOnAdd = true;
   /** Packets whose timestamp is earlier than an earlier packet's (capture-wide). */
   outOfOrder = 0;
-  /** Flows written early (expiry_reason evicted) because the table held maxFlows. */
+  /** Flows written early (expiry_reason evicted): the memory budget or maxFlows was reached. */
   evicted = 0;
+  /** Times a bucket chain passed MAX_CHAIN and the table took a new hash key. */
+  rekeys = 0;
+  /** Packet count at the last rekey: at most one rekey per `active` packets, so rehashing stays amortised O(1). */
+  private rekeyedAt = -Infinity;
+  /** Bytes charged to the budget for each flow: FLOW_BASE_BYTES and every plugin's flowBytes. */
+  readonly flowBytes: number;
+  /** Evicted flows a later packet may continue (allocated at the first eviction). */
+  private tombstones: Tombstones | null = null;
+  private readonly tombstoneCapacity: number;
+  /** The flow being updated: never the one evicted to make room. */
+  private current: Flow | null = null;
 
   /** Calls every plugin's update; see makeDispatch. */
   private readonly dispatch: (flow: Flow, p: DecodedPacket, dir: Direction, len: number) => void;
@@ -142,14 +167,25 @@ export class FlowTable {
    * capture of computed client addresses could put every flow in one bucket chain (60,000 such SYNs took 123 s
    * against 0.8 s). Chosen per table from the system's random source; nothing outside the table sees it.
    */
-  private readonly hashKey = randomBytes(4).readUInt32LE(0) | 1;
+  private hashKey = randomBytes(4).readUInt32LE(0) | 1;
 
+  /**
+   * `budget`: the run's memory budget (memory-budget.ts). The table charges every flow and what its plugins hold,
+   * and registers itself as the first reliever: over the budget, the longest-idle flows are written early.
+   */
   constructor(
     readonly plugins: readonly FlowPlugin[],
     private readonly sink: FlowSink,
     readonly opts: FlowTableOptions = DEFAULT_FLOW_OPTIONS,
+    private readonly budget?: MemoryBudget,
   ) {
     checkFlowOptions(opts);
+    this.flowBytes = FLOW_BASE_BYTES + plugins.reduce((n, p) => n + (p.flowBytes ?? 0), 0);
+    budget?.register({ name: 'flows', relieve: () => this.evictOne() });
+    // The tombstones are reserved in the budget now (allocated at the first eviction), so that the first eviction
+    // does not take a step past the limit.
+    this.tombstoneCapacity = budget === undefined ? TOMBSTONE_CAPACITY : tombstoneCapacity(budget.limitBytes);
+    budget?.charge(this.tombstoneCapacity * TOMBSTONE_ENTRY_BYTES);
     this.dispatch = makeDispatch(plugins);
     this.idleNs = opts.idleTimeoutSec * 1e9;
     this.activeNs = opts.activeTimeoutSec * 1e9;
@@ -190,6 +226,7 @@ export class FlowTable {
   private rebase(p: DecodedPacket): void {
     const delta = (p.tsSec - this.baseSec) * 1e9;
     for (const plugin of this.plugins) plugin.rebase?.(delta);
+    this.tombstones?.shift(delta);
     this.baseSec = p.tsSec;
     p.t = p.tsNsec;
     this.clock = p.t;
@@ -219,7 +256,9 @@ export class FlowTable {
 
     let flow = this.buckets[h & this.mask];
     let dir: Direction = 0;
+    let chain = 0;
     while (flow !== null) {
+      chain++;
       if (flow.proto === p.proto && flow.vlan === vlan && flow.ipVersion === p.ipVersion) {
         if (flow.cPort === p.srcPort && flow.sPort === p.dstPort && flow.c3 === p.src3 && flow.s3 === p.dst3 && flow.c2 === p.src2 && flow.s2 === p.dst2 && flow.c1 === p.src1 && flow.s1 === p.dst1 && flow.c0 === p.src0 && flow.s0 === p.dst0) {
           dir = 0;
@@ -252,12 +291,12 @@ export class FlowTable {
       }
     }
     if (flow === null) {
-      if (this.active >= (this.opts.maxFlows ?? Infinity) && this.lruHead !== null) {
-        this.evicted++;
-        this.expire(this.lruHead, 'evicted');
-      }
-      flow = this.create(h, p, t, vlan, null);
+      if (this.active >= (this.opts.maxFlows ?? Infinity)) this.evictOne();
+      // A packet of a flow evicted a moment ago continues it (not a new SYN: that is a new connection).
+      const evicted = this.tombstones !== null && !pureSyn ? this.tombstones.take(h, p, vlan, t, this.idleNs) : undefined;
+      flow = this.create(h, p, t, vlan, evicted ?? null);
       dir = p.src3 === flow.c3 && p.srcPort === flow.cPort && p.src0 === flow.c0 && p.src1 === flow.c1 && p.src2 === flow.c2 ? 0 : 1;
+      if (chain > MAX_CHAIN && this.packets - this.rekeyedAt > this.active) this.rekey();
     } else this.touch(flow);
 
     const len = packetLength(p, this.opts.lengthMode);
@@ -274,9 +313,62 @@ export class FlowTable {
     }
     if (p.truncated) flow.truncated++;
     if (p.reassembled) flow.reassembled++;
+    const held = flow.heldBytes;
     this.dispatch(flow, p, dir, len);
 
     if (isTcp) this.tcpState(flow, p, dir, t, pureSyn);
+    const budget = this.budget;
+    if (budget !== undefined) {
+      if (flow.heldBytes !== held) budget.charge(flow.heldBytes - held);
+      if (budget.used > budget.limitBytes) {
+        this.current = flow;
+        budget.relieve();
+        this.current = null;
+      }
+    }
+  }
+
+  /**
+   * Write the longest-idle flow early (expiry_reason evicted), remember it for a continuation, and count it; never
+   * the flow being updated. Returns false when there is nothing to evict. The flow table's Reliever.
+   */
+  private evictOne(): boolean {
+    let victim = this.lruHead;
+    if (victim !== null && victim === this.current) victim = victim.lruNext;
+    if (victim === null) return false;
+    this.tombstones ??= new Tombstones(this.tombstoneCapacity);
+    this.evicted++;
+    this.tombstones.remember(victim);
+    this.expire(victim, 'evicted');
+    return true;
+  }
+
+  /** Evicted flows a later packet continued as their next segment. */
+  get continued(): number {
+    return this.tombstones?.continued ?? 0;
+  }
+
+  /**
+   * A bucket chain passed MAX_CHAIN: take a new key and rehash every flow, so that the input that aimed at one chain no longer does.
+   * Tombstones keep their old slots; a continuation missed because of it becomes a new flow (its packets still
+   * in a record).
+   */
+  private rekey(): void {
+    this.rekeys++;
+    this.rekeyedAt = this.packets;
+    this.hashKey = randomBytes(4).readUInt32LE(0) | 1;
+    const old = this.buckets;
+    this.buckets = new Array<Flow | null>(old.length).fill(null);
+    for (let head of old) {
+      while (head !== null) {
+        const next = head.nextInBucket;
+        head.hash = flowKeyHash(head, this.hashKey);
+        const b = head.hash & this.mask;
+        head.nextInBucket = this.buckets[b];
+        this.buckets[b] = head;
+        head = next;
+      }
+    }
   }
 
   private tcpState(flow: Flow, p: DecodedPacket, dir: Direction, t: number, pureSyn: boolean): void {
@@ -304,7 +396,7 @@ export class FlowTable {
     this.closing.push({ flow, due: flow.closeDeadline });
   }
 
-  private create(h: number, p: DecodedPacket, t: number, vlan: number, continues: Flow | null): Flow {
+  private create(h: number, p: DecodedPacket, t: number, vlan: number, continues: Evicted | null): Flow {
     const flow = new Flow(h, continues ? continues.flowId : this.takeFlowId(), continues ? continues.segment + 1 : 0, this.plugins.length);
     flow.ipVersion = p.ipVersion;
     flow.proto = p.proto;
@@ -348,6 +440,7 @@ export class FlowTable {
     this.buckets[b] = flow;
     this.lruAppend(flow);
     this.active++;
+    this.budget?.charge(this.flowBytes);
     for (let i = 0; i < this.plugins.length; i++) flow.slots[i] = this.plugins[i].init(flow, p);
     if (this.statusNs > 0) this.status.push({ flow, due: Math.max(t, this.clock) + this.statusNs });
     return flow;
@@ -408,6 +501,7 @@ export class FlowTable {
     for (let i = 0; i < this.plugins.length; i++) this.plugins[i].expire?.(flow.slots[i], flow);
     this.flowsEmitted++;
     this.sink.record(flow, 'final', reason, this);
+    this.budget?.charge(-(this.flowBytes + flow.heldBytes));
   }
 
   /**
@@ -513,6 +607,13 @@ export function flowHash(p: DecodedPacket, vlan: number, withPorts: boolean, key
   const hs = endpointHash(p.src0, p.src1, p.src2, p.src3, withPorts ? p.srcPort : 0, key);
   const hd = endpointHash(p.dst0, p.dst1, p.dst2, p.dst3, withPorts ? p.dstPort : 0, key);
   return ((hs + hd) ^ Math.imul(p.proto + 1, 0x9e3779b1) ^ Math.imul(vlan + 1, 0x85ebca6b)) >>> 0;
+}
+
+/** flowHash of a flow's own key (the same value its packets hash to), for rehashing under a new key. */
+function flowKeyHash(f: Flow, key: number): number {
+  const hs = endpointHash(f.c0, f.c1, f.c2, f.c3, f.cPort, key);
+  const hd = endpointHash(f.s0, f.s1, f.s2, f.s3, f.sPort, key);
+  return ((hs + hd) ^ Math.imul(f.proto + 1, 0x9e3779b1) ^ Math.imul(f.vlan + 1, 0x85ebca6b)) >>> 0;
 }
 
 /**

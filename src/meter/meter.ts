@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { DEFAULT_MEMORY_MB, MemoryBudget } from '../common/memory-budget.js';
 import { Decoder, type DecoderOptions } from '../decode/decoder.js';
 import type { ReassemblyStats } from '../decode/fragments.js';
 import { type FilterOptions, PacketFilter } from '../filter/filter.js';
@@ -27,6 +28,11 @@ export function flowColumns(plugins: readonly FlowPlugin[] = DEFAULT_PLUGINS, wi
 
 export interface ExtractOptions {
   flow?: Partial<FlowTableOptions>;
+  /**
+   * The memory budget, MiB (default DEFAULT_MEMORY_MB; Infinity for none), shared by the flow table, the plugins'
+   * buffers, fragment buffers and the DNS name map (common/memory-budget.ts). A sharded run gives each shard its share.
+   */
+  memoryMiB?: number;
   /** Packet filter; when absent every IP packet is metered (non-IP and malformed frames never form flows). */
   filter?: FilterOptions;
   plugins?: readonly FlowPlugin[];
@@ -79,8 +85,14 @@ export interface ExtractSummary {
   dropped: Record<string, number>;
   fragments: ReassemblyStats;
   outOfOrder: number;
-  /** Flows written early because the flow table was full (--max-flows). */
+  /** Flows written early because the memory budget (--memory) or --max-flows was reached. */
   evicted: number;
+  /** Of the evicted: flows a later packet continued as their next segment. */
+  continued: number;
+  /** What was freed to stay within the memory budget: flows, fragment datagrams, DNS map addresses. */
+  shed: Record<string, number>;
+  /** The most the budget held at once (estimated bytes; summed over shards). */
+  memoryPeakBytes: number;
   /** With app rules: final records by what named their app (app_evidence; "none" for no app). */
   appEvidence?: Record<string, number>;
   errors: number;
@@ -99,8 +111,11 @@ export interface MeterCounts {
   dropped: Map<string, number>;
   fragments: ReassemblyStats;
   outOfOrder: number;
-  /** Flows evicted because the table was full (FlowTableOptions.maxFlows). */
+  /** Flows evicted because the table was full (the memory budget or FlowTableOptions.maxFlows). */
   evicted: number;
+  continued: number;
+  shed: Record<string, number>;
+  memoryPeakBytes: number;
   /** With app rules: final records by app_evidence ("" for none). */
   appEvidence: Map<string, number>;
 }
@@ -128,10 +143,14 @@ export class FlowMeter {
   private seenActivity = -1;
   private quietSinceMs = 0;
   private quietClock = 0;
+  /** The memory budget (undefined with memoryMiB Infinity). */
+  readonly budget: MemoryBudget | undefined;
 
   constructor(name: string, onRow: (row: CellValue[]) => void, opts: ExtractOptions = {}) {
     const plugins = opts.plugins ?? flowPlugins();
     this.decoder = new Decoder(opts.decoder);
+    const mib = opts.memoryMiB ?? DEFAULT_MEMORY_MB;
+    this.budget = Number.isFinite(mib) ? MemoryBudget.ofMiB(mib) : undefined;
     this.filter = opts.filter ? new PacketFilter(opts.filter) : undefined;
     this.observers = plugins.filter((p) => p.observe !== undefined);
     const stageFactories: RecordStageFactory[] = [...(opts.apps ? [(before: readonly ColumnDef[]) => new AppAttributor(opts.apps!, before, opts.addresses ?? (opts.learnAddresses ? new AddressBook() : undefined), opts.learnAddresses === true)] : []), ...(opts.stages ?? [])];
@@ -168,7 +187,12 @@ export class FlowMeter {
         onRow(row);
       },
     };
-    this.table = new FlowTable(plugins, sink, { ...DEFAULT_FLOW_OPTIONS, ...opts.flow });
+    // The table registers first: over the budget, flows are written early before fragments or DNS answers go.
+    this.table = new FlowTable(plugins, sink, { ...DEFAULT_FLOW_OPTIONS, ...opts.flow }, this.budget);
+    if (this.budget !== undefined) {
+      this.decoder.reassembler.useBudget(this.budget);
+      for (const p of plugins) p.useBudget?.(this.budget);
+    }
   }
 
   /** A PCAPdroid uid mapping of the capture (pcapng), for the device_app columns of the uid's flows. */
@@ -235,7 +259,7 @@ export class FlowMeter {
     const dropped = new Map(this.dropped);
     if (this.filter !== undefined) for (const [k, v] of this.filter.dropped) dropped.set(k, v);
     if (lost > 0) dropped.set('fragment-not-reassembled', lost);
-    return { metered: this.metered, records: this.records, flows: this.finals, byProto: this.byProto, dropped, fragments: { ...fr }, outOfOrder: this.table.outOfOrder, evicted: this.table.evicted, appEvidence: new Map(this.appEvidence) };
+    return { metered: this.metered, records: this.records, flows: this.finals, byProto: this.byProto, dropped, fragments: { ...fr }, outOfOrder: this.table.outOfOrder, evicted: this.table.evicted, continued: this.table.continued, shed: { ...this.budget?.shed }, memoryPeakBytes: this.budget?.peak ?? 0, appEvidence: new Map(this.appEvidence) };
   }
 
   status(): MeterStatus {
@@ -265,6 +289,9 @@ export function summarize(name: string, read: ReadResult, counts: MeterCounts, e
     fragments: counts.fragments,
     outOfOrder: counts.outOfOrder,
     evicted: counts.evicted,
+    continued: counts.continued,
+    shed: counts.shed,
+    memoryPeakBytes: counts.memoryPeakBytes,
     ...(counts.appEvidence.size > 0 ? { appEvidence: Object.fromEntries([...counts.appEvidence.entries()].sort((a, b) => b[1] - a[1])) } : {}),
     errors,
     warnings,

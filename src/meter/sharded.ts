@@ -1,3 +1,4 @@
+import { DEFAULT_MEMORY_MB } from '../common/memory-budget.js';
 import type { WriterSettings } from '../output/writers.js';
 import type { Readable } from 'node:stream';
 import type { Worker } from 'node:worker_threads';
@@ -44,6 +45,8 @@ import { type ExtractOptions, type ExtractSummary, type MeterCounts, type MeterS
 export interface ShardedOptions {
   plugins?: PluginOptions;
   flow?: Partial<FlowTableOptions>;
+  /** The run's memory budget, MiB (ExtractOptions.memoryMiB); each shard holds its share. */
+  memoryMiB?: number;
   filter?: FilterOptions;
   decoder?: DecoderOptions;
   apps?: AppRules;
@@ -250,9 +253,10 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
   const sharing = flowPlugins(options.plugins).filter((p) => p.shares !== undefined);
   const modules = pluginModules(options.plugins);
   const shards = Array.from({ length: n }, (_, shard) => {
-    // One bound for the run: each shard holds its share of maxFlows.
+    // One bound for the run: each shard holds its share of maxFlows and of the memory budget.
     const max = options.flow?.maxFlows;
-    const own = max === undefined ? options : { ...options, flow: { ...options.flow, maxFlows: Math.max(1, Math.floor(max / n)) } };
+    const mib = options.memoryMiB ?? DEFAULT_MEMORY_MB;
+    const own = { ...options, memoryMiB: mib / n, ...(max === undefined ? {} : { flow: { ...options.flow, maxFlows: Math.max(1, Math.floor(max / n)) } }) };
     const init: ShardInit = { name, shard, shards: n, options: own, modules, rowsPerMessage };
     return new Shard(startModuleWorker(import.meta.url, 'shard-worker', init), onRows, onText, onAck, () => {
       if (onStatus === undefined) return;
@@ -393,7 +397,7 @@ function mergeCounts(all: Array<(ShardMessage & { type: 'done' })['counts']>): M
   const byProto = new Float64Array(256);
   const dropped = new Map<string, number>();
   const appEvidence = new Map<string, number>();
-  const out: MeterCounts = { metered: 0, records: 0, flows: 0, byProto, dropped, fragments: { ...all[0].fragments }, outOfOrder: 0, evicted: 0, appEvidence };
+  const out: MeterCounts = { metered: 0, records: 0, flows: 0, byProto, dropped, fragments: { ...all[0].fragments }, outOfOrder: 0, evicted: 0, continued: 0, shed: {}, memoryPeakBytes: 0, appEvidence };
   for (const k of Object.keys(out.fragments) as Array<keyof MeterCounts['fragments']>) out.fragments[k] = 0;
   for (const c of all) {
     out.metered += c.metered;
@@ -401,6 +405,9 @@ function mergeCounts(all: Array<(ShardMessage & { type: 'done' })['counts']>): M
     out.flows += c.flows;
     out.outOfOrder += c.outOfOrder;
     out.evicted += c.evicted;
+    out.continued += c.continued;
+    out.memoryPeakBytes += c.memoryPeakBytes;
+    for (const [k, v] of Object.entries(c.shed)) out.shed[k] = (out.shed[k] ?? 0) + v;
     for (let i = 0; i < 256; i++) byProto[i] += c.byProto[i];
     for (const [k, v] of c.dropped) dropped.set(k, (dropped.get(k) ?? 0) + v);
     for (const [k, v] of c.appEvidence) appEvidence.set(k, (appEvidence.get(k) ?? 0) + v);

@@ -41,3 +41,21 @@ describe('DNS name map under a flood', () => {
     assert.ok(Math.min(...ratios) < 4, `evicting answers cost ${ratios.map((r) => r.toFixed(1)).join(', ')}x the filling ones`);
   });
 });
+
+describe('DNS name map in the memory budget', () => {
+  it('charges what it holds, and the budget forgets its oldest addresses when over', async () => {
+    const { MemoryBudget } = await import('../../src/common/memory-budget.js');
+    const budget = new MemoryBudget(1024 * 1024);
+    const map = new DnsNameMap();
+    map.useBudget(budget);
+    fill(map, 20_000);
+    // About 120 + 10 bytes an address and 60 + 12 an answer: 20,000 of them are over 1 MiB.
+    assert.ok(budget.used > 1024 * 1024, `${budget.used} charged`);
+    budget.relieve();
+    assert.ok(budget.used <= 1024 * 1024);
+    assert.equal(budget.shed.dns, 20_000 - map.size);
+    assert.ok(map.size > 4000 && map.size < 20_000, `${map.size} kept`);
+    assert.equal(map.lookup('10.0.0.1', 1e9), undefined, 'the oldest went');
+    assert.equal(map.lookup(`10.0.${(19_999 >> 8) & 255}.${19_999 & 255}`, 1e9), 'h19999.example');
+  });
+});

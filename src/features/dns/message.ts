@@ -1,3 +1,4 @@
+import type { MemoryBudget } from '../../common/memory-budget.js';
 import { ipv4Text, ipv6Text } from '../../common/addr.js';
 
 /**
@@ -164,29 +165,60 @@ export class DnsNameMap {
   private order: string[] = [];
   private head = 0;
 
+  private budget: MemoryBudget | undefined;
+
   constructor(private readonly maxAddresses = 200_000) {}
+
+  /**
+   * Charge what the map holds to the run's memory budget, and let the budget forget the oldest addresses when the
+   * flows alone cannot bring it back under (a later flow to such an address has no dns_host).
+   */
+  useBudget(budget: MemoryBudget): void {
+    this.budget = budget;
+    budget.register({
+      name: 'dns',
+      relieve: () => {
+        if (this.byAddr.size === 0) return false;
+        this.evictOldest();
+        return true;
+      },
+    });
+  }
+
+  private evictOldest(): void {
+    const addr = this.order[this.head];
+    const list = this.byAddr.get(addr);
+    if (list !== undefined && this.budget !== undefined) {
+      let bytes = addrBytes(addr);
+      for (const e of list) bytes += entryBytes(e.name);
+      this.budget.charge(-bytes);
+    }
+    this.byAddr.delete(addr);
+    this.head++;
+    // Drop the evicted prefix now and then: amortised O(1), the queue at most twice the map.
+    if (this.head >= 4096 && this.head * 2 >= this.order.length) {
+      this.order = this.order.slice(this.head);
+      this.head = 0;
+    }
+  }
 
   /** Record that `addr` was given as an answer for `name` (the name the client asked for) at time t (relative ns). */
   add(addr: string, name: string, t: number): void {
     let list = this.byAddr.get(addr);
     if (list === undefined) {
-      if (this.byAddr.size >= this.maxAddresses) {
-        this.byAddr.delete(this.order[this.head]);
-        this.head++;
-        // Drop the evicted prefix now and then: amortised O(1), the queue at most twice the map.
-        if (this.head >= 4096 && this.head * 2 >= this.order.length) {
-          this.order = this.order.slice(this.head);
-          this.head = 0;
-        }
-      }
+      if (this.byAddr.size >= this.maxAddresses) this.evictOldest();
       list = [];
       this.byAddr.set(addr, list);
       this.order.push(addr);
+      this.budget?.charge(addrBytes(addr));
     }
     const last = list[list.length - 1];
     if (last !== undefined && last.name === name) last.t = Math.max(last.t, t);
-    else list.push({ t, name });
-    if (list.length > 16) list.shift();
+    else {
+      list.push({ t, name });
+      this.budget?.charge(entryBytes(name));
+      if (list.length > 16) this.budget?.charge(-entryBytes(list.shift()!.name));
+    }
   }
 
   /** The name of the latest answer for `addr` at or before time t, if any. */
@@ -207,6 +239,10 @@ export class DnsNameMap {
     for (const list of this.byAddr.values()) for (const e of list) e.t -= deltaNs;
   }
 }
+
+/** Heap bytes of one address in the map (its string, Map entry, list and order slot) and of one answer entry. */
+const addrBytes = (addr: string): number => 120 + addr.length;
+const entryBytes = (name: string): number => 60 + name.length;
 
 /** Feed a response's answers into the map: every address (through CNAME chains) maps to the question's name. */
 export function learnAnswers(map: DnsNameMap, msg: DnsMessage, t: number): void {

@@ -1,3 +1,4 @@
+import type { MemoryBudget } from '../../common/memory-budget.js';
 import { addrText } from '../../common/addr.js';
 import { type DecodedPacket, IPPROTO } from '../../decode/packet.js';
 import type { Direction, Flow, FlowPlugin } from '../../flow/flow.js';
@@ -34,9 +35,20 @@ const C = columnIndex(COLUMNS);
  */
 export const DNS_LIST_MAX = 1024;
 
-function addUnique(set: Set<string> | undefined, v: string): Set<string> {
-  const s = set ?? new Set<string>();
-  if (s.size < DNS_LIST_MAX) s.add(v);
+/** Heap bytes of a list's Set and of one of its strings (charged to the flow's heldBytes, so to the budget). */
+const SET_BYTES = 150;
+const itemBytes = (v: string): number => 40 + v.length;
+
+function addUnique(flow: Flow, set: Set<string> | undefined, v: string): Set<string> {
+  let s = set;
+  if (s === undefined) {
+    s = new Set<string>();
+    flow.heldBytes += SET_BYTES;
+  }
+  if (s.size < DNS_LIST_MAX && !s.has(v)) {
+    s.add(v);
+    flow.heldBytes += itemBytes(v);
+  }
   return s;
 }
 
@@ -78,6 +90,8 @@ export type DnsPlugin = FlowPlugin<DnsState> & {
 export function dnsPlugin(map = new DnsNameMap()): DnsPlugin {
   return {
     name: 'dns',
+    // Most flows share one empty state; a DNS flow's name lists are charged as they grow (Flow.heldBytes).
+    flowBytes: 15,
     columns: COLUMNS,
     map,
     init(flow: Flow, p: DecodedPacket): DnsState {
@@ -91,7 +105,7 @@ export function dnsPlugin(map = new DnsNameMap()): DnsPlugin {
     },
     update(s: DnsState, flow: Flow, p: DecodedPacket, _dir: Direction): boolean | void {
       if (flow.sPort !== 53 && flow.cPort !== 53) return true;
-      forEachDnsMessage(p, (start, end, complete) => this.one(s, p, start, end, complete));
+      forEachDnsMessage(p, (start, end, complete) => this.one(s, flow, p, start, end, complete));
     },
     rebase(deltaNs: number): void {
       map.shift(deltaNs);
@@ -106,16 +120,19 @@ export function dnsPlugin(map = new DnsNameMap()): DnsPlugin {
         if (msg !== undefined) learnAnswers(map, msg, p.t);
       });
     },
-    one(s: DnsState, p: DecodedPacket, start: number, end: number, complete: boolean): void {
+    useBudget(budget: MemoryBudget): void {
+      map.useBudget(budget);
+    },
+    one(s: DnsState, flow: Flow, p: DecodedPacket, start: number, end: number, complete: boolean): void {
       const msg = parseDns(p.data, start, end, complete);
       if (msg === undefined) return;
       s.messages++;
-      for (const q of msg.questions) s.queries = addUnique(s.queries, q.name);
+      for (const q of msg.questions) s.queries = addUnique(flow, s.queries, q.name);
       if (!msg.response) return;
       if (s.rcode < 0) s.rcode = msg.rcode;
       for (const a of msg.answers) {
-        if (a.type === DNS_TYPE.CNAME) s.cnames = addUnique(s.cnames, a.data);
-        else if (a.type === DNS_TYPE.A || a.type === DNS_TYPE.AAAA) s.addrs = addUnique(s.addrs, a.data);
+        if (a.type === DNS_TYPE.CNAME) s.cnames = addUnique(flow, s.cnames, a.data);
+        else if (a.type === DNS_TYPE.A || a.type === DNS_TYPE.AAAA) s.addrs = addUnique(flow, s.addrs, a.data);
       }
       learnAnswers(map, msg, p.t);
     },
@@ -127,5 +144,5 @@ export function dnsPlugin(map = new DnsNameMap()): DnsPlugin {
       row[at + C.dns_rcode] = s.rcode;
       row[at + C.dns_messages] = s.messages;
     },
-  } as DnsPlugin & { one(s: DnsState, p: DecodedPacket, start: number, end: number, complete: boolean): void };
+  } as DnsPlugin & { one(s: DnsState, flow: Flow, p: DecodedPacket, start: number, end: number, complete: boolean): void };
 }

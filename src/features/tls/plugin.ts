@@ -164,6 +164,8 @@ function clientKeyLength(s: TlsState): number {
  */
 export const tlsPlugin: FlowPlugin<TlsState | null> = {
   name: 'tls',
+  // The state object; its streams and their buffers are charged as they are made and grow (Flow.heldBytes).
+  flowBytes: 370,
   columns: COLUMNS,
   init(flow: Flow): TlsState | null {
     if (flow.proto === IPPROTO.TCP) return new TlsState();
@@ -184,9 +186,17 @@ export const tlsPlugin: FlowPlugin<TlsState | null> = {
         if (quicVersion(p.data, p.payloadOffset, Math.min(p.payloadOffset + p.payloadLen, p.capturedEnd)) === 0) return s.udpSeen >= QUIC_PACKETS_LOOKED_AT;
         s.quic = new QuicState();
       }
-      return quicUpdate(s, s.quic, p, dir);
+      const q = s.quic;
+      const held = q.crypto[0].held + q.crypto[1].held;
+      const settled = quicUpdate(s, q, p, dir);
+      flow.heldBytes += q.crypto[0].held + q.crypto[1].held - held;
+      return settled;
     }
-    const st = (s.streams[dir] ??= new TlsStream(flow.sPort));
+    let st = s.streams[dir];
+    if (st === undefined) {
+      st = s.streams[dir] = new TlsStream(flow.sPort);
+      flow.heldBytes += st.heldBytes;
+    }
     if (!st.done) {
       if (p.tcpFlags & TcpFlag.SYN) {
         st.setInitialSeq(p.tcpSeq + 1);
@@ -194,8 +204,14 @@ export const tlsPlugin: FlowPlugin<TlsState | null> = {
       }
       const end = Math.min(p.payloadOffset + p.payloadLen, p.capturedEnd);
       if (end <= p.payloadOffset) return false;
+      const held = st.heldBytes;
       for (const m of st.add(p.tcpSeq, p.data.subarray(p.payloadOffset, end))) handle(s, dir, m.type, m.body);
-      if (!st.done) return false;
+      if (!st.done) {
+        flow.heldBytes += st.heldBytes - held;
+        return false;
+      }
+      // Done: the stream and its buffers go (FINISHED stands in).
+      flow.heldBytes -= held;
       if (dir === 0) s.preamble = st.preamble;
       s.streams[dir] = FINISHED;
     }

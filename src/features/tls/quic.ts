@@ -180,15 +180,21 @@ export function cryptoFrames(payload: Uint8Array): Array<{ offset: number; data:
   return out;
 }
 
+/** Heap bytes of a held CRYPTO piece beyond its data (the object, the Uint8Array and its store). */
+const PIECE_OVERHEAD_BYTES = 160;
+
 /** CRYPTO stream bytes of one direction put in order; returns the first handshake message once it is complete. */
 export class CryptoStream {
   private buf = new Uint8Array(0);
   private pieces: Array<{ offset: number; data: Uint8Array }> = [];
   done = false;
+  /** Bytes held (pieces with their overhead, the assembly buffer), for the memory budget. */
+  held = 0;
 
   add(offset: number, data: Uint8Array): void {
     if (this.done || offset > 65536 || this.pieces.length > 256) return;
     this.pieces.push({ offset, data: Uint8Array.from(data) });
+    this.held += data.length + PIECE_OVERHEAD_BYTES;
   }
 
   /** The first complete handshake message (type and body), assembled from the pieces so far. */
@@ -200,11 +206,20 @@ export class CryptoStream {
       have = Math.max(have, pc.offset + pc.data.length);
     }
     if (have < 4) return undefined;
-    if (this.buf.length < have) this.buf = new Uint8Array(have);
+    if (this.buf.length < have) {
+      this.held += have - this.buf.length;
+      this.buf = new Uint8Array(have);
+    }
     for (const pc of sorted) if (pc.offset < have) this.buf.set(pc.data.subarray(0, Math.max(0, Math.min(pc.data.length, have - pc.offset))), pc.offset);
     const len = (this.buf[1] << 16) | (this.buf[2] << 8) | this.buf[3];
     if (have < 4 + len) return undefined;
     this.done = true;
-    return { type: this.buf[0], body: this.buf.slice(4, 4 + len) };
+    const body = this.buf.slice(4, 4 + len);
+    const type = this.buf[0];
+    // Read: let go of the pieces and the buffer.
+    this.pieces = [];
+    this.buf = new Uint8Array(0);
+    this.held = 0;
+    return { type, body };
   }
 }

@@ -11,6 +11,9 @@ export const MAX_STREAM_BYTES = 64 * 1024;
  */
 const MAX_PREFIX_SCAN = 2048;
 const MAX_PENDING_SEGMENTS = 32;
+/** Heap bytes of a TlsStream with empty buffers, and of a held out-of-order segment beyond its bytes (measured). */
+export const STREAM_OBJECT_BYTES = 250;
+const PENDING_OVERHEAD_BYTES = 160;
 
 export interface HandshakeMessage {
   type: number;
@@ -51,6 +54,7 @@ export class TlsStream {
   private have = 0;
   private base = -1;
   private pending: Array<{ off: number; bytes: Uint8Array }> = [];
+  private pendingBytes = 0;
   /** Where the next TLS record starts. */
   private recPos = 0;
   private hs = EMPTY;
@@ -107,13 +111,17 @@ export class TlsStream {
         this.preamble = 'non-tls-prefix';
         this.base = ((seq >>> 0) + at) >>> 0;
         this.pending = [];
+        this.pendingBytes = 0;
         return this.add(this.base, payload.subarray(at));
       }
     } else if (this.scanning) return []; // out of order while scanning: not worth buffering
     if (off > MAX_STREAM_BYTES * 4) return []; // far away or before the start: not ours to place
     if (off + payload.length <= this.have) return []; // retransmission of what we have
     if (off > this.have) {
-      if (this.pending.length < MAX_PENDING_SEGMENTS) this.pending.push({ off, bytes: payload.slice() });
+      if (this.pending.length < MAX_PENDING_SEGMENTS) {
+        this.pending.push({ off, bytes: payload.slice() });
+        this.pendingBytes += payload.length + PENDING_OVERHEAD_BYTES;
+      }
       return [];
     }
     // Append the new part, then any pending segments that now fit.
@@ -125,6 +133,7 @@ export class TlsStream {
         if (s.off <= this.have) {
           if (s.off + s.bytes.length > this.have) this.append(s.bytes.subarray(this.have - s.off));
           this.pending.splice(i, 1);
+          this.pendingBytes -= s.bytes.length + PENDING_OVERHEAD_BYTES;
           again = true;
           break;
         }
@@ -220,6 +229,12 @@ export class TlsStream {
     this.buf = EMPTY;
     this.hs = EMPTY;
     this.pending = [];
+    this.pendingBytes = 0;
+  }
+
+  /** Bytes this stream holds (the object, its buffers, out-of-order segments), for the memory budget. */
+  get heldBytes(): number {
+    return STREAM_OBJECT_BYTES + this.buf.length + this.hs.length + this.pendingBytes;
   }
 }
 
