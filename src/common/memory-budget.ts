@@ -12,7 +12,7 @@
  */
 
 /** The default budget, MiB: a run's peak RSS stays under about 1 GiB whatever the input (bench:hostile). */
-export const DEFAULT_MEMORY_MB = 512;
+export const DEFAULT_MEMORY_MB = 256;
 
 export interface Reliever {
   /** What is freed, for the summary: `flows`, `fragments`, `dns`. */

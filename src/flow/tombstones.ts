@@ -82,8 +82,9 @@ export class Tombstones {
     this.next = (slot + 1) % this.capacity;
     const at = slot * FIELDS;
     // The oldest entry goes: out of the index too, unless a later one of the same hash took its place there.
-    if (e[at + F_USED] !== 0 && this.index.get(e[at + F_HASH]) === slot) this.index.delete(e[at + F_HASH]);
-    this.index.set(f.hash, slot);
+    if (e[at + F_USED] !== 0 && this.index.get(e[at + F_HASH] | 0) === slot) this.index.delete(e[at + F_HASH] | 0);
+    // Keys as int32 (`| 0`): small integers to V8, where a uint32 above 2^31 is a boxed number (slower Map keys).
+    this.index.set(f.hash | 0, slot);
     e[at + F_USED] = 1;
     e[at + F_PROTO] = f.proto;
     e[at + F_VLAN] = f.vlan;
@@ -109,7 +110,7 @@ export class Tombstones {
    * ended idle anyway), and forget it: a connection continues once. The returned object is reused.
    */
   take(h: number, p: DecodedPacket, vlan: number, t: number, idleNs: number): Evicted | undefined {
-    const slot = this.index.get(h);
+    const slot = this.index.get(h | 0);
     if (slot === undefined) return undefined;
     const e = this.e;
     const at = slot * FIELDS;
@@ -118,7 +119,7 @@ export class Tombstones {
     const bwd = !fwd && e[at + F_CPORT] === p.dstPort && e[at + F_SPORT] === p.srcPort && sameAddr(e, at + F_C, p.dst0, p.dst1, p.dst2, p.dst3) && sameAddr(e, at + F_S, p.src0, p.src1, p.src2, p.src3);
     if (!fwd && !bwd) return undefined;
     e[at + F_USED] = 0;
-    this.index.delete(h);
+    this.index.delete(h | 0);
     if (t - e[at + F_LAST] >= idleNs) return undefined;
     const f = this.found;
     f.flowId = e[at + F_ID];

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import type { DecodedPacket } from '../../src/decode/packet.js';
 import { FlowTable, MAX_CHAIN, flowHash } from '../../src/flow/table.js';
+import { collide, v6 } from '../helpers/hostile.js';
 import { Decoder } from '../../src/decode/decoder.js';
 import { packetStatsPlugin } from '../../src/features/packet-stats.js';
 import type { FlowPlugin } from '../../src/flow/flow.js';
@@ -15,30 +16,6 @@ import { type SynthPacket, synthPcap } from '../../src/pcap/synth.js';
  * IPv6 client addresses whose flows all share one hash. The table keys its hash with a per-run secret, so those
  * flows spread over the buckets and meter as fast as ordinary ones.
  */
-const inv = (m: number) => {
-  let x = m;
-  for (let i = 0; i < 5; i++) x = Math.imul(x, 2 - Math.imul(m, x));
-  return x;
-};
-const unshift = (x: number, s: number) => {
-  let y = x;
-  for (let i = 0; i < 32 / s + 1; i++) y = x ^ (y >>> s);
-  return y >>> 0;
-};
-
-/** w0 so that the endpoint hash of (w0, w1, w2, w3, port) under `key` is target (the steps of table.ts, undone). */
-function collide(target: number, w1: number, w2: number, w3: number, port: number, key = 0): number {
-  const h1 = Math.imul(w3 ^ 0x27d4eb2d ^ key, 0x165667b1);
-  const h2 = Math.imul(h1 ^ (h1 >>> 15) ^ w2, 0x85ebca6b);
-  const h3 = Math.imul(h2 ^ (h2 >>> 13) ^ w1, 0xc2b2ae35);
-  const h5 = unshift(target, 16);
-  const h4 = unshift(Math.imul(h5, inv(0x165667b1)) ^ port ^ Math.imul(key, 0x9e3779b1), 15);
-  return (Math.imul(h4, inv(0x27d4eb2f)) ^ h3 ^ (h3 >>> 16)) >>> 0;
-}
-
-const hex = (w: number) => [(w >>> 16).toString(16), (w & 0xffff).toString(16)];
-const v6 = (w: number[]) => w.flatMap(hex).join(':');
-
 function packet(w: number[], port: number): DecodedPacket {
   return { src0: w[0], src1: w[1], src2: w[2], src3: w[3], srcPort: port, dst0: 0x20010db8, dst1: 0, dst2: 0, dst3: 1, dstPort: 443, proto: 6 } as DecodedPacket;
 }

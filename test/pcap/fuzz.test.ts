@@ -10,7 +10,7 @@ import { CaptureFormatError, readCapture } from '../../src/pcap/reader.js';
 import { pcapdroidPcapng, phonePackets, trailerPcap } from '../helpers/pcapdroid.js';
 import { LinkType, type PacketRecord } from '../../src/pcap/types.js';
 import { sharedPcaps } from '../helpers/tshark.js';
-import { halfOpenTls, synFlood } from '../helpers/hostile.js';
+import { HOSTILE, pcapOf } from '../helpers/hostile.js';
 import { mulberry32 as rng } from '../../src/common/rng.js';
 import { NO_UID } from '../../src/pcap/pcapdroid.js';
 
@@ -88,21 +88,24 @@ describe('fuzz: mutated captures never throw out of the reader, decoder or meter
     assert.ok(rejected < runs / 4);
   });
 
-  it('the hostile generators as seeds (SYN flood, half-open TLS), mutated 300 times under a small flow table', { timeout: 120_000 }, async () => {
+  it('every hostile generator as a seed (floods of SYNs, half-open TLS, colliding hashes, DNS answers, fragments), mutated 420 times under a small memory budget and flow table', { timeout: 180_000 }, async () => {
     const r = rng(20261202);
-    const seeds = [synFlood(400), halfOpenTls(150)];
+    const sizes: Record<string, number> = { 'syn-flood': 400, 'half-open-tls': 450, 'hash-flood': 300, 'dns-answers': 300, 'dns-one-flow': 2, fragments: 400 };
+    const seeds = Object.entries(HOSTILE).map(([name, c]) => pcapOf(sizes[name] ?? 100, c.make));
+    assert.equal(seeds.length, 6);
     let runs = 0;
-    for (let k = 0; k < 300; k++) {
+    for (let k = 0; k < 420; k++) {
       const buf = mutate(seeds[k % seeds.length], r);
       runs++;
       try {
-        const s = await extractFlows(Readable.from([buf]), () => {}, { onIssue: () => {}, plugins: flowPlugins({ groups: ALL_GROUPS }), flow: { maxFlows: 64 } });
+        const s = await extractFlows(Readable.from([buf]), () => {}, { onIssue: () => {}, plugins: flowPlugins({ groups: ALL_GROUPS }), flow: { maxFlows: 64 }, memoryMiB: 16 });
         assert.ok(s.records >= s.flows && s.evicted >= 0);
+        assert.ok(s.memoryPeakBytes <= 16 * 1024 * 1024 + 256 * 1024, `mutation ${k}: the budget held ${s.memoryPeakBytes} bytes`);
       } catch (e) {
         assert.ok(e instanceof CaptureFormatError, `mutation ${k}: ${(e as Error).stack}`);
       }
     }
-    assert.equal(runs, 300);
+    assert.equal(runs, 420);
   });
 
   it("PCAPdroid's trailer and pcapng blocks, mutated 600 times: no throw; every uid a packet carries is an int32", { timeout: 120_000 }, async () => {
