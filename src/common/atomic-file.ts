@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, lstatSync, openSync, realpathSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -10,6 +10,31 @@ import { basename, dirname, join } from 'node:path';
  * success. A temporary file of a run that ends without committing is removed when the process exits; only SIGKILL
  * (no exit handler runs) can leave one behind, still under its temporary name.
  */
+/**
+ * The regular file to rename a finished output over, or undefined when `target` must be written in place: a
+ * device (/dev/null, /dev/stdout), a FIFO or a socket is not a file to replace (renaming over /dev/null would turn
+ * it into a regular file for every program on the machine). A symbolic link is followed, so the rename replaces
+ * the file it points to, not the link.
+ */
+export function atomicTarget(target: string): string | undefined {
+  let st;
+  try {
+    st = lstatSync(target);
+  } catch {
+    return target; // does not exist yet: a new file
+  }
+  if (st.isSymbolicLink()) {
+    let real: string;
+    try {
+      real = realpathSync(target);
+    } catch {
+      return undefined; // a dangling link: written through, as any program would
+    }
+    return atomicTarget(real);
+  }
+  return st.isFile() ? target : undefined;
+}
+
 export class AtomicFile {
   /** Where to write until commit(). */
   readonly path: string;
@@ -52,9 +77,14 @@ process.on('exit', () => {
   for (const f of [...pending]) f.abort();
 });
 
-/** writeFileSync, atomically: the target is the old file or all of `data`. */
+/** writeFileSync, atomically: the target is the old file or all of `data` (in place for a device or FIFO). */
 export function writeFileAtomic(target: string, data: string | Uint8Array, mode = 0o644): void {
-  const f = new AtomicFile(target);
+  const file = atomicTarget(target);
+  if (file === undefined) {
+    writeFileSync(target, data);
+    return;
+  }
+  const f = new AtomicFile(file);
   try {
     const fd = openSync(f.path, 'w', mode);
     try {

@@ -117,3 +117,34 @@ describe('CSV strings from the wire', () => {
     assert.equal(JSON.parse(readFileSync(j, 'utf8')).tls_sni, hostile[5]);
   });
 });
+
+describe('outputs that are not regular files are written in place', () => {
+  it('-o /dev/null stays the null device; a symbolic link stays a link and its file gets the records; a FIFO is written through', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { lstatSync, symlinkSync, statSync } = await import('node:fs');
+    const file = join(PCAPS, 'tls12-sni-chrome34-google.pcap');
+    assert.equal(cli(['flows', file, '-q', '-o', '/dev/null']).status, 0);
+    assert.equal(cli(['label', file, '--capture-action', 'x/y', '-q', '-o', '/dev/null', '--report', '/dev/null']).status, 0);
+    const st = statSync('/dev/null');
+    assert.ok(st.isCharacterDevice(), '/dev/null is still the null device');
+    assert.equal(readdirSync('/dev').filter((f) => f.endsWith('.part')).length, 0);
+    // A link: the rename replaces the file it points to, not the link.
+    const real = join(dir, 'real.csv');
+    const link = join(dir, 'link.csv');
+    writeFileSync(real, OLD);
+    symlinkSync(real, link);
+    assert.equal(cli(['flows', file, '-q', '-o', link]).status, 0);
+    assert.ok(lstatSync(link).isSymbolicLink());
+    assert.match(readFileSync(real, 'utf8'), /^capture,/);
+    // A FIFO: read by another process while the run writes it.
+    const fifo = join(dir, 'fifo.csv');
+    execFileSync('mkfifo', [fifo]);
+    const copy = join(dir, 'from-fifo.csv');
+    const reader = spawn('sh', ['-c', 'cat "$1" > "$2"', 'sh', fifo, copy], { stdio: 'ignore' });
+    const done = new Promise((r) => reader.on('close', r));
+    assert.equal(cli(['flows', file, '-q', '-o', fifo]).status, 0);
+    await done;
+    assert.match(readFileSync(copy, 'utf8'), /^capture,/);
+    assert.ok(lstatSync(fifo).isFIFO());
+  });
+});
