@@ -47,7 +47,7 @@ const paired = (file: string, all: string, none: string) => {
   return r;
 };
 const cost1 = paired(small, 'cipherscope flows (CSV out, all features)', 'cipherscope flows, statistics only (--features none)');
-add('cipherscope flows (Parquet out)', [...cs, small, '-o', '/dev/null', '-f', 'parquet']);
+add('cipherscope flows (Parquet out)', [...cs, small, '-o', '/dev/null', '--format', 'parquet']);
 const cost2 = paired(large, 'cipherscope flows, 2x longer capture', 'cipherscope flows, statistics only, 2x longer capture');
 add('bare Node.js header loop', [process.execPath, join(here, 'bare-loop.mjs'), small]);
 if (!skipSlow) {

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { pluginGroups } from '../features/registry.js';
+import { compileBpf } from '../filter/bpf.js';
 import { type AppRules, loadAppRules, withoutIpLists } from '../features/apps.js';
 
 /** Option parsers shared by the commands: each rejects what it cannot read, naming what it wants. */
@@ -28,6 +29,26 @@ export function mebibytes(v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n < 16) throw new InvalidArgumentError('must be a number of MiB >= 16, or "none"');
   return n;
+}
+
+/** The capture-filter option's help, the same in every command (-f, as tcpdump and tshark). */
+export const BPF_HELP = 'capture filter in tcpdump syntax (pcap-filter(7)): only the packets it matches are read, e.g. "tcp port 443 and not host 10.0.0.1"';
+
+/** A capture filter, checked now so a mistake is a usage error naming the word (compiled again where it is used). */
+export function captureFilter(v: string): string {
+  try {
+    compileBpf(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+  return v;
+}
+
+/** The inputs of a command that takes captures as arguments and/or as tshark's -r FILE (repeatable). */
+export function inputsOf(positional: readonly string[] | string | undefined, read: readonly string[] | undefined): string[] {
+  const all = [...(positional === undefined ? [] : typeof positional === 'string' ? [positional] : positional), ...(read ?? [])];
+  if (all.length === 0) throw new Error('no input: give a capture file (or -r FILE; - for standard input)');
+  return all;
 }
 
 /** A comma-separated list. */

@@ -17,7 +17,7 @@ export function addCaptureCommand(program: Command): void {
     .option('--adb [serial]', 'capture on an Android phone over adb instead (its tcpdump; the phone must be rooted)')
     .option('--adb-path <adb>', 'the adb executable', 'adb')
     .option('--tool <tool>', 'dumpcap, tshark or tcpdump (default: the first installed)')
-    .option('-f, --filter <bpf>', 'capture filter (BPF), e.g. "not host 10.0.0.1" to leave out a proxy host\'s own traffic')
+    .option('-f, --bpf <expr>', 'capture filter in tcpdump syntax, given to the capture tool, e.g. "not host 10.0.0.1" to leave out a proxy host\'s own traffic')
     .option('--ring-size <MB>', 'start a new file after this many megabytes', Number)
     .option('--ring-seconds <seconds>', 'start a new file after this many seconds', seconds)
     .option('--ring-files <n>', 'keep only the newest n files of the ring', int)
@@ -29,8 +29,8 @@ export function addCaptureCommand(program: Command): void {
         if (ring && ring.sizeBytes === undefined && ring.seconds === undefined) throw new Error('--ring-files needs --ring-size or --ring-seconds');
         if (o.tool && !['dumpcap', 'tshark', 'tcpdump'].includes(o.tool)) throw new Error(`--tool ${o.tool}: dumpcap, tshark or tcpdump`);
         const source: CaptureSource = o.adb
-          ? { kind: 'adb', serial: typeof o.adb === 'string' ? o.adb : undefined, adb: o.adbPath, iface: o.interface, filter: o.filter, ring }
-          : { kind: 'interface', iface: o.interface ?? 'any', tool: o.tool, filter: o.filter, ring };
+          ? { kind: 'adb', serial: typeof o.adb === 'string' ? o.adb : undefined, adb: o.adbPath, iface: o.interface, filter: o.bpf, ring }
+          : { kind: 'interface', iface: o.interface ?? 'any', tool: o.tool, filter: o.bpf, ring };
         const cap = await CaptureProcess.start(source, o.write);
         process.stderr.write(`cipherscope: capturing (${cap.command.join(' ')}); Ctrl-C stops\n`);
         await new Promise<void>((resolve) => {

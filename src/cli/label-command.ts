@@ -1,6 +1,6 @@
 import { writeFileAtomic } from '../common/atomic-file.js';
 import { type Command, Option } from 'commander';
-import { CSV_RAW_HELP, appRules, featureGroups, milliseconds, reportErrors, seconds } from './args.js';
+import { BPF_HELP, CSV_RAW_HELP, appRules, captureFilter, featureGroups, inputsOf, milliseconds, reportErrors, seconds } from './args.js';
 import { FEATURE_GROUPS, flowPlugins } from '../features/plugins.js';
 import { AppMatcher } from '../features/apps.js';
 import { LENGTH_MODES, type LengthMode } from '../flow/flow.js';
@@ -23,7 +23,9 @@ export function addLabelCommand(program: Command): void {
   program
     .command('label')
     .description('Label each flow record with the app (host rules) and the scripted action it overlaps in time (action log, JSON Lines); writes the records plus label_app, label_action, label_source, label_action_seq, and a labeling report.')
-    .argument('<capture>', 'pcap or pcapng file taken while the actions ran')
+    .argument('[capture]', 'pcap or pcapng file taken while the actions ran')
+    .option('-r, --read <file>', 'the capture, as tshark -r')
+    .option('-f, --bpf <expr>', BPF_HELP, captureFilter)
     .option('--actions <log.jsonl>', 'the action log (format: docs/ground-truth.md)')
     .option('--capture-action <app/action>', 'no log: the whole capture is one action of this app (datasets labeled per capture file)')
     .option('--user <name>', "with --capture-action: the capture's user (label_user, for evaluate --group-by user)")
@@ -40,8 +42,10 @@ export function addLabelCommand(program: Command): void {
     .option('--slack-after <ms>', 'and closes this much after its end (late responses)', milliseconds, Number(DEFAULT_SLACK_AFTER_NS / 1_000_000n))
     .addOption(new Option('--ambiguity <policy>', 'records overlapping several actions: report = label "ambiguous"; largest-overlap = take the longest overlap (still reported)').choices(['report', 'largest-overlap']).default('report'))
     .option('-q, --quiet', 'no report summary on stderr')
-    .action((capture: string, o) =>
+    .action((arg: string | undefined, o) =>
       reportErrors(async () => {
+        const [capture, ...more] = inputsOf(arg, o.read === undefined ? undefined : [o.read]);
+        if (more.length > 0) throw new Error('label reads one capture: give it as the argument or as -r FILE');
         if ((o.actions === undefined) === (o.captureAction === undefined)) throw new Error('give either --actions LOG or --capture-action APP/ACTION');
         let actions: ActionRecord[];
         if (o.actions !== undefined) actions = readActionLog(o.actions);
@@ -65,7 +69,7 @@ export function addLabelCommand(program: Command): void {
           {
             apps,
             keepalive: o.keepalive !== false,
-            extract: { flow: { burstGapSec: o.burstGap, lengthMode: o.length as LengthMode }, plugins: plugins() },
+            extract: { flow: { burstGapSec: o.burstGap, lengthMode: o.length as LengthMode }, plugins: plugins(), bpf: o.bpf as string | undefined },
             label: { slackBeforeNs: BigInt(Math.round(o.slackBefore * 1e6)), slackAfterNs: BigInt(Math.round(o.slackAfter * 1e6)), ambiguity: o.ambiguity },
           },
           (row) => {

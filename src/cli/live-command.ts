@@ -28,7 +28,7 @@ export function addLiveCommand(program: Command): void {
     .argument('[input]', '"-" for a capture on standard input (pcap or pcapng); without it, capture on --interface')
     .option('-i, --interface <iface>', 'capture on this interface (dumpcap, tshark or tcpdump as a subprocess)', 'any')
     .option('--tool <tool>', 'dumpcap, tshark or tcpdump (default: the first installed)')
-    .option('-f, --filter <bpf>', 'capture filter (BPF)')
+    .option('-f, --bpf <expr>', 'capture filter in tcpdump syntax, given to the capture tool')
     .option('-o, --output <file>', 'records (.csv, .jsonl); - for standard output', '-')
     .option('--csv-raw', CSV_RAW_HELP)
     .option('--copy <file>', 'also write the packets as they came to this capture file')
@@ -69,7 +69,7 @@ export function addLiveCommand(program: Command): void {
         let stream: Readable;
         if (input === '-') stream = process.stdin;
         else {
-          cap = await CaptureProcess.start({ kind: 'interface', iface: o.interface, tool: o.tool, filter: o.filter }, '-');
+          cap = await CaptureProcess.start({ kind: 'interface', iface: o.interface, tool: o.tool, filter: o.bpf }, '-');
           stream = cap.stream;
           process.stderr.write(`cipherscope: live on ${o.interface} (${cap.command.join(' ')}); Ctrl-C stops\n`);
         }

@@ -28,7 +28,8 @@ import { addLiveCommand } from './live-command.js';
 import { addWorkerCommands } from './worker-command.js';
 import { addServeCommands } from './serve-command.js';
 import { addIpListsCommands } from './ip-lists-command.js';
-import { CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, collect, count, featureGroups, mebibytes, seconds } from './args.js';
+import { BPF_HELP, CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, captureFilter, collect, count, featureGroups, inputsOf, mebibytes, seconds } from './args.js';
+import { recordFilter } from '../filter/bpf.js';
 import { DEFAULT_MEMORY_MB } from '../common/memory-budget.js';
 import { Progress } from './progress.js';
 
@@ -94,9 +95,11 @@ export function buildProgram(): Command {
   program
     .command('flows')
     .description('One record per bidirectional flow with the proposal\'s statistical features (schema: `cipherscope schema`).')
-    .argument('<inputs...>', 'pcap or pcapng files; - for standard input')
+    .argument('[inputs...]', 'pcap or pcapng files; - for standard input')
+    .option('-r, --read <file>', 'a capture to read, as tshark -r (repeatable; besides the arguments)', collect, [])
+    .option('-f, --bpf <expr>', BPF_HELP, captureFilter)
     .option('-o, --output <file>', 'output file; - for standard output', '-')
-    .addOption(new Option('-f, --format <format>', 'output format (default: from the output file extension, else csv)').choices(recordFormats().map((f) => f.name)))
+    .addOption(new Option('--format <format>', 'output format (default: from the output file extension, else csv)').choices(recordFormats().map((f) => f.name)))
     .option('--idle-timeout <seconds>', 'end a flow after this much silence', seconds, DEFAULT_FLOW_OPTIONS.idleTimeoutSec)
     .option('--active-timeout <seconds>', 'split a flow older than this (same flow_id, next segment)', seconds, DEFAULT_FLOW_OPTIONS.activeTimeoutSec)
     .option('--burst-gap <seconds>', 'split a flow at a silence this long (same flow_id, next segment; 0 = off): one record per burst of a long-lived connection', seconds, DEFAULT_FLOW_OPTIONS.burstGapSec)
@@ -120,7 +123,15 @@ export function buildProgram(): Command {
     .option('--csv-raw', CSV_RAW_HELP)
     .option('--no-progress', 'no progress bar (it only shows on a terminal anyway)')
     .option('-q, --quiet', 'no summary and no per-issue messages on stderr')
-    .action(async (inputs: string[], o) => {
+    .action(async (args: string[], o) => {
+      let inputs: string[];
+      try {
+        inputs = inputsOf(args, o.read);
+      } catch (e) {
+        process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
+        process.exitCode = 1;
+        return;
+      }
       const format: OutputFormat = o.format ?? formatFromPath(o.output);
       const apps = o.apps === undefined ? undefined : new AppMatcher(appRules(o.apps, o.ipLists));
       const columns = flowColumns(flowPlugins({ groups: o.features, spltPackets: o.splt, byteDistBytes: o.byteDistBytes }), apps !== undefined);
@@ -147,6 +158,7 @@ export function buildProgram(): Command {
               maxFlows: o.maxFlows,
             },
             memoryMiB: o.memory,
+            bpf: o.bpf as string | undefined,
             filter: useFilter ? { dropNoise: o.filterNoise === true, excludeHosts: o.excludeHost, onlyHosts: o.onlyHost } : undefined,
             decoder: { reassembly: { timeoutSec: o.fragmentTimeout } },
             onIssue: issues.onIssue,
@@ -191,7 +203,9 @@ export function buildProgram(): Command {
   program
     .command('filter')
     .description('Write a capture without non-IP frames and LAN chatter (SSDP, mDNS, LLMNR, NetBIOS, DHCP), optionally without or only with given hosts; prints what was dropped, by reason.')
-    .argument('<input>', 'pcap or pcapng file; - for standard input')
+    .argument('[input]', 'pcap or pcapng file; - for standard input')
+    .option('-r, --read <file>', 'the capture to read, as tshark -r')
+    .option('-f, --bpf <expr>', BPF_HELP, captureFilter)
     .requiredOption('-o, --output <file>', 'output capture (.pcapng keeps several link types; anything else is classic pcap, nanosecond)')
     .option('--exclude-host <addr>', 'drop packets to or from this address or prefix, e.g. the proxy host (repeatable)', collect, [])
     .option('--only-host <addr>', 'keep only packets to or from this address or prefix (repeatable)', collect, [])
@@ -202,7 +216,14 @@ export function buildProgram(): Command {
     .option('--strict', 'exit with status 2 if the input had any warning or error')
     .option('--no-progress', 'no progress bar')
     .option('-q, --quiet', 'no summary on stderr')
-    .action(async (input: string, o) => {
+    .action(async (arg: string | undefined, o) => {
+      if ((arg === undefined) === (o.read === undefined)) {
+        process.stderr.write('cipherscope: filter reads one capture: give it as the argument or as -r FILE\n');
+        process.exitCode = 1;
+        return;
+      }
+      const input: string = arg ?? o.read;
+      const bpf = o.bpf === undefined ? undefined : recordFilter(o.bpf);
       const filter = new PacketFilter({ ...DEFAULT_FILTER, dropNoise: o.keepNoise !== true, excludeHosts: o.excludeHost, onlyHosts: o.onlyHost });
       let appFlows: AppFlows | undefined;
       if (o.app !== undefined) {
@@ -228,6 +249,10 @@ export function buildProgram(): Command {
           input,
           {
             packet(rec) {
+              if (bpf !== undefined && !bpf(rec)) {
+                filter.count('capture-filter');
+                return;
+              }
               const p = decoder.decode(rec);
               if (filter.verdict(p) !== undefined) return;
               if (appFlows !== undefined && !appFlows.has(p)) {

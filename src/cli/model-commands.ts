@@ -2,7 +2,7 @@ import { writeFileAtomic } from '../common/atomic-file.js';
 import type { InputOptions } from '../dataset/matrix.js';
 import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
-import { CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, count as int, list, reportErrors } from './args.js';
+import { BPF_HELP, CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, captureFilter, count as int, inputsOf, list, reportErrors } from './args.js';
 import { type RecordTable, readRecordsCsv } from '../dataset/records.js';
 import { ALL_GROUPS, flowPlugins } from '../features/plugins.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC, labeledColumns } from '../label/label-capture.js';
@@ -169,7 +169,9 @@ export function addModelCommands(program: Command): void {
   program
     .command('classify')
     .description('Meter a capture and predict each flow\'s app and action with a trained model.')
-    .argument('<capture>', 'pcap or pcapng file')
+    .argument('[capture]', 'pcap or pcapng file')
+    .option('-r, --read <file>', 'the capture, as tshark -r')
+    .option('-f, --bpf <expr>', BPF_HELP, captureFilter)
     .requiredOption('--model <dir>', 'model directory (cipherscope train)')
     .option('-o, --output <file>', 'output (.csv, .jsonl, .parquet); - for standard output', '-')
     .option('--threshold <p>', 'app probability below which the app is "unknown" (default: the threshold train calibrated)', Number)
@@ -177,13 +179,15 @@ export function addModelCommands(program: Command): void {
     .option('--no-apps', 'no app columns from rules')
     .option('--no-ip-lists', NO_IP_LISTS_HELP)
     .option('--csv-raw', CSV_RAW_HELP)
-    .action((capture: string, o) =>
+    .action((arg: string | undefined, o) =>
       reportErrors(async () => {
+        const [capture, ...more] = inputsOf(arg, o.read === undefined ? undefined : [o.read]);
+        if (more.length > 0) throw new Error('classify reads one capture: give it as the argument or as -r FILE');
         const apps = o.apps === false ? undefined : appRules(o.apps, o.ipLists);
         const c = await loadFlowClassifier(o.model, o.threshold, apps !== undefined);
         for (const n of c.notes) process.stderr.write(`cipherscope: ${n}\n`);
         const w = openRecordWriter(formatFromPath(o.output), o.output, c.columns, { rawStrings: o.csvRaw === true });
-        await runPipeline(capture, [fileSink(w)], { classifier: c, apps });
+        await runPipeline(capture, [fileSink(w)], { classifier: c, apps, bpf: o.bpf as string | undefined });
         await w.close();
       }),
     );

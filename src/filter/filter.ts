@@ -122,6 +122,11 @@ export class PacketFilter {
   }
 
   /** A packet this filter kept that a later rule (the flows of one app) drops after all: counted under `why`. */
+  /** Count a packet dropped before this filter saw it (the capture filter), under `why`. */
+  count(why: string): void {
+    this.dropped.set(why, (this.dropped.get(why) ?? 0) + 1);
+  }
+
   revoke(why: string): void {
     this.kept--;
     this.dropped.set(why, (this.dropped.get(why) ?? 0) + 1);

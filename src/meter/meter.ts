@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { DEFAULT_MEMORY_MB, MemoryBudget } from '../common/memory-budget.js';
 import { Decoder, type DecoderOptions } from '../decode/decoder.js';
 import type { ReassemblyStats } from '../decode/fragments.js';
+import { recordFilter } from '../filter/bpf.js';
 import { type FilterOptions, PacketFilter } from '../filter/filter.js';
 import type { ExpiryReason, Flow, FlowPlugin } from '../flow/flow.js';
 import { CORE_COLUMNS, type RecordStage, type RecordStageFactory, writeCore } from '../flow/record.js';
@@ -33,6 +34,11 @@ export interface ExtractOptions {
    * buffers, fragment buffers and the DNS name map (common/memory-budget.ts). A sharded run gives each shard its share.
    */
   memoryMiB?: number;
+  /**
+   * A capture filter in tcpdump's syntax (filter/bpf.ts), applied to each packet record before decoding; a packet
+   * it rejects is counted as dropped `capture-filter`.
+   */
+  bpf?: string;
   /** Packet filter; when absent every IP packet is metered (non-IP and malformed frames never form flows). */
   filter?: FilterOptions;
   plugins?: readonly FlowPlugin[];
@@ -129,6 +135,7 @@ export class FlowMeter {
   readonly columns: ColumnDef[];
   private readonly decoder: Decoder;
   private readonly filter: PacketFilter | undefined;
+  private readonly bpf: ((rec: PacketRecord) => boolean) | undefined;
   private readonly dropped = new Map<string, number>();
   /** Plugins with capture-wide state (FlowPlugin.observe), for shared packets of flows another shard meters. */
   private readonly observers: FlowPlugin[];
@@ -152,6 +159,7 @@ export class FlowMeter {
     const mib = opts.memoryMiB ?? DEFAULT_MEMORY_MB;
     this.budget = Number.isFinite(mib) ? MemoryBudget.ofMiB(mib) : undefined;
     this.filter = opts.filter ? new PacketFilter(opts.filter) : undefined;
+    this.bpf = opts.bpf ? recordFilter(opts.bpf) : undefined;
     this.observers = plugins.filter((p) => p.observe !== undefined);
     const stageFactories: RecordStageFactory[] = [...(opts.apps ? [(before: readonly ColumnDef[]) => new AppAttributor(opts.apps!, before, opts.addresses ?? (opts.learnAddresses ? new AddressBook() : undefined), opts.learnAddresses === true)] : []), ...(opts.stages ?? [])];
     const columns: ColumnDef[] = flowColumns(plugins);
@@ -203,6 +211,10 @@ export class FlowMeter {
   /** Meter one packet record. */
   packet(rec: PacketRecord): void {
     this.activity++;
+    if (this.bpf !== undefined && !this.bpf(rec)) {
+      this.drop('capture-filter');
+      return;
+    }
     const p = this.decoder.decode(rec);
     if (this.filter !== undefined && this.filter.verdict(p) !== undefined) return; // counted by the filter
     if (p.kind !== 'ip') {
@@ -219,7 +231,7 @@ export class FlowMeter {
    * the plugins that observe see it, but it forms no flow here.
    */
   observe(rec: PacketRecord): void {
-    if (this.observers.length === 0) return;
+    if (this.observers.length === 0 || (this.bpf !== undefined && !this.bpf(rec))) return;
     const p = this.decoder.decode(rec);
     if (p.kind !== 'ip' || this.filter?.drops(p)) return; // as packet() would: a filtered packet teaches nothing
     this.table.stamp(p);
@@ -344,7 +356,7 @@ export async function extractFlows(input: string | Readable, onRow: (row: CellVa
  * reading (extractFlows with `addresses`) names the flows that carry no name of their own, whether the evidence
  * came before or after them. About the cost of a `--features tls,dns` run.
  */
-export async function learnAddresses(input: string, apps: AppMatcher, opts: Pick<ExtractOptions, 'flow' | 'filter' | 'decoder'> = {}): Promise<AddressBook> {
+export async function learnAddresses(input: string, apps: AppMatcher, opts: Pick<ExtractOptions, 'flow' | 'bpf' | 'filter' | 'decoder' | 'memoryMiB'> = {}): Promise<AddressBook> {
   const book = new AddressBook();
   const plugins = flowPlugins({ groups: ['tls', 'dns'] });
   const columns = flowColumns(plugins, true);
@@ -367,7 +379,7 @@ export async function learnAddresses(input: string, apps: AppMatcher, opts: Pick
  * How a run with app rules learns server addresses: a file is read twice (learnAddresses first), so evidence
  * before and after a flow counts; a stream (standard input, live capture) learns forward as it goes.
  */
-export async function addressLearning(input: string | Readable, apps: AppMatcher | undefined, opts: Pick<ExtractOptions, 'flow' | 'filter' | 'decoder' | 'live'>): Promise<{ addresses?: AddressBook; learnAddresses?: boolean }> {
+export async function addressLearning(input: string | Readable, apps: AppMatcher | undefined, opts: Pick<ExtractOptions, 'flow' | 'bpf' | 'filter' | 'decoder' | 'live' | 'memoryMiB'>): Promise<{ addresses?: AddressBook; learnAddresses?: boolean }> {
   if (apps === undefined) return {};
   if (typeof input !== 'string' || input === '-' || opts.live) return { learnAddresses: true };
   return { addresses: await learnAddresses(input, apps, opts) };

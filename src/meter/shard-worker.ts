@@ -44,7 +44,7 @@ const meter = new FlowMeter(
     rows.push(row.slice());
     if (rows.length >= init.rowsPerMessage) flushRows();
   },
-  { plugins: flowPlugins(o.plugins), flow: o.flow, memoryMiB: o.memoryMiB, filter: o.filter, decoder: o.decoder, apps: o.apps ? new AppMatcher(o.apps) : undefined, addresses: o.addresses ? AddressBook.from(o.addresses) : undefined, learnAddresses: o.learnAddresses },
+  { plugins: flowPlugins(o.plugins), flow: o.flow, memoryMiB: o.memoryMiB, bpf: o.bpf, filter: o.filter, decoder: o.decoder, apps: o.apps ? new AppMatcher(o.apps) : undefined, addresses: o.addresses ? AddressBook.from(o.addresses) : undefined, learnAddresses: o.learnAddresses },
 );
 if (o.encode) {
   encoder = encodedSink(

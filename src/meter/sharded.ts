@@ -47,6 +47,8 @@ export interface ShardedOptions {
   flow?: Partial<FlowTableOptions>;
   /** The run's memory budget, MiB (ExtractOptions.memoryMiB); each shard holds its share. */
   memoryMiB?: number;
+  /** Capture filter (ExtractOptions.bpf), applied by every shard. */
+  bpf?: string;
   filter?: FilterOptions;
   decoder?: DecoderOptions;
   apps?: AppRules;

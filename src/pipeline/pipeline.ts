@@ -22,6 +22,8 @@ export interface PipelineOptions {
   flow?: Partial<FlowTableOptions>;
   /** The meter's memory budget, MiB (ExtractOptions.memoryMiB). */
   memoryMiB?: number;
+  /** Capture filter in tcpdump's syntax (ExtractOptions.bpf). */
+  bpf?: string;
   filter?: FilterOptions;
   decoder?: DecoderOptions;
   /** Host rules: the app columns (with a classifier: one loaded withApps). */
@@ -97,7 +99,7 @@ export async function runPipeline(input: string | Readable, sinks: readonly Reco
   let chain = Promise.resolve();
   const timers = o.live ? sinks.filter((s) => s.flushEveryMs !== undefined).map((s) => setInterval(() => (chain = chain.then(() => s.flush())), s.flushEveryMs)) : [];
   try {
-    const common = { flow, memoryMiB: o.memoryMiB, filter: o.filter, decoder: o.decoder, live: o.live, onIssue: o.onIssue, onProgress: o.onProgress, onStatus: o.onStatus };
+    const common = { flow, memoryMiB: o.memoryMiB, bpf: o.bpf, filter: o.filter, decoder: o.decoder, live: o.live, onIssue: o.onIssue, onProgress: o.onProgress, onStatus: o.onStatus };
     const apps = o.apps ? new AppMatcher(o.apps) : undefined;
     const learning = await addressLearning(input, apps, common);
     const summary =

@@ -61,7 +61,7 @@ describe('capture on a proxy host', { skip }, () => {
       await apps.stop();
     }
     const flows = (args: string[]) => {
-      const r = cli(['flows', capFile, '--apps', 'rules/testbed-apps.json', '-f', 'jsonl', '-q', ...args]);
+      const r = cli(['flows', capFile, '--apps', 'rules/testbed-apps.json', '--format', 'jsonl', '-q', ...args]);
       assert.equal(r.status, 0, r.stderr);
       return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, string | number | null>);
     };

@@ -255,7 +255,7 @@ describe('cipherscope CLI', () => {
     const rows = parseCsv(csv.stdout);
     const header = rows[0];
     assert.deepEqual(header, flowColumns().map((c) => c.name));
-    const jsonl = cli(['flows', file, '-q', '-f', 'jsonl']);
+    const jsonl = cli(['flows', file, '-q', '--format', 'jsonl']);
     const objs = jsonl.stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(objs.length, rows.length - 1);
     assert.ok(objs.length > 10);
@@ -288,8 +288,8 @@ describe('cipherscope CLI', () => {
   });
 
   it('reads standard input', () => {
-    const a = cli(['flows', file, '-q', '-f', 'jsonl']).stdout.replaceAll(`"capture":${JSON.stringify(file)}`, '');
-    const b = cli(['flows', '-', '-q', '-f', 'jsonl'], readFileSync(file)).stdout.replaceAll('"capture":"<stdin>"', '');
+    const a = cli(['flows', file, '-q', '--format', 'jsonl']).stdout.replaceAll(`"capture":${JSON.stringify(file)}`, '');
+    const b = cli(['flows', '-', '-q', '--format', 'jsonl'], readFileSync(file)).stdout.replaceAll('"capture":"<stdin>"', '');
     assert.equal(b, a);
   });
 
