@@ -1,3 +1,5 @@
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { pluginGroups } from '../features/registry.js';
 import { compileBpf } from '../filter/bpf.js';
@@ -49,6 +51,42 @@ export function inputsOf(positional: readonly string[] | string | undefined, rea
   const all = [...(positional === undefined ? [] : typeof positional === 'string' ? [positional] : positional), ...(read ?? [])];
   if (all.length === 0) throw new Error('no input: give a capture file (or -r FILE; - for standard input)');
   return all;
+}
+
+/** Names of capture files in a directory: pcap, pcapng, cap, and those compressed with gzip, zstd or xz. */
+const CAPTURE_NAME = /\.(pcap|pcapng|cap|dmp)(\.(gz|zst|xz))?$/i;
+
+/**
+ * Inputs with every directory replaced by the capture files under it, recursively, in sorted path order (hidden
+ * entries skipped), as `find DIR -name '*.pcap*' | sort` would give them. A directory without captures is an error.
+ */
+export function expandDirectories(inputs: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const input of inputs) {
+    let st;
+    try {
+      st = input === '-' ? undefined : statSync(input);
+    } catch {
+      st = undefined; // the reader names the missing file
+    }
+    if (st === undefined || !st.isDirectory()) {
+      out.push(input);
+      continue;
+    }
+    const found: string[] = [];
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        if (e.name.startsWith('.')) continue;
+        const p = join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (e.isFile() && CAPTURE_NAME.test(e.name)) found.push(p);
+      }
+    };
+    walk(input);
+    if (found.length === 0) throw new Error(`${input}: a directory without capture files (*.pcap, *.pcapng, *.cap, also .gz, .zst, .xz)`);
+    out.push(...found.sort());
+  }
+  return out;
 }
 
 /** A comma-separated list. */

@@ -28,7 +28,7 @@ import { addLiveCommand } from './live-command.js';
 import { addWorkerCommands } from './worker-command.js';
 import { addServeCommands } from './serve-command.js';
 import { addIpListsCommands } from './ip-lists-command.js';
-import { BPF_HELP, CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, captureFilter, collect, count, featureGroups, inputsOf, mebibytes, seconds } from './args.js';
+import { BPF_HELP, CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, captureFilter, collect, count, expandDirectories, featureGroups, inputsOf, mebibytes, seconds } from './args.js';
 import { recordFilter } from '../filter/bpf.js';
 import { DEFAULT_MEMORY_MB } from '../common/memory-budget.js';
 import { Progress } from './progress.js';
@@ -95,7 +95,7 @@ export function buildProgram(): Command {
   program
     .command('flows')
     .description('One record per bidirectional flow with the proposal\'s statistical features (schema: `cipherscope schema`).')
-    .argument('[inputs...]', 'pcap or pcapng files; - for standard input')
+    .argument('[inputs...]', 'pcap or pcapng files (also gzip, zstd or xz compressed), directories of them (read recursively, in sorted order); - for standard input')
     .option('-r, --read <file>', 'a capture to read, as tshark -r (repeatable; besides the arguments)', collect, [])
     .option('-f, --bpf <expr>', BPF_HELP, captureFilter)
     .option('-o, --output <file>', 'output file; - for standard output', '-')
@@ -126,7 +126,7 @@ export function buildProgram(): Command {
     .action(async (args: string[], o) => {
       let inputs: string[];
       try {
-        inputs = inputsOf(args, o.read);
+        inputs = expandDirectories(inputsOf(args, o.read));
       } catch (e) {
         process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
         process.exitCode = 1;

@@ -1,6 +1,7 @@
 import { open, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { ClassicPcapParser, isClassicPcapMagic } from './classic.js';
+import { COMPRESSION_MAGIC_BYTES, compressionOf, decompressed } from './compressed.js';
 import type { FormatParser } from './parser.js';
 import { BT_SHB, PcapngParser } from './pcapng.js';
 import type { CaptureMetadata, PacketSink } from './types.js';
@@ -14,9 +15,22 @@ interface ByteSource {
   size: number | undefined;
 }
 
-async function fileSource(path: string): Promise<ByteSource> {
-  const fh = await open(path, 'r');
+/**
+ * A capture file: read directly, or through a decompressor when its first bytes are gzip, zstd or xz (as tshark
+ * reads them). A directory is an error naming it (the commands that take many captures expand directories first).
+ * `onError` hears of a decompression failure, after which the source ends (the packets before it are kept).
+ */
+async function fileSource(path: string, onError: (message: string, offset: number) => void): Promise<ByteSource> {
   const st = await stat(path);
+  if (st.isDirectory()) throw new CaptureFormatError(path, 0, 'is a directory, not a capture file (flows reads the captures in a directory; other commands take one file)');
+  const fh = await open(path, 'r');
+  const head = new Uint8Array(COMPRESSION_MAGIC_BYTES);
+  const { bytesRead } = await fh.read(head, 0, head.length, 0);
+  const kind = compressionOf(head.subarray(0, bytesRead));
+  if (kind !== undefined) {
+    await fh.close();
+    return streamSource(decompressed(path, kind), onError);
+  }
   return {
     size: st.isFile() ? st.size : undefined,
     async readInto(buf, offset) {
@@ -27,20 +41,30 @@ async function fileSource(path: string): Promise<ByteSource> {
   };
 }
 
-function streamSource(stream: Readable): ByteSource {
+function streamSource(stream: Readable, onError?: (message: string, offset: number) => void): ByteSource {
   const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   let pending: Uint8Array | undefined;
+  let delivered = 0;
   return {
     size: undefined,
     async readInto(buf, offset) {
       while (pending === undefined || pending.length === 0) {
-        const r = await it.next();
+        let r: IteratorResult<Buffer>;
+        try {
+          r = await it.next();
+        } catch (e) {
+          // A decompressor's failure: reported, and the input ends here; what came before stays read.
+          if (onError === undefined) throw e;
+          onError((e as Error).message, delivered);
+          return 0;
+        }
         if (r.done) return 0;
         pending = r.value;
       }
       const n = Math.min(pending.length, buf.length - offset);
       buf.set(pending.subarray(0, n), offset);
       pending = pending.subarray(n);
+      delivered += n;
       return n;
     },
     async close() {
@@ -84,9 +108,12 @@ export class CaptureFormatError extends Error {
  */
 export async function readCapture(input: string | Readable, sink: PacketSink, opts: ReadOptions = {}): Promise<ReadResult> {
   const name = opts.name ?? (typeof input === 'string' ? (input === '-' ? '<stdin>' : input) : '<stream>');
-  const src = typeof input === 'string' ? (input === '-' ? streamSource(process.stdin) : await fileSource(input)) : streamSource(input);
+  // The parser, once drive has made it: its packet count names the packet a decompression failure cut.
+  const state: { parser?: FormatParser } = {};
+  const onError = (message: string, offset: number) => sink.issue?.({ severity: 'error', code: 'decompression-failed', file: name, offset, packet: (state.parser?.packets ?? 0) + 1, message });
+  const src = typeof input === 'string' ? (input === '-' ? streamSource(process.stdin) : await fileSource(input, onError)) : streamSource(input);
   try {
-    return await drive(src, name, sink, opts);
+    return await drive(src, name, sink, opts, state);
   } finally {
     await src.close();
   }
@@ -95,7 +122,7 @@ export async function readCapture(input: string | Readable, sink: PacketSink, op
 /** Room kept before each read so the unparsed tail of the previous chunk can be put in front of it. */
 const HEADROOM = 256 * 1024;
 
-async function drive(src: ByteSource, name: string, sink: PacketSink, opts: ReadOptions): Promise<ReadResult> {
+async function drive(src: ByteSource, name: string, sink: PacketSink, opts: ReadOptions, state: { parser?: FormatParser } = {}): Promise<ReadResult> {
   const chunk = opts.chunkSize ?? 4 * 1024 * 1024;
   const head = Math.min(HEADROOM, chunk);
   // Two buffers in turn: the next read lands in one while the parser works through the other, so parsing and I/O
@@ -143,6 +170,7 @@ async function drive(src: ByteSource, name: string, sink: PacketSink, opts: Read
     if (parser === undefined) {
       if (end - start < 4 && !eof) continue;
       parser = chooseParser(buf.subarray(start), new DataView(buf.buffer, buf.byteOffset + start), end - start, name, sink);
+      state.parser = parser;
     }
     sink.chunk?.(buf, start, end);
     start = parser.feed(buf, dv, start, end, base, eof);

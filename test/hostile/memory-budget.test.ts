@@ -42,7 +42,7 @@ const KINDS: Record<string, (i: number) => Uint8Array[]> = {
 
 describe('the memory budget', () => {
   for (const [kind, frames] of Object.entries(KINDS)) {
-    it(`its estimate of 30,000 flows (${kind}, every default feature group) is within 35% of the heap they take`, () => {
+    it(`its estimate of 30,000 flows (${kind}, every default feature group) is at most 20% below the heap they take, and errs high by at most 70%`, () => {
       const meter = new FlowMeter('x', () => {}, { plugins: flowPlugins(), flow: { idleTimeoutSec: 1e9, activeTimeoutSec: 1e9 }, memoryMiB: 4096 });
       let n = 0;
       const before = heap();
@@ -51,7 +51,8 @@ describe('the memory budget', () => {
       const estimated = meter.budget!.used;
       assert.equal(meter.table.active, 30_000);
       const ratio = estimated / taken;
-      assert.ok(ratio > 0.65 && ratio < 1.35, `estimated ${(estimated / 30_000).toFixed(0)} B a flow, the heap took ${(taken / 30_000).toFixed(0)} B (${ratio.toFixed(2)})`);
+      // Erring high is safe (the bound holds with room); a UDP flow is charged the TCP group's fixed state, for one.
+      assert.ok(ratio > 0.8 && ratio < 1.7, `estimated ${(estimated / 30_000).toFixed(0)} B a flow, the heap took ${(taken / 30_000).toFixed(0)} B (${ratio.toFixed(2)})`);
     });
   }
 

@@ -1,0 +1,72 @@
+import { spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { PassThrough, type Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+
+/**
+ * Compressed captures, read as tshark reads them (wiretap opens gzip, zstd and xz files transparently): known by
+ * their magic bytes, not their name. gzip is Node's own zlib; zstd and xz are Debian's `zstd` and `xz` tools run
+ * as a decompressing pipe (Node 20's zlib has neither, and no npm decoder of them installs without a compiler
+ * or is as well kept as the reference tools).
+ */
+export type Compression = 'gzip' | 'zstd' | 'xz';
+
+const MAGICS: Array<[Compression, number[]]> = [
+  ['gzip', [0x1f, 0x8b]],
+  ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
+  ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
+];
+
+/** Bytes to read from a file's start to recognise its compression. */
+export const COMPRESSION_MAGIC_BYTES = 6;
+
+export function compressionOf(head: Uint8Array): Compression | undefined {
+  for (const [kind, magic] of MAGICS) if (magic.every((b, i) => head[i] === b)) return kind;
+  return undefined;
+}
+
+const TOOLS: Record<Exclude<Compression, 'gzip'>, { cmd: string; pkg: string }> = {
+  zstd: { cmd: 'zstd', pkg: 'zstd' },
+  xz: { cmd: 'xz', pkg: 'xz-utils' },
+};
+
+/**
+ * The decompressed bytes of `path`. A failure (corrupt data, a missing tool) is an 'error' event on the stream
+ * whose message names the file and the cause; the bytes decompressed before it have been delivered.
+ */
+export function decompressed(path: string, kind: Compression): Readable {
+  if (kind === 'gzip') {
+    const gunzip = createGunzip();
+    const src = createReadStream(path);
+    src.on('error', (e) => gunzip.destroy(e));
+    const out = src.pipe(gunzip);
+    return renameErrors(out, path, kind);
+  }
+  const tool = TOOLS[kind];
+  const out = new PassThrough();
+  const child = spawn(tool.cmd, ['-dc', '--', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => {
+    if (stderr.length < 2000) stderr += b.toString();
+  });
+  child.on('error', (e: NodeJS.ErrnoException) => {
+    out.destroy(new Error(e.code === 'ENOENT' ? `${path} is ${kind}-compressed, and ${tool.cmd} is not installed (apt-get install ${tool.pkg}, or decompress it first)` : `${path}: ${tool.cmd}: ${e.message}`));
+  });
+  child.stdout.pipe(out, { end: false });
+  child.on('close', (code) => {
+    if (code === 0) out.end();
+    else out.destroy(new Error(`${path}: ${kind} data is corrupt or cut short (${tool.cmd}: ${stderr.trim().split('\n').pop() ?? `exit ${code}`})`));
+  });
+  // The reader stopped early (an error elsewhere, the end of a run): the tool goes too.
+  out.on('close', () => {
+    if (child.exitCode === null) child.kill();
+  });
+  return out;
+}
+
+function renameErrors(s: Readable, path: string, kind: Compression): Readable {
+  const out = new PassThrough();
+  s.on('error', (e) => out.destroy(new Error(`${path}: ${kind} data is corrupt or cut short (${e.message})`)));
+  s.pipe(out);
+  return out;
+}

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { cli } from '../helpers/cli.js';
+import { PCAPS } from '../helpers/tshark.js';
+
+/**
+ * Inputs as tshark reads them: gzip, zstd and xz captures transparently (by magic, not name), and directories of
+ * captures recursively in sorted order; a corrupt compressed file keeps the packets before the damage and says
+ * where it broke.
+ */
+const dir = mkdtempSync(join(tmpdir(), 'cs-inputs-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const A = join(PCAPS, 'tls12-sni-chrome34-google.pcap');
+const B = join(PCAPS, 'pcapng-2-interfaces-dns.pcapng');
+const body = (stdout: string, name: string) => stdout.replaceAll(name, 'X');
+
+describe('compressed and directory inputs', () => {
+  const plain = cli(['flows', A, '-q']).stdout;
+
+  for (const [tool, ext] of [['gzip', 'gz'], ['zstd', 'zst'], ['xz', 'xz']] as const) {
+    it(`a ${tool} capture gives the records of the plain one`, () => {
+      const z = join(dir, `a.pcap.${ext}`);
+      writeFileSync(z, execFileSync(tool, ['-c', A]));
+      const r = cli(['flows', z, '-q']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(body(r.stdout, z), body(plain, A));
+      // Known by content, not by name.
+      const renamed = join(dir, `${tool}-named.pcap`);
+      copyFileSync(z, renamed);
+      assert.equal(body(cli(['flows', renamed, '-q']).stdout, renamed), body(plain, A));
+    });
+  }
+
+  it('a gzip file cut short: the records of the packets before the cut, an error naming the file and offset, exit 2 with --strict', () => {
+    const z = execFileSync('gzip', ['-c', A]);
+    const cut = join(dir, 'cut.pcap.gz');
+    writeFileSync(cut, z.subarray(0, Math.floor(z.length * 0.6)));
+    const r = cli(['flows', cut, '--strict']);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /cut\.pcap\.gz: error at byte offset \d+, packet \d+: .*gzip data is corrupt or cut short/);
+    const rows = r.stdout.trim().split('\n').length - 1;
+    assert.ok(rows >= 1, `${rows} records before the cut`);
+  });
+
+  it('a directory: its captures, recursively, in sorted order, the same as naming them', () => {
+    const d = join(dir, 'tree');
+    mkdirSync(join(d, 'b-sub'), { recursive: true });
+    copyFileSync(A, join(d, 'a.pcap'));
+    copyFileSync(B, join(d, 'b-sub', 'c.pcapng'));
+    writeFileSync(join(d, 'notes.txt'), 'not a capture');
+    writeFileSync(join(d, '.hidden.pcap'), 'not read');
+    const viaDir = cli(['flows', d, '-q', '--features', 'none']);
+    assert.equal(viaDir.status, 0, viaDir.stderr);
+    const named = cli(['flows', join(d, 'a.pcap'), join(d, 'b-sub', 'c.pcapng'), '-q', '--features', 'none']);
+    assert.equal(viaDir.stdout, named.stdout);
+    assert.ok(viaDir.stdout.includes(join(d, 'b-sub', 'c.pcapng')));
+    const empty = join(dir, 'empty');
+    mkdirSync(empty);
+    const e = cli(['flows', empty, '-q']);
+    assert.equal(e.status, 1);
+    assert.match(e.stderr, /empty: a directory without capture files/);
+  });
+
+  it('a directory given to a one-capture command is an error naming it, not EISDIR', () => {
+    const r = cli(['info', PCAPS]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /is a directory, not a capture file/);
+    assert.doesNotMatch(r.stderr, /EISDIR/);
+    assert.equal(readFileSync(A).length > 0, true);
+  });
+});
