@@ -26,7 +26,7 @@ export function benchCapture(name: string, flows: number, seconds: number): stri
 
 /** Packets in a capture, as `cipherscope info` counts them (needs the build). */
 export function packetsIn(file: string): number {
-  const out = execFileSync(process.execPath, [BIN, 'info', file], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const out = execFileSync(process.execPath, [BIN, 'info', '--json', file], { encoding: 'utf8', maxBuffer: 1 << 26 });
   return (JSON.parse(out) as { packets: number }).packets;
 }
 

@@ -62,7 +62,7 @@ const mib = (m: Measure) => (m.maxrss_kib / 1024).toFixed(0);
 
 async function main(): Promise<void> {
   const rows: string[] = [];
-  rows.push('| case | input | MB | records | time s | benign s (records) | time / benign | us a record: hostile / benign | peak RSS MiB | benign RSS MiB | 2x input: time | 2x: RSS MiB |');
+  rows.push('| case | input | MB | records | time s | benign s (records) | time / benign | us a record: hostile / benign | peak RSS MiB | benign RSS MiB | 2x input: wall (CPU) | 2x: RSS MiB |');
   rows.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const [name, c] of Object.entries(HOSTILE)) {
     if (only !== undefined && name !== only) continue;
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
     const benignRecs = recordsOf(plain);
     const us = (m: Measure, r: number) => (r > 0 ? ((m.seconds * 1e6) / r).toFixed(1) : '-');
     rows.push(
-      `| ${name}: ${c.what} | ${n.toLocaleString('en')} ${c.unit} | ${(bytes / 1e6).toFixed(1)} | ${recs.toLocaleString('en')} | ${vs.a.seconds.toFixed(2)} | ${vs.b.seconds.toFixed(2)} (${benignRecs.toLocaleString('en')}) | ${vs.wallRatio.toFixed(2)} | ${us(vs.a, recs)} / ${us(vs.b, benignRecs)} | ${mib(vs.a)} | ${mib(vs.b)} | ${grow.wallRatio.toFixed(2)}x | ${mib(grow.a)} |`,
+      `| ${name}: ${c.what} | ${n.toLocaleString('en')} ${c.unit} | ${(bytes / 1e6).toFixed(1)} | ${recs.toLocaleString('en')} | ${vs.a.seconds.toFixed(2)} | ${vs.b.seconds.toFixed(2)} (${benignRecs.toLocaleString('en')}) | ${vs.wallRatio.toFixed(2)} | ${us(vs.a, recs)} / ${us(vs.b, benignRecs)} | ${mib(vs.a)} | ${mib(vs.b)} | ${grow.wallRatio.toFixed(2)}x (${grow.cpuRatio.toFixed(2)}x) | ${mib(grow.a)} |`,
     );
   }
   process.stdout.write(`${rows.join('\n')}\n\n`);

@@ -12,13 +12,15 @@ import { extractFlowsSharded } from '../meter/sharded.js';
 import { type ExtractSummary, addressLearning, extractFlows, flowColumns } from '../meter/meter.js';
 import { ALL_GROUPS, FEATURE_GROUPS, OPTIONAL_GROUPS, flowPlugins } from '../features/plugins.js';
 import { LENGTH_MODES, type LengthMode } from '../flow/flow.js';
-import { schemaMarkdown } from '../flow/schema.js';
+import { type CellValue, schemaMarkdown } from '../flow/schema.js';
+import { type ColumnPick, pickColumns } from '../output/columns.js';
 import { readCapture } from '../pcap/reader.js';
 import { type CaptureIssue, formatIssue } from '../pcap/types.js';
 import { openCaptureWriter } from '../pcap/writer.js';
 import { type OutputFormat, formatFromPath, openRecordWriter, recordFormat, recordFormats } from '../output/writers.js';
 import { LABEL_COLUMNS } from '../label/labeler.js';
 import { type AppFlows, findAppFlows } from '../pipeline/app-flows.js';
+import { addInfoCommand } from './info-command.js';
 import { addLabelCommand } from './label-command.js';
 import { addTestbedCommand } from './testbed-command.js';
 import { addModelCommands } from './model-commands.js';
@@ -89,8 +91,7 @@ export function buildProgram(): Command {
     .name('cipherscope')
     .description('Read what encrypted smartphone traffic gives away without decrypting it: flows, features, apps, actions.')
     .version(TOOL_VERSION)
-    .option('--plugin <module>', 'load a module that registers feature plugins, record formats or model kinds of your own (repeatable; see docs/architecture.md)')
-    .showHelpAfterError();
+    .option('--plugin <module>', 'load a module that registers feature plugins, record formats or model kinds of your own (repeatable; see docs/architecture.md)');
 
   program
     .command('flows')
@@ -99,6 +100,7 @@ export function buildProgram(): Command {
     .option('-r, --read <file>', 'a capture to read, as tshark -r (repeatable; besides the arguments)', collect, [])
     .option('-f, --bpf <expr>', BPF_HELP, captureFilter)
     .option('-o, --output <file>', 'output file; - for standard output', '-')
+    .option('--columns <names>', 'write only these columns, comma-separated, in this order (as tshark -T fields -e; names: cipherscope schema)')
     .addOption(new Option('--format <format>', 'output format (default: from the output file extension, else csv)').choices(recordFormats().map((f) => f.name)))
     .option('--idle-timeout <seconds>', 'end a flow after this much silence', seconds, DEFAULT_FLOW_OPTIONS.idleTimeoutSec)
     .option('--active-timeout <seconds>', 'split a flow older than this (same flow_id, next segment)', seconds, DEFAULT_FLOW_OPTIONS.activeTimeoutSec)
@@ -119,7 +121,7 @@ export function buildProgram(): Command {
     .option('--threads <n>', 'meter on this many worker threads, packets sharded by a symmetric hash of their addresses (records then come out in the order shards finish them; flow ids stay unique)', count, 1)
     .option('--memory <MiB>', `memory budget of the flow table, stream and fragment buffers and the DNS name map (estimated; "none" for no bound); when full, the longest-idle flows are written early (expiry_reason evicted), counted, and a later packet continues them as the next segment`, mebibytes, DEFAULT_MEMORY_MB)
     .option('--max-flows <n>', 'also bound the flows held at once (evicted as when the memory budget is reached)', count)
-    .option('--strict', 'exit with status 2 if the input had any warning or error')
+    .option('--strict', 'exit with status 2 if an input had any warning or error, or packets in no record (corrupt bytes skipped, fragments never reassembled)')
     .option('--csv-raw', CSV_RAW_HELP)
     .option('--no-progress', 'no progress bar (it only shows on a terminal anyway)')
     .option('-q, --quiet', 'no summary and no per-issue messages on stderr')
@@ -134,10 +136,21 @@ export function buildProgram(): Command {
       }
       const format: OutputFormat = o.format ?? formatFromPath(o.output);
       const apps = o.apps === undefined ? undefined : new AppMatcher(appRules(o.apps, o.ipLists));
-      const columns = flowColumns(flowPlugins({ groups: o.features, spltPackets: o.splt, byteDistBytes: o.byteDistBytes }), apps !== undefined);
+      const all = flowColumns(flowPlugins({ groups: o.features, spltPackets: o.splt, byteDistBytes: o.byteDistBytes }), apps !== undefined);
+      let pick: ColumnPick | undefined;
+      try {
+        pick = o.columns === undefined ? undefined : pickColumns(all, o.columns);
+      } catch (e) {
+        process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      const columns = pick?.columns ?? all;
       const writer = openRecordWriter(format, o.output, columns, { rawStrings: o.csvRaw === true });
-      // Text formats are encoded by the shards themselves; the main thread then only writes bytes.
-      const encodeInShards = writer.writeEncoded !== undefined && recordFormat(format).encoder !== undefined;
+      // Text formats are encoded by the shards themselves; the main thread then only writes bytes (not when only
+      // some columns are written: rows come back and are cut here).
+      const encodeInShards = pick === undefined && writer.writeEncoded !== undefined && recordFormat(format).encoder !== undefined;
+      const write = pick === undefined ? (row: CellValue[]) => writer.write(row) : (row: CellValue[]) => writer.write(pick.project(row));
       const issues = new IssuePrinter(o.quiet === true);
       const useFilter = o.filterNoise === true || o.excludeHost.length > 0 || o.onlyHost.length > 0;
       let bad = 0;
@@ -170,10 +183,10 @@ export function buildProgram(): Command {
             o.threads > 1
               ? await extractFlowsSharded(
                   input,
-                  encodeInShards ? { onEncoded: (b, n) => writer.writeEncoded!(b, n) } : { onRow: (row) => writer.write(row) },
+                  encodeInShards ? { onEncoded: (b, n) => writer.writeEncoded!(b, n) } : { onRow: write },
                   { ...common, threads: o.threads, plugins: pluginOptions, apps: apps?.rules, addresses: learning.addresses?.entries(), learnAddresses: learning.learnAddresses, encode: encodeInShards ? format : undefined, encodeSettings: { rawStrings: o.csvRaw === true } },
                 )
-              : await extractFlows(input, (row) => writer.write(row), {
+              : await extractFlows(input, write, {
                   ...common,
                   // Fresh plugins per capture: the DNS name map belongs to one capture.
                   plugins: flowPlugins(pluginOptions),
@@ -183,7 +196,8 @@ export function buildProgram(): Command {
           progress.stop();
           issues.end(input);
           if (!o.quiet) process.stderr.write(`cipherscope: ${summaryLine(summary)}\n`);
-          if (summary.errors + summary.warnings > 0) bad++;
+          // --strict: any loss counts, not only the reader's issues: corrupt bytes skipped, fragments never reassembled.
+          if (summary.errors + summary.warnings > 0 || summary.skippedBytes > 0 || (summary.dropped['fragment-not-reassembled'] ?? 0) > 0) bad++;
           read++;
         } catch (e) {
           progress.stop();
@@ -195,7 +209,7 @@ export function buildProgram(): Command {
       if (read === 0 && writer.abort !== undefined) await writer.abort();
       else await writer.close();
       if (o.strict && bad > 0 && !process.exitCode) {
-        process.stderr.write(`cipherscope: --strict: ${bad} input(s) had warnings or errors\n`);
+        process.stderr.write(`cipherscope: --strict: ${bad} input(s) had warnings, errors or packets in no record (corrupt bytes, fragments never reassembled)\n`);
         process.exitCode = 2;
       }
     });
@@ -301,49 +315,20 @@ export function buildProgram(): Command {
       process.stdout.write(o.format === 'json' ? JSON.stringify(cols, null, 2) + '\n' : schemaMarkdown(cols));
     });
 
-  program
-    .command('info')
-    .description('Describe a capture (format, interfaces, link types, packets, time span, issues), like capinfos.')
-    .argument('<input>', 'pcap or pcapng file; - for standard input')
-    .action(async (input: string) => {
-      let first: [number, number] | undefined;
-      let last: [number, number] = [0, 0];
-      let bytes = 0;
-      const issues: string[] = [];
-      try {
-        const r = await readCapture(input, {
-          packet(rec) {
-            if (first === undefined) first = [rec.tsSec, rec.tsNsec];
-            last = [rec.tsSec, rec.tsNsec];
-            bytes += rec.origLen;
-          },
-          issue: (i) => issues.push(formatIssue(i)),
-        });
-        const fmt = (t: [number, number] | undefined) => (t === undefined ? '-' : `${t[0]}.${String(t[1]).padStart(9, '0')}`);
-        const info = {
-          file: input,
-          format: r.metadata.format,
-          bigEndian: r.metadata.bigEndian,
-          sections: r.metadata.sections,
-          interfaces: r.metadata.interfaces,
-          packets: r.packets,
-          wireBytes: bytes,
-          first: fmt(first),
-          last: fmt(last),
-          names: Object.fromEntries(r.metadata.names),
-          statistics: r.metadata.statistics.map((s) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v]))),
-          comments: r.metadata.comments,
-          ...(r.metadata.deviceApps.length > 0 ? { pcapdroidApps: r.metadata.deviceApps } : {}),
-          issues,
-        };
-        process.stdout.write(JSON.stringify(info, null, 2) + '\n');
-      } catch (e) {
-        process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
-        process.exitCode = 1;
-      }
-    });
+  addInfoCommand(program);
 
+  shortUsageErrors(program);
   return program;
+}
+
+/**
+ * A usage error (an unknown option, a bad value, a missing argument) is one line saying what is wrong, then the
+ * command's usage line and where the options are listed, not the whole help text (as git and tshark do).
+ */
+function shortUsageErrors(cmd: Command, path: string[] = []): void {
+  const here = [...path, cmd.name()].join(' ');
+  cmd.showHelpAfterError(`Usage: ${here} ${cmd.usage()}\n(${here} --help lists the options)`);
+  for (const sub of cmd.commands) shortUsageErrors(sub, [here]);
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -315,7 +315,7 @@ describe('cipherscope CLI', () => {
   });
 
   it('info describes a pcapng capture', () => {
-    const r = cli(['info', join(PCAPS, 'pcapng-2if-comments-keylog.pcapng')]);
+    const r = cli(['info', '--json', join(PCAPS, 'pcapng-2if-comments-keylog.pcapng')]);
     const info = JSON.parse(r.stdout);
     assert.equal(info.format, 'pcapng');
     assert.equal(info.interfaces.length, 2);

@@ -55,3 +55,26 @@ describe('IP fragments under attack', () => {
     assert.equal(d.fragments, 3);
   });
 });
+
+describe('--strict and packets in no record', () => {
+  it('a fragment never reassembled is counted, and flows --strict exits 2 for it', async () => {
+    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { cli } = await import('../helpers/cli.js');
+    const { HOSTILE, pcapOf } = await import('../helpers/hostile.js');
+    const dir = mkdtempSync(join(tmpdir(), 'cs-frag-strict-'));
+    try {
+      const file = join(dir, 'frags.pcap');
+      writeFileSync(file, pcapOf(10, HOSTILE.fragments.make));
+      const lenient = cli(['flows', file, '-o', join(dir, 'a.csv')]);
+      assert.equal(lenient.status, 0, lenient.stderr);
+      assert.match(lenient.stderr, /fragment-not-reassembled=10/);
+      const strict = cli(['flows', file, '--strict', '-o', join(dir, 'b.csv')]);
+      assert.equal(strict.status, 2);
+      assert.match(strict.stderr, /--strict: 1 input\(s\) had warnings, errors or packets in no record/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

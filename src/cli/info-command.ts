@@ -1,0 +1,215 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, statSync } from 'node:fs';
+import type { Command } from 'commander';
+import { readCapture } from '../pcap/reader.js';
+import { type CaptureMetadata, formatIssue } from '../pcap/types.js';
+
+/**
+ * `cipherscope info`: what capinfos prints, with its names and numbers (a Wireshark user reads it at a glance), or
+ * JSON with --json. Sizes, rates and times are computed as capinfos computes them: data size is the sum of the
+ * packets' lengths on the wire, the duration runs from the earliest to the latest packet, rates are over it.
+ */
+
+/** Link types by their wiretap short name and description, as capinfos shows them (the common ones). */
+const LINK_TYPES: Record<number, [string, string]> = {
+  0: ['null', 'NULL/Loopback'],
+  1: ['ether', 'Ethernet'],
+  12: ['rawip', 'Raw IP'],
+  14: ['rawip', 'Raw IP'],
+  101: ['rawip', 'Raw IP'],
+  105: ['ieee-802-11', 'IEEE 802.11 Wireless LAN'],
+  113: ['linux-sll', 'Linux cooked-mode capture v1'],
+  127: ['ieee-802-11-radiotap', 'IEEE 802.11 plus radiotap radio header'],
+  228: ['rawip4', 'Raw IPv4'],
+  229: ['rawip6', 'Raw IPv6'],
+  276: ['linux-sll2', 'Linux cooked-mode capture v2'],
+};
+
+export function linkTypeName(linkType: number): string {
+  const t = LINK_TYPES[linkType];
+  return t === undefined ? `link type ${linkType}` : `${t[1]} (${t[0]})`;
+}
+
+export interface CaptureInfo {
+  file: string;
+  format: CaptureMetadata['format'];
+  bigEndian: boolean;
+  /** Link types of the interfaces, each once, with names. */
+  encapsulations: Array<{ linkType: number; name: string }>;
+  packets: number;
+  /** The file's size in bytes (null for standard input). */
+  fileBytes: number | null;
+  /** Sum of the packets' lengths on the wire. */
+  dataBytes: number;
+  /** Sum of the captured lengths (what the file holds of them). */
+  capturedBytes: number;
+  /** Earliest and latest packet time, ns since the epoch (null without packets). */
+  firstNs: bigint | null;
+  lastNs: bigint | null;
+  durationSec: number | null;
+  dataByteRate: number | null;
+  dataBitRate: number | null;
+  averagePacketBytes: number | null;
+  averagePacketRate: number | null;
+  /** True when no packet is earlier than the one before it. */
+  strictTimeOrder: boolean;
+  sha256: string | null;
+  sha1: string | null;
+  metadata: CaptureMetadata;
+  issues: string[];
+}
+
+async function digests(path: string): Promise<{ sha256: string; sha1: string }> {
+  const a = createHash('sha256');
+  const b = createHash('sha1');
+  for await (const chunk of createReadStream(path)) {
+    a.update(chunk as Buffer);
+    b.update(chunk as Buffer);
+  }
+  return { sha256: a.digest('hex'), sha1: b.digest('hex') };
+}
+
+export async function captureInfo(input: string): Promise<CaptureInfo> {
+  let first: bigint | null = null;
+  let last: bigint | null = null;
+  let prev = -1n;
+  let strict = true;
+  let data = 0;
+  let captured = 0;
+  const issues: string[] = [];
+  const r = await readCapture(input, {
+    packet(rec) {
+      const t = BigInt(rec.tsSec) * 1_000_000_000n + BigInt(rec.tsNsec);
+      if (first === null || t < first) first = t;
+      if (last === null || t > last) last = t;
+      if (t < prev) strict = false;
+      prev = t;
+      data += rec.origLen;
+      captured += rec.capLen;
+    },
+    issue: (i) => issues.push(formatIssue(i)),
+  });
+  const isFile = input !== '-';
+  const size = isFile ? statSync(input).size : null;
+  const dur = first !== null && last !== null ? Number((last as bigint) - (first as bigint)) / 1e9 : null;
+  const per = (x: number) => (dur !== null && dur > 0 ? x / dur : null);
+  const seen = new Map<number, string>();
+  for (const i of r.metadata.interfaces) seen.set(i.linkType, linkTypeName(i.linkType));
+  const hashes = isFile ? await digests(input) : undefined;
+  return {
+    file: input,
+    format: r.metadata.format,
+    bigEndian: r.metadata.bigEndian,
+    encapsulations: [...seen].map(([linkType, name]) => ({ linkType, name })),
+    packets: r.packets,
+    fileBytes: size,
+    dataBytes: data,
+    capturedBytes: captured,
+    firstNs: first,
+    lastNs: last,
+    durationSec: dur,
+    dataByteRate: per(data),
+    dataBitRate: per(data * 8),
+    averagePacketBytes: r.packets > 0 ? data / r.packets : null,
+    averagePacketRate: per(r.packets),
+    strictTimeOrder: strict,
+    sha256: hashes?.sha256 ?? null,
+    sha1: hashes?.sha1 ?? null,
+    metadata: r.metadata,
+    issues,
+  };
+}
+
+/** A time as capinfos prints it: local date and time with the capture's digits (here always 9), and UTC beside it. */
+function timeText(ns: bigint | null, utc: boolean): string {
+  if (ns === null) return 'n/a';
+  const ms = Number(ns / 1_000_000n);
+  const d = new Date(ms);
+  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+  const frac = String(ns % 1_000_000_000n).padStart(9, '0');
+  const parts = utc ? [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()] : [d.getFullYear(), d.getMonth() + 1, d.getDate(), d.getHours(), d.getMinutes(), d.getSeconds()];
+  return `${parts[0]}-${pad(parts[1])}-${pad(parts[2])} ${pad(parts[3])}:${pad(parts[4])}:${pad(parts[5])}.${frac}`;
+}
+
+const num = (x: number | null, digits = 2) => (x === null ? 'n/a' : x.toFixed(digits));
+
+/** The capinfos-style text of `info`. */
+export function infoText(i: CaptureInfo): string {
+  const lines: Array<[string, string]> = [
+    ['File name', i.file],
+    ['File type', `${i.format}${i.bigEndian ? ' (big-endian)' : ''}`],
+    ['File encapsulation', i.encapsulations.length === 1 ? i.encapsulations[0].name : i.encapsulations.length === 0 ? 'none' : `per packet: ${i.encapsulations.map((e) => e.name).join(', ')}`],
+    ['Number of packets', String(i.packets)],
+    ['File size', i.fileBytes === null ? 'n/a (standard input)' : `${i.fileBytes} bytes`],
+    ['Data size', `${i.dataBytes} bytes`],
+    ['Captured data size', `${i.capturedBytes} bytes`],
+    ['Capture duration', i.durationSec === null ? 'n/a' : `${i.durationSec.toFixed(9)} seconds`],
+    ['First packet time', timeText(i.firstNs, false)],
+    ['Last packet time', timeText(i.lastNs, false)],
+    ['First packet (UTC)', timeText(i.firstNs, true)],
+    ['Last packet (UTC)', timeText(i.lastNs, true)],
+    ['Data byte rate', `${num(i.dataByteRate)} bytes/sec`],
+    ['Data bit rate', `${num(i.dataBitRate)} bits/sec`],
+    ['Average packet size', `${num(i.averagePacketBytes)} bytes`],
+    ['Average packet rate', `${num(i.averagePacketRate)} packets/sec`],
+    ['SHA256', i.sha256 ?? 'n/a'],
+    ['SHA1', i.sha1 ?? 'n/a'],
+    ['Strict time order', i.strictTimeOrder ? 'True' : 'False'],
+    ['Number of interfaces in file', String(i.metadata.interfaces.length)],
+  ];
+  const out = lines.map(([k, v]) => `${`${k}:`.padEnd(21)}${v}`);
+  for (const f of i.metadata.interfaces) {
+    out.push(`Interface #${f.id}${i.metadata.sections > 1 ? ` (section ${f.section})` : ''} info:`);
+    out.push(`${''.padEnd(21)}Encapsulation = ${linkTypeName(f.linkType)}`);
+    if (f.name) out.push(`${''.padEnd(21)}Name = ${f.name}`);
+    out.push(`${''.padEnd(21)}Capture length = ${f.snapLen}`);
+    out.push(`${''.padEnd(21)}Time ticks per second = ${f.tsUnitsPerSec}`);
+  }
+  for (const c of i.metadata.comments) out.push(`${'Capture comment:'.padEnd(21)}${c}`);
+  if (i.metadata.deviceApps.length > 0) out.push(`${'PCAPdroid apps:'.padEnd(21)}${i.metadata.deviceApps.length} uid mappings`);
+  for (const s of i.issues) out.push(`${'Issue:'.padEnd(21)}${s}`);
+  return out.join('\n') + '\n';
+}
+
+/** The JSON of `info --json`: plain values (bigints as strings of ns, maps as objects). */
+export function infoJson(i: CaptureInfo): string {
+  const m = i.metadata;
+  return (
+    JSON.stringify(
+      {
+        ...i,
+        firstNs: i.firstNs?.toString() ?? null,
+        lastNs: i.lastNs?.toString() ?? null,
+        metadata: undefined,
+        sections: m.sections,
+        interfaces: m.interfaces.map((f) => ({ ...f, linkTypeName: linkTypeName(f.linkType) })),
+        names: Object.fromEntries(m.names),
+        statistics: m.statistics.map((s) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v]))),
+        comments: m.comments,
+        ...(m.deviceApps.length > 0 ? { pcapdroidApps: m.deviceApps } : {}),
+      },
+      null,
+      2,
+    ) + '\n'
+  );
+}
+
+export function addInfoCommand(program: Command): void {
+  program
+    .command('info')
+    .description('Describe a capture as capinfos does: format, encapsulation, packets, sizes, duration, times (local and UTC), rates, hashes, time order, interfaces, issues.')
+    .argument('[input]', 'pcap or pcapng file (also compressed); - for standard input')
+    .option('-r, --read <file>', 'the capture, as tshark -r')
+    .option('--json', 'JSON instead of text (times as ns since the epoch)')
+    .action(async (arg: string | undefined, o) => {
+      try {
+        const input = arg ?? o.read;
+        if (input === undefined) throw new Error('no input: give a capture file (or -r FILE; - for standard input)');
+        const info = await captureInfo(input);
+        process.stdout.write(o.json ? infoJson(info) : infoText(info));
+      } catch (e) {
+        process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
+        process.exitCode = 1;
+      }
+    });
+}

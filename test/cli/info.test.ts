@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { cli } from '../helpers/cli.js';
+import { sharedPcaps, tshark } from '../helpers/tshark.js';
+
+/** `info` against capinfos (Wireshark's): every number it shares, on every shared capture capinfos reads. */
+const CAPINFOS = existsSync('/usr/bin/capinfos');
+
+function capinfos(file: string): Record<string, string> | undefined {
+  let out: string;
+  try {
+    out = execFileSync('capinfos', ['-T', '-M', '-c', '-s', '-d', '-u', '-a', '-e', '-z', '-E', '-H', '-o', file], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' }, stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return undefined; // a capture capinfos cannot read whole
+  }
+  const [head, row] = out.trim().split('\n');
+  const h = head.split('\t');
+  const r = row.split('\t');
+  return Object.fromEntries(h.map((k, i) => [k, r[i]]));
+}
+
+describe('info against capinfos', { skip: CAPINFOS ? false : 'capinfos (wireshark-common) is not installed' }, () => {
+  it('packets, sizes, duration, times, average size, hashes and time order agree on every shared capture', () => {
+    let compared = 0;
+    for (const file of sharedPcaps()) {
+      const c = capinfos(file);
+      if (c === undefined) continue;
+      const r = cli(['info', '--json', file]);
+      assert.equal(r.status, 0, `${file}: ${r.stderr}`);
+      const o = JSON.parse(r.stdout);
+      const name = file.split('/').pop();
+      assert.equal(o.packets, Number(c['Number of packets']), `${name}: packets`);
+      assert.equal(o.fileBytes, Number(c['File size (bytes)']), `${name}: file size`);
+      assert.equal(o.dataBytes, Number(c['Data size (bytes)']), `${name}: data size`);
+      assert.equal(o.sha256, c.SHA256, `${name}: SHA256`);
+      assert.equal(o.sha1, c.SHA1, `${name}: SHA1`);
+      // capinfos says Unknown where some record has no time stamp of its own; it is not compared there.
+      if (c['Strict time order'] !== 'Unknown') assert.equal(o.strictTimeOrder ? 'True' : 'False', c['Strict time order'], `${name}: time order`);
+      if (o.packets > 0 && !/^\d{4}-/.test(c['Start time'])) {
+        // A capture whose times run past year 9999 (an interface with a bogus time offset): capinfos's span leaves
+        // out the first interface's packets there; ours is the span of the packet times tshark gives.
+        const times = tshark(['-r', file, '-T', 'fields', '-e', 'frame.time_epoch']).trim().split('\n').map(Number);
+        assert.ok(Math.abs(o.durationSec - (Math.max(...times) - Math.min(...times))) < 1e-3 * o.durationSec, `${name}: duration against tshark`);
+      } else if (o.packets > 0) {
+        assert.ok(Math.abs(o.durationSec - Number(c['Capture duration (seconds)'])) < 1e-6, `${name}: duration ${o.durationSec} vs ${c['Capture duration (seconds)']}`);
+        // Within the last printed digit: printf rounds a half to even, toFixed away from zero.
+        assert.ok(Math.abs(o.averagePacketBytes - Number(c['Average packet size (bytes)'])) <= 0.0051, `${name}: average size ${o.averagePacketBytes} vs ${c['Average packet size (bytes)']}`);
+        // capinfos prints the times with the file's digits; ours have 9: the same instant, truncated to theirs.
+        const start = c['Start time'];
+        const text = cli(['info', file]).stdout;
+        const utcFirst = /First packet \(UTC\):\s*(\S+ \S+)/.exec(text)![1];
+        assert.equal(utcFirst.slice(0, start.length), start, `${name}: first packet time`);
+        if (o.encapsulations.length === 1 && c['File encapsulation'] !== 'per-packet') assert.ok(o.encapsulations[0].name.includes(`(${c['File encapsulation']})`), `${name}: ${o.encapsulations[0].name} vs ${c['File encapsulation']}`);
+      }
+      compared++;
+    }
+    assert.ok(compared >= 40, `${compared} captures compared`);
+  });
+
+  it('the text names things as capinfos does', () => {
+    const r = cli(['info', sharedPcaps().find((f) => f.endsWith('sll-mixed-tcp-dns-arp.pcap'))!]);
+    assert.match(r.stdout, /^File name: +\S+/m);
+    assert.match(r.stdout, /^File encapsulation: +Linux cooked-mode capture v1 \(linux-sll\)$/m);
+    assert.match(r.stdout, /^Number of packets: +518$/m);
+    assert.match(r.stdout, /^Capture duration: +51\.017912000 seconds$/m);
+    assert.match(r.stdout, /^Strict time order: +True$/m);
+  });
+});
