@@ -30,6 +30,7 @@ export { Labeler, RowLabeler, LABEL_COLUMNS, IMPERTINENT, AMBIGUOUS, type Label,
 export { labelCapture, labeledColumns, DEFAULT_LABEL_BURST_GAP_SEC, type LabelCaptureOptions } from './label/label-capture.js';
 export { RandomForest, DecisionTree, DEFAULT_FOREST, type ForestOptions } from './models/forest.js';
 export { readRecordsCsv, RecordFileError, type RecordTable } from './dataset/records.js';
+export { readRecords, recordFileFormat, type RecordFileFormat } from './dataset/record-files.js';
 export { featureSpec, toMatrix, encodeLabels, pickRows, argmaxRows, seriesMatrix, type FeatureSpec, type Matrix } from './dataset/matrix.js';
 export { stratifiedGroupKFold, splitGroups, foldSplits } from './dataset/splits.js';
 export { scores, bootstrapInterval, auroc, quantile, type Scores } from './models/metrics.js';

@@ -125,6 +125,8 @@ function timeText(ns: bigint | null, utc: boolean): string {
   if (ns === null) return 'n/a';
   const ms = Number(ns / 1_000_000n);
   const d = new Date(ms);
+  // Beyond what a Date holds (a bogus time offset puts packets past year 275,760): epoch seconds, as they are.
+  if (Number.isNaN(d.getTime())) return `${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')} (seconds since the epoch)`;
   const pad = (n: number, w = 2) => String(n).padStart(w, '0');
   const frac = String(ns % 1_000_000_000n).padStart(9, '0');
   const parts = utc ? [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()] : [d.getFullYear(), d.getMonth() + 1, d.getDate(), d.getHours(), d.getMinutes(), d.getSeconds()];

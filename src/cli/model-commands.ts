@@ -3,7 +3,8 @@ import type { InputOptions } from '../dataset/matrix.js';
 import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { BPF_HELP, CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, captureFilter, count as int, inputsOf, list, reportErrors } from './args.js';
-import { type RecordTable, readRecordsCsv } from '../dataset/records.js';
+import type { RecordTable } from '../dataset/records.js';
+import { readRecords } from '../dataset/record-files.js';
 import { ALL_GROUPS, flowPlugins } from '../features/plugins.js';
 import { DEFAULT_LABEL_BURST_GAP_SEC, labeledColumns } from '../label/label-capture.js';
 import { SHORTCUT_SHARE, singleFeatureMarkdown, singleFeatureScores, clusterClassification, clusterMarkdown, earlyClassification, earlyMarkdown, evaluateModels, openWorld, openWorldMarkdown, seedsMarkdown, table2Markdown } from '../models/evaluate.js';
@@ -24,14 +25,14 @@ import { GROUP_BY, type GroupBy } from '../dataset/splits.js';
 /** Every group's columns, so an optional one (after-handshake, series_pooled) is typed and known when a file has it. */
 const recordColumns = () => labeledColumns(flowPlugins({ groups: ALL_GROUPS }));
 
-/** Labeled records from one or more CSV files (same columns), concatenated. */
-function readLabeled(files: string[]): { table: RecordTable; bytes: Buffer } {
+/** Labeled records from one or more files (CSV, JSON Lines or Parquet; the same columns), concatenated. */
+async function readLabeled(files: string[]): Promise<{ table: RecordTable; bytes: Buffer }> {
   const cols = recordColumns();
   let table: RecordTable | undefined;
   const parts: Buffer[] = [];
   for (const f of files) {
     parts.push(readFileSync(f));
-    const t = readRecordsCsv(f, cols);
+    const t = await readRecords(f, cols);
     if (table === undefined) table = t;
     else if (t.names.join(',') !== table.names.join(',')) throw new Error(`${f}: its columns differ from ${files[0]}'s`);
     else table.rows.push(...t.rows);
@@ -62,7 +63,7 @@ export function addModelCommands(program: Command): void {
   program
     .command('evaluate')
     .description("Evaluate the random forest and the SVM on labeled flow records (cipherscope label / testbed output) in the layout of the paper's Table 2: app, then action per app; macro-F1 with a 95% bootstrap interval, and accuracy; split by capture (or blocks of consecutive flows), with the paper's random 80/20 split as a leaky reference row.")
-    .argument('[records...]', 'labeled flow records (.csv); or --train and --test')
+    .argument('[records...]', 'labeled flow records (CSV, JSON Lines or Parquet, as label writes them); or --train and --test')
     .option('--train <records...>', 'cross-dataset: train on these records (e.g. one user)...')
     .option('--test <records...>', '...and test on these (another user): no test capture is seen in training; majority and chance baselines beside every row')
     .option('--folds <n>', 'folds of the grouped split (fewer groups: leave-one-group-out)', int, 5)
@@ -85,8 +86,8 @@ export function addModelCommands(program: Command): void {
         if ((o.train === undefined) !== (o.test === undefined)) throw new Error('--train and --test go together');
         if (o.train !== undefined) {
           if (files.length > 0) throw new Error('give either records to split, or --train and --test, not both');
-          const train = readLabeled(o.train).table;
-          const test = readLabeled(o.test).table;
+          const train = (await readLabeled(o.train)).table;
+          const test = (await readLabeled(o.test)).table;
           const models: string[] = o.models ?? ['rf', 'svm'];
           for (const m of models) modelKind(m);
           const status = new StatusLine(o.progress);
@@ -98,7 +99,7 @@ export function addModelCommands(program: Command): void {
           return;
         }
         if (files.length === 0) throw new Error('give labeled records, or --train and --test');
-        const { table } = readLabeled(files);
+        const { table } = await readLabeled(files);
         const hasSeries = table.names.includes('series_pooled');
         const models: string[] = o.models ?? (hasSeries && o.afterHandshake !== true && o.firstPackets === 0 ? ['rf', 'svm', 'lstm'] : ['rf', 'svm']);
         for (const m of models) modelKind(m); // an unknown name fails before any work
@@ -134,7 +135,7 @@ export function addModelCommands(program: Command): void {
   program
     .command('train')
     .description('Train the app model and one action model per app on labeled flow records and save them with a manifest: random forests (50 trees of depth 15 for apps, 20 of depth 10 for actions) or the paper\'s LSTM ensemble (needs series_pooled: label with --features all).')
-    .argument('<records...>', 'labeled flow records (.csv)')
+    .argument('<records...>', 'labeled flow records (CSV, JSON Lines or Parquet)')
     .requiredOption('--model <dir>', 'model directory to write')
     .option('--kind <kind>', `model kind: ${modelKinds().map((k) => `${k.name} (${k.description})`).join('; ')}`, 'rf')
     .option('--seed <n>', 'seed', int, 1)
@@ -150,7 +151,7 @@ export function addModelCommands(program: Command): void {
     .action((files: string[], o) =>
       reportErrors(async () => {
         modelKind(o.kind);
-        const { table, bytes } = readLabeled(files);
+        const { table, bytes } = await readLabeled(files);
         const status = new StatusLine(o.progress);
         const m = await trainModels(table, recordColumns(), bytes, {
           kind: o.kind,

@@ -2,7 +2,7 @@ import { writeFileAtomic } from '../common/atomic-file.js';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { count as int, reportErrors } from './args.js';
-import { readRecordsCsv } from '../dataset/records.js';
+import { readRecords } from '../dataset/record-files.js';
 import { flowColumns } from '../meter/meter.js';
 import { BayesNet, type BayesNetJson, DEFAULT_NETWORK, NaiveBayes, type NaiveBayesJson, type NetworkStructure, checkStructure } from '../profile/bayes.js';
 import { mean, sd } from '../profile/moments.js';
@@ -55,7 +55,7 @@ export function addProfileCommands(program: Command): void {
         withStore(o, async (store, key) => {
           const cols = [...flowColumns(), ...PREDICTION_COLUMNS];
           for (const f of files) {
-            const t = readRecordsCsv(f, cols);
+            const t = await readRecords(f, cols);
             const flows = classifiedFlows(t.names, t.rows, key, f, o.user);
             let next = o.reportEvery ?? Infinity;
             const r = await store.ingest(flows, {

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { count as int, reportErrors, seconds } from './args.js';
 import { PREDICTION_COLUMNS } from '../models/predictions.js';
-import { readRecordsCsv } from '../dataset/records.js';
+import { readRecords } from '../dataset/record-files.js';
 import { DEFAULT_GROUP, DEFAULT_STREAM, FlowQueue } from '../distributed/flow-queue.js';
 import { flowColumns } from '../meter/meter.js';
 import { profileSink, queueSink } from '../pipeline/sinks.js';
@@ -28,7 +28,7 @@ export function addWorkerCommands(program: Command): void {
         try {
           const cols = [...flowColumns(), ...PREDICTION_COLUMNS];
           for (const f of files) {
-            const t = readRecordsCsv(f, cols);
+            const t = await readRecords(f, cols);
             const sink = queueSink(q, t.names);
             sink.write(t.rows);
             await sink.flush();

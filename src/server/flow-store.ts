@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { readRecordsCsv } from '../dataset/records.js';
+import { readRecords } from '../dataset/record-files.js';
 import { type ExtractSummary, PROTO_NAMES, flowColumns } from '../meter/meter.js';
 import { ALL_GROUPS, flowPlugins } from '../features/plugins.js';
 import type { AppMatcher } from '../features/apps.js';
@@ -241,13 +241,13 @@ export interface LoadOptions {
 /** Every column a flow-record file may have. */
 const KNOWN_COLUMNS: ColumnDef[] = [...flowColumns(flowPlugins({ groups: ALL_GROUPS }), true), ...LABEL_COLUMNS, ...PREDICTION_COLUMNS];
 
-/** Meter captures (pcap, pcapng) and read flow-record files (.csv) into one FlowStore. */
+/** Meter captures (pcap, pcapng) and read flow-record files (.csv, .jsonl, .parquet) into one FlowStore. */
 export async function loadFlowStore(inputs: readonly string[], o: LoadOptions = {}): Promise<FlowStore> {
   const store = new FlowStore(['capture']);
   for (const input of inputs) {
     const name = basename(input);
-    if (/\.csv$/i.test(input)) {
-      const t = readRecordsCsv(input, KNOWN_COLUMNS);
+    if (/\.(csv|jsonl|ndjson|parquet)$/i.test(input)) {
+      const t = await readRecords(input, KNOWN_COLUMNS);
       store.add('records', name, t.names, t.rows, null);
       continue;
     }

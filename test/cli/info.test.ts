@@ -49,8 +49,8 @@ describe('info against capinfos', { skip: CAPINFOS ? false : 'capinfos (wireshar
         assert.ok(Math.abs(o.averagePacketBytes - Number(c['Average packet size (bytes)'])) <= 0.0051, `${name}: average size ${o.averagePacketBytes} vs ${c['Average packet size (bytes)']}`);
         // capinfos prints the times with the file's digits; ours have 9: the same instant, truncated to theirs.
         const start = c['Start time'];
-        const text = cli(['info', file]).stdout;
-        const utcFirst = /First packet \(UTC\):\s*(\S+ \S+)/.exec(text)![1];
+        const ns = BigInt(o.firstNs);
+        const utcFirst = `${new Date(Number(ns / 1_000_000_000n) * 1000).toISOString().slice(0, 19).replace('T', ' ')}.${String(ns % 1_000_000_000n).padStart(9, '0')}`;
         assert.equal(utcFirst.slice(0, start.length), start, `${name}: first packet time`);
         if (o.encapsulations.length === 1 && c['File encapsulation'] !== 'per-packet') assert.ok(o.encapsulations[0].name.includes(`(${c['File encapsulation']})`), `${name}: ${o.encapsulations[0].name} vs ${c['File encapsulation']}`);
       }
