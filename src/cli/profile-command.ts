@@ -10,6 +10,8 @@ import type { PseudonymKey } from '../profile/pseudonym.js';
 import { type StoreOptions, openProfileStore } from '../profile/open.js';
 import { type Confusion, SIMULATION_DEFAULTS, curveMarkdown, curveSvg, learningCurve } from '../profile/simulate.js';
 import { ProfileStore, TRAITS, type Trait, classifiedFlows } from '../profile/store.js';
+import { userResolver } from '../profile/users-from-actions.js';
+import { readActionLog } from '../label/actions.js';
 import { PREDICTION_COLUMNS } from '../models/predictions.js';
 
 const DEFAULT_DB = 'profiles.db';
@@ -48,15 +50,22 @@ export function addProfileCommands(program: Command): void {
     .description('Count classified flows (cipherscope classify output, CSV) into the users\' profiles; every flow once, however often it is ingested; one transaction per file.')
     .argument('<classified...>', 'classify output files (.csv)')
     .option('--user <id>', 'all flows of these files belong to this operator-supplied user id (default: one user per device address, client_addr)')
+    .option('--user-from <actions.jsonl>', "name each flow's user as the action log of its run does (the action overlapping it at its client address; else the log's user of that address; else its only user)")
     .option('--utc-offset <hours>', 'hours to add to UTC for the hour-of-day and day-of-week histograms', Number, 0)
     .option('--report-every <n>', 'print "ingest: N flows" on stderr after every N flows written (inside the transaction)', int)
     .action((files: string[], o) =>
       reportErrors(() =>
         withStore(o, async (store, key) => {
+          if (o.user !== undefined && o.userFrom !== undefined) throw new Error('give --user or --user-from, not both');
+          const fromLog = o.userFrom === undefined ? undefined : userResolver(readActionLog(o.userFrom));
+          let unnamed = 0;
+          const userOf = fromLog && ((addr: string, first: bigint, last: bigint) => fromLog(addr, first, last) ?? (unnamed++, undefined));
           const cols = [...flowColumns(), ...PREDICTION_COLUMNS];
           for (const f of files) {
             const t = await readRecords(f, cols);
-            const flows = classifiedFlows(t.names, t.rows, key, f, o.user);
+            unnamed = 0;
+            const flows = classifiedFlows(t.names, t.rows, key, f, o.user, userOf);
+            if (unnamed > 0) process.stderr.write(`cipherscope: ${f}: ${unnamed} flow(s) the action log names no user for: counted under their device address\n`);
             let next = o.reportEvery ?? Infinity;
             const r = await store.ingest(flows, {
               utcOffsetHours: o.utcOffset,
@@ -88,6 +97,7 @@ export function addProfileCommands(program: Command): void {
           const usage = await store.usageTokens();
           const users = labels.filter((u) => usage.has(u.userId)).map((u) => ({ ...u, tokens: usage.get(u.userId)! }));
           if (users.length === 0) throw new Error(`${o.users}: none of its users has a profile in ${o.db}`);
+          for (const w of trainingWarnings(users)) process.stderr.write(`cipherscope: warning: ${w}\n`);
           let model: TraitModel;
           if (o.model === 'nb') {
             const traits: Record<string, NaiveBayesJson> = {};
@@ -101,7 +111,7 @@ export function addProfileCommands(program: Command): void {
             model = BayesNet.fit(structure, users.map((u) => ({ tokens: u.tokens, traits: Object.fromEntries(TRAITS.filter((t) => u[t] !== undefined).map((t) => [t, u[t]!])) }))).model;
           }
           const name = o.name ?? o.model;
-          await store.saveModel(name, model.kind, model, users.map((u) => u.userId));
+          await store.saveModel(name, model.kind, { ...model, trainedUsers: users.length }, users.map((u) => u.userId));
           process.stderr.write(`cipherscope: ${name} (${model.kind}) trained on ${users.length} labeled users\n`);
         }),
       ),
@@ -116,7 +126,8 @@ export function addProfileCommands(program: Command): void {
         withStore(o, async (store, key) => {
           const m = await store.loadModel(o.name);
           if (!m) throw new Error(`${o.db}: no trait model named ${o.name} (cipherscope profile train)`);
-          const json = m.json as TraitModel;
+          const json = m.json as TraitModel & { trainedUsers?: number };
+          if (json.trainedUsers !== undefined && json.trainedUsers < MIN_TRAINING_USERS) process.stderr.write(`cipherscope: warning: ${o.name} was trained on ${json.trainedUsers} user(s): its probabilities (near 0 and 1) say little\n`);
           const usage = await store.usageTokens();
           const ids = args.length > 0 ? args.map((a) => resolveUser(a, key)) : [...usage.keys()];
           const rows: Array<{ userId: string; trait: string; value: string; probability: number }> = [];
@@ -126,7 +137,9 @@ export function addProfileCommands(program: Command): void {
             const post: Record<string, Record<string, number>> =
               json.kind === 'bayes-net' ? new BayesNet(json).predict(tokens) : Object.fromEntries(Object.entries(json.traits).map(([t, nb]) => [t, new NaiveBayes(nb).predict(tokens)]));
             for (const [trait, p] of Object.entries(post)) for (const [value, probability] of Object.entries(p)) rows.push({ userId: id, trait, value, probability });
-            process.stdout.write(JSON.stringify({ user: id, model: o.name, traits: post }) + '\n');
+            // Printed to 4 decimals (stored exact): 0.82, not 0.8200000000000001; 7e-256 is 0.
+            const shown = Object.fromEntries(Object.entries(post).map(([t, p]) => [t, Object.fromEntries(Object.entries(p).map(([v, x]) => [v, Math.round(x * 1e4) / 1e4]))]));
+            process.stdout.write(JSON.stringify({ user: id, model: o.name, traits: shown }) + '\n');
           }
           await store.savePredictions(o.name, rows);
         }),
@@ -223,4 +236,18 @@ function readUsersTable(file: string, key: PseudonymKey): Array<{ userId: string
     }
     return row;
   });
+}
+
+/** Fewer labeled users than this and a trait model's probabilities say little (the paper's had hundreds). */
+export const MIN_TRAINING_USERS = 10;
+
+/** What makes a trait model degenerate: too few users, or a trait every labeled user shares. */
+export function trainingWarnings(users: ReadonlyArray<Partial<Record<(typeof TRAITS)[number], string>>>): string[] {
+  const out: string[] = [];
+  if (users.length < MIN_TRAINING_USERS) out.push(`trained on ${users.length} labeled user(s), fewer than ${MIN_TRAINING_USERS}: its trait probabilities will come out near 0 and 1 and say little`);
+  for (const t of TRAITS) {
+    const values = new Set(users.map((u) => u[t]).filter((v) => v !== undefined));
+    if (values.size === 1) out.push(`trait ${t}: every labeled user has "${[...values][0]}": the model can only predict that`);
+  }
+  return out;
 }

@@ -1,3 +1,4 @@
+import type { UserOf } from './users-from-actions.js';
 import { createHash } from 'node:crypto';
 import type { CellValue } from '../flow/schema.js';
 import type { SqlDb, SqlValue } from './db.js';
@@ -82,7 +83,17 @@ export interface IngestResult {
 }
 
 /** Rows of `cipherscope classify` output as flows of users: by device address (client_addr), or all one operator id. */
-export function classifiedFlows(names: readonly string[], rows: readonly CellValue[][], key: PseudonymKey, where: string, operatorId?: string): ClassifiedFlow[] {
+/**
+ * `operatorId`: every flow is this user's (--user); else `userOf` names the operator id of each flow (--user-from,
+ * users-from-actions.ts), and flows it cannot name are counted under their device address, as without either.
+ */
+function byLog(userOf: UserOf | undefined, key: PseudonymKey, addr: string, first: bigint | number, last: bigint | number): string | undefined {
+  if (userOf === undefined) return undefined;
+  const u = userOf(addr, BigInt(first), BigInt(last));
+  return u === undefined ? undefined : key.operator(u);
+}
+
+export function classifiedFlows(names: readonly string[], rows: readonly CellValue[][], key: PseudonymKey, where: string, operatorId?: string, userOf?: UserOf): ClassifiedFlow[] {
   const need = ['first_seen_ns', 'last_seen_ns', 'protocol', 'client_addr', 'client_port', 'server_addr', 'server_port', 'packets', 'bytes', 'predicted_app', 'predicted_action'];
   const at = Object.fromEntries(need.map((n) => [n, names.indexOf(n)]));
   const missing = need.filter((n) => at[n] < 0);
@@ -101,7 +112,7 @@ export function classifiedFlows(names: readonly string[], rows: readonly CellVal
     const action = r[at.predicted_action];
     return {
       key: createHash('sha256').update(id).digest('hex').slice(0, 32),
-      userId: operator ?? key.device(addr),
+      userId: operator ?? byLog(userOf, key, addr, first, last) ?? key.device(addr),
       firstSeenS: Number(first) / 1e9,
       lastSeenS: Number(last) / 1e9,
       durationMs: Math.max(0, Number((BigInt(last) - BigInt(first)) / 1_000_000n)),

@@ -93,8 +93,14 @@ describe('cipherscope profile', () => {
     writeFileSync(users, `user,gender,age_group,profession\ndevice:${addr},f,25-34,student\n`);
     const tr = profile(['train', '--users', users], db);
     assert.equal(tr.status, 0, tr.stderr);
+    // One labeled user: the model is degenerate, and train and predict say so.
+    assert.match(tr.stderr, /warning: trained on 1 labeled user\(s\), fewer than 10/);
+    assert.match(tr.stderr, /warning: trait gender: every labeled user has "f"/);
     const pr = profile(['predict'], db);
     assert.equal(pr.status, 0, pr.stderr);
+    assert.match(pr.stderr, /warning: nb was trained on 1 user\(s\)/);
+    // Probabilities printed to 4 decimals.
+    assert.ok([...pr.stdout.matchAll(/:(\d\.\d+)/g)].every((m) => m[1].length <= 6), pr.stdout);
     const pred = JSON.parse(pr.stdout.trim());
     assert.deepEqual(pred.traits.gender, { f: 1 }, 'one labeled user: the only value seen');
     const shown = JSON.parse(profile(['show', p.userId], db).stdout);
@@ -130,5 +136,28 @@ describe('cipherscope profile', () => {
     });
     after(() => pg?.stop());
     crashSuite(async (name) => pg.url.replace(/\/postgres$/, `/${name}`));
+  });
+});
+
+describe('profile ingest --user-from', () => {
+  it("two users behind one address become two profiles, as the action log names them", () => {
+    const db = join(dir, 'user-from.db');
+    const head = 'first_seen_ns,last_seen_ns,protocol,client_addr,client_port,server_addr,server_port,packets,bytes,predicted_app,predicted_action';
+    const row = (first: number, port: number) => `${first},${first + 1000},6,127.0.0.1,${port},127.0.0.5,443,10,1000,feed,post`;
+    const classified = join(dir, 'two-users.csv');
+    writeFileSync(classified, [head, row(1_000_000, 40001), row(2_000_000, 40002), row(9_000_000, 40003), row(9_500_000, 40004)].join('\n') + '\n');
+    const log = join(dir, 'two-users.jsonl');
+    const line = (user: string, start: number, end: number, seq: number) => JSON.stringify({ user, device: `${user}-browser`, app: 'feed', action: 'post', start_ns: String(start), end_ns: String(end), scenario: 's', repetition: 0, seq, client_addr: '127.0.0.1' });
+    writeFileSync(log, [line('userA', 0, 5_000_000, 0), line('userB', 8_000_000, 10_000_000, 1)].join('\n') + '\n');
+    const r = profile(['ingest', classified, '--user-from', log], db);
+    assert.equal(r.status, 0, r.stderr);
+    const users = profile(['export'], db).stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { userId: string; streams: number });
+    assert.equal(users.length, 2, 'two profiles');
+    assert.deepEqual(users.map((u) => u.streams).sort(), [2, 2]);
+    // Without the log: one profile, the address's.
+    const one = join(dir, 'user-from-none.db');
+    assert.equal(profile(['ingest', classified], one).status, 0);
+    assert.equal(profile(['export'], one).stdout.trim().split('\n').filter(Boolean).length, 1);
+    assert.notEqual(profile(['ingest', classified, '--user', 'x', '--user-from', log], join(dir, 'both.db')).status, 0);
   });
 });
