@@ -19,6 +19,23 @@ export function reportText(r: LabelReport): string {
   return lines.join('\n');
 }
 
+/**
+ * Why a labeling run gave nothing to learn from, in words a user can act on: no record matched any action
+ * (usually app rules that do not name the capture's flows: the testbed's apps need rules/testbed-apps.json).
+ */
+export function labelWarnings(r: LabelReport, actions: readonly ActionRecord[], flowApps: ReadonlyMap<string, number>): string[] {
+  if (actions.length === 0) return ['the action log is empty'];
+  const matched = (r.bySource.action ?? 0) + (r.bySource['largest-overlap'] ?? 0);
+  if (matched > 0) return [];
+  const logged = [...new Set(actions.map((a) => a.app))];
+  const named = [...flowApps].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => `${k} (${v})`);
+  const missing = logged.filter((a) => !flowApps.has(a));
+  return [
+    `no record matched any of the ${actions.length} action(s): ${missing.length === logged.length ? `no flow is named with the log's app${logged.length > 1 ? 's' : ''} ${logged.join(', ')}` : 'the flows of its apps lie outside the action windows'}` +
+      `; the flows' apps: ${named.length > 0 ? named.join(', ') : 'none'}. Do the app rules (--apps) name this capture's flows? (The testbed's apps: --apps rules/testbed-apps.json.)`,
+  ];
+}
+
 export function addLabelCommand(program: Command): void {
   program
     .command('label')
@@ -41,6 +58,7 @@ export function addLabelCommand(program: Command): void {
     .option('--slack-before <ms>', 'an action window opens this much before its start', milliseconds, Number(DEFAULT_SLACK_BEFORE_NS / 1_000_000n))
     .option('--slack-after <ms>', 'and closes this much after its end (late responses)', milliseconds, Number(DEFAULT_SLACK_AFTER_NS / 1_000_000n))
     .addOption(new Option('--ambiguity <policy>', 'records overlapping several actions: report = label "ambiguous"; largest-overlap = take the longest overlap (still reported)').choices(['report', 'largest-overlap']).default('report'))
+    .option('--strict', 'exit with status 2 when the labeling did nothing useful (no record matched an action)')
     .option('-q, --quiet', 'no report summary on stderr')
     .action((arg: string | undefined, o) =>
       reportErrors(async () => {
@@ -62,6 +80,8 @@ export function addLabelCommand(program: Command): void {
         const columns = labeledColumns(plugins());
         const writer = openRecordWriter(format, o.output, columns, { rawStrings: o.csvRaw === true });
         const evidenceAt = columns.findIndex((c) => c.name === 'app_evidence');
+        const appAt = columns.findIndex((c) => c.name === 'app');
+        const flowApps = new Map<string, number>();
         let byPhone = 0;
         const result = await labelCapture(
           capture,
@@ -74,6 +94,8 @@ export function addLabelCommand(program: Command): void {
           },
           (row) => {
             if (row[evidenceAt] === 'pcapdroid') byPhone++;
+            const app = row[appAt];
+            if (typeof app === 'string') flowApps.set(app, (flowApps.get(app) ?? 0) + 1);
             writer.write(row);
           },
         );
@@ -81,6 +103,9 @@ export function addLabelCommand(program: Command): void {
         if (deviceOnly && byPhone === 0) process.stderr.write(`cipherscope: ${capture}: warning: --apps pcapdroid, but no flow carries PCAPdroid's app label (a trailer or u-<uid> packet comments): every record is labeled without an app\n`);
         if (o.report) writeFileAtomic(o.report, JSON.stringify(result.report, null, 2) + '\n');
         if (!o.quiet) process.stderr.write(`cipherscope: ${capture}: ${reportText(result.report)}\n`);
+        const warnings = labelWarnings(result.report, actions, flowApps);
+        for (const w of warnings) process.stderr.write(`cipherscope: ${capture}: warning: ${w}\n`);
+        if (o.strict && warnings.length > 0) process.exitCode = 2;
       }),
     );
 }
