@@ -19,11 +19,13 @@ interface SourceOptions {
   db?: string;
   keyFile?: string;
   report: string[];
+  showAddresses?: boolean;
 }
 
 const sourceOptions = (c: Command) =>
   c
-    .argument('[inputs...]', 'captures (pcap, pcapng: metered here) and flow-record files (.csv from flows, label or classify)')
+    .argument('[inputs...]', 'captures (pcap, pcapng: metered here) and flow-record files (CSV, JSON Lines or Parquet from flows, label or classify)')
+    .option('--show-addresses', "show the devices' own addresses (client_addr); by default each is shown as device-N")
     .option('--apps [rules.json]', 'name apps by host rules (default: the shipped rules/apps.json); on unless --no-apps', true)
     .option('--no-apps', 'no host-rule app columns')
     .option('--model <dir>', 'classify the captures\' flows with this trained model (predicted app and action)')
@@ -36,6 +38,7 @@ async function loadSources(inputs: string[], o: SourceOptions) {
   const load: LoadOptions = {
     apps: o.apps === false ? undefined : new AppMatcher(loadAppRules(typeof o.apps === 'string' ? o.apps : undefined)),
     onCapture: (name, s) => process.stderr.write(`cipherscope: ${name}: ${s.packets} packets, ${s.records} flow records\n`),
+    showAddresses: o.showAddresses === true,
   };
   if (o.model) load.classifier = await loadFlowClassifier(o.model, undefined, load.apps !== undefined);
   const { loadFlowStore } = await import('../server/flow-store.js');

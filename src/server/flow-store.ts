@@ -84,6 +84,27 @@ export class FlowStore {
     return i;
   }
 
+  /**
+   * Replace every client address by "device-N", the same N for the same address, and a server address that is some
+   * flow's client address (a device answering another, a local resolver) by the same name (LoadOptions.showAddresses).
+   */
+  hideClientAddresses(): void {
+    const c = this.col('client_addr');
+    const s = this.col('server_addr');
+    if (c < 0) return;
+    const names = new Map<string, string>();
+    for (const r of this.rows) {
+      const a = r[c];
+      if (typeof a === 'string' && a !== '' && !names.has(a)) names.set(a, `device-${names.size + 1}`);
+    }
+    for (const r of this.rows) {
+      const a = r[c];
+      if (typeof a === 'string' && names.has(a)) r[c] = names.get(a)!;
+      const b = s >= 0 ? r[s] : undefined;
+      if (typeof b === 'string' && names.has(b)) r[s] = names.get(b)!;
+    }
+  }
+
   col(name: string): number {
     return this.index.get(name) ?? -1;
   }
@@ -236,6 +257,12 @@ export interface LoadOptions {
   /** A trained model: its prediction columns are appended to each metered capture's records. */
   classifier?: FlowClassifier;
   onCapture?: (name: string, summary: ExtractSummary) => void;
+  /**
+   * Show the devices' own addresses (client_addr). Off by default: each device address becomes "device-N" (in
+   * order of first appearance) before anything is shown or served, so a report or a shared dashboard does not carry
+   * who was captured; server addresses stay, they name services, not people.
+   */
+  showAddresses?: boolean;
 }
 
 /** Every column a flow-record file may have. */
@@ -259,5 +286,6 @@ export async function loadFlowStore(inputs: readonly string[], o: LoadOptions = 
     store.add('capture', name, names, rows, summary.packets);
     o.onCapture?.(name, summary);
   }
+  if (o.showAddresses !== true) store.hideClientAddresses();
   return store;
 }
