@@ -7,7 +7,17 @@ const NUMERIC = new Set(['flow_id', 'protocol', 'client_port', 'server_port', 'p
 
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 const fmt = (n) => (typeof n === 'number' ? n.toLocaleString('en-US') : esc(n));
-const when = (ms) => (ms == null ? '' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC'));
+const pad = (n) => String(n).padStart(2, '0');
+/** A time in the viewer's own zone, and in UTC beside it (a capture's clock and the reader's rarely share a zone). */
+const when = (ms) => {
+  if (ms == null) return '';
+  const d = new Date(ms);
+  const local = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  return `${local} (${d.toISOString().slice(11, 19)} UTC)`;
+};
+/** IP protocol numbers as Wireshark's Protocol column names them. */
+const PROTOCOLS = { 1: 'ICMP', 6: 'TCP', 17: 'UDP', 58: 'ICMPv6', 132: 'SCTP' };
+const protocolName = (v) => (v === '' || v == null ? '' : PROTOCOLS[v] ?? `IP proto ${v}`);
 
 async function api(path) {
   const r = await fetch(path, { credentials: 'same-origin' });
@@ -70,7 +80,7 @@ async function flows(params) {
   <div class="table-wrap"><table data-testid="flows-table"><thead><tr>${data.columns
     .map((c) => `<th class="sortable${NUMERIC.has(c) ? ' num' : ''}${sort === c ? (desc ? ' sorted-desc' : ' sorted-asc') : ''}" data-col="${esc(c)}">${esc(c)}</th>`)
     .join('')}</tr></thead><tbody>${data.rows
-    .map((r) => `<tr>${r.map((v, i) => `<td${NUMERIC.has(data.columns[i]) ? ' class="num"' : ''}>${data.columns[i] === 'first_seen_ns' && v ? esc(when(Number(BigInt(v) / 1000000n))) : esc(v)}</td>`).join('')}</tr>`)
+    .map((r) => `<tr>${r.map((v, i) => `<td${NUMERIC.has(data.columns[i]) ? ' class="num"' : ''}>${data.columns[i] === 'first_seen_ns' && v ? esc(when(Number(BigInt(v) / 1000000n))) : data.columns[i] === 'protocol' ? esc(protocolName(v)) : esc(v)}</td>`).join('')}</tr>`)
     .join('')}</tbody></table></div>`;
   view.querySelector('form').addEventListener('submit', (e) => {
     e.preventDefault();

@@ -100,6 +100,14 @@ describe('cipherscope serve in headless Chromium', { skip }, () => {
     await settled(page);
     assert.equal(await page.locator('[data-testid=flows-table] tbody tr').count(), 13);
     assert.match((await page.textContent('[data-testid=flow-count]')) ?? '', /of 13$/);
+    // Protocols by name, as Wireshark's Protocol column; times in the viewer's zone with UTC beside; no device address.
+    const head = await page.locator('[data-testid=flows-table] thead th').allTextContents();
+    const protoCells = await page.locator(`[data-testid=flows-table] tbody tr td:nth-child(${head.indexOf('protocol') + 1})`).allTextContents();
+    assert.deepEqual([...new Set(protoCells)].sort(), [...new Set(rows.map((r) => ({ 6: 'TCP', 17: 'UDP' })[r.protocol as number] ?? ''))].sort());
+    const timeCell = await page.locator(`[data-testid=flows-table] tbody tr:first-child td:nth-child(${head.indexOf('first_seen_ns') + 1})`).textContent();
+    assert.match(timeCell ?? '', /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(\d\d:\d\d:\d\d UTC\)$/);
+    const clientCells = await page.locator(`[data-testid=flows-table] tbody tr td:nth-child(${head.indexOf('client_addr') + 1})`).allTextContents();
+    assert.ok(clientCells.every((c) => /^device-\d+$/.test(c)), clientCells.join(' '));
 
     // The app filter: only the flows the host rules name WhatsApp (here every flow: the one without a handshake is
     // named by its server address); the search below narrows.
