@@ -1,3 +1,5 @@
+import { LinkType } from '../pcap/types.js';
+
 /**
  * Capture filters in tcpdump's syntax (pcap-filter(7)) for files: `-f 'tcp port 443 and not host 10.0.0.1'`.
  * There is no libpcap binding here (none installs without a compiler), so expressions are parsed and evaluated by
@@ -102,21 +104,21 @@ const NULL: Link = {
 
 function linkOf(linkType: number): Link | undefined {
   switch (linkType) {
-    case 1:
+    case LinkType.ETHERNET:
       return ETHERNET;
-    case 113:
+    case LinkType.LINUX_SLL:
       return SLL;
-    case 276:
+    case LinkType.LINUX_SLL2:
       return SLL2;
-    case 101:
-    case 12:
+    case LinkType.RAW:
+    case 12: // DLT_RAW values some systems wrote (normalizeLinkType maps them; a caller's raw value is taken too)
     case 14:
       return RAW;
-    case 228:
+    case LinkType.IPV4:
       return RAW4;
-    case 229:
+    case LinkType.IPV6:
       return RAW6;
-    case 0:
+    case LinkType.NULL:
       return NULL;
     default:
       return undefined;

@@ -357,18 +357,7 @@ export class FlowTable {
     this.rekeys++;
     this.rekeyedAt = this.packets;
     this.hashKey = randomBytes(4).readUInt32LE(0) | 1;
-    const old = this.buckets;
-    this.buckets = new Array<Flow | null>(old.length).fill(null);
-    for (let head of old) {
-      while (head !== null) {
-        const next = head.nextInBucket;
-        head.hash = flowKeyHash(head, this.hashKey);
-        const b = head.hash & this.mask;
-        head.nextInBucket = this.buckets[b];
-        this.buckets[b] = head;
-        head = next;
-      }
-    }
+    this.rebucket(this.buckets.length, true);
   }
 
   private tcpState(flow: Flow, p: DecodedPacket, dir: Direction, t: number, pureSyn: boolean): void {
@@ -447,12 +436,18 @@ export class FlowTable {
   }
 
   private grow(): void {
+    this.rebucket(this.buckets.length * 2, false);
+  }
+
+  /** Put every flow into a new bucket array of `length` chains; with `rehash`, under the current key first. */
+  private rebucket(length: number, rehash: boolean): void {
     const old = this.buckets;
-    this.buckets = new Array<Flow | null>(old.length * 2).fill(null);
-    this.mask = this.buckets.length - 1;
+    this.buckets = new Array<Flow | null>(length).fill(null);
+    this.mask = length - 1;
     for (let head of old) {
       while (head !== null) {
         const next = head.nextInBucket;
+        if (rehash) head.hash = flowKeyHash(head, this.hashKey);
         const b = head.hash & this.mask;
         head.nextInBucket = this.buckets[b];
         this.buckets[b] = head;
@@ -606,14 +601,17 @@ function initiator(p: DecodedPacket): [boolean, InitiatorRule] {
 export function flowHash(p: DecodedPacket, vlan: number, withPorts: boolean, key = 0): number {
   const hs = endpointHash(p.src0, p.src1, p.src2, p.src3, withPorts ? p.srcPort : 0, key);
   const hd = endpointHash(p.dst0, p.dst1, p.dst2, p.dst3, withPorts ? p.dstPort : 0, key);
-  return ((hs + hd) ^ Math.imul(p.proto + 1, 0x9e3779b1) ^ Math.imul(vlan + 1, 0x85ebca6b)) >>> 0;
+  return combineEndpoints(hs, hd, p.proto, vlan);
 }
 
 /** flowHash of a flow's own key (the same value its packets hash to), for rehashing under a new key. */
 function flowKeyHash(f: Flow, key: number): number {
-  const hs = endpointHash(f.c0, f.c1, f.c2, f.c3, f.cPort, key);
-  const hd = endpointHash(f.s0, f.s1, f.s2, f.s3, f.sPort, key);
-  return ((hs + hd) ^ Math.imul(f.proto + 1, 0x9e3779b1) ^ Math.imul(f.vlan + 1, 0x85ebca6b)) >>> 0;
+  return combineEndpoints(endpointHash(f.c0, f.c1, f.c2, f.c3, f.cPort, key), endpointHash(f.s0, f.s1, f.s2, f.s3, f.sPort, key), f.proto, f.vlan);
+}
+
+/** The two endpoints' hashes added (so either direction gives the same), then protocol and VLAN mixed in. */
+function combineEndpoints(hs: number, hd: number, proto: number, vlan: number): number {
+  return ((hs + hd) ^ Math.imul(proto + 1, 0x9e3779b1) ^ Math.imul(vlan + 1, 0x85ebca6b)) >>> 0;
 }
 
 /**
