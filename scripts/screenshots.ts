@@ -5,7 +5,7 @@
  *
  * Flows and timelines: the WhatsApp Web captures, labeled with their actions (so the action timeline has truth to
  * show). Evaluation: a random forest evaluated on those labels. Profiles: synthetic classified flows of six users,
- * four of them with traits, naive Bayes trained and predicted (the WhatsApp set has one user). Chromium is Debian's.
+ * four of them with traits, naive Bayes trained and predicted (the WhatsApp set has two users, too few to train on). Chromium is Debian's.
  * --report shows another evaluate --report file instead (the README's comes from the paper-mini testbed run,
  * whose Table 2 the README shows).
  */

@@ -3,7 +3,8 @@
 #   - Debian packages: tshark (tests cross-check against it, and captures), tcpdump (the capture filter is checked
 #     against its), zstd and xz-utils (compressed captures are read through them), python3-dpkt (benchmark anchor),
 #     chromium + chromium-driver (the testbed's headless browser and its WebDriver server),
-#     python3-sklearn (the random forest is checked against scikit-learn), postgresql (the profile store's tests
+#     python3-sklearn (the random forest is checked against scikit-learn), python3-pandas (the output types are checked
+#     in pandas, and python/cipherscope_pandas.py loads records with them), postgresql (the profile store's tests
 #     start a real server on loopback), tinyproxy (the proxy-host capture test), redis-server (the
 #     distributed workers' test), dnsmasq-base, caddy, nginx-light, iproute2 and ethtool (the namespaced testbed's resolver, TLS front ends,
 #     network, and its radio links, which need checksums computed in software), g++ and make (better-sqlite3
@@ -20,6 +21,7 @@ command -v zstd >/dev/null 2>&1 || need_apt+=(zstd)
 command -v xz >/dev/null 2>&1 || need_apt+=(xz-utils)
 /usr/bin/python3 -c 'import dpkt' >/dev/null 2>&1 || need_apt+=(python3-dpkt)
 /usr/bin/python3 -c 'import sklearn' >/dev/null 2>&1 || need_apt+=(python3-sklearn)
+/usr/bin/python3 -c 'import pandas' >/dev/null 2>&1 || need_apt+=(python3-pandas)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_apt+=(postgresql)

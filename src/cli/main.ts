@@ -14,6 +14,7 @@ import { ALL_GROUPS, FEATURE_GROUPS, OPTIONAL_GROUPS, flowPlugins } from '../fea
 import { LENGTH_MODES, type LengthMode } from '../flow/flow.js';
 import { type CellValue, schemaMarkdown } from '../flow/schema.js';
 import { type ColumnPick, pickColumns } from '../output/columns.js';
+import { COLUMN_SETS, columnSetsMarkdown } from '../output/column-sets.js';
 import { readCapture } from '../pcap/reader.js';
 import { type CaptureIssue, formatIssue } from '../pcap/types.js';
 import { openCaptureWriter } from '../pcap/writer.js';
@@ -95,12 +96,12 @@ export function buildProgram(): Command {
 
   program
     .command('flows')
-    .description('One record per bidirectional flow with the proposal\'s statistical features (schema: `cipherscope schema`).')
+    .description('One record per bidirectional flow: direction-based statistics, TLS/QUIC, DNS, sequences, byte distribution, app (schema: `cipherscope schema`).')
     .argument('[inputs...]', 'pcap or pcapng files (also gzip, zstd or xz compressed), directories of them (read recursively, in sorted order); - for standard input')
     .option('-r, --read <file>', 'a capture to read, as tshark -r (repeatable; besides the arguments)', collect, [])
     .option('-f, --bpf <expr>', BPF_HELP, captureFilter)
     .option('-o, --output <file>', 'output file; - for standard output', '-')
-    .option('--columns <names>', 'write only these columns, comma-separated, in this order (as tshark -T fields -e; names: cipherscope schema)')
+    .option('--columns <names>', 'write only these columns, comma-separated, in this order (as tshark -T fields -e; names: cipherscope schema), or a named set: nfstream, cicflowmeter (their names and units: docs/column-sets.md)')
     .addOption(new Option('--format <format>', 'output format (default: from the output file extension, else csv)').choices(recordFormats().map((f) => f.name)))
     .option('--idle-timeout <seconds>', 'end a flow after this much silence', seconds, DEFAULT_FLOW_OPTIONS.idleTimeoutSec)
     .option('--active-timeout <seconds>', 'split a flow older than this (same flow_id, next segment)', seconds, DEFAULT_FLOW_OPTIONS.activeTimeoutSec)
@@ -125,8 +126,11 @@ export function buildProgram(): Command {
     .option('--csv-raw', CSV_RAW_HELP)
     .option('--no-progress', 'no progress bar (it only shows on a terminal anyway)')
     .option('-q, --quiet', 'no summary and no per-issue messages on stderr')
-    .action(async (args: string[], o) => {
+    .action(async (args: string[], o, cmd: Command) => {
       let inputs: string[];
+      // A named column set measures sizes as its meter does, unless --length says otherwise.
+      const set = o.columns === undefined ? undefined : COLUMN_SETS[(o.columns as string).trim()];
+      if (set !== undefined && cmd.getOptionValueSource('length') === 'default') o.length = set.lengthMode;
       try {
         inputs = expandDirectories(inputsOf(args, o.read));
       } catch (e) {
@@ -310,7 +314,12 @@ export function buildProgram(): Command {
     .command('schema')
     .description('Print the flow record schema: every column with its type, unit and definition (the app columns only with flows --apps; the label columns only from `cipherscope label`).')
     .addOption(new Option('--format <format>', 'output format').choices(['markdown', 'json']).default('markdown'))
+    .option('--column-sets', 'print the named column sets (flows --columns nfstream | cicflowmeter) instead: names, units, where each comes from')
     .action((o) => {
+      if (o.columnSets === true) {
+        process.stdout.write(o.format === 'json' ? JSON.stringify(Object.values(COLUMN_SETS).map((s) => ({ ...s, columns: s.columns.map(({ compute: _, ...c }) => c) })), null, 2) + '\n' : columnSetsMarkdown());
+        return;
+      }
       const cols = [...flowColumns(flowPlugins({ groups: ALL_GROUPS }), true), ...LABEL_COLUMNS];
       process.stdout.write(o.format === 'json' ? JSON.stringify(cols, null, 2) + '\n' : schemaMarkdown(cols));
     });

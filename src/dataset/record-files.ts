@@ -77,6 +77,15 @@ export async function readRecordsParquet(path: string, columns: readonly ColumnD
   names.forEach((name, j) => {
     const vec = table.getChildAt(j)!;
     const def = byName.get(name);
+    if (def?.type === 'timestamp' && String(vec.type).startsWith('Timestamp')) {
+      // Arrow's get() gives a nanosecond timestamp as milliseconds in a double: read the exact 64-bit values.
+      let i = 0;
+      for (const d of vec.data) {
+        const values = d.values as BigInt64Array;
+        for (let k = 0; k < d.length; k++, i++) rows[i][j] = d.getValid(k) ? values[d.offset + k] : null;
+      }
+      return;
+    }
     for (let i = 0; i < n; i++) rows[i][j] = cell(vec.get(i), def, `${path}: column ${name}, row ${i + 1}`);
   });
   return { names, rows };
@@ -86,6 +95,8 @@ function cell(v: unknown, def: ColumnDef | undefined, where: string): CellValue 
   if (v === null || v === undefined) return null;
   const type = def?.type;
   if (type === 'int64') return typeof v === 'bigint' ? v : BigInt(Math.trunc(Number(v)));
+  // Arrow gives a nanosecond timestamp as bigint nanoseconds, or (in some builds) as milliseconds in a double.
+  if (type === 'timestamp') return typeof v === 'bigint' ? v : v instanceof Date ? BigInt(v.getTime()) * 1_000_000n : BigInt(Math.round(Number(v) * 1e6));
   if (type === 'int' || type === 'float') return typeof v === 'bigint' ? Number(v) : (v as number);
   if (type === 'bool') return Boolean(v);
   if (type === 'int[]' || type === 'float[]') {

@@ -190,7 +190,7 @@ export function afterHandshakePlugin(n = DEFAULT_SPLT_PACKETS): FlowPlugin<State
     { name: 'ah_bwd_packets', type: 'int', unit: 'packets', description: 'Server-to-client packets from the first packet of application data on.' },
     { name: 'ah_fwd_bytes', type: 'int', unit: 'bytes', description: 'Bytes of ah_fwd_packets (--length accounting).' },
     { name: 'ah_bwd_bytes', type: 'int', unit: 'bytes', description: 'Bytes of ah_bwd_packets (--length accounting).' },
-    { name: 'ah_duration_ns', type: 'int', unit: 'ns', description: 'From the first packet of application data to the last packet of the flow; 0 when none came.' },
+    { name: 'ah_duration_ns', type: 'int', unit: 'ns', description: 'From the first packet of application data to the last packet of the flow; null when none came.' },
     ...statColumns(),
     { name: 'ah_splt_signed_len_bytes', type: 'int[]', unit: 'bytes', description: `Lengths of the first ${n} packets after the handshake (--splt), positive from client to server, negative from server to client.` },
     { name: 'ah_splt_iat_ns', type: 'int[]', unit: 'ns', description: `Inter-arrival time of each of the first ${n} packets after the handshake from the previous one of them (0 for the first).` },
@@ -242,7 +242,7 @@ export function afterHandshakePlugin(n = DEFAULT_SPLT_PACKETS): FlowPlugin<State
       row[at++] = s.packets[1];
       row[at++] = s.bytes[0];
       row[at++] = s.bytes[1];
-      row[at++] = s.endT === s.endT ? s.lastAfterT - s.endT : 0;
+      row[at++] = s.endT === s.endT ? s.lastAfterT - s.endT : null;
       at = s.stats.write(row, at);
       row[at++] = s.spltLen;
       row[at++] = s.spltIat;

@@ -4,14 +4,15 @@ import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { RunningStats } from './running-stats.js';
 
 /**
- * The proposal's size- and direction-based features (Table 1 of 000_..., items 1-4, 7-14, 17-20; counts and bytes
+ * The direction-based size and timing features (Table 1 of the capture-to-features design, items 1-4, 7-14, 17-20; counts and bytes
  * 5, 6, 15, 16 are core columns) plus the same statistics over both directions.
  *
  * - Packet length: the meter's --length accounting mode (IP length by default).
  * - Inter-arrival time (IAT): t_i - t_(i-1) between consecutive packets of the same direction (or of the flow, for
  *   the bidirectional columns), in nanoseconds, in arrival order. Out-of-order timestamps give negative IATs;
  *   they are counted in out_of_order_packets and never reordered.
- * - SD: sample standard deviation (n - 1), 0 below two values. Empty sets give 0 for min/max/mean.
+ * - Absent is null (docs/schema.md, "Absent values"): min, max and mean of no values, and the SD of fewer than two,
+ *   are null, not 0: a direction with no packets has no smallest packet, and one inter-arrival time has no spread.
  */
 export class PacketStatsState {
   readonly len = [new RunningStats(), new RunningStats(), new RunningStats()]; // fwd, bwd, both
@@ -35,14 +36,16 @@ export class PacketStatsState {
     for (let i = 0; i < 3; i++) {
       const l = this.len[i];
       const g = this.iat[i];
-      row[at++] = l.min;
-      row[at++] = l.max;
-      row[at++] = l.mean;
-      row[at++] = l.sd;
-      row[at++] = g.min;
-      row[at++] = g.max;
-      row[at++] = g.mean;
-      row[at++] = g.sd;
+      const ln = l.n > 0;
+      row[at++] = ln ? l.min : null;
+      row[at++] = ln ? l.max : null;
+      row[at++] = ln ? l.mean : null;
+      row[at++] = l.n > 1 ? l.sd : null;
+      const gn = g.n > 0;
+      row[at++] = gn ? g.min : null;
+      row[at++] = gn ? g.max : null;
+      row[at++] = gn ? g.mean : null;
+      row[at++] = g.n > 1 ? g.sd : null;
     }
     return at;
   }
@@ -63,14 +66,14 @@ function columns(): ColumnDef[] {
   SCOPES.forEach((s, i) => {
     const ref = (k: number) => (i < 2 ? ` (${s.table}${TABLE1[i][k]})` : '');
     out.push(
-      { name: `${s.prefix}pkt_len_min_bytes`, type: 'int', unit: 'bytes', description: `Smallest packet length among ${s.who}${ref(0)}.` },
+      { name: `${s.prefix}pkt_len_min_bytes`, type: 'int', unit: 'bytes', description: `Smallest packet length among ${s.who}${ref(0)}; null when there are none.` },
       { name: `${s.prefix}pkt_len_max_bytes`, type: 'int', unit: 'bytes', description: `Largest packet length among ${s.who}${ref(1)}.` },
-      { name: `${s.prefix}pkt_len_mean_bytes`, type: 'float', unit: 'bytes', description: `Mean packet length of ${s.who}${ref(2)}${i === 2 ? ' (the proposal\'s average packet size)' : ''}.` },
-      { name: `${s.prefix}pkt_len_sd_bytes`, type: 'float', unit: 'bytes', description: `Sample SD (n-1) of the packet length of ${s.who}${ref(3)}.` },
-      { name: `${s.prefix}iat_min_ns`, type: 'int', unit: 'ns', description: `Smallest inter-arrival time between consecutive ${s.who}${ref(4)}.` },
+      { name: `${s.prefix}pkt_len_mean_bytes`, type: 'float', unit: 'bytes', description: `Mean packet length of ${s.who}${ref(2)}${i === 2 ? ' (the average packet size)' : ''}.` },
+      { name: `${s.prefix}pkt_len_sd_bytes`, type: 'float', unit: 'bytes', description: `Sample SD (n-1) of the packet length of ${s.who}${ref(3)}; null below two packets.` },
+      { name: `${s.prefix}iat_min_ns`, type: 'int', unit: 'ns', description: `Smallest inter-arrival time between consecutive ${s.who}${ref(4)}; null below two packets.` },
       { name: `${s.prefix}iat_max_ns`, type: 'int', unit: 'ns', description: `Largest inter-arrival time between consecutive ${s.who}${ref(5)}.` },
       { name: `${s.prefix}iat_mean_ns`, type: 'float', unit: 'ns', description: `Mean inter-arrival time of ${s.who}${ref(6)}.` },
-      { name: `${s.prefix}iat_sd_ns`, type: 'float', unit: 'ns', description: `Sample SD (n-1) of the inter-arrival time of ${s.who}${ref(7)}.` },
+      { name: `${s.prefix}iat_sd_ns`, type: 'float', unit: 'ns', description: `Sample SD (n-1) of the inter-arrival time of ${s.who}${ref(7)}; null below two inter-arrival times (three packets).` },
     );
   });
   return out;

@@ -16,7 +16,7 @@ import { tlsPlugin } from './tls/plugin.js';
 
 const asPlugin = <S>(p: FlowPlugin<S>): FlowPlugin => p as FlowPlugin;
 
-registerPlugin({ builtin: true, name: 'packet-stats', description: "the proposal's direction-based length and inter-arrival statistics", defaultOn: true, always: true, create: () => asPlugin(packetStatsPlugin) });
+registerPlugin({ builtin: true, name: 'packet-stats', description: 'direction-based length and inter-arrival statistics', defaultOn: true, always: true, create: () => asPlugin(packetStatsPlugin) });
 registerPlugin({ builtin: true, name: 'tcp', description: 'TCP flag counts and handshake options (MSS, window scale, initial window)', defaultOn: true, create: () => asPlugin(tcpStatsPlugin) });
 registerPlugin({ builtin: true, name: 'tls', description: 'TLS and QUIC handshakes: versions, ciphers, SNI, ALPN, key shares, JA3/JA4, certificate', defaultOn: true, create: () => asPlugin(tlsPlugin) });
 registerPlugin({ builtin: true, name: 'dns', description: 'DNS questions and answers; dns_host names later flows by a capture-wide answer map', defaultOn: true, create: () => asPlugin(dnsPlugin()) });

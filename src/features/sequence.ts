@@ -128,9 +128,9 @@ export function byteDistPlugin(cap = DEFAULT_BYTE_DIST_BYTES): FlowPlugin<ByteDi
     ['bwd', 'server-to-client'],
   ]) {
     columns.push(
-      { name: `${d}_byte_dist`, type: 'int[]', unit: 'bytes', description: `256 counts: how often each byte value 0..255 occurs in the first ${cap} captured ${who} payload bytes (--byte-dist-bytes).` },
+      { name: `${d}_byte_dist`, type: 'int[]', unit: 'bytes', description: `256 counts: how often each byte value 0..255 occurs in the first ${cap} captured ${who} payload bytes (--byte-dist-bytes); null without payload in that direction.` },
       { name: `${d}_byte_dist_bytes`, type: 'int', unit: 'bytes', description: `Payload bytes counted in ${d}_byte_dist (at most ${cap}).` },
-      { name: `${d}_byte_entropy_bits`, type: 'float', unit: 'bits/byte', description: `Shannon entropy of ${d}_byte_dist, 0..8 bits per byte (0 when empty).` },
+      { name: `${d}_byte_entropy_bits`, type: 'float', unit: 'bits/byte', description: `Shannon entropy of ${d}_byte_dist, 0..8 bits per byte; null without payload in that direction.` },
     );
   }
   const clog = cLogTable(cap);
@@ -166,12 +166,15 @@ export function byteDistPlugin(cap = DEFAULT_BYTE_DIST_BYTES): FlowPlugin<ByteDi
       const c = s.counts ?? noCounts;
       const fwd = c.subarray(0, 256);
       const bwd = c.subarray(256, 512);
-      row[at] = fwd;
+      // A direction without payload has no distribution: null, not 256 zeros (absent is null, docs/schema.md).
+      const f = s.fwdTotal > 0;
+      const w = s.bwdTotal > 0;
+      row[at] = f ? fwd : null;
       row[at + 1] = s.fwdTotal;
-      row[at + 2] = entropyBits(fwd, s.fwdTotal, clog);
-      row[at + 3] = bwd;
+      row[at + 2] = f ? entropyBits(fwd, s.fwdTotal, clog) : null;
+      row[at + 3] = w ? bwd : null;
       row[at + 4] = s.bwdTotal;
-      row[at + 5] = entropyBits(bwd, s.bwdTotal, clog);
+      row[at + 5] = w ? entropyBits(bwd, s.bwdTotal, clog) : null;
     },
   };
 }

@@ -37,16 +37,16 @@ function columns(): ColumnDef[] {
     ['fwd', 'client-to-server'],
     ['bwd', 'server-to-client'],
   ]) {
-    for (const [name] of FLAGS) out.push({ name: `${dir}_${name}_count`, type: 'int', unit: 'packets', description: `${who} TCP packets with ${name.toUpperCase()} set (0 for other protocols).` });
+    for (const [name] of FLAGS) out.push({ name: `${dir}_${name}_count`, type: 'int', unit: 'packets', description: `${who} TCP packets with ${name.toUpperCase()} set (null for other protocols).` });
   }
   for (const [side, pkt] of [
     ['client', 'SYN'],
     ['server', 'SYN+ACK'],
   ]) {
     out.push(
-      { name: `${side}_tcp_mss_bytes`, type: 'int', unit: 'bytes', artefact: true, description: `MSS option of the ${side}'s ${pkt}; -1 if not seen.` },
-      { name: `${side}_tcp_window_scale`, type: 'int', unit: '', artefact: true, description: `Window-scale shift of the ${side}'s ${pkt}; -1 if not seen.` },
-      { name: `${side}_tcp_init_window_bytes`, type: 'int', unit: 'bytes', artefact: true, description: `Window field of the ${side}'s ${pkt} (unscaled); -1 if not seen.` },
+      { name: `${side}_tcp_mss_bytes`, type: 'int', unit: 'bytes', artefact: true, description: `MSS option of the ${side}'s ${pkt} (null when not seen, or not TCP).` },
+      { name: `${side}_tcp_window_scale`, type: 'int', unit: '', artefact: true, description: `Window-scale shift of the ${side}'s ${pkt} (null when not seen, or not TCP).` },
+      { name: `${side}_tcp_init_window_bytes`, type: 'int', unit: 'bytes', artefact: true, description: `Window field of the ${side}'s ${pkt} (unscaled; null when not seen, or not TCP).` },
     );
   }
   return out;
@@ -76,7 +76,11 @@ export const tcpStatsPlugin: FlowPlugin<TcpState | null> = {
     }
   },
   write(s: TcpState | null, _flow: Flow, row: CellValue[], at: number): void {
-    for (let i = 0; i < HS; i++) row[at++] = s === null ? 0 : s[i];
-    for (let i = 0; i < 6; i++) row[at++] = s === null ? -1 : s[HS + i];
+    if (s === null) {
+      row.fill(null, at, at + HS + 6);
+      return;
+    }
+    for (let i = 0; i < HS; i++) row[at++] = s[i];
+    for (let i = 0; i < 6; i++, at++) row[at] = s[HS + i] === -1 ? null : s[HS + i];
   },
 };

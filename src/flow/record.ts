@@ -1,4 +1,5 @@
 import { addrText } from '../common/addr.js';
+import { IPPROTO } from '../decode/packet.js';
 import type { ExpiryReason, Flow } from './flow.js';
 import { type CellValue, type ColumnDef, columnIndex, defineColumns } from './schema.js';
 import type { FlowTable, RecordKind } from './table.js';
@@ -11,14 +12,16 @@ export const CORE_COLUMNS = defineColumns([
   { name: 'expiry_reason', type: 'string', unit: '', description: 'Why the record was written: idle, active, burst-gap (silence of --burst-gap; the flow goes on as the next segment), tcp-fin (FIN both ways + grace), tcp-rst (RST + grace), tcp-new-syn (a new SYN reused the ports), evicted (the memory budget was reached, --memory or --max-flows: the longest-idle flow goes first, and a later packet of it continues as the next segment), end-of-input, status.' },
   { name: 'first_seen_ns', type: 'int64', unit: 'ns', identifier: true, description: 'Timestamp of the first packet, nanoseconds since the Unix epoch, at the capture\'s full resolution.' },
   { name: 'last_seen_ns', type: 'int64', unit: 'ns', identifier: true, description: 'Timestamp of the latest packet (the largest timestamp seen in the flow).' },
+  { name: 'first_seen', type: 'timestamp', unit: 'UTC', identifier: true, description: 'first_seen_ns as a timestamp (UTC, nanoseconds).' },
+  { name: 'last_seen', type: 'timestamp', unit: 'UTC', identifier: true, description: 'last_seen_ns as a timestamp (UTC, nanoseconds).' },
   { name: 'duration_ns', type: 'int', unit: 'ns', description: 'last_seen_ns - first_seen_ns.' },
   { name: 'ip_version', type: 'int', unit: '', artefact: true, description: '4 or 6.' },
   { name: 'protocol', type: 'int', unit: '', description: 'IP protocol number of the transport (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, ...).' },
-  { name: 'vlan', type: 'int', unit: '', identifier: true, description: 'VLAN ids, outer * 4096 + inner; 0 when untagged.' },
+  { name: 'vlan', type: 'int', unit: '', identifier: true, description: 'VLAN ids, outer * 4096 + inner; null when untagged (with --no-vlan-key, or a priority tag of VLAN id 0, too).' },
   { name: 'client_addr', type: 'string', unit: '', identifier: true, description: 'Address of the initiator (see initiator_rule). Forward = client to server.' },
-  { name: 'client_port', type: 'int', unit: '', identifier: true, description: 'Port of the initiator; 0 for protocols without ports.' },
+  { name: 'client_port', type: 'int', unit: '', identifier: true, description: 'Port of the initiator; null for protocols without ports (ICMP, ICMPv6, ...).' },
   { name: 'server_addr', type: 'string', unit: '', identifier: true, description: 'Address of the responder.' },
-  { name: 'server_port', type: 'int', unit: '', identifier: true, description: 'Port of the responder; 0 for protocols without ports.' },
+  { name: 'server_port', type: 'int', unit: '', identifier: true, description: 'Port of the responder; null for protocols without ports.' },
   { name: 'initiator_rule', type: 'string', unit: '', description: 'How the client was chosen: syn (sent SYN without ACK), syn-ack (received SYN+ACK), icmp-echo, port (capture started mid-connection: the side with a well-known server port is the server), first-packet (sender of the first packet), inherited (active-timeout continuation).' },
   { name: 'packets', type: 'int', unit: 'packets', description: 'Packets in both directions. A reassembled IP datagram counts once.' },
   { name: 'bytes', type: 'int', unit: 'bytes', description: 'Sum of packet lengths in both directions, in the --length accounting mode.' },
@@ -34,6 +37,13 @@ export const CORE_COLUMNS = defineColumns([
 ]);
 const C = columnIndex(CORE_COLUMNS);
 
+/** Transports whose header the decoder reads ports from (decode/decoder.ts): TCP, UDP, SCTP. */
+const HAS_PORTS = (() => {
+  const t = new Uint8Array(256);
+  for (const p of [IPPROTO.TCP, IPPROTO.UDP, IPPROTO.SCTP]) t[p] = 1;
+  return t;
+})();
+
 /** Fill the core columns of a record into `row[at .. at + CORE_COLUMNS.length)`. */
 export function writeCore(flow: Flow, kind: RecordKind, reason: ExpiryReason, table: FlowTable, row: CellValue[], at = 0): void {
   const v = flow.ipVersion;
@@ -41,16 +51,21 @@ export function writeCore(flow: Flow, kind: RecordKind, reason: ExpiryReason, ta
   row[at + C.segment] = flow.segment;
   row[at + C.record_kind] = kind;
   row[at + C.expiry_reason] = reason;
-  row[at + C.first_seen_ns] = table.absoluteNs(flow.firstT);
-  row[at + C.last_seen_ns] = table.absoluteNs(flow.lastT);
+  const first = table.absoluteNs(flow.firstT);
+  const last = table.absoluteNs(flow.lastT);
+  row[at + C.first_seen_ns] = first;
+  row[at + C.last_seen_ns] = last;
+  row[at + C.first_seen] = first;
+  row[at + C.last_seen] = last;
   row[at + C.duration_ns] = flow.lastT - flow.firstT;
   row[at + C.ip_version] = v;
   row[at + C.protocol] = flow.proto;
-  row[at + C.vlan] = flow.vlan;
+  row[at + C.vlan] = flow.vlan === 0 ? null : flow.vlan;
   row[at + C.client_addr] = addrText(v, flow.c0, flow.c1, flow.c2, flow.c3);
-  row[at + C.client_port] = flow.cPort;
+  const ports = HAS_PORTS[flow.proto] === 1;
+  row[at + C.client_port] = ports ? flow.cPort : null;
   row[at + C.server_addr] = addrText(v, flow.s0, flow.s1, flow.s2, flow.s3);
-  row[at + C.server_port] = flow.sPort;
+  row[at + C.server_port] = ports ? flow.sPort : null;
   row[at + C.initiator_rule] = flow.initiator;
   row[at + C.packets] = flow.packets0 + flow.packets1;
   row[at + C.bytes] = flow.bytes0 + flow.bytes1;

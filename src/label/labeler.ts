@@ -22,7 +22,7 @@ export const AMBIGUOUS = 'ambiguous';
 export type LabelSource = 'action' | 'largest-overlap' | 'ambiguous' | 'app-outside-actions' | 'no-app' | 'keepalive';
 
 export const LABEL_COLUMNS: readonly ColumnDef[] = [
-  { name: 'label_app', type: 'string', unit: '', identifier: true, description: 'Ground truth app: the app of the flow by the host rules (empty when no rule matches, and when only an operator\'s IP list names the flow, e.g. Meta). A target, never a model input.' },
+  { name: 'label_app', type: 'string', unit: '', identifier: true, description: 'Ground truth app: the app of the flow by the host rules (null when no rule matches, and when only an operator\'s IP list names the flow, e.g. Meta). A target, never a model input.' },
   { name: 'label_action', type: 'string', unit: '', identifier: true, description: 'Ground truth action: the action of the action log the flow overlaps, "impertinent" when none, "ambiguous" when several, "keepalive" for a keep-alive burst of a long-lived connection (src/label/keepalive.ts), whatever it overlaps. A target, never a model input.' },
   {
     name: 'label_source',
@@ -31,13 +31,13 @@ export const LABEL_COLUMNS: readonly ColumnDef[] = [
     identifier: true,
     description: 'How the label was decided: action (one overlapping action of the app), largest-overlap (several; the longest overlap, with --ambiguity largest-overlap), ambiguous (several, not decided), app-outside-actions (an app flow outside every action of that app), no-app (no host rule matched), keepalive (a keep-alive burst of an app\'s long-lived connection: small, and its payload sizes recur in the connection).',
   },
-  { name: 'label_action_seq', type: 'int', unit: '', identifier: true, description: 'seq of the action in the action log; -1 for impertinent and ambiguous flows.' },
+  { name: 'label_action_seq', type: 'int', unit: '', identifier: true, description: 'seq of the action in the action log; null for impertinent, ambiguous and keep-alive flows.' },
   {
     name: 'label_user',
     type: 'string',
     unit: '',
     identifier: true,
-    description: 'The user the record belongs to (what evaluate --group-by user keeps whole): the user of its action; else the one user whose actions came from its client address (client_addr of the log); else the log\'s user when it has only one (label --user for --capture-action); empty otherwise.',
+    description: 'The user the record belongs to (what evaluate --group-by user keeps whole): the user of its action; else the one user whose actions came from its client address (client_addr of the log); else the log\'s user when it has only one (label --user for --capture-action); null otherwise.',
   },
   {
     name: 'label_meter',
@@ -292,8 +292,8 @@ export class RowLabeler implements RecordStage {
     row[at] = l.app;
     row[at + 1] = l.action;
     row[at + 2] = l.source;
-    row[at + 3] = l.seq;
-    row[at + 4] = l.user;
+    row[at + 3] = l.seq < 0 ? null : l.seq;
+    row[at + 4] = l.user === '' ? null : l.user;
     row[at + 5] = this.meter;
     return l;
   }

@@ -1,4 +1,5 @@
 import { unescapeCsvText } from './csv.js';
+import { isoNs, parseIsoNs } from './timestamp.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 
 /**
@@ -23,10 +24,21 @@ export function jsonKeys(names: readonly string[]): string[] {
   return names.map((n) => JSON.stringify(n));
 }
 
-/** One record as a JSON object (one line of JSON Lines, one Redis stream entry). */
-export function recordJson(keys: readonly string[], row: readonly CellValue[]): string {
+/** Which columns are timestamps (written as ISO 8601 text by recordJson and the CSV writer). */
+export function timestampColumns(columns: readonly ColumnDef[]): boolean[] {
+  return columns.map((c) => c.type === 'timestamp');
+}
+
+/**
+ * One record as a JSON object (one line of JSON Lines, one Redis stream entry); `stamps` marks the timestamp
+ * columns, whose bigint nanoseconds are written as ISO 8601 strings (parseRecordJson reads them back exactly).
+ */
+export function recordJson(keys: readonly string[], row: readonly CellValue[], stamps?: readonly boolean[]): string {
   let s = '{';
-  for (let i = 0; i < row.length; i++) s += (i === 0 ? '' : ',') + keys[i] + ':' + cellJson(row[i]);
+  for (let i = 0; i < row.length; i++) {
+    const v = row[i];
+    s += (i === 0 ? '' : ',') + keys[i] + ':' + (stamps?.[i] === true && typeof v === 'bigint' ? `"${isoNs(v)}"` : cellJson(v));
+  }
   return s + '}';
 }
 
@@ -58,7 +70,10 @@ export function parseCsvCell(v: string, def: ColumnDef | undefined, where: strin
     case 'int64':
       if (!/^-?\d+$/.test(v)) throw new RecordDecodeError(`${where}: "${v}" is not an integer`);
       return BigInt(v);
+    case 'timestamp':
+      return timestampCell(v, where);
     case 'bool':
+      if (v !== 'true' && v !== 'false') throw new RecordDecodeError(`${where}: "${v}" is not true or false`);
       return v === 'true';
     case 'int[]':
     case 'float[]': {
@@ -69,6 +84,14 @@ export function parseCsvCell(v: string, def: ColumnDef | undefined, where: strin
     default:
       return unescapeCsvText(v);
   }
+}
+
+/** A timestamp cell's text (ISO 8601, or integer nanoseconds) as bigint nanoseconds. */
+function timestampCell(v: string, where: string): bigint {
+  if (/^-?\d+$/.test(v)) return BigInt(v);
+  const ns = parseIsoNs(v);
+  if (ns === undefined) throw new RecordDecodeError(`${where}: "${v}" is not an ISO 8601 time`);
+  return ns;
 }
 
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
@@ -114,7 +137,7 @@ export function parseRecordJson(text: string, columns: readonly ColumnDef[] = []
   const value = (name: string): CellValue => {
     space();
     const c = text[i];
-    if (c === '"') return string();
+    if (c === '"') return types.get(name) === 'timestamp' ? timestampCell(string(), `${where}: ${name}`) : string();
     if (c === '[') {
       i++;
       const out: number[] = [];
@@ -144,7 +167,7 @@ export function parseRecordJson(text: string, columns: readonly ColumnDef[] = []
       }
     }
     const type = types.get(name);
-    return number(type === undefined ? 'guess' : type === 'int64' ? 'bigint' : 'number');
+    return number(type === undefined ? 'guess' : type === 'int64' || type === 'timestamp' ? 'bigint' : 'number');
   };
   const names: string[] = [];
   const cells: CellValue[] = [];

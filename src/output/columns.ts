@@ -1,4 +1,5 @@
 import type { CellValue, ColumnDef } from '../flow/schema.js';
+import { COLUMN_SETS, columnSet } from './column-sets.js';
 
 /** Some columns of a record layout, in a chosen order (`flows --columns`, as tshark's -T fields -e). */
 export interface ColumnPick {
@@ -8,10 +9,13 @@ export interface ColumnPick {
 }
 
 /**
- * Choose columns by name from `all`, comma-separated, each once. A name that is not a column is an error that names
+ * Choose columns by name from `all`, comma-separated, each once, or a named set (`nfstream`, `cicflowmeter`:
+ * output/column-sets.ts). A name that is not a column is an error that names
  * it and the nearest column names, so a typo is caught before a long run, not after.
  */
 export function pickColumns(all: readonly ColumnDef[], names: string): ColumnPick {
+  const set = COLUMN_SETS[names.trim()];
+  if (set !== undefined) return columnSet(set, all);
   const wanted = names
     .split(',')
     .map((s) => s.trim())

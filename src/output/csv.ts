@@ -1,5 +1,6 @@
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { type TextSink, type TextTarget, TextRecordWriter } from './text-sink.js';
+import { isoNs } from './timestamp.js';
 
 const COMMA = 44;
 const NEWLINE = 10;
@@ -50,12 +51,16 @@ export function csvText(v: string, raw = false): string {
   return /[",\r\n]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t;
 }
 
-/** Write one CSV cell: nothing for null, numbers as digits, strings by csvText, lists as "[a,b]". */
-function csvCell(out: TextSink, v: CellValue, raw: boolean): void {
+/**
+ * Write one CSV cell: nothing for null, numbers as digits, strings by csvText, lists as "[a,b]", booleans as
+ * true/false, a timestamp column's bigint as ISO 8601 text (output/timestamp.ts).
+ */
+function csvCell(out: TextSink, v: CellValue, raw: boolean, stamp: boolean): void {
   if (v === null || v === undefined) return;
   if (typeof v === 'number') out.num(v);
   else if (typeof v === 'string') out.push(csvText(v, raw));
   else if (typeof v === 'object') out.list(v);
+  else if (stamp && typeof v === 'bigint') out.push(isoNs(v));
   else out.push(String(v));
 }
 
@@ -65,16 +70,19 @@ export class CsvWriter extends TextRecordWriter {
    * `header`: false for rows that another writer's output will carry (encodedSink). `rawStrings`: strings as they
    * came, without the escapes and the formula guard of csvText.
    */
+  private readonly stamps: boolean[];
   constructor(target: TextTarget, columns: readonly ColumnDef[], header = true, private readonly rawStrings = false) {
     super(target);
+    this.stamps = columns.map((c) => c.type === 'timestamp');
     if (header) this.sink.push(columns.map((c) => c.name).join(',') + '\n');
   }
   write(row: readonly CellValue[]): void {
     const raw = this.rawStrings;
-    csvCell(this.sink, row[0], raw);
+    const stamps = this.stamps;
+    csvCell(this.sink, row[0], raw, stamps[0]);
     for (let i = 1; i < row.length; i++) {
       this.sink.byte(COMMA);
-      csvCell(this.sink, row[i], raw);
+      csvCell(this.sink, row[i], raw, stamps[i]);
     }
     this.sink.byte(NEWLINE);
     this.rows++;

@@ -45,7 +45,8 @@ export async function findAppFlows(input: string, app: string, matcher: AppMatch
     (row) => {
       if (row[ia] !== app && row[ipkg] !== app) return;
       const sec = (v: unknown) => Number(v as bigint) / 1e9;
-      flows.add(row[iproto] as number, row[ic] as string, row[icp] as number, row[is] as string, row[isp] as number, sec(row[ifirst]), sec(row[ilast]));
+      // Ports are null for protocols without them; packets of those carry port 0.
+      flows.add(row[iproto] as number, row[ic] as string, (row[icp] as number | null) ?? 0, row[is] as string, (row[isp] as number | null) ?? 0, sec(row[ifirst]), sec(row[ilast]));
     },
     { plugins, apps: matcher, addresses: await learnAddresses(input, matcher) },
   );

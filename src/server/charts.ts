@@ -97,18 +97,23 @@ export function perClassSpec(rows: ReadonlyArray<{ class: string; precision: num
 }
 
 /** A user's trait probabilities: one bar per value, a panel per trait and model. */
+/** A row facet's header as a level caption above its panel. */
+const ROW_HEADER = { labelAngle: 0, labelOrient: 'top', labelAnchor: 'start', labelAlign: 'left', labelFontWeight: 'bold', labelPadding: 4 } as const;
+
 export function traitSpec(predictions: ReadonlyArray<{ model: string; trait: string; value: string; probability: number }>, title: string): VegaLiteSpec {
   return {
     $schema: SCHEMA,
     title,
     data: { values: predictions.map((p) => ({ ...p, panel: `${p.trait} (${p.model})` })) },
-    facet: { row: { field: 'panel', type: 'nominal', title: null } },
+    // Each panel's name above it, level: Vega-Lite's default row header is turned on its side at the left, where it
+    // ran into the value labels of the y axis.
+    facet: { row: { field: 'panel', type: 'nominal', title: null, header: ROW_HEADER } },
     spec: {
       width: WIDTH / 2,
       height: { step: 18 },
       mark: { type: 'bar', tooltip: true },
       encoding: {
-        y: { field: 'value', type: 'nominal', title: null, sort: '-x' },
+        y: { field: 'value', type: 'nominal', title: null, sort: '-x', axis: { labelLimit: 160 } },
         x: { field: 'probability', type: 'quantitative', scale: { domain: [0, 1] }, title: 'probability' },
         color: { field: 'trait', type: 'nominal', legend: null },
       },
@@ -124,13 +129,13 @@ export function usageSpec(usage: Record<string, Record<string, number>>, title: 
     $schema: SCHEMA,
     title,
     data: { values },
-    facet: { row: { field: 'kind', type: 'nominal', title: null } },
+    facet: { row: { field: 'kind', type: 'nominal', title: null, header: ROW_HEADER } },
     spec: {
       width: WIDTH / 2,
       height: { step: 14 },
       mark: { type: 'bar', tooltip: true },
       encoding: {
-        y: { field: 'item', type: 'nominal', title: null, sort: null },
+        y: { field: 'item', type: 'nominal', title: null, sort: null, axis: { labelLimit: 160 } },
         x: { field: 'count', type: 'quantitative', title: 'streams' },
       },
     },

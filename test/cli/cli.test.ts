@@ -69,9 +69,9 @@ describe('cipherscope CLI', () => {
     const got = rows.slice(1).map((x) => [x[col('segment')], x[col('app_evidence')], x[col('label_app')], x[col('label_action')], x[col('label_source')], x[col('label_action_seq')]]);
     assert.deepEqual(got, [
       ['0', 'sni', 'Heise', 'read_news', 'action', '0'],
-      ['1', 'previous-segment', 'Heise', 'impertinent', 'app-outside-actions', '-1'],
-      ['2', 'previous-segment', 'Heise', 'impertinent', 'app-outside-actions', '-1'],
-      ['3', 'previous-segment', 'Heise', 'impertinent', 'app-outside-actions', '-1'],
+      ['1', 'previous-segment', 'Heise', 'impertinent', 'app-outside-actions', ''],
+      ['2', 'previous-segment', 'Heise', 'impertinent', 'app-outside-actions', ''],
+      ['3', 'previous-segment', 'Heise', 'impertinent', 'app-outside-actions', ''],
     ]);
     const whole = parseCsv(cli(['label', cap, '--actions', log, '--apps', rules, '--burst-gap', '0', '-q']).stdout);
     assert.equal(whole.length, 2);
@@ -280,8 +280,13 @@ describe('cipherscope CLI', () => {
     const table = arrow.tableFromIPC(readParquet(readFileSync(pq)).intoIPCStream());
     assert.equal(table.numRows, objs.length);
     const t = table.toArray().map((x) => x.toJSON());
+    // Arrow's row objects give a nanosecond timestamp as milliseconds in a double; its exact values are checked
+    // through DuckDB in test/output/types.test.ts.
+    const stamps = new Set(flowColumns().filter((c) => c.type === 'timestamp').map((c) => c.name));
+    assert.ok(stamps.size > 0);
     rows.slice(1).forEach((row, i) => {
       header.forEach((h, j) => {
+        if (stamps.has(h)) return;
         assert.equal(asCsv(t[i][h]), row[j], `${h} of row ${i}`);
       });
     });

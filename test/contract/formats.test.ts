@@ -50,7 +50,7 @@ const READERS: Record<string, Reader> = {
         if (v === null || v === undefined) return null;
         if (c.type === 'int64') return BigInt(v);
         if (c.type === 'int') return Number(v);
-        if (c.type === 'int[]') return Array.from(v.toArray() as Float64Array);
+        if (c.type === 'int[]') return Array.from(v.toArray() as BigInt64Array, Number);
         return v;
       });
     });

@@ -29,6 +29,7 @@ function typed(c: ColumnDef, v: CellValue): boolean {
     case 'int':
       return typeof v === 'number' && Number.isInteger(v);
     case 'int64':
+    case 'timestamp':
       return typeof v === 'bigint';
     case 'float':
       return typeof v === 'number';

@@ -96,8 +96,10 @@ describe('record writers', () => {
     const table = arrow.tableFromIPC(readParquet(readFileSync(path)).intoIPCStream());
     const got = table.toArray().map((r) => {
       const o = r.toJSON();
-      return [o.n, o.s, o.l === null ? null : Array.from(o.l.toArray() as Float64Array)];
+      return [o.n, o.s, o.l === null ? null : Array.from(o.l.toArray() as BigInt64Array, Number)];
     });
+    // int[] columns are lists of 64-bit integers, the element type the schema gives them.
+    assert.equal(String(table.schema.fields[2].type), 'List<Int64>');
     assert.deepEqual(got, [
       [1, 'a', [0, 9]],
       [2, 'b', null],

@@ -70,7 +70,7 @@ describe('testbed: scripted actions in headless Chromium, captured and labeled',
       }
     }
     // 2. No record carries an action it did not overlap, or of another app.
-    for (const r of rows.filter((x) => (x.label_action_seq as number) >= 0)) {
+    for (const r of rows.filter((x) => typeof x.label_action_seq === 'number')) {
       const a = actions[r.label_action_seq as number];
       assert.ok(overlaps(r, a.seq), `flow ${r.flow_id}/${r.segment} labeled ${a.action} without overlapping it`);
       assert.equal(r.label_app, a.app);

@@ -23,7 +23,7 @@ const COLUMNS = defineColumns([
   { name: 'dns_queries', type: 'string', unit: '', identifier: true, description: 'DNS flows (port 53, UDP or TCP): question names in order of first appearance, comma-separated (at most 1,024).' },
   { name: 'dns_answer_addrs', type: 'string', unit: '', identifier: true, description: 'DNS flows: addresses of A and AAAA records (and HTTPS/SVCB hints) in any section (additional-section glue included, as tshark\'s dns.a), comma-separated, in order of first appearance (at most 1,024). Only answer-section records name later flows.' },
   { name: 'dns_cnames', type: 'string', unit: '', identifier: true, description: 'DNS flows: CNAME targets in any section, comma-separated (at most 1,024).' },
-  { name: 'dns_rcode', type: 'int', unit: '', description: 'DNS flows: response code of the first response (0 NOERROR, 3 NXDOMAIN); -1 without a response.' },
+  { name: 'dns_rcode', type: 'int', unit: '', description: 'DNS flows: response code of the first response (0 NOERROR, 3 NXDOMAIN); null without a response.' },
   { name: 'dns_messages', type: 'int', unit: '', description: 'DNS flows: messages parsed (queries and responses).' },
 ]);
 const C = columnIndex(COLUMNS);
@@ -52,7 +52,7 @@ function addUnique(flow: Flow, set: Set<string> | undefined, v: string): Set<str
   return s;
 }
 
-const joined = (s: Set<string> | undefined): string | null => (s === undefined ? null : [...s].join(','));
+const joined = (s: Set<string> | undefined): string | null => (s === undefined || s.size === 0 ? null : [...s].join(','));
 
 /**
  * Calls `fn` with the byte range of each DNS message in a port-53 packet's payload, and whether the message was
@@ -141,7 +141,7 @@ export function dnsPlugin(map = new DnsNameMap()): DnsPlugin {
       row[at + C.dns_queries] = joined(s.queries);
       row[at + C.dns_answer_addrs] = joined(s.addrs);
       row[at + C.dns_cnames] = joined(s.cnames);
-      row[at + C.dns_rcode] = s.rcode;
+      row[at + C.dns_rcode] = s.rcode < 0 ? null : s.rcode;
       row[at + C.dns_messages] = s.messages;
     },
   } as DnsPlugin & { one(s: DnsState, flow: Flow, p: DecodedPacket, start: number, end: number, complete: boolean): void };

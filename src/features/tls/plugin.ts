@@ -52,12 +52,12 @@ class TlsState {
 
 const COLUMNS = defineColumns([
   { name: 'tls_sni', type: 'string', unit: '', identifier: true, description: 'ClientHello server_name (host_name), lower case; empty without one.' },
-  { name: 'tls_alpn', type: 'string', unit: '', description: 'ALPN protocols the client offered, in order, comma-separated.' },
-  { name: 'tls_client_version', type: 'int', unit: '', description: 'ClientHello legacy_version (0x0303 = 771 for TLS 1.2 and 1.3); 0 without a ClientHello.' },
+  { name: 'tls_alpn', type: 'string', unit: '', description: 'ALPN protocols the client offered, in order, comma-separated; null without an ALPN extension (or without a ClientHello).' },
+  { name: 'tls_client_version', type: 'int', unit: '', description: 'ClientHello legacy_version (0x0303 = 771 for TLS 1.2 and 1.3); null without a ClientHello.' },
   { name: 'tls_supported_versions', type: 'int[]', unit: '', description: 'supported_versions the client offered, in order, GREASE included.' },
-  { name: 'tls_version', type: 'int', unit: '', description: 'Negotiated version: the ServerHello supported_versions value (TLS 1.3), else its legacy_version; 0 without a ServerHello.' },
+  { name: 'tls_version', type: 'int', unit: '', description: 'Negotiated version: the ServerHello supported_versions value (TLS 1.3), else its legacy_version; null without a ServerHello.' },
   { name: 'tls_cipher_suites', type: 'int[]', unit: '', description: 'Cipher suites the client offered, in order, GREASE included.' },
-  { name: 'tls_cipher', type: 'int', unit: '', description: 'Cipher suite the server chose; 0 without a ServerHello.' },
+  { name: 'tls_cipher', type: 'int', unit: '', description: 'Cipher suite the server chose; null without a ServerHello.' },
   { name: 'tls_extensions', type: 'int[]', unit: '', description: 'ClientHello extension types in order, GREASE included.' },
   { name: 'tls_supported_groups', type: 'int[]', unit: '', description: 'supported_groups (named curves) the client offered, in order.' },
   { name: 'tls_key_share_groups', type: 'int[]', unit: '', description: 'Groups of the ClientHello key_share entries, in order.' },
@@ -67,14 +67,14 @@ const COLUMNS = defineColumns([
     type: 'int',
     unit: 'bytes',
     description:
-      "The client public-key length (the proposal's TLS feature). TLS 1.3: the key_exchange length of the key_share entry for the group the server chose, or, before a ServerHello is seen, of the first non-GREASE entry. TLS <= 1.2: the length of the public value (or RSA-encrypted secret) in ClientKeyExchange. -1 when unknown.",
+      "The client public-key length. TLS 1.3: the key_exchange length of the key_share entry for the group the server chose, or, before a ServerHello is seen, of the first non-GREASE entry. TLS <= 1.2: the length of the public value (or RSA-encrypted secret) in ClientKeyExchange. Null when neither was seen.",
   },
   { name: 'tls_signature_algorithms', type: 'int[]', unit: '', description: 'signature_algorithms the client offered, in order.' },
   { name: 'tls_grease', type: 'bool', unit: '', description: 'The ClientHello carries GREASE values (RFC 8701) in ciphers, extensions, groups or versions.' },
   { name: 'tls_server_extensions', type: 'int[]', unit: '', description: 'ServerHello extension types in order.' },
   { name: 'tls_server_alpn', type: 'string', unit: '', description: 'ALPN protocol the server chose (visible in TLS <= 1.2 only; TLS 1.3 encrypts it).' },
   { name: 'tls_client_hellos', type: 'int', unit: '', description: 'ClientHellos seen (2 after a HelloRetryRequest); the first one is described.' },
-  { name: 'quic_version', type: 'int', unit: '', description: 'QUIC version of a flow whose Initial packets were decrypted (1 = v1, 1798521807 = v2); 0 otherwise. The tls_* columns then describe the TLS handshake inside QUIC.' },
+  { name: 'quic_version', type: 'int', unit: '', description: 'QUIC version of a flow whose Initial packets were decrypted (1 = v1, 1798521807 = v2); null otherwise. The tls_* columns then describe the TLS handshake inside QUIC.' },
   { name: 'tls_preamble', type: 'string', unit: '', description: '"http-connect" when an HTTP CONNECT to a proxy preceded the handshake.' },
   { name: 'ja3', type: 'string', unit: '', description: 'JA3 string: legacy version, ciphers, extensions, groups, point formats (decimal, GREASE removed).' },
   { name: 'ja3_hash', type: 'string', unit: '', description: 'MD5 of ja3 (tshark tls.handshake.ja3).' },
@@ -225,23 +225,24 @@ export const tlsPlugin: FlowPlugin<TlsState | null> = {
     const j3s = sh ? ja3s(sh) : undefined;
     const grease = ch ? [...ch.ciphers, ...ch.extensions, ...ch.supportedGroups, ...ch.supportedVersions].some(isGrease) : null;
     row[at + C.tls_sni] = ch?.sni ?? null;
-    row[at + C.tls_alpn] = ch ? ch.alpn.join(',') : null;
-    row[at + C.tls_client_version] = ch?.legacyVersion ?? 0;
+    row[at + C.tls_alpn] = ch && ch.alpn.length > 0 ? ch.alpn.join(',') : null;
+    row[at + C.tls_client_version] = ch?.legacyVersion ?? null;
     row[at + C.tls_supported_versions] = ch?.supportedVersions ?? null;
-    row[at + C.tls_version] = sh ? sh.selectedVersion || sh.legacyVersion : 0;
+    row[at + C.tls_version] = sh ? sh.selectedVersion || sh.legacyVersion : null;
     row[at + C.tls_cipher_suites] = ch?.ciphers ?? null;
-    row[at + C.tls_cipher] = sh?.cipher ?? 0;
+    row[at + C.tls_cipher] = sh?.cipher ?? null;
     row[at + C.tls_extensions] = ch?.extensions ?? null;
     row[at + C.tls_supported_groups] = ch?.supportedGroups ?? null;
     row[at + C.tls_key_share_groups] = ch?.keyShareGroups ?? null;
     row[at + C.tls_key_share_lengths] = ch?.keyShareLengths ?? null;
-    row[at + C.tls_client_key_length_bytes] = s ? clientKeyLength(s) : -1;
+    const keyLength = s ? clientKeyLength(s) : -1;
+    row[at + C.tls_client_key_length_bytes] = keyLength < 0 ? null : keyLength;
     row[at + C.tls_signature_algorithms] = ch?.signatureAlgorithms ?? null;
     row[at + C.tls_grease] = grease;
     row[at + C.tls_server_extensions] = sh?.extensions ?? null;
     row[at + C.tls_server_alpn] = sh?.alpn ?? null;
     row[at + C.tls_client_hellos] = s?.clientHellos ?? 0;
-    row[at + C.quic_version] = s?.quic?.version ?? 0;
+    row[at + C.quic_version] = s?.quic?.version || null;
     row[at + C.tls_preamble] = (s?.streams[0] === FINISHED ? s.preamble : s?.streams[0]?.preamble) ?? null;
     row[at + C.ja3] = j3?.full ?? null;
     row[at + C.ja3_hash] = j3?.hash ?? null;
@@ -250,7 +251,7 @@ export const tlsPlugin: FlowPlugin<TlsState | null> = {
     row[at + C.ja4] = ch ? ja4(ch, s?.quic?.version ? 'q' : 't') : null;
     row[at + C.tls_cert_subject] = s?.cert?.subject ?? null;
     row[at + C.tls_cert_issuer] = s?.cert?.issuer ?? null;
-    row[at + C.tls_cert_san] = s?.cert?.san ?? null;
+    row[at + C.tls_cert_san] = s?.cert?.san || null;
     row[at + C.tls_error] = s?.error ?? null;
   },
 };

@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { isoNs, parseIsoNs } from '../../src/output/timestamp.js';
+
+/** ISO 8601 text of nanosecond timestamps: Date's text to the millisecond, every nanosecond kept, any year. */
+describe('timestamps as ISO 8601', () => {
+  it('agrees with Date.toISOString to the millisecond and reads back exactly, across Date\'s whole range', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -8.64e15, max: 8.64e15 }), fc.integer({ min: 0, max: 999_999 }), (ms, sub) => {
+        const ns = BigInt(ms) * 1_000_000n + BigInt(sub);
+        const text = isoNs(ns);
+        const date = new Date(ms).toISOString();
+        assert.equal(text.slice(0, -7), date.slice(0, -1), `${ns}`);
+        assert.equal(parseIsoNs(text), ns);
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it('writes years Date cannot hold (a capture clock past year 275760) and reads them back', () => {
+    const ns = 18446744073204150271000n;
+    assert.equal(isoNs(ns), '+586524-01-19T07:53:24.150271000Z');
+    assert.equal(parseIsoNs(isoNs(ns)), ns);
+    assert.equal(isoNs(-1n), '1969-12-31T23:59:59.999999999Z');
+    assert.equal(isoNs(951782400000000000n), '2000-02-29T00:00:00.000000000Z');
+  });
+
+  it('reads fewer digits and zone offsets; rejects what is not a time', () => {
+    assert.equal(parseIsoNs('2024-05-01T12:00:00Z'), 1714564800000000000n);
+    assert.equal(parseIsoNs('2024-05-01 14:00:00.5+02:00'), 1714564800500000000n);
+    for (const bad of ['2024-13-01T00:00:00Z', 'yesterday', '2024-05-01', '']) assert.equal(parseIsoNs(bad), undefined, bad);
+  });
+});
