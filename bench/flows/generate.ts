@@ -126,8 +126,14 @@ export function generate(out: string, nFlows = 20000, seconds = 600, seed = 1, u
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const [out, flows, secs] = process.argv.slice(2);
-  if (!out) {
-    process.stderr.write('usage: generate.ts OUT.pcap [flows=20000] [seconds=600]\n');
+  const usage = 'usage: generate.ts OUT.pcap [flows=20000] [seconds=600]\n';
+  if (out === '-h' || out === '--help') {
+    process.stdout.write(usage);
+    process.exit(0);
+  }
+  // An option is not a file name: without this, --help wrote a 909 MB capture named "--help".
+  if (!out || out.startsWith('-') || (flows !== undefined && !/^\d+$/.test(flows)) || (secs !== undefined && !/^\d+$/.test(secs))) {
+    process.stderr.write(usage);
     process.exit(1);
   }
   const r = generate(out, Number(flows ?? 20000), Number(secs ?? 600));

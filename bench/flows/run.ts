@@ -38,7 +38,7 @@ const add = (tool: string, cmd: string[], n = runs, file = small) => {
   process.stderr.write(`running ${tool} ...\n`);
   rows.push({ tool, m: medianRun(cmd, n), packets: file === small ? pk : packetsIn(file), mb: statSync(file).size / 1e6 });
 };
-// Issue 4's measure, the cost of the feature plugins: all features against statistics only, in pairs of runs.
+// The cost of the feature plugins: all features against statistics only, in pairs of runs.
 const paired = (file: string, all: string, none: string) => {
   process.stderr.write(`running ${all} / ${none} in pairs ...\n`);
   const r = pairedRuns([...cs, file, '-o', '/dev/null'], [...cs, file, '-o', '/dev/null', '--features', 'none'], runs);

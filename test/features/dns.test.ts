@@ -7,7 +7,7 @@ import { NO_TIMEOUTS, flowsOf } from '../helpers/flows.js';
 import { haveTshark, sharedPcaps, tshark } from '../helpers/tshark.js';
 
 /**
- * Issue 4, "It must show" 2: DNS questions and answers equal tshark's dns.* fields, flow by flow, on every shared
+ * DNS questions and answers equal tshark's dns.* fields, flow by flow, on every shared
  * capture with DNS over port 53; and a flow whose host name comes only from an earlier DNS answer.
  */
 const dnsFiles = haveTshark() ? sharedPcaps().filter((f) => tshark(['-r', f, '-Y', 'dns && (udp.port == 53 || tcp.port == 53)', '-T', 'fields', '-e', 'frame.number']).trim() !== '') : [];

@@ -9,7 +9,7 @@ import { type HandshakeMessage, TlsStream } from '../../src/features/tls/stream.
 import { readCapture } from '../../src/pcap/reader.js';
 import { PCAPS } from '../helpers/tshark.js';
 
-/** Issue 4, "It must show" 4: fuzzed handshakes (cut, oversized lengths, nested garbage) never throw out of the parsers. */
+/** Fuzzed handshakes (cut, oversized lengths, nested garbage) never throw out of the parsers. */
 async function handshakes(file: string): Promise<HandshakeMessage[]> {
   const d = new Decoder();
   const streams = new Map<string, TlsStream>();

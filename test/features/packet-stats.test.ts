@@ -5,7 +5,7 @@ import { flowsOf } from '../helpers/flows.js';
 import { PCAPS, epochNs, haveTshark, tshark } from '../helpers/tshark.js';
 
 /**
- * Issue 3, "It must show" 2: all 20 direction-based features equal an independent computation from
+ * All 20 direction-based features equal an independent computation from
  * `tshark -T fields` output, to 1e-9 (relative). Times are parsed from tshark's frame.time_epoch text into exact
  * integer nanoseconds; lengths are IP lengths (ip.len, or 40 + ipv6.plen), our default accounting.
  */

@@ -6,7 +6,7 @@ import { flowsOf } from '../helpers/flows.js';
 import { PCAPS, epochNs, haveTshark, tshark } from '../helpers/tshark.js';
 
 /**
- * Issue 4, "It must show" 3: sequence and byte-distribution columns against an independent computation from
+ * Sequence and byte-distribution columns against an independent computation from
  * `tshark -T fields` (frame times, IP lengths, tcp.payload / udp.payload bytes as hex) on small real captures.
  */
 

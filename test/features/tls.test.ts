@@ -5,7 +5,7 @@ import { type FlowRow, NO_TIMEOUTS, flowsOf } from '../helpers/flows.js';
 import { PCAPS, haveTshark, sharedPcaps, tshark } from '../helpers/tshark.js';
 
 /**
- * Issue 4, "It must show" 1 (TLS over TCP): SNI, ALPN, versions, cipher suites, key-share lengths, JA3 and JA3S equal
+ * TLS over TCP: SNI, ALPN, versions, cipher suites, key-share lengths, JA3 and JA3S equal
  * tshark's tls.handshake.* fields, flow by flow, on every shared capture with a TLS handshake over TCP.
  */
 const hex = (xs: unknown) => (Array.isArray(xs) ? xs.map((v) => `0x${Number(v).toString(16).padStart(4, '0')}`).join(',') : '');

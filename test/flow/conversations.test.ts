@@ -5,7 +5,7 @@ import { NO_TIMEOUTS, flowsOf } from '../helpers/flows.js';
 import { haveTshark, sharedPcaps, tsharkConversations, tsharkStreams } from '../helpers/tshark.js';
 
 /**
- * Issue 3, "It must show" 1: on every capture in ../shared/pcaps, packet counts and the TCP and UDP conversation
+ * On every capture in ../shared/pcaps, packet counts and the TCP and UDP conversation
  * tables equal tshark's. Two independent tshark views are used: `-z conv,tcp|udp` (frames exact; bytes as
  * tshark prints them, which is rounded to kB/MB above 9,999) and per-stream sums of frame.len from `-T fields`
  * (exact bytes). Our side runs with frame-length accounting (tshark's conversation bytes are frame lengths) and

@@ -18,7 +18,7 @@ import { flowsOf } from '../helpers/flows.js';
 import { PCAPS, tshark } from '../helpers/tshark.js';
 
 /**
- * Issue 5, "It must show" 1 and 3: the testbed in real headless Chromium (Debian chromium + chromium-driver),
+ * The testbed in real headless Chromium (Debian chromium + chromium-driver),
  * captured on the loopback interface by tshark, labeled from the action log; and the WebDriver-server path (the
  * one Appium takes) with the adb capture path, where a fake adb streams a real capture because no phone is here.
  */
