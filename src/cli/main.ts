@@ -180,6 +180,7 @@ export function buildProgram(): Command {
             decoder: { reassembly: { timeoutSec: o.fragmentTimeout } },
             onIssue: issues.onIssue,
             onProgress: progress.update,
+            backlog: () => writer.backlog?.(),
           };
           // With app rules a file is read twice: the first reading learns which app each server address is.
           const learning = await addressLearning(input, apps, common);

@@ -63,6 +63,12 @@ export interface ExtractOptions {
   live?: { tickMs: number };
   /** Live input: called after each tick with the meter's state (the status line). */
   onStatus?: (s: MeterStatus) => void;
+  /**
+   * The output's backpressure, asked between chunks of input: a promise to wait for before reading on (a Parquet
+   * writer with row groups queued for its encoder), or undefined to go on. Without it a fast input outran the
+   * encoder and every row group of the run waited in memory.
+   */
+  backlog?: () => Promise<void> | undefined;
 }
 
 /** What a running meter has seen so far. */
@@ -346,7 +352,7 @@ export async function extractFlows(input: string | Readable, onRow: (row: CellVa
       }, opts.live.tickMs)
     : undefined;
   const issues = issueCounter(opts.onIssue);
-  const result = await readCapture(input, { packet: (rec) => meter.packet(rec), issue: issues.issue, deviceApp: (a) => meter.deviceApp(a) }, { name, onProgress: opts.onProgress }).finally(() => clearInterval(timer));
+  const result = await readCapture(input, { packet: (rec) => meter.packet(rec), issue: issues.issue, deviceApp: (a) => meter.deviceApp(a), drain: opts.backlog }, { name, onProgress: opts.onProgress }).finally(() => clearInterval(timer));
   return summarize(name, result, meter.finish(), issues.errors, issues.warnings, started);
 }
 

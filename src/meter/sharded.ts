@@ -70,6 +70,8 @@ export interface ShardedRunOptions extends ShardedOptions {
   threads: number;
   onIssue?: ExtractOptions['onIssue'];
   onProgress?: ExtractOptions['onProgress'];
+  /** The main thread's output backpressure (ExtractOptions.backlog). */
+  backlog?: ExtractOptions['backlog'];
   /** Live input: the shards' state summed, as their ticks report it. */
   onStatus?: ExtractOptions['onStatus'];
 }
@@ -234,7 +236,7 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
   const started = process.hrtime.bigint();
   const name = inputName(input);
   const n = Math.max(1, Math.floor(opts.threads));
-  const { threads: _t, onIssue, onProgress, onStatus, ...options } = opts;
+  const { threads: _t, onIssue, onProgress, onStatus, backlog: _b, ...options } = opts;
   const rowsPerMessage = 256;
   let waiting: (() => void) | undefined;
   const onAck = () => {
@@ -371,7 +373,7 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
         drain() {
           if (failure) throw failure;
           for (const s of shards) if (s.inFlight >= MAX_IN_FLIGHT) return new Promise<void>((resolve) => (waiting = resolve));
-          return undefined;
+          return opts.backlog?.();
         },
       },
       { name, onProgress },

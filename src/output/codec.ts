@@ -15,7 +15,11 @@ import type { CellValue, ColumnDef } from '../flow/schema.js';
 export function cellJson(v: CellValue): string {
   if (typeof v === 'bigint') return v.toString();
   if (typeof v === 'number' && !Number.isFinite(v)) return 'null';
-  if (ArrayBuffer.isView(v)) return `[${(v as unknown as ArrayLike<number> & { join(s: string): string }).join(',')}]`;
+  if (ArrayBuffer.isView(v)) {
+    const list = v as unknown as ArrayLike<number> & { join(s: string): string; every(f: (x: number) => boolean): boolean };
+    // A typed array joins NaN and Infinity as words JSON does not have: those lists go through JSON.stringify (null).
+    return list.every(Number.isFinite) ? `[${list.join(',')}]` : JSON.stringify(Array.from(list));
+  }
   return JSON.stringify(v ?? null);
 }
 

@@ -7,6 +7,15 @@ import type { RecordWriter } from './text-sink.js';
  * Parquet through apache-arrow (columns to Arrow IPC) and parquet-wasm (IPC to Parquet, streamed). Rows are
  * buffered into record batches of `batchRows`, so memory stays bounded for any number of flows.
  */
+/**
+ * Rows a row group holds at most, one batch: the encoder keeps a whole row group in memory. Its default (1,048,576
+ * rows) held every record of a 20,000-flow run, and its memory grew to 166 MiB; 16,384 rows gave the same, 4,096
+ * rows 100 MiB (bench/data/flows-20k.pcap, all features).
+ */
+const ROW_GROUP_ROWS = 4096;
+/** Row-group batches that may wait for the encoder before the producer is held back (backlog). */
+const MAX_QUEUED_BATCHES = 2;
+
 export class ParquetWriter implements RecordWriter {
   rows = 0;
   private cols: CellValue[][];
@@ -34,15 +43,36 @@ export class ParquetWriter implements RecordWriter {
         this.controller = c;
         start();
       },
+      // The encoder took a batch: a producer waiting in backlog() may go on.
+      pull: () => this.release(),
     });
     this.done = (async () => {
       await ready;
       await started;
-      const props = new this.pq.WriterPropertiesBuilder().setCompression(this.pq.Compression.ZSTD).build();
+      const props = new this.pq.WriterPropertiesBuilder().setCompression(this.pq.Compression.ZSTD).setMaxRowGroupSize(ROW_GROUP_ROWS).build();
       const bytes = await this.pq.transformParquetStream(batches as ReadableStream, props);
       const out = target === '-' ? Writable.toWeb(process.stdout) : Writable.toWeb(createWriteStream(target));
       await bytes.pipeTo(out as WritableStream);
     })();
+  }
+
+  /** Batches being made (waiting for the modules), and producers waiting in backlog(). */
+  private building = 0;
+  private waiters: Array<() => void> = [];
+
+  private release(): void {
+    if (this.waiting() <= MAX_QUEUED_BATCHES) for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** Batches made or being made and not yet taken by the encoder (the stream's queue is 1 - desiredSize). */
+  private waiting(): number {
+    return this.building + Math.max(0, 1 - (this.controller?.desiredSize ?? 1));
+  }
+
+  /** Waits while more than MAX_QUEUED_BATCHES batches wait for the encoder, so memory holds a few row groups only. */
+  backlog(): Promise<void> | undefined {
+    if (this.waiting() <= MAX_QUEUED_BATCHES) return undefined;
+    return new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 
   write(row: readonly CellValue[]): void {
@@ -52,7 +82,16 @@ export class ParquetWriter implements RecordWriter {
   }
 
   private async flushBatch(force = false): Promise<void> {
-    await this.ready;
+    this.building++;
+    try {
+      await this.ready;
+      this.encodeBatch(force);
+    } finally {
+      this.building--;
+    }
+  }
+
+  private encodeBatch(force: boolean): void {
     if (this.cols[0].length === 0 && !force) return;
     const A = this.arrow;
     const vectors: Record<string, import('apache-arrow').Vector> = {};

@@ -104,13 +104,14 @@ export class TextSink {
   }
 
   /**
-   * A list as `"[a,b,...]"` (the quotes make it one CSV cell). Integer typed arrays (byte distributions) take an
-   * all-integer path with room reserved once; other lists go number by number.
+   * A list as `"[a,b,...]"` (the quotes make it one CSV cell), or with `json` as a JSON array `[a,b,...]` (a
+   * non-finite element as null). Integer typed arrays (byte distributions) take an all-integer path with room
+   * reserved once; other lists go number by number.
    */
-  list(v: NumberList): void {
+  list(v: NumberList, json = false): void {
     if (v instanceof Uint16Array || v instanceof Int32Array) {
       this.reserve(4 + v.length * 12);
-      this.len = intList(this.buf, this.view, this.len, v);
+      this.len = intList(this.buf, this.view, this.len, v, json);
       return;
     }
     // Other lists (SPLT lengths and times): mostly integers, written by the integer paths; anything else as num().
@@ -119,7 +120,7 @@ export class TextSink {
     this.reserve(4 + v.length * 12);
     let b = this.buf;
     let at = this.len;
-    b[at++] = 34;
+    if (!json) b[at++] = 34;
     b[at++] = 91;
     for (let i = 0; i < v.length; i++) {
       const x = v[i];
@@ -133,14 +134,15 @@ export class TextSink {
         at = writeInt32(b, at, y);
       } else {
         this.len = at;
-        this.num(x);
+        if (json && !Number.isFinite(x)) this.push('null');
+        else this.num(x);
         this.reserve(4 + (v.length - i) * 12);
         b = this.buf; // reserve() may have flushed into a larger buffer
         at = this.len;
       }
     }
     b[at++] = 93;
-    b[at++] = 34;
+    if (!json) b[at++] = 34;
     this.len = at;
   }
 
@@ -227,12 +229,12 @@ function writeSafeInt(b: Uint8Array, at: number, x: number): number {
 }
 
 /**
- * `"[a,b,...]"` for a list of integers at b[at...]; returns the end. Room must be reserved (12 bytes an element).
+ * `"[a,b,...]"` (`[a,b,...]` with `json`) for a list of integers at b[at...]; returns the end. Room must be reserved (12 bytes an element).
  * Two counts below 10 in a row (most of a byte distribution's counts) are one 4-byte store of "d,d,"; other counts
  * below 1000 one store of up to "ddd,"; larger ones digit pairs.
  */
-function intList(b: Uint8Array, dv: DataView, at: number, v: Uint16Array | Int32Array): number {
-  b[at++] = 34; // '"'
+function intList(b: Uint8Array, dv: DataView, at: number, v: Uint16Array | Int32Array, json: boolean): number {
+  if (!json) b[at++] = 34; // '"'
   b[at++] = 91; // '['
   const n = v.length;
   let i = 0;
@@ -250,7 +252,7 @@ function intList(b: Uint8Array, dv: DataView, at: number, v: Uint16Array | Int32
   if (i < n) at = intCell(b, dv, at, v[i]);
   if (n > 0) at--; // the last comma
   b[at++] = 93; // ']'
-  b[at++] = 34;
+  if (!json) b[at++] = 34;
   return at;
 }
 
@@ -288,6 +290,8 @@ export interface RecordWriter {
   writeEncoded?(bytes: Uint8Array, rows: number): void;
   /** Hand what is buffered to the file now (live output); Parquet writes whole row groups and waits. */
   flush(): void;
+  /** A promise to wait for before producing more rows when the writer is behind (ExtractOptions.backlog). */
+  backlog?(): Promise<void> | undefined;
   close(): Promise<void>;
   /** Give up: close, and leave the file that was at the target as it was (writers opened atomic, the default). */
   abort?(): Promise<void>;

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { CellValue, ColumnDef } from '../../src/flow/schema.js';
-import { RecordDecodeError, cellForDisplay, cellJson, jsonKeys, parseCsvCell, parseRecordJson, recordJson } from '../../src/output/codec.js';
+import { RecordDecodeError, cellForDisplay, cellJson, jsonKeys, parseCsvCell, parseRecordJson, recordJson, timestampColumns } from '../../src/output/codec.js';
+import { JsonlWriter } from '../../src/output/jsonl.js';
 
 const COLS: ColumnDef[] = [
   { name: 't', type: 'int64', unit: 'ns', description: '' },
@@ -32,6 +33,29 @@ describe('record codec', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('the JSON Lines writer writes exactly what recordJson does, byte for byte', async () => {
+    const cols: ColumnDef[] = [...COLS, { name: 'ts', type: 'timestamp', unit: 'UTC', description: '' }, { name: 'f', type: 'float[]', unit: '', description: '' }, { name: 'u', type: 'int[]', unit: '', description: '' }];
+    const cell = fc.tuple(
+      fc.oneof(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), fc.constant(null)),
+      fc.oneof(fc.double(), fc.integer(), fc.constant(null), fc.constant(-0), fc.constant(2 ** 53 + 2)),
+      fc.oneof(fc.string(), fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' }), fc.constant('\u2028"\\'), fc.constant(null)),
+      fc.oneof(fc.array(fc.integer()), fc.array(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 })).map((a) => Int32Array.from(a)), fc.constant(null)),
+      fc.oneof(fc.boolean(), fc.constant(null)),
+      fc.oneof(fc.bigInt({ min: -(10n ** 20n), max: 10n ** 21n }), fc.constant(null)),
+      fc.oneof(fc.array(fc.double()), fc.array(fc.double()).map((a) => Float64Array.from(a)), fc.constant(null)),
+      fc.oneof(fc.array(fc.integer({ min: 0, max: 65535 })).map((a) => Uint16Array.from(a)), fc.constant(null)),
+    );
+    const rows = fc.sample(cell, 3000) as unknown as CellValue[][];
+    const chunks: Uint8Array[] = [];
+    const w = new JsonlWriter((b) => chunks.push(new Uint8Array(b)), cols);
+    for (const r of rows) w.write(r);
+    await w.close();
+    const got = Buffer.concat(chunks).toString('utf8').split('\n');
+    const keys = jsonKeys(cols.map((c) => c.name));
+    const stamps = timestampColumns(cols);
+    rows.forEach((r, i) => assert.equal(got[i], recordJson(keys, r, stamps), `row ${i}`));
   });
 
   it('integers past 2^53 in columns it was not told about stay exact; small ones are numbers', () => {
