@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what cipherscope needs and is missing on this machine, then builds it. Safe to run again.
 #   - Debian packages: tshark (tests cross-check against it, and captures), tcpdump (the capture filter is checked
-#     against its), zstd and xz-utils (compressed captures are read through them), python3-dpkt (benchmark anchor),
+#     against its), zstd and xz-utils (compressed captures are read through them), openssl (the certificates of
+#     the generated TLS bench capture), python3-dpkt (benchmark anchor),
 #     chromium + chromium-driver (the testbed's headless browser and its WebDriver server),
 #     python3-sklearn (the random forest is checked against scikit-learn), python3-pandas (the output types are checked
 #     in pandas, and python/cipherscope_pandas.py loads records with them), postgresql (the profile store's tests
@@ -19,6 +20,7 @@ command -v tshark >/dev/null 2>&1 || need_apt+=(tshark)
 [ -x /usr/bin/tcpdump ] || [ -x /usr/sbin/tcpdump ] || need_apt+=(tcpdump)
 command -v zstd >/dev/null 2>&1 || need_apt+=(zstd)
 command -v xz >/dev/null 2>&1 || need_apt+=(xz-utils)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 /usr/bin/python3 -c 'import dpkt' >/dev/null 2>&1 || need_apt+=(python3-dpkt)
 /usr/bin/python3 -c 'import sklearn' >/dev/null 2>&1 || need_apt+=(python3-sklearn)
 /usr/bin/python3 -c 'import pandas' >/dev/null 2>&1 || need_apt+=(python3-pandas)

@@ -239,12 +239,46 @@ export function clientKeyExchangeLength(b: Uint8Array, start: number, end: numbe
   return n;
 }
 
+/** 4-digit hex of a 16-bit value, each made once (fingerprints print the same few hundred values all day). */
+const HEX4: string[] = new Array<string>(65536);
 function hex4(v: number): string {
-  return v.toString(16).padStart(4, '0');
+  return (HEX4[v & 0xffff] ??= (v & 0xffff).toString(16).padStart(4, '0'));
+}
+
+/**
+ * `xs` without GREASE (and without `skipA`/`skipB`), sorted and printed as comma-joined 4-digit hex. Fixed-width
+ * lower-case hex sorts as the numbers do, so a numeric sort of a typed copy replaces sorting strings.
+ */
+function sortedHex(xs: readonly number[], skipA = -1, skipB = -1): string {
+  const a = new Uint16Array(xs.length);
+  let n = 0;
+  for (const v of xs) if (!isGrease(v) && v !== skipA && v !== skipB) a[n++] = v;
+  const sorted = a.subarray(0, n).sort();
+  let out = '';
+  for (let i = 0; i < n; i++) out += i === 0 ? hex4(sorted[i]) : `,${hex4(sorted[i])}`;
+  return out;
+}
+
+/**
+ * Digests of fingerprint strings, remembered: a capture holds a few client and server stacks, so the same JA3S and
+ * JA4 inputs come back on most connections, and node:crypto spends 2-3 µs a call on set-up. Starts again empty
+ * at DIGEST_CACHE_ENTRIES (a few hundred KiB at most).
+ */
+const DIGEST_CACHE_ENTRIES = 4096;
+const digests = new Map<string, string>();
+function digest(algorithm: 'md5' | 'sha256', s: string): string {
+  const key = algorithm === 'md5' ? `m${s}` : `s${s}`;
+  let d = digests.get(key);
+  if (d === undefined) {
+    d = createHash(algorithm).update(s).digest('hex');
+    if (digests.size >= DIGEST_CACHE_ENTRIES) digests.clear();
+    digests.set(key, d);
+  }
+  return d;
 }
 
 function sha12(s: string): string {
-  return createHash('sha256').update(s).digest('hex').slice(0, 12);
+  return digest('sha256', s).slice(0, 12);
 }
 
 const JA4_VERSIONS: Record<number, string> = { 0x0304: '13', 0x0303: '12', 0x0302: '11', 0x0301: '10', 0x0300: 's3', 0x0200: 's2', 0x0100: 's1', 0xfeff: 'd1', 0xfefd: 'd2', 0xfefc: 'd3' };
@@ -280,8 +314,8 @@ export function ja4(ch: ClientHello, transport: 't' | 'q' | 'd'): string {
     else alpn = (first >> 4).toString(16) + (last & 0x0f).toString(16);
   }
   const partA = `${transport}${JA4_VERSIONS[version] ?? '00'}${ch.extensions.includes(0) ? 'd' : 'i'}${two(ciphers.length)}${two(exts.length)}${alpn}`;
-  const partB = ciphers.length === 0 ? '000000000000' : sha12(ciphers.map(hex4).sort().join(','));
-  const extList = exts.filter((v) => v !== 0 && v !== 16).map(hex4).sort().join(',');
+  const partB = ciphers.length === 0 ? '000000000000' : sha12(sortedHex(ciphers));
+  const extList = sortedHex(exts, 0, 16);
   const sigs = ch.signatureAlgorithms.filter((v) => !isGrease(v)).map(hex4).join(',');
   const partC = exts.length === 0 ? '000000000000' : sha12(sigs.length > 0 ? `${extList}_${sigs}` : extList);
   return `${partA}_${partB}_${partC}`;
@@ -291,11 +325,11 @@ export function ja4(ch: ClientHello, transport: 't' | 'q' | 'd'): string {
 export function ja3(ch: ClientHello): { full: string; hash: string } {
   const g = (xs: number[]) => xs.filter((v) => !isGrease(v)).join('-');
   const full = `${ch.legacyVersion},${g(ch.ciphers)},${g(ch.extensions)},${g(ch.supportedGroups)},${ch.pointFormats.join('-')}`;
-  return { full, hash: createHash('md5').update(full).digest('hex') };
+  return { full, hash: digest('md5', full) };
 }
 
 /** JA3S: "version,cipher,extensions" of the ServerHello (legacy version), and its MD5. */
 export function ja3s(sh: ServerHello): { full: string; hash: string } {
   const full = `${sh.legacyVersion},${sh.cipher},${sh.extensions.filter((v) => !isGrease(v)).join('-')}`;
-  return { full, hash: createHash('md5').update(full).digest('hex') };
+  return { full, hash: digest('md5', full) };
 }

@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { hmacSha256 } from './sha256.js';
 
 /**
  * QUIC Initial packets (RFC 9000 / RFC 9001 for v1, RFC 9369 for v2): keys derived from the client's original
@@ -16,10 +17,17 @@ const SALT: Record<number, Buffer> = {
 };
 
 /** HKDF-Expand-Label (RFC 8446 7.1) for outputs of at most one SHA-256 block. */
-function expandLabel(secret: Buffer, label: string, length: number): Buffer {
-  const full = Buffer.from(`tls13 ${label}`, 'latin1');
-  const info = Buffer.concat([Buffer.from([length >> 8, length & 255, full.length]), full, Buffer.from([0])]);
-  return createHmac('sha256', secret).update(Buffer.concat([info, Buffer.from([1])])).digest().subarray(0, length);
+const infos = new Map<string, Buffer>();
+function expandLabel(secret: Uint8Array, label: string, length: number): Buffer {
+  // HkdfLabel (length, "tls13 " + label, empty context) and the counter byte 1: a constant per label.
+  let info = infos.get(label);
+  if (info === undefined) {
+    const full = Buffer.from(`tls13 ${label}`, 'latin1');
+    info = Buffer.concat([Buffer.from([length >> 8, length & 255, full.length]), full, Buffer.from([0, 1])]);
+    infos.set(label, info);
+  }
+  const out = hmacSha256(secret, info);
+  return Buffer.from(out.buffer, out.byteOffset, length);
 }
 
 export interface InitialKeys {
@@ -32,7 +40,7 @@ export interface InitialKeys {
 export function initialKeys(version: number, dcid: Uint8Array, side: 'client' | 'server'): InitialKeys | undefined {
   const salt = SALT[version];
   if (salt === undefined) return undefined;
-  const initial = createHmac('sha256', salt).update(dcid).digest();
+  const initial = hmacSha256(salt, dcid);
   const secret = expandLabel(initial, side === 'client' ? 'client in' : 'server in', 32);
   const v2 = version === QUIC_V2;
   return { key: expandLabel(secret, v2 ? 'quicv2 key' : 'quic key', 16), iv: expandLabel(secret, v2 ? 'quicv2 iv' : 'quic iv', 12), hp: expandLabel(secret, v2 ? 'quicv2 hp' : 'quic hp', 16) };
