@@ -7,18 +7,22 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generate } from './flows/generate.js';
+import { generateTls } from './flows/generate-tls.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN = join(ROOT, 'bin/cipherscope.js');
 const DATA = join(ROOT, 'bench/data');
 
-/** bench/data/NAME, generated first if missing (deterministic: flows starting over `seconds`). */
-export function benchCapture(name: string, flows: number, seconds: number): string {
+/**
+ * bench/data/NAME, generated first if missing (deterministic: flows starting over `seconds`). `tls` makes the
+ * handshake-rich capture (bench/flows/generate-tls.ts), with its data bursts `payloadScale` times as long.
+ */
+export function benchCapture(name: string, flows: number, seconds: number, tls?: { payloadScale: number }): string {
   const path = join(DATA, name);
   if (!existsSync(path)) {
     mkdirSync(DATA, { recursive: true });
     process.stderr.write(`generating ${path} ...\n`);
-    const r = generate(path, flows, seconds);
+    const r = tls ? generateTls(path, flows, seconds, tls) : generate(path, flows, seconds);
     process.stderr.write(`  ${r.packets} packets, ${r.flows} flows\n`);
   }
   return path;

@@ -1,78 +1,99 @@
 /**
- * bench/flows: throughput and peak memory of `cipherscope flows` against anchors run on the same capture in the
+ * bench/flows: throughput and peak memory of `cipherscope flows` against anchors run on the same captures in the
  * same run, so a noisy machine still compares fairly (ratios, not absolute numbers, are the result).
  *
  *   npm run bench:flows [-- --runs 3 --skip-slow]
  *
- * Anchors: `tshark -q -z conv,tcp` (Wireshark's conversation table), a dpkt flow script computing per-direction
- * counts, bytes and Welford statistics (Debian's python3-dpkt), and a bare Node.js loop that parses only record,
- * Ethernet, IP and transport headers into a Map. The statistics-only run shows what the other feature plugins
- * (TCP flags, TLS, sequences, byte distribution) cost; the two run in alternating pairs, and the median of the pairs'
- * ratios is the figure (bench/common.ts pairedRuns). Memory flatness: cipherscope also runs on a capture twice as long
- * with the same number of flows alive at once; its peak memory should not grow.
+ * Three generated captures: the flow-rich bench capture (bench/flows/generate.ts: no handshake in it), the
+ * handshake-rich one of the same size (bench/flows/generate-tls.ts: TLS 1.3/1.2 with certificates, QUIC Initials,
+ * DNS, 12 % IPv6), and a shorter payload-heavy one (6,000 flows, bursts 3x as long). Two cipherscope variants are
+ * always compared in alternating pairs of runs and the median of the pairs' ratios is the figure (bench/common.ts
+ * pairedRuns): all features against statistics only, JSONL and Parquet against CSV, `--threads 2` against one.
+ *
+ * Anchors, once per capture: `tshark -q -z conv,tcp` (Wireshark's conversation table), a dpkt flow script
+ * computing per-direction counts, bytes and Welford statistics (Debian's python3-dpkt), a bare Node.js loop that
+ * parses only record, Ethernet, IP and transport headers into a Map, and nfstream 6.5 (statistics, one meter; and
+ * with nDPI) when bench/anchors/nfstream.sh has built it. Memory flatness: cipherscope also runs on a bench capture
+ * twice as long with the same number of flows alive at once; its peak memory should not grow.
  */
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BIN, type Measure, benchCapture as capture, medianRun, packetsIn, pairedRuns } from '../common.js';
+import { BIN, type Measure, ROOT, benchCapture as capture, medianRun, packetsIn, pairedRuns } from '../common.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const runs = args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : 3;
 const skipSlow = args.includes('--skip-slow');
 
-const small = capture('flows-20k.pcap', 20000, 600);
-const large = capture('flows-20k-x2.pcap', 40000, 1200);
-const pk = packetsIn(small);
-const mb = statSync(small).size / 1e6;
+const captures = {
+  bench: capture('flows-20k.pcap', 20000, 600),
+  tls: capture('tls-20k.pcap', 20000, 600, { payloadScale: 1 }),
+  payload: capture('tls-6k-payload.pcap', 6000, 180, { payloadScale: 3 }),
+};
+const double = capture('flows-20k-x2.pcap', 40000, 1200);
 const cs = [process.execPath, BIN, 'flows', '-q', '--no-progress'];
+const NFSTREAM_PY = join(ROOT, 'bench/data/nfstream/venv/bin/python');
+const haveNfstream = existsSync(NFSTREAM_PY);
 
 interface Row {
   tool: string;
   m: Measure;
-  packets: number;
-  mb: number;
-}
-const rows: Row[] = [];
-const add = (tool: string, cmd: string[], n = runs, file = small) => {
-  process.stderr.write(`running ${tool} ...\n`);
-  rows.push({ tool, m: medianRun(cmd, n), packets: file === small ? pk : packetsIn(file), mb: statSync(file).size / 1e6 });
-};
-// The cost of the feature plugins: all features against statistics only, in pairs of runs.
-const paired = (file: string, all: string, none: string) => {
-  process.stderr.write(`running ${all} / ${none} in pairs ...\n`);
-  const r = pairedRuns([...cs, file, '-o', '/dev/null'], [...cs, file, '-o', '/dev/null', '--features', 'none'], runs);
-  const packets = file === small ? pk : packetsIn(file);
-  rows.push({ tool: all, m: r.a, packets, mb: statSync(file).size / 1e6 }, { tool: none, m: r.b, packets, mb: statSync(file).size / 1e6 });
-  return r;
-};
-const cost1 = paired(small, 'cipherscope flows (CSV out, all features)', 'cipherscope flows, statistics only (--features none)');
-add('cipherscope flows (Parquet out)', [...cs, small, '-o', '/dev/null', '--format', 'parquet']);
-const cost2 = paired(large, 'cipherscope flows, 2x longer capture', 'cipherscope flows, statistics only, 2x longer capture');
-add('bare Node.js header loop', [process.execPath, join(here, 'bare-loop.mjs'), small]);
-if (!skipSlow) {
-  add('tshark -q -z conv,tcp', ['tshark', '-q', '-z', 'conv,tcp', '-r', small], 1);
-  add('dpkt flow script', ['/usr/bin/python3', join(here, 'dpkt_flows.py'), small], 1);
+  /** The pair's median ratio of wall time to the reference variant, when the row ran paired with it. */
+  paired?: { wall: number; cpu: number; range: [number, number] };
 }
 
-const ref = rows[0];
-const refPps = ref.packets / ref.m.seconds;
-const lines = [
-  `capture: ${small} (${pk} packets, 20000 flows, ${mb.toFixed(1)} MB); median of ${runs} run(s) for Node tools, 1 for tshark and dpkt`,
+const tables: string[] = [];
+for (const [label, file] of Object.entries(captures)) {
+  const packets = packetsIn(file);
+  const mb = statSync(file).size / 1e6;
+  const rows: Row[] = [];
+  const out = (...extra: string[]) => [...cs, file, '-o', '/dev/null', ...extra];
+  // Every pair runs against the all-features CSV run; the first pair's CSV run is the table's reference row.
+  const pair = (name: string, variant: string[]) => {
+    process.stderr.write(`${label}: cipherscope CSV / ${name}, in pairs ...\n`);
+    const r = pairedRuns(out(), variant, runs);
+    if (rows.length === 0) rows.push({ tool: 'cipherscope flows, all features, CSV', m: r.a });
+    rows.push({ tool: name, m: r.b, paired: { wall: 1 / r.wallRatio, cpu: 1 / r.cpuRatio, range: [1 / r.wallRange[1], 1 / r.wallRange[0]] } });
+  };
+  const anchor = (name: string, cmd: string[], n = 1) => {
+    process.stderr.write(`${label}: ${name} ...\n`);
+    rows.push({ tool: name, m: medianRun(cmd, n) });
+  };
+  pair('cipherscope, statistics only (--features none)', out('--features', 'none'));
+  if (label === 'bench') {
+    pair('cipherscope JSONL', out('--format', 'jsonl'));
+    pair('cipherscope Parquet', out('--format', 'parquet'));
+  }
+  if (label !== 'payload') pair('cipherscope --threads 2', out('--threads', '2'));
+  if (label === 'bench') anchor('bare Node.js header loop', [process.execPath, join(here, 'bare-loop.mjs'), file], runs);
+  if (haveNfstream) {
+    anchor('nfstream 6.5, statistics, 1 meter', [NFSTREAM_PY, join(ROOT, 'bench/anchors/nfstream_flows.py'), file]);
+    anchor('nfstream 6.5 with nDPI dissection', [NFSTREAM_PY, join(ROOT, 'bench/anchors/nfstream_flows.py'), file, '--dissect']);
+  }
+  if (!skipSlow) {
+    anchor('tshark -q -z conv,tcp', ['tshark', '-q', '-z', 'conv,tcp', '-r', file]);
+    anchor('dpkt flow script', ['/usr/bin/python3', join(here, 'dpkt_flows.py'), file]);
+  }
+  const ref = rows[0].m.seconds;
+  tables.push(
+    `${label} capture: ${file} (${packets} packets, ${mb.toFixed(1)} MB)`,
+    '',
+    '| tool | wall s | CPU s | packets/s | peak MiB | cipherscope CSV is N× as fast | paired: N× (range), CPU N× |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => {
+      const p = r.paired ? `${r.paired.wall.toFixed(2)}x (${r.paired.range[0].toFixed(2)}-${r.paired.range[1].toFixed(2)}), ${r.paired.cpu.toFixed(2)}x` : '';
+      return `| ${r.tool} | ${r.m.seconds.toFixed(2)} | ${r.m.cpu_seconds.toFixed(2)} | ${Math.round(packets / r.m.seconds).toLocaleString('en-US')} | ${(r.m.maxrss_kib / 1024).toFixed(0)} | ${(r.m.seconds / ref).toFixed(2)}x | ${p} |`;
+    }),
+    '',
+  );
+}
+process.stderr.write('memory flatness: the bench capture and one twice as long ...\n');
+const flat = pairedRuns([...cs, captures.bench, '-o', '/dev/null'], [...cs, double, '-o', '/dev/null'], runs);
+tables.push(
+  `memory flatness (${runs} alternating pairs): peak ${(flat.a.maxrss_kib / 1024).toFixed(0)} MiB on the bench capture, ${(flat.b.maxrss_kib / 1024).toFixed(0)} MiB on one twice as long with as many flows alive at once; time ${(1 / flat.wallRatio).toFixed(2)}x`,
   '',
-  '| tool | seconds | packets/s | MB/s | peak MiB | cipherscope (CSV) is N× as fast |',
-  '|---|---:|---:|---:|---:|---:|',
-  ...rows.map((r) => {
-    const pps = r.packets / r.m.seconds;
-    return `| ${r.tool} | ${r.m.seconds.toFixed(2)} | ${Math.round(pps).toLocaleString('en-US')} | ${(r.mb / r.m.seconds).toFixed(0)} | ${(r.m.maxrss_kib / 1024).toFixed(0)} | ${(refPps / pps).toFixed(2)}x |`;
-  }),
-];
-const costLine = (what: string, r: typeof cost1) =>
-  `- ${what}: ${r.wallRatio.toFixed(2)}x wall time (pairs from ${r.wallRange[0].toFixed(2)} to ${r.wallRange[1].toFixed(2)}), ${r.cpuRatio.toFixed(2)}x CPU time`;
-lines.push(
-  '',
-  `all features / statistics only, median of ${runs} alternating pairs of runs:`,
-  costLine('the capture', cost1),
-  costLine('the 2x capture', cost2),
+  '"paired" is the median over alternating pairs of the row\'s time over the all-features CSV run\'s (a value above 1: slower); the N× column divides medians of separate runs.',
+  haveNfstream ? '' : 'nfstream rows are missing: bench/anchors/nfstream.sh has not built it on this machine.',
 );
-process.stdout.write(lines.join('\n') + '\n');
+process.stdout.write(tables.join('\n') + '\n');

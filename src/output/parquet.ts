@@ -139,10 +139,60 @@ function columnVector(A: Arrow, c: ColumnDef, vals: CellValue[]): Vector {
     case 'float[]':
       return listVector(A, new A.Float64(), vals as Array<NumberList | null>);
     case 'bool':
-      return A.vectorFromArray(vals, new A.Bool()) as Vector;
+      return boolVector(A, vals);
     default:
-      return A.vectorFromArray(vals, new A.Utf8()) as Vector;
+      return utf8Vector(A, vals);
   }
+}
+
+/** Booleans as Arrow lays them out: a value bitmap beside the validity bitmap (Arrow's generic builder took 8 % of a run). */
+function boolVector(A: Arrow, vals: CellValue[]): Vector {
+  const n = vals.length;
+  const data = new Uint8Array((n + 7) >> 3);
+  const { valid, nulls } = validity(vals, isCell, (i, v) => {
+    if (v) data[i >> 3] |= 1 << (i & 7);
+  });
+  return A.makeVector(A.makeData({ type: new A.Bool(), length: n, nullCount: nulls, nullBitmap: valid, data } as never));
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * Strings as one UTF-8 buffer and offsets. ASCII (nearly every host name, fingerprint and address) is copied code
+ * unit by code unit; a string with any other character goes through TextEncoder.encodeInto, which writes lone
+ * surrogates as U+FFFD as Arrow's builder does.
+ */
+function utf8Vector(A: Arrow, vals: CellValue[]): Vector {
+  const n = vals.length;
+  const offsets = new Int32Array(n + 1);
+  let buf = new Uint8Array(Math.max(1024, n * 8));
+  let len = 0;
+  const valid = new Uint8Array((n + 7) >> 3);
+  let nulls = 0;
+  for (let i = 0; i < n; i++) {
+    const v = vals[i];
+    if (v === null || v === undefined) {
+      nulls++;
+      offsets[i + 1] = len;
+      continue;
+    }
+    valid[i >> 3] |= 1 << (i & 7);
+    const str = typeof v === 'string' ? v : String(v);
+    if (len + 3 * str.length > buf.length) {
+      const bigger = new Uint8Array(Math.max(buf.length * 2, len + 3 * str.length));
+      bigger.set(buf.subarray(0, len));
+      buf = bigger;
+    }
+    let j = 0;
+    for (; j < str.length; j++) {
+      const c = str.charCodeAt(j);
+      if (c >= 0x80) break;
+      buf[len + j] = c;
+    }
+    len += j < str.length ? utf8.encodeInto(str, buf.subarray(len)).written : j;
+    offsets[i + 1] = len;
+  }
+  return A.makeVector(A.makeData({ type: new A.Utf8(), length: n, nullCount: nulls, nullBitmap: valid, valueOffsets: offsets, data: buf.subarray(0, len) } as never));
 }
 
 const TWO_32 = 4294967296;

@@ -106,4 +106,29 @@ describe('record writers', () => {
       [3, 'c', [1, 2, 3]],
     ]);
   });
+
+  it('Parquet strings and booleans: any Unicode, empty strings, nulls, across batches', async () => {
+    const cols: ColumnDef[] = [
+      { name: 's', type: 'string', unit: '', description: '' },
+      { name: 'b', type: 'bool', unit: '', description: '' },
+    ];
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(fc.option(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)) })), { nil: null }), fc.option(fc.boolean(), { nil: null })), { maxLength: 60 }), async (rows) => {
+        const path = join(dir, 'sb.parquet');
+        const w = new ParquetWriter(path, cols, 7);
+        for (const r of rows) w.write(r);
+        await w.close();
+        const arrow = await import('apache-arrow');
+        const { readParquet } = await import('parquet-wasm/node');
+        const table = arrow.tableFromIPC(readParquet(readFileSync(path)).intoIPCStream());
+        assert.equal(String(table.schema.fields[0].type), 'Utf8');
+        assert.equal(String(table.schema.fields[1].type), 'Bool');
+        const got = table.toArray().map((r) => [r.s ?? null, r.b ?? null]);
+        // Lone surrogates cannot be UTF-8: they come back as U+FFFD, as Buffer.from(s, 'utf8') writes them.
+        const want = rows.map(([s, b]) => [s === null ? null : Buffer.from(s, 'utf8').toString('utf8'), b]);
+        assert.deepEqual(got, want);
+      }),
+      { numRuns: 60 },
+    );
+  });
 });
