@@ -1,273 +1,333 @@
 import { createWriteStream } from 'node:fs';
-import { Writable } from 'node:stream';
 import type { CellValue, ColumnDef, NumberList } from '../flow/schema.js';
 import type { RecordWriter } from './text-sink.js';
+import { TOOL_VERSION } from '../common/version.js';
+import { ByteBuffer, DELTA_SAFE, type ThriftStruct, bool, deltaBinaryPacked, i32, i64, list, rleLevels, str, struct, writeStruct } from './parquet-encoding.js';
 
 /**
- * Parquet through apache-arrow (columns to Arrow IPC) and parquet-wasm (IPC to Parquet, streamed). Rows are
- * buffered into record batches of `batchRows`, so memory stays bounded for any number of flows.
+ * Parquet, encoded here (src/output/parquet-encoding.ts) one row group per `batchRows` records and streamed to the
+ * file as each fills, so memory holds one row group whatever the number of flows.
+ *
+ * Why not a library: through apache-arrow and parquet-wasm (Arrow vectors, an IPC stream, the wasm encoder with
+ * ZSTD) a run on the bench capture took 2.2-2.5x the CSV time and 336 MiB, 38 % of it inside the encoder and most
+ * of that on the byte-distribution lists (512 integers a flow); its settings (no statistics, no dictionary,
+ * DELTA_BINARY_PACKED, LZ4, page v2) each moved it under 15 %. hyparquet-writer, in pure JavaScript, took longer
+ * (1.3-1.8 s for the same columns against the encoder's ~0.8 s). Flow records need little of Parquet: flat
+ * optional columns and lists of numbers, whose levels are long runs. So: PLAIN values, DELTA_BINARY_PACKED for
+ * integers (counts and sizes in a few bits each, which is what made ZSTD worth its time), RLE levels, one data page
+ * per column chunk, no compression. Read back by DuckDB, pandas (through DuckDB) and parquet-wasm in the tests.
  */
-/**
- * Rows a row group holds at most, one batch: the encoder keeps a whole row group in memory. Its default (1,048,576
- * rows) held every record of a 20,000-flow run, and its memory grew to 166 MiB; 16,384 rows gave the same, 4,096
- * rows 100 MiB (bench/data/flows-20k.pcap, all features).
- */
-const ROW_GROUP_ROWS = 4096;
-/** Row-group batches that may wait for the encoder before the producer is held back (backlog). */
-const MAX_QUEUED_BATCHES = 2;
+export const ROW_GROUP_ROWS = 4096;
+/** Bytes written and not yet taken by the file before the producer is held back (backlog). */
+const MAX_PENDING_BYTES = 16 << 20;
+
+const PARQUET = { BOOLEAN: 0, INT64: 2, DOUBLE: 5, BYTE_ARRAY: 6 } as const;
+const REP = { REQUIRED: 0, OPTIONAL: 1, REPEATED: 2 } as const;
+const ENC = { PLAIN: 0, RLE: 3, DELTA_BINARY_PACKED: 5 } as const;
+const CONVERTED = { UTF8: 0, LIST: 3 } as const;
+
+interface ChunkMeta {
+  type: number;
+  path: string[];
+  encodings: number[];
+  values: number;
+  offset: number;
+  size: number;
+}
 
 export class ParquetWriter implements RecordWriter {
   rows = 0;
   private cols: CellValue[][];
-  private controller!: ReadableStreamDefaultController<unknown>;
-  private done: Promise<void>;
-  private arrow!: typeof import('apache-arrow');
-  private pq!: typeof import('parquet-wasm/node');
-  private ready: Promise<void>;
+  private readonly out: NodeJS.WritableStream & { writableLength: number; once(e: 'drain', f: () => void): unknown };
+  private offset = 0;
+  private readonly groups: Array<{ rows: number; chunks: ChunkMeta[]; bytes: number }> = [];
+  private failed: Error | undefined;
+  private readonly closed: Promise<void>;
 
   constructor(
     target: string,
     private readonly columns: readonly ColumnDef[],
-    private readonly batchRows = 4096,
+    private readonly batchRows = ROW_GROUP_ROWS,
   ) {
     this.cols = columns.map(() => []);
-    let start!: () => void;
-    const started = new Promise<void>((r) => (start = r));
-    const ready = (async () => {
-      this.arrow = await import('apache-arrow');
-      this.pq = await import('parquet-wasm/node');
-    })();
-    this.ready = ready;
-    const batches = new ReadableStream<unknown>({
-      start: (c) => {
-        this.controller = c;
-        start();
-      },
-      // The encoder took a batch: a producer waiting in backlog() may go on.
-      pull: () => this.release(),
+    const out = target === '-' ? process.stdout : createWriteStream(target);
+    this.out = out as typeof this.out;
+    this.closed = new Promise<void>((resolve, reject) => {
+      if (target === '-') {
+        this.finishStdout = resolve;
+        out.on('error', reject);
+      } else {
+        out.on('close', resolve);
+        out.on('error', (e: Error) => {
+          this.failed = e;
+          reject(e);
+        });
+      }
     });
-    this.done = (async () => {
-      await ready;
-      await started;
-      const props = new this.pq.WriterPropertiesBuilder().setCompression(this.pq.Compression.ZSTD).setMaxRowGroupSize(ROW_GROUP_ROWS).build();
-      const bytes = await this.pq.transformParquetStream(batches as ReadableStream, props);
-      const out = target === '-' ? Writable.toWeb(process.stdout) : Writable.toWeb(createWriteStream(target));
-      await bytes.pipeTo(out as WritableStream);
-    })();
+    this.closed.catch(() => {});
+    this.emit(MAGIC);
   }
 
-  /** Batches being made (waiting for the modules), and producers waiting in backlog(). */
-  private building = 0;
-  private waiters: Array<() => void> = [];
+  private finishStdout: (() => void) | undefined;
 
-  private release(): void {
-    if (this.waiting() <= MAX_QUEUED_BATCHES) for (const w of this.waiters.splice(0)) w();
+  private emit(bytes: Uint8Array): void {
+    this.out.write(bytes);
+    this.offset += bytes.length;
   }
 
-  /** Batches made or being made and not yet taken by the encoder (the stream's queue is 1 - desiredSize). */
-  private waiting(): number {
-    return this.building + Math.max(0, 1 - (this.controller?.desiredSize ?? 1));
-  }
-
-  /** Waits while more than MAX_QUEUED_BATCHES batches wait for the encoder, so memory holds a few row groups only. */
+  /** Waits while the file has not taken what was written (a slow disk or a pipe nobody reads). */
   backlog(): Promise<void> | undefined {
-    if (this.waiting() <= MAX_QUEUED_BATCHES) return undefined;
-    return new Promise<void>((resolve) => this.waiters.push(resolve));
+    if (this.out.writableLength <= MAX_PENDING_BYTES || this.failed) return undefined;
+    return new Promise<void>((resolve) => this.out.once('drain', resolve));
   }
 
   write(row: readonly CellValue[]): void {
     for (let i = 0; i < row.length; i++) this.cols[i].push(row[i]);
     this.rows++;
-    if (this.cols[0].length >= this.batchRows) void this.flushBatch();
+    if (this.cols[0].length >= this.batchRows) this.rowGroup();
   }
 
-  private async flushBatch(force = false): Promise<void> {
-    this.building++;
-    try {
-      await this.ready;
-      this.encodeBatch(force);
-    } finally {
-      this.building--;
-    }
-  }
-
-  private encodeBatch(force: boolean): void {
-    if (this.cols[0].length === 0 && !force) return;
-    const A = this.arrow;
-    const vectors: Record<string, import('apache-arrow').Vector> = {};
+  private rowGroup(): void {
+    const n = this.cols[0]?.length ?? 0;
+    if (n === 0) return;
+    const chunks: ChunkMeta[] = [];
+    let bytes = 0;
     this.columns.forEach((c, i) => {
-      vectors[c.name] = columnVector(A, c, this.cols[i]);
+      const page = new ByteBuffer();
+      const meta = encodeColumn(c, this.cols[i], page);
+      const header = new ByteBuffer();
+      writeStruct(header, [
+        [1, i32(0)], // DATA_PAGE
+        [2, i32(page.n)],
+        [3, i32(page.n)],
+        [5, struct([
+          [1, i32(meta.levels)],
+          [2, i32(meta.encoding)],
+          [3, i32(ENC.RLE)],
+          [4, i32(ENC.RLE)],
+        ])],
+      ]);
+      const offset = this.offset;
+      this.emit(header.view().slice());
+      this.emit(page.view());
+      const size = header.n + page.n;
+      bytes += size;
+      chunks.push({ type: meta.type, path: c.type.endsWith('[]') ? [c.name, 'list', 'element'] : [c.name], encodings: [ENC.RLE, meta.encoding], values: meta.levels, offset, size });
     });
+    this.groups.push({ rows: n, chunks, bytes });
     this.cols = this.columns.map(() => []);
-    const table = new A.Table(vectors);
-    const wasmTable = this.pq.Table.fromIPCStream(A.tableToIPC(table, 'stream'));
-    for (const b of wasmTable.recordBatches()) this.controller.enqueue(b);
   }
 
   /** Row groups are written when full: nothing to hand over earlier. */
   flush(): void {}
 
   async close(): Promise<void> {
-    // An empty output still gets the schema: one empty batch.
-    await this.flushBatch(this.rows === 0);
-    this.controller.close();
-    await this.done;
+    this.rowGroup();
+    const footer = new ByteBuffer();
+    writeStruct(footer, [
+      [1, i32(1)],
+      [2, list('struct', schemaElements(this.columns))],
+      [3, i64(this.rows)],
+      [4, list('struct', this.groups.map((g) => [
+        [1, list('struct', g.chunks.map((ch) => [
+          [2, i64(ch.offset)],
+          [3, struct([
+            [1, i32(ch.type)],
+            [2, list('i32', ch.encodings)],
+            [3, list('string', ch.path)],
+            [4, i32(0)], // UNCOMPRESSED
+            [5, i64(ch.values)],
+            [6, i64(ch.size)],
+            [7, i64(ch.size)],
+            [9, i64(ch.offset)],
+          ])],
+        ] as ThriftStruct))],
+        [2, i64(g.bytes)],
+        [3, i64(g.rows)],
+      ] as ThriftStruct))],
+      [6, str(`cipherscope ${TOOL_VERSION}`)],
+    ]);
+    const tail = new ByteBuffer();
+    tail.u32le(footer.n);
+    tail.bytes(MAGIC);
+    this.emit(footer.view());
+    this.emit(tail.view());
+    if (this.finishStdout) {
+      await new Promise<void>((resolve) => this.out.write(new Uint8Array(0), () => resolve()));
+      this.finishStdout();
+    } else this.out.end();
+    await this.closed;
   }
 }
 
-type Arrow = typeof import('apache-arrow');
-type Vector = import('apache-arrow').Vector;
+const MAGIC = new TextEncoder().encode('PAR1');
 
-/**
- * One column of a batch as an Arrow vector of the schema's type: int and int64 as Int64, timestamp as
- * Timestamp(NANOSECOND, "UTC"), float as Float64, bool as Bool, string as Utf8, int[] as List<Int64> and float[] as
- * List<Float64>, nulls in the validity bitmap. The numeric ones are built straight from typed buffers: Arrow's
- * generic builder took a BigInt per integer and seconds and hundreds of MiB for the 256-count byte distributions
- * of 20,000 flows.
- */
-function columnVector(A: Arrow, c: ColumnDef, vals: CellValue[]): Vector {
+function schemaElements(columns: readonly ColumnDef[]): ThriftStruct[] {
+  const out: ThriftStruct[] = [[
+    [4, str('schema')],
+    [5, i32(columns.length)],
+  ]];
+  for (const c of columns) {
+    if (c.type === 'int[]' || c.type === 'float[]') {
+      out.push([[3, i32(REP.OPTIONAL)], [4, str(c.name)], [5, i32(1)], [6, i32(CONVERTED.LIST)], [10, struct([[3, struct([])]])]]);
+      out.push([[3, i32(REP.REPEATED)], [4, str('list')], [5, i32(1)]]);
+      out.push([[1, i32(c.type === 'int[]' ? PARQUET.INT64 : PARQUET.DOUBLE)], [3, i32(REP.OPTIONAL)], [4, str('element')]]);
+      continue;
+    }
+    const type = physical(c);
+    const el: ThriftStruct = [[1, i32(type)], [3, i32(REP.OPTIONAL)], [4, str(c.name)]];
+    if (c.type === 'string') el.push([6, i32(CONVERTED.UTF8)], [10, struct([[1, struct([])]])]);
+    // TIMESTAMP(isAdjustedToUTC = true, unit = NANOS); NANOS has no converted type.
+    if (c.type === 'timestamp') el.push([10, struct([[8, struct([[1, bool(true)], [2, struct([[3, struct([])]])]])]])]);
+    out.push(el);
+  }
+  return out;
+}
+
+function physical(c: ColumnDef): number {
   switch (c.type) {
     case 'int':
     case 'int64':
-      return scalarVector(A, new A.Int64(), vals, 'int');
     case 'timestamp':
-      return scalarVector(A, new A.TimestampNanosecond('UTC'), vals, 'int');
+      return PARQUET.INT64;
     case 'float':
-      return scalarVector(A, new A.Float64(), vals, 'float');
-    case 'int[]':
-      return listVector(A, new A.Int64(), vals as Array<NumberList | null>);
-    case 'float[]':
-      return listVector(A, new A.Float64(), vals as Array<NumberList | null>);
+      return PARQUET.DOUBLE;
     case 'bool':
-      return boolVector(A, vals);
+      return PARQUET.BOOLEAN;
     default:
-      return utf8Vector(A, vals);
+      return PARQUET.BYTE_ARRAY;
   }
 }
 
-/** Booleans as Arrow lays them out: a value bitmap beside the validity bitmap (Arrow's generic builder took 8 % of a run). */
-function boolVector(A: Arrow, vals: CellValue[]): Vector {
+/**
+ * A time past what 64 bits of nanoseconds hold (after year 2262), or any integer beyond int64, cannot be an
+ * INT64: it is null in Parquet (CSV and JSON Lines keep the exact digits).
+ */
+const isInt64 = (v: CellValue): v is number | bigint => (typeof v === 'bigint' ? BigInt.asIntN(64, v) === v : typeof v === 'number' && Number.isFinite(v) && Number.isInteger(v) && Math.abs(v) < 2 ** 63);
+
+/** One column chunk's page body: levels then values. Returns the level count and the values' encoding. */
+function encodeColumn(c: ColumnDef, vals: readonly CellValue[], page: ByteBuffer): { type: number; levels: number; encoding: number } {
   const n = vals.length;
-  const data = new Uint8Array((n + 7) >> 3);
-  const { valid, nulls } = validity(vals, isCell, (i, v) => {
-    if (v) data[i >> 3] |= 1 << (i & 7);
-  });
-  return A.makeVector(A.makeData({ type: new A.Bool(), length: n, nullCount: nulls, nullBitmap: valid, data } as never));
+  if (c.type === 'int[]' || c.type === 'float[]') return encodeList(c.type === 'int[]', vals as ReadonlyArray<NumberList | null>, page);
+  const def = new Uint8Array(n);
+  const kind = c.type;
+  const present: CellValue[] = [];
+  for (let i = 0; i < n; i++) {
+    const v = vals[i];
+    const ok = v !== null && v !== undefined && (kind === 'int' || kind === 'int64' || kind === 'timestamp' ? isInt64(v) : true);
+    if (ok) {
+      def[i] = 1;
+      present.push(v);
+    }
+  }
+  levelsWithLength(page, def, n, 1);
+  const type = physical(c);
+  if (type === PARQUET.INT64) return { type, levels: n, encoding: integers(present as Array<number | bigint>, page) };
+  if (type === PARQUET.DOUBLE) {
+    for (const v of present) page.f64le(typeof v === 'bigint' ? Number(v) : (v as number));
+  } else if (type === PARQUET.BOOLEAN) {
+    const bits = new Uint8Array((present.length + 7) >> 3);
+    present.forEach((v, i) => {
+      if (v) bits[i >> 3] |= 1 << (i & 7);
+    });
+    page.bytes(bits);
+  } else for (const v of present) byteArray(page, typeof v === 'string' ? v : String(v));
+  return { type, levels: n, encoding: ENC.PLAIN };
+}
+
+/** Integers DELTA_BINARY_PACKED when every one is within DELTA_SAFE, else PLAIN. */
+function integers(values: ReadonlyArray<number | bigint>, page: ByteBuffer): number {
+  const f = new Float64Array(values.length);
+  let safe = true;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    const x = typeof v === 'bigint' ? (v >= -BigInt(DELTA_SAFE) && v <= BigInt(DELTA_SAFE) ? Number(v) : NaN) : v;
+    if (!(Math.abs(x) <= DELTA_SAFE)) {
+      safe = false;
+      break;
+    }
+    f[i] = x;
+  }
+  if (safe) {
+    deltaBinaryPacked(page, f, values.length);
+    return ENC.DELTA_BINARY_PACKED;
+  }
+  for (const v of values) page.i64le(v);
+  return ENC.PLAIN;
+}
+
+/**
+ * A list column (optional list of optional elements: max definition level 3, repetition 1): null list 0, empty
+ * list 1, an element 3 (elements are never null here); the first element of each list repetition 0, the rest 1.
+ */
+function encodeList(ints: boolean, vals: ReadonlyArray<NumberList | null>, page: ByteBuffer): { type: number; levels: number; encoding: number } {
+  let levels = 0;
+  let total = 0;
+  for (const v of vals) {
+    const k = v?.length ?? 0;
+    levels += Math.max(1, k);
+    total += k;
+  }
+  const rep = new Uint8Array(levels);
+  const def = new Uint8Array(levels);
+  const flat = new Float64Array(total);
+  let l = 0;
+  let t = 0;
+  let safe = true;
+  for (const v of vals) {
+    if (v === null || v === undefined) {
+      l++; // rep 0, def 0
+      continue;
+    }
+    if (v.length === 0) {
+      def[l++] = 1;
+      continue;
+    }
+    for (let j = 0; j < v.length; j++) {
+      rep[l] = j === 0 ? 0 : 1;
+      def[l++] = 3;
+      const x = v[j];
+      flat[t++] = x;
+      if (ints && !(Math.abs(x) <= DELTA_SAFE && Number.isInteger(x))) safe = false;
+    }
+  }
+  levelsWithLength(page, rep, levels, 1);
+  levelsWithLength(page, def, levels, 2);
+  if (!ints) {
+    for (let i = 0; i < total; i++) page.f64le(flat[i]);
+    return { type: PARQUET.DOUBLE, levels, encoding: ENC.PLAIN };
+  }
+  if (safe) {
+    deltaBinaryPacked(page, flat, total);
+    return { type: PARQUET.INT64, levels, encoding: ENC.DELTA_BINARY_PACKED };
+  }
+  // Integers past what a double holds exactly or not integers at all: PLAIN, a non-integer truncated.
+  for (let i = 0; i < total; i++) page.i64le(Number.isFinite(flat[i]) ? Math.trunc(flat[i]) : 0);
+  return { type: PARQUET.INT64, levels, encoding: ENC.PLAIN };
+}
+
+/** Levels in a data page v1: a 4-byte length, then the RLE hybrid. */
+function levelsWithLength(page: ByteBuffer, levels: Uint8Array, n: number, bitWidth: number): void {
+  const at = page.n;
+  page.u32le(0);
+  rleLevels(page, levels, n, bitWidth);
+  new DataView(page.b.buffer).setUint32(at, page.n - at - 4, true);
 }
 
 const utf8 = new TextEncoder();
 
-/**
- * Strings as one UTF-8 buffer and offsets. ASCII (nearly every host name, fingerprint and address) is copied code
- * unit by code unit; a string with any other character goes through TextEncoder.encodeInto, which writes lone
- * surrogates as U+FFFD as Arrow's builder does.
- */
-function utf8Vector(A: Arrow, vals: CellValue[]): Vector {
-  const n = vals.length;
-  const offsets = new Int32Array(n + 1);
-  let buf = new Uint8Array(Math.max(1024, n * 8));
-  let len = 0;
-  const valid = new Uint8Array((n + 7) >> 3);
-  let nulls = 0;
-  for (let i = 0; i < n; i++) {
-    const v = vals[i];
-    if (v === null || v === undefined) {
-      nulls++;
-      offsets[i + 1] = len;
-      continue;
-    }
-    valid[i >> 3] |= 1 << (i & 7);
-    const str = typeof v === 'string' ? v : String(v);
-    if (len + 3 * str.length > buf.length) {
-      const bigger = new Uint8Array(Math.max(buf.length * 2, len + 3 * str.length));
-      bigger.set(buf.subarray(0, len));
-      buf = bigger;
-    }
-    let j = 0;
-    for (; j < str.length; j++) {
-      const c = str.charCodeAt(j);
-      if (c >= 0x80) break;
-      buf[len + j] = c;
-    }
-    len += j < str.length ? utf8.encodeInto(str, buf.subarray(len)).written : j;
-    offsets[i + 1] = len;
+/** PLAIN BYTE_ARRAY: a 4-byte length and the UTF-8 bytes (ASCII copied unit by unit; lone surrogates as U+FFFD). */
+function byteArray(page: ByteBuffer, s: string): void {
+  page.reserve(4 + 3 * s.length);
+  const at = page.n;
+  const b = page.b;
+  let j = 0;
+  for (; j < s.length; j++) {
+    const c = s.charCodeAt(j);
+    if (c >= 0x80) break;
+    b[at + 4 + j] = c;
   }
-  return A.makeVector(A.makeData({ type: new A.Utf8(), length: n, nullCount: nulls, nullBitmap: valid, valueOffsets: offsets, data: buf.subarray(0, len) } as never));
-}
-
-const TWO_32 = 4294967296;
-
-/**
- * A 64-bit integer into words[2k] (low) and words[2k+1] (high), little-endian as Arrow lays an Int64 out: a double
- * below 2^53 splits exactly (ToUint32 takes it modulo 2^32), a bigint by masking.
- */
-function putInt64(words: Int32Array, k: number, v: number | bigint): void {
-  if (typeof v === 'bigint') {
-    words[2 * k] = Number(BigInt.asIntN(32, v));
-    words[2 * k + 1] = Number(BigInt.asIntN(32, v >> 32n));
-  } else {
-    words[2 * k] = v >>> 0;
-    words[2 * k + 1] = Math.floor(v / TWO_32) | 0;
-  }
-}
-
-/** A batch column's validity bitmap: `put(i, v)` for each cell `present` accepts; the others are null. */
-function validity<T>(vals: readonly T[], present: (v: T) => boolean, put: (i: number, v: T) => void): { valid: Uint8Array; nulls: number } {
-  const valid = new Uint8Array((vals.length + 7) >> 3);
-  let nulls = 0;
-  for (let i = 0; i < vals.length; i++) {
-    const v = vals[i];
-    if (!present(v)) {
-      nulls++;
-      continue;
-    }
-    valid[i >> 3] |= 1 << (i & 7);
-    put(i, v);
-  }
-  return { valid, nulls };
-}
-
-/**
- * A capture's clock can put a time past what 64 bits of nanoseconds hold (after year 2262): Parquet's INT64
- * cannot carry it, so it is null there (CSV and JSON Lines keep the exact digits).
- */
-const isInt64 = (v: CellValue): boolean => v !== null && v !== undefined && (typeof v === 'bigint' ? BigInt.asIntN(64, v) === v : typeof v === 'number' && Number.isFinite(v));
-/** NaN and infinities are values in Parquet's DOUBLE; only a missing cell is null. */
-const isCell = (v: CellValue): boolean => v !== null && v !== undefined;
-
-function scalarVector(A: Arrow, type: import('apache-arrow').DataType, vals: CellValue[], kind: 'int' | 'float'): Vector {
-  const n = vals.length;
-  let data: BigInt64Array | Float64Array;
-  let bits: { valid: Uint8Array; nulls: number };
-  if (kind === 'int') {
-    const words = new Int32Array(2 * n);
-    bits = validity(vals, isInt64, (i, v) => putInt64(words, i, v as number | bigint));
-    data = new BigInt64Array(words.buffer);
-  } else {
-    const f = new Float64Array(n);
-    bits = validity(vals, isCell, (i, v) => (f[i] = typeof v === 'bigint' ? Number(v) : (v as number)));
-    data = f;
-  }
-  return A.makeVector(A.makeData({ type, length: n, nullCount: bits.nulls, nullBitmap: bits.valid, data } as never));
-}
-
-/** A list vector built straight from offsets and one values array of Int64 (two words each) or Float64. */
-function listVector(A: Arrow, item: import('apache-arrow').Int64 | import('apache-arrow').Float64, vals: Array<NumberList | null>): Vector {
-  const n = vals.length;
-  const offsets = new Int32Array(n + 1);
-  let total = 0;
-  for (let i = 0; i < n; i++) {
-    total += vals[i]?.length ?? 0;
-    offsets[i + 1] = total;
-  }
-  const int = item instanceof A.Int64;
-  const words = int ? new Int32Array(2 * total) : null;
-  const floats = int ? null : new Float64Array(total);
-  const { valid, nulls } = validity(vals, isCell as (v: NumberList | null) => boolean, (i, v) => {
-    if (floats !== null) floats.set(v!, offsets[i]);
-    else for (let j = 0, k = offsets[i]; j < v!.length; j++, k++) putInt64(words!, k, v![j]);
-  });
-  const child = A.makeData({ type: item, length: total, data: int ? new BigInt64Array(words!.buffer) : floats! } as never);
-  const type = new A.List(new A.Field('item', item, true));
-  return A.makeVector(A.makeData({ type, length: n, nullCount: nulls, nullBitmap: valid, valueOffsets: offsets, child } as never));
+  const len = j < s.length ? utf8.encodeInto(s, b.subarray(at + 4)).written : j;
+  new DataView(b.buffer).setUint32(at, len, true);
+  page.n = at + 4 + len;
 }

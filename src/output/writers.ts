@@ -79,7 +79,7 @@ registerFormat({
   name: 'parquet',
   title: 'Parquet',
   extensions: ['.parquet'],
-  description: 'Parquet (zstd), one row group per 4096 records',
+  description: 'Parquet (integers DELTA_BINARY_PACKED, uncompressed), one row group per 4096 records',
   binary: true,
   completeOnClose: true,
   open: (target, columns) => new ParquetWriter(target, columns),
