@@ -1,11 +1,15 @@
 import { createRequire } from 'node:module';
 import type { Matrix } from '../dataset/matrix.js';
+import { type SmoModel, fitSmo, predictSmo } from './smo.js';
 
 /**
- * The SVM baseline: libsvm (libsvm-js, its WebAssembly build) with an RBF kernel on standardised inputs, as
- * scikit-learn's `make_pipeline(StandardScaler(), SVC())` does: C = 1, gamma = 'scale' = 1 / (features x variance
- * of all scaled entries). Missing values become the
- * training mean (0 after scaling); constant columns stay 0.
+ * The SVM baseline: C-SVC with an RBF kernel on standardised inputs, as scikit-learn's
+ * `make_pipeline(StandardScaler(), SVC())` does: C = 1, gamma = 'scale' = 1 / (features x variance of all scaled
+ * entries). Missing values become the training mean (0 after scaling); constant columns stay 0.
+ *
+ * Solved by src/models/smo.ts (libsvm's algorithm on dense typed arrays, one kernel matrix for all pair problems);
+ * with `probabilities`, or when a pair problem's kernel block would not fit its memory budget, by libsvm itself
+ * (libsvm-js, its WebAssembly build), whose Platt scaling on internal cross-validation gives the probabilities.
  */
 
 interface LibSvm {
@@ -65,6 +69,17 @@ export function fitScaler(x: Matrix): Scaler {
   return { mean, sd };
 }
 
+/** The scaled rows, row-major in one array. */
+export function scaleFlat(s: Scaler, x: Matrix): Float64Array {
+  const out = new Float64Array(x.rows * x.cols);
+  for (let i = 0; i < x.rows; i++)
+    for (let j = 0; j < x.cols; j++) {
+      const v = x.data[i * x.cols + j];
+      out[i * x.cols + j] = v !== v || s.sd[j] === 0 ? 0 : (v - s.mean[j]) / s.sd[j];
+    }
+  return out;
+}
+
 export function scale(s: Scaler, x: Matrix): number[][] {
   const out: number[][] = [];
   for (let i = 0; i < x.rows; i++) {
@@ -89,41 +104,57 @@ export interface SvmOptions {
   probabilities?: boolean;
 }
 
+interface SmoJson {
+  gamma: number;
+  dims: number;
+  sv: number[];
+  pairs: Array<{ a: number; b: number; idx: number[]; coef: number[]; rho: number }>;
+}
+
 export class SvmClassifier {
   private constructor(
-    private readonly svm: LibSvm,
+    private readonly svm: LibSvm | SmoModel,
     readonly scaler: Scaler,
     readonly classes: number,
     readonly probabilities: boolean,
   ) {}
 
   static async fit(x: Matrix, y: Int32Array, classes: number, opts: SvmOptions = {}): Promise<SvmClassifier> {
-    const SVM = await loadLibSvm();
     const scaler = fitScaler(x);
-    const z = scale(scaler, x);
+    const flat = scaleFlat(scaler, x);
     // gamma = 'scale': 1 / (features x the variance of all scaled entries), exactly as scikit-learn computes it.
     let n = 0;
     let m = 0;
     let m2 = 0;
-    for (const row of z)
-      for (const v of row) {
-        n++;
-        const d = v - m;
-        m += d / n;
-        m2 += d * (v - m);
-      }
+    for (const v of flat) {
+      n++;
+      const d = v - m;
+      m += d / n;
+      m2 += d * (v - m);
+    }
     const variance = n > 0 ? m2 / n : 0;
     const gamma = opts.gamma ?? (variance > 0 ? 1 / (x.cols * variance) : 1);
     const probabilities = opts.probabilities === true && new Set(y).size > 1;
+    if (!probabilities) {
+      const smo = fitSmo(flat, x.rows, x.cols, y, Math.max(classes, 1), gamma, opts.cost ?? 1);
+      if (smo !== undefined) return new SvmClassifier(smo, scaler, classes, false);
+    }
+    const SVM = await loadLibSvm();
     const svm = new SVM({ kernel: SVM.KERNEL_TYPES.RBF, type: SVM.SVM_TYPES.C_SVC, cost: opts.cost ?? 1, gamma, quiet: true, probabilityEstimates: probabilities });
-    svm.train(z, Array.from(y));
+    svm.train(scale(scaler, x), Array.from(y));
     // libsvm saves support vectors and Platt parameters in decimal: a model for use is reloaded from what it will be
     // saved as, so it predicts now exactly as it will after loadModels.
     return new SvmClassifier(probabilities ? SVM.load(svm.serializeModel()) : svm, scaler, classes, probabilities);
   }
 
+  private get lib(): LibSvm | undefined {
+    return 'serializeModel' in this.svm ? this.svm : undefined;
+  }
+
   predict(x: Matrix): Int32Array {
-    return Int32Array.from(this.svm.predict(scale(this.scaler, x)));
+    const lib = this.lib;
+    if (lib) return Int32Array.from(lib.predict(scale(this.scaler, x)));
+    return predictSmo(this.svm as SmoModel, scaleFlat(this.scaler, x), x.rows);
   }
 
   /**
@@ -133,21 +164,36 @@ export class SvmClassifier {
   predictProba(x: Matrix): Float64Array {
     const k = this.classes;
     const out = new Float64Array(x.rows * k);
-    if (!this.probabilities) {
+    const lib = this.lib;
+    if (!this.probabilities || !lib) {
       this.predict(x).forEach((c, i) => (out[i * k + c] = 1));
       return out;
     }
-    this.svm.predictProbability(scale(this.scaler, x)).forEach((r, i) => {
+    lib.predictProbability(scale(this.scaler, x)).forEach((r, i) => {
       for (const e of r.estimates) out[i * k + e.label] = e.probability;
     });
     return out;
   }
 
-  toJSON(): { scaler: Scaler; classes: number; probabilities: boolean; model: string } {
-    return { scaler: this.scaler, classes: this.classes, probabilities: this.probabilities, model: this.svm.serializeModel() };
+  toJSON(): { scaler: Scaler; classes: number; probabilities: boolean; model?: string; smo?: SmoJson } {
+    const lib = this.lib;
+    if (lib) return { scaler: this.scaler, classes: this.classes, probabilities: this.probabilities, model: lib.serializeModel() };
+    const m = this.svm as SmoModel;
+    return {
+      scaler: this.scaler,
+      classes: this.classes,
+      probabilities: false,
+      smo: { gamma: m.gamma, dims: m.dims, sv: Array.from(m.sv), pairs: m.pairs.map((p) => ({ a: p.a, b: p.b, idx: Array.from(p.idx), coef: Array.from(p.coef), rho: p.rho })) },
+    };
   }
 
-  static async fromJSON(j: { scaler: Scaler; classes: number; probabilities?: boolean; model: string }): Promise<SvmClassifier> {
+  static async fromJSON(j: { scaler: Scaler; classes: number; probabilities?: boolean; model?: string; smo?: SmoJson }): Promise<SvmClassifier> {
+    if (j.smo !== undefined) {
+      const s = j.smo;
+      const model: SmoModel = { classes: j.classes, gamma: s.gamma, dims: s.dims, sv: Float64Array.from(s.sv), pairs: s.pairs.map((p) => ({ a: p.a, b: p.b, idx: Int32Array.from(p.idx), coef: Float64Array.from(p.coef), rho: p.rho })) };
+      return new SvmClassifier(model, j.scaler, j.classes, false);
+    }
+    if (j.model === undefined) throw new Error('an SVM model needs its libsvm model or its support vectors');
     const SVM = await loadLibSvm();
     return new SvmClassifier(SVM.load(j.model), j.scaler, j.classes, j.probabilities === true);
   }

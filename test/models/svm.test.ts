@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pythonJson, skipWithoutSklearn } from '../helpers/sklearn.js';
 import type { Matrix } from '../../src/dataset/matrix.js';
-import { SvmClassifier } from '../../src/models/svm.js';
+import { SvmClassifier, fitScaler, loadLibSvm, scale } from '../../src/models/svm.js';
 
 /**
  * The SVM baseline against scikit-learn's make_pipeline(StandardScaler(), SVC()) on the datasets scikit-learn
@@ -44,4 +44,19 @@ describe('SVM against scikit-learn', { skip }, () => {
       }
     });
   }
+  it('the typed-array SMO predicts what libsvm itself (libsvm-js) predicts, row by row', async () => {
+    const d = data.digits;
+    const te = new Set(d.folds[0]);
+    const tr = [...d.y.keys()].filter((i) => !te.has(i));
+    const mk = (ids: number[]): Matrix => ({ rows: ids.length, cols: d.X[0].length, data: Float64Array.from(ids.flatMap((i) => d.X[i])) });
+    const m = await SvmClassifier.fit(mk(tr), Int32Array.from(tr, (i) => d.y[i]), 10);
+    assert.ok(m.toJSON().smo !== undefined, 'fitted by the SMO');
+    const SVM = await loadLibSvm();
+    const scaler = fitScaler(mk(tr));
+    const gamma = (m.toJSON().smo as { gamma: number }).gamma;
+    const lib = new SVM({ kernel: SVM.KERNEL_TYPES.RBF, type: SVM.SVM_TYPES.C_SVC, cost: 1, gamma, quiet: true });
+    lib.train(scale(scaler, mk(tr)), tr.map((i) => d.y[i]));
+    const ours = Array.from(m.predict(mk([...te])));
+    assert.deepEqual(ours, lib.predict(scale(scaler, mk([...te]))));
+  });
 });
