@@ -9,7 +9,7 @@ import type { DecodedPacket } from '../decode/packet.js';
 import type { FlowPlugin } from '../flow/flow.js';
 import type { CellValue } from '../flow/schema.js';
 import { type FlowTableOptions, SCAN_INTERVAL_NS, flowHash } from '../flow/table.js';
-import { readCapture } from '../pcap/reader.js';
+import { type ReadBuffers, readCapture } from '../pcap/reader.js';
 import type { PacketRecord } from '../pcap/types.js';
 import { NO_UID } from '../pcap/pcapdroid.js';
 import type { AppRules } from '../features/apps.js';
@@ -97,7 +97,7 @@ export type ShardMessage =
   | { type: 'error'; message: string };
 
 /**
- * The main thread copies each chunk of input once into a SharedArrayBuffer (a "block"), which every shard can read;
+ * The main thread reads the input straight into SharedArrayBuffers ("blocks"), which every shard can read;
  * a shard's batch is an index into the blocks, ENTRY numbers per record: block id, offset, captured and original
  * length, time (seconds, nanoseconds), frame number, link type + 65536 * flags (+ UID_SHIFT * PCAPdroid uid). Copying each record into a batch of
  * its own cost the main thread more than all its routing.
@@ -209,8 +209,6 @@ class Shard {
 interface Block {
   id: number;
   sab: SharedArrayBuffer;
-  /** Bytes filled. */
-  used: number;
   /** The block may be refilled when every shard has acknowledged this many batches (set when it is retired). */
   releaseAt: number[] | undefined;
 }
@@ -284,13 +282,15 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
 
   const router = new Decoder({ reassemble: false });
   let nextBlock = 0;
-  let block: Block | undefined;
   let chunk: Chunk | undefined;
-  // Blocks are recycled (allocating a SharedArrayBuffer per chunk cost more than the copy into it), and small chunks
-  // (64 KiB reads from a pipe) share a block.
+  /** The block the current chunk is in. */
+  let current: Block | undefined;
+  // Blocks are recycled: allocating a SharedArrayBuffer per chunk cost more than the copy into it once did.
   const retired: Block[] = [];
+  /** Free `b` once every shard has finished the batches that point into it (they are all sent first). */
   const retire = (b: Block) => {
-    // Batches still being filled may point into the block: send them, so the release point is known.
+    // Blocks are used in order, and a block is retired before any packet of a later one is routed: a batch that
+    // points into it has it as its newest block.
     for (const s of shards) if (s.lastBlockSent === b.id) s.post();
     b.releaseAt = shards.map((s) => s.posted);
     retired.push(b);
@@ -298,28 +298,56 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
   const freshBlock = (min: number): Block => {
     const free = retired.findIndex((r) => r.sab.byteLength >= min && r.releaseAt!.every((at, i) => shards[i].acked >= at));
     const sab = free >= 0 ? retired.splice(free, 1)[0].sab : new SharedArrayBuffer(Math.max(min, BLOCK_BYTES));
-    return { id: nextBlock++, sab, used: 0, releaseAt: undefined };
+    return { id: -1, sab, releaseAt: undefined };
   };
-  const append = (source: Uint8Array, start: number, end: number): Chunk => {
+  // The reader reads straight into blocks (ReadOptions.buffers), so the shards see its chunks where they are.
+  // Copying every chunk into shared memory cost the main thread a tenth of a run.
+  const readBlocks = new Map<ArrayBufferLike, Block>();
+  /** Make `b` the block packets are being routed from; ids number blocks in the order they are used. */
+  const use = (b: Block) => {
+    if (b === current) return;
+    // A copy block holds one chunk: done with when the next begins (the reader gives its own blocks back).
+    if (current !== undefined && !readBlocks.has(current.sab)) retire(current);
+    if (b.id < 0) b.id = nextBlock++;
+    current = b;
+  };
+  /** Bytes in the reader's own memory (a record larger than its headroom, joined in a buffer of its own) copied into a block. */
+  const copy = (source: Uint8Array, start: number, end: number): Chunk => {
     // Copies into shared memory go byte by byte unless source and target share their alignment (10x slower).
     const pad = (source.byteOffset + start) & 7;
-    const len = end - start;
-    let at = block === undefined ? -1 : ((block.used + 7) & ~7) + pad;
-    if (block === undefined || at + len > block.sab.byteLength) {
-      if (block !== undefined) retire(block);
-      block = freshBlock(len + pad);
-      at = pad;
-    }
-    new Uint8Array(block.sab, at, len).set(source.subarray(start, end));
-    block.used = at + len;
-    return { block, source, start, end, at };
+    const b = freshBlock(end - start + pad);
+    new Uint8Array(b.sab, pad, end - start).set(source.subarray(start, end));
+    use(b);
+    return { block: b, source, start, end, at: pad };
   };
-  /** Where a record's bytes are: in the current chunk, or (not expected: the reader announces chunks) copied on its own. */
+  const buffers: ReadBuffers = {
+    take(bytes) {
+      const b = freshBlock(bytes);
+      readBlocks.set(b.sab, b);
+      return new Uint8Array(b.sab);
+    },
+    give(buf) {
+      const b = readBlocks.get(buf.buffer);
+      if (b === undefined) return;
+      if (b.id < 0) {
+        // Never routed from (its bytes went on into a buffer of the reader's own): free at once.
+        b.releaseAt = shards.map(() => 0);
+        retired.push(b);
+      } else retire(b);
+      readBlocks.delete(buf.buffer);
+      if (current === b) current = undefined;
+    },
+  };
+  /** Where a record's bytes are: in the current chunk, or (not expected: the reader announces chunks) found or copied on its own. */
   const place = (rec: PacketRecord): [Block, number] => {
     const c = chunk;
     if (c !== undefined && rec.data === c.source && rec.dataOffset >= c.start && rec.dataOffset + rec.capLen <= c.end) return [c.block, rec.dataOffset - c.start + c.at];
-    chunk = append(rec.data, rec.dataOffset, rec.dataOffset + rec.capLen);
-    return [chunk.block, chunk.at];
+    const own = readBlocks.get(rec.data.buffer);
+    if (own !== undefined) {
+      use(own);
+      chunk = { block: own, source: rec.data, start: 0, end: rec.data.length, at: rec.data.byteOffset };
+    } else chunk = copy(rec.data, rec.dataOffset, rec.dataOffset + rec.capLen);
+    return [chunk.block, rec.dataOffset - chunk.start + chunk.at];
   };
   const vlanInKey = options.flow?.vlanInKey !== false;
   // The capture clock as one table would keep it (over packets that pass the filter), and the moments it would scan
@@ -338,7 +366,12 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
       input,
       {
         chunk(buf, start, end) {
-          chunk = append(buf, start, end);
+          const own = readBlocks.get(buf.buffer);
+          if (own === undefined) chunk = copy(buf, start, end);
+          else {
+            use(own);
+            chunk = { block: own, source: buf, start: 0, end: buf.length, at: buf.byteOffset };
+          }
         },
         packet(rec) {
           routed++;
@@ -376,7 +409,7 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
           return opts.backlog?.();
         },
       },
-      { name, onProgress },
+      { name, onProgress, buffers },
     );
     clearInterval(sender);
     for (const s of shards) {

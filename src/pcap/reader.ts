@@ -80,6 +80,18 @@ export interface ReadOptions {
   onProgress?: (bytes: number, total: number | undefined) => void;
   /** Read buffer size; records larger than this grow the buffer. */
   chunkSize?: number;
+  /**
+   * Where reads land, when the caller wants the bytes in memory of its own (the sharded meter reads straight into
+   * shared memory its worker threads see, instead of copying every chunk there). `take` gives a buffer of at least
+   * `bytes` for the next read; `give` hands back one the reader no longer looks at (its records were all fed, the
+   * unparsed tail copied on). Without it the reader keeps two buffers of its own in turn.
+   */
+  buffers?: ReadBuffers;
+}
+
+export interface ReadBuffers {
+  take(bytes: number): Uint8Array;
+  give(buf: Uint8Array): void;
 }
 
 export interface ReadResult {
@@ -130,6 +142,11 @@ async function drive(src: ByteSource, name: string, sink: PacketSink, opts: Read
   // room, where the unparsed tail of the previous chunk (a partial record) is copied, so no chunk is copied whole.
   const pool = [new Uint8Array(head + chunk), new Uint8Array(head + chunk)];
   let which = 0;
+  const own = opts.buffers;
+  const take = (): Uint8Array => {
+    if (own === undefined) return pool[(which ^= 1)];
+    return own.take(head + chunk).subarray(0, head + chunk);
+  };
   let buf: Uint8Array = new Uint8Array(0);
   let dv = new DataView(buf.buffer);
   let start = 0;
@@ -137,7 +154,7 @@ async function drive(src: ByteSource, name: string, sink: PacketSink, opts: Read
   let base = 0; // input offset of buf[0]
   let eof = false;
   let parser: FormatParser | undefined;
-  let target: Uint8Array = pool[which];
+  let target: Uint8Array = own === undefined ? pool[which] : own.take(head + chunk).subarray(0, head + chunk);
   let inflight: Promise<number> = src.readInto(target.subarray(0, head + chunk), head);
   for (;;) {
     const n = await inflight;
@@ -158,13 +175,15 @@ async function drive(src: ByteSource, name: string, sink: PacketSink, opts: Read
         at = 0;
       }
       base += start - at;
+      // The previous buffer's records are all fed and its tail copied on: nothing looks at it any more.
+      if (own !== undefined && buf.length > 0) own.give(buf);
+      if (own !== undefined && next !== target) own.give(target);
       buf = next;
       dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
       start = at;
       end = at + tail + n;
       // The other pool buffer is free now: read into it while this one is parsed.
-      which ^= 1;
-      target = pool[which];
+      target = take();
       inflight = src.readInto(target, head);
     }
     if (parser === undefined) {

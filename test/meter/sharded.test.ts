@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { AppMatcher, loadAppRules } from '../../src/features/apps.js';
@@ -7,6 +9,7 @@ import { type ExtractSummary, extractFlows, flowColumns } from '../../src/meter/
 import { ALL_GROUPS, flowPlugins } from '../../src/features/plugins.js';
 import { extractFlowsSharded } from '../../src/meter/sharded.js';
 import type { CellValue } from '../../src/flow/schema.js';
+import { type SynthPacket, synthPcap } from '../../src/pcap/synth.js';
 import { cli } from '../helpers/cli.js';
 import { SHARED, epochNs, haveTshark, sharedPcaps, tshark } from '../helpers/tshark.js';
 
@@ -98,6 +101,50 @@ describe('flows sharded across worker threads', () => {
       datagrams += b.summary.fragments.datagrams;
     }
     assert.equal(datagrams, 3);
+  });
+
+  it('reads records larger than the read headroom and input that comes in small pieces as one thread does', async () => {
+    // 40 flows of UDP and TCP; every 97th frame is 300,000 bytes (past the reader's 256 KiB headroom, so it is joined
+    // in a buffer of the reader's own and copied into shared memory on its own).
+    const packets: SynthPacket[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const f = i % 40;
+      packets.push({ sec: 1_700_000_000 + Math.floor(i / 10), nsec: (i % 10) * 1e8, src: `10.0.${f}.2`, dst: '192.0.2.9', sport: 40000 + f, dport: f % 2 ? 443 : 53, proto: f % 3 ? 'tcp' : 'udp', payload: (i * 37) % 1400 });
+    }
+    const bytes = synthPcap(packets);
+    const dv = new DataView(bytes.buffer);
+    dv.setUint32(16, 1 << 20, true); // snap length
+    const parts: Uint8Array[] = [bytes.subarray(0, 24)];
+    for (let o = 24, i = 0; o < bytes.length; i++) {
+      const len = dv.getUint32(o + 8, true);
+      const rec = bytes.subarray(o, o + 16 + len);
+      if (i % 97 === 5) {
+        const big = new Uint8Array(16 + 300_000);
+        big.set(rec, 0);
+        new DataView(big.buffer).setUint32(8, 300_000, true);
+        new DataView(big.buffer).setUint32(12, 300_000, true);
+        parts.push(big);
+      } else parts.push(rec);
+      o += 16 + len;
+    }
+    const file = join(mkdtempSync(join(tmpdir(), 'cs-shard-')), 'big.pcap');
+    writeFileSync(file, Buffer.concat(parts));
+    const a = await serial(file);
+    assert.equal(a.summary.packets, 3000);
+    const fromFile = await sharded(file, 2);
+    assert.deepEqual(fromFile.rows.map(key).sort(), a.rows.map(key).sort());
+    // The same bytes from a stream, in pieces of 1 to 70,000 bytes.
+    const all = readFileSync(file);
+    const pieces: Buffer[] = [];
+    for (let o = 0, k = 1; o < all.length; k = (k * 7919 + 13) % 70000) {
+      pieces.push(all.subarray(o, o + k + 1));
+      o += k + 1;
+    }
+    const rows: CellValue[][] = [];
+    const summary = await extractFlowsSharded(Readable.from(pieces), { onRow: (r) => rows.push(r) }, { threads: 3, plugins: { groups: ALL_GROUPS }, apps: RULES });
+    assert.equal(summary.packets, 3000);
+    const unnamed = (r: CellValue[]) => key(['', ...r.slice(1)]);
+    assert.deepEqual(rows.map(unnamed).sort(), a.rows.map(unnamed).sort());
   });
 
   it('through the CLI: --threads 2 writes the same CSV rows (encoded on the workers) as one thread', () => {
