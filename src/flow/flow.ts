@@ -65,6 +65,15 @@ export class Flow {
   /** Times are nanoseconds relative to the meter's time base (see FlowTable.baseSec). */
   firstT = 0;
   lastT = 0;
+  /**
+   * The same two times as the capture wrote them (seconds, nanoseconds): the record's first/last seen come from
+   * these, exact whatever the time base (a capture mixing times near 0 with times of today puts some relative
+   * times past a double's exact nanoseconds, and which base a table has then depends on the flows it holds).
+   */
+  firstSec = 0;
+  firstNsec = 0;
+  lastSec = 0;
+  lastNsec = 0;
   packets0 = 0;
   packets1 = 0;
   bytes0 = 0;

@@ -51,8 +51,8 @@ export function writeCore(flow: Flow, kind: RecordKind, reason: ExpiryReason, ta
   row[at + C.segment] = flow.segment;
   row[at + C.record_kind] = kind;
   row[at + C.expiry_reason] = reason;
-  const first = table.absoluteNs(flow.firstT);
-  const last = table.absoluteNs(flow.lastT);
+  const first = BigInt(flow.firstSec) * 1_000_000_000n + BigInt(flow.firstNsec);
+  const last = BigInt(flow.lastSec) * 1_000_000_000n + BigInt(flow.lastNsec);
   row[at + C.first_seen_ns] = first;
   row[at + C.last_seen_ns] = last;
   row[at + C.first_seen] = first;

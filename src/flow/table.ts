@@ -224,13 +224,17 @@ export class FlowTable {
    * a packet comes while no flow is alive (the scan just ended them), the base moves to it.
    */
   private rebase(p: DecodedPacket): void {
-    const delta = (p.tsSec - this.baseSec) * 1e9;
+    this.rebaseTo(p.tsSec, p.tsNsec);
+    p.t = p.tsNsec;
+  }
+
+  private rebaseTo(sec: number, nsec: number): void {
+    const delta = (sec - this.baseSec) * 1e9;
     for (const plugin of this.plugins) plugin.rebase?.(delta);
     this.tombstones?.shift(delta);
-    this.baseSec = p.tsSec;
-    p.t = p.tsNsec;
-    this.clock = p.t;
-    this.lastScan = p.t;
+    this.baseSec = sec;
+    this.clock = nsec;
+    this.lastScan = nsec;
   }
 
   /** Absolute nanoseconds since the epoch of a relative time. */
@@ -301,7 +305,11 @@ export class FlowTable {
 
     const len = packetLength(p, this.opts.lengthMode);
     if (t < flow.lastT) flow.outOfOrder++;
-    else flow.lastT = t;
+    else {
+      flow.lastT = t;
+      flow.lastSec = p.tsSec;
+      flow.lastNsec = p.tsNsec;
+    }
     if (dir === 0) {
       flow.packets0++;
       flow.bytes0 += len;
@@ -422,6 +430,8 @@ export class FlowTable {
     flow.initiator = rule;
     flow.firstT = t;
     flow.lastT = t;
+    flow.firstSec = flow.lastSec = p.tsSec;
+    flow.firstNsec = flow.lastNsec = p.tsNsec;
     // Insert at the head of its bucket chain and at the LRU tail.
     if (this.active >= this.buckets.length) this.grow();
     const b = h & this.mask;
@@ -531,8 +541,14 @@ export class FlowTable {
 
   /** Advance capture time to an absolute time without a packet, and expire what is due. */
   tick(nowAbsSec: number, nowAbsNsec = 0): void {
-    if (this.baseSec < 0) return;
-    this.tickAt((nowAbsSec - this.baseSec) * 1e9 + nowAbsNsec);
+    // Before any packet: the time base starts here, as it would have at the packet that made the tick.
+    if (this.baseSec < 0) this.baseSec = nowAbsSec;
+    const t = (nowAbsSec - this.baseSec) * 1e9 + nowAbsNsec;
+    this.tickAt(t);
+    // As add() does when a packet comes this far from the base with no flow alive. A shard (sharded.ts) scans at
+    // the router's ticks: the single table it stands in for rebased at the packet that made this tick, which
+    // may have gone to another shard.
+    if ((t > EXACT_SPAN_NS || t < -EXACT_SPAN_NS) && this.active === 0) this.rebaseTo(nowAbsSec, nowAbsNsec);
   }
 
   /** Advance capture time to `t` (relative ns) without a packet (live mode timers), and expire what is due. */

@@ -1,12 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import type { CellValue } from '../flow/schema.js';
 import type { PacketRecord } from '../pcap/types.js';
 import { type DeviceApp, NO_UID } from '../pcap/pcapdroid.js';
-import { AppMatcher } from '../features/apps.js';
-import { AddressBook } from '../features/learned-addresses.js';
-import { flowPlugins } from '../features/plugins.js';
-import { encodedSink } from '../output/writers.js';
-import { FlowMeter } from './meter.js';
+import { createShardMeter } from './shard-meter.js';
 import { ENTRY, FLAG_OBSERVE, FLAG_TICK, UID_SHIFT, type PacketBatch, type ShardInit, type ShardMessage } from './sharded.js';
 
 /** One shard of extractFlowsSharded (sharded.ts): meters the packet batches the main thread routes here. */
@@ -17,49 +12,16 @@ const o = init.options;
 // Plugins of one's own register when their module loads, in this thread as in the main one.
 for (const m of init.modules) await import(m);
 
-// Rows go back as arrays, or encoded as text (options.encode) flushed between rows.
-let rows: CellValue[][] = [];
-let encodedRows = 0;
-// Made once the meter is, from its columns; rows come only after the first packets.
-let encoder: ReturnType<typeof encodedSink> | undefined;
-const TEXT_FLUSH_BYTES = 256 * 1024;
-const flushRows = () => {
-  if (encoder !== undefined) {
-    encoder.flush();
-    return;
-  }
-  if (rows.length === 0) return;
-  send({ type: 'rows', rows });
-  rows = [];
-};
-const meter = new FlowMeter(
+const { meter, flush: flushRows } = createShardMeter(
   init.name,
-  (row) => {
-    if (encoder !== undefined) {
-      encoder.write(row);
-      encodedRows++;
-      if (encoder.pending >= TEXT_FLUSH_BYTES) encoder.flush();
-      return;
-    }
-    rows.push(row.slice());
-    if (rows.length >= init.rowsPerMessage) flushRows();
-  },
-  { plugins: flowPlugins(o.plugins), flow: o.flow, memoryMiB: o.memoryMiB, bpf: o.bpf, filter: o.filter, decoder: o.decoder, apps: o.apps ? new AppMatcher(o.apps) : undefined, addresses: o.addresses ? AddressBook.from(o.addresses) : undefined, learnAddresses: o.learnAddresses },
+  init.shard,
+  init.shards,
+  o,
+  o.encode
+    ? { text: (bytes, rows) => port.postMessage({ type: 'text', bytes, rows } satisfies ShardMessage, [bytes.buffer as ArrayBuffer]) }
+    : { rows: (rows) => send({ type: 'rows', rows }) },
+  init.rowsPerMessage,
 );
-if (o.encode) {
-  encoder = encodedSink(
-    o.encode,
-    meter.columns,
-    (bytes) => {
-      port.postMessage({ type: 'text', bytes, rows: encodedRows } satisfies ShardMessage, [bytes.buffer as ArrayBuffer]);
-      encodedRows = 0;
-    },
-    o.encodeSettings,
-  );
-}
-meter.table.numberFlows(init.shard + 1, init.shards);
-// The router's tick records decide when this table scans for expired flows (see sharded.ts).
-meter.table.scanOnAdd = false;
 const timer = o.live
   ? setInterval(() => {
       meter.tick();

@@ -3,6 +3,7 @@ import type { WriterSettings } from '../output/writers.js';
 import type { Readable } from 'node:stream';
 import type { Worker } from 'node:worker_threads';
 import { startModuleWorker } from '../common/worker.js';
+import { createShardMeter } from './shard-meter.js';
 import { Decoder, type DecoderOptions } from '../decode/decoder.js';
 import { type FilterOptions, PacketFilter } from '../filter/filter.js';
 import type { DecodedPacket } from '../decode/packet.js';
@@ -66,8 +67,13 @@ export interface ShardedOptions {
 }
 
 export interface ShardedRunOptions extends ShardedOptions {
-  /** Worker threads (shards). */
+  /** Shards: the main thread meters one while it reads and routes, worker threads the others. */
   threads: number;
+  /**
+   * The main thread's share of the flows, against 1 for each worker thread (it also reads, decodes headers and
+   * routes every packet): MAIN_SHARE unless told.
+   */
+  mainShare?: number;
   onIssue?: ExtractOptions['onIssue'];
   onProgress?: ExtractOptions['onProgress'];
   /** The main thread's output backpressure (ExtractOptions.backlog). */
@@ -234,11 +240,11 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
   const started = process.hrtime.bigint();
   const name = inputName(input);
   const n = Math.max(1, Math.floor(opts.threads));
-  const { threads: _t, onIssue, onProgress, onStatus, backlog: _b, ...options } = opts;
+  const { threads: _t, onIssue, onProgress, onStatus, backlog: _b, mainShare, ...options } = opts;
   const rowsPerMessage = 256;
   let waiting: (() => void) | undefined;
   const onAck = () => {
-    if (waiting !== undefined && shards.every((s) => s.inFlight <= MAX_IN_FLIGHT / 2)) {
+    if (waiting !== undefined && workers.every((s) => s.inFlight <= MAX_IN_FLIGHT / 2)) {
       const w = waiting;
       waiting = undefined;
       w();
@@ -254,21 +260,26 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
   // The router's own copies of the plugins answer which packets every shard must see.
   const sharing = flowPlugins(options.plugins).filter((p) => p.shares !== undefined);
   const modules = pluginModules(options.plugins);
-  const shards = Array.from({ length: n }, (_, shard) => {
-    // One bound for the run: each shard holds its share of maxFlows and of the memory budget.
-    const max = options.flow?.maxFlows;
-    const mib = options.memoryMiB ?? DEFAULT_MEMORY_MB;
-    const own = { ...options, memoryMiB: mib / n, ...(max === undefined ? {} : { flow: { ...options.flow, maxFlows: Math.max(1, Math.floor(max / n)) } }) };
-    const init: ShardInit = { name, shard, shards: n, options: own, modules, rowsPerMessage };
-    return new Shard(startModuleWorker(import.meta.url, 'shard-worker', init), onRows, onText, onAck, () => {
-      if (onStatus === undefined) return;
-      // Observe-only copies of shared packets are counted by every shard that got one; the router's count is exact.
-      const sum = shards.reduce((a, s) => ({ packets: a.packets, active: a.active + s.status.active, skipped: a.skipped + s.status.skipped }), { packets: routed, active: 0, skipped: 0 });
-      onStatus(sum);
-    });
+  // One bound for the run: each shard holds its share of maxFlows and of the memory budget.
+  const max = options.flow?.maxFlows;
+  const mib = options.memoryMiB ?? DEFAULT_MEMORY_MB;
+  const own = { ...options, memoryMiB: mib / n, ...(max === undefined ? {} : { flow: { ...options.flow, maxFlows: Math.max(1, Math.floor(max / n)) } }) };
+  const status = () => {
+    if (onStatus === undefined) return;
+    // Observe-only copies of shared packets are counted by every shard that got one; the router's count is exact.
+    const mine = local.meter.status();
+    onStatus(workers.reduce((a, s) => ({ packets: a.packets, active: a.active + s.status.active, skipped: a.skipped + s.status.skipped }), { packets: routed, active: mine.active, skipped: mine.skipped }));
+  };
+  // Shard 0 is metered here, between reads: a shard of its own would make one thread more than there are shards, and
+  // on a machine with as many cores as shards the reading thread and that shard took turns on a core.
+  const local = createShardMeter(name, 0, n, own, 'onRow' in out ? { rows: onRows } : { text: onText }, rowsPerMessage);
+  const workers = Array.from({ length: n - 1 }, (_, k) => {
+    const init: ShardInit = { name, shard: k + 1, shards: n, options: own, modules, rowsPerMessage };
+    return new Shard(startModuleWorker(import.meta.url, 'shard-worker', init), onRows, onText, onAck, status);
   });
+  const slots = routeSlots(n, mainShare ?? MAIN_SHARE);
   // Fail fast: a shard that dies rejects its promise now, not only when awaited at the end.
-  const failed = Promise.race(shards.map((s) => s.done)).then(
+  const failed = Promise.race(workers.map((s) => s.done)).then(
     () => undefined,
     (e: unknown) => e as Error,
   );
@@ -291,12 +302,12 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
   const retire = (b: Block) => {
     // Blocks are used in order, and a block is retired before any packet of a later one is routed: a batch that
     // points into it has it as its newest block.
-    for (const s of shards) if (s.lastBlockSent === b.id) s.post();
-    b.releaseAt = shards.map((s) => s.posted);
+    for (const s of workers) if (s.lastBlockSent === b.id) s.post();
+    b.releaseAt = workers.map((s) => s.posted);
     retired.push(b);
   };
   const freshBlock = (min: number): Block => {
-    const free = retired.findIndex((r) => r.sab.byteLength >= min && r.releaseAt!.every((at, i) => shards[i].acked >= at));
+    const free = retired.findIndex((r) => r.sab.byteLength >= min && r.releaseAt!.every((at, i) => workers[i].acked >= at));
     const sab = free >= 0 ? retired.splice(free, 1)[0].sab : new SharedArrayBuffer(Math.max(min, BLOCK_BYTES));
     return { id: -1, sab, releaseAt: undefined };
   };
@@ -331,7 +342,7 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
       if (b === undefined) return;
       if (b.id < 0) {
         // Never routed from (its bytes went on into a buffer of the reader's own): free at once.
-        b.releaseAt = shards.map(() => 0);
+        b.releaseAt = workers.map(() => 0);
         retired.push(b);
       } else retire(b);
       readBlocks.delete(buf.buffer);
@@ -360,7 +371,16 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
   const issues = issueCounter(onIssue);
   let routed = 0;
   // Live input: batches go out at least this often, so a quiet stream's packets are metered without delay.
-  const sender = options.live ? setInterval(() => shards.forEach((s) => s.post()), Math.min(100, options.live.tickMs)) : undefined;
+  const sender = options.live ? setInterval(() => workers.forEach((s) => s.post()), Math.min(100, options.live.tickMs)) : undefined;
+  // The local shard's live timer, as a worker's (shard-worker.ts).
+  const ticker = options.live
+    ? setInterval(() => {
+        local.meter.tick();
+        local.flush();
+        status();
+      }, options.live.tickMs)
+    : undefined;
+  const meter = local.meter;
   try {
     const result = await readCapture(
       input,
@@ -375,11 +395,15 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
         },
         packet(rec) {
           routed++;
-          const [b, offset] = place(rec);
           const p = router.decode(rec);
           if (p.kind !== 'ip' && p.kind !== 'fragment') {
             // Not IP: any shard counts it the same way; spread by frame number.
-            shards[rec.number % n].add(b, offset, rec, 0);
+            const k = slots[rec.number & SLOT_MASK];
+            if (k === 0) meter.packet(rec);
+            else {
+              const [b, offset] = place(rec);
+              workers[k - 1].add(b, offset, rec, 0);
+            }
             return;
           }
           if (p.kind === 'ip' && (clockFilter === undefined || !clockFilter.drops(p))) {
@@ -389,39 +413,72 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
             if (clock - lastScan >= SCAN_INTERVAL_NS) {
               lastScan = clock;
               const sec = baseSec + Math.floor(clock / 1e9);
-              for (const s of shards) s.tick(sec, clock - (sec - baseSec) * 1e9);
+              const nsec = clock - (sec - baseSec) * 1e9;
+              meter.clockTick(sec, nsec);
+              for (const s of workers) s.tick(sec, nsec);
             }
           }
-          const own = flowHash(p, vlanInKey ? p.vlan : 0, false) % n;
-          shards[own].add(b, offset, rec, 0);
-          if (n > 1 && p.kind === 'ip' && sharedByAny(sharing, p)) {
-            for (let s = 0; s < n; s++) if (s !== own) shards[s].add(b, offset, rec, FLAG_OBSERVE);
+          const k = slots[flowHash(p, vlanInKey ? p.vlan : 0, false) & SLOT_MASK];
+          const shared = n > 1 && p.kind === 'ip' && sharedByAny(sharing, p);
+          // The record's place in the blocks, found only when a worker gets it.
+          let b: Block | undefined;
+          let offset = 0;
+          if (k !== 0 || shared) [b, offset] = place(rec);
+          if (k === 0) meter.packet(rec);
+          else workers[k - 1].add(b!, offset, rec, 0);
+          if (shared) {
+            if (k !== 0) meter.observe(rec);
+            for (let w = 0; w < workers.length; w++) if (w !== k - 1) workers[w].add(b!, offset, rec, FLAG_OBSERVE);
           }
         },
         issue: issues.issue,
         deviceApp(app) {
           // Every shard needs the uid mappings (capture-wide, like DNS answers); they come before their uid's packets.
-          for (const s of shards) s.worker.postMessage({ type: 'device-app', app });
+          meter.deviceApp(app);
+          for (const s of workers) s.worker.postMessage({ type: 'device-app', app });
         },
         drain() {
           if (failure) throw failure;
-          for (const s of shards) if (s.inFlight >= MAX_IN_FLIGHT) return new Promise<void>((resolve) => (waiting = resolve));
+          for (const s of workers) if (s.inFlight >= MAX_IN_FLIGHT) return new Promise<void>((resolve) => (waiting = resolve));
           return opts.backlog?.();
         },
       },
       { name, onProgress, buffers },
     );
     clearInterval(sender);
-    for (const s of shards) {
+    clearInterval(ticker);
+    for (const s of workers) {
       s.post();
       s.worker.postMessage({ type: 'end' });
     }
-    const done = await Promise.all(shards.map((s) => s.done));
-    return summarize(name, result, mergeCounts(done.map((d) => d.counts)), issues.errors, issues.warnings, started);
+    const c = meter.finish();
+    local.flush();
+    const done = await Promise.all(workers.map((s) => s.done));
+    const counts = [{ ...c, dropped: [...c.dropped.entries()], appEvidence: [...c.appEvidence.entries()] }, ...done.map((d) => d.counts)];
+    return summarize(name, result, mergeCounts(counts), issues.errors, issues.warnings, started);
   } finally {
     clearInterval(sender);
-    await Promise.all(shards.map((s) => s.worker.terminate()));
+    clearInterval(ticker);
+    await Promise.all(workers.map((s) => s.worker.terminate()));
   }
+}
+
+/**
+ * The main thread's share of flows against a worker's 1. It reads, decodes headers and routes every packet besides
+ * metering its own; measured on the bench capture with every feature (docs/performance.md).
+ */
+export const MAIN_SHARE = 0.5;
+const SLOTS = 1024;
+const SLOT_MASK = SLOTS - 1;
+
+/** Which shard each of SLOTS hash values goes to: shard 0 (the main thread) its share, the workers the rest evenly. */
+export function routeSlots(shards: number, mainShare: number): Uint8Array {
+  if (!(mainShare >= 0) || shards > 255) throw new RangeError(`routeSlots: ${shards} shards, main share ${mainShare}`);
+  const slots = new Uint8Array(SLOTS);
+  if (shards === 1) return slots;
+  const main = Math.round((SLOTS * mainShare) / (mainShare + shards - 1));
+  for (let i = main; i < SLOTS; i++) slots[i] = 1 + ((i - main) % (shards - 1));
+  return slots;
 }
 
 /** Whether any plugin's capture-wide state learns from this packet (a loop: the router asks it of every packet). */

@@ -61,16 +61,17 @@ describe('flows sharded across worker threads', () => {
     const queries = COLUMNS.indexOf('dns_queries');
     const server = COLUMNS.indexOf('server_addr');
     let crossed = 0;
-    for (const n of [2, 3, 4, 5]) {
-      const { rows } = await sharded(file, n);
+    for (const [n, mainShare] of [2, 3, 4, 5].flatMap((k) => [0.25, 0.5, 1, 2].map((m) => [k, m]))) {
+      const rows: CellValue[][] = [];
+      await extractFlowsSharded(file, { onRow: (r) => rows.push(r) }, { threads: n, mainShare, plugins: { groups: ALL_GROUPS }, apps: RULES });
       const web = rows.find((r) => r[server] === '212.199.202.69' && r[COLUMNS.indexOf('server_port')] === 80);
       const dns = rows.find((r) => typeof r[queries] === 'string' && (r[queries] as string).includes('www.ynet.co.il'));
       assert.ok(web && dns);
-      assert.equal(web[host], 'www.ynet.co.il', `${n} shards`);
+      assert.equal(web[host], 'www.ynet.co.il', `${n} shards, main share ${mainShare}`);
       // Shard s numbers its flows s + 1, s + 1 + n, ...
       if (((web[FLOW_ID] as number) - 1) % n !== ((dns[FLOW_ID] as number) - 1) % n) crossed++;
     }
-    assert.ok(crossed > 0, 'the DNS flow and the web flow fell in different shards for some shard count');
+    assert.ok(crossed > 0, 'the DNS flow and the web flow fell in different shards for some shard count and main share');
   });
 
   it('applies the packet filter to the DNS answers it shares: with the resolvers excluded, no shard names a flow from them', async () => {

@@ -1,0 +1,71 @@
+import type { CellValue } from '../flow/schema.js';
+import { AppMatcher } from '../features/apps.js';
+import { AddressBook } from '../features/learned-addresses.js';
+import { flowPlugins } from '../features/plugins.js';
+import { encodedSink } from '../output/writers.js';
+import { FlowMeter } from './meter.js';
+import type { ShardedOptions } from './sharded.js';
+
+/** Where one shard's records go: row arrays of its own, or text it encoded (ShardedOptions.encode). */
+export type ShardEmit = { rows: (rows: CellValue[][]) => void } | { text: (bytes: Uint8Array, rows: number) => void };
+
+export interface ShardMeter {
+  meter: FlowMeter;
+  /** Send what is held back: rows gathered, text encoded. */
+  flush(): void;
+}
+
+const TEXT_FLUSH_BYTES = 256 * 1024;
+
+/**
+ * The FlowMeter of shard `shard` of `shards`, the same on a worker thread and on the main thread (which meters a
+ * share of its own): plugins built from options, flow ids numbered shard + 1, shard + 1 + shards, ..., and the
+ * table scanning for expired flows only at the router's tick records (see sharded.ts).
+ */
+export function createShardMeter(name: string, shard: number, shards: number, o: ShardedOptions, emit: ShardEmit, rowsPerMessage: number): ShardMeter {
+  let rows: CellValue[][] = [];
+  let encodedRows = 0;
+  // Made once the meter is, from its columns; rows come only after the first packets.
+  let encoder: ReturnType<typeof encodedSink> | undefined;
+  const flush = () => {
+    if (encoder !== undefined) {
+      encoder.flush();
+      return;
+    }
+    if (rows.length === 0 || !('rows' in emit)) return;
+    const r = rows;
+    rows = [];
+    emit.rows(r);
+  };
+  const meter = new FlowMeter(
+    name,
+    (row) => {
+      if (encoder !== undefined) {
+        encoder.write(row);
+        encodedRows++;
+        if (encoder.pending >= TEXT_FLUSH_BYTES) encoder.flush();
+        return;
+      }
+      rows.push(row.slice());
+      if (rows.length >= rowsPerMessage) flush();
+    },
+    { plugins: flowPlugins(o.plugins), flow: o.flow, memoryMiB: o.memoryMiB, bpf: o.bpf, filter: o.filter, decoder: o.decoder, apps: o.apps ? new AppMatcher(o.apps) : undefined, addresses: o.addresses ? AddressBook.from(o.addresses) : undefined, learnAddresses: o.learnAddresses },
+  );
+  if (o.encode) {
+    if (!('text' in emit)) throw new Error('createShardMeter: the encode option sends text');
+    const take = emit.text;
+    encoder = encodedSink(
+      o.encode,
+      meter.columns,
+      (bytes) => {
+        const n = encodedRows;
+        encodedRows = 0;
+        take(bytes, n);
+      },
+      o.encodeSettings,
+    );
+  }
+  meter.table.numberFlows(shard + 1, shards);
+  meter.table.scanOnAdd = false;
+  return { meter, flush };
+}
