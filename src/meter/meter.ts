@@ -111,6 +111,8 @@ export interface ExtractSummary {
   warnings: number;
   metadata: CaptureMetadata;
   elapsedSec: number;
+  /** A sharded run's CPU seconds per thread, the reading (main) thread first; Linux only (threadCpuSec). */
+  threadCpuSec?: number[];
 }
 
 /** What a FlowMeter counted; the reader's counts (packets, bytes, metadata, issues) are added by its caller. */

@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { PacketRecord } from '../pcap/types.js';
 import { type DeviceApp, NO_UID } from '../pcap/pcapdroid.js';
 import { createShardMeter } from './shard-meter.js';
+import { threadCpuSec } from '../common/thread-cpu.js';
 import { ENTRY, FLAG_OBSERVE, FLAG_TICK, UID_SHIFT, type PacketBatch, type ShardInit, type ShardMessage } from './sharded.js';
 
 /** One shard of extractFlowsSharded (sharded.ts): meters the packet batches the main thread routes here. */
@@ -45,7 +46,7 @@ port.on('message', (m: PacketBatch | { type: 'end' } | { type: 'device-app'; app
       clearInterval(timer);
       const c = meter.finish();
       flushRows();
-      send({ type: 'done', counts: { ...c, dropped: [...c.dropped.entries()], appEvidence: [...c.appEvidence.entries()] } });
+      send({ type: 'done', counts: { ...c, dropped: [...c.dropped.entries()], appEvidence: [...c.appEvidence.entries()] }, cpuSec: threadCpuSec() });
       return;
     }
     for (const b of m.blocks) blocks.set(b.id, new Uint8Array(b.sab));
@@ -77,7 +78,8 @@ port.on('message', (m: PacketBatch | { type: 'end' } | { type: 'device-app'; app
     }
     // Block ids only grow: blocks before the last one this batch used will not be used again.
     for (const id of blocks.keys()) if (id < last) blocks.delete(id);
-    send({ type: 'ack' });
+    // The index goes back to be filled again (sharded.ts Shard.spare).
+    port.postMessage({ type: 'ack', index: x } satisfies ShardMessage, [x.buffer as ArrayBuffer]);
   } catch (e) {
     send({ type: 'error', message: (e as Error).stack ?? String(e) });
   }
