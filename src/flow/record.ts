@@ -2,7 +2,7 @@ import { addrText } from '../common/addr.js';
 import { IPPROTO } from '../decode/packet.js';
 import type { ExpiryReason, Flow } from './flow.js';
 import { type CellValue, type ColumnDef, columnIndex, defineColumns } from './schema.js';
-import type { FlowTable, RecordKind } from './table.js';
+import type { RecordKind } from './table.js';
 
 /** Columns every flow record has, before the plugins' columns. */
 export const CORE_COLUMNS = defineColumns([
@@ -45,7 +45,7 @@ const HAS_PORTS = (() => {
 })();
 
 /** Fill the core columns of a record into `row[at .. at + CORE_COLUMNS.length)`. */
-export function writeCore(flow: Flow, kind: RecordKind, reason: ExpiryReason, table: FlowTable, row: CellValue[], at = 0): void {
+export function writeCore(flow: Flow, kind: RecordKind, reason: ExpiryReason, row: CellValue[], at = 0): void {
   const v = flow.ipVersion;
   row[at + C.flow_id] = flow.flowId;
   row[at + C.segment] = flow.segment;

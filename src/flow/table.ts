@@ -237,11 +237,6 @@ export class FlowTable {
     this.lastScan = nsec;
   }
 
-  /** Absolute nanoseconds since the epoch of a relative time. */
-  absoluteNs(t: number): bigint {
-    return BigInt(this.baseSec) * 1_000_000_000n + BigInt(t);
-  }
-
   /** Add one decoded packet of kind 'ip'. */
   add(p: DecodedPacket): void {
     this.stamp(p);

@@ -185,7 +185,7 @@ export class FlowMeter {
     row[0] = name;
     const sink = {
       record: (flow: Flow, kind: RecordKind, reason: ExpiryReason, table: FlowTable): void => {
-        writeCore(flow, kind, reason, table, row, 1);
+        writeCore(flow, kind, reason, row, 1);
         let at = 1 + CORE_COLUMNS.length;
         for (let i = 0; i < plugins.length; i++) {
           plugins[i].write(flow.slots[i], flow, row, at);
