@@ -1,10 +1,40 @@
+import type { WriterSettings } from '../output/writers.js';
+import type { PluginOptions } from '../features/plugins.js';
+import type { FlowTableOptions } from '../flow/table.js';
+import type { FilterOptions } from '../filter/filter.js';
+import type { DecoderOptions } from '../decode/decoder.js';
+import type { AppRules } from '../features/apps.js';
+import type { AddressEvidence } from '../features/learned-addresses.js';
 import type { CellValue } from '../flow/schema.js';
 import { AppMatcher } from '../features/apps.js';
 import { AddressBook } from '../features/learned-addresses.js';
 import { flowPlugins } from '../features/plugins.js';
 import { encodedSink } from '../output/writers.js';
 import { FlowMeter } from './meter.js';
-import type { ShardedOptions } from './sharded.js';
+
+/** What a shard needs to build its FlowMeter: only plain data crosses to a worker thread. */
+export interface ShardedOptions {
+  plugins?: PluginOptions;
+  flow?: Partial<FlowTableOptions>;
+  /** The run's memory budget, MiB (ExtractOptions.memoryMiB); each shard holds its share. */
+  memoryMiB?: number;
+  /** Capture filter (ExtractOptions.bpf), applied by every shard. */
+  bpf?: string;
+  filter?: FilterOptions;
+  decoder?: DecoderOptions;
+  apps?: AppRules;
+  /** Learned server addresses (learnAddresses), given to every shard; live shards learn from their own flows. */
+  addresses?: AddressEvidence[];
+  learnAddresses?: boolean;
+  live?: { tickMs: number };
+  /**
+   * Shards encode their rows in this record format (one with an encoder: CSV without header, JSON Lines) themselves and send text: for output that only
+   * goes to a file, the main thread then only writes bytes (onEncoded) instead of decoding and encoding rows.
+   */
+  encode?: string;
+  /** The encoding format's settings (CSV's --csv-raw). */
+  encodeSettings?: WriterSettings;
+}
 
 /** Where one shard's records go: row arrays of its own, or text it encoded (ShardedOptions.encode). */
 export type ShardEmit = { rows: (rows: CellValue[][]) => void } | { text: (bytes: Uint8Array, rows: number) => void };

@@ -1,22 +1,19 @@
 import { DEFAULT_MEMORY_MB } from '../common/memory-budget.js';
-import type { WriterSettings } from '../output/writers.js';
 import type { Readable } from 'node:stream';
 import type { Worker } from 'node:worker_threads';
 import { startModuleWorker } from '../common/worker.js';
 import { threadCpuSec } from '../common/thread-cpu.js';
-import { createShardMeter } from './shard-meter.js';
-import { Decoder, type DecoderOptions } from '../decode/decoder.js';
-import { type FilterOptions, PacketFilter } from '../filter/filter.js';
+import { type ShardedOptions, createShardMeter } from './shard-meter.js';
+import { Decoder } from '../decode/decoder.js';
+import { PacketFilter } from '../filter/filter.js';
 import type { DecodedPacket } from '../decode/packet.js';
 import type { FlowPlugin } from '../flow/flow.js';
 import type { CellValue } from '../flow/schema.js';
-import { type FlowTableOptions, SCAN_INTERVAL_NS, flowHash } from '../flow/table.js';
+import { SCAN_INTERVAL_NS, flowHash } from '../flow/table.js';
 import { type ReadBuffers, readCapture } from '../pcap/reader.js';
 import type { PacketRecord } from '../pcap/types.js';
 import { NO_UID } from '../pcap/pcapdroid.js';
-import type { AppRules } from '../features/apps.js';
-import type { AddressEvidence } from '../features/learned-addresses.js';
-import { type PluginOptions, flowPlugins, pluginModules } from '../features/plugins.js';
+import { flowPlugins, pluginModules } from '../features/plugins.js';
 import { type ExtractOptions, type ExtractSummary, type MeterCounts, type MeterStatus, inputName, issueCounter, summarize } from './meter.js';
 
 /**
@@ -43,29 +40,7 @@ import { type ExtractOptions, type ExtractSummary, type MeterCounts, type MeterS
  * over shards, each counting against its own packets.
  */
 
-/** What a shard needs to build its FlowMeter: only plain data crosses to a worker thread. */
-export interface ShardedOptions {
-  plugins?: PluginOptions;
-  flow?: Partial<FlowTableOptions>;
-  /** The run's memory budget, MiB (ExtractOptions.memoryMiB); each shard holds its share. */
-  memoryMiB?: number;
-  /** Capture filter (ExtractOptions.bpf), applied by every shard. */
-  bpf?: string;
-  filter?: FilterOptions;
-  decoder?: DecoderOptions;
-  apps?: AppRules;
-  /** Learned server addresses (learnAddresses), given to every shard; live shards learn from their own flows. */
-  addresses?: AddressEvidence[];
-  learnAddresses?: boolean;
-  live?: { tickMs: number };
-  /**
-   * Shards encode their rows in this record format (one with an encoder: CSV without header, JSON Lines) themselves and send text: for output that only
-   * goes to a file, the main thread then only writes bytes (onEncoded) instead of decoding and encoding rows.
-   */
-  encode?: string;
-  /** The encoding format's settings (CSV's --csv-raw). */
-  encodeSettings?: WriterSettings;
-}
+export type { ShardedOptions } from './shard-meter.js';
 
 export interface ShardedRunOptions extends ShardedOptions {
   /** Shards: the main thread meters one while it reads and routes, worker threads the others. */
