@@ -3,7 +3,7 @@ import type { PacketRecord } from '../pcap/types.js';
 import { type DeviceApp, NO_UID } from '../pcap/pcapdroid.js';
 import { createShardMeter } from './shard-meter.js';
 import { threadCpuSec } from '../common/thread-cpu.js';
-import { ENTRY, FLAG_OBSERVE, FLAG_TICK, UID_SHIFT, type PacketBatch, type ShardInit, type ShardMessage } from './sharded.js';
+import { ENTRY, FLAG_OBSERVE, FLAG_TICK, UID_SHIFT, type PacketBatch, type ShardInit, type ShardMessage, countsMessage } from './sharded.js';
 
 /** One shard of extractFlowsSharded (sharded.ts): meters the packet batches the main thread routes here. */
 const init = workerData as ShardInit;
@@ -46,7 +46,7 @@ port.on('message', (m: PacketBatch | { type: 'end' } | { type: 'device-app'; app
       clearInterval(timer);
       const c = meter.finish();
       flushRows();
-      send({ type: 'done', counts: { ...c, dropped: [...c.dropped.entries()], appEvidence: [...c.appEvidence.entries()] }, cpuSec: threadCpuSec() });
+      send({ type: 'done', counts: countsMessage(c), cpuSec: threadCpuSec() });
       return;
     }
     for (const b of m.blocks) blocks.set(b.id, new Uint8Array(b.sab));

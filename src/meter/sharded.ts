@@ -313,6 +313,11 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
     use(b);
     return { block: b, source, start, end, at: pad };
   };
+  /** A reader buffer that is a block of ours, where it lies. */
+  const inBlock = (b: Block, buf: Uint8Array): Chunk => {
+    use(b);
+    return { block: b, source: buf, start: 0, end: buf.length, at: buf.byteOffset };
+  };
   const buffers: ReadBuffers = {
     take(bytes) {
       const b = freshBlock(bytes);
@@ -336,10 +341,7 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
     const c = chunk;
     if (c !== undefined && rec.data === c.source && rec.dataOffset >= c.start && rec.dataOffset + rec.capLen <= c.end) return [c.block, rec.dataOffset - c.start + c.at];
     const own = readBlocks.get(rec.data.buffer);
-    if (own !== undefined) {
-      use(own);
-      chunk = { block: own, source: rec.data, start: 0, end: rec.data.length, at: rec.data.byteOffset };
-    } else chunk = copy(rec.data, rec.dataOffset, rec.dataOffset + rec.capLen);
+    chunk = own === undefined ? copy(rec.data, rec.dataOffset, rec.dataOffset + rec.capLen) : inBlock(own, rec.data);
     return [chunk.block, rec.dataOffset - chunk.start + chunk.at];
   };
   const vlanInKey = options.flow?.vlanInKey !== false;
@@ -369,11 +371,7 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
       {
         chunk(buf, start, end) {
           const own = readBlocks.get(buf.buffer);
-          if (own === undefined) chunk = copy(buf, start, end);
-          else {
-            use(own);
-            chunk = { block: own, source: buf, start: 0, end: buf.length, at: buf.byteOffset };
-          }
+          chunk = own === undefined ? copy(buf, start, end) : inBlock(own, buf);
         },
         packet(rec) {
           routed++;
@@ -436,7 +434,7 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
     const c = meter.finish();
     local.flush();
     const done = await Promise.all(workers.map((s) => s.done));
-    const counts = [{ ...c, dropped: [...c.dropped.entries()], appEvidence: [...c.appEvidence.entries()] }, ...done.map((d) => d.counts)];
+    const counts = [countsMessage(c), ...done.map((d) => d.counts)];
     const summary = summarize(name, result, mergeCounts(counts), issues.errors, issues.warnings, started);
     const cpu = [threadCpuSec(), ...done.map((d) => d.cpuSec)];
     if (cpu.every((x) => x !== undefined)) summary.threadCpuSec = cpu as number[];
@@ -470,6 +468,11 @@ export function routeSlots(shards: number, mainShare: number): Uint8Array {
 function sharedByAny(plugins: readonly FlowPlugin[], p: DecodedPacket): boolean {
   for (let i = 0; i < plugins.length; i++) if (plugins[i].shares!(p)) return true;
   return false;
+}
+
+/** A shard's counts as plain data (Maps as entry lists), as a worker posts them and mergeCounts takes them. */
+export function countsMessage(c: MeterCounts): (ShardMessage & { type: 'done' })['counts'] {
+  return { ...c, dropped: [...c.dropped.entries()], appEvidence: [...c.appEvidence.entries()] };
 }
 
 function mergeCounts(all: Array<(ShardMessage & { type: 'done' })['counts']>): MeterCounts {

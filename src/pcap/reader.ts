@@ -154,7 +154,7 @@ async function drive(src: ByteSource, name: string, sink: PacketSink, opts: Read
   let base = 0; // input offset of buf[0]
   let eof = false;
   let parser: FormatParser | undefined;
-  let target: Uint8Array = own === undefined ? pool[which] : own.take(head + chunk).subarray(0, head + chunk);
+  let target: Uint8Array = own === undefined ? pool[which] : take();
   let inflight: Promise<number> = src.readInto(target.subarray(0, head + chunk), head);
   for (;;) {
     const n = await inflight;

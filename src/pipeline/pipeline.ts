@@ -28,7 +28,7 @@ export interface PipelineOptions {
   decoder?: DecoderOptions;
   /** Host rules: the app columns (with a classifier: one loaded withApps). */
   apps?: AppRules;
-  /** Worker threads for the meter (1: the meter runs on this thread). */
+  /** Shards of the meter: this thread meters one, worker threads the others (1: the meter runs on this thread alone). */
   threads?: number;
   /** Live input (see ExtractOptions.live): sinks flush on their intervals, records are classified as they come. */
   live?: { tickMs: number };
