@@ -20,7 +20,8 @@ export { flowPlugins, DEFAULT_PLUGINS, FEATURE_GROUPS, OPTIONAL_GROUPS, ALL_GROU
 export { registerPlugin, pluginEntries, pluginGroups, type PluginEntry } from './features/registry.js';
 export { sequencePlugin, byteDistPlugin } from './features/sequence.js';
 export { tlsPlugin } from './features/tls/plugin.js';
-export { ja3, ja3s, ja4, parseClientHello, parseServerHello, isGrease, type ClientHello, type ServerHello } from './features/tls/hello.js';
+export { ja3, ja3s, ja4 } from './features/tls/fingerprint.js';
+export { parseClientHello, parseServerHello, isGrease, type ClientHello, type ServerHello } from './features/tls/hello.js';
 export { openRecordWriter, CsvWriter, JsonlWriter, ParquetWriter, type OutputFormat, type RecordWriter } from './output/writers.js';
 export { addrText, parseAddr } from './common/addr.js';
 export { AppMatcher, AppAttributor, loadAppRules, APP_COLUMNS, type AppRules } from './features/apps.js';

@@ -5,15 +5,26 @@ import { mulberry32 } from '../../src/common/rng.js';
 import { Decoder } from '../../src/decode/decoder.js';
 import { parseDns } from '../../src/features/dns/message.js';
 import { parseCertificateList, parseClientHello, parseServerHello } from '../../src/features/tls/hello.js';
-import { type HandshakeMessage, TlsStream } from '../../src/features/tls/stream.js';
+import { type HandshakeSink, TlsStream } from '../../src/features/tls/stream.js';
 import { readCapture } from '../../src/pcap/reader.js';
 import { PCAPS } from '../helpers/tshark.js';
+
+interface HandshakeMessage {
+  type: number;
+  body: Uint8Array;
+}
+
+/** A sink that keeps a copy of every message (the stream hands out views of bytes it reuses). */
+function collect(out: HandshakeMessage[]): HandshakeSink {
+  return { handshake: (_dir, type, b, start, end) => out.push({ type, body: b.slice(start, end) }) };
+}
 
 /** Fuzzed handshakes (cut, oversized lengths, nested garbage) never throw out of the parsers. */
 async function handshakes(file: string): Promise<HandshakeMessage[]> {
   const d = new Decoder();
   const streams = new Map<string, TlsStream>();
   const out: HandshakeMessage[] = [];
+  const sink = collect(out);
   await readCapture(join(PCAPS, file), {
     packet(rec) {
       const p = d.decode(rec);
@@ -21,7 +32,7 @@ async function handshakes(file: string): Promise<HandshakeMessage[]> {
       const key = `${p.src3}:${p.srcPort}>${p.dst3}:${p.dstPort}`;
       const s = streams.get(key) ?? new TlsStream();
       streams.set(key, s);
-      out.push(...s.add(p.tcpSeq, p.data.subarray(p.payloadOffset, Math.min(p.capturedEnd, p.payloadOffset + p.payloadLen))));
+      s.add(p.tcpSeq, p.data, p.payloadOffset, Math.min(p.capturedEnd, p.payloadOffset + p.payloadLen), sink);
     },
   });
   return out;
@@ -72,7 +83,7 @@ describe('handshake and DNS parsers under fuzzing', () => {
       // Whole mutated records through the stream reassembler too.
       const s = new TlsStream();
       const rec = Uint8Array.from([22, 3, 1, 0, 0, ...mutate(bodies[0].body, r)]);
-      s.add(1, rec);
+      s.add(1, rec, 0, rec.length, collect([]));
     }
     assert.ok(runs > 5000);
     assert.ok(errors > runs / 20, `only ${errors} of ${runs} mutations were rejected: the fuzzing is not reaching the length checks`);

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { mulberry32 } from '../../src/common/rng.js';
+import { md5Into } from '../../src/features/tls/md5.js';
 import { hmacSha256, sha256 } from '../../src/features/tls/sha256.js';
 
-/** The QUIC key schedule's SHA-256 and HMAC against node:crypto, over every length around the block edges. */
-describe('sha256 / hmacSha256', () => {
+/** The QUIC key schedule's SHA-256 and HMAC, and JA3's MD5, against node:crypto, over every length around the block edges. */
+describe('sha256 / hmacSha256 / md5', () => {
   const r = mulberry32(5);
   const bytes = (n: number) => Uint8Array.from({ length: n }, () => (r() * 256) | 0);
   const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -27,5 +28,15 @@ describe('sha256 / hmacSha256', () => {
       const m = bytes((r() * 200) | 0);
       assert.equal(hex(hmacSha256(key, m)), createHmac('sha256', key).update(m).digest('hex'), `key ${k}`);
     }
+  });
+  it('MD5 equals node:crypto for lengths 0-300, read from inside a larger buffer', () => {
+    const out = new Uint8Array(20);
+    for (let n = 0; n <= 300; n++) {
+      const m = bytes(n + 10);
+      md5Into(m, 5, 5 + n, out, 2);
+      assert.equal(hex(out.subarray(2, 18)), createHash('md5').update(m.subarray(5, 5 + n)).digest('hex'), `length ${n}`);
+    }
+    md5Into(Buffer.from('abc'), 0, 3, out, 0);
+    assert.equal(hex(out.subarray(0, 16)), '900150983cd24fb0d6963f7d28e17f72', 'RFC 1321 "abc"');
   });
 });

@@ -8,7 +8,7 @@ import { PCAPS, haveTshark, sharedPcaps, tshark } from '../helpers/tshark.js';
  * TLS over TCP: SNI, ALPN, versions, cipher suites, key-share lengths, JA3 and JA3S equal
  * tshark's tls.handshake.* fields, flow by flow, on every shared capture with a TLS handshake over TCP.
  */
-const hex = (xs: unknown) => (Array.isArray(xs) ? xs.map((v) => `0x${Number(v).toString(16).padStart(4, '0')}`).join(',') : '');
+const hex = (xs: unknown) => (Array.isArray(xs) || xs instanceof Uint16Array ? Array.from(xs as ArrayLike<number>, (v) => `0x${Number(v).toString(16).padStart(4, '0')}`).join(',') : '');
 
 interface Hello {
   stream: string;

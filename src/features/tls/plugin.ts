@@ -2,9 +2,10 @@ import { X509Certificate } from 'node:crypto';
 import { type DecodedPacket, IPPROTO, TcpFlag } from '../../decode/packet.js';
 import type { Direction, Flow, FlowPlugin } from '../../flow/flow.js';
 import { type CellValue, columnIndex, defineColumns } from '../../flow/schema.js';
-import { type ClientHello, type ServerHello, clientKeyExchangeLength, isGrease, ja3, ja3s, ja4, parseCertificateList, parseClientHello, parseServerHello } from './hello.js';
+import { ja3, ja3s, ja4 } from './fingerprint.js';
+import { type ClientHello, type ServerHello, clientKeyExchangeLength, isGrease, parseCertificateList, parseClientHello, parseServerHello } from './hello.js';
 import { CryptoStream, type InitialKeys, cryptoFrames, initialKeys, openInitials, quicVersion } from './quic.js';
-import { TlsStream } from './stream.js';
+import { type HandshakeSink, TlsStream } from './stream.js';
 
 /** Client and server packets of a UDP flow looked at for QUIC Initials before giving up. */
 const QUIC_PACKETS_LOOKED_AT = 24;
@@ -61,7 +62,7 @@ function describeCertificate(der: Uint8Array): Cert | undefined {
 const FINISHED = new TlsStream();
 FINISHED.finish();
 
-class TlsState {
+class TlsState implements HandshakeSink {
   /** Per direction, made at its first segment (most flows of a busy link never carry a byte one way). */
   readonly streams: [TlsStream | undefined, TlsStream | undefined] = [undefined, undefined];
   /** "http-connect" or "non-tls-prefix" from the client stream, kept when the stream is let go. */
@@ -76,6 +77,10 @@ class TlsState {
   cert: Cert | undefined;
   ckeLength = -1;
   error: string | undefined;
+
+  handshake(dir: Direction, type: number, b: Uint8Array, start: number, end: number): void {
+    handle(this, dir, type, b, start, end);
+  }
 }
 
 const COLUMNS = defineColumns([
@@ -116,19 +121,20 @@ const COLUMNS = defineColumns([
 ]);
 const C = columnIndex(COLUMNS);
 
-function handle(s: TlsState, dir: Direction, type: number, body: Uint8Array): void {
+/** One handshake message, body b[start, end) (the bytes may be the packet's: nothing here keeps a view of them). */
+function handle(s: TlsState, dir: Direction, type: number, b: Uint8Array, start: number, end: number): void {
   if (dir === 0 && type === HS_CLIENT_HELLO) {
     s.clientHellos++;
     if (s.client !== undefined) return;
-    const r = parseClientHello(body);
+    const r = parseClientHello(b, start, end);
     if (r.ok) s.client = r.value;
     else s.error ??= r.error;
   } else if (dir === 1 && type === HS_SERVER_HELLO && s.server === undefined) {
-    const r = parseServerHello(body);
+    const r = parseServerHello(b, start, end);
     if (r.ok) s.server = r.value;
     else s.error ??= r.error;
   } else if (dir === 1 && type === HS_CERTIFICATE && s.cert === undefined) {
-    const r = parseCertificateList(body);
+    const r = parseCertificateList(b, start, end);
     if (!r.ok) s.error ??= r.error;
     else if (r.value.length > 0) {
       const cert = describeCertificate(r.value[0]);
@@ -136,7 +142,7 @@ function handle(s: TlsState, dir: Direction, type: number, body: Uint8Array): vo
       else s.error ??= 'server certificate is not valid DER';
     }
   } else if (dir === 0 && type === HS_CLIENT_KEY_EXCHANGE && s.ckeLength < 0) {
-    s.ckeLength = clientKeyExchangeLength(body, 0, body.length);
+    s.ckeLength = clientKeyExchangeLength(b, start, end);
   }
 }
 
@@ -168,7 +174,7 @@ function quicUpdate(s: TlsState, q: QuicState, p: DecodedPacket, dir: Direction)
     const cs = q.crypto[dir];
     for (const f of cryptoFrames(pkt.payload)) cs.add(f.offset, f.data);
     const m = cs.firstMessage();
-    if (m !== undefined) handle(s, dir, m.type, m.body);
+    if (m !== undefined) handle(s, dir, m.type, m.body, 0, m.body.length);
   }
   return quicSettled(q);
 }
@@ -221,7 +227,7 @@ export const tlsPlugin: FlowPlugin<TlsState | null> = {
     }
     let st = s.streams[dir];
     if (st === undefined) {
-      st = s.streams[dir] = new TlsStream(flow.sPort);
+      st = s.streams[dir] = new TlsStream(flow.sPort, dir);
       flow.heldBytes += st.heldBytes;
     }
     if (!st.done) {
@@ -232,7 +238,7 @@ export const tlsPlugin: FlowPlugin<TlsState | null> = {
       const end = Math.min(p.payloadOffset + p.payloadLen, p.capturedEnd);
       if (end <= p.payloadOffset) return false;
       const held = st.heldBytes;
-      for (const m of st.add(p.tcpSeq, p.data.subarray(p.payloadOffset, end))) handle(s, dir, m.type, m.body);
+      st.add(p.tcpSeq, p.data, p.payloadOffset, end, s);
       if (!st.done) {
         flow.heldBytes += st.heldBytes - held;
         return false;
@@ -250,8 +256,7 @@ export const tlsPlugin: FlowPlugin<TlsState | null> = {
     const sh = s?.server;
     const j3 = ch ? ja3(ch) : undefined;
     const j3s = sh ? ja3s(sh) : undefined;
-    const grease = ch ? ch.ciphers.some(isGrease) || ch.extensions.some(isGrease) || ch.supportedGroups.some(isGrease) || ch.supportedVersions.some(isGrease) : null;
-    row[at + C.tls_sni] = ch?.sni ?? null;
+        row[at + C.tls_sni] = ch?.sni ?? null;
     row[at + C.tls_alpn] = ch && ch.alpn.length > 0 ? ch.alpn.join(',') : null;
     row[at + C.tls_client_version] = ch?.legacyVersion ?? null;
     row[at + C.tls_supported_versions] = ch?.supportedVersions ?? null;
@@ -265,7 +270,7 @@ export const tlsPlugin: FlowPlugin<TlsState | null> = {
     const keyLength = s ? clientKeyLength(s) : -1;
     row[at + C.tls_client_key_length_bytes] = keyLength < 0 ? null : keyLength;
     row[at + C.tls_signature_algorithms] = ch?.signatureAlgorithms ?? null;
-    row[at + C.tls_grease] = grease;
+    row[at + C.tls_grease] = ch ? ch.grease : null;
     row[at + C.tls_server_extensions] = sh?.extensions ?? null;
     row[at + C.tls_server_alpn] = sh?.alpn ?? null;
     row[at + C.tls_client_hellos] = s?.clientHellos ?? 0;

@@ -1,7 +1,9 @@
 /**
  * The first bytes of one direction of a TCP connection, put back in order, and the TLS handshake messages read
- * from them. Only the start of the stream is kept (up to `MAX_STREAM_BYTES`): handshakes are there, and per-flow
- * memory stays bounded.
+ * from them. Only the start of the stream is read (up to `MAX_STREAM_BYTES`): handshakes are there, and per-flow
+ * memory stays bounded. Records and messages are read where they lie, in the packet when one holds them whole;
+ * only the start of a record or message that runs on into a later segment is copied (a 16 KiB certificate record
+ * over twelve segments is copied once; a ClientHello in one segment never is).
  */
 
 export const MAX_STREAM_BYTES = 64 * 1024;
@@ -15,9 +17,10 @@ const MAX_PENDING_SEGMENTS = 32;
 export const STREAM_OBJECT_BYTES = 250;
 const PENDING_OVERHEAD_BYTES = 160;
 
-export interface HandshakeMessage {
-  type: number;
-  body: Uint8Array;
+/** Where a stream's handshake messages go as they complete. */
+export interface HandshakeSink {
+  /** A complete handshake message of `type` whose body is b[start, end): read it now, the bytes are reused. */
+  handshake(dir: 0 | 1, type: number, b: Uint8Array, start: number, end: number): void;
 }
 
 const enc = new TextEncoder();
@@ -36,7 +39,7 @@ function headerEnd(b: Uint8Array, at: number, end: number): number {
 }
 
 /** The buffers of a stream not yet (or no longer) holding bytes: one shared empty array, not two per flow. */
-const EMPTY = new Uint8Array(0);
+const EMPTY: Uint8Array = new Uint8Array(0);
 
 /**
  * Whether a stream that does not start like TLS may still upgrade to it later: text protocols (SMTP, IMAP, POP3,
@@ -49,33 +52,32 @@ function mayUpgrade(first: number, serverPort: number): boolean {
 }
 
 export class TlsStream {
-  private buf = EMPTY;
-  /** Contiguous bytes from the stream start. */
+  /** Stream bytes received in order from the start (at most MAX_STREAM_BYTES are taken). */
   private have = 0;
   private base = -1;
+  /**
+   * The in-order bytes not yet read: stream bytes [have - tailLen, have), the start of a record (or of a proxy
+   * preamble) that is not complete yet. Complete records are read straight from the packet and never copied.
+   */
+  private tail = EMPTY;
+  private tailLen = 0;
+  /** The size the tail is about to need: the whole of the record it holds the start of. */
+  private tailWant = 0;
   private pending: Array<{ off: number; bytes: Uint8Array }> = [];
   private pendingBytes = 0;
-  /** Where the next TLS record starts. */
-  private recPos = 0;
+  /** The start of a handshake message that runs on into the next record (messages may split or join records). */
   private hs = EMPTY;
   private hsLen = 0;
-  private hsPos = 0;
+  /** A handshake record has been read (no more looking for a hello after another protocol's bytes). */
+  private sawHandshake = false;
+  /** The tail does not start at a record: look for a hello record in it first (a non-TLS prefix). */
+  private prefixScan = false;
   /** True once the handshake is over for our purposes (encrypted data, non-TLS bytes, or the cap). */
   done = false;
   /** "http-connect" when an HTTP CONNECT (or its 200 answer) preceded the TLS bytes. */
   preamble: string | undefined;
   error: string | undefined;
   private preambleChecked = false;
-  /** Where the search for a hello record after a non-TLS prefix resumes, so each byte is scanned once. */
-  private scanPos = 0;
-
-  constructor(private readonly serverPort = 0) {}
-
-  /** Record where the stream starts: the SYN's sequence number + 1. */
-  setInitialSeq(isnPlusOne: number): void {
-    if (this.base < 0) this.base = isnPlusOne >>> 0;
-  }
-
   /**
    * A stream that starts with neither a TLS record nor an HTTP CONNECT exchange is not buffered: its in-order
    * segments are only searched for a hello record (STARTTLS-style upgrades), up to MAX_PREFIX_SCAN bytes. Most
@@ -84,157 +86,242 @@ export class TlsStream {
   private scanning = false;
   private scanned = 0;
 
-  /** Add a segment's payload; returns handshake messages completed by it. */
-  add(seq: number, payload: Uint8Array): HandshakeMessage[] {
-    if (this.done || payload.length === 0) return [];
+  /** `dir` is passed back to the sink with each message (the flow direction this stream is). */
+  constructor(
+    private readonly serverPort = 0,
+    private readonly dir: 0 | 1 = 0,
+  ) {}
+
+  /** Record where the stream starts: the SYN's sequence number + 1. */
+  setInitialSeq(isnPlusOne: number): void {
+    if (this.base < 0) this.base = isnPlusOne >>> 0;
+  }
+
+  /**
+   * Add a segment's payload b[start, end); the handshake messages it completes go to `sink` (their bytes are
+   * valid only during the call: they may be the packet's own).
+   */
+  add(seq: number, b: Uint8Array, start: number, end: number, sink: HandshakeSink): void {
+    if (this.done || end <= start) return;
     if (this.base < 0) this.base = seq >>> 0;
     // Offset of this segment in the stream, modulo 2^32 sequence wrap.
     const off = ((seq >>> 0) - this.base + 0x100000000) % 0x100000000;
+    const n = end - start;
     if (this.have === 0 && off === this.scanned && !this.preambleChecked) {
-      if (!this.scanning && off === 0 && payload[0] !== 22 && payload[0] !== CONNECT[0] && payload[0] !== HTTP1[0]) {
-        if (!mayUpgrade(payload[0], this.serverPort)) {
+      if (!this.scanning && off === 0 && b[start] !== 22 && b[start] !== CONNECT[0] && b[start] !== HTTP1[0]) {
+        if (!mayUpgrade(b[start], this.serverPort)) {
           this.finish();
-          return [];
+          return;
         }
         this.scanning = true;
       }
       if (this.scanning) {
-        const at = findHelloRecord(payload, 0, payload.length, MAX_PREFIX_SCAN - this.scanned);
+        const at = findHelloRecord(b, start, end, start + MAX_PREFIX_SCAN - this.scanned);
         if (at < 0) {
-          this.scanned += payload.length;
-          if (this.scanned >= MAX_PREFIX_SCAN) this.finish();
-          return [];
+          this.scanned += n;
+          if (this.scanned >= MAX_PREFIX_SCAN) {
+            this.finish();
+            return;
+          }
+          // A hello record may start in the last few bytes and run on into the next segment: keep from there and
+          // read on as a buffered stream that looks for the record first.
+          let i = Math.max(start, end - 5);
+          while (i < end && b[i] !== 22) i++;
+          if (i < end) {
+            this.scanning = false;
+            this.preambleChecked = true;
+            this.prefixScan = true;
+            this.have = this.scanned;
+            this.tail = b.slice(i, end);
+            this.tailLen = end - i;
+          }
+          return;
         }
         // A hello record after another protocol's greeting: the TLS part of the stream starts here.
         this.scanning = false;
         this.preambleChecked = true;
         this.preamble = 'non-tls-prefix';
-        this.base = ((seq >>> 0) + at) >>> 0;
+        this.base = ((seq >>> 0) + (at - start)) >>> 0;
         this.pending = [];
         this.pendingBytes = 0;
-        return this.add(this.base, payload.subarray(at));
+        this.add(this.base, b, at, end, sink);
+        return;
       }
-    } else if (this.scanning) return []; // out of order while scanning: not worth buffering
-    if (off > MAX_STREAM_BYTES * 4) return []; // far away or before the start: not ours to place
-    if (off + payload.length <= this.have) return []; // retransmission of what we have
+    } else if (this.scanning) return; // out of order while scanning: not worth buffering
+    if (off > MAX_STREAM_BYTES * 4) return; // far away or before the start: not ours to place
+    if (off + n <= this.have) return; // retransmission of what we have
     if (off > this.have) {
       if (this.pending.length < MAX_PENDING_SEGMENTS) {
-        this.pending.push({ off, bytes: payload.slice() });
-        this.pendingBytes += payload.length + PENDING_OVERHEAD_BYTES;
+        this.pending.push({ off, bytes: b.slice(start, end) });
+        this.pendingBytes += n + PENDING_OVERHEAD_BYTES;
       }
-      return [];
+      return;
     }
-    // Append the new part, then any pending segments that now fit.
-    this.append(payload.subarray(this.have - off));
-    for (let again = true; again; ) {
+    // Read the new part, then any pending segments that now fit.
+    this.feed(b, start + (this.have - off), end, sink);
+    for (let again = this.pending.length > 0; again && !this.done; ) {
       again = false;
       for (let i = 0; i < this.pending.length; i++) {
         const s = this.pending[i];
         if (s.off <= this.have) {
-          if (s.off + s.bytes.length > this.have) this.append(s.bytes.subarray(this.have - s.off));
           this.pending.splice(i, 1);
           this.pendingBytes -= s.bytes.length + PENDING_OVERHEAD_BYTES;
+          if (s.off + s.bytes.length > this.have) this.feed(s.bytes, this.have - s.off, s.bytes.length, sink);
           again = true;
           break;
         }
       }
     }
-    return this.parse();
   }
 
-  private append(bytes: Uint8Array): void {
+  /** The next in-order bytes b[from, to): read what completes, keep what does not. */
+  private feed(b: Uint8Array, from: number, to: number, sink: HandshakeSink): void {
     const room = MAX_STREAM_BYTES - this.have;
-    const n = Math.min(room, bytes.length);
-    if (this.have + n > this.buf.length) {
-      // Sized to what arrived, then doubled: a half-open handshake of a few bytes holds a few bytes, not a
-      // preallocated block (600,000 such flows held 5.3 GB).
-      const bigger = new Uint8Array(Math.min(MAX_STREAM_BYTES, Math.max(this.have + n, this.buf.length * 2)));
-      bigger.set(this.buf.subarray(0, this.have));
-      this.buf = bigger;
+    const capped = to - from > room;
+    if (capped) to = from + room;
+    this.have += to - from;
+    if (this.tailLen === 0) {
+      const keep = this.read(b, from, to, sink);
+      if (!this.done && keep < to) {
+        this.tail = this.room(this.tail, 0, Math.max(to - keep, this.tailWant));
+        this.tail.set(b.subarray(keep, to));
+        this.tailLen = to - keep;
+      }
+    } else {
+      const n = to - from;
+      this.tail = this.room(this.tail, this.tailLen, Math.max(this.tailLen + n, this.tailWant));
+      this.tail.set(b.subarray(from, to), this.tailLen);
+      this.tailLen += n;
+      const keep = this.read(this.tail, 0, this.tailLen, sink);
+      if (!this.done) {
+        this.tail.copyWithin(0, keep, this.tailLen);
+        this.tailLen -= keep;
+      }
     }
-    this.buf.set(bytes.subarray(0, n), this.have);
-    this.have += n;
-    if (n < bytes.length) this.done = true;
+    if (capped || this.have >= MAX_STREAM_BYTES) this.finish();
   }
 
-  private parse(): HandshakeMessage[] {
-    const b = this.buf;
-    const out: HandshakeMessage[] = [];
+  /** `buf` (holding `used` bytes) with room for `need`: sized to what is needed, then doubled, at most the cap. */
+  private room(buf: Uint8Array, used: number, need: number): Uint8Array {
+    if (need <= buf.length) return buf;
+    // Sized to what arrived, then doubled: a half-open handshake of a few bytes holds a few bytes, not a
+    // preallocated block (600,000 such flows held 5.3 GB).
+    const bigger = new Uint8Array(Math.min(MAX_STREAM_BYTES, Math.max(need, buf.length * 2)));
+    if (used > 0) bigger.set(buf.subarray(0, used));
+    return bigger;
+  }
+
+  /**
+   * Read records from b[pos, end), which are the stream bytes just before `have`; returns where the bytes not yet
+   * read start (an incomplete record, or the end).
+   */
+  private read(b: Uint8Array, pos: number, end: number, sink: HandshakeSink): number {
+    // Stream offset of b[i] is i + delta.
+    const delta = this.have - end;
     if (!this.preambleChecked) {
-      if (startsWith(b, 0, this.have, CONNECT) || startsWith(b, 0, this.have, HTTP1)) {
-        const e = headerEnd(b, 0, this.have);
+      if (startsWith(b, pos, end, CONNECT) || startsWith(b, pos, end, HTTP1)) {
+        const e = headerEnd(b, pos, end);
         if (e < 0) {
           if (this.have >= 8192) this.finish();
-          return out;
+          return pos;
         }
-        this.recPos = e;
+        pos = e;
         this.preamble = 'http-connect';
-      } else if (this.have < CONNECT.length) return out;
+      } else if (end - pos < CONNECT.length) return pos;
       this.preambleChecked = true;
     }
-    while (this.have - this.recPos >= 5) {
-      const p = this.recPos;
-      const type = b[p];
-      const major = b[p + 1];
-      const len = (b[p + 3] << 8) | b[p + 4];
-      if (type < 20 || type > 24 || major !== 3 || len > 18432) {
-        // Not a TLS record. Before any handshake byte, look a little further for a ClientHello or ServerHello record
-        // after some other protocol's greeting; otherwise stop looking.
-        let at = -1;
-        if (this.hsLen === 0) {
-          at = findHelloRecord(b, Math.max(p + 1, this.scanPos), this.have, MAX_PREFIX_SCAN);
-          this.scanPos = Math.max(this.scanPos, this.have - 5);
+    this.tailWant = 0;
+    while (end - pos >= 5) {
+      if (this.prefixScan) {
+        // Not a TLS record. Before any handshake byte, look a little further for a ClientHello or ServerHello
+        // record after some other protocol's greeting; otherwise stop looking.
+        const at = findHelloRecord(b, pos, end, MAX_PREFIX_SCAN - delta);
+        if (at < 0) {
+          if (this.have >= MAX_PREFIX_SCAN) {
+            this.finish();
+            return end;
+          }
+          // A hello record may yet start in the last 5 bytes: keep them, each byte is scanned once.
+          return Math.max(pos, end - 5);
         }
-        if (at >= 0) {
-          this.recPos = at;
-          this.preamble ??= 'non-tls-prefix';
-          continue;
-        }
-        if (this.hsLen > 0 || this.have >= MAX_PREFIX_SCAN) this.finish();
-        return out;
+        pos = at;
+        this.prefixScan = false;
+        this.preamble ??= 'non-tls-prefix';
       }
-      if (this.have - p < 5 + len) break;
-      this.recPos = p + 5 + len;
+      const type = b[pos];
+      const major = b[pos + 1];
+      const len = (b[pos + 3] << 8) | b[pos + 4];
+      if (type < 20 || type > 24 || major !== 3 || len > 18432) {
+        if (this.sawHandshake) {
+          this.finish();
+          return end;
+        }
+        this.prefixScan = true;
+        pos++;
+        continue;
+      }
+      if (end - pos < 5 + len) {
+        this.tailWant = 5 + len;
+        break;
+      }
+      const body = pos + 5;
+      pos = body + len;
       if (type !== 22) {
         // ChangeCipherSpec or application data: the clear-text handshake is over.
         if (type === 20 || type === 23) {
           this.finish();
-          return out;
+          return end;
         }
         continue;
       }
-      // Handshake records may split or join messages: collect their bytes, then cut messages.
-      if (this.hsLen + len > this.hs.length) {
-        const bigger = new Uint8Array(Math.max(this.hsLen + len, this.hs.length * 2));
-        bigger.set(this.hs.subarray(0, this.hsLen));
-        this.hs = bigger;
-      }
-      this.hs.set(b.subarray(p + 5, p + 5 + len), this.hsLen);
-      this.hsLen += len;
-      while (this.hsLen - this.hsPos >= 4) {
-        const q = this.hsPos;
-        const mlen = (this.hs[q + 1] << 16) | (this.hs[q + 2] << 8) | this.hs[q + 3];
-        if (this.hsLen - q < 4 + mlen) break;
-        out.push({ type: this.hs[q], body: this.hs.slice(q + 4, q + 4 + mlen) });
-        this.hsPos = q + 4 + mlen;
-      }
+      this.sawHandshake = true;
+      this.messages(b, body, pos, sink);
     }
-    if (this.have >= MAX_STREAM_BYTES) this.finish();
-    return out;
+    return pos;
+  }
+
+  /** Cut the handshake messages out of one record's body b[s, e): straight from it when none is open. */
+  private messages(b: Uint8Array, s: number, e: number, sink: HandshakeSink): void {
+    if (this.hsLen === 0) {
+      while (e - s >= 4) {
+        const mlen = (b[s + 1] << 16) | (b[s + 2] << 8) | b[s + 3];
+        if (e - s < 4 + mlen) break;
+        sink.handshake(this.dir, b[s], b, s + 4, s + 4 + mlen);
+        s += 4 + mlen;
+      }
+      if (s === e) return;
+    }
+    this.hs = this.room(this.hs, this.hsLen, this.hsLen + (e - s));
+    this.hs.set(b.subarray(s, e), this.hsLen);
+    this.hsLen += e - s;
+    const h = this.hs;
+    let q = 0;
+    while (this.hsLen - q >= 4) {
+      const mlen = (h[q + 1] << 16) | (h[q + 2] << 8) | h[q + 3];
+      if (this.hsLen - q < 4 + mlen) break;
+      sink.handshake(this.dir, h[q], h, q + 4, q + 4 + mlen);
+      q += 4 + mlen;
+    }
+    if (q > 0) {
+      h.copyWithin(0, q, this.hsLen);
+      this.hsLen -= q;
+    }
   }
 
   /** Stop reading this direction and let go of its bytes. */
   finish(): void {
     this.done = true;
-    this.buf = EMPTY;
+    this.tail = EMPTY;
+    this.tailLen = 0;
     this.hs = EMPTY;
+    this.hsLen = 0;
     this.pending = [];
     this.pendingBytes = 0;
   }
 
   /** Bytes this stream holds (the object, its buffers, out-of-order segments), for the memory budget. */
   get heldBytes(): number {
-    return STREAM_OBJECT_BYTES + this.buf.length + this.hs.length + this.pendingBytes;
+    return STREAM_OBJECT_BYTES + this.tail.length + this.hs.length + this.pendingBytes;
   }
 }
 
