@@ -6,8 +6,13 @@
  */
 
 const NS_PER_S = 1_000_000_000n;
-let lastSecond = NaN;
-let lastPrefix = '';
+/**
+ * Date parts of recent seconds, direct-mapped by the second's low bits: a record's first_seen and last_seen are
+ * seconds apart and records alternate between them, so one remembered second missed on every other call.
+ */
+const CACHED = 64;
+const cachedSecond = new Float64Array(CACHED).fill(NaN);
+const cachedPrefix: string[] = new Array<string>(CACHED).fill('');
 
 export function isoNs(ns: bigint): string {
   let s = ns / NS_PER_S;
@@ -17,12 +22,13 @@ export function isoNs(ns: bigint): string {
     s -= 1n;
   }
   const sec = Number(s);
-  // Records of one capture mostly share their second with the previous one: format the date part once.
-  if (sec !== lastSecond) {
-    lastPrefix = datePart(sec);
-    lastSecond = sec;
+  // Records of one capture mostly share their seconds with recent ones: format a date part once.
+  const slot = sec & (CACHED - 1);
+  if (cachedSecond[slot] !== sec) {
+    cachedPrefix[slot] = datePart(sec);
+    cachedSecond[slot] = sec;
   }
-  return `${lastPrefix}.${f.toString().padStart(9, '0')}Z`;
+  return `${cachedPrefix[slot]}.${f.toString().padStart(9, '0')}Z`;
 }
 
 /**

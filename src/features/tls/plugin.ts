@@ -176,7 +176,11 @@ function quicUpdate(s: TlsState, q: QuicState, p: DecodedPacket, dir: Direction)
     const m = cs.firstMessage();
     if (m !== undefined) handle(s, dir, m.type, m.body, 0, m.body.length);
   }
-  return quicSettled(q);
+  if (!quicSettled(q)) return false;
+  // Nothing more is read: the keys and their header-protection ciphers (native contexts) go now, not at the flow's end.
+  q.client = undefined;
+  q.server = undefined;
+  return true;
 }
 
 function clientKeyLength(s: TlsState): number {

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { type Cipher, createCipheriv, createDecipheriv } from 'node:crypto';
 import { hmacSha256 } from './sha256.js';
 
 /**
@@ -34,6 +34,12 @@ export interface InitialKeys {
   key: Buffer;
   iv: Buffer;
   hp: Buffer;
+  /**
+   * The header-protection cipher (AES-128-ECB under `hp`), made at the first packet and kept: ECB encrypts each
+   * 16-byte sample on its own, so one cipher serves every packet of the connection, and making one per packet was
+   * most of the cost of removing header protection.
+   */
+  hpCipher?: Cipher;
 }
 
 /** Client ("client in") or server ("server in") Initial keys for a version and original DCID. */
@@ -114,8 +120,8 @@ function decrypt(b: Uint8Array, start: number, pnOffset: number, end: number, ke
   // Header protection: a 16-byte sample 4 bytes after the packet number's start.
   const sampleAt = pnOffset + 4;
   if (sampleAt + 16 > end) return undefined;
-  const ecb = createCipheriv('aes-128-ecb', keys.hp, null);
-  const mask = ecb.update(b.subarray(sampleAt, sampleAt + 16));
+  keys.hpCipher ??= createCipheriv('aes-128-ecb', keys.hp, null);
+  const mask = keys.hpCipher.update(b.subarray(sampleAt, sampleAt + 16));
   const header = Buffer.from(b.subarray(start, pnOffset + 4));
   header[0] ^= mask[0] & 0x0f;
   const pnLen = (header[0] & 0x03) + 1;
