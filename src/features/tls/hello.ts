@@ -131,11 +131,25 @@ function hasGrease(xs: Uint16Array): boolean {
   return false;
 }
 
-/** Number of extensions in the block `c` is positioned at the start of (the walk stops where a length runs over). */
-function countExtensions(c: Cursor): number {
+/**
+ * Walk the extensions block `c` is at (its 2-byte length first): `read(type)` is called with `c` inside each
+ * extension, and `c` moves past it whatever was read. Returns the extension types in order.
+ */
+function walkExtensions(c: Cursor, read: (type: number) => void): Uint16Array {
+  const outer = c.open(c.u16());
   let n = 0;
   for (let p = c.p; c.end - p >= 4; n++) p += 4 + ((c.b[p + 2] << 8) | c.b[p + 3]);
-  return n;
+  const types = new Uint16Array(n);
+  let k = 0;
+  while (c.left >= 4) {
+    const type = c.u16();
+    const ext = c.open(c.u16());
+    types[k++] = type;
+    read(type);
+    c.close(ext);
+  }
+  c.close(outer);
+  return types;
 }
 
 /**
@@ -162,18 +176,13 @@ export function parseClientHello(b: Uint8Array, start = 0, end = b.length): Pars
     };
     c.skip(32); // random
     c.skip(c.u8()); // legacy session id
-    let outer = c.open(c.u16());
+    const ciphers = c.open(c.u16());
     ch.ciphers = c.u16s();
-    c.close(outer);
+    c.close(ciphers);
     c.skip(c.u8()); // compression methods
     if (c.left >= 2) {
-      const extsOuter = c.open(c.u16());
-      const types = new Uint16Array(countExtensions(c));
-      let k = 0;
-      while (c.left >= 4) {
-        const type = c.u16();
-        const extOuter = c.open(c.u16());
-        types[k++] = type;
+      ch.extensions = walkExtensions(c, (type) => {
+        let outer: number;
         switch (type) {
           case 0: {
             // server_name: list of (type, name); host_name is type 0
@@ -243,10 +252,7 @@ export function parseClientHello(b: Uint8Array, start = 0, end = b.length): Pars
           default:
             break;
         }
-        c.close(extOuter);
-      }
-      ch.extensions = types.length === k ? types : types.subarray(0, k);
-      c.close(extsOuter);
+      });
     }
     ch.grease = hasGrease(ch.ciphers) || hasGrease(ch.extensions) || hasGrease(ch.supportedGroups) || hasGrease(ch.supportedVersions);
     return { ok: true, value: ch };
@@ -266,23 +272,14 @@ export function parseServerHello(b: Uint8Array, start = 0, end = b.length): Pars
     sh.cipher = c.u16();
     c.u8(); // compression
     if (c.left >= 2) {
-      const extsOuter = c.open(c.u16());
-      const types = new Uint16Array(countExtensions(c));
-      let k = 0;
-      while (c.left >= 4) {
-        const type = c.u16();
-        const extOuter = c.open(c.u16());
-        types[k++] = type;
+      sh.extensions = walkExtensions(c, (type) => {
         if (type === 43 && c.left >= 2) sh.selectedVersion = c.u16();
         else if (type === 16 && c.left >= 3) {
           const inner = c.open(c.u16());
           sh.alpn = utf8.decode(c.bytes(c.u8()));
           c.close(inner);
         } else if ((type === 51 || type === 40) && c.left >= 2) sh.keyShareGroup = c.u16();
-        c.close(extOuter); // past the extension, whatever was read of it
-      }
-      sh.extensions = types.length === k ? types : types.subarray(0, k);
-      c.close(extsOuter);
+      });
     }
     return { ok: true, value: sh };
   } catch (e) {
