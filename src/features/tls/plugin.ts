@@ -157,6 +157,8 @@ function quicUpdate(s: TlsState, q: QuicState, p: DecodedPacket, dir: Direction)
   q.seen++;
   const end = Math.min(p.payloadOffset + p.payloadLen, p.capturedEnd);
   if (quicVersion(p.data, p.payloadOffset, end) === 0) return quicSettled(q);
+  // This direction's first handshake message is read: its later packets (ACKs, padding) need no decryption.
+  if (q.crypto[dir].done) return quicSettled(q);
   // Keys come from the client's first Initial DCID; a capture that missed it falls back to each packet's own DCID.
   const pinned = (version: number, dcid: Uint8Array): InitialKeys | undefined => {
     if (q.client === undefined && dir === 0) {
