@@ -19,24 +19,50 @@ import { readCapture } from '../pcap/reader.js';
 import { type CaptureIssue, formatIssue } from '../pcap/types.js';
 import { openCaptureWriter } from '../pcap/writer.js';
 import { type OutputFormat, formatFromPath, openRecordWriter, recordFormat, recordFormats } from '../output/writers.js';
-import { LABEL_COLUMNS } from '../label/labeler.js';
-import { type AppFlows, findAppFlows } from '../pipeline/app-flows.js';
-import { addInfoCommand } from './info-command.js';
-import { addLabelCommand } from './label-command.js';
-import { addTestbedCommand } from './testbed-command.js';
-import { addModelCommands } from './model-commands.js';
-import { addProfileCommands } from './profile-command.js';
-import { addCaptureCommand } from './capture-command.js';
-import { addLiveCommand } from './live-command.js';
-import { addWorkerCommands } from './worker-command.js';
-import { addServeCommands } from './serve-command.js';
-import { addIpListsCommands } from './ip-lists-command.js';
+import type { AppFlows } from '../pipeline/app-flows.js';
 import { BPF_HELP, CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, captureFilter, collect, count, expandDirectories, featureGroups, inputsOf, mebibytes, seconds } from './args.js';
 import { recordFilter } from '../filter/bpf.js';
 import { DEFAULT_MEMORY_MB } from '../common/memory-budget.js';
 import { Progress } from './progress.js';
 
 const MAX_ISSUES_SHOWN = 20;
+
+type AddCommands = (program: Command) => void;
+
+/**
+ * The commands kept in modules of their own, in the order help lists them, each with the top-level names it
+ * registers. A run loads only the module of the command it runs: the models, the profile store, the testbed and
+ * the server are half of what `cipherscope` would otherwise load (about 30 ms of a 120 ms start-up on this
+ * machine), and a study meters many small captures. Help, and a name no module has, load them all.
+ */
+const COMMAND_MODULES: ReadonlyArray<{ names: readonly string[]; before: 'schema' | 'end'; load: () => Promise<AddCommands> }> = [
+  { names: ['label'], before: 'schema', load: async () => (await import('./label-command.js')).addLabelCommand },
+  { names: ['testbed'], before: 'schema', load: async () => (await import('./testbed-command.js')).addTestbedCommand },
+  { names: ['evaluate', 'train', 'classify'], before: 'schema', load: async () => (await import('./model-commands.js')).addModelCommands },
+  { names: ['profile'], before: 'schema', load: async () => (await import('./profile-command.js')).addProfileCommands },
+  { names: ['capture'], before: 'schema', load: async () => (await import('./capture-command.js')).addCaptureCommand },
+  { names: ['live'], before: 'schema', load: async () => (await import('./live-command.js')).addLiveCommand },
+  { names: ['publish', 'worker'], before: 'schema', load: async () => (await import('./worker-command.js')).addWorkerCommands },
+  { names: ['serve', 'report'], before: 'schema', load: async () => (await import('./serve-command.js')).addServeCommands },
+  { names: ['ip-lists'], before: 'schema', load: async () => (await import('./ip-lists-command.js')).addIpListsCommands },
+  { names: ['info'], before: 'end', load: async () => (await import('./info-command.js')).addInfoCommand },
+];
+const BUILT_IN_COMMANDS = ['flows', 'filter', 'schema'];
+
+/**
+ * The command `argv` runs (the first word after the global options), or undefined when it names none of ours
+ * (help, the version, a typo): then every command is registered, so help lists them and a typo gets a suggestion.
+ */
+export function commandOf(argv: readonly string[]): string | undefined {
+  for (let i = 2; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--plugin') i++;
+    else if (a.startsWith('--plugin=')) continue;
+    else if (a.startsWith('-')) return undefined;
+    else return BUILT_IN_COMMANDS.includes(a) || COMMAND_MODULES.some((m) => m.names.includes(a)) ? a : undefined;
+  }
+  return undefined;
+}
 
 /** Prints issues to stderr, at most MAX_ISSUES_SHOWN per input, and counts the rest. */
 class IssuePrinter {
@@ -86,7 +112,12 @@ function appsLine(byEvidence: Record<string, number>): string {
   return `apps named first-hand: ${part(['pcapdroid', 'sni', 'dns', 'cert', 'previous-segment'])}; second-hand: ${part(['addr', 'ip-list'])}; no app: ${byEvidence.none ?? 0}`;
 }
 
-export function buildProgram(): Command {
+/** The program with every command, or with only `command`'s (see COMMAND_MODULES). */
+export async function buildProgram(command?: string): Promise<Command> {
+  const wanted = (name: string) => command === undefined || command === name;
+  const modules = async (before: 'schema' | 'end') => {
+    for (const m of COMMAND_MODULES) if (m.before === before && (command === undefined || m.names.includes(command))) (await m.load())(program);
+  };
   const program = new Command();
   program
     .name('cipherscope')
@@ -94,7 +125,7 @@ export function buildProgram(): Command {
     .version(TOOL_VERSION)
     .option('--plugin <module>', 'load a module that registers feature plugins, record formats or model kinds of your own (repeatable; see docs/architecture.md)');
 
-  program
+  if (wanted('flows')) program
     .command('flows')
     .description('One record per bidirectional flow: direction-based statistics, TLS/QUIC, DNS, sequences, byte distribution, app (schema: `cipherscope schema`).')
     .argument('[inputs...]', 'pcap or pcapng files (also gzip, zstd or xz compressed), directories of them (read recursively, in sorted order); - for standard input')
@@ -219,7 +250,7 @@ export function buildProgram(): Command {
       }
     });
 
-  program
+  if (wanted('filter')) program
     .command('filter')
     .description('Write a capture without non-IP frames and LAN chatter (SSDP, mDNS, LLMNR, NetBIOS, DHCP), optionally without or only with given hosts; prints what was dropped, by reason.')
     .argument('[input]', 'pcap or pcapng file; - for standard input')
@@ -252,6 +283,7 @@ export function buildProgram(): Command {
           return;
         }
         try {
+          const { findAppFlows } = await import('../pipeline/app-flows.js');
           appFlows = await findAppFlows(input, o.app, new AppMatcher(appRules(o.apps, o.ipLists)));
         } catch (e) {
           process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
@@ -301,31 +333,24 @@ export function buildProgram(): Command {
       }
     });
 
-  addLabelCommand(program);
-  addTestbedCommand(program);
-  addModelCommands(program);
-  addProfileCommands(program);
-  addCaptureCommand(program);
-  addLiveCommand(program);
-  addWorkerCommands(program);
-  addServeCommands(program);
-  addIpListsCommands(program);
+  await modules('schema');
 
-  program
+  if (wanted('schema')) program
     .command('schema')
     .description('Print the flow record schema: every column with its type, unit and definition (the app columns only with flows --apps; the label columns only from `cipherscope label`).')
     .addOption(new Option('--format <format>', 'output format').choices(['markdown', 'json']).default('markdown'))
     .option('--column-sets', 'print the named column sets (flows --columns nfstream | cicflowmeter) instead: names, units, where each comes from')
-    .action((o) => {
+    .action(async (o) => {
       if (o.columnSets === true) {
         process.stdout.write(o.format === 'json' ? JSON.stringify(Object.values(COLUMN_SETS).map((s) => ({ ...s, columns: s.columns.map(({ compute: _, ...c }) => c) })), null, 2) + '\n' : columnSetsMarkdown());
         return;
       }
+      const { LABEL_COLUMNS } = await import('../label/labeler.js');
       const cols = [...flowColumns(flowPlugins({ groups: ALL_GROUPS }), true), ...LABEL_COLUMNS];
       process.stdout.write(o.format === 'json' ? JSON.stringify(cols, null, 2) + '\n' : schemaMarkdown(cols));
     });
 
-  addInfoCommand(program);
+  await modules('end');
 
   shortUsageErrors(program);
   return program;
@@ -348,7 +373,7 @@ export async function main(argv: string[]): Promise<void> {
     throw e;
   });
   await loadPluginModules(argv);
-  await buildProgram().parseAsync(argv);
+  await (await buildProgram(commandOf(argv))).parseAsync(argv);
 }
 
 /**
