@@ -74,6 +74,7 @@ export class Decoder {
     p.tsNsec = rec.tsNsec;
     p.frameLen = rec.origLen;
     p.vlan = 0;
+    p.vlanTags = 0;
     p.reason = '';
     p.ipVersion = 0;
     p.truncated = false;
@@ -162,6 +163,7 @@ export class Decoder {
         if (++depth > MAX_TAGS) return this.malformed('too-many-vlan-tags');
         if (end - o < 4) return this.malformed('vlan-truncated');
         this.out.vlan = this.out.vlan * 4096 + (((d[o] << 8) | d[o + 1]) & 0x0fff);
+        this.out.vlanTags++;
         type = (d[o + 2] << 8) | d[o + 3];
         o += 4;
         continue;

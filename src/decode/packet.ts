@@ -39,6 +39,8 @@ export class DecodedPacket {
   frameLen = 0;
   /** VLAN ids from outer to inner packed as outer * 4096 + inner (0 when untagged). Part of the flow key. */
   vlan = 0;
+  /** 802.1Q/802.1ad tags read: tells a priority tag of VLAN id 0 (vlan 0, one tag) from no tag. */
+  vlanTags = 0;
 
   ipVersion = 0;
   /** Source and destination address as four 32-bit words (IPv4 in word 3). */

@@ -50,6 +50,8 @@ export class Flow {
   ipVersion = 0;
   proto = 0;
   vlan = 0;
+  /** The flow's first packet carried a VLAN tag (vlan is then its ids, 0 for a priority tag) and VLANs key flows. */
+  vlanTagged = false;
   c0 = 0;
   c1 = 0;
   c2 = 0;

@@ -17,7 +17,7 @@ export const CORE_COLUMNS = defineColumns([
   { name: 'duration_ns', type: 'int', unit: 'ns', description: 'last_seen_ns - first_seen_ns.' },
   { name: 'ip_version', type: 'int', unit: '', artefact: true, description: '4 or 6.' },
   { name: 'protocol', type: 'int', unit: '', description: 'IP protocol number of the transport (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, ...).' },
-  { name: 'vlan', type: 'int', unit: '', identifier: true, description: 'VLAN ids, outer * 4096 + inner; null when untagged (with --no-vlan-key, or a priority tag of VLAN id 0, too).' },
+  { name: 'vlan', type: 'int', unit: '', identifier: true, description: 'VLAN ids of the first packet (tshark\'s vlan.id, outer to inner) packed as outer * 4096 + inner; 0 for a priority tag of VLAN id 0; null when untagged, and with --no-vlan-key.' },
   { name: 'client_addr', type: 'string', unit: '', identifier: true, description: 'Address of the initiator (see initiator_rule). Forward = client to server.' },
   { name: 'client_port', type: 'int', unit: '', identifier: true, description: 'Port of the initiator; null for protocols without ports (ICMP, ICMPv6, ...).' },
   { name: 'server_addr', type: 'string', unit: '', identifier: true, description: 'Address of the responder.' },
@@ -60,7 +60,7 @@ export function writeCore(flow: Flow, kind: RecordKind, reason: ExpiryReason, ro
   row[at + C.duration_ns] = flow.lastT - flow.firstT;
   row[at + C.ip_version] = v;
   row[at + C.protocol] = flow.proto;
-  row[at + C.vlan] = flow.vlan === 0 ? null : flow.vlan;
+  row[at + C.vlan] = flow.vlanTagged ? flow.vlan : null;
   row[at + C.client_addr] = addrText(v, flow.c0, flow.c1, flow.c2, flow.c3);
   const ports = HAS_PORTS[flow.proto] === 1;
   row[at + C.client_port] = ports ? flow.cPort : null;

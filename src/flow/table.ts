@@ -393,6 +393,7 @@ export class FlowTable {
     flow.ipVersion = p.ipVersion;
     flow.proto = p.proto;
     flow.vlan = vlan;
+    flow.vlanTagged = this.opts.vlanInKey && p.vlanTags > 0;
     let srcIsClient: boolean;
     let rule: InitiatorRule;
     if (continues !== null) {

@@ -102,7 +102,6 @@ describe('types in DuckDB and pandas', () => {
       ['protocol != 6 and (client_tcp_mss_bytes is not null or fwd_syn_count is not null)', 'TCP columns of a non-TCP flow'],
       ['dns_rcode = -1', 'dns_rcode -1'],
       ['tls_version = 0 or tls_client_version = 0 or tls_cipher = 0 or quic_version = 0 or tls_client_key_length_bytes = -1', 'TLS/QUIC 0 or -1'],
-      ['vlan = 0', 'vlan 0'],
       ['protocol not in (6, 17, 132) and (client_port is not null or server_port is not null)', 'ports of a portless protocol'],
       ['fwd_byte_dist_bytes = 0 and (fwd_byte_dist is not null or fwd_byte_entropy_bits is not null)', 'byte distribution without payload'],
       ['fwd_packets = 0 and (fwd_pkt_len_min_bytes is not null or fwd_pkt_len_mean_bytes is not null)', 'statistics of no packets'],
