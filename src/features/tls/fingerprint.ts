@@ -6,7 +6,7 @@ import { sha256 } from './sha256.js';
  * JA3, JA3S and JA4 fingerprints of parsed hellos. Each is printed into a reused byte buffer and hashed there
  * (MD5 and SHA-256 on typed arrays), so a fingerprint costs its result strings and nothing else: on a capture with
  * a handshake in most flows, building them as joined strings and hashing those through node:crypto was a tenth of
- * the TLS group's time and most of its garbage.
+ * the TLS group's time and most of its garbage. Digests of inputs seen before are looked up, not recomputed.
  */
 
 /** A growable byte buffer that numbers, hex and ASCII are printed into. */
@@ -60,12 +60,13 @@ class Bytes {
     b[this.n++] = HEX[v & 15];
   }
   /** Bytes as lower-case hex. */
-  hexBytes(src: Uint8Array, from: number, to: number): void {
+  hexBytes(src: Uint8Array, from: number, to: number): this {
     this.room(2 * (to - from));
     for (let i = from; i < to; i++) {
       this.b[this.n++] = HEX[src[i] >> 4];
       this.b[this.n++] = HEX[src[i] & 15];
     }
+    return this;
   }
   text(from = 0, to = this.n): string {
     return this.b.toString('latin1', from, to);
@@ -89,12 +90,31 @@ function dashed(o: Bytes, xs: ArrayLike<number>, skipGrease: boolean): void {
   }
 }
 
+/**
+ * Hex digests of strings already hashed, by the hashed text. One client build sends hellos of one shape on every
+ * connection, so a capture holds few distinct fingerprint inputs, and a lookup of the string (needed anyway for
+ * the ja3 column) is cheaper than hashing it again: MD5 over a JA3 string, SHA-256 twice for JA4. Bounded: at
+ * DIGEST_CACHE_ENTRIES a cache starts again empty (at most about 1 MiB of strings).
+ */
+const DIGEST_CACHE_ENTRIES = 2048;
+const md5Cache = new Map<string, string>();
+const sha12Cache = new Map<string, string>();
+
+function remember(cache: Map<string, string>, key: string, value: string): void {
+  if (cache.size >= DIGEST_CACHE_ENTRIES) cache.clear();
+  cache.set(key, value);
+}
+
 /** The fingerprint string in `o` and the MD5 of it, as JA3 tools print them. */
 function withMd5(o: Bytes): { full: string; hash: string } {
   const full = o.text();
-  md5Into(o.b, 0, o.n, digest, 0);
-  work.reset().hexBytes(digest, 0, 16);
-  return { full, hash: work.text() };
+  let hash = md5Cache.get(full);
+  if (hash === undefined) {
+    md5Into(o.b, 0, o.n, digest, 0);
+    hash = work.reset().hexBytes(digest, 0, 16).text();
+    remember(md5Cache, full, hash);
+  }
+  return { full, hash };
 }
 
 /** JA3 (Salesforce): "version,ciphers,extensions,groups,point formats", decimal, '-'-joined, GREASE removed; and its MD5. */
@@ -150,10 +170,17 @@ function sortedHex(w: Bytes, xs: ArrayLike<number>, skipA = -1, skipB = -1): num
   return n;
 }
 
+const hex12 = new Bytes();
+
 /** sha256(w's bytes)[:12 hex digits] appended to `o`. */
 function sha12(o: Bytes, w: Bytes): void {
-  const d = sha256(w.b.subarray(0, w.n));
-  o.hexBytes(d, 0, 6);
+  const key = w.text();
+  let h = sha12Cache.get(key);
+  if (h === undefined) {
+    h = hex12.reset().hexBytes(sha256(w.b.subarray(0, w.n)), 0, 6).text();
+    remember(sha12Cache, key, h);
+  }
+  o.ascii(h);
 }
 
 function two(o: Bytes, n: number): void {

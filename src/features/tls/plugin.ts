@@ -4,7 +4,8 @@ import type { Direction, Flow, FlowPlugin } from '../../flow/flow.js';
 import { type CellValue, columnIndex, defineColumns } from '../../flow/schema.js';
 import { ja3, ja3s, ja4 } from './fingerprint.js';
 import { type ClientHello, type ServerHello, clientKeyExchangeLength, isGrease, parseCertificateList, parseClientHello, parseServerHello } from './hello.js';
-import { CryptoStream, type InitialKeys, cryptoFrames, initialKeys, openInitials, quicVersion } from './quic.js';
+import { CryptoStream, type InitialKeys, cryptoFrames, initialKeys, initialSecret, keysFrom, openInitials, quicVersion } from './quic.js';
+import type { HmacKey } from './sha256.js';
 import { type HandshakeSink, TlsStream } from './stream.js';
 
 /** Client and server packets of a UDP flow looked at for QUIC Initials before giving up. */
@@ -17,6 +18,9 @@ class QuicState {
   server: InitialKeys | undefined;
   /** The client's first Initial DCID, which both directions' keys come from. */
   originalDcid: Uint8Array | undefined;
+  /** The initial secret of originalDcid under the client's version (the server's keys come from it too). */
+  initial: HmacKey | undefined;
+  initialVersion = 0;
   readonly crypto: [CryptoStream, CryptoStream] = [new CryptoStream(), new CryptoStream()];
   seen = 0;
 }
@@ -162,11 +166,16 @@ function quicUpdate(s: TlsState, q: QuicState, p: DecodedPacket, dir: Direction)
   // Keys come from the client's first Initial DCID; a capture that missed it falls back to each packet's own DCID.
   const pinned = (version: number, dcid: Uint8Array): InitialKeys | undefined => {
     if (q.client === undefined && dir === 0) {
-      q.client = initialKeys(version, dcid, 'client');
+      q.initial = initialSecret(version, dcid);
+      q.initialVersion = version;
+      q.client = q.initial && keysFrom(q.initial, version, 'client');
       q.originalDcid = Uint8Array.from(dcid);
     }
-    // The server's keys only when a server Initial comes (many captures hold only the client's side).
-    if (dir === 1 && q.server === undefined && q.originalDcid !== undefined) q.server = initialKeys(version, q.originalDcid, 'server');
+    // The server's keys only when a server Initial comes (many captures hold only the client's side); from the
+    // same initial secret unless the server answers in another version (compatible version negotiation).
+    if (dir === 1 && q.server === undefined && q.originalDcid !== undefined) {
+      q.server = q.initial !== undefined && version === q.initialVersion ? keysFrom(q.initial, version, 'server') : initialKeys(version, q.originalDcid, 'server');
+    }
     return dir === 0 ? q.client : q.server;
   };
   let packets = openInitials(p.data, p.payloadOffset, end, pinned);
@@ -182,6 +191,7 @@ function quicUpdate(s: TlsState, q: QuicState, p: DecodedPacket, dir: Direction)
   // Nothing more is read: the keys and their header-protection ciphers (native contexts) go now, not at the flow's end.
   q.client = undefined;
   q.server = undefined;
+  q.initial = undefined;
   return true;
 }
 

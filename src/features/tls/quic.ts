@@ -1,5 +1,5 @@
 import { type Cipher, createCipheriv, createDecipheriv } from 'node:crypto';
-import { hmacSha256 } from './sha256.js';
+import { type HmacKey, hmacKey, hmacWith } from './sha256.js';
 
 /**
  * QUIC Initial packets (RFC 9000 / RFC 9001 for v1, RFC 9369 for v2): keys derived from the client's original
@@ -11,14 +11,15 @@ import { hmacSha256 } from './sha256.js';
 export const QUIC_V1 = 0x00000001;
 export const QUIC_V2 = 0x6b3343cf;
 
-const SALT: Record<number, Buffer> = {
-  [QUIC_V1]: Buffer.from('38762cf7f55934b34d179ae6a4c80cadccbb7f0a', 'hex'),
-  [QUIC_V2]: Buffer.from('0dede3def700a6db819381be6e269dcbf9bd2ed9', 'hex'),
+/** The Initial salts, as HMAC keys prepared once (HKDF-Extract of every connection starts from one of them). */
+const SALT: Record<number, HmacKey> = {
+  [QUIC_V1]: hmacKey(Buffer.from('38762cf7f55934b34d179ae6a4c80cadccbb7f0a', 'hex')),
+  [QUIC_V2]: hmacKey(Buffer.from('0dede3def700a6db819381be6e269dcbf9bd2ed9', 'hex')),
 };
 
 /** HKDF-Expand-Label (RFC 8446 7.1) for outputs of at most one SHA-256 block. */
 const infos = new Map<string, Buffer>();
-function expandLabel(secret: Uint8Array, label: string, length: number): Buffer {
+function expandLabel(secret: HmacKey, label: string, length: number): Buffer {
   // HkdfLabel (length, "tls13 " + label, empty context) and the counter byte 1: a constant per label.
   let info = infos.get(label);
   if (info === undefined) {
@@ -26,7 +27,7 @@ function expandLabel(secret: Uint8Array, label: string, length: number): Buffer 
     info = Buffer.concat([Buffer.from([length >> 8, length & 255, full.length]), full, Buffer.from([0, 1])]);
     infos.set(label, info);
   }
-  const out = hmacSha256(secret, info);
+  const out = hmacWith(secret, info);
   return Buffer.from(out.buffer, out.byteOffset, length);
 }
 
@@ -42,14 +43,27 @@ export interface InitialKeys {
   hpCipher?: Cipher;
 }
 
-/** Client ("client in") or server ("server in") Initial keys for a version and original DCID. */
-export function initialKeys(version: number, dcid: Uint8Array, side: 'client' | 'server'): InitialKeys | undefined {
+/**
+ * The initial secret (HKDF-Extract of the original DCID under the version's salt) as an HMAC key, which both
+ * sides' keys are expanded from: a connection whose server Initials are read derives it once, not twice.
+ */
+export function initialSecret(version: number, dcid: Uint8Array): HmacKey | undefined {
   const salt = SALT[version];
-  if (salt === undefined) return undefined;
-  const initial = hmacSha256(salt, dcid);
-  const secret = expandLabel(initial, side === 'client' ? 'client in' : 'server in', 32);
+  return salt === undefined ? undefined : hmacKey(hmacWith(salt, dcid));
+}
+
+/** Client ("client in") or server ("server in") Initial keys from the initial secret of `version`. */
+export function keysFrom(initial: HmacKey, version: number, side: 'client' | 'server'): InitialKeys {
+  // Three labels under one secret: its pad blocks are compressed once (hmacKey), not three times.
+  const secret = hmacKey(expandLabel(initial, side === 'client' ? 'client in' : 'server in', 32));
   const v2 = version === QUIC_V2;
   return { key: expandLabel(secret, v2 ? 'quicv2 key' : 'quic key', 16), iv: expandLabel(secret, v2 ? 'quicv2 iv' : 'quic iv', 12), hp: expandLabel(secret, v2 ? 'quicv2 hp' : 'quic hp', 16) };
+}
+
+/** Client or server Initial keys for a version and original DCID. */
+export function initialKeys(version: number, dcid: Uint8Array, side: 'client' | 'server'): InitialKeys | undefined {
+  const initial = initialSecret(version, dcid);
+  return initial === undefined ? undefined : keysFrom(initial, version, side);
 }
 
 function varint(b: Uint8Array, p: number, end: number): [number, number] | undefined {

@@ -61,26 +61,26 @@ function compress(h: Int32Array, b: Uint8Array, p: number): void {
 let scratch = new Uint8Array(256);
 const state = new Int32Array(8);
 
-/** SHA-256 of the concatenation of `a` and `b`. */
-export function sha256(a: Uint8Array, b: Uint8Array = EMPTY): Uint8Array {
+/**
+ * Hash a || b into `h` (a state that has already taken `prefix` bytes, a multiple of 64) and write the digest to
+ * out[0..32). The message is padded in a reused scratch buffer.
+ */
+function finish(h: Int32Array, prefix: number, a: Uint8Array, b: Uint8Array, out: Uint8Array): Uint8Array {
   const n = a.length + b.length;
   const end = (n + 9 + 63) & ~63;
   if (scratch.length < end) scratch = new Uint8Array(end);
   const padded = scratch;
   padded.set(a, 0);
-  padded.set(b, a.length);
+  if (b.length > 0) padded.set(b, a.length);
   padded.fill(0, n, end);
   padded[n] = 0x80;
-  const bits = n * 8;
+  const bits = (prefix + n) * 8;
   padded[end - 5] = (bits / 2 ** 32) & 0xff;
   padded[end - 4] = bits >>> 24;
   padded[end - 3] = bits >>> 16;
   padded[end - 2] = bits >>> 8;
   padded[end - 1] = bits;
-  const h = state;
-  h.set(H0);
   for (let q = 0; q < end; q += 64) compress(h, padded, q);
-  const out = new Uint8Array(32);
   for (let i = 0; i < 8; i++) {
     out[4 * i] = h[i] >>> 24;
     out[4 * i + 1] = h[i] >>> 16;
@@ -90,17 +90,48 @@ export function sha256(a: Uint8Array, b: Uint8Array = EMPTY): Uint8Array {
   return out;
 }
 
+/** SHA-256 of the concatenation of `a` and `b`. */
+export function sha256(a: Uint8Array, b: Uint8Array = EMPTY): Uint8Array {
+  state.set(H0);
+  return finish(state, 0, a, b, new Uint8Array(32));
+}
+
 const EMPTY = new Uint8Array(0);
-const ipad = new Uint8Array(64);
-const opad = new Uint8Array(64);
+
+/**
+ * An HMAC-SHA256 key with its two pad blocks already compressed (the states after H0 took key ^ ipad and key ^
+ * opad). A MAC under it costs the message's blocks and one outer block: two compressions for a short message
+ * instead of four, which is what the QUIC key schedule's three labels under one secret want.
+ */
+export interface HmacKey {
+  readonly inner: Int32Array;
+  readonly outer: Int32Array;
+}
+
+const pad = new Uint8Array(64);
+
+export function hmacKey(key: Uint8Array): HmacKey {
+  const k = key.length > 64 ? sha256(key) : key;
+  const inner = Int32Array.from(H0);
+  const outer = Int32Array.from(H0);
+  for (let i = 0; i < 64; i++) pad[i] = (i < k.length ? k[i] : 0) ^ 0x36;
+  compress(inner, pad, 0);
+  for (let i = 0; i < 64; i++) pad[i] = (i < k.length ? k[i] : 0) ^ 0x5c;
+  compress(outer, pad, 0);
+  return { inner, outer };
+}
+
+const innerDigest = new Uint8Array(32);
+
+/** HMAC-SHA256 of `message` under a prepared key, into `out` (a fresh 32-byte array unless given). */
+export function hmacWith(key: HmacKey, message: Uint8Array, out: Uint8Array = new Uint8Array(32)): Uint8Array {
+  state.set(key.inner);
+  finish(state, 64, message, EMPTY, innerDigest);
+  state.set(key.outer);
+  return finish(state, 64, innerDigest, EMPTY, out);
+}
 
 /** HMAC-SHA256(key, message). */
 export function hmacSha256(key: Uint8Array, message: Uint8Array): Uint8Array {
-  const k = key.length > 64 ? sha256(key) : key;
-  for (let i = 0; i < 64; i++) {
-    const v = i < k.length ? k[i] : 0;
-    ipad[i] = v ^ 0x36;
-    opad[i] = v ^ 0x5c;
-  }
-  return sha256(opad, sha256(ipad, message));
+  return hmacWith(hmacKey(key), message);
 }
