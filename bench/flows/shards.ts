@@ -16,7 +16,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BIN, benchCapture } from '../common.js';
+import { BIN, benchCapture, warmInputs } from '../common.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -60,6 +60,7 @@ interface Run {
 }
 
 function shardRun(shards: number, mainShare: number): Run {
+  warmInputs([file]);
   const out = execFileSync(process.execPath, [join(here, 'shard-run.mjs'), file, String(shards), String(mainShare)], { encoding: 'utf8', maxBuffer: 1 << 20 });
   return JSON.parse(out) as Run;
 }
