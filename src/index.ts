@@ -16,6 +16,7 @@ export { packetStatsPlugin } from './features/packet-stats.js';
 export { tcpStatsPlugin } from './features/tcp-stats.js';
 export { extractFlows, flowColumns, FlowMeter, type ExtractOptions, type ExtractSummary } from './meter/meter.js';
 export { extractFlowsSharded, type ShardedRunOptions } from './meter/sharded.js';
+export { extractFilesParallel, type FileRunOptions, type ParallelFilesHandlers, type ParallelFilesResult } from './meter/parallel-files.js';
 export { flowPlugins, DEFAULT_PLUGINS, FEATURE_GROUPS, OPTIONAL_GROUPS, ALL_GROUPS, type PluginOptions } from './features/plugins.js';
 export { registerPlugin, pluginEntries, pluginGroups, type PluginEntry } from './features/registry.js';
 export { sequencePlugin, byteDistPlugin } from './features/sequence.js';

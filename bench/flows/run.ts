@@ -88,6 +88,32 @@ for (const [label, file] of Object.entries(captures)) {
     '',
   );
 }
+// Several captures in one run (a study's case): one thread against --threads 2 (whole captures at once, one a
+// thread: src/meter/parallel-files.ts), and the same captures as separate single-thread processes two at a time.
+{
+  const files = Object.values(captures);
+  const several = (...extra: string[]) => [...cs, ...files, '-o', '/dev/null', ...extra];
+  process.stderr.write(`several captures (${files.length}): --threads 1 / --threads 2, in pairs ...\n`);
+  const r = pairedRuns(several(), several('--threads', '2'), runs);
+  // The captures are the script's arguments ("$1"...), so they are read into the page cache first like any input.
+  const one = cs.map((a) => `'${a}'`).join(' ');
+  const script = `${files.map((_, i) => `${i > 0 && i % 2 === 0 ? 'wait; ' : ''}${one} "$${i + 1}" -o /dev/null &`).join(' ')} wait`;
+  const twoAtOnce = ['/bin/sh', '-c', script, 'sh', ...files];
+  process.stderr.write('several captures: single-thread processes, two at a time ...\n');
+  const procs = medianRun(twoAtOnce, runs);
+  const total = files.reduce((a, f) => a + packetsIn(f), 0);
+  const row = (tool: string, m: Measure, paired = '') => `| ${tool} | ${m.seconds.toFixed(2)} | ${m.cpu_seconds.toFixed(2)} | ${Math.round(total / m.seconds).toLocaleString('en-US')} | ${(m.maxrss_kib / 1024).toFixed(0)} | ${(r.a.seconds / m.seconds).toFixed(2)}x | ${paired} |`;
+  tables.push(
+    `several captures in one run: ${files.join(' ')} (${total} packets)`,
+    '',
+    '| run | wall s | CPU s | packets/s | peak MiB | N× as fast as one thread | paired: N× (range), CPU N× |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    row('cipherscope flows, one thread', r.a),
+    row('cipherscope flows --threads 2 (two captures at once)', r.b, `${r.wallRatio.toFixed(2)}x (${r.wallRange[0].toFixed(2)}-${r.wallRange[1].toFixed(2)}), ${r.cpuRatio.toFixed(2)}x`),
+    row('anchor: one single-thread process per capture, two at a time', procs),
+    '',
+  );
+}
 process.stderr.write('memory flatness: the bench capture and one twice as long ...\n');
 const flat = pairedRuns([...cs, captures.bench, '-o', '/dev/null'], [...cs, double, '-o', '/dev/null'], runs);
 tables.push(

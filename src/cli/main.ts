@@ -78,6 +78,11 @@ class IssuePrinter {
       process.stderr.write(`cipherscope: ${formatIssue(i)}\n`);
     } else this.hidden++;
   };
+  /** An issue past what is shown, only counted. */
+  count = (_i: CaptureIssue): void => {
+    this.total++;
+    if (!this.quiet) this.hidden++;
+  };
   end(file: string): void {
     if (this.hidden > 0) process.stderr.write(`cipherscope: ${file}: ${this.hidden} more issue(s) not shown\n`);
     this.shown = 0;
@@ -150,7 +155,7 @@ export async function buildProgram(command?: string): Promise<Command> {
     .option('--byte-dist-bytes <bytes>', 'payload bytes per direction counted in the byte distribution (Joy counts 4000)', count, DEFAULT_BYTE_DIST_BYTES)
     .option('--apps [rules.json]', 'add app, app_evidence, app_host and app_evidence_gap_ns from host rules (default: the shipped rules/apps.json, with its IP lists)')
     .option('--no-ip-lists', NO_IP_LISTS_HELP)
-    .option('--threads <n>', 'meter in this many shards, this thread and N-1 worker threads, packets sharded by a symmetric hash of their addresses (records then come out in the order shards finish them; flow ids stay unique)', count, 1)
+    .option('--threads <n>', 'threads to meter on: given several files (CSV or JSON Lines output), up to N whole captures at once, one a thread, written in input order as one thread writes them; given one, N shards of it, this thread and N-1 worker threads, packets sharded by a symmetric hash of their addresses (records then come out in the order shards finish them; flow ids stay unique)', count, 1)
     .option('--memory <MiB>', `memory budget of the flow table, stream and fragment buffers and the DNS name map (estimated; "none" for no bound); when full, the longest-idle flows are written early (expiry_reason evicted), counted, and a later packet continues them as the next segment`, mebibytes, DEFAULT_MEMORY_MB)
     .option('--max-flows <n>', 'also bound the flows held at once (evicted as when the memory budget is reached)', count)
     .option('--strict', 'exit with status 2 if an input had any warning or error, or packets in no record (corrupt bytes skipped, fragments never reassembled)')
@@ -190,55 +195,101 @@ export async function buildProgram(command?: string): Promise<Command> {
       const useFilter = o.filterNoise === true || o.excludeHost.length > 0 || o.onlyHost.length > 0;
       let bad = 0;
       let read = 0;
-      for (const input of inputs) {
-        const progress = new Progress(input, o.progress !== false);
+      const pluginOptions = { groups: o.features, spltPackets: o.splt, byteDistBytes: o.byteDistBytes };
+      const settings = {
+        flow: {
+          idleTimeoutSec: o.idleTimeout,
+          activeTimeoutSec: o.activeTimeout,
+          burstGapSec: o.burstGap,
+          tcpCloseGraceSec: o.tcpCloseGrace,
+          statusIntervalSec: o.statusInterval,
+          lengthMode: o.length as LengthMode,
+          vlanInKey: o.vlanKey !== false,
+          maxFlows: o.maxFlows,
+        },
+        memoryMiB: o.memory as number,
+        bpf: o.bpf as string | undefined,
+        filter: useFilter ? { dropNoise: o.filterNoise === true, excludeHosts: o.excludeHost, onlyHosts: o.onlyHost } : undefined,
+        decoder: { reassembly: { timeoutSec: o.fragmentTimeout } },
+      };
+      const finished = (summary: ExtractSummary) => {
+        if (!o.quiet) process.stderr.write(`cipherscope: ${summaryLine(summary)}\n`);
+        // --strict: any loss counts, not only the reader's issues: corrupt bytes skipped, fragments never reassembled.
+        if (summary.errors + summary.warnings > 0 || summary.skippedBytes > 0 || (summary.dropped['fragment-not-reassembled'] ?? 0) > 0) bad++;
+        read++;
+      };
+      // Several files and threads: whole captures at once, one a thread (nothing to route between them); the
+      // output is the same as one thread's. A text format is needed (the threads encode), and files, not stdin.
+      if (o.threads > 1 && inputs.length > 1 && !inputs.includes('-') && writer.writeEncoded !== undefined && recordFormat(format).encoder !== undefined) {
+        const { extractFilesParallel } = await import('../meter/parallel-files.js');
+        const progress = new Progress(`${inputs.length} captures`, o.progress !== false);
+        const printers = inputs.map(() => new IssuePrinter(o.quiet === true));
+        // Issues print in input order, as one thread prints them: those of a later input wait for its turn (as many
+        // as would be shown; the rest are only counted).
+        const waiting = inputs.map((): CaptureIssue[] => []);
+        let current = 0;
         try {
-          const pluginOptions = { groups: o.features, spltPackets: o.splt, byteDistBytes: o.byteDistBytes };
-          const common = {
-            flow: {
-              idleTimeoutSec: o.idleTimeout,
-              activeTimeoutSec: o.activeTimeout,
-              burstGapSec: o.burstGap,
-              tcpCloseGraceSec: o.tcpCloseGrace,
-              statusIntervalSec: o.statusInterval,
-              lengthMode: o.length as LengthMode,
-              vlanInKey: o.vlanKey !== false,
-              maxFlows: o.maxFlows,
+          await extractFilesParallel(
+            inputs,
+            o.threads,
+            { ...settings, plugins: pluginOptions, apps: apps?.rules, encode: format, encodeSettings: { rawStrings: o.csvRaw === true }, columns: o.columns as string | undefined },
+            {
+              onEncoded: (b, n) => writer.writeEncoded!(b, n),
+              onIssue: (i, issue) => {
+                if (i === current) printers[i].onIssue(issue);
+                else if (waiting[i].length < MAX_ISSUES_SHOWN) waiting[i].push(issue);
+                else printers[i].count(issue);
+              },
+              onProgress: progress.update,
+              onDone: (i, r) => {
+                printers[i].end(inputs[i]);
+                if ('summary' in r) finished(r.summary);
+                else {
+                  process.stderr.write(`cipherscope: ${r.error}\n`);
+                  process.exitCode = 1;
+                }
+                current = i + 1;
+                if (current < inputs.length) {
+                  for (const issue of waiting[current]) printers[current].onIssue(issue);
+                  waiting[current] = [];
+                }
+              },
             },
-            memoryMiB: o.memory,
-            bpf: o.bpf as string | undefined,
-            filter: useFilter ? { dropNoise: o.filterNoise === true, excludeHosts: o.excludeHost, onlyHosts: o.onlyHost } : undefined,
-            decoder: { reassembly: { timeoutSec: o.fragmentTimeout } },
-            onIssue: issues.onIssue,
-            onProgress: progress.update,
-            backlog: () => writer.backlog?.(),
-          };
-          // With app rules a file is read twice: the first reading learns which app each server address is.
-          const learning = await addressLearning(input, apps, common);
-          const summary =
-            o.threads > 1
-              ? await extractFlowsSharded(
-                  input,
-                  encodeInShards ? { onEncoded: (b, n) => writer.writeEncoded!(b, n) } : { onRow: write },
-                  { ...common, threads: o.threads, plugins: pluginOptions, apps: apps?.rules, addresses: learning.addresses?.entries(), learnAddresses: learning.learnAddresses, encode: encodeInShards ? format : undefined, encodeSettings: { rawStrings: o.csvRaw === true } },
-                )
-              : await extractFlows(input, write, {
-                  ...common,
-                  // Fresh plugins per capture: the DNS name map belongs to one capture.
-                  plugins: flowPlugins(pluginOptions),
-                  apps,
-                  ...learning,
-                });
-          progress.stop();
-          issues.end(input);
-          if (!o.quiet) process.stderr.write(`cipherscope: ${summaryLine(summary)}\n`);
-          // --strict: any loss counts, not only the reader's issues: corrupt bytes skipped, fragments never reassembled.
-          if (summary.errors + summary.warnings > 0 || summary.skippedBytes > 0 || (summary.dropped['fragment-not-reassembled'] ?? 0) > 0) bad++;
-          read++;
+          );
         } catch (e) {
-          progress.stop();
           process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
           process.exitCode = 1;
+        }
+        progress.stop();
+      } else {
+        for (const input of inputs) {
+          const progress = new Progress(input, o.progress !== false);
+          try {
+            const common = { ...settings, onIssue: issues.onIssue, onProgress: progress.update, backlog: () => writer.backlog?.() };
+            // With app rules a file is read twice: the first reading learns which app each server address is.
+            const learning = await addressLearning(input, apps, common);
+            const summary =
+              o.threads > 1
+                ? await extractFlowsSharded(
+                    input,
+                    encodeInShards ? { onEncoded: (b, n) => writer.writeEncoded!(b, n) } : { onRow: write },
+                    { ...common, threads: o.threads, plugins: pluginOptions, apps: apps?.rules, addresses: learning.addresses?.entries(), learnAddresses: learning.learnAddresses, encode: encodeInShards ? format : undefined, encodeSettings: { rawStrings: o.csvRaw === true } },
+                  )
+                : await extractFlows(input, write, {
+                    ...common,
+                    // Fresh plugins per capture: the DNS name map belongs to one capture.
+                    plugins: flowPlugins(pluginOptions),
+                    apps,
+                    ...learning,
+                  });
+            progress.stop();
+            issues.end(input);
+            finished(summary);
+          } catch (e) {
+            progress.stop();
+            process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
+            process.exitCode = 1;
+          }
         }
       }
       // No input read: an existing output stays as it was (not a lone header); else the records of those read.

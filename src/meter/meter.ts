@@ -364,7 +364,7 @@ export async function extractFlows(input: string | Readable, onRow: (row: CellVa
  * reading (extractFlows with `addresses`) names the flows that carry no name of their own, whether the evidence
  * came before or after them. About the cost of a `--features tls,dns` run.
  */
-export async function learnAddresses(input: string, apps: AppMatcher, opts: Pick<ExtractOptions, 'flow' | 'bpf' | 'filter' | 'decoder' | 'memoryMiB'> = {}): Promise<AddressBook> {
+export async function learnAddresses(input: string, apps: AppMatcher, opts: Pick<ExtractOptions, 'flow' | 'bpf' | 'filter' | 'decoder' | 'memoryMiB' | 'onProgress'> = {}): Promise<AddressBook> {
   const book = new AddressBook();
   const plugins = flowPlugins({ groups: ['tls', 'dns'] });
   const columns = flowColumns(plugins, true);
@@ -378,7 +378,8 @@ export async function learnAddresses(input: string, apps: AppMatcher, opts: Pick
       if (typeof row[addr] !== 'string') return;
       book.add({ addr: row[addr] as string, port: Number(row[port]), timeNs: row[first] as bigint, app: row[app] as string, host: row[host] as string | null });
     },
-    { ...opts, plugins, apps },
+    // Only these options: the capture's issues are the second reading's to report (not each one twice).
+    { flow: opts.flow, bpf: opts.bpf, filter: opts.filter, decoder: opts.decoder, memoryMiB: opts.memoryMiB, onProgress: opts.onProgress, plugins, apps },
   );
   return book;
 }
@@ -387,7 +388,7 @@ export async function learnAddresses(input: string, apps: AppMatcher, opts: Pick
  * How a run with app rules learns server addresses: a file is read twice (learnAddresses first), so evidence
  * before and after a flow counts; a stream (standard input, live capture) learns forward as it goes.
  */
-export async function addressLearning(input: string | Readable, apps: AppMatcher | undefined, opts: Pick<ExtractOptions, 'flow' | 'bpf' | 'filter' | 'decoder' | 'live' | 'memoryMiB'>): Promise<{ addresses?: AddressBook; learnAddresses?: boolean }> {
+export async function addressLearning(input: string | Readable, apps: AppMatcher | undefined, opts: Pick<ExtractOptions, 'flow' | 'bpf' | 'filter' | 'decoder' | 'live' | 'memoryMiB' | 'onProgress'>): Promise<{ addresses?: AddressBook; learnAddresses?: boolean }> {
   if (apps === undefined) return {};
   if (typeof input !== 'string' || input === '-' || opts.live) return { learnAddresses: true };
   return { addresses: await learnAddresses(input, apps, opts) };
