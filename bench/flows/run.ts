@@ -16,6 +16,7 @@
  * with nDPI) when bench/anchors/nfstream.sh has built it. Memory flatness: cipherscope also runs on a bench capture
  * twice as long with the same number of flows alive at once; its peak memory should not grow.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +36,11 @@ const double = capture('flows-20k-x2.pcap', 40000, 1200);
 const cs = [process.execPath, BIN, 'flows', '-q', '--no-progress'];
 const NFSTREAM_PY = join(ROOT, 'bench/data/nfstream/venv/bin/python');
 const haveNfstream = existsSync(NFSTREAM_PY);
+/** Anchors this machine lacks are left out of the tables with a line that says so, not a crash part-way. */
+const works = (cmd: string[]) => spawnSync(cmd[0], cmd.slice(1), { stdio: 'ignore' }).status === 0;
+const haveTshark = works(['tshark', '-v']);
+const haveDpkt = works(['/usr/bin/python3', '-c', 'import dpkt']);
+const missing = [...(haveTshark ? [] : ['tshark (Debian package tshark)']), ...(haveDpkt ? [] : ['dpkt (Debian package python3-dpkt)'])];
 
 interface Row {
   tool: string;
@@ -72,8 +78,8 @@ for (const [label, file] of Object.entries(captures)) {
     anchor('nfstream 6.5 with nDPI dissection', [NFSTREAM_PY, join(ROOT, 'bench/anchors/nfstream_flows.py'), file, '--dissect']);
   }
   if (!skipSlow) {
-    anchor('tshark -q -z conv,tcp', ['tshark', '-q', '-z', 'conv,tcp', '-r', file]);
-    anchor('dpkt flow script', ['/usr/bin/python3', join(here, 'dpkt_flows.py'), file]);
+    if (haveTshark) anchor('tshark -q -z conv,tcp', ['tshark', '-q', '-z', 'conv,tcp', '-r', file]);
+    if (haveDpkt) anchor('dpkt flow script', ['/usr/bin/python3', join(here, 'dpkt_flows.py'), file]);
   }
   const ref = rows[0].m.seconds;
   tables.push(
@@ -121,5 +127,6 @@ tables.push(
   '',
   '"paired" is the median over alternating pairs of the row\'s time over the all-features CSV run\'s (a value above 1: slower); the N× column divides medians of separate runs.',
   haveNfstream ? '' : 'nfstream rows are missing: bench/anchors/nfstream.sh has not built it on this machine.',
+  missing.length === 0 || skipSlow ? '' : `rows missing: ${missing.join(', ')} not installed (bash scripts/setup.sh installs them).`,
 );
 process.stdout.write(tables.join('\n') + '\n');
