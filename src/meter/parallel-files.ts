@@ -1,4 +1,4 @@
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
@@ -19,7 +19,8 @@ import type { ShardedOptions } from './shard-meter.js';
  * The output is what one thread writes, byte for byte: the records of input i come before those of input i + 1.
  * The earliest input not yet finished sends its text straight to the writer; a later input's text waits in a spool
  * file (a temporary file, removed at the end) until its turn, so memory stays bounded whatever the inputs' sizes.
- * Summaries come in input order too; issues come as they are found (each names its file).
+ * Summaries come in input order too; issues come as they are found (each names its file). The largest inputs are
+ * started first, so the run does not end on one large capture metered alone.
  */
 
 export interface FileRunOptions extends Omit<ShardedOptions, 'encode' | 'live' | 'addresses' | 'learnAddresses'> {
@@ -88,8 +89,19 @@ export async function extractFilesParallel(inputs: readonly string[], threads: n
   const read = new Float64Array(inputs.length);
   const totals: Array<number | undefined> = new Array(inputs.length).fill(undefined);
   let head = 0;
-  let next = 0;
   let spooledBytes = 0;
+  // The largest inputs start first (longest processing time first): a large capture listed last would otherwise
+  // run alone at the end while the other threads idle. Output order stays input order (the spools see to it).
+  const sizeOf = (f: string) => {
+    try {
+      return statSync(f).size;
+    } catch {
+      return 0; // the worker reports what is wrong with it
+    }
+  };
+  const sizes = inputs.map(sizeOf);
+  const order = inputs.map((_, i) => i).sort((a, b) => sizes[b] - sizes[a] || a - b);
+  let next = 0;
 
   const spoolOf = (index: number): Spool => {
     let s = spools.get(index);
@@ -158,8 +170,8 @@ export async function extractFilesParallel(inputs: readonly string[], threads: n
           return;
         }
         running++;
-        const job: FileJob = { index: next, input: inputs[next] };
-        next++;
+        const index = order[next++];
+        const job: FileJob = { index, input: inputs[index] };
         w.postMessage(job);
       };
       const onMessage = (w: Worker) => (m: FileMessage) => {

@@ -49,6 +49,15 @@ describe('flows --threads N over several captures', () => {
     });
   }
 
+  it('the largest input last (started first): still in input order', () => {
+    const inputs = [...INPUTS].reverse();
+    const one = cli(['flows', ...inputs, '-o', '-']);
+    const many = cli(['flows', ...inputs, '--threads', '2', '-o', '-']);
+    assert.equal(many.status, one.status);
+    assert.ok(many.stdoutBytes.equals(one.stdoutBytes), 'records differ');
+    assert.equal(untimed(many.stderr), untimed(one.stderr));
+  });
+
   it('to a file: the same bytes, and no spool left behind', () => {
     const spools = mkdtempSync(join(dir, 'tmp-'));
     const a = join(dir, 'one.csv');
