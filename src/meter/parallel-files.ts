@@ -17,8 +17,9 @@ import type { ShardedOptions } from './shard-meter.js';
  * machine's cores and memory bandwidth do (docs/performance.md).
  *
  * The output is what one thread writes, byte for byte: the records of input i come before those of input i + 1.
- * The earliest input not yet finished sends its text straight to the writer; a later input's text waits in a spool
- * file (a temporary file, removed at the end) until its turn, so memory stays bounded whatever the inputs' sizes.
+ * The earliest input not yet finished sends its text straight to the writer; a later input's text waits until its
+ * turn, in memory up to SPOOL_MEMORY_BYTES over all inputs and beyond that in a temporary file (removed at the
+ * end), so memory stays bounded whatever the inputs' sizes.
  * Summaries come in input order too; issues come as they are found (each names its file). The largest inputs are
  * started first, so the run does not end on one large capture metered alone.
  */
@@ -59,23 +60,33 @@ export type FileMessage =
   | { type: 'done'; index: number; summary: ExtractSummary }
   | { type: 'failed'; index: number; message: string };
 
-/** Text of an input that is not the earliest unfinished one, kept on disk until its turn. */
+/**
+ * Text of an input that is not the earliest unfinished one, kept until its turn: in memory (the buffers as the
+ * thread sent them) while all spools together hold at most SPOOL_MEMORY_BYTES, then in a temporary file.
+ */
 interface Spool {
-  path: string;
+  chunks: Uint8Array[];
+  /** Once set, everything of this input goes to the file (after what was in memory), so order is kept. */
+  path: string | undefined;
   fd: number;
-  bytes: number;
+  /** Bytes in the file, bytes in memory, and the records that end in either. */
+  fileBytes: number;
+  memoryBytes: number;
   rows: number;
 }
 
+/** What waiting text may hold in memory over all spools before it goes to disk. */
+export const SPOOL_MEMORY_BYTES = 32 << 20;
 const DRAIN_CHUNK = 1 << 20;
 
-/** What a run did beyond its records: threads used, and text that waited in spool files for its turn. */
+/** What a run did beyond its records: threads used, and text that waited for its turn (in memory or on disk). */
 export interface ParallelFilesResult {
   threads: number;
   spooledBytes: number;
 }
 
-export async function extractFilesParallel(inputs: readonly string[], threads: number, options: FileRunOptions, h: ParallelFilesHandlers): Promise<ParallelFilesResult> {
+/** `spoolMemoryBytes`: what waiting text may hold in memory before it goes to a temporary file (tests set 0). */
+export async function extractFilesParallel(inputs: readonly string[], threads: number, options: FileRunOptions, h: ParallelFilesHandlers, spoolMemoryBytes = SPOOL_MEMORY_BYTES): Promise<ParallelFilesResult> {
   const n = Math.max(1, Math.min(threads, inputs.length));
   // One bound for the run: each thread holds its share of the memory budget and of maxFlows.
   const mib = options.memoryMiB ?? DEFAULT_MEMORY_MB;
@@ -85,6 +96,7 @@ export async function extractFilesParallel(inputs: readonly string[], threads: n
 
   let spoolDir: string | undefined;
   const spools = new Map<number, Spool>();
+  let memoryHeld = 0;
   const finished = new Map<number, { summary: ExtractSummary } | { error: string }>();
   const read = new Float64Array(inputs.length);
   const totals: Array<number | undefined> = new Array(inputs.length).fill(undefined);
@@ -103,37 +115,63 @@ export async function extractFilesParallel(inputs: readonly string[], threads: n
   const order = inputs.map((_, i) => i).sort((a, b) => sizes[b] - sizes[a] || a - b);
   let next = 0;
 
-  const spoolOf = (index: number): Spool => {
+  const toFile = (index: number, s: Spool) => {
+    spoolDir ??= mkdtempSync(join(tmpdir(), 'cipherscope-spool-'));
+    s.path = join(spoolDir, `${index}`);
+    s.fd = openSync(s.path, 'w+');
+    for (const c of s.chunks) append(s, c);
+    memoryHeld -= s.memoryBytes;
+    s.chunks = [];
+    s.memoryBytes = 0;
+  };
+  const append = (s: Spool, b: Uint8Array) => {
+    for (let off = 0; off < b.length; ) off += writeSync(s.fd, b, off, b.length - off, s.fileBytes + off);
+    s.fileBytes += b.length;
+  };
+  /** Keep text of input `index` until its turn. */
+  const hold = (index: number, b: Uint8Array, rows: number) => {
     let s = spools.get(index);
     if (s === undefined) {
-      spoolDir ??= mkdtempSync(join(tmpdir(), 'cipherscope-spool-'));
-      const path = join(spoolDir, `${index}`);
-      s = { path, fd: openSync(path, 'w+'), bytes: 0, rows: 0 };
+      s = { chunks: [], path: undefined, fd: -1, fileBytes: 0, memoryBytes: 0, rows: 0 };
       spools.set(index, s);
     }
-    return s;
+    s.rows += rows;
+    spooledBytes += b.length;
+    if (s.path !== undefined) return append(s, b);
+    s.chunks.push(b);
+    s.memoryBytes += b.length;
+    memoryHeld += b.length;
+    // Over the bound: this spool, the one growing now, goes to disk with what it held.
+    if (memoryHeld > spoolMemoryBytes) toFile(index, s);
   };
   const closeSpool = (s: Spool) => {
+    memoryHeld -= s.memoryBytes;
+    s.chunks = [];
+    s.memoryBytes = 0;
+    if (s.path === undefined) return;
     closeSync(s.fd);
     rmSync(s.path, { force: true });
   };
-  /** Hand a spool's text on, in chunks (fresh buffers: a stream target keeps what it is given). */
+  /** Hand a spool's text on: what memory holds as it is, a file in chunks (fresh buffers: a stream keeps them). */
   const drain = (index: number) => {
     const s = spools.get(index);
     if (s === undefined) return;
     spools.delete(index);
-    for (let at = 0; at < s.bytes; ) {
-      const chunk = Buffer.allocUnsafe(Math.min(DRAIN_CHUNK, s.bytes - at));
+    const pieces: Uint8Array[] = [...s.chunks];
+    for (let at = 0; at < s.fileBytes; ) {
+      const chunk = Buffer.allocUnsafe(Math.min(DRAIN_CHUNK, s.fileBytes - at));
       let got = 0;
       while (got < chunk.length) {
         const k = readSync(s.fd, chunk, got, chunk.length - got, at + got);
-        if (k === 0) throw new Error(`spool ${s.path} ended at ${at + got} of ${s.bytes} bytes`);
+        if (k === 0) throw new Error(`spool ${s.path} ended at ${at + got} of ${s.fileBytes} bytes`);
         got += k;
       }
       at += got;
       // The records it holds are counted with the last piece (each piece ends wherever the chunk does).
-      h.onEncoded(chunk, at === s.bytes ? s.rows : 0);
+      h.onEncoded(chunk, at === s.fileBytes && pieces.length === 0 ? s.rows : 0);
     }
+    // A spool is all in memory or all in its file (toFile moves what memory held), so one of the two loops runs.
+    for (let i = 0; i < pieces.length; i++) h.onEncoded(pieces[i], i === pieces.length - 1 ? s.rows : 0);
     closeSpool(s);
   };
   /** The earliest unfinished input moved on: hand on what waited, in order. */
@@ -179,13 +217,7 @@ export async function extractFilesParallel(inputs: readonly string[], threads: n
           switch (m.type) {
             case 'text':
               if (m.index === head) h.onEncoded(m.bytes, m.rows);
-              else {
-                const s = spoolOf(m.index);
-                for (let off = 0; off < m.bytes.length; ) off += writeSync(s.fd, m.bytes, off, m.bytes.length - off, s.bytes + off);
-                s.bytes += m.bytes.length;
-                s.rows += m.rows;
-                spooledBytes += m.bytes.length;
-              }
+              else hold(m.index, m.bytes, m.rows);
               return;
             case 'issue':
               h.onIssue?.(m.index, m.issue);

@@ -71,29 +71,40 @@ describe('flows --threads N over several captures', () => {
     assert.deepEqual(readdirSync(spools).filter((f) => f.startsWith('cipherscope')), [], 'spool files are removed');
   });
 
-  it('the library call hands text on in input order, spooling what finished early', async () => {
-    const done: number[] = [];
-    const chunks: Buffer[] = [];
-    let rows = 0;
-    const inputs = INPUTS.filter((f) => f !== bad);
-    const r = await extractFilesParallel(inputs, 2, { encode: 'csv' }, {
-      onEncoded: (b, n) => {
-        chunks.push(Buffer.from(b));
-        rows += n;
-      },
-      onDone: (i, result) => {
-        assert.ok('summary' in result, `input ${i}`);
-        done.push(i);
-      },
+  for (const [where, memory] of [['in memory', undefined], ['on disk', 0]] as const) {
+    it(`the library call hands text on in input order, holding what finished early ${where}`, async () => {
+      const done: number[] = [];
+      const chunks: Buffer[] = [];
+      let rows = 0;
+      const inputs = INPUTS.filter((f) => f !== bad);
+      const spoolDirs = () => readdirSync(tmpdir()).filter((f) => f.startsWith('cipherscope-spool-')).length;
+      const before = spoolDirs();
+      const r = await extractFilesParallel(
+        inputs,
+        2,
+        { encode: 'csv' },
+        {
+          onEncoded: (b, n) => {
+            chunks.push(Buffer.from(b));
+            rows += n;
+          },
+          onDone: (i, result) => {
+            assert.ok('summary' in result, `input ${i}`);
+            done.push(i);
+          },
+        },
+        memory,
+      );
+      assert.deepEqual(done, inputs.map((_, i) => i));
+      assert.equal(r.threads, 2);
+      assert.ok(r.spooledBytes > 0, 'the small inputs finished while the large one ran');
+      const one = cli(['flows', ...inputs, '-q', '-o', '-']);
+      const body = one.stdoutBytes.subarray(one.stdoutBytes.indexOf(10) + 1);
+      assert.ok(Buffer.concat(chunks).equals(body));
+      assert.equal(rows, one.stdout.split('\n').length - 2);
+      assert.equal(spoolDirs(), before, 'no spool directory is left');
     });
-    assert.deepEqual(done, inputs.map((_, i) => i));
-    assert.equal(r.threads, 2);
-    assert.ok(r.spooledBytes > 0, 'the small inputs finished while the large one ran');
-    const one = cli(['flows', ...inputs, '-q', '-o', '-']);
-    const body = one.stdoutBytes.subarray(one.stdoutBytes.indexOf(10) + 1);
-    assert.ok(Buffer.concat(chunks).equals(body));
-    assert.equal(rows, one.stdout.split('\n').length - 2);
-  });
+  }
 
   it('Parquet (no thread encodes it) meters each capture in turn, every record written in input order', async () => {
     const good = INPUTS.filter((f) => f !== bad);
