@@ -2,12 +2,11 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { DEFAULT_MEMORY_MB } from '../common/memory-budget.js';
 import { startModuleWorker } from '../common/worker.js';
 import { pluginModules } from '../features/plugins.js';
 import type { CaptureIssue } from '../pcap/types.js';
 import type { ExtractSummary } from './meter.js';
-import type { ShardedOptions } from './shard-meter.js';
+import { type ShardedOptions, threadShare } from './shard-meter.js';
 
 /**
  * Several captures metered at once, each whole on one worker thread: `flows --threads N` given more than one
@@ -89,10 +88,7 @@ export interface ParallelFilesResult {
 export async function extractFilesParallel(inputs: readonly string[], threads: number, options: FileRunOptions, h: ParallelFilesHandlers, spoolMemoryBytes = SPOOL_MEMORY_BYTES): Promise<ParallelFilesResult> {
   const n = Math.max(1, Math.min(threads, inputs.length));
   // One bound for the run: each thread holds its share of the memory budget and of maxFlows.
-  const mib = options.memoryMiB ?? DEFAULT_MEMORY_MB;
-  const max = options.flow?.maxFlows;
-  const own: FileRunOptions = { ...options, memoryMiB: mib / n, ...(max === undefined ? {} : { flow: { ...options.flow, maxFlows: Math.max(1, Math.floor(max / n)) } }) };
-  const init: FileWorkerInit = { options: own, modules: pluginModules(options.plugins) };
+  const init: FileWorkerInit = { options: threadShare(options, n), modules: pluginModules(options.plugins) };
 
   let spoolDir: string | undefined;
   const spools = new Map<number, Spool>();

@@ -11,6 +11,7 @@ import { AddressBook } from '../features/learned-addresses.js';
 import { flowPlugins } from '../features/plugins.js';
 import { encodedSink } from '../output/writers.js';
 import { FlowMeter } from './meter.js';
+import { DEFAULT_MEMORY_MB } from '../common/memory-budget.js';
 
 /** What a shard needs to build its FlowMeter: only plain data crosses to a worker thread. */
 export interface ShardedOptions {
@@ -46,6 +47,16 @@ export interface ShardMeter {
 }
 
 const TEXT_FLUSH_BYTES = 256 * 1024;
+
+/**
+ * One thread's share of a run's bounds when `n` threads meter at once: the memory budget and maxFlows are for the
+ * run, so each thread holds 1/n of them (extractFlowsSharded's shards, extractFilesParallel's threads).
+ */
+export function threadShare<T extends Pick<ShardedOptions, 'memoryMiB' | 'flow'>>(options: T, n: number): T {
+  const max = options.flow?.maxFlows;
+  const mib = options.memoryMiB ?? DEFAULT_MEMORY_MB;
+  return { ...options, memoryMiB: mib / n, ...(max === undefined ? {} : { flow: { ...options.flow, maxFlows: Math.max(1, Math.floor(max / n)) } }) };
+}
 
 /**
  * The FlowMeter of shard `shard` of `shards`, the same on a worker thread and on the main thread (which meters a

@@ -1,9 +1,8 @@
-import { DEFAULT_MEMORY_MB } from '../common/memory-budget.js';
 import type { Readable } from 'node:stream';
 import type { Worker } from 'node:worker_threads';
 import { startModuleWorker } from '../common/worker.js';
 import { threadCpuSec } from '../common/thread-cpu.js';
-import { type ShardedOptions, createShardMeter } from './shard-meter.js';
+import { type ShardedOptions, createShardMeter, threadShare } from './shard-meter.js';
 import { Decoder } from '../decode/decoder.js';
 import { PacketFilter } from '../filter/filter.js';
 import type { DecodedPacket } from '../decode/packet.js';
@@ -243,9 +242,7 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
   const sharing = flowPlugins(options.plugins).filter((p) => p.shares !== undefined);
   const modules = pluginModules(options.plugins);
   // One bound for the run: each shard holds its share of maxFlows and of the memory budget.
-  const max = options.flow?.maxFlows;
-  const mib = options.memoryMiB ?? DEFAULT_MEMORY_MB;
-  const own = { ...options, memoryMiB: mib / n, ...(max === undefined ? {} : { flow: { ...options.flow, maxFlows: Math.max(1, Math.floor(max / n)) } }) };
+  const own = threadShare(options, n);
   const status = () => {
     if (onStatus === undefined) return;
     // Observe-only copies of shared packets are counted by every shard that got one; the router's count is exact.
