@@ -94,12 +94,8 @@ export async function extractFilesParallel(inputs: readonly string[], threads: n
   const spools = new Map<number, Spool>();
   let memoryHeld = 0;
   const finished = new Map<number, { summary: ExtractSummary } | { error: string }>();
-  const read = new Float64Array(inputs.length);
-  const totals: Array<number | undefined> = new Array(inputs.length).fill(undefined);
   let head = 0;
   let spooledBytes = 0;
-  // The largest inputs start first (longest processing time first): a large capture listed last would otherwise
-  // run alone at the end while the other threads idle. Output order stays input order (the spools see to it).
   const sizeOf = (f: string) => {
     try {
       return statSync(f).size;
@@ -108,6 +104,11 @@ export async function extractFilesParallel(inputs: readonly string[], threads: n
     }
   };
   const sizes = inputs.map(sizeOf);
+  const read = new Float64Array(inputs.length);
+  // Each input's total is its size until its reader says otherwise, so progress shows before every input started.
+  const totals: Array<number | undefined> = [...sizes];
+  // The largest inputs start first (longest processing time first): a large capture listed last would otherwise
+  // run alone at the end while the other threads idle. Output order stays input order (the spools see to it).
   const order = inputs.map((_, i) => i).sort((a, b) => sizes[b] - sizes[a] || a - b);
   let next = 0;
 
