@@ -1,7 +1,7 @@
 /**
  * The pieces of the Parquet format (apache/parquet-format: Encodings.md, parquet.thrift) a flow-record writer needs:
- * a byte buffer, the Thrift compact protocol for page headers and the footer, the RLE/bit-packing hybrid for
- * definition and repetition levels, and PLAIN and DELTA_BINARY_PACKED values.
+ * a byte buffer, the Thrift compact protocol for page headers and the footer, and DELTA_BINARY_PACKED values (the
+ * levels' RLE runs are written in src/output/parquet.ts).
  */
 
 /** A growable little-endian byte buffer. */
@@ -147,24 +147,6 @@ function writeValue(out: ByteBuffer, value: ThriftValue): void {
   }
 }
 
-/**
- * Levels in the RLE/bit-packing hybrid, as runs only: a run header (count << 1) and the value in
- * ceil(bitWidth / 8) bytes. Flow records' levels are long runs (present cells, list positions), so runs are as small
- * as bit-packed groups here and simpler. `levels[0, n)`.
- */
-export function rleLevels(out: ByteBuffer, levels: Uint8Array, n: number, bitWidth: number): void {
-  const bytes = (bitWidth + 7) >> 3;
-  let i = 0;
-  while (i < n) {
-    const v = levels[i];
-    let j = i + 1;
-    while (j < n && levels[j] === v) j++;
-    out.varint((j - i) * 2);
-    for (let k = 0; k < bytes; k++) out.u8(k === 0 ? v : 0);
-    i = j;
-  }
-}
-
 /** Integers whose deltas a double holds exactly (|v| <= 2^51: deltas below 2^52, minus the minimum below 2^53). */
 export const DELTA_SAFE = 2 ** 51;
 const TWO_32 = 4294967296;
@@ -179,7 +161,8 @@ export function deltaBinaryPacked(out: ByteBuffer, values: Float64Array, n: numb
   out.varint(4);
   out.varint(n);
   out.zigzag(n > 0 ? values[0] : 0);
-  const d = new Float64Array(128);
+  const d = DELTAS;
+  const widths = WIDTHS;
   for (let start = 1; start < n; start += 128) {
     const m = Math.min(128, n - start);
     let min = Infinity;
@@ -189,22 +172,81 @@ export function deltaBinaryPacked(out: ByteBuffer, values: Float64Array, n: numb
       if (x < min) min = x;
     }
     out.zigzag(min);
-    const widths = [0, 0, 0, 0];
     for (let mb = 0; mb < 4; mb++) {
       let max = 0;
-      for (let i = mb * 32; i < Math.min(m, mb * 32 + 32); i++) {
+      const to = Math.min(m, mb * 32 + 32);
+      for (let i = mb * 32; i < to; i++) {
         const x = d[i] - min;
         d[i] = x;
         if (x > max) max = x;
       }
       widths[mb] = max === 0 ? 0 : max < TWO_32 ? 32 - Math.clz32(max) : 32 + (32 - Math.clz32(Math.floor(max / TWO_32)));
     }
-    for (const w of widths) out.u8(w);
-    for (let mb = 0; mb < 4 && mb * 32 < m; mb++) bitPack(out, d, mb * 32, Math.min(m, mb * 32 + 32), mb * 32 + 32, widths[mb]);
+    out.reserve(4);
+    for (let mb = 0; mb < 4; mb++) out.b[out.n++] = widths[mb];
+    for (let mb = 0; mb < 4 && mb * 32 < m; mb++) {
+      const w = widths[mb];
+      if (w <= 32) bitPack32(out, d, mb * 32, Math.min(m, mb * 32 + 32), w);
+      else bitPack(out, d, mb * 32, Math.min(m, mb * 32 + 32), mb * 32 + 32, w);
+    }
   }
 }
 
-/** values[from, to) at `width` bits each, LSB first, zero-padded to `padTo` values. */
+/** One block's deltas and its miniblocks' bit widths, reused (the encoder is not re-entrant). */
+const DELTAS = new Float64Array(128);
+const WIDTHS = new Uint8Array(4);
+
+/**
+ * A miniblock of 32 values below 2^32 at `width` <= 32 bits each, LSB first (the common case: counts, sizes and
+ * times whose deltas fit 32 bits). The bits gather in a 32-bit accumulator and leave it a byte at a time; a value
+ * wider than 24 bits goes in as two halves so the accumulator never holds more than 31 bits. values[from, to),
+ * zero-padded to 32 values.
+ */
+function bitPack32(out: ByteBuffer, values: Float64Array, from: number, to: number, width: number): void {
+  if (width === 0) return;
+  const total = width * 4; // 32 values of `width` bits
+  out.reserve(total);
+  const b = out.b;
+  let at = out.n;
+  const end = at + total;
+  let acc = 0;
+  let bits = 0;
+  if (width <= 24) {
+    for (let i = from; i < to; i++) {
+      acc |= values[i] << bits;
+      bits += width;
+      while (bits >= 8) {
+        b[at++] = acc & 255;
+        acc >>>= 8;
+        bits -= 8;
+      }
+    }
+  } else {
+    const high = width - 16;
+    for (let i = from; i < to; i++) {
+      const x = values[i] >>> 0;
+      acc |= (x & 0xffff) << bits;
+      bits += 16;
+      while (bits >= 8) {
+        b[at++] = acc & 255;
+        acc >>>= 8;
+        bits -= 8;
+      }
+      acc |= (x >>> 16) << bits;
+      bits += high;
+      while (bits >= 8) {
+        b[at++] = acc & 255;
+        acc >>>= 8;
+        bits -= 8;
+      }
+    }
+  }
+  if (bits > 0) b[at++] = acc & 255;
+  while (at < end) b[at++] = 0;
+  out.n = end;
+}
+
+/** values[from, to) at `width` bits each, LSB first, zero-padded to `padTo` values (any width up to 64). */
 function bitPack(out: ByteBuffer, values: Float64Array, from: number, to: number, padTo: number, width: number): void {
   if (width === 0) return;
   const total = ((padTo - from) * width) >> 3; // 32 values: a whole number of bytes

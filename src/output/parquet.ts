@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import type { CellValue, ColumnDef, NumberList } from '../flow/schema.js';
 import type { RecordWriter } from './text-sink.js';
 import { TOOL_VERSION } from '../common/version.js';
-import { ByteBuffer, DELTA_SAFE, type ThriftStruct, bool, deltaBinaryPacked, i32, i64, list, rleLevels, str, struct, writeStruct } from './parquet-encoding.js';
+import { ByteBuffer, DELTA_SAFE, type ThriftStruct, bool, deltaBinaryPacked, i32, i64, list, str, struct, writeStruct } from './parquet-encoding.js';
 
 /**
  * Parquet, encoded here (src/output/parquet-encoding.ts) one row group per `batchRows` records and streamed to the
@@ -209,18 +209,17 @@ const isInt64 = (v: CellValue): v is number | bigint => (typeof v === 'bigint' ?
 function encodeColumn(c: ColumnDef, vals: readonly CellValue[], page: ByteBuffer): { type: number; levels: number; encoding: number } {
   const n = vals.length;
   if (c.type === 'int[]' || c.type === 'float[]') return encodeList(c.type === 'int[]', vals as ReadonlyArray<NumberList | null>, page);
-  const def = new Uint8Array(n);
+  const def = new LevelRuns();
   const kind = c.type;
+  const integral = kind === 'int' || kind === 'int64' || kind === 'timestamp';
   const present: CellValue[] = [];
   for (let i = 0; i < n; i++) {
     const v = vals[i];
-    const ok = v !== null && v !== undefined && (kind === 'int' || kind === 'int64' || kind === 'timestamp' ? isInt64(v) : true);
-    if (ok) {
-      def[i] = 1;
-      present.push(v);
-    }
+    const ok = v !== null && v !== undefined && (!integral || isInt64(v));
+    def.add(ok ? 1 : 0, 1);
+    if (ok) present.push(v);
   }
-  levelsWithLength(page, def, n, 1);
+  def.write(page, 1);
   const type = physical(c);
   if (type === PARQUET.INT64) return { type, levels: n, encoding: integers(present as Array<number | bigint>, page) };
   if (type === PARQUET.DOUBLE) {
@@ -259,40 +258,46 @@ function integers(values: ReadonlyArray<number | bigint>, page: ByteBuffer): num
 /**
  * A list column (optional list of optional elements: max definition level 3, repetition 1): null list 0, empty
  * list 1, an element 3 (elements are never null here); the first element of each list repetition 0, the rest 1.
+ * The levels go straight from the list lengths into RLE runs (a byte distribution's 256 elements are two
+ * repetition runs and part of one definition run), and integer typed arrays are copied whole: no per-element
+ * level bytes and no check that an element of a Uint16Array or Int32Array is an integer.
  */
 function encodeList(ints: boolean, vals: ReadonlyArray<NumberList | null>, page: ByteBuffer): { type: number; levels: number; encoding: number } {
-  let levels = 0;
   let total = 0;
-  for (const v of vals) {
-    const k = v?.length ?? 0;
-    levels += Math.max(1, k);
-    total += k;
-  }
-  const rep = new Uint8Array(levels);
-  const def = new Uint8Array(levels);
+  for (const v of vals) total += v?.length ?? 0;
   const flat = new Float64Array(total);
-  let l = 0;
+  const rep = new LevelRuns();
+  const def = new LevelRuns();
   let t = 0;
   let safe = true;
   for (const v of vals) {
     if (v === null || v === undefined) {
-      l++; // rep 0, def 0
+      rep.add(0, 1);
+      def.add(0, 1);
       continue;
     }
-    if (v.length === 0) {
-      def[l++] = 1;
+    const k = v.length;
+    if (k === 0) {
+      rep.add(0, 1);
+      def.add(1, 1);
       continue;
     }
-    for (let j = 0; j < v.length; j++) {
-      rep[l] = j === 0 ? 0 : 1;
-      def[l++] = 3;
-      const x = v[j];
-      flat[t++] = x;
-      if (ints && !(Math.abs(x) <= DELTA_SAFE && Number.isInteger(x))) safe = false;
+    rep.add(0, 1);
+    if (k > 1) rep.add(1, k - 1);
+    def.add(3, k);
+    if (v instanceof Uint16Array || v instanceof Int32Array) flat.set(v, t);
+    else {
+      for (let j = 0; j < k; j++) {
+        const x = v[j];
+        flat[t + j] = x;
+        if (ints && !(Math.abs(x) <= DELTA_SAFE && Number.isInteger(x))) safe = false;
+      }
     }
+    t += k;
   }
-  levelsWithLength(page, rep, levels, 1);
-  levelsWithLength(page, def, levels, 2);
+  const levels = rep.count;
+  rep.write(page, 1);
+  def.write(page, 2);
   if (!ints) {
     for (let i = 0; i < total; i++) page.f64le(flat[i]);
     return { type: PARQUET.DOUBLE, levels, encoding: ENC.PLAIN };
@@ -306,12 +311,33 @@ function encodeList(ints: boolean, vals: ReadonlyArray<NumberList | null>, page:
   return { type: PARQUET.INT64, levels, encoding: ENC.PLAIN };
 }
 
-/** Levels in a data page v1: a 4-byte length, then the RLE hybrid. */
-function levelsWithLength(page: ByteBuffer, levels: Uint8Array, n: number, bitWidth: number): void {
-  const at = page.n;
-  page.u32le(0);
-  rleLevels(page, levels, n, bitWidth);
-  new DataView(page.b.buffer).setUint32(at, page.n - at - 4, true);
+/** Levels (values below 256) as the runs of the RLE hybrid, merged as they are added. */
+class LevelRuns {
+  private values: number[] = [];
+  private lengths: number[] = [];
+  count = 0;
+
+  add(value: number, n: number): void {
+    const last = this.values.length - 1;
+    if (last >= 0 && this.values[last] === value) this.lengths[last] += n;
+    else {
+      this.values.push(value);
+      this.lengths.push(n);
+    }
+    this.count += n;
+  }
+
+  /** With the 4-byte length of a data page v1; levels of `bitWidth` <= 8 bits take one byte a run value. */
+  write(page: ByteBuffer, bitWidth: number): void {
+    if (bitWidth > 8) throw new Error('levels wider than 8 bits');
+    const at = page.n;
+    page.u32le(0);
+    for (let i = 0; i < this.values.length; i++) {
+      page.varint(this.lengths[i] * 2);
+      page.u8(this.values[i]);
+    }
+    new DataView(page.b.buffer).setUint32(at, page.n - at - 4, true);
+  }
 }
 
 const utf8 = new TextEncoder();

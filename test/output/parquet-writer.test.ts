@@ -70,7 +70,7 @@ describe('Parquet writer read by DuckDB', () => {
       fc.option(dbl, { nil: null }),
       fc.option(fc.boolean(), { nil: null }),
       fc.option(fc.oneof(fc.string(), fc.string({ unit: 'binary' })), { nil: null }),
-      fc.option(fc.oneof(ints, ints.map((l) => Int32Array.from(l, (x) => x | 0))), { nil: null }),
+      fc.option(fc.oneof(ints, ints.map((l) => Int32Array.from(l, (x) => x | 0)), ints.map((l) => Uint16Array.from(l, (x) => x & 0xffff))), { nil: null }),
       fc.option(fc.array(dbl, { maxLength: 30 }), { nil: null }),
     );
     await fc.assert(
@@ -114,7 +114,7 @@ describe('Parquet writer read by DuckDB', () => {
   });
 
   it('DELTA_BINARY_PACKED at every width from 0 to 53 bits, with partial blocks and miniblocks', async () => {
-    for (const width of [0, 1, 2, 7, 8, 9, 16, 31, 32, 33, 40, 52, 53]) {
+    for (const width of [0, 1, 2, 7, 8, 9, 16, 17, 23, 24, 25, 26, 31, 32, 33, 40, 52, 53]) {
       for (const n of [1, 2, 33, 129, 300]) {
         const values = new Float64Array(n);
         let x = 1;
