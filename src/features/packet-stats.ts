@@ -1,7 +1,7 @@
 import type { DecodedPacket } from '../decode/packet.js';
 import type { Direction, Flow, FlowPlugin } from '../flow/flow.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
-import { RunningStats } from './running-stats.js';
+import { slabAllocator } from './slab.js';
 
 /**
  * The direction-based size and timing features (Table 1 of the capture-to-features design, items 1-4, 7-14, 17-20; counts and bytes
@@ -15,40 +15,85 @@ import { RunningStats } from './running-stats.js';
  *   are null, not 0: a direction with no packets has no smallest packet, and one inter-arrival time has no spread.
  */
 export class PacketStatsState {
-  readonly len = [new RunningStats(), new RunningStats(), new RunningStats()]; // fwd, bwd, both
-  readonly iat = [new RunningStats(), new RunningStats(), new RunningStats()];
-  readonly lastT = [NaN, NaN, NaN];
+  /**
+   * Six running statistics (length fwd, bwd, both; IAT fwd, bwd, both) of five doubles each (n, mean, M2, min, max:
+   * RunningStats' Welford update, operation for operation), then the last packet time of each scope, in one view
+   * of a shared slab. As objects (a RunningStats each, three arrays) a flow's statistics were ten heap objects that
+   * every flow keeps for its whole life, which the young-generation collector copied and promoted flow by flow.
+   */
+  private readonly v = allocate();
+
+  constructor() {
+    const v = this.v;
+    v[LAST] = NaN;
+    v[LAST + 1] = NaN;
+    v[LAST + 2] = NaN;
+  }
 
   /** One packet of direction dir at time t (relative ns) of length len. */
   push(dir: Direction, t: number, len: number): void {
-    this.len[dir].push(len);
-    this.len[2].push(len);
-    const ld = this.lastT[dir];
-    if (ld === ld) this.iat[dir].push(t - ld); // ld === ld: not NaN
-    this.lastT[dir] = t;
-    const la = this.lastT[2];
-    if (la === la) this.iat[2].push(t - la);
-    this.lastT[2] = t;
+    const v = this.v;
+    welford(v, dir * STAT, len);
+    welford(v, 2 * STAT, len);
+    const ld = v[LAST + dir];
+    if (ld === ld) welford(v, IAT + dir * STAT, t - ld); // ld === ld: not NaN
+    v[LAST + dir] = t;
+    const la = v[LAST + 2];
+    if (la === la) welford(v, IAT + 2 * STAT, t - la);
+    v[LAST + 2] = t;
   }
 
   /** The 24 columns (fwd, bwd, both: length min, max, mean, SD, then IAT the same) from row[at]; returns the next index. */
   write(row: CellValue[], at: number): number {
+    const v = this.v;
     for (let i = 0; i < 3; i++) {
-      const l = this.len[i];
-      const g = this.iat[i];
-      const ln = l.n > 0;
-      row[at++] = ln ? l.min : null;
-      row[at++] = ln ? l.max : null;
-      row[at++] = ln ? l.mean : null;
-      row[at++] = l.n > 1 ? l.sd : null;
-      const gn = g.n > 0;
-      row[at++] = gn ? g.min : null;
-      row[at++] = gn ? g.max : null;
-      row[at++] = gn ? g.mean : null;
-      row[at++] = g.n > 1 ? g.sd : null;
+      at = writeStat(v, i * STAT, row, at);
+      at = writeStat(v, IAT + i * STAT, row, at);
     }
     return at;
   }
+}
+
+/** Doubles in one running statistic (n, mean, M2, min, max), where the IAT statistics start, the last times. */
+const STAT = 5;
+const IAT = 3 * STAT;
+const LAST = 6 * STAT;
+const STATE_DOUBLES = LAST + 3;
+const allocate = slabAllocator((k) => new Float64Array(k), STATE_DOUBLES, 128);
+
+/** RunningStats.push on v[o, o + 5): the same operations in the same order, so the same doubles. */
+function welford(v: Float64Array, o: number, x: number): void {
+  const n = v[o] + 1;
+  v[o] = n;
+  if (n === 1) {
+    v[o + 1] = x;
+    v[o + 3] = x;
+    v[o + 4] = x;
+    return;
+  }
+  const mean = v[o + 1];
+  const delta = x - mean;
+  const next = mean + delta / n;
+  v[o + 1] = next;
+  v[o + 2] += delta * (x - next);
+  if (x < v[o + 3]) v[o + 3] = x;
+  else if (x > v[o + 4]) v[o + 4] = x;
+}
+
+/** min, max, mean, SD (n - 1) of the statistic at v[o]: null when there are no values, the SD below two. */
+function writeStat(v: Float64Array, o: number, row: CellValue[], at: number): number {
+  const n = v[o];
+  if (n > 0) {
+    row[at] = v[o + 3];
+    row[at + 1] = v[o + 4];
+    row[at + 2] = v[o + 1];
+  } else {
+    row[at] = null;
+    row[at + 1] = null;
+    row[at + 2] = null;
+  }
+  row[at + 3] = n > 1 ? Math.sqrt(v[o + 2] / (n - 1)) : null;
+  return at + 4;
 }
 
 const SCOPES: ReadonlyArray<{ prefix: string; who: string; table: string }> = [

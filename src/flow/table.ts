@@ -46,7 +46,7 @@ export const DEFAULT_FLOW_OPTIONS: FlowTableOptions = {
  * the Flow object, its slots array, its packet statistics, its share of the bucket array. The plugins' fixed state
  * (FlowPlugin.flowBytes) and what they hold (Flow.heldBytes) come on top.
  */
-export const FLOW_BASE_BYTES = 1100;
+export const FLOW_BASE_BYTES = 850;
 
 /**
  * Bucket chain length past which the table takes a new hash key and rehashes every flow. With a keyed hash and a
