@@ -84,6 +84,13 @@ export class TextSink {
     this.len += this.buf.write(s, this.len, 'utf8');
   }
 
+  /** Bytes encoded once and written many times (a JSON key): one typed-array copy. */
+  bytes(b: Uint8Array): void {
+    this.reserve(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
+  }
+
   byte(c: number): void {
     this.reserve(1);
     this.buf[this.len++] = c;
