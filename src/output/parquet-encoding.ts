@@ -163,31 +163,37 @@ export function deltaBinaryPacked(out: ByteBuffer, values: Float64Array, n: numb
   out.zigzag(n > 0 ? values[0] : 0);
   const d = DELTAS;
   const widths = WIDTHS;
+  const maxes = MAXES;
   for (let start = 1; start < n; start += 128) {
     const m = Math.min(128, n - start);
+    // One pass: the deltas, the block's smallest, each miniblock's largest (max(d - min) = max(d) - min).
     let min = Infinity;
-    for (let i = 0; i < m; i++) {
-      const x = values[start + i] - values[start + i - 1];
-      d[i] = x;
-      if (x < min) min = x;
+    for (let mb = 0; mb < 4; mb++) {
+      let max = -Infinity;
+      const to = Math.min(m, mb * 32 + 32);
+      for (let i = mb * 32; i < to; i++) {
+        const x = values[start + i] - values[start + i - 1];
+        d[i] = x;
+        if (x < min) min = x;
+        if (x > max) max = x;
+      }
+      maxes[mb] = max;
     }
     out.zigzag(min);
     for (let mb = 0; mb < 4; mb++) {
-      let max = 0;
-      const to = Math.min(m, mb * 32 + 32);
-      for (let i = mb * 32; i < to; i++) {
-        const x = d[i] - min;
-        d[i] = x;
-        if (x > max) max = x;
-      }
-      widths[mb] = max === 0 ? 0 : max < TWO_32 ? 32 - Math.clz32(max) : 32 + (32 - Math.clz32(Math.floor(max / TWO_32)));
+      const span = mb * 32 < m ? maxes[mb] - min : 0;
+      widths[mb] = span === 0 ? 0 : span < TWO_32 ? 32 - Math.clz32(span) : 32 + (32 - Math.clz32(Math.floor(span / TWO_32)));
     }
     out.reserve(4);
     for (let mb = 0; mb < 4; mb++) out.b[out.n++] = widths[mb];
     for (let mb = 0; mb < 4 && mb * 32 < m; mb++) {
       const w = widths[mb];
-      if (w <= 32) bitPack32(out, d, mb * 32, Math.min(m, mb * 32 + 32), w);
-      else bitPack(out, d, mb * 32, Math.min(m, mb * 32 + 32), mb * 32 + 32, w);
+      const to = Math.min(m, mb * 32 + 32);
+      if (w <= 32) bitPack32(out, d, mb * 32, to, w, min);
+      else {
+        for (let i = mb * 32; i < to; i++) d[i] -= min;
+        bitPack(out, d, mb * 32, to, mb * 32 + 32, w);
+      }
     }
   }
 }
@@ -195,14 +201,15 @@ export function deltaBinaryPacked(out: ByteBuffer, values: Float64Array, n: numb
 /** One block's deltas and its miniblocks' bit widths, reused (the encoder is not re-entrant). */
 const DELTAS = new Float64Array(128);
 const WIDTHS = new Uint8Array(4);
+const MAXES = new Float64Array(4);
 
 /**
- * A miniblock of 32 values below 2^32 at `width` <= 32 bits each, LSB first (the common case: counts, sizes and
+ * A miniblock of 32 values, `min` taken off each (leaving them below 2^32), at `width` <= 32 bits each, LSB first (the common case: counts, sizes and
  * times whose deltas fit 32 bits). The bits gather in a 32-bit accumulator and leave it a byte at a time; a value
  * wider than 24 bits goes in as two halves so the accumulator never holds more than 31 bits. values[from, to),
  * zero-padded to 32 values.
  */
-function bitPack32(out: ByteBuffer, values: Float64Array, from: number, to: number, width: number): void {
+function bitPack32(out: ByteBuffer, values: Float64Array, from: number, to: number, width: number, min: number): void {
   if (width === 0) return;
   const total = width * 4; // 32 values of `width` bits
   out.reserve(total);
@@ -213,7 +220,7 @@ function bitPack32(out: ByteBuffer, values: Float64Array, from: number, to: numb
   let bits = 0;
   if (width <= 24) {
     for (let i = from; i < to; i++) {
-      acc |= values[i] << bits;
+      acc |= (values[i] - min) << bits;
       bits += width;
       while (bits >= 8) {
         b[at++] = acc & 255;
@@ -224,7 +231,7 @@ function bitPack32(out: ByteBuffer, values: Float64Array, from: number, to: numb
   } else {
     const high = width - 16;
     for (let i = from; i < to; i++) {
-      const x = values[i] >>> 0;
+      const x = (values[i] - min) >>> 0;
       acc |= (x & 0xffff) << bits;
       bits += 16;
       while (bits >= 8) {

@@ -43,6 +43,8 @@ export class ParquetWriter implements RecordWriter {
   private readonly groups: Array<{ rows: number; chunks: ChunkMeta[]; bytes: number }> = [];
   private failed: Error | undefined;
   private readonly closed: Promise<void>;
+  /** The flattened values of a list column chunk, reused from chunk to chunk (see Scratch). */
+  private readonly scratch: Scratch = { flat: new Float64Array(0) };
 
   constructor(
     target: string,
@@ -94,7 +96,7 @@ export class ParquetWriter implements RecordWriter {
     let bytes = 0;
     this.columns.forEach((c, i) => {
       const page = new ByteBuffer();
-      const meta = encodeColumn(c, this.cols[i], page);
+      const meta = encodeColumn(c, this.cols[i], page, this.scratch);
       const header = new ByteBuffer();
       writeStruct(header, [
         [1, i32(0)], // DATA_PAGE
@@ -206,9 +208,18 @@ function physical(c: ColumnDef): number {
 const isInt64 = (v: CellValue): v is number | bigint => (typeof v === 'bigint' ? BigInt.asIntN(64, v) === v : typeof v === 'number' && Number.isFinite(v) && Number.isInteger(v) && Math.abs(v) < 2 ** 63);
 
 /** One column chunk's page body: levels then values. Returns the level count and the values' encoding. */
-function encodeColumn(c: ColumnDef, vals: readonly CellValue[], page: ByteBuffer): { type: number; levels: number; encoding: number } {
+/**
+ * A list column chunk's elements, flattened: a byte-distribution chunk is a million of them (8 MB), and a fresh
+ * zeroed array for every chunk cost more in page faults than the copying into it. Grows, never shrinks, lives as
+ * long as its writer.
+ */
+interface Scratch {
+  flat: Float64Array;
+}
+
+function encodeColumn(c: ColumnDef, vals: readonly CellValue[], page: ByteBuffer, scratch: Scratch): { type: number; levels: number; encoding: number } {
   const n = vals.length;
-  if (c.type === 'int[]' || c.type === 'float[]') return encodeList(c.type === 'int[]', vals as ReadonlyArray<NumberList | null>, page);
+  if (c.type === 'int[]' || c.type === 'float[]') return encodeList(c.type === 'int[]', vals as ReadonlyArray<NumberList | null>, page, scratch);
   const def = new LevelRuns();
   const kind = c.type;
   const integral = kind === 'int' || kind === 'int64' || kind === 'timestamp';
@@ -262,10 +273,11 @@ function integers(values: ReadonlyArray<number | bigint>, page: ByteBuffer): num
  * repetition runs and part of one definition run), and integer typed arrays are copied whole: no per-element
  * level bytes and no check that an element of a Uint16Array or Int32Array is an integer.
  */
-function encodeList(ints: boolean, vals: ReadonlyArray<NumberList | null>, page: ByteBuffer): { type: number; levels: number; encoding: number } {
+function encodeList(ints: boolean, vals: ReadonlyArray<NumberList | null>, page: ByteBuffer, scratch: Scratch): { type: number; levels: number; encoding: number } {
   let total = 0;
   for (const v of vals) total += v?.length ?? 0;
-  const flat = new Float64Array(total);
+  if (scratch.flat.length < total) scratch.flat = new Float64Array(Math.max(total, 2 * scratch.flat.length));
+  const flat = scratch.flat;
   const rep = new LevelRuns();
   const def = new LevelRuns();
   let t = 0;
