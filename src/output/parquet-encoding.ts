@@ -6,9 +6,15 @@
 
 /** A growable little-endian byte buffer. */
 export class ByteBuffer {
-  b = new Uint8Array(1 << 16);
+  b: Uint8Array;
   n = 0;
-  private dv = new DataView(this.b.buffer);
+  private dv: DataView;
+
+  /** `size`: the bytes expected (it grows past them as needed). */
+  constructor(size = 1 << 16) {
+    this.b = new Uint8Array(Math.max(16, size));
+    this.dv = new DataView(this.b.buffer);
+  }
 
   reserve(k: number): void {
     if (this.n + k <= this.b.length) return;
