@@ -111,6 +111,38 @@ export class TextSink {
   }
 
   /**
+   * CSV cells row[i], row[i + 1], ... as long as they are numbers or absent (an empty cell), each after a comma
+   * unless it is the row's first: room for all of them is reserved once and non-negative int32s (most cells: counts,
+   * sizes, ports) are written in place; other numbers go through num(). Returns the index of the first cell it
+   * did not write (a string, list, boolean or bigint), or row.length.
+   */
+  csvNumbers(row: readonly CellValue[], i: number): number {
+    const n = row.length;
+    this.reserve((n - i) * 12);
+    let b = this.buf;
+    let at = this.len;
+    for (; i < n; i++) {
+      const v = row[i];
+      if (typeof v === 'number') {
+        if (i > 0) b[at++] = 44;
+        if ((v | 0) === v && v >= 0) at = writeInt32(b, at, v);
+        else {
+          this.len = at;
+          this.num(v);
+          // num() reserves for itself: it may have flushed or grown the buffer.
+          this.reserve((n - i) * 12);
+          b = this.buf;
+          at = this.len;
+        }
+      } else if (v === null || v === undefined) {
+        if (i > 0) b[at++] = 44;
+      } else break;
+    }
+    this.len = at;
+    return i;
+  }
+
+  /**
    * A list as `"[a,b,...]"` (the quotes make it one CSV cell), or with `json` as a JSON array `[a,b,...]` (a
    * non-finite element as null). Integer typed arrays (byte distributions) take an all-integer path with room
    * reserved once; other lists go number by number.
