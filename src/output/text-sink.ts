@@ -1,5 +1,6 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { CellValue, NumberList } from '../flow/schema.js';
+import { writeShortestDouble } from './double-text.js';
 
 /** Where encoded text goes: a file path, "-" for standard output, or a function that takes each filled buffer. */
 export type TextTarget = string | ((bytes: Uint8Array) => void);
@@ -99,7 +100,12 @@ export class TextSink {
   /** A number: safe integers digit by digit, anything else as JavaScript prints it (shortest round trip). */
   num(x: number): void {
     if (!Number.isSafeInteger(x)) {
-      this.push(String(x));
+      // Most are means and deviations: their shortest digits written in place (output/double-text.ts), String(x)
+      // for what that leaves (the same text either way).
+      this.reserve(25);
+      const end = writeShortestDouble(this.buf, this.len, x);
+      if (end >= 0) this.len = end;
+      else this.push(String(x));
       return;
     }
     this.reserve(17);
