@@ -11,6 +11,10 @@ const NEWLINE = 10;
  */
 const NEEDS_CARE = /[",\\\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]|^'?[=+\-@]/;
 const ESCAPED = /[\\\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]/g;
+/** A character escapeCsvText replaces (ESCAPED without the global flag, for a test that keeps no state). */
+const ESCAPABLE = /[\\\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]/;
+/** A character that makes RFC 4180 quote the cell. */
+const QUOTE_WORTHY = /[",\r\n]/;
 const FORMULA = /^[=+\-@]/;
 /** What csvText's guard leaves: ' then a formula character, or '' then one (a string that began with ' and one). */
 const GUARDED = /^''?[=+\-@]/;
@@ -45,10 +49,36 @@ export function unescapeCsvText(t: string): string {
  */
 export function csvText(v: string, raw = false): string {
   if (!NEEDS_CARE.test(v)) return v;
-  let t = raw ? v : escapeCsvText(v);
+  const t = guarded(v, raw);
+  return QUOTE_WORTHY.test(t) ? `"${t.replace(/"/g, '""')}"` : t;
+}
+
+/** v escaped and formula-guarded (as is with `raw`), not yet quoted. */
+function guarded(v: string, raw: boolean): string {
+  if (raw) return v;
+  let t = ESCAPABLE.test(v) ? escapeCsvText(v) : v;
   // A string that already starts with ' and a formula character gets one more, so reading strips exactly one.
-  if (!raw && (FORMULA.test(t) || (t.charCodeAt(0) === 39 && FORMULA.test(t.slice(1))))) t = `'${t}`;
-  return /[",\r\n]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t;
+  if (FORMULA.test(t) || (t.charCodeAt(0) === 39 && FORMULA.test(t.slice(1)))) t = `'${t}`;
+  return t;
+}
+
+/**
+ * A string cell written as csvText gives it, without building the quoted string: most strings that need care
+ * only hold commas (ALPN lists, JA3 strings) and are written between quote bytes as they are.
+ */
+function csvString(out: TextSink, v: string, raw: boolean): void {
+  if (!NEEDS_CARE.test(v)) {
+    out.push(v);
+    return;
+  }
+  const t = guarded(v, raw);
+  if (!QUOTE_WORTHY.test(t)) out.push(t);
+  else if (t.includes('"')) out.push(`"${t.replace(/"/g, '""')}"`);
+  else {
+    out.byte(34);
+    out.push(t);
+    out.byte(34);
+  }
 }
 
 /**
@@ -58,7 +88,7 @@ export function csvText(v: string, raw = false): string {
 function csvCell(out: TextSink, v: CellValue, raw: boolean, stamp: boolean): void {
   if (v === null || v === undefined) return;
   if (typeof v === 'number') out.num(v);
-  else if (typeof v === 'string') out.push(csvText(v, raw));
+  else if (typeof v === 'string') csvString(out, v, raw);
   else if (typeof v === 'object') out.list(v);
   else if (stamp && typeof v === 'bigint') out.push(isoNs(v));
   else out.push(String(v));
