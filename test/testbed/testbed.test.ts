@@ -86,9 +86,11 @@ describe('testbed: scripted actions in headless Chromium, captured and labeled',
     // Chat is one long-lived WebSocket: split into bursts, its later segments keep the app.
     assert.ok(rows.some((r) => r.app === 'Chat' && r.app_evidence === 'previous-segment' && r.label_action === 'send_message'));
 
-    // Cross-check with tshark: the TCP connections to each testbed address, and their SNI.
+    // Cross-check with tshark: the TCP connections to each testbed address (a client port may be used again by a
+    // later connection: one per port and initial sequence number, so a retransmitted SYN is not a second one),
+    // and their SNI.
     for (const addr of new Set(TESTBED_HOSTS.map((h) => h.addr))) {
-      const syns = tshark(['-r', capture, '-Y', `ip.dst==${addr} && tcp.flags.syn==1 && tcp.flags.ack==0`, '-T', 'fields', '-e', 'tcp.srcport']).split('\n').filter(Boolean);
+      const syns = tshark(['-r', capture, '-Y', `ip.dst==${addr} && tcp.flags.syn==1 && tcp.flags.ack==0`, '-T', 'fields', '-e', 'tcp.srcport', '-e', 'tcp.seq_raw']).split('\n').filter(Boolean);
       const ours = rows.filter((r) => r.server_addr === addr && r.protocol === 6 && r.segment === 0 && r.initiator_rule === 'syn');
       assert.equal(ours.length, new Set(syns).size, `TCP connections to ${addr}`);
     }
