@@ -16,7 +16,7 @@ const ESCAPABLE = /[\\\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]/;
 /** A character that makes RFC 4180 quote the cell. */
 const QUOTE_WORTHY = /[",\r\n]/;
 const FORMULA = /^[=+\-@]/;
-/** What csvText's guard leaves: ' then a formula character, or '' then one (a string that began with ' and one). */
+/** What csvString's guard leaves: ' then a formula character, or '' then one (a string that began with ' and one). */
 const GUARDED = /^''?[=+\-@]/;
 
 /**
@@ -35,22 +35,11 @@ export function escapeCsvText(v: string): string {
   });
 }
 
-/** The string csvText wrote (quotes already removed by the CSV reader): the formula guard and escapes undone. */
+/** The string csvString wrote (quotes already removed by the CSV reader): the formula guard and escapes undone. */
 export function unescapeCsvText(t: string): string {
   const s = t.charCodeAt(0) === 39 && GUARDED.test(t) ? t.slice(1) : t;
   if (!s.includes('\\')) return s;
   return s.replace(/\\(\\|n|r|t|x[0-9a-f]{2}|u[0-9a-f]{4})/g, (_, e: string) => (e === '\\' ? '\\' : e === 'n' ? '\n' : e === 'r' ? '\r' : e === 't' ? '\t' : String.fromCharCode(parseInt(e.slice(1), 16))));
-}
-
-/**
- * A string cell as it is written: escaped (escapeCsvText); a leading =, +, - or @ gets a ' before it, so a
- * spreadsheet shows the text instead of evaluating a formula (OWASP's CSV-injection rule); quoted when it holds a
- * quote or comma. `raw`: the string as it came, only quoted (RFC 4180), for readers that want the bytes.
- */
-export function csvText(v: string, raw = false): string {
-  if (!NEEDS_CARE.test(v)) return v;
-  const t = guarded(v, raw);
-  return QUOTE_WORTHY.test(t) ? `"${t.replace(/"/g, '""')}"` : t;
 }
 
 /** v escaped and formula-guarded (as is with `raw`), not yet quoted. */
@@ -63,8 +52,11 @@ function guarded(v: string, raw: boolean): string {
 }
 
 /**
- * A string cell written as csvText gives it, without building the quoted string: most strings that need care
- * only hold commas (ALPN lists, JA3 strings) and are written between quote bytes as they are.
+ * Write a string cell as it is written: escaped (escapeCsvText); a leading =, +, - or @ gets a ' before it, so a
+ * spreadsheet shows the text instead of evaluating a formula (OWASP's CSV-injection rule); quoted when it holds a
+ * quote or comma. `raw`: the string as it came, only quoted (RFC 4180), for readers that want the bytes. Most
+ * strings that need care only hold commas (ALPN lists, JA3 strings): they go between quote bytes as they are,
+ * without a quoted copy built.
  */
 function csvString(out: TextSink, v: string, raw: boolean): void {
   if (!NEEDS_CARE.test(v)) {
@@ -82,7 +74,7 @@ function csvString(out: TextSink, v: string, raw: boolean): void {
 }
 
 /**
- * Write one CSV cell: nothing for null, numbers as digits, strings by csvText, lists as "[a,b]", booleans as
+ * Write one CSV cell: nothing for null, numbers as digits, strings by csvString, lists as "[a,b]", booleans as
  * true/false, a timestamp column's bigint as ISO 8601 text (output/timestamp.ts).
  */
 function csvCell(out: TextSink, v: CellValue, raw: boolean, stamp: boolean): void {
@@ -98,7 +90,7 @@ function csvCell(out: TextSink, v: CellValue, raw: boolean, stamp: boolean): voi
 export class CsvWriter extends TextRecordWriter {
   /**
    * `header`: false for rows that another writer's output will carry (encodedSink). `rawStrings`: strings as they
-   * came, without the escapes and the formula guard of csvText.
+   * came, without the escapes and the formula guard of csvString.
    */
   private readonly stamps: boolean[];
   constructor(target: TextTarget, columns: readonly ColumnDef[], header = true, private readonly rawStrings = false) {

@@ -32,7 +32,7 @@ export interface RecordFormat {
 
 /** Settings a format may take (plain data: they cross to the shard threads that encode). */
 export interface WriterSettings {
-  /** CSV: strings as they came, without the escapes and formula guard (csv.ts csvText). */
+  /** CSV: strings as they came, without the escapes and formula guard (csv.ts csvString). */
   rawStrings?: boolean;
 }
 

@@ -43,7 +43,7 @@ describe('record writers', () => {
         for (const [n, s, l, typed] of rows) {
           const [cn, cs, cl] = csvCells(lines[at++]);
           assert.equal(cn, String(n === 0 ? 0 : n));
-          // Escaped and formula-guarded (csv.ts csvText); read back, the string written.
+          // Escaped and formula-guarded (csv.ts csvString); read back, the string written.
           assert.doesNotMatch(cs, /[\x00-\x1f\x7f]|^[=+\-@]/);
           assert.equal(unescapeCsvText(cs), s);
           const want = typed ? Array.from(typedAs(l, typed)) : l.map((x) => (x === 0 ? 0 : x));
