@@ -116,9 +116,15 @@ describe('testbed: scripted actions in headless Chromium, captured and labeled',
     for (const c of clusters) assert.ok(c.accuracy >= 0 && c.accuracy <= 1 && c.confidence > 0 && c.confidence <= 1);
     assert.equal((await openWorld(table, labeledColumns(), opts)).length, 4);
     assert.deepEqual((await earlyClassification(table, opts)).map((e) => e.packets), [1, 2, 3, 5, 10, 20]);
-    const sni = tshark(['-r', capture, '-Y', 'tls.handshake.type==1', '-T', 'fields', '-e', 'tcp.srcport', '-e', 'tls.handshake.extensions_server_name']);
-    const sniByPort = new Map(sni.split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string]));
-    for (const r of rows.filter((x) => x.tls_sni)) assert.equal(r.tls_sni, sniByPort.get(String(r.client_port)), `SNI of flow ${r.flow_id}`);
+    // Each flow's SNI is that of the latest ClientHello from its client port before the flow's last packet (a port
+    // a later connection used again has a later hello; a later burst of a connection keeps its hello's name).
+    const sni = tshark(['-r', capture, '-Y', 'tls.handshake.type==1', '-T', 'fields', '-e', 'tcp.srcport', '-e', 'frame.time_epoch', '-e', 'tls.handshake.extensions_server_name']);
+    const hellos = sni.split('\n').filter(Boolean).map((l) => l.split('\t')).map(([port, time, name]) => ({ port: Number(port), ns: epochNs(time), name }));
+    for (const r of rows.filter((x) => x.tls_sni)) {
+      const before = hellos.filter((h) => h.port === Number(r.client_port) && h.ns <= BigInt(r.last_seen_ns as bigint));
+      const latest = before.reduce<(typeof hellos)[number] | undefined>((a, h) => (a === undefined || h.ns >= a.ns ? h : a), undefined);
+      assert.equal(r.tls_sni, latest?.name, `SNI of flow ${r.flow_id}`);
+    }
   });
 
   it('by default, captures on lo only the testbed addresses (not chromedriver\'s DevTools traffic)', async () => {
@@ -175,3 +181,9 @@ describe('testbed: scripted actions in headless Chromium, captured and labeled',
     }
   });
 });
+
+/** tshark's frame.time_epoch ("seconds.fraction", however many fraction digits it prints) in nanoseconds. */
+function epochNs(text: string): bigint {
+  const [sec, frac = ''] = text.split('.');
+  return BigInt(sec) * 1_000_000_000n + BigInt(`${frac}000000000`.slice(0, 9));
+}
