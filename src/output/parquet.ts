@@ -211,12 +211,18 @@ const isInt64 = (v: CellValue): v is number | bigint => (typeof v === 'bigint' ?
 
 /** One column chunk's page body: levels then values. Returns the level count and the values' encoding. */
 /**
- * A list column chunk's elements, flattened: a byte-distribution chunk is a million of them (8 MB), and a fresh
- * zeroed array for every chunk cost more in page faults than the copying into it. Grows, never shrinks, lives as
+ * A column chunk's integers, or a list column chunk's elements flattened: a byte-distribution chunk is a million
+ * of them (8 MB), and a fresh zeroed array for every chunk cost more in page faults than the copying into it. Grows, never shrinks, lives as
  * long as its writer.
  */
 interface Scratch {
   flat: Float64Array;
+}
+
+/** The scratch array with room for n values (grown to at least twice its size when it has not). */
+function room(scratch: Scratch, n: number): Float64Array {
+  if (scratch.flat.length < n) scratch.flat = new Float64Array(Math.max(n, 2 * scratch.flat.length));
+  return scratch.flat;
 }
 
 function encodeColumn(c: ColumnDef, vals: readonly CellValue[], page: ByteBuffer, scratch: Scratch): { type: number; levels: number; encoding: number } {
@@ -234,7 +240,7 @@ function encodeColumn(c: ColumnDef, vals: readonly CellValue[], page: ByteBuffer
   }
   def.write(page, 1);
   const type = physical(c);
-  if (type === PARQUET.INT64) return { type, levels: n, encoding: integers(present as Array<number | bigint>, page) };
+  if (type === PARQUET.INT64) return { type, levels: n, encoding: integers(present as Array<number | bigint>, page, scratch) };
   if (type === PARQUET.DOUBLE) {
     for (const v of present) page.f64le(typeof v === 'bigint' ? Number(v) : (v as number));
   } else if (type === PARQUET.BOOLEAN) {
@@ -248,8 +254,8 @@ function encodeColumn(c: ColumnDef, vals: readonly CellValue[], page: ByteBuffer
 }
 
 /** Integers DELTA_BINARY_PACKED when every one is within DELTA_SAFE, else PLAIN. */
-function integers(values: ReadonlyArray<number | bigint>, page: ByteBuffer): number {
-  const f = new Float64Array(values.length);
+function integers(values: ReadonlyArray<number | bigint>, page: ByteBuffer, scratch: Scratch): number {
+  const f = room(scratch, values.length);
   let safe = true;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
@@ -278,8 +284,7 @@ function integers(values: ReadonlyArray<number | bigint>, page: ByteBuffer): num
 function encodeList(ints: boolean, vals: ReadonlyArray<NumberList | null>, page: ByteBuffer, scratch: Scratch): { type: number; levels: number; encoding: number } {
   let total = 0;
   for (const v of vals) total += v?.length ?? 0;
-  if (scratch.flat.length < total) scratch.flat = new Float64Array(Math.max(total, 2 * scratch.flat.length));
-  const flat = scratch.flat;
+  const flat = room(scratch, total);
   const rep = new LevelRuns();
   const def = new LevelRuns();
   let t = 0;
