@@ -226,7 +226,7 @@ export function afterHandshakePlugin(n = DEFAULT_SPLT_PACKETS): FlowPlugin<State
       const t = p.t;
       s.packets[dir]++;
       s.bytes[dir] += len;
-      s.stats.push(dir, t, len);
+      s.stats.push(dir, p, len);
       if (s.spltLen.length < n) {
         s.spltLen.push(dir === 0 ? len : -len);
         s.spltIat.push(s.spltIat.length === 0 ? 0 : t - s.lastAfterT);

@@ -30,8 +30,13 @@ export class PacketStatsState {
     v[LAST + 2] = NaN;
   }
 
-  /** One packet of direction dir at time t (relative ns) of length len. */
-  push(dir: Direction, t: number, len: number): void {
+  /**
+   * One packet of direction dir and length len, at p.t (relative ns). The time is read from the packet, not taken
+   * as an argument: when this call is not inlined (a table with the TLS group inlines less into its dispatch) a
+   * double argument is boxed, a heap number per packet, 18 MB of garbage over a million packets.
+   */
+  push(dir: Direction, p: DecodedPacket, len: number): void {
+    const t = p.t;
     const v = this.v;
     welford(v, dir * STAT, len);
     welford(v, 2 * STAT, len);
@@ -131,7 +136,7 @@ export const packetStatsPlugin: FlowPlugin<PacketStatsState> = {
     return new PacketStatsState();
   },
   update(s: PacketStatsState, _flow: Flow, p: DecodedPacket, dir: Direction, len: number): void {
-    s.push(dir, p.t, len);
+    s.push(dir, p, len);
   },
   write(s: PacketStatsState, _flow: Flow, row: CellValue[], at: number): void {
     s.write(row, at);
