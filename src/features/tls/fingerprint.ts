@@ -32,23 +32,33 @@ class Bytes {
     this.room(s.length);
     for (let i = 0; i < s.length; i++) this.b[this.n++] = s.charCodeAt(i);
   }
-  /** A non-negative integer below 2^32 in decimal. */
+  /**
+   * A non-negative integer below 2^32 in decimal: the digits counted by comparisons, then written two at a time
+   * from a table with integer divisions by 100 (a JA3 string is about 60 numbers; a digit at a time by
+   * Math.floor(x / 10), counting first, was most of the time of building one).
+   */
   dec(v: number): void {
     this.room(10);
+    const b = this.b;
     if (v < 10) {
-      this.b[this.n++] = 48 + v;
+      b[this.n++] = 48 + v;
       return;
     }
-    let digits = 1;
-    for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
+    const digits = v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : v < 100000 ? 5 : v < 1000000 ? 6 : v < 10000000 ? 7 : v < 100000000 ? 8 : v < 1000000000 ? 9 : 10;
     let at = this.n + digits;
     this.n = at;
-    for (let x = v; ; ) {
-      const q = Math.floor(x / 10);
-      this.b[--at] = 48 + (x - q * 10);
-      if (q === 0) break;
+    let x = v;
+    while (x >= 100) {
+      const q = (x / 100) >>> 0;
+      const r = 2 * (x - q * 100);
+      b[--at] = PAIRS[r + 1];
+      b[--at] = PAIRS[r];
       x = q;
     }
+    if (x >= 10) {
+      b[--at] = PAIRS[2 * x + 1];
+      b[--at] = PAIRS[2 * x];
+    } else b[--at] = 48 + x;
   }
   /** A 16-bit value as 4 lower-case hex digits. */
   hex4(v: number): void {
@@ -74,6 +84,8 @@ class Bytes {
 }
 
 const HEX = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
+/** "00" to "99": the two digits of i at 2i and 2i + 1. */
+const PAIRS = Uint8Array.from({ length: 200 }, (_, i) => 48 + (i % 2 === 0 ? Math.floor(i / 20) : (i >> 1) % 10));
 const out = new Bytes();
 const work = new Bytes();
 const digest = new Uint8Array(16);
