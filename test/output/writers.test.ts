@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { CellValue, ColumnDef } from '../../src/flow/schema.js';
 import { CsvWriter, JsonlWriter, ParquetWriter } from '../../src/output/writers.js';
-import { unescapeCsvText } from '../../src/output/csv.js';
+import { needsCare, unescapeCsvText } from '../../src/output/csv.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cipherscope-writers-'));
 const COLS: ColumnDef[] = [
@@ -51,6 +51,27 @@ describe('record writers', () => {
         }
       }),
       { numRuns: 200, seed: 4 },
+    );
+  });
+
+  it('CSV: the string test by char codes agrees with the rule as a regular expression', () => {
+    // The rule it replaced: quoting, escapes (control characters, DEL, backslash, bidirectional controls), or a
+    // formula start after at most one '.
+    const rule = /[",\\\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]|^'?[=+\-@]/;
+    // Each edge of each class and its neighbours, every string of up to three of them.
+    const edge = ['a', '0', ' ', '~', ',', '"', '\\', '\n', '\r', '\t', '\x00', '\x1f', '\x7f', '\x80', '\u00e9', '\u2029', '\u202a', '\u202e', '\u202f', '\u2065', '\u2066', '\u2069', '\u206a', "'", '=', '+', '-', '@', '<', '\ud83d\ude00'];
+    const all: string[] = [''];
+    for (const a of edge) {
+      all.push(a);
+      for (const b of edge) {
+        all.push(a + b);
+        for (const c of edge) all.push(a + b + c);
+      }
+    }
+    for (const v of all) assert.equal(needsCare(v), rule.test(v), JSON.stringify(v));
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 30 }), (v) => needsCare(v) === rule.test(v)),
+      { numRuns: 20000, seed: 7 },
     );
   });
 
