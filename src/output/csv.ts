@@ -5,37 +5,50 @@ import { isoNs } from './timestamp.js';
 const COMMA = 44;
 const NEWLINE = 10;
 
-/** ASCII characters that need care anywhere in a string: control characters, DEL, '"', ',' and '\\'. */
-const CARE = Uint8Array.from({ length: 128 }, (_, c) => (c < 0x20 || c === 0x7f || c === 34 || c === 44 || c === 92 ? 1 : 0));
+/** What careOf finds in a string, as bits. */
+export const CARE = {
+  /** A double quote: the cell is quoted and the quote doubled (RFC 4180). */
+  quote: 1,
+  /** A comma: the cell is quoted. */
+  comma: 2,
+  /** CR or LF: quoted as they stand (with `raw`; otherwise escaped, see escape). */
+  line: 4,
+  /** A character escapeCsvText replaces: backslash, control characters, DEL, bidirectional controls. */
+  escape: 8,
+  /** A leading =, +, - or @ (after at most one '), which a spreadsheet takes for a formula. */
+  formula: 16,
+} as const;
+
+/** CARE bits of each ASCII character. */
+const ASCII_CARE = Uint8Array.from({ length: 128 }, (_, c) =>
+  c === 34 ? CARE.quote : c === 44 ? CARE.comma : c === 10 || c === 13 ? CARE.line | CARE.escape : c < 0x20 || c === 0x7f || c === 92 ? CARE.escape : 0,
+);
 /** Characters a spreadsheet takes for the start of a formula: = + - @. */
 const FORMULA_START = Uint8Array.from({ length: 128 }, (_, c) => (c === 61 || c === 43 || c === 45 || c === 64 ? 1 : 0));
 
 /**
- * Whether a string needs more than copying: RFC 4180 quoting (quote, comma, line breaks), the escapes below (control
- * characters, DEL, bidirectional controls U+202A-U+202E and U+2066-U+2069, backslash), or a leading character a
- * spreadsheet takes for a formula (after at most one '). A loop over char codes with a table for ASCII, not a
- * regular expression: it runs on every string cell (about 20 a record with the TLS columns), and the regular
- * expression (/[",\\\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]|^'?[=+\-@]/) cost about 600 instructions a call.
+ * What a string needs besides copying (CARE bits; 0 for nothing): RFC 4180 quoting, the escapes of
+ * escapeCsvText, the formula guard. One loop over char codes with a table for ASCII instead of four regular
+ * expressions: it runs on every string cell (about 20 a record with the TLS columns), and the test alone by
+ * regular expression (/[",\\\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]|^'?[=+\-@]/) cost about 590
+ * instructions a call.
  */
-export function needsCare(v: string): boolean {
+export function careOf(v: string): number {
   const n = v.length;
-  if (n === 0) return false;
+  if (n === 0) return 0;
+  let care = 0;
   const first = v.charCodeAt(0);
   const lead = first === 39 && n > 1 ? v.charCodeAt(1) : first;
-  if (lead < 128 && FORMULA_START[lead] === 1) return true;
+  if (lead < 128 && FORMULA_START[lead] === 1) care = CARE.formula;
   for (let i = 0; i < n; i++) {
     const c = v.charCodeAt(i);
-    if (c < 128 ? CARE[c] === 1 : (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) return true;
+    if (c < 128) care |= ASCII_CARE[c];
+    else if ((c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) care |= CARE.escape;
   }
-  return false;
+  return care;
 }
 
 const ESCAPED = /[\\\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]/g;
-/** A character escapeCsvText replaces (ESCAPED without the global flag, for a test that keeps no state). */
-const ESCAPABLE = /[\\\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]/;
-/** A character that makes RFC 4180 quote the cell. */
-const QUOTE_WORTHY = /[",\r\n]/;
-const FORMULA = /^[=+\-@]/;
 /** What csvString's guard leaves: ' then a formula character, or '' then one (a string that began with ' and one). */
 const GUARDED = /^''?[=+\-@]/;
 
@@ -62,15 +75,6 @@ export function unescapeCsvText(t: string): string {
   return s.replace(/\\(\\|n|r|t|x[0-9a-f]{2}|u[0-9a-f]{4})/g, (_, e: string) => (e === '\\' ? '\\' : e === 'n' ? '\n' : e === 'r' ? '\r' : e === 't' ? '\t' : String.fromCharCode(parseInt(e.slice(1), 16))));
 }
 
-/** v escaped and formula-guarded (as is with `raw`), not yet quoted. */
-function guarded(v: string, raw: boolean): string {
-  if (raw) return v;
-  let t = ESCAPABLE.test(v) ? escapeCsvText(v) : v;
-  // A string that already starts with ' and a formula character gets one more, so reading strips exactly one.
-  if (FORMULA.test(t) || (t.charCodeAt(0) === 39 && FORMULA.test(t.slice(1)))) t = `'${t}`;
-  return t;
-}
-
 /**
  * Write a string cell as it is written: escaped (escapeCsvText); a leading =, +, - or @ gets a ' before it, so a
  * spreadsheet shows the text instead of evaluating a formula (OWASP's CSV-injection rule); quoted when it holds a
@@ -79,13 +83,21 @@ function guarded(v: string, raw: boolean): string {
  * without a quoted copy built.
  */
 function csvString(out: TextSink, v: string, raw: boolean): void {
-  if (!needsCare(v)) {
+  const care = careOf(v);
+  if (care === 0) {
     out.push(v);
     return;
   }
-  const t = guarded(v, raw);
-  if (!QUOTE_WORTHY.test(t)) out.push(t);
-  else if (t.includes('"')) out.push(`"${t.replace(/"/g, '""')}"`);
+  let t = v;
+  if (!raw) {
+    if (care & CARE.escape) t = escapeCsvText(t);
+    // A string that already starts with ' and a formula character gets one more, so reading strips exactly one.
+    // (Escaping never changes what the test sees: formula characters are not escaped, an escape starts with \.)
+    if (care & CARE.formula) t = `'${t}`;
+  }
+  // Escaped, CR and LF are gone; raw, they are quoted as they stand.
+  if ((care & (CARE.quote | CARE.comma)) === 0 && !(raw && care & CARE.line)) out.push(t);
+  else if (care & CARE.quote) out.push(`"${t.replace(/"/g, '""')}"`);
   else {
     out.byte(34);
     out.push(t);

@@ -6,7 +6,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { CellValue, ColumnDef } from '../../src/flow/schema.js';
 import { CsvWriter, JsonlWriter, ParquetWriter } from '../../src/output/writers.js';
-import { needsCare, unescapeCsvText } from '../../src/output/csv.js';
+import { needsEscape } from '../../src/output/jsonl.js';
+import { escapeCsvText, unescapeCsvText } from '../../src/output/csv.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cipherscope-writers-'));
 const COLS: ColumnDef[] = [
@@ -54,25 +55,48 @@ describe('record writers', () => {
     );
   });
 
-  it('CSV: the string test by char codes agrees with the rule as a regular expression', () => {
-    // The rule it replaced: quoting, escapes (control characters, DEL, backslash, bidirectional controls), or a
-    // formula start after at most one '.
-    const rule = /[",\\\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]|^'?[=+\-@]/;
-    // Each edge of each class and its neighbours, every string of up to three of them.
+  it('CSV strings, escaped and raw, are written as the rule by regular expressions writes them', async () => {
+    // The rule as it was written before the char-code scan (careOf): a test for anything to do, then escapes,
+    // the formula guard after at most one ', and quoting by what the written text holds.
+    const needs = /[",\\\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]|^'?[=+\-@]/;
+    const escapable = /[\\\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]/;
+    const quoteWorthy = /[",\r\n]/;
+    const formula = /^[=+\-@]/;
+    const rule = (v: string, raw: boolean): string => {
+      if (!needs.test(v)) return v;
+      let t = v;
+      if (!raw) {
+        t = escapable.test(v) ? escapeCsvText(v) : v;
+        if (formula.test(t) || (t.charCodeAt(0) === 39 && formula.test(t.slice(1)))) t = `'${t}`;
+      }
+      if (!quoteWorthy.test(t)) return t;
+      return t.includes('"') ? `"${t.replace(/"/g, '""')}"` : `"${t}"`;
+    };
+    // Each edge of each class and its neighbours, every string of up to three of them, then random ones.
     const edge = ['a', '0', ' ', '~', ',', '"', '\\', '\n', '\r', '\t', '\x00', '\x1f', '\x7f', '\x80', '\u00e9', '\u2029', '\u202a', '\u202e', '\u202f', '\u2065', '\u2066', '\u2069', '\u206a', "'", '=', '+', '-', '@', '<', '\ud83d\ude00'];
-    const all: string[] = [''];
+    const strings: string[] = [''];
     for (const a of edge) {
-      all.push(a);
+      strings.push(a);
       for (const b of edge) {
-        all.push(a + b);
-        for (const c of edge) all.push(a + b + c);
+        strings.push(a + b);
+        for (const c of edge) strings.push(a + b + c);
       }
     }
-    for (const v of all) assert.equal(needsCare(v), rule.test(v), JSON.stringify(v));
-    fc.assert(
-      fc.property(fc.string({ unit: 'binary', maxLength: 30 }), (v) => needsCare(v) === rule.test(v)),
-      { numRuns: 20000, seed: 7 },
-    );
+    fc.sample(fc.string({ unit: 'binary', maxLength: 30 }), { numRuns: 20000, seed: 7 }).forEach((v) => strings.push(v));
+    const cols: ColumnDef[] = [{ name: 's', type: 'string', unit: '', description: '' }];
+    for (const raw of [false, true]) {
+      const path = join(dir, `rule-${raw}.csv`);
+      const w = new CsvWriter(path, cols, false, raw);
+      for (const v of strings) w.write([v]);
+      await w.close();
+      const got = readFileSync(path, 'utf8');
+      const want = strings.map((v) => `${rule(v, raw)}\n`).join('');
+      if (got !== want) {
+        const lines = got.split('\n');
+        const bad = strings.findIndex((v, i) => lines[i] !== rule(v, raw));
+        assert.fail(`raw=${raw}: ${JSON.stringify(strings[bad])} written as ${JSON.stringify(lines[bad])}, the rule writes ${JSON.stringify(rule(strings[bad], raw))}`);
+      }
+    }
   });
 
   it('CSV writes a list longer than its buffer, with fractions that force a flush mid-list', async () => {
@@ -87,6 +111,17 @@ describe('record writers', () => {
     const lines = readFileSync(path, 'utf8').split('\n');
     assert.equal(lines[1], `1,a,"[${Array.from(list, (x) => String(x === 0 ? 0 : x)).join(',')}]"`);
     assert.equal(lines[2], `2,b,"[-5,${String(6 / 7)},-7]"`);
+  });
+
+  it('JSON Lines: the test for strings JSON.stringify may escape agrees with its regular expression', () => {
+    const rule = /["\\\x00-\x1f\ud800-\udfff]/;
+    const edge = ['a', ' ', '~', '"', '\\', '/', '\n', '\x00', '\x1f', '\x7f', '\u00e9', '\ud7ff', '\ud800', '\udbff', '\udc00', '\udfff', '\ue000', '\ud83d\ude00'];
+    for (const a of edge) for (const b of edge) for (const c of edge) assert.equal(needsEscape(a + b + c), rule.test(a + b + c), JSON.stringify(a + b + c));
+    assert.equal(needsEscape(''), false);
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 30 }), (v) => needsEscape(v) === rule.test(v)),
+      { numRuns: 20000, seed: 9 },
+    );
   });
 
   it('JSON Lines writes typed-array lists as JSON arrays', async () => {
