@@ -6,7 +6,7 @@ const COMMA = 44;
 const NEWLINE = 10;
 
 /** What careOf finds in a string, as bits. */
-export const CARE = {
+const CARE = {
   /** A double quote: the cell is quoted and the quote doubled (RFC 4180). */
   quote: 1,
   /** A comma: the cell is quoted. */
@@ -33,7 +33,7 @@ const FORMULA_START = Uint8Array.from({ length: 128 }, (_, c) => (c === 61 || c 
  * regular expression (/[",\\\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]|^'?[=+\-@]/) cost about 590
  * instructions a call.
  */
-export function careOf(v: string): number {
+function careOf(v: string): number {
   const n = v.length;
   if (n === 0) return 0;
   let care = 0;

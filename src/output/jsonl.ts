@@ -3,21 +3,10 @@ import { timestampColumns } from './codec.js';
 import { type TextTarget, TextRecordWriter } from './text-sink.js';
 import { isoNs } from './timestamp.js';
 
+/** A string JSON.stringify would escape: a quote, a backslash, a control character or a lone surrogate half. */
 const utf8 = new TextEncoder();
 
-/**
- * Whether JSON.stringify might escape something in `v`: a quote, a backslash, a control character or a surrogate
- * half (it escapes a lone one; a pair it leaves, and is asked anyway). A loop over char codes, not the regular
- * expression /["\\\x00-\x1f\ud800-\udfff]/: it runs on every string cell, and the call cost more than the scan
- * (as for CSV, output/csv.ts needsCare).
- */
-export function needsEscape(v: string): boolean {
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i);
-    if (c < 0x20 || c === 34 || c === 92 || (c >= 0xd800 && c <= 0xdfff)) return true;
-  }
-  return false;
-}
+const NEEDS_ESCAPE = /["\\\x00-\x1f\ud800-\udfff]/;
 
 /**
  * One JSON object per line, as recordJson (output/codec.ts) writes it: null for absent and non-finite numbers,
@@ -55,7 +44,7 @@ export class JsonlWriter extends TextRecordWriter {
         if (Number.isFinite(v)) out.num(v);
         else out.push('null');
       } else if (typeof v === 'string') {
-        if (needsEscape(v)) out.push(JSON.stringify(v));
+        if (NEEDS_ESCAPE.test(v)) out.push(JSON.stringify(v));
         else {
           out.byte(34);
           out.push(v);
