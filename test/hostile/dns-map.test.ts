@@ -59,3 +59,31 @@ describe('DNS name map in the memory budget', () => {
     assert.equal(map.lookup(`10.0.${(19_999 >> 8) & 255}.${19_999 & 255}`, 1e9), 'h19999.example');
   });
 });
+
+describe('DNS name map keys', () => {
+  it('finds an answer by the address words a flow holds, IPv4 and IPv6, and keeps text that is not an address as it was', async () => {
+    const { ipv4Text, ipv6Text } = await import('../../src/common/addr.js');
+    const map = new DnsNameMap();
+    const words: number[] = [];
+    let seed = 7;
+    const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+    for (let i = 0; i < 5000; i++) words.push(next());
+    words.push(0, 0xffffffff, 0x7fffffff, 0x80000000, 0x0a000001);
+    words.forEach((w, i) => map.add(ipv4Text(w), `v4-${i}`, 1));
+    words.forEach((w, i) => {
+      assert.equal(map.lookupWords(4, 0, 0, 0, w, 2), map.lookup(ipv4Text(w), 2));
+      // A later answer for the same address wins on both paths.
+      if (map.lookupWords(4, 0, 0, 0, w | 0, 2) !== `v4-${words.lastIndexOf(w)}`) assert.fail(`${ipv4Text(w)} as a signed word`);
+    });
+    map.add(ipv6Text(0x20010db8, 0, 0, 1), 'v6', 1);
+    map.add(ipv6Text(0, 0, 0xffff, 0x0a000001), 'mapped', 1);
+    assert.equal(map.lookupWords(6, 0x20010db8, 0, 0, 1, 2), 'v6');
+    assert.equal(map.lookupWords(6, 0, 0, 0xffff, 0x0a000001, 2), 'mapped', 'IPv4-mapped IPv6 is its own key');
+    assert.equal(map.lookupWords(4, 0, 0, 0, 0x0a000001, 2), `v4-${words.length - 1}`, 'and not the IPv4 one');
+    for (const odd of ['010.0.0.1', '10.0.0', '10.0.0.1.', '1.2.3.256', '1..2.3', 'a.b.c.d', '10.0.0.01']) {
+      map.add(odd, 'odd', 1);
+      assert.equal(map.lookup(odd, 2), 'odd', odd);
+    }
+    assert.equal(map.lookupWords(4, 0, 0, 0, 0x0a000001, 2), `v4-${words.length - 1}`, 'text that only looks like 10.0.0.1 is another key');
+  });
+});

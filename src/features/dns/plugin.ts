@@ -1,5 +1,4 @@
 import type { MemoryBudget } from '../../common/memory-budget.js';
-import { addrText } from '../../common/addr.js';
 import { type DecodedPacket, IPPROTO } from '../../decode/packet.js';
 import type { Direction, Flow, FlowPlugin } from '../../flow/flow.js';
 import { type CellValue, columnIndex, defineColumns } from '../../flow/schema.js';
@@ -96,7 +95,7 @@ export function dnsPlugin(map = new DnsNameMap()): DnsPlugin {
     map,
     init(flow: Flow, p: DecodedPacket): DnsState {
       // No address text to build for a capture that has had no answer yet (or none at all).
-      const host = map.size > 0 ? map.lookup(addrText(flow.ipVersion, flow.s0, flow.s1, flow.s2, flow.s3), p.t) : undefined;
+      const host = map.size > 0 ? map.lookupWords(flow.ipVersion, flow.s0, flow.s1, flow.s2, flow.s3, p.t) : undefined;
       // A flow that is not DNS and has no name shares one empty state: update settles it before touching it.
       if (host === undefined && flow.sPort !== 53 && flow.cPort !== 53) return NO_DNS;
       const s = new DnsState();
