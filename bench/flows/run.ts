@@ -8,16 +8,18 @@
  * handshake-rich one of the same size (bench/flows/generate-tls.ts: TLS 1.3/1.2 with certificates, QUIC Initials,
  * DNS, 12 % IPv6), and a shorter payload-heavy one (6,000 flows, bursts 3x as long). Two cipherscope variants are
  * always compared in alternating pairs of runs and the median of the pairs' ratios is the figure (bench/common.ts
- * pairedRuns): all features against statistics only, JSONL and Parquet against CSV, `--threads 2` against one.
+ * pairedRuns): all features against statistics only, JSONL and Parquet against CSV, `--threads 2` against one, and
+ * the bench capture as pcapng (editcap's conversion) against the pcap.
  *
  * Anchors, once per capture: `tshark -q -z conv,tcp` (Wireshark's conversation table), a dpkt flow script
  * computing per-direction counts, bytes and Welford statistics (Debian's python3-dpkt), a bare Node.js loop that
- * parses only record, Ethernet, IP and transport headers into a Map, and nfstream 6.5 (statistics, one meter; and
+ * parses only record, Ethernet, IP and transport headers into a Map, a Node.js loop that only reads the file,
+ * and nfstream 6.5 (statistics, one meter; and
  * with nDPI) when bench/anchors/nfstream.sh has built it. Memory flatness: cipherscope also runs on a bench capture
  * twice as long with the same number of flows alive at once; its peak memory should not grow.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, renameSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BIN, type Measure, ROOT, benchCapture as capture, medianRun, packetsIn, pairedRuns } from '../common.js';
@@ -40,6 +42,18 @@ const haveNfstream = existsSync(NFSTREAM_PY);
 const works = (cmd: string[]) => spawnSync(cmd[0], cmd.slice(1), { stdio: 'ignore' }).status === 0;
 const haveTshark = works(['tshark', '-v']);
 const haveDpkt = works(['/usr/bin/python3', '-c', 'import dpkt']);
+/** The capture converted to pcapng by editcap (Wireshark's own writer), once; undefined without editcap. */
+function pcapngOf(file: string): string | undefined {
+  const ng = file.replace(/\.pcap$/, '.pcapng');
+  if (existsSync(ng)) return ng;
+  if (!works(['editcap', '-h'])) return undefined;
+  process.stderr.write(`converting ${file} to pcapng ...\n`);
+  const tmp = `${ng}.partial`;
+  const r = spawnSync('editcap', ['-F', 'pcapng', file, tmp], { stdio: 'inherit' });
+  if (r.status !== 0) return undefined;
+  renameSync(tmp, ng);
+  return ng;
+}
 const missing = [...(haveTshark ? [] : ['tshark (Debian package tshark)']), ...(haveDpkt ? [] : ['dpkt (Debian package python3-dpkt)'])];
 
 interface Row {
@@ -75,7 +89,13 @@ for (const [label, file] of Object.entries(captures)) {
     pair('cipherscope Parquet', out('--format', 'parquet'));
   }
   if (label !== 'payload') pair('cipherscope --threads 2', out('--threads', '2'));
-  if (label === 'bench') anchor('bare Node.js header loop', [process.execPath, join(here, 'bare-loop.mjs'), file], runs);
+  if (label === 'bench') {
+    // The same packets in a pcapng file (editcap's conversion, made once): reading pcapng should cost what pcap does.
+    const ng = pcapngOf(file);
+    if (ng !== undefined) pair('cipherscope, the same capture as pcapng', [...cs, ng, '-o', '/dev/null']);
+    anchor('bare Node.js header loop', [process.execPath, join(here, 'bare-loop.mjs'), file], runs);
+    anchor('reading the file in Node.js, no parsing', [process.execPath, join(here, 'read-only.mjs'), file], runs);
+  }
   if (haveNfstream) {
     anchor('nfstream 6.5, statistics, 1 meter', [NFSTREAM_PY, join(ROOT, 'bench/anchors/nfstream_flows.py'), file]);
     anchor('nfstream 6.5 with nDPI dissection', [NFSTREAM_PY, join(ROOT, 'bench/anchors/nfstream_flows.py'), file, '--dissect']);
