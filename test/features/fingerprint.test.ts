@@ -40,6 +40,13 @@ function refJa4(ch: ClientHello, t: string): string {
 }
 
 describe('JA3 / JA3S / JA4', () => {
+  it('print every 16-bit value as String() does (a hello listing all 65,536 as ciphers, GREASE left out)', () => {
+    const all = Uint16Array.from({ length: 65536 }, (_, i) => i);
+    const none = new Uint16Array(0);
+    const ch = { legacyVersion: 771, ciphers: all, extensions: all.subarray(0, 300), supportedGroups: none, pointFormats: all.subarray(65530), supportedVersions: none, signatureAlgorithms: none, keyShareGroups: none, keyShareLengths: none, sni: undefined, alpn: [], alpnFirst: undefined, grease: false } as ClientHello;
+    assert.equal(ja3(ch).full, refJa3(ch));
+  });
+
   it('equal the plain string recipes on 3,000 random hellos, each seen twice (digests remembered, the memory cleared on the way)', () => {
     const r = mulberry32(3);
     const int = (n: number) => Math.floor(r() * n);
