@@ -1,4 +1,5 @@
 import { type ChainShape, ChainKernel } from './lstm-chain.js';
+import { Wasm, type WasmModule } from './wasm.js';
 import { LSTM_SIMD_WASM } from './lstm-simd-wasm.js';
 
 /**
@@ -9,17 +10,6 @@ import { LSTM_SIMD_WASM } from './lstm-simd-wasm.js';
  * input-major copy of the cell weights (load()) and float32 gradient sums that endGradient() adds into grad.
  * Checked against the float64 kernel in test/models/lstm-simd.test.ts.
  */
-// The little of the WebAssembly JS API used here (lib "dom" is not in this project's tsconfig, and @types/node 20
-// does not declare it).
-interface WasmModule {
-  readonly kind?: 'wasm-module';
-}
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => WasmModule;
-  Instance: new (m: WasmModule, imports: object) => { exports: object };
-  Memory: new (d: { initial: number }) => { buffer: ArrayBuffer };
-};
-
 let compiled: WasmModule | undefined;
 
 interface SimdExports {
@@ -32,7 +22,7 @@ interface SimdExports {
 export function simdSupported(shape: ChainShape): boolean {
   if (shape.units % 4 !== 0) return false;
   try {
-    compiled ??= new WebAssembly.Module(Buffer.from(LSTM_SIMD_WASM, 'base64'));
+    compiled ??= new Wasm.Module(Buffer.from(LSTM_SIMD_WASM, 'base64'));
     return true;
   } catch {
     return false;
@@ -72,8 +62,8 @@ export class SimdChainKernel extends ChainKernel {
     this.zAt = take(G);
     this.dzAt = take(G);
     this.dhAt = take(H);
-    const memory = new WebAssembly.Memory({ initial: Math.ceil(at / 65536) + 1 });
-    const instance = new WebAssembly.Instance(compiled!, { env: { memory } });
+    const memory = new Wasm.Memory({ initial: Math.ceil(at / 65536) + 1 });
+    const instance = new Wasm.Instance(compiled!, { env: { memory } });
     this.ex = instance.exports as unknown as SimdExports;
     this.f32 = new Float32Array(memory.buffer);
   }

@@ -1,3 +1,5 @@
+import { RbfRows } from './rbf-kernel.js';
+
 /**
  * C-SVC with an RBF kernel, one-vs-one, solved as libsvm solves it (Fan, Chen and Lin 2005: SMO with the
  * second-order working-set selection, tolerance 1e-3, kernel values held as 32-bit floats as libsvm's cache holds
@@ -11,8 +13,8 @@
  * a row against one class (a segment of the training set's kernel matrix, held when the matrix fits in
  * KERNEL_BUDGET_BYTES) are computed the first time a pair problem with that class selects the row. On a
  * four-class task of 1,342 rows the solver selects about 40 % of each pair's rows, so about a third of the matrix
- * is never computed (computing all of it was three quarters of a fit). The dot products run four rows at a time,
- * each summed in order as libsvm sums it. No shrinking: it changes how fast the solver gets there, not where.
+ * is never computed (computing all of it was three quarters of a fit). The values come from rbf-kernel.ts
+ * (WebAssembly SIMD dot products, each summed in order as libsvm sums it). No shrinking: it changes how fast the solver gets there, not where.
  */
 
 /** The whole training kernel matrix (n x n float32) is computed once when it fits in this many bytes. */
@@ -39,54 +41,6 @@ export interface SmoModel {
   pairs: PairModel[];
 }
 
-function sqNorms(x: Float64Array, n: number, d: number): Float64Array {
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let t = i * d, e = t + d; t < e; t++) s += x[t] * x[t];
-    out[i] = s;
-  }
-  return out;
-}
-
-/**
- * out[at + q] = exp(-gamma * |a_i - b_j|^2) for j = from .. to - 1 (q = j - from): row i of `a` (squared norm ni)
- * against rows of `b` (squared norms nb). Four rows of b at a time, so each value of a_i is loaded once for four
- * products; each dot product is still the plain sum in index order (libsvm's), so a value does not depend on
- * where in a block of four its row fell.
- */
-function rbfRow(a: Float64Array, i: number, ni: number, b: Float64Array, nb: Float64Array, from: number, to: number, d: number, gamma: number, out: Float32Array | Float64Array, at: number): void {
-  const xi = i * d;
-  let j = from;
-  for (; j + 4 <= to; j += 4) {
-    const j0 = j * d;
-    const j1 = j0 + d;
-    const j2 = j1 + d;
-    const j3 = j2 + d;
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    for (let t = 0; t < d; t++) {
-      const v = a[xi + t];
-      s0 += v * b[j0 + t];
-      s1 += v * b[j1 + t];
-      s2 += v * b[j2 + t];
-      s3 += v * b[j3 + t];
-    }
-    out[at++] = Math.exp(-gamma * (ni + nb[j] - 2 * s0));
-    out[at++] = Math.exp(-gamma * (ni + nb[j + 1] - 2 * s1));
-    out[at++] = Math.exp(-gamma * (ni + nb[j + 2] - 2 * s2));
-    out[at++] = Math.exp(-gamma * (ni + nb[j + 3] - 2 * s3));
-  }
-  for (; j < to; j++) {
-    const jd = j * d;
-    let s0 = 0;
-    for (let t = 0; t < d; t++) s0 += a[xi + t] * b[jd + t];
-    out[at++] = Math.exp(-gamma * (ni + nb[j] - 2 * s0));
-  }
-}
-
 /**
  * Kernel values of the training rows in class order (class c at rows start[c] .. start[c + 1] - 1 of `xs`), by
  * segment: the values of one row against one class, computed once, the first time a pair problem asks for them.
@@ -96,17 +50,18 @@ function rbfRow(a: Float64Array, i: number, ni: number, b: Float64Array, nb: Flo
 class KernelSegments {
   private readonly k: Float32Array | undefined;
   private readonly done: Uint8Array;
+  private readonly rbf: RbfRows;
 
   constructor(
     private readonly xs: Float64Array,
-    private readonly norms: Float64Array,
     private readonly n: number,
-    private readonly d: number,
-    private readonly gamma: number,
+    d: number,
+    gamma: number,
     private readonly start: Int32Array,
     shared: boolean,
   ) {
     const classes = start.length - 1;
+    this.rbf = new RbfRows(xs, n, d, gamma, start);
     this.k = shared ? new Float32Array(n * n) : undefined;
     this.done = new Uint8Array(shared ? n * classes : 0);
   }
@@ -116,8 +71,8 @@ class KernelSegments {
     const { start, n } = this;
     const la = start[a + 1] - start[a];
     if (this.k === undefined) {
-      this.compute(g, start[a], start[a + 1], out, 0);
-      this.compute(g, start[b], start[b + 1], out, la);
+      this.compute(g, a, out, 0);
+      this.compute(g, b, out, la);
       return;
     }
     const k = this.k;
@@ -129,15 +84,16 @@ class KernelSegments {
       const to = start[c + 1];
       const flag = g * (start.length - 1) + c;
       if (this.done[flag] === 0) {
-        this.compute(g, from, to, k, g * n + from);
+        this.compute(g, c, k, g * n + from);
         this.done[flag] = 1;
       }
       out.set(k.subarray(g * n + from, g * n + to), at);
     }
   }
 
-  private compute(g: number, from: number, to: number, out: Float32Array, at: number): void {
-    rbfRow(this.xs, g, this.norms[g], this.xs, this.norms, from, to, this.d, this.gamma, out, at);
+  /** Row g against class c, at out[at ..]. */
+  private compute(g: number, c: number, out: Float32Array, at: number): void {
+    this.rbf.row(this.xs, g, this.rbf.norms[g], c, out, at);
   }
 }
 
@@ -302,7 +258,6 @@ export function fitSmo(x: Float64Array, n: number, d: number, labels: Int32Array
   for (let i = 0; i < n; i++) order[fill[labels[i]]++] = i;
   const xs = new Float64Array(n * d);
   for (let g = 0; g < n; g++) xs.set(x.subarray(order[g] * d, order[g] * d + d), g * d);
-  const norms = sqNorms(xs, n, d);
   const present: number[] = [];
   for (let c = 0; c < classes; c++) if (start[c + 1] > start[c]) present.push(c);
   const size = (c: number) => start[c + 1] - start[c];
@@ -311,7 +266,7 @@ export function fitSmo(x: Float64Array, n: number, d: number, labels: Int32Array
       const l = size(present[a]) + size(present[b]);
       if (l * l * 4 > KERNEL_BUDGET_BYTES) return undefined;
     }
-  const kernel = new KernelSegments(xs, norms, n, d, gamma, start, n * n * 4 <= KERNEL_BUDGET_BYTES && present.length > 2);
+  const kernel = new KernelSegments(xs, n, d, gamma, start, n * n * 4 <= KERNEL_BUDGET_BYTES && present.length > 2);
   const used = new Int32Array(n).fill(-1);
   const svRows: number[] = [];
   const pairs: PairModel[] = [];
@@ -360,7 +315,7 @@ export function fitSmo(x: Float64Array, n: number, d: number, labels: Int32Array
 export function predictSmo(m: SmoModel, x: Float64Array, n: number): Int32Array {
   const d = m.dims;
   const nsv = m.sv.length / d;
-  const svNorms = sqNorms(m.sv, nsv, d);
+  const rbf = new RbfRows(m.sv, nsv, d, m.gamma);
   const kx = new Float64Array(nsv);
   const votes = new Int32Array(m.classes);
   const out = new Int32Array(n);
@@ -368,7 +323,7 @@ export function predictSmo(m: SmoModel, x: Float64Array, n: number): Int32Array 
     const xi = i * d;
     let ni = 0;
     for (let t = xi, e = xi + d; t < e; t++) ni += x[t] * x[t];
-    rbfRow(x, i, ni, m.sv, svNorms, 0, nsv, d, m.gamma, kx, 0);
+    rbf.row(x, i, ni, 0, kx, 0);
     votes.fill(0);
     for (const p of m.pairs) {
       let f = -p.rho;
