@@ -185,7 +185,16 @@ export function growTree(b: Binned, n: number, d: number, y: Int32Array, k: numb
   const hist = new Float64Array(MAX_BINS * k);
   const counts = new Float64Array(k);
   const leftCounts = new Float64Array(k);
-  const tmp = new Int32Array(idx.length);
+  // The bootstrap sample as its distinct rows and their weights (how often each was drawn): about 63 % of the
+  // draws are distinct, so every pass over a node's rows is a third shorter. Counts are the same integers either
+  // way (in doubles, exactly), so the tree is the one the draws themselves grow.
+  const weight = new Float64Array(n);
+  for (let i = 0; i < idx.length; i++) weight[idx[i]]++;
+  let distinct = 0;
+  for (let s = 0; s < n; s++) if (weight[s] > 0) distinct++;
+  const rows = new Int32Array(distinct);
+  for (let s = 0, at = 0; s < n; s++) if (weight[s] > 0) rows[at++] = s;
+  const tmp = new Int32Array(distinct);
   const stamp = new Int32Array(MAX_BINS);
   const touched = new Int32Array(MAX_BINS);
   let stampId = 0;
@@ -199,15 +208,19 @@ export function growTree(b: Binned, n: number, d: number, y: Int32Array, k: numb
     for (let c = 0; c < k; c++) value.push(0);
     return feature.length - 1;
   };
-  stack.push(newNode(), 0, idx.length, 0);
+  stack.push(newNode(), 0, distinct, 0);
   while (stack.length > 0) {
     const depth = stack.pop()!;
     const hi = stack.pop()!;
     const lo = stack.pop()!;
     const node = stack.pop()!;
-    const size = hi - lo;
     counts.fill(0);
-    for (let i = lo; i < hi; i++) counts[y[idx[i]]]++;
+    let size = 0;
+    for (let i = lo; i < hi; i++) {
+      const s = rows[i];
+      counts[y[s]] += weight[s];
+      size += weight[s];
+    }
     let sumSq = 0;
     let classesPresent = 0;
     for (let c = 0; c < k; c++) {
@@ -242,13 +255,13 @@ export function growTree(b: Binned, n: number, d: number, y: Int32Array, k: numb
       stampId++;
       let nt = 0;
       for (let i = lo; i < hi; i++) {
-        const s = idx[i];
+        const s = rows[i];
         const c = codes[base + s];
         if (stamp[c] !== stampId) {
           stamp[c] = stampId;
           touched[nt++] = c;
         }
-        hist[c * k + y[s]]++;
+        hist[c * k + y[s]] += weight[s];
       }
       const bins = ascending(touched, nt, stamp, stampId, nb);
       leftCounts.fill(0);
@@ -290,17 +303,17 @@ export function growTree(b: Binned, n: number, d: number, y: Int32Array, k: numb
       if (varies) tried++;
     }
     if (bestF < 0) continue;
-    // Partition idx[lo, hi) by the chosen bin, stably.
+    // Partition rows[lo, hi) by the chosen bin, stably.
     const codes = b.codes;
     const base = bestF * n;
     let l = lo;
     let r = 0;
     for (let i = lo; i < hi; i++) {
-      const s = idx[i];
-      if (codes[base + s] <= bestBin) idx[l++] = s;
+      const s = rows[i];
+      if (codes[base + s] <= bestBin) rows[l++] = s;
       else tmp[r++] = s;
     }
-    idx.set(tmp.subarray(0, r), l);
+    rows.set(tmp.subarray(0, r), l);
     // Weighted impurity decrease: n * gini(parent) - n_l * gini(l) - n_r * gini(r) = score - parentScore.
     importance[bestF] += bestScore - parentScore;
     feature[node] = bestF;
