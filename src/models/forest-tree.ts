@@ -1,3 +1,4 @@
+import { Mulberry32 } from '../common/rng.js';
 import type { Matrix } from '../dataset/matrix.js';
 
 /**
@@ -149,6 +150,16 @@ function featuresPerSplit(o: ForestOptions, d: number): number {
   return Math.max(1, Math.min(d, Math.floor(o.maxFeatures)));
 }
 
+/** A new node (a leaf until split) at the end of the tree's arrays; returns its index. */
+function addNode(feature: number[], threshold: number[], left: number[], right: number[], value: number[], k: number): number {
+  feature.push(-1);
+  threshold.push(0);
+  left.push(-1);
+  right.push(-1);
+  for (let c = 0; c < k; c++) value.push(0);
+  return feature.length - 1;
+}
+
 /**
  * The first `nt` entries of `touched` (distinct bins below nb, each marked stamp[bin] === id) in ascending order,
  * in place. A few are insertion-sorted; many are read back off the marks, one pass over the nb bins; neither
@@ -173,13 +184,30 @@ function ascending(touched: Int32Array, nt: number, stamp: Int32Array, id: numbe
   return touched;
 }
 
-/** Grow one tree on the samples in `idx` (duplicates from the bootstrap count as weight). */
-export function growTree(b: Binned, n: number, d: number, y: Int32Array, k: number, idx: Int32Array, o: ForestOptions, random: () => number, importance: Float64Array): DecisionTree {
-  const feature: number[] = [];
-  const threshold: number[] = [];
-  const left: number[] = [];
-  const right: number[] = [];
-  const value: number[] = [];
+/** Grow one tree on the samples in `idx` (duplicates from the bootstrap count as weight), its feature draws from `seed`. */
+export function growTree(b: Binned, n: number, d: number, y: Int32Array, k: number, idx: Int32Array, o: ForestOptions, seed: number, importance: Float64Array): DecisionTree {
+  const t: GrownNodes = { feature: [], threshold: [], left: [], right: [], value: [] };
+  growNodes(t, b, n, d, y, k, idx, o, seed, importance);
+  return new DecisionTree(Int32Array.from(t.feature), Float64Array.from(t.threshold), Int32Array.from(t.left), Int32Array.from(t.right), Float64Array.from(t.value), k);
+}
+
+interface GrownNodes {
+  feature: number[];
+  threshold: number[];
+  left: number[];
+  right: number[];
+  /** Class probabilities, k a node. */
+  value: number[];
+}
+
+/**
+ * The tree's nodes into t. Apart from growTree so that this loop ends with nothing to do: its optimised code had
+ * never run the code after the loop (building the typed arrays, once a tree), so it was deoptimised there at the
+ * end of tree after tree, each time for a recompilation of the whole loop.
+ */
+function growNodes(t: GrownNodes, b: Binned, n: number, d: number, y: Int32Array, k: number, idx: Int32Array, o: ForestOptions, seed: number, importance: Float64Array): void {
+  const random = new Mulberry32(seed);
+  const { feature, threshold, left, right, value } = t;
   const mtry = featuresPerSplit(o, d);
   const order = Int32Array.from({ length: d }, (_, i) => i);
   const hist = new Float64Array(MAX_BINS * k);
@@ -200,15 +228,9 @@ export function growTree(b: Binned, n: number, d: number, y: Int32Array, k: numb
   let stampId = 0;
   // Depth-first with an explicit stack: [node, lo, hi, depth].
   const stack: number[] = [];
-  const newNode = (): number => {
-    feature.push(-1);
-    threshold.push(0);
-    left.push(-1);
-    right.push(-1);
-    for (let c = 0; c < k; c++) value.push(0);
-    return feature.length - 1;
-  };
-  stack.push(newNode(), 0, distinct, 0);
+  // Nodes are added by a function of the module, not a closure made per tree: each new closure was a new call
+  // target to the optimised tree loop, which V8 then deoptimised once a tree ("wrong call target").
+  stack.push(addNode(feature, threshold, left, right, value, k), 0, distinct, 0);
   while (stack.length > 0) {
     const depth = stack.pop()!;
     const hi = stack.pop()!;
@@ -237,7 +259,7 @@ export function growTree(b: Binned, n: number, d: number, y: Int32Array, k: numb
     // Features in random order until mtry of them vary within the node (features constant here do not count,
     // as in scikit-learn).
     for (let i = d - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
+      const j = Math.floor(random.next() * (i + 1));
       const t = order[i];
       order[i] = order[j];
       order[j] = t;
@@ -318,13 +340,12 @@ export function growTree(b: Binned, n: number, d: number, y: Int32Array, k: numb
     importance[bestF] += bestScore - parentScore;
     feature[node] = bestF;
     threshold[node] = b.upper[bestF][bestBin];
-    const ln = newNode();
-    const rn = newNode();
+    const ln = addNode(feature, threshold, left, right, value, k);
+    const rn = addNode(feature, threshold, left, right, value, k);
     left[node] = ln;
     right[node] = rn;
     stack.push(rn, l, hi, depth + 1, ln, lo, l, depth + 1);
   }
-  return new DecisionTree(Int32Array.from(feature), Float64Array.from(threshold), Int32Array.from(left), Int32Array.from(right), Float64Array.from(value), k);
 }
 
 /** A tree to grow: its bootstrap sample and its random seed. */

@@ -1,5 +1,4 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { mulberry32 } from '../common/rng.js';
 import { growTree } from './forest-tree.js';
 import type { GrowInput } from './forest-parallel.js';
 import type { TreeTask } from './forest-tree.js';
@@ -8,7 +7,7 @@ import type { TreeTask } from './forest-tree.js';
 const { input, tasks } = workerData as { input: GrowInput; tasks: Array<TreeTask & { i: number }> };
 const grown = tasks.map((t) => {
   const imp = new Float64Array(input.d);
-  const tree = growTree(input.binned, input.n, input.d, input.y, input.classes, t.idx, input.o, mulberry32(t.seed), imp);
+  const tree = growTree(input.binned, input.n, input.d, input.y, input.classes, t.idx, input.o, t.seed, imp);
   return { i: t.i, tree: tree.toJSON(), imp };
 });
 parentPort!.postMessage(grown);

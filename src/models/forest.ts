@@ -23,7 +23,7 @@ export class RandomForest {
     const { o, binned, tasks } = prepareForest(x, y, opts);
     const grown = tasks.map((t) => {
       const imp = new Float64Array(x.cols);
-      return { tree: growTree(binned, x.rows, x.cols, y, classes, t.idx, o, mulberry32(t.seed), imp), imp };
+      return { tree: growTree(binned, x.rows, x.cols, y, classes, t.idx, o, t.seed, imp), imp };
     });
     return assembleForest(grown, classes, x.cols);
   }
