@@ -108,7 +108,8 @@ process.stdout.write(lines.join('\n') + '\n');
 
 // The LSTM app model against PyTorch: same shape, same training settings, same number of batches, no early
 // stopping, the same split; training wall seconds (ours include starting the worker threads).
-if (table.names.includes('series_pooled')) {
+if (lstmBatches <= 0) process.stdout.write('\nLSTM: not run (--lstm-batches 0)\n');
+else if (table.names.includes('series_pooled')) {
   let torchOk = true;
   try {
     execFileSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'pipe' });
