@@ -98,18 +98,63 @@ class KernelSegments {
 }
 
 /**
+ * The kernel rows of one pair problem (classes a and b: pair row p is class a's p-th row, then class b's), each
+ * made the first time the solver selects it. An object, not a closure per pair problem: a new closure was a new
+ * call target to the solver's optimised loop, which V8 then threw away pair after pair.
+ */
+class PairRows {
+  private readonly rows: Array<Float32Array | undefined>;
+  private readonly la: number;
+  readonly l: number;
+
+  constructor(
+    private readonly kernel: KernelSegments,
+    private readonly start: Int32Array,
+    private readonly a: number,
+    private readonly b: number,
+  ) {
+    this.la = start[a + 1] - start[a];
+    this.l = this.la + start[b + 1] - start[b];
+    this.rows = new Array<Float32Array | undefined>(this.l);
+  }
+
+  /** The training row (in class order) of pair row p. */
+  trainingRow(p: number): number {
+    return p < this.la ? this.start[this.a] + p : this.start[this.b] + p - this.la;
+  }
+
+  row(p: number): Float32Array {
+    let r = this.rows[p];
+    if (r === undefined) {
+      r = this.rows[p] = new Float32Array(this.l);
+      this.kernel.pairRow(this.trainingRow(p), this.a, this.b, r);
+      r[p] = 1;
+    }
+    return r;
+  }
+}
+
+/**
  * One binary problem: min 1/2 a'Qa - e'a, 0 <= a <= C, y'a = 0, Q_ij = y_i y_j K_ij. Returns alpha and rho
  * (libsvm's Solver::Solve without shrinking, and calculate_rho).
  */
-function solve(row: (p: number) => Float32Array, y: Int8Array, C: number): { alpha: Float64Array; rho: number } {
+function solve(rows: PairRows, y: Int8Array, C: number): { alpha: Float64Array; rho: number } {
   const l = y.length;
   const alpha = new Float64Array(l);
   const G = new Float64Array(l).fill(-1);
   // 0 lower bound, 1 upper bound, 2 free
   const status = new Uint8Array(l);
-  const setStatus = (t: number) => {
-    status[t] = alpha[t] >= C ? 1 : alpha[t] <= 0 ? 0 : 2;
-  };
+  iterate(rows, y, C, alpha, G, status);
+  return { alpha, rho: rhoOf(y, G, status) };
+}
+
+/**
+ * The SMO iterations, alpha, G and status updated in place. Apart from solve() so that this loop ends with nothing
+ * to do: its optimised code had never run what follows the loop (rho, once a pair problem), and V8 deoptimised it
+ * there at the end of every pair problem, each time for a recompilation of the loop.
+ */
+function iterate(rows: PairRows, y: Int8Array, C: number, alpha: Float64Array, G: Float64Array, status: Uint8Array): void {
+  const l = y.length;
   const maxIter = Math.max(10_000_000, l > 2 ** 31 / 100 ? 2 ** 31 : 100 * l);
   for (let iter = 0; iter < maxIter; iter++) {
     // Working set: i maximises -y_t G_t over I_up; j minimises the second-order objective decrease.
@@ -127,7 +172,7 @@ function solve(row: (p: number) => Float32Array, y: Int8Array, C: number): { alp
       }
     }
     if (i < 0) break;
-    const Ki = row(i);
+    const Ki = rows.row(i);
     const yi = y[i];
     let gmax2 = -Infinity;
     let j = -1;
@@ -162,7 +207,7 @@ function solve(row: (p: number) => Float32Array, y: Int8Array, C: number): { alp
     }
     if (gmax + gmax2 < EPS || j < 0) break;
     // Two-variable update with clipping to the box (libsvm's, for equal C on both classes).
-    const Kj = row(j);
+    const Kj = rows.row(j);
     const qij = y[i] * y[j] * Ki[j];
     const oldI = alpha[i];
     const oldJ = alpha[j];
@@ -223,10 +268,15 @@ function solve(row: (p: number) => Float32Array, y: Int8Array, C: number): { alp
     const ai = y[i] * dI;
     const aj = y[j] * dJ;
     for (let t = 0; t < l; t++) G[t] += y[t] * (Ki[t] * ai + Kj[t] * aj);
-    setStatus(i);
-    setStatus(j);
+    // Inline, not a closure made per solve: a new closure was a new call target for the optimised loop each pair.
+    status[i] = alpha[i] >= C ? 1 : alpha[i] <= 0 ? 0 : 2;
+    status[j] = alpha[j] >= C ? 1 : alpha[j] <= 0 ? 0 : 2;
   }
-  // rho: the mean of y G over free variables, else the middle of the feasible interval.
+}
+
+/** rho: the mean of y G over free variables, else the middle of the feasible interval (libsvm's calculate_rho). */
+function rhoOf(y: Int8Array, G: Float64Array, status: Uint8Array): number {
+  const l = y.length;
   let ub = Infinity;
   let lb = -Infinity;
   let free = 0;
@@ -244,7 +294,7 @@ function solve(row: (p: number) => Float32Array, y: Int8Array, C: number): { alp
       sumFree += yG;
     }
   }
-  return { alpha, rho: free > 0 ? sumFree / free : (ub + lb) / 2 };
+  return free > 0 ? sumFree / free : (ub + lb) / 2;
 }
 
 /** Fit on scaled rows `x` (n x d, row-major). Returns undefined when a pair's kernel rows would not fit the budget. */
@@ -276,22 +326,12 @@ export function fitSmo(x: Float64Array, n: number, d: number, labels: Int32Array
       const cb = present[b];
       const la = size(ca);
       const l = la + size(cb);
-      /** Pair row p is training row g(p) in class order: class a's rows, then class b's. */
-      const g = (p: number) => (p < la ? start[ca] + p : start[cb] + p - la);
+      const pair = new PairRows(kernel, start, ca, cb);
+      const g = (p: number) => pair.trainingRow(p);
       const y = new Int8Array(l);
       y.fill(1, 0, la);
       y.fill(-1, la);
-      const rows: Array<Float32Array | undefined> = new Array(l);
-      const row = (p: number): Float32Array => {
-        let r = rows[p];
-        if (r === undefined) {
-          r = rows[p] = new Float32Array(l);
-          kernel.pairRow(g(p), ca, cb, r);
-          r[p] = 1;
-        }
-        return r;
-      };
-      const { alpha, rho } = solve(row, y, C);
+      const { alpha, rho } = solve(pair, y, C);
       const idx: number[] = [];
       const coef: number[] = [];
       for (let p = 0; p < l; p++) {
