@@ -107,10 +107,14 @@ export class GradientBoosting {
   private scores(x: Matrix): Float64Array {
     const k = this.classes;
     const out = new Float64Array(x.rows * k);
-    for (let i = 0; i < x.rows; i++) {
-      out.set(this.baseline, i * k);
-      const at = i * x.cols;
-      for (let t = 0; t < this.trees.length; t++) out[i * k + (t % k)] += treeValue(this.trees[t], x.data, at);
+    for (let i = 0; i < x.rows; i++) out.set(this.baseline, i * k);
+    // Tree by tree, every row through one tree before the next: a tree's arrays stay in cache for all the rows
+    // (row by row, the 2,000 trees of a 20-class model were fetched again for every row). Each score still adds
+    // its trees in the same order, so the sums are the same doubles.
+    for (let t = 0; t < this.trees.length; t++) {
+      const tree = this.trees[t];
+      const c = t % k;
+      for (let i = 0, at = 0; i < x.rows; i++, at += x.cols) out[i * k + c] += treeValue(tree, x.data, at);
     }
     return out;
   }

@@ -156,55 +156,15 @@ function solve(rows: PairRows, y: Int8Array, C: number): { alpha: Float64Array; 
 function iterate(rows: PairRows, y: Int8Array, C: number, alpha: Float64Array, G: Float64Array, status: Uint8Array): void {
   const l = y.length;
   const maxIter = Math.max(10_000_000, l > 2 ** 31 / 100 ? 2 ** 31 : 100 * l);
+  const best = new Float64Array(1);
   for (let iter = 0; iter < maxIter; iter++) {
     // Working set: i maximises -y_t G_t over I_up; j minimises the second-order objective decrease.
-    let gmax = -Infinity;
-    let i = -1;
-    for (let t = 0; t < l; t++) {
-      if (y[t] === 1) {
-        if (status[t] !== 1 && -G[t] >= gmax) {
-          gmax = -G[t];
-          i = t;
-        }
-      } else if (status[t] !== 0 && G[t] >= gmax) {
-        gmax = G[t];
-        i = t;
-      }
-    }
+    const i = selectI(y, G, status, best);
     if (i < 0) break;
+    const gmax = best[0];
     const Ki = rows.row(i);
-    const yi = y[i];
-    let gmax2 = -Infinity;
-    let j = -1;
-    let objMin = Infinity;
-    for (let t = 0; t < l; t++) {
-      const qit = yi * y[t] * Ki[t];
-      if (y[t] === 1) {
-        if (status[t] !== 0) {
-          const gd = gmax + G[t];
-          if (G[t] >= gmax2) gmax2 = G[t];
-          if (gd > 0) {
-            const quad = 2 - 2 * yi * qit;
-            const obj = -(gd * gd) / (quad > 0 ? quad : TAU);
-            if (obj <= objMin) {
-              j = t;
-              objMin = obj;
-            }
-          }
-        }
-      } else if (status[t] !== 1) {
-        const gd = gmax - G[t];
-        if (-G[t] >= gmax2) gmax2 = -G[t];
-        if (gd > 0) {
-          const quad = 2 + 2 * yi * qit;
-          const obj = -(gd * gd) / (quad > 0 ? quad : TAU);
-          if (obj <= objMin) {
-            j = t;
-            objMin = obj;
-          }
-        }
-      }
-    }
+    const j = selectJ(Ki, y, G, status, y[i], gmax, best);
+    const gmax2 = best[0];
     if (gmax + gmax2 < EPS || j < 0) break;
     // Two-variable update with clipping to the box (libsvm's, for equal C on both classes).
     const Kj = rows.row(j);
@@ -264,14 +224,83 @@ function iterate(rows: PairRows, y: Int8Array, C: number, alpha: Float64Array, G
     }
     const dI = alpha[i] - oldI;
     const dJ = alpha[j] - oldJ;
-    // G_t += Q_ti dI + Q_tj dJ, with Q_ti = y_t y_i K_ti.
     const ai = y[i] * dI;
     const aj = y[j] * dJ;
-    for (let t = 0; t < l; t++) G[t] += y[t] * (Ki[t] * ai + Kj[t] * aj);
+    updateGradient(G, y, Ki, Kj, ai, aj);
     // Inline, not a closure made per solve: a new closure was a new call target for the optimised loop each pair.
     status[i] = alpha[i] >= C ? 1 : alpha[i] <= 0 ? 0 : 2;
     status[j] = alpha[j] >= C ? 1 : alpha[j] <= 0 ? 0 : 2;
   }
+}
+
+/*
+ * The solver's three passes over a pair problem's rows, as functions of their own: inside iterate() they made one
+ * function so large that V8 compiled it again for each pair problem's on-stack replacement (six times a fit, about
+ * 60 ms of compiler time against a 40 ms fit); apart, each is small and compiled once.
+ */
+
+/** i: the index maximising -y_t G_t over I_up (-1 when there is none); that maximum into best[0]. */
+function selectI(y: Int8Array, G: Float64Array, status: Uint8Array, best: Float64Array): number {
+  const l = y.length;
+  let gmax = -Infinity;
+  let i = -1;
+  for (let t = 0; t < l; t++) {
+    if (y[t] === 1) {
+      if (status[t] !== 1 && -G[t] >= gmax) {
+        gmax = -G[t];
+        i = t;
+      }
+    } else if (status[t] !== 0 && G[t] >= gmax) {
+      gmax = G[t];
+      i = t;
+    }
+  }
+  best[0] = gmax;
+  return i;
+}
+
+/** j: the index minimising the second-order objective decrease with i (kernel row Ki, label yi); max over I_low of y_t G_t into best[0]. */
+function selectJ(Ki: Float32Array, y: Int8Array, G: Float64Array, status: Uint8Array, yi: number, gmax: number, best: Float64Array): number {
+  const l = y.length;
+  let gmax2 = -Infinity;
+  let j = -1;
+  let objMin = Infinity;
+  for (let t = 0; t < l; t++) {
+    const qit = yi * y[t] * Ki[t];
+    if (y[t] === 1) {
+      if (status[t] !== 0) {
+        const gd = gmax + G[t];
+        if (G[t] >= gmax2) gmax2 = G[t];
+        if (gd > 0) {
+          const quad = 2 - 2 * yi * qit;
+          const obj = -(gd * gd) / (quad > 0 ? quad : TAU);
+          if (obj <= objMin) {
+            j = t;
+            objMin = obj;
+          }
+        }
+      }
+    } else if (status[t] !== 1) {
+      const gd = gmax - G[t];
+      if (-G[t] >= gmax2) gmax2 = -G[t];
+      if (gd > 0) {
+        const quad = 2 + 2 * yi * qit;
+        const obj = -(gd * gd) / (quad > 0 ? quad : TAU);
+        if (obj <= objMin) {
+          j = t;
+          objMin = obj;
+        }
+      }
+    }
+  }
+  best[0] = gmax2;
+  return j;
+}
+
+/** G_t += Q_ti dI + Q_tj dJ, with Q_ti = y_t y_i K_ti (ai = y_i dI, aj = y_j dJ). */
+function updateGradient(G: Float64Array, y: Int8Array, Ki: Float32Array, Kj: Float32Array, ai: number, aj: number): void {
+  const l = y.length;
+  for (let t = 0; t < l; t++) G[t] += y[t] * (Ki[t] * ai + Kj[t] * aj);
 }
 
 /** rho: the mean of y G over free variables, else the middle of the feasible interval (libsvm's calculate_rho). */
