@@ -14,10 +14,11 @@ import { RbfRows } from './rbf-kernel.js';
  * KERNEL_BUDGET_BYTES) are computed the first time a pair problem with that class selects the row. On a
  * four-class task of 1,342 rows the solver selects about 40 % of each pair's rows, so about a third of the matrix
  * is never computed (computing all of it was three quarters of a fit). The values come from rbf-kernel.ts
- * (WebAssembly SIMD dot products, each summed in order as libsvm sums it). No shrinking: it changes how fast the solver gets there, not where.
+ * (WebAssembly SIMD dot products, each summed in order as libsvm sums it). No shrinking: it changes how fast the
+ * solver gets there, not where.
  */
 
-/** The whole training kernel matrix (n x n float32) is computed once when it fits in this many bytes. */
+/** The training kernel matrix (n x n float32) is held, its segments computed as needed, when it fits in this many bytes. */
 export const KERNEL_BUDGET_BYTES = 256 * 1024 * 1024;
 const TAU = 1e-12;
 const EPS = 1e-3;
@@ -68,27 +69,27 @@ class KernelSegments {
 
   /** Row g's values against classes a and b, in that order, into out (length start[a + 1] - start[a] + the same for b). */
   pairRow(g: number, a: number, b: number, out: Float32Array): void {
-    const { start, n } = this;
+    const start = this.start;
     const la = start[a + 1] - start[a];
     if (this.k === undefined) {
       this.compute(g, a, out, 0);
       this.compute(g, b, out, la);
       return;
     }
-    const k = this.k;
-    for (const [c, at] of [
-      [a, 0],
-      [b, la],
-    ]) {
-      const from = start[c];
-      const to = start[c + 1];
-      const flag = g * (start.length - 1) + c;
-      if (this.done[flag] === 0) {
-        this.compute(g, c, k, g * n + from);
-        this.done[flag] = 1;
-      }
-      out.set(k.subarray(g * n + from, g * n + to), at);
+    this.copySegment(this.k, g, a, out, 0);
+    this.copySegment(this.k, g, b, out, la);
+  }
+
+  /** Row g's values against class c from the held matrix k (computed there first if not yet), into out[at ..]. */
+  private copySegment(k: Float32Array, g: number, c: number, out: Float32Array, at: number): void {
+    const { start, n } = this;
+    const from = start[c];
+    const flag = g * (start.length - 1) + c;
+    if (this.done[flag] === 0) {
+      this.compute(g, c, k, g * n + from);
+      this.done[flag] = 1;
     }
+    out.set(k.subarray(g * n + from, g * n + start[c + 1]), at);
   }
 
   /** Row g against class c, at out[at ..]. */
@@ -105,7 +106,7 @@ class KernelSegments {
 class PairRows {
   private readonly rows: Array<Float32Array | undefined>;
   private readonly la: number;
-  readonly l: number;
+  private readonly l: number;
 
   constructor(
     private readonly kernel: KernelSegments,
