@@ -233,8 +233,8 @@ class SplitScan {
   }
 }
 
-/** A new node (a leaf until split) at the end of the tree's arrays; returns its index. */
-function addNode(feature: number[], threshold: number[], left: number[], right: number[], value: number[], k: number): number {
+/** A new node (a leaf until split, k values) at the end of a tree's arrays; returns its index. */
+export function addNode(feature: number[], threshold: number[], left: number[], right: number[], value: number[], k: number): number {
   feature.push(-1);
   threshold.push(0);
   left.push(-1);

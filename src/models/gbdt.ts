@@ -1,5 +1,5 @@
 import { type Matrix, argmaxRows } from '../dataset/matrix.js';
-import { type Binned, binFeatures } from './forest-tree.js';
+import { type Binned, addNode, binFeatures } from './forest-tree.js';
 
 /**
  * Histogram-based gradient-boosted trees for classification, as scikit-learn's HistGradientBoostingClassifier and
@@ -217,7 +217,7 @@ class TreeGrower {
     const right: number[] = [];
     const value: number[] = [];
     const codes = b.codes;
-    const root: Leaf = { rows, depth: 0, node: addNode(feature, threshold, left, right, value), gain: 0, feature: -1, bin: -1, G: 0, H: 0 };
+    const root: Leaf = { rows, depth: 0, node: addNode(feature, threshold, left, right, value, 1), gain: 0, feature: -1, bin: -1, G: 0, H: 0 };
     const rootH = this.build(rows);
     this.evaluate(root, rootH);
     const open: Open[] = [{ leaf: root, h: rootH }];
@@ -244,8 +244,8 @@ class TreeGrower {
       gains[f] += leaf.gain;
       feature[leaf.node] = f;
       threshold[leaf.node] = b.upper[f][leaf.bin];
-      const ln: Leaf = { rows: l, depth: leaf.depth + 1, node: addNode(feature, threshold, left, right, value), gain: 0, feature: -1, bin: -1, G: 0, H: 0 };
-      const rn: Leaf = { rows: r, depth: leaf.depth + 1, node: addNode(feature, threshold, left, right, value), gain: 0, feature: -1, bin: -1, G: 0, H: 0 };
+      const ln: Leaf = { rows: l, depth: leaf.depth + 1, node: addNode(feature, threshold, left, right, value, 1), gain: 0, feature: -1, bin: -1, G: 0, H: 0 };
+      const rn: Leaf = { rows: r, depth: leaf.depth + 1, node: addNode(feature, threshold, left, right, value, 1), gain: 0, feature: -1, bin: -1, G: 0, H: 0 };
       left[leaf.node] = ln.node;
       right[leaf.node] = rn.node;
       // A child that cannot split needs no histogram; otherwise the smaller is built, the larger subtracted.
@@ -396,14 +396,4 @@ class TreeGrower {
       }
     }
   }
-}
-
-/** A new node (a leaf until split) at the end of the tree's arrays; returns its index. */
-function addNode(feature: number[], threshold: number[], left: number[], right: number[], value: number[]): number {
-  feature.push(-1);
-  threshold.push(0);
-  left.push(-1);
-  right.push(-1);
-  value.push(0);
-  return feature.length - 1;
 }
