@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { DEFAULT_MEMORY_MB, MemoryBudget } from '../common/memory-budget.js';
 import { Decoder, type DecoderOptions } from '../decode/decoder.js';
 import type { ReassemblyStats } from '../decode/fragments.js';
+import type { DecodedPacket } from '../decode/packet.js';
 import { recordFilter } from '../filter/bpf.js';
 import { type FilterOptions, PacketFilter } from '../filter/filter.js';
 import type { ExpiryReason, Flow, FlowPlugin } from '../flow/flow.js';
@@ -223,7 +224,24 @@ export class FlowMeter {
       this.drop('capture-filter');
       return;
     }
-    const p = this.decoder.decode(rec);
+    this.meterDecoded(this.decoder.decode(rec));
+  }
+
+  /**
+   * packet() for a record a sharded run's router has already decoded (sharded.ts), to kind 'ip': the router's
+   * decoder reads a record as this one does, and the main thread then decodes its own shard's packets once, not
+   * twice. Only for kind 'ip': fragments must come through packet(), since only this meter's decoder reassembles.
+   */
+  packetDecoded(rec: PacketRecord, p: DecodedPacket): void {
+    this.activity++;
+    if (this.bpf !== undefined && !this.bpf(rec)) {
+      this.drop('capture-filter');
+      return;
+    }
+    this.meterDecoded(p);
+  }
+
+  private meterDecoded(p: DecodedPacket): void {
     if (this.filter !== undefined && this.filter.verdict(p) !== undefined) return; // counted by the filter
     if (p.kind !== 'ip') {
       if (p.kind !== 'fragment') this.drop(p.kind === 'non-ip' ? `non-ip:${p.reason}` : `${p.kind}:${p.reason}`);

@@ -401,8 +401,11 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
           let b: Block | undefined;
           let offset = 0;
           if (k !== 0 || shared) [b, offset] = place(rec);
-          if (k === 0) meter.packet(rec);
-          else workers[k - 1].add(b!, offset, rec, 0);
+          // The main shard's packets are decoded once: here, unless a fragment (only the meter's decoder reassembles).
+          if (k === 0) {
+            if (p.kind === 'ip') meter.packetDecoded(rec, p);
+            else meter.packet(rec);
+          } else workers[k - 1].add(b!, offset, rec, 0);
           if (shared) {
             if (k !== 0) meter.observe(rec);
             for (let w = 0; w < workers.length; w++) if (w !== k - 1) workers[w].add(b!, offset, rec, FLAG_OBSERVE);
@@ -412,6 +415,8 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
         deviceApp(app) {
           // Every shard needs the uid mappings (capture-wide, like DNS answers); they come before their uid's packets.
           meter.deviceApp(app);
+          // The router's decoder names the main shard's packets' apps (packetDecoded), so it knows the mappings too.
+          router.addDeviceApp(app);
           for (const s of workers) s.worker.postMessage({ type: 'device-app', app });
         },
         drain() {
