@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { extractFlowsSharded } from '../../src/meter/sharded.js';
 import type { CellValue } from '../../src/flow/schema.js';
 import { type SynthPacket, synthPcap } from '../../src/pcap/synth.js';
 import { cli } from '../helpers/cli.js';
+import { PHONE_APPS, pcapdroidPcapng, phonePackets, trailerPcap } from '../helpers/pcapdroid.js';
 import { SHARED, epochNs, haveTshark, sharedPcaps, tshark } from '../helpers/tshark.js';
 
 const RULES = loadAppRules();
@@ -53,6 +54,28 @@ describe('flows sharded across worker threads', () => {
       records += a.rows.length;
     }
     assert.ok(records > 250, `${records} records compared`);
+  });
+
+  it('names PCAPdroid apps alike whether the main thread or a worker meters the flow', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cipherscope-sharded-pcapdroid-'));
+    const files = [join(dir, 'mapped.pcapng'), join(dir, 'trailer.pcap')];
+    writeFileSync(files[0], pcapdroidPcapng(phonePackets()));
+    writeFileSync(files[1], trailerPcap(phonePackets(), 2));
+    const app = COLUMNS.indexOf('device_app');
+    try {
+      for (const file of files) {
+        const a = await serial(file);
+        // Every flow on the main thread (which meters with the router's decode), then every flow on the worker.
+        for (const mainShare of [1e6, 0]) {
+          const rows: CellValue[][] = [];
+          await extractFlowsSharded(file, { onRow: (r) => rows.push(r) }, { threads: 2, mainShare, plugins: { groups: ALL_GROUPS }, apps: RULES });
+          assert.deepEqual(rows.map(key).sort(), a.rows.map(key).sort(), `${file}, main share ${mainShare}`);
+        }
+        if (file === files[0]) assert.deepEqual(new Set(a.rows.map((r) => r[app])), new Set(PHONE_APPS.map((p) => p.packageName)), file);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("names a flow from a DNS answer that another shard metered", async () => {
