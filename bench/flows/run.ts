@@ -19,7 +19,7 @@
  * twice as long with the same number of flows alive at once; its peak memory should not grow.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, renameSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BIN, type Measure, ROOT, benchCapture as capture, medianRun, packetsIn, pairedRuns } from '../common.js';
@@ -53,6 +53,25 @@ function pcapngOf(file: string): string | undefined {
   if (r.status !== 0) return undefined;
   renameSync(tmp, ng);
   return ng;
+}
+/**
+ * The first `n` records of a classic pcap, in a file beside it (made once): its 24-byte header, then each record's
+ * 16-byte header and captured bytes (incl_len at offset 8, in the file's byte order).
+ */
+function firstPackets(file: string, n: number): string {
+  const out = file.replace(/\.pcap$/, `-first-${n}.pcap`);
+  if (existsSync(out)) return out;
+  const head = Buffer.alloc(1 << 20);
+  const fd = openSync(file, 'r');
+  const got = readSync(fd, head, 0, head.length, 0);
+  closeSync(fd);
+  const le = head.readUInt32LE(0) === 0xa1b2c3d4 || head.readUInt32LE(0) === 0xa1b23c4d;
+  let at = 24;
+  for (let i = 0; i < n && at + 16 <= got; i++) at += 16 + (le ? head.readUInt32LE(at + 8) : head.readUInt32BE(at + 8));
+  if (at > got) throw new Error(`${file}: the first ${n} records do not fit in ${got} bytes`);
+  writeFileSync(`${out}.partial`, head.subarray(0, at));
+  renameSync(`${out}.partial`, out);
+  return out;
 }
 const missing = [...(haveTshark ? [] : ['tshark (Debian package tshark)']), ...(haveDpkt ? [] : ['dpkt (Debian package python3-dpkt)'])];
 
@@ -140,6 +159,29 @@ for (const [label, file] of Object.entries(captures)) {
     row('cipherscope flows, one thread', r.a),
     row('cipherscope flows --threads 2 (two captures at once)', r.b, `${r.wallRatio.toFixed(2)}x (${r.wallRange[0].toFixed(2)}-${r.wallRange[1].toFixed(2)}), ${r.cpuRatio.toFixed(2)}x`),
     row('anchor: one single-thread process per capture, two at a time', procs),
+    '',
+  );
+}
+// Start-up, for a study's many small captures run one process each: a 20-packet cut of the bench capture, every
+// feature, against Node.js starting and exiting (node -e 0) in alternating pairs, and the anchors on the same cut.
+{
+  const small = firstPackets(captures.bench, 20);
+  const n = Math.max(10, runs);
+  process.stderr.write(`start-up: cipherscope on ${small} / node -e 0, in pairs ...\n`);
+  const r = pairedRuns([...cs, small, '-o', '/dev/null'], [process.execPath, '-e', '0'], n);
+  const rows: Array<[string, Measure, string]> = [
+    ['cipherscope flows, all features, CSV', r.a, `${r.wallRatio.toFixed(2)}x (${r.wallRange[0].toFixed(2)}-${r.wallRange[1].toFixed(2)})`],
+    ['node -e 0 (Node.js starting and exiting)', r.b, ''],
+  ];
+  if (haveTshark) rows.push(['tshark -q -z conv,tcp', medianRun(['tshark', '-q', '-z', 'conv,tcp', '-r', small], n), '']);
+  if (haveNfstream) rows.push(['nfstream 6.5, statistics, 1 meter', medianRun([NFSTREAM_PY, join(ROOT, 'bench/anchors/nfstream_flows.py'), small], n), '']);
+  if (haveDpkt) rows.push(['dpkt flow script', medianRun(['/usr/bin/python3', join(here, 'dpkt_flows.py'), small], n), '']);
+  tables.push(
+    `start-up: ${small} (20 packets), medians of ${n} runs`,
+    '',
+    '| tool | wall s | CPU s | peak MiB | paired with node -e 0: N× its time (range) |',
+    '|---|---:|---:|---:|---:|',
+    ...rows.map(([tool, m, p]) => `| ${tool} | ${m.seconds.toFixed(3)} | ${m.cpu_seconds.toFixed(3)} | ${(m.maxrss_kib / 1024).toFixed(0)} | ${p} |`),
     '',
   );
 }

@@ -1,4 +1,11 @@
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type cliProgress from 'cli-progress';
+
+/**
+ * cli-progress is loaded when a bar is shown (on a terminal), not at every start: about 7 ms of start-up, which a
+ * study's many small captures run from scripts and pipes pay for nothing.
+ */
+const loadCliProgress = (): typeof cliProgress => createRequire(import.meta.url)('cli-progress') as typeof cliProgress;
 
 /** A byte-progress bar on stderr when it is a terminal; silent in pipes, CI and with --no-progress. */
 export class Progress {
@@ -10,9 +17,10 @@ export class Progress {
     enabled: boolean,
   ) {
     if (enabled && process.stderr.isTTY && !process.env.CI) {
-      this.bar = new cliProgress.SingleBar(
+      const bars = loadCliProgress();
+      this.bar = new bars.SingleBar(
         { stream: process.stderr, format: `${label} [{bar}] {percentage}% | {value}/{total} MB | {eta_formatted} left`, hideCursor: true, clearOnComplete: true },
-        cliProgress.Presets.shades_classic,
+        bars.Presets.shades_classic,
       );
     }
   }

@@ -1,4 +1,7 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+
+/** Loaded when a worker is first started, not at every start of the CLI (a run on one thread never needs it). */
+const workerThreads = () => process.getBuiltinModule('node:worker_threads');
 
 /**
  * Start a worker thread running the module `name` (without extension) beside `importMetaUrl`: the built .js
@@ -6,6 +9,7 @@ import { Worker } from 'node:worker_threads';
  * worker thread does not inherit the main thread's module hooks.
  */
 export function startModuleWorker(importMetaUrl: string, name: string, workerData: unknown): Worker {
+  const { Worker } = workerThreads();
   if (!importMetaUrl.endsWith('.ts')) return new Worker(new URL(`./${name}.js`, importMetaUrl), { workerData });
   const entry = new URL(`./${name}.ts`, importMetaUrl).href;
   const tsx = import.meta.resolve('tsx/esm/api');

@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 
 /**
  * Compressed captures, read as tshark reads them (wiretap opens gzip, zstd and xz files transparently): known by
@@ -10,6 +8,11 @@ import { createGunzip } from 'node:zlib';
  * or is as well kept as the reference tools).
  */
 export type Compression = 'gzip' | 'zstd' | 'xz';
+
+// zlib and child_process are loaded when a compressed capture comes, not at every start (about 5 ms of a run's
+// start-up for the many plain captures; process.getBuiltinModule loads a built-in synchronously on first use).
+const zlib = () => process.getBuiltinModule('node:zlib');
+const childProcess = () => process.getBuiltinModule('node:child_process');
 
 const MAGICS: Array<[Compression, number[]]> = [
   ['gzip', [0x1f, 0x8b]],
@@ -36,7 +39,7 @@ const TOOLS: Record<Exclude<Compression, 'gzip'>, { cmd: string; pkg: string }> 
  */
 export function decompressed(path: string, kind: Compression): Readable {
   if (kind === 'gzip') {
-    const gunzip = createGunzip();
+    const gunzip = zlib().createGunzip();
     const src = createReadStream(path);
     src.on('error', (e) => gunzip.destroy(e));
     const out = src.pipe(gunzip);
@@ -44,7 +47,7 @@ export function decompressed(path: string, kind: Compression): Readable {
   }
   const tool = TOOLS[kind];
   const out = new PassThrough();
-  const child = spawn(tool.cmd, ['-dc', '--', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = childProcess().spawn(tool.cmd, ['-dc', '--', path], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (b: Buffer) => {
     if (stderr.length < 2000) stderr += b.toString();
