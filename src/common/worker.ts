@@ -1,7 +1,9 @@
+import { createRequire } from 'node:module';
+import type * as WorkerThreadsModule from 'node:worker_threads';
 import type { Worker } from 'node:worker_threads';
 
 /** Loaded when a worker is first started, not at every start of the CLI (a run on one thread never needs it). */
-const workerThreads = () => process.getBuiltinModule('node:worker_threads');
+const workerThreads = () => createRequire(import.meta.url)('node:worker_threads') as typeof WorkerThreadsModule;
 
 /**
  * Start a worker thread running the module `name` (without extension) beside `importMetaUrl`: the built .js

@@ -1,5 +1,8 @@
+import type * as ChildProcessModule from 'node:child_process';
 import { createReadStream } from 'node:fs';
+import { createRequire } from 'node:module';
 import { PassThrough, type Readable } from 'node:stream';
+import type * as ZlibModule from 'node:zlib';
 
 /**
  * Compressed captures, read as tshark reads them (wiretap opens gzip, zstd and xz files transparently): known by
@@ -9,10 +12,11 @@ import { PassThrough, type Readable } from 'node:stream';
  */
 export type Compression = 'gzip' | 'zstd' | 'xz';
 
-// zlib and child_process are loaded when a compressed capture comes, not at every start (about 5 ms of a run's
-// start-up for the many plain captures; process.getBuiltinModule loads a built-in synchronously on first use).
-const zlib = () => process.getBuiltinModule('node:zlib');
-const childProcess = () => process.getBuiltinModule('node:child_process');
+// zlib and child_process are loaded (synchronously, by require) when a compressed capture comes, not at every
+// start: about 5 ms of a run's start-up, which the many plain captures of a study would pay for nothing.
+const load = createRequire(import.meta.url);
+const zlib = () => load('node:zlib') as typeof ZlibModule;
+const childProcess = () => load('node:child_process') as typeof ChildProcessModule;
 
 const MAGICS: Array<[Compression, number[]]> = [
   ['gzip', [0x1f, 0x8b]],
