@@ -5,17 +5,20 @@
  *
  *   npm run bench:ml -- LABELED.csv            (default: out/testbed/paper-mini/flows.csv)
  *
- * Prints accuracy, macro-F1, and fit and predict CPU seconds side by side, with cipherscope / scikit-learn ratios.
+ * Prints accuracy, macro-F1, and fit and predict CPU seconds side by side, with cipherscope / scikit-learn ratios:
+ * five rounds per model, each our step next to scikit-learn's (sk_models.py serves its steps one at a time), and
+ * the median of the rounds' ratios, so both sides see the same phase of the machine's drift.
  * When the records have series_pooled (label --features all), also the LSTM app model against a PyTorch model of
  * the same shape and training (bench/ml/torch_lstm.py, Debian's python3-torch: bash scripts/setup.sh --bench), with
  * 1 and 2 threads each: training sequences/s and test accuracy.
  *
  *   npm run bench:ml -- LABELED.csv [--lstm-batches 400]
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type Matrix, argmaxRows, encodeLabels, featureSpec, labeledAppRows, seriesMatrix, toMatrix } from '../../src/dataset/matrix.js';
 import { splitGroups, stratifiedGroupKFold } from '../../src/dataset/splits.js';
@@ -61,48 +64,97 @@ const cpu = (): number => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 };
-/** Median CPU seconds of `runs` calls, and the last result. */
-async function timed<T>(runs: number, f: () => T | Promise<T>): Promise<[number, T]> {
-  const times: number[] = [];
-  let r!: T;
-  for (let i = 0; i < runs; i++) {
-    const t = cpu();
-    r = await f();
-    times.push(cpu() - t);
-  }
-  times.sort((x, y) => x - y);
-  return [times[runs >> 1], r];
+/** CPU seconds of one call, and its result. */
+async function timedOnce<T>(f: () => T | Promise<T>): Promise<[number, T]> {
+  const t = cpu();
+  const r = await f();
+  return [cpu() - t, r];
 }
-const RUNS = 3;
-const ours: Record<string, { accuracy: number; macro_f1: number; fit_s: number; predict_s: number }> = {};
-const [rfFit, rf] = await timed(RUNS, () => RandomForest.fit(xtr, ytr, classes.length, { ...APP_FOREST, seed: 1 }));
-const [rfPredS, rfPred] = await timed(RUNS, () => rf.predict(xte));
-const s1 = scores(yte, rfPred, classes.length);
-ours.rf = { accuracy: s1.accuracy, macro_f1: s1.macroF1, fit_s: rfFit, predict_s: rfPredS };
-const [svmFit, svm] = await timed(RUNS, () => SvmClassifier.fit(xtr, ytr, classes.length));
-const [svmPredS, svmPred] = await timed(RUNS, () => svm.predict(xte));
-const s2 = scores(yte, svmPred, classes.length);
-ours.svm = { accuracy: s2.accuracy, macro_f1: s2.macroF1, fit_s: svmFit, predict_s: svmPredS };
-const [gbFit, gb] = await timed(RUNS, () => GradientBoosting.fit(xtr, ytr, classes.length));
-const [gbPredS, gbPred] = await timed(RUNS, () => gb.predict(xte));
-const s3 = scores(yte, gbPred, classes.length);
-ours.gbdt = { accuracy: s3.accuracy, macro_f1: s3.macroF1, fit_s: gbFit, predict_s: gbPredS };
 
-const sk = JSON.parse(execFileSync('/usr/bin/python3', [join(here, 'sk_models.py'), dir], { encoding: 'utf8', maxBuffer: 1 << 24 })) as typeof ours;
+/**
+ * scikit-learn served one step at a time (sk_models.py), so that each of our steps runs next to its step in the
+ * same phase of the machine's drift: run after ours, three fits each, the ratios of two such medians moved by a
+ * third between runs (a forest fit 1.13x, then 1.51x), with neither implementation changed.
+ */
+const sk = spawn('/usr/bin/python3', [join(here, 'sk_models.py'), dir], { stdio: ['pipe', 'pipe', 'inherit'] });
+const answers = createInterface({ input: sk.stdout! })[Symbol.asyncIterator]();
+async function ask(model: string, step: 'fit' | 'predict'): Promise<{ fit_s?: number; predict_s?: number; accuracy?: number; macro_f1?: number }> {
+  sk.stdin!.write(`${model} ${step}\n`);
+  const line = await answers.next();
+  if (line.done) throw new Error(`bench/ml/sk_models.py ended before answering "${model} ${step}"`);
+  return JSON.parse(line.value) as { fit_s?: number; predict_s?: number; accuracy?: number; macro_f1?: number };
+}
+
+const RUNS = 5;
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+interface Side {
+  accuracy: number;
+  macro_f1: number;
+  fit_s: number;
+  predict_s: number;
+}
+interface Paired {
+  ours: Side;
+  sk: Side;
+  /** Medians over the rounds of our time over scikit-learn's in the same round, with their range. */
+  fit: { ratio: number; range: [number, number] };
+  predict: { ratio: number; range: [number, number] };
+}
+/**
+ * RUNS rounds of (our fit, scikit-learn's fit), then RUNS of (our predict, its predict): CPU seconds, medians of
+ * each side and of the rounds' ratios. Ours counts every thread of the process (V8 compiles and collects on
+ * helper threads), as scikit-learn's process_time does.
+ */
+async function paired<M>(name: string, fit: () => M | Promise<M>, predict: (m: M) => Int32Array): Promise<Paired> {
+  const fits: Array<[number, number]> = [];
+  let model!: M;
+  for (let i = 0; i < RUNS; i++) {
+    const [t, m] = await timedOnce(fit);
+    model = m;
+    fits.push([t, (await ask(name, 'fit')).fit_s!]);
+  }
+  const preds: Array<[number, number]> = [];
+  let pred!: Int32Array;
+  let theirs!: Awaited<ReturnType<typeof ask>>;
+  for (let i = 0; i < RUNS; i++) {
+    const [t, p] = await timedOnce(() => predict(model));
+    pred = p;
+    theirs = await ask(name, 'predict');
+    preds.push([t, theirs.predict_s!]);
+  }
+  const s = scores(yte, pred, classes.length);
+  const ratio = (xs: Array<[number, number]>) => {
+    const r = xs.map(([a, b]) => a / b);
+    return { ratio: median(r), range: [Math.min(...r), Math.max(...r)] as [number, number] };
+  };
+  return {
+    ours: { accuracy: s.accuracy, macro_f1: s.macroF1, fit_s: median(fits.map((x) => x[0])), predict_s: median(preds.map((x) => x[0])) },
+    sk: { accuracy: theirs.accuracy!, macro_f1: theirs.macro_f1!, fit_s: median(fits.map((x) => x[1])), predict_s: median(preds.map((x) => x[1])) },
+    fit: ratio(fits),
+    predict: ratio(preds),
+  };
+}
+const results: Record<'rf' | 'svm' | 'gbdt', Paired> = {
+  rf: await paired('rf', () => RandomForest.fit(xtr, ytr, classes.length, { ...APP_FOREST, seed: 1 }), (m) => m.predict(xte)),
+  svm: await paired('svm', () => SvmClassifier.fit(xtr, ytr, classes.length), (m) => m.predict(xte)),
+  gbdt: await paired('gbdt', () => GradientBoosting.fit(xtr, ytr, classes.length), (m) => m.predict(xte)),
+};
+sk.stdin!.end();
+
 const lines = [
-  `data: ${file}, app task (${classes.join(', ')}), ${xtr.rows} training and ${xte.rows} test flows (one grouped fold), ${xtr.cols} features; CPU seconds (median of 3), one thread`,
+  `data: ${file}, app task (${classes.join(', ')}), ${xtr.rows} training and ${xte.rows} test flows (one grouped fold), ${xtr.cols} features; CPU seconds, one thread, ${RUNS} rounds each alternating cipherscope and scikit-learn (medians; the ratio is the median of the rounds' ratios, with their range)`,
   '',
-  '| model | accuracy cipherscope / sklearn | macro-F1 cipherscope / sklearn | fit s cipherscope / sklearn (ratio) | predict s cipherscope / sklearn (ratio) |',
-  '|---|---:|---:|---:|---:|',
+  '| model | accuracy cipherscope / sklearn | macro-F1 cipherscope / sklearn | fit s cipherscope / sklearn | fit: N× sklearn\'s time (range) | predict s cipherscope / sklearn | predict: N× (range) |',
+  '|---|---:|---:|---:|---:|---:|---:|',
 ];
 for (const [k, name] of [
   ['rf', 'random forest, 50 trees, depth 15'],
   ['svm', 'SVM, RBF, standardised'],
   ['gbdt', 'gradient-boosted trees (HistGradientBoosting defaults)'],
 ] as const) {
-  const a = ours[k];
-  const b = sk[k];
-  lines.push(`| ${name} | ${(100 * a.accuracy).toFixed(1)} / ${(100 * b.accuracy).toFixed(1)} | ${(100 * a.macro_f1).toFixed(1)} / ${(100 * b.macro_f1).toFixed(1)} | ${a.fit_s.toFixed(2)} / ${b.fit_s.toFixed(2)} (${(a.fit_s / b.fit_s).toFixed(2)}x) | ${a.predict_s.toFixed(3)} / ${b.predict_s.toFixed(3)} (${(a.predict_s / b.predict_s).toFixed(2)}x) |`);
+  const { ours: a, sk: b, fit, predict } = results[k];
+  const r = (x: { ratio: number; range: [number, number] }) => `${x.ratio.toFixed(2)}x (${x.range[0].toFixed(2)}-${x.range[1].toFixed(2)})`;
+  lines.push(`| ${name} | ${(100 * a.accuracy).toFixed(1)} / ${(100 * b.accuracy).toFixed(1)} | ${(100 * a.macro_f1).toFixed(1)} / ${(100 * b.macro_f1).toFixed(1)} | ${a.fit_s.toFixed(2)} / ${b.fit_s.toFixed(2)} | ${r(fit)} | ${a.predict_s.toFixed(3)} / ${b.predict_s.toFixed(3)} | ${r(predict)} |`);
 }
 process.stdout.write(lines.join('\n') + '\n');
 
