@@ -86,7 +86,8 @@ function summarize(runs: Measure[]): Measure {
   return { seconds: mid.seconds, cpu_seconds: mid.cpu_seconds, maxrss_kib: Math.max(...ms.map((m) => m.maxrss_kib)) };
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** The middle value (the upper of the two middle ones for an even count). */
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Two commands run in turn, A B A B ..., and the ratio of each pair. */
 export interface PairedRuns {

@@ -34,6 +34,7 @@ import { RandomForest } from '../../src/models/forest.js';
 import { scores } from '../../src/models/metrics.js';
 import { SvmClassifier } from '../../src/models/svm.js';
 import { GradientBoosting } from '../../src/models/gbdt.js';
+import { median } from '../common.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -78,15 +79,21 @@ async function timedOnce<T>(f: () => T | Promise<T>): Promise<[number, T]> {
  */
 const sk = spawn('/usr/bin/python3', [join(here, 'sk_models.py'), dir], { stdio: ['pipe', 'pipe', 'inherit'] });
 const answers = createInterface({ input: sk.stdout! })[Symbol.asyncIterator]();
-async function ask(model: string, step: 'fit' | 'predict'): Promise<{ fit_s?: number; predict_s?: number; accuracy?: number; macro_f1?: number }> {
+/** One answer of sk_models.py: fit_s for a fit; predict_s, accuracy and macro_f1 for a prediction. */
+interface SkAnswer {
+  fit_s?: number;
+  predict_s?: number;
+  accuracy?: number;
+  macro_f1?: number;
+}
+async function ask(model: string, step: 'fit' | 'predict'): Promise<SkAnswer> {
   sk.stdin!.write(`${model} ${step}\n`);
   const line = await answers.next();
   if (line.done) throw new Error(`bench/ml/sk_models.py ended before answering "${model} ${step}"`);
-  return JSON.parse(line.value) as { fit_s?: number; predict_s?: number; accuracy?: number; macro_f1?: number };
+  return JSON.parse(line.value) as SkAnswer;
 }
 
 const RUNS = 5;
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 interface Side {
   accuracy: number;
   macro_f1: number;
@@ -115,7 +122,7 @@ async function paired<M>(name: string, fit: () => M | Promise<M>, predict: (m: M
   }
   const preds: Array<[number, number]> = [];
   let pred!: Int32Array;
-  let theirs!: Awaited<ReturnType<typeof ask>>;
+  let theirs!: SkAnswer;
   for (let i = 0; i < RUNS; i++) {
     const [t, p] = await timedOnce(() => predict(model));
     pred = p;
