@@ -219,26 +219,26 @@ export class FlowMeter {
 
   /** Meter one packet record. */
   packet(rec: PacketRecord): void {
-    this.activity++;
-    if (this.bpf !== undefined && !this.bpf(rec)) {
-      this.drop('capture-filter');
-      return;
-    }
-    this.meterDecoded(this.decoder.decode(rec));
+    if (this.admits(rec)) this.meterDecoded(this.decoder.decode(rec));
   }
 
   /**
-   * packet() for a record a sharded run's router has already decoded (sharded.ts), to kind 'ip': the router's
-   * decoder reads a record as this one does, and the main thread then decodes its own shard's packets once, not
-   * twice. Only for kind 'ip': fragments must come through packet(), since only this meter's decoder reassembles.
+   * packet() for a record a sharded run's router has already decoded (sharded.ts): the router's decoder reads a
+   * record as this one does, and the main thread then decodes its own shard's packets once, not twice. Any kind but
+   * 'fragment': fragments must come through packet(), since only this meter's decoder reassembles.
    */
   packetDecoded(rec: PacketRecord, p: DecodedPacket): void {
+    if (this.admits(rec)) this.meterDecoded(p);
+  }
+
+  /** Count the record as activity and apply the capture filter (-f), which works on the record's bytes before decoding. */
+  private admits(rec: PacketRecord): boolean {
     this.activity++;
     if (this.bpf !== undefined && !this.bpf(rec)) {
       this.drop('capture-filter');
-      return;
+      return false;
     }
-    this.meterDecoded(p);
+    return true;
   }
 
   private meterDecoded(p: DecodedPacket): void {

@@ -376,7 +376,7 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
           if (p.kind !== 'ip' && p.kind !== 'fragment') {
             // Not IP: any shard counts it the same way; spread by frame number.
             const k = slots[rec.number & SLOT_MASK];
-            if (k === 0) meter.packet(rec);
+            if (k === 0) meter.packetDecoded(rec, p);
             else {
               const [b, offset] = place(rec);
               workers[k - 1].add(b, offset, rec, 0);
@@ -401,10 +401,10 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
           let b: Block | undefined;
           let offset = 0;
           if (k !== 0 || shared) [b, offset] = place(rec);
-          // The main shard's packets are decoded once: here, unless a fragment (only the meter's decoder reassembles).
+          // The main shard's packets are decoded once, here, but fragments: only the meter's decoder reassembles.
           if (k === 0) {
-            if (p.kind === 'ip') meter.packetDecoded(rec, p);
-            else meter.packet(rec);
+            if (p.kind === 'fragment') meter.packet(rec);
+            else meter.packetDecoded(rec, p);
           } else workers[k - 1].add(b!, offset, rec, 0);
           if (shared) {
             if (k !== 0) meter.observe(rec);
