@@ -13,47 +13,7 @@ import { sharedPcaps } from '../helpers/tshark.js';
 import { HOSTILE, pcapOf } from '../helpers/hostile.js';
 import { mulberry32 as rng } from '../../src/common/rng.js';
 import { NO_UID } from '../../src/pcap/pcapdroid.js';
-
-const LENGTHS = [0, 1, 3, 0xffff, 0x10000, 0x7fffffff, 0xffffffff, 65535, 262145];
-
-function mutate(src: Buffer, r: () => number): Buffer {
-  const b = Buffer.from(src);
-  const at = () => Math.floor(r() * b.length);
-  switch (Math.floor(r() * 6)) {
-    case 0: // truncate
-      return b.subarray(0, at());
-    case 1: // flip a few bytes
-      for (let i = 0, n = 1 + Math.floor(r() * 8); i < n; i++) b[at()] ^= 1 << Math.floor(r() * 8);
-      return b;
-    case 2: {
-      // a bogus 32-bit length somewhere after the file header, in either byte order
-      const o = 24 + Math.floor(r() * Math.max(1, b.length - 28));
-      if (o + 4 <= b.length) {
-        const v = LENGTHS[Math.floor(r() * LENGTHS.length)];
-        r() < 0.5 ? b.writeUInt32LE(v >>> 0, o) : b.writeUInt32BE(v >>> 0, o);
-      }
-      return b;
-    }
-    case 3: {
-      // a 16-bit header length (IP total length, UDP length, option lengths ...)
-      const o = at();
-      if (o + 2 <= b.length) b.writeUInt16BE(Math.floor(r() * 65536), o);
-      return b;
-    }
-    case 4: {
-      // insert random bytes
-      const o = at();
-      const junk = Buffer.from(Array.from({ length: 1 + Math.floor(r() * 64) }, () => Math.floor(r() * 256)));
-      return Buffer.concat([b.subarray(0, o), junk, b.subarray(o)]);
-    }
-    default: {
-      // duplicate a region (repeated records, overlapping fragments)
-      const o = at();
-      const len = Math.floor(r() * 200);
-      return Buffer.concat([b.subarray(0, o + len), b.subarray(o, o + len), b.subarray(o + len)]);
-    }
-  }
-}
+import { mutateCapture as mutate } from '../helpers/mutate.js';
 
 describe('fuzz: mutated captures never throw out of the reader, decoder or meter', () => {
   // Small fixtures keep a few thousand runs quick.
