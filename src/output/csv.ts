@@ -1,6 +1,5 @@
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { type TextSink, type TextTarget, TextRecordWriter } from './text-sink.js';
-import { isoNs } from './timestamp.js';
 
 const COMMA = 44;
 const NEWLINE = 10;
@@ -114,7 +113,7 @@ function csvCell(out: TextSink, v: CellValue, raw: boolean, stamp: boolean): voi
   if (typeof v === 'number') out.num(v);
   else if (typeof v === 'string') csvString(out, v, raw);
   else if (typeof v === 'object') out.list(v);
-  else if (stamp && typeof v === 'bigint') out.push(isoNs(v));
+  else if (stamp && typeof v === 'bigint') out.timestamp(v);
   else out.push(String(v));
 }
 

@@ -1,7 +1,6 @@
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { timestampColumns } from './codec.js';
 import { type TextTarget, TextRecordWriter } from './text-sink.js';
-import { isoNs } from './timestamp.js';
 
 /** A string JSON.stringify would escape: a quote, a backslash, a control character or a lone surrogate half. */
 const utf8 = new TextEncoder();
@@ -50,7 +49,13 @@ export class JsonlWriter extends TextRecordWriter {
           out.push(v);
           out.byte(34);
         }
-      } else if (typeof v === 'bigint') out.push(this.stamps[i] ? `"${isoNs(v)}"` : v.toString());
+      } else if (typeof v === 'bigint') {
+        if (this.stamps[i]) {
+          out.byte(34);
+          out.timestamp(v);
+          out.byte(34);
+        } else out.push(v.toString());
+      }
       else if (typeof v === 'boolean') out.push(v ? 'true' : 'false');
       else out.list(v, true);
     }

@@ -5,7 +5,7 @@
  * the bigint). Years past 9999 or before 0 take ISO's expanded form (+010000-01-01...), as Date writes them.
  */
 
-const NS_PER_S = 1_000_000_000n;
+export const NS_PER_S = 1_000_000_000n;
 /**
  * Date parts of recent seconds, direct-mapped by the second's low bits: a record's first_seen and last_seen are
  * seconds apart and records alternate between them, so one remembered second missed on every other call.
@@ -13,6 +13,19 @@ const NS_PER_S = 1_000_000_000n;
 const CACHED = 64;
 const cachedSecond = new Float64Array(CACHED).fill(NaN);
 const cachedPrefix: string[] = new Array<string>(CACHED).fill('');
+const cachedBytes: Uint8Array[] = new Array<Uint8Array>(CACHED).fill(new Uint8Array(0));
+
+/** The cache slot holding the date part of `sec`, formatted on a miss. */
+function slotOf(sec: number): number {
+  const slot = sec & (CACHED - 1);
+  if (cachedSecond[slot] !== sec) {
+    const text = datePart(sec);
+    cachedPrefix[slot] = text;
+    cachedBytes[slot] = Uint8Array.from(text, (c) => c.charCodeAt(0));
+    cachedSecond[slot] = sec;
+  }
+  return slot;
+}
 
 export function isoNs(ns: bigint): string {
   let s = ns / NS_PER_S;
@@ -21,14 +34,16 @@ export function isoNs(ns: bigint): string {
     f += NS_PER_S;
     s -= 1n;
   }
-  const sec = Number(s);
   // Records of one capture mostly share their seconds with recent ones: format a date part once.
-  const slot = sec & (CACHED - 1);
-  if (cachedSecond[slot] !== sec) {
-    cachedPrefix[slot] = datePart(sec);
-    cachedSecond[slot] = sec;
-  }
-  return `${cachedPrefix[slot]}.${f.toString().padStart(9, '0')}Z`;
+  return `${cachedPrefix[slotOf(Number(s))]}.${f.toString().padStart(9, '0')}Z`;
+}
+
+/**
+ * The date part of isoNs for second `sec` ("YYYY-MM-DDTHH:MM:SS") as ASCII bytes, for writers that encode straight
+ * into a byte buffer (TextSink.timestamp). Cached with isoNs's text; the bytes must not be changed.
+ */
+export function isoSecondBytes(sec: number): Uint8Array {
+  return cachedBytes[slotOf(sec)];
 }
 
 /**

@@ -2,6 +2,19 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { isoNs, parseIsoNs } from '../../src/output/timestamp.js';
+import { TextSink } from '../../src/output/text-sink.js';
+
+/** What TextSink.timestamp encodes for each of `values`, one per line. */
+function sinkText(values: readonly bigint[]): string[] {
+  const chunks: Uint8Array[] = [];
+  const sink = new TextSink((b) => chunks.push(b));
+  for (const v of values) {
+    sink.timestamp(v);
+    sink.byte(10);
+  }
+  sink.flush();
+  return Buffer.concat(chunks).toString('latin1').split('\n').slice(0, -1);
+}
 
 /** ISO 8601 text of nanosecond timestamps: Date's text to the millisecond, every nanosecond kept, any year. */
 describe('timestamps as ISO 8601', () => {
@@ -24,6 +37,17 @@ describe('timestamps as ISO 8601', () => {
     assert.equal(parseIsoNs(isoNs(ns)), ns);
     assert.equal(isoNs(-1n), '1969-12-31T23:59:59.999999999Z');
     assert.equal(isoNs(951782400000000000n), '2000-02-29T00:00:00.000000000Z');
+  });
+
+  it('the text writers\' in-place encoding (TextSink.timestamp) is isoNs byte for byte, at the edges and at random', () => {
+    const edges = [0n, -1n, 1n, 999_999_999n, 1_000_000_000n, -1_000_000_000n, -1_000_000_001n, 951782400000000000n, 18446744073204150271000n, -(2n ** 63n), 2n ** 63n - 1n, 253402300799999999999n, 253402300800000000000n];
+    assert.deepEqual(sinkText(edges), edges.map(isoNs));
+    fc.assert(
+      fc.property(fc.array(fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }), { minLength: 1, maxLength: 50 }), (values) => {
+        assert.deepEqual(sinkText(values), values.map(isoNs));
+      }),
+      { numRuns: 2_000 },
+    );
   });
 
   it('reads fewer digits and zone offsets; rejects what is not a time', () => {
