@@ -139,7 +139,6 @@ export function byteDistPlugin(cap = DEFAULT_BYTE_DIST_BYTES): FlowPlugin<ByteDi
   // fewer fresh pages).
   const wide = cap > 0xffff;
   const newCounts: () => Counts = wide ? slabAllocator((k) => new Int32Array(k), 512, 64) : slabAllocator((k) => new Uint16Array(k), 512, 128);
-  const noCounts: Counts = wide ? new Int32Array(512) : new Uint16Array(512);
   return {
     name: 'byte-dist',
     // The counts (512 of 2 or 4 bytes) are charged when the first payload byte comes (Flow.heldBytes).
@@ -163,18 +162,17 @@ export function byteDistPlugin(cap = DEFAULT_BYTE_DIST_BYTES): FlowPlugin<ByteDi
       return s.fwdTotal >= cap && s.bwdTotal >= cap;
     },
     write(s: ByteDistState, _flow: Flow, row: CellValue[], at: number): void {
-      const c = s.counts ?? noCounts;
-      const fwd = c.subarray(0, 256);
-      const bwd = c.subarray(256, 512);
-      // A direction without payload has no distribution: null, not 256 zeros (absent is null, docs/schema.md).
-      const f = s.fwdTotal > 0;
-      const w = s.bwdTotal > 0;
-      row[at] = f ? fwd : null;
+      // A direction without payload has no distribution: null, not 256 zeros (absent is null, docs/schema.md). Its
+      // view is not even cut: most flows of a scan or flood carry no payload either way.
+      const c = s.counts;
+      const fwd = c !== null && s.fwdTotal > 0 ? c.subarray(0, 256) : null;
+      const bwd = c !== null && s.bwdTotal > 0 ? c.subarray(256, 512) : null;
+      row[at] = fwd;
       row[at + 1] = s.fwdTotal;
-      row[at + 2] = f ? entropyBits(fwd, s.fwdTotal, clog) : null;
-      row[at + 3] = w ? bwd : null;
+      row[at + 2] = fwd !== null ? entropyBits(fwd, s.fwdTotal, clog) : null;
+      row[at + 3] = bwd;
       row[at + 4] = s.bwdTotal;
-      row[at + 5] = w ? entropyBits(bwd, s.bwdTotal, clog) : null;
+      row[at + 5] = bwd !== null ? entropyBits(bwd, s.bwdTotal, clog) : null;
     },
   };
 }
