@@ -55,8 +55,7 @@ export class JsonlWriter extends TextRecordWriter {
           out.timestamp(v);
           out.byte(34);
         } else out.push(v.toString());
-      }
-      else if (typeof v === 'boolean') out.push(v ? 'true' : 'false');
+      } else if (typeof v === 'boolean') out.push(v ? 'true' : 'false');
       else out.list(v, true);
     }
     out.push(row.length === 0 ? '{}\n' : '}\n');
