@@ -1,7 +1,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { CellValue, NumberList } from '../flow/schema.js';
 import { writeShortestDouble } from './double-text.js';
-import { NS_PER_S, isoSecondBytes } from './timestamp.js';
+import { ISO_NS_ROOM, isoNs, writeIsoNs } from './timestamp.js';
 
 /** Where encoded text goes: a file path, "-" for standard output, or a function that takes each filled buffer. */
 export type TextTarget = string | ((bytes: Uint8Array) => void);
@@ -117,31 +117,12 @@ export class TextSink {
     this.len = x <= INT32_MAX ? writeInt32(this.buf, this.len, x) : writeSafeInt(this.buf, this.len, x);
   }
 
-  /**
-   * A timestamp column's nanoseconds as isoNs writes them ("2024-05-01T12:00:00.123456789Z"), encoded in place:
-   * the cached date part's bytes, then the nine fraction digits, with no string built and flattened per cell.
-   */
+  /** A timestamp column's nanoseconds as isoNs writes them ("2024-05-01T12:00:00.123456789Z"), encoded in place. */
   timestamp(ns: bigint): void {
-    let s = ns / NS_PER_S;
-    let f = ns % NS_PER_S;
-    if (f < 0n) {
-      f += NS_PER_S;
-      s -= 1n;
-    }
-    const date = isoSecondBytes(Number(s));
-    this.reserve(date.length + 11);
-    const b = this.buf;
-    let at = this.len;
-    for (let k = 0; k < date.length; k++) b[at++] = date[k];
-    b[at] = 46; // '.'
-    let frac = Number(f);
-    for (let k = at + 9; k > at; k--) {
-      const q = (frac / 10) | 0;
-      b[k] = 48 + frac - q * 10;
-      frac = q;
-    }
-    b[at + 10] = 90; // 'Z'
-    this.len = at + 11;
+    this.reserve(ISO_NS_ROOM);
+    const end = writeIsoNs(this.buf, this.len, ns);
+    if (end >= 0) this.len = end;
+    else this.push(isoNs(ns));
   }
 
   /**

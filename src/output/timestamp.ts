@@ -5,29 +5,35 @@
  * the bigint). Years past 9999 or before 0 take ISO's expanded form (+010000-01-01...), as Date writes them.
  */
 
-export const NS_PER_S = 1_000_000_000n;
+const NS_PER_S = 1_000_000_000n;
 /**
  * Date parts of recent seconds, direct-mapped by the second's low bits: a record's first_seen and last_seen are
  * seconds apart and records alternate between them, so one remembered second missed on every other call.
  */
 const CACHED = 64;
 const cachedSecond = new Float64Array(CACHED).fill(NaN);
-const cachedPrefix: string[] = new Array<string>(CACHED).fill('');
 const cachedBytes: Uint8Array[] = new Array<Uint8Array>(CACHED).fill(new Uint8Array(0));
 
 /** The cache slot holding the date part of `sec`, formatted on a miss. */
 function slotOf(sec: number): number {
   const slot = sec & (CACHED - 1);
   if (cachedSecond[slot] !== sec) {
-    const text = datePart(sec);
-    cachedPrefix[slot] = text;
-    cachedBytes[slot] = Uint8Array.from(text, (c) => c.charCodeAt(0));
+    cachedBytes[slot] = Uint8Array.from(datePart(sec), (c) => c.charCodeAt(0));
     cachedSecond[slot] = sec;
   }
   return slot;
 }
 
-export function isoNs(ns: bigint): string {
+/** Room that holds the text of any int64 nanoseconds (and of far larger ones): writeIsoNs needs no more. */
+export const ISO_NS_ROOM = 48;
+
+/**
+ * isoNs(ns) as ASCII bytes at b[at...], for writers that encode straight into a byte buffer (TextSink.timestamp):
+ * the cached date part's bytes, then the nine fraction digits, with no string built, joined and flattened. Returns
+ * the end, or -1 with nothing written when the text would run past b (only a year of more than 21 digits needs more
+ * than ISO_NS_ROOM).
+ */
+export function writeIsoNs(b: Uint8Array, at: number, ns: bigint): number {
   let s = ns / NS_PER_S;
   let f = ns % NS_PER_S;
   if (f < 0n) {
@@ -35,15 +41,26 @@ export function isoNs(ns: bigint): string {
     s -= 1n;
   }
   // Records of one capture mostly share their seconds with recent ones: format a date part once.
-  return `${cachedPrefix[slotOf(Number(s))]}.${f.toString().padStart(9, '0')}Z`;
+  const date = cachedBytes[slotOf(Number(s))];
+  if (at + date.length + 11 > b.length) return -1;
+  for (let k = 0; k < date.length; k++) b[at++] = date[k];
+  b[at] = 46; // '.'
+  let frac = Number(f);
+  for (let k = at + 9; k > at; k--) {
+    const q = (frac / 10) | 0;
+    b[k] = 48 + frac - q * 10;
+    frac = q;
+  }
+  b[at + 10] = 90; // 'Z'
+  return at + 11;
 }
 
-/**
- * The date part of isoNs for second `sec` ("YYYY-MM-DDTHH:MM:SS") as ASCII bytes, for writers that encode straight
- * into a byte buffer (TextSink.timestamp). Cached with isoNs's text; the bytes must not be changed.
- */
-export function isoSecondBytes(sec: number): Uint8Array {
-  return cachedBytes[slotOf(sec)];
+let scratch = Buffer.alloc(ISO_NS_ROOM);
+
+export function isoNs(ns: bigint): string {
+  let end: number;
+  while ((end = writeIsoNs(scratch, 0, ns)) < 0) scratch = Buffer.alloc(scratch.length * 2);
+  return scratch.toString('latin1', 0, end);
 }
 
 /**
