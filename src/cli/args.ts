@@ -36,6 +36,15 @@ export function mebibytes(v: string): number {
 /** The capture-filter option's help, the same in every command (-f, as tcpdump and tshark). */
 export const BPF_HELP = 'capture filter in tcpdump syntax (pcap-filter(7)): only the packets it matches are read, e.g. "tcp port 443 and not host 10.0.0.1"';
 
+export const COUNT_HELP = 'stop after this many packets (of those the capture filter passes), as tshark -c and tcpdump -c; flows still open then end as at the end of the input';
+
+/** A packet count (-c): a whole number, at least 1. */
+export function packetCount(v: string): number {
+  const n = Number(v);
+  if (!/^[0-9]+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of packets, at least 1');
+  return n;
+}
+
 /** A capture filter, checked now so a mistake is a usage error naming the word (compiled again where it is used). */
 export function captureFilter(v: string): string {
   try {

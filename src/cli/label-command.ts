@@ -1,6 +1,6 @@
 import { writeFileAtomic } from '../common/atomic-file.js';
 import { type Command, Option } from 'commander';
-import { BPF_HELP, CSV_RAW_HELP, appRules, captureFilter, featureGroups, inputsOf, milliseconds, reportErrors, seconds } from './args.js';
+import { BPF_HELP, CSV_RAW_HELP, appRules, captureFilter, COUNT_HELP, packetCount, featureGroups, inputsOf, milliseconds, reportErrors, seconds } from './args.js';
 import { FEATURE_GROUPS, flowPlugins } from '../features/plugins.js';
 import { AppMatcher } from '../features/apps.js';
 import { LENGTH_MODES, type LengthMode } from '../flow/flow.js';
@@ -43,6 +43,7 @@ export function addLabelCommand(program: Command): void {
     .argument('[capture]', 'pcap or pcapng file taken while the actions ran')
     .option('-r, --read <file>', 'the capture, as tshark -r')
     .option('-f, --bpf <expr>', BPF_HELP, captureFilter)
+    .option('-c, --count <packets>', COUNT_HELP, packetCount)
     .option('--actions <log.jsonl>', 'the action log (format: docs/ground-truth.md)')
     .option('--capture-action <app/action>', 'no log: the whole capture is one action of this app (datasets labeled per capture file)')
     .option('--user <name>', "with --capture-action: the capture's user (label_user, for evaluate --group-by user)")
@@ -89,7 +90,7 @@ export function addLabelCommand(program: Command): void {
           {
             apps,
             keepalive: o.keepalive !== false,
-            extract: { flow: { burstGapSec: o.burstGap, lengthMode: o.length as LengthMode }, plugins: plugins(), bpf: o.bpf as string | undefined },
+            extract: { flow: { burstGapSec: o.burstGap, lengthMode: o.length as LengthMode }, plugins: plugins(), bpf: o.bpf as string | undefined, maxPackets: o.count as number | undefined },
             label: { slackBeforeNs: BigInt(Math.round(o.slackBefore * 1e6)), slackAfterNs: BigInt(Math.round(o.slackAfter * 1e6)), ambiguity: o.ambiguity },
           },
           (row) => {

@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Command } from 'commander';
-import { CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, count as int, mebibytes, reportErrors, seconds } from './args.js';
+import { CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, count as int, mebibytes, packetCount, reportErrors, seconds } from './args.js';
 import { DEFAULT_MEMORY_MB } from '../common/memory-budget.js';
 import { StatusLine } from './progress.js';
 import { CaptureProcess } from '../capture/capture.js';
@@ -29,6 +29,7 @@ export function addLiveCommand(program: Command): void {
     .option('-i, --interface <iface>', 'capture on this interface (dumpcap, tshark or tcpdump as a subprocess)', 'any')
     .option('--tool <tool>', 'dumpcap, tshark or tcpdump (default: the first installed)')
     .option('-f, --bpf <expr>', 'capture filter in tcpdump syntax, given to the capture tool')
+    .option('-c, --count <packets>', 'stop after this many packets, as tcpdump -c: every active flow is written, as at Ctrl-C', packetCount)
     .option('-o, --output <file>', 'records (.csv, .jsonl); - for standard output', '-')
     .option('--csv-raw', CSV_RAW_HELP)
     .option('--copy <file>', 'also write the packets as they came to this capture file')
@@ -54,7 +55,7 @@ export function addLiveCommand(program: Command): void {
         const classifier = o.model ? await loadFlowClassifier(o.model, undefined, apps !== undefined) : undefined;
         for (const n of classifier?.notes ?? []) process.stderr.write(`cipherscope: ${n}\n`);
         const live = { tickMs: 500 };
-        const pipeline = { classifier, apps, threads: o.threads, live, memoryMiB: o.memory as number, flow: { idleTimeoutSec: o.idleTimeout, activeTimeoutSec: o.activeTimeout, tcpCloseGraceSec: o.tcpCloseGrace } };
+        const pipeline = { classifier, apps, threads: o.threads, live, maxPackets: o.count as number | undefined, memoryMiB: o.memory as number, flow: { idleTimeoutSec: o.idleTimeout, activeTimeoutSec: o.activeTimeout, tcpCloseGraceSec: o.tcpCloseGrace } };
         const columns = pipelineColumns(pipeline);
         const format = formatFromPath(o.output);
         if (recordFormat(format).completeOnClose) throw new Error(`live writes CSV or JSON Lines (${recordFormat(format).title} files are complete only when closed)`);
@@ -98,8 +99,9 @@ export function addLiveCommand(program: Command): void {
         };
         const summary = await runPipeline(stream, [...sinks, counter], { ...pipeline, onStatus });
         status.clear();
-        // The stream ended: by Ctrl-C (stop() ran), or because the capture tool died. Records so far are written
-        // either way; a dead tool is a failed run.
+        // The stream ended: by Ctrl-C (stop() ran), or because the capture tool died; or the packet count was
+        // reached and the capture is stopped now. Records so far are written either way; a dead tool is a failed run.
+        if (o.count !== undefined && summary.packets >= o.count) await cap?.stop();
         const died = await cap?.diedOnItsOwn();
         for (const s of sinks) await s.close();
         await store?.close();

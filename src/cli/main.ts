@@ -20,7 +20,7 @@ import { type CaptureIssue, formatIssue } from '../pcap/types.js';
 import { openCaptureWriter } from '../pcap/writer.js';
 import { type OutputFormat, formatFromPath, openRecordWriter, recordFormat, recordFormats } from '../output/writers.js';
 import type { AppFlows } from '../pipeline/app-flows.js';
-import { BPF_HELP, CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, captureFilter, collect, count, expandDirectories, featureGroups, inputsOf, mebibytes, seconds } from './args.js';
+import { BPF_HELP, CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, captureFilter, collect, count, COUNT_HELP, expandDirectories, featureGroups, inputsOf, mebibytes, packetCount, seconds } from './args.js';
 import { recordFilter } from '../filter/bpf.js';
 import { DEFAULT_MEMORY_MB } from '../common/memory-budget.js';
 import { Progress } from './progress.js';
@@ -136,6 +136,7 @@ export async function buildProgram(command?: string): Promise<Command> {
     .argument('[inputs...]', 'pcap or pcapng files (also gzip, zstd or xz compressed), directories of them (read recursively, in sorted order); - for standard input')
     .option('-r, --read <file>', 'a capture to read, as tshark -r (repeatable; besides the arguments)', collect, [])
     .option('-f, --bpf <expr>', BPF_HELP, captureFilter)
+    .option('-c, --count <packets>', `${COUNT_HELP} (in each capture, given several)`, packetCount)
     .option('-o, --output <file>', 'output file; - for standard output', '-')
     .option('--columns <names>', 'write only these columns, comma-separated, in this order (as tshark -T fields -e; names: cipherscope schema), or a named set: nfstream, cicflowmeter (their names and units: docs/column-sets.md)')
     .addOption(new Option('--format <format>', 'output format (default: from the output file extension, else csv)').choices(recordFormats().map((f) => f.name)))
@@ -209,6 +210,7 @@ export async function buildProgram(command?: string): Promise<Command> {
         },
         memoryMiB: o.memory as number,
         bpf: o.bpf as string | undefined,
+        maxPackets: o.count as number | undefined,
         filter: useFilter ? { dropNoise: o.filterNoise === true, excludeHosts: o.excludeHost, onlyHosts: o.onlyHost } : undefined,
         decoder: { reassembly: { timeoutSec: o.fragmentTimeout } },
       };
@@ -307,6 +309,7 @@ export async function buildProgram(command?: string): Promise<Command> {
     .argument('[input]', 'pcap or pcapng file; - for standard input')
     .option('-r, --read <file>', 'the capture to read, as tshark -r')
     .option('-f, --bpf <expr>', BPF_HELP, captureFilter)
+    .option('-c, --count <packets>', 'stop after this many packets read (of those the capture filter passes), as tshark -c and tcpdump -c', packetCount)
     .requiredOption('-o, --output <file>', 'output capture (.pcapng keeps several link types; anything else is classic pcap, nanosecond)')
     .option('--exclude-host <addr>', 'drop packets to or from this address or prefix, e.g. the proxy host (repeatable)', collect, [])
     .option('--only-host <addr>', 'keep only packets to or from this address or prefix (repeatable)', collect, [])
@@ -343,6 +346,8 @@ export async function buildProgram(command?: string): Promise<Command> {
         }
       }
       const decoder = new Decoder();
+      const limit: number = o.count ?? Infinity;
+      let passed = 0;
       const writer = openCaptureWriter(o.output);
       const issues = new IssuePrinter(o.quiet === true);
       const progress = new Progress(input, o.progress !== false);
@@ -353,15 +358,14 @@ export async function buildProgram(command?: string): Promise<Command> {
             packet(rec) {
               if (bpf !== undefined && !bpf(rec)) {
                 filter.count('capture-filter');
-                return;
+                return false;
               }
               const p = decoder.decode(rec);
-              if (filter.verdict(p) !== undefined) return;
-              if (appFlows !== undefined && !appFlows.has(p)) {
-                filter.revoke('not-app');
-                return;
+              if (filter.verdict(p) === undefined) {
+                if (appFlows !== undefined && !appFlows.has(p)) filter.revoke('not-app');
+                else writer.write(rec);
               }
-              writer.write(rec);
+              return ++passed >= limit;
             },
             issue: issues.onIssue,
           },

@@ -2,7 +2,7 @@ import { writeFileAtomic } from '../common/atomic-file.js';
 import type { InputOptions } from '../dataset/matrix.js';
 import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
-import { BPF_HELP, CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, captureFilter, count as int, inputsOf, list, reportErrors } from './args.js';
+import { BPF_HELP, CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, captureFilter, COUNT_HELP, packetCount, count as int, inputsOf, list, reportErrors } from './args.js';
 import type { RecordTable } from '../dataset/records.js';
 import { readRecords } from '../dataset/record-files.js';
 import { ALL_GROUPS, flowPlugins } from '../features/plugins.js';
@@ -173,6 +173,7 @@ export function addModelCommands(program: Command): void {
     .argument('[capture]', 'pcap or pcapng file')
     .option('-r, --read <file>', 'the capture, as tshark -r')
     .option('-f, --bpf <expr>', BPF_HELP, captureFilter)
+    .option('-c, --count <packets>', COUNT_HELP, packetCount)
     .requiredOption('--model <dir>', 'model directory (cipherscope train)')
     .option('-o, --output <file>', 'output (.csv, .jsonl, .parquet); - for standard output', '-')
     .option('--threshold <p>', 'app probability below which the app is "unknown" (default: the threshold train calibrated)', Number)
@@ -188,7 +189,7 @@ export function addModelCommands(program: Command): void {
         const c = await loadFlowClassifier(o.model, o.threshold, apps !== undefined);
         for (const n of c.notes) process.stderr.write(`cipherscope: ${n}\n`);
         const w = openRecordWriter(formatFromPath(o.output), o.output, c.columns, { rawStrings: o.csvRaw === true });
-        await runPipeline(capture, [fileSink(w)], { classifier: c, apps, bpf: o.bpf as string | undefined });
+        await runPipeline(capture, [fileSink(w)], { classifier: c, apps, bpf: o.bpf as string | undefined, maxPackets: o.count as number | undefined });
         await w.close();
       }),
     );

@@ -51,7 +51,7 @@ export async function labelCapture(input: string | Readable, actions: readonly A
   if (census && isFile) {
     const bare = flowPlugins({ groups: [] });
     const view = census.reader(flowColumns(bare));
-    await extractFlows(input, (row) => view.add(row), { flow, bpf: opts.extract?.bpf, filter: opts.extract?.filter, decoder: opts.extract?.decoder, plugins: bare });
+    await extractFlows(input, (row) => view.add(row), { flow, bpf: opts.extract?.bpf, maxPackets: opts.extract?.maxPackets, filter: opts.extract?.filter, decoder: opts.extract?.decoder, plugins: bare });
   }
   const meterText = meterSettingsText({
     burstGapSec: flow.burstGapSec,

@@ -39,7 +39,7 @@ async function meterFile(job: FileJob): Promise<void> {
     o.encodeSettings,
   );
   let shown = 0;
-  const common = { flow: o.flow, memoryMiB: o.memoryMiB, bpf: o.bpf, filter: o.filter, decoder: o.decoder };
+  const common = { flow: o.flow, memoryMiB: o.memoryMiB, bpf: o.bpf, maxPackets: o.maxPackets, filter: o.filter, decoder: o.decoder };
   // With app rules a file is read twice: the first reading learns which app each server address is.
   const learning = await addressLearning(input, apps, common);
   const summary = await extractFlows(

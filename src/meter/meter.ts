@@ -40,6 +40,11 @@ export interface ExtractOptions {
    * it rejects is counted as dropped `capture-filter`.
    */
   bpf?: string;
+  /**
+   * Stop after this many packet records that the capture filter passes (tshark -c, tcpdump -c): the rest of the
+   * input is not read, and the flows then open end as at the end of the input.
+   */
+  maxPackets?: number;
   /** Packet filter; when absent every IP packet is metered (non-IP and malformed frames never form flows). */
   filter?: FilterOptions;
   plugins?: readonly FlowPlugin[];
@@ -145,6 +150,9 @@ export class FlowMeter {
   private readonly decoder: Decoder;
   private readonly filter: PacketFilter | undefined;
   private readonly bpf: ((rec: PacketRecord) => boolean) | undefined;
+  /** Records the capture filter passed, against ExtractOptions.maxPackets. */
+  private admitted = 0;
+  private readonly maxPackets: number;
   private readonly dropped = new Map<string, number>();
   /** Plugins with capture-wide state (FlowPlugin.observe), for shared packets of flows another shard meters. */
   private readonly observers: FlowPlugin[];
@@ -169,6 +177,7 @@ export class FlowMeter {
     this.budget = Number.isFinite(mib) ? MemoryBudget.ofMiB(mib) : undefined;
     this.filter = opts.filter ? new PacketFilter(opts.filter) : undefined;
     this.bpf = opts.bpf ? recordFilter(opts.bpf) : undefined;
+    this.maxPackets = opts.maxPackets ?? Infinity;
     this.observers = plugins.filter((p) => p.observe !== undefined);
     const stageFactories: RecordStageFactory[] = [...(opts.apps ? [(before: readonly ColumnDef[]) => new AppAttributor(opts.apps!, before, opts.addresses ?? (opts.learnAddresses ? new AddressBook() : undefined), opts.learnAddresses === true)] : []), ...(opts.stages ?? [])];
     const columns: ColumnDef[] = flowColumns(plugins);
@@ -217,9 +226,11 @@ export class FlowMeter {
     this.decoder.addDeviceApp(app);
   }
 
-  /** Meter one packet record. */
-  packet(rec: PacketRecord): void {
-    if (this.admits(rec)) this.meterDecoded(this.decoder.decode(rec));
+  /** Meter one packet record; true once the packet count (ExtractOptions.maxPackets) is reached. */
+  packet(rec: PacketRecord): boolean {
+    if (!this.admits(rec)) return false;
+    this.meterDecoded(this.decoder.decode(rec));
+    return ++this.admitted >= this.maxPackets;
   }
 
   /**
@@ -382,7 +393,7 @@ export async function extractFlows(input: string | Readable, onRow: (row: CellVa
  * reading (extractFlows with `addresses`) names the flows that carry no name of their own, whether the evidence
  * came before or after them. About the cost of a `--features tls,dns` run.
  */
-export async function learnAddresses(input: string, apps: AppMatcher, opts: Pick<ExtractOptions, 'flow' | 'bpf' | 'filter' | 'decoder' | 'memoryMiB' | 'onProgress'> = {}): Promise<AddressBook> {
+export async function learnAddresses(input: string, apps: AppMatcher, opts: Pick<ExtractOptions, 'flow' | 'bpf' | 'maxPackets' | 'filter' | 'decoder' | 'memoryMiB' | 'onProgress'> = {}): Promise<AddressBook> {
   const book = new AddressBook();
   const plugins = flowPlugins({ groups: ['tls', 'dns'] });
   const columns = flowColumns(plugins, true);
@@ -397,7 +408,7 @@ export async function learnAddresses(input: string, apps: AppMatcher, opts: Pick
       book.add({ addr: row[addr] as string, port: Number(row[port]), timeNs: row[first] as bigint, app: row[app] as string, host: row[host] as string | null });
     },
     // Only these options: the capture's issues are the second reading's to report (not each one twice).
-    { flow: opts.flow, bpf: opts.bpf, filter: opts.filter, decoder: opts.decoder, memoryMiB: opts.memoryMiB, onProgress: opts.onProgress, plugins, apps },
+    { flow: opts.flow, bpf: opts.bpf, maxPackets: opts.maxPackets, filter: opts.filter, decoder: opts.decoder, memoryMiB: opts.memoryMiB, onProgress: opts.onProgress, plugins, apps },
   );
   return book;
 }
@@ -406,7 +417,7 @@ export async function learnAddresses(input: string, apps: AppMatcher, opts: Pick
  * How a run with app rules learns server addresses: a file is read twice (learnAddresses first), so evidence
  * before and after a flow counts; a stream (standard input, live capture) learns forward as it goes.
  */
-export async function addressLearning(input: string | Readable, apps: AppMatcher | undefined, opts: Pick<ExtractOptions, 'flow' | 'bpf' | 'filter' | 'decoder' | 'live' | 'memoryMiB' | 'onProgress'>): Promise<{ addresses?: AddressBook; learnAddresses?: boolean }> {
+export async function addressLearning(input: string | Readable, apps: AppMatcher | undefined, opts: Pick<ExtractOptions, 'flow' | 'bpf' | 'maxPackets' | 'filter' | 'decoder' | 'live' | 'memoryMiB' | 'onProgress'>): Promise<{ addresses?: AddressBook; learnAddresses?: boolean }> {
   if (apps === undefined) return {};
   if (typeof input !== 'string' || input === '-' || opts.live) return { learnAddresses: true };
   return { addresses: await learnAddresses(input, apps, opts) };

@@ -21,6 +21,11 @@ export interface ShardedOptions {
   memoryMiB?: number;
   /** Capture filter (ExtractOptions.bpf), applied by every shard. */
   bpf?: string;
+  /**
+   * Stop after this many records the capture filter passes (ExtractOptions.maxPackets): counted where the capture
+   * is read (a sharded run's router, a file thread), not by the shards.
+   */
+  maxPackets?: number;
   filter?: FilterOptions;
   decoder?: DecoderOptions;
   apps?: AppRules;

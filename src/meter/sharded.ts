@@ -4,6 +4,7 @@ import { startModuleWorker } from '../common/worker.js';
 import { threadCpuSec } from '../common/thread-cpu.js';
 import { type ShardedOptions, createShardMeter, threadShare } from './shard-meter.js';
 import { Decoder } from '../decode/decoder.js';
+import { recordFilter } from '../filter/bpf.js';
 import { PacketFilter } from '../filter/filter.js';
 import type { DecodedPacket } from '../decode/packet.js';
 import type { FlowPlugin } from '../flow/flow.js';
@@ -362,6 +363,11 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
       }, options.live.tickMs)
     : undefined;
   const meter = local.meter;
+  // A packet count (tshark -c) counts the records the capture filter passes, as one meter would; the shards apply
+  // the filter for themselves, so the router asks it too, but only to count.
+  const limit = options.maxPackets ?? Infinity;
+  const counted = options.bpf !== undefined && Number.isFinite(limit) ? recordFilter(options.bpf) : undefined;
+  let admitted = 0;
   try {
     const result = await readCapture(
       input,
@@ -372,6 +378,8 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
         },
         packet(rec) {
           routed++;
+          // This record is routed either way; reading stops after it.
+          const last = limit !== Infinity && (counted === undefined || counted(rec)) && ++admitted >= limit;
           const p = router.decode(rec);
           if (p.kind !== 'ip' && p.kind !== 'fragment') {
             // Not IP: any shard counts it the same way; spread by frame number.
@@ -381,7 +389,7 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
               const [b, offset] = place(rec);
               workers[k - 1].add(b, offset, rec, 0);
             }
-            return;
+            return last;
           }
           if (p.kind === 'ip' && (clockFilter === undefined || !clockFilter.drops(p))) {
             if (baseSec < 0) baseSec = p.tsSec;
@@ -410,6 +418,7 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
             if (k !== 0) meter.observe(rec);
             for (let w = 0; w < workers.length; w++) if (w !== k - 1) workers[w].add(b!, offset, rec, FLAG_OBSERVE);
           }
+          return last;
         },
         issue: issues.issue,
         deviceApp(app) {

@@ -161,6 +161,7 @@ export class ClassicPcapParser extends ParserBase {
       this.lastTsSec = sec;
       this.emit();
       p += RECORD_HEADER_LEN + capLen;
+      if (this.stopped) return p;
     }
   }
 

@@ -18,6 +18,8 @@ export interface FormatParser {
   readonly packets: number;
   /** Input bytes skipped while resynchronising after corrupt data. */
   readonly skippedBytes: number;
+  /** The sink asked to stop (PacketSink.packet returned true): `feed` returned right after that record. */
+  readonly stopped: boolean;
 }
 
 /** Shared state and helpers of both formats: the reused record, packet numbering and issue reporting. */
@@ -25,6 +27,7 @@ export abstract class ParserBase implements FormatParser {
   need = 0;
   packets = 0;
   skippedBytes = 0;
+  stopped = false;
   /**
    * Records Wireshark numbers as frames but that carry no packet (pcapng custom blocks): counted into `number`, so
    * packet N here is tshark's frame N.
@@ -60,7 +63,7 @@ export abstract class ParserBase implements FormatParser {
   protected emit(): void {
     this.packets++;
     this.rec.number = this.packets + this.otherRecords;
-    this.sink.packet(this.rec);
+    if (this.sink.packet(this.rec) === true) this.stopped = true;
   }
 }
 

@@ -181,6 +181,7 @@ export class PcapngParser extends ParserBase {
       }
       this.block(type, buf, dv, p, len, base);
       p += len;
+      if (this.stopped) return p;
     }
   }
 

@@ -194,6 +194,9 @@ async function drive(src: ByteSource, name: string, sink: PacketSink, opts: Read
     sink.chunk?.(buf, start, end);
     start = parser.feed(buf, dv, start, end, base, eof);
     opts.onProgress?.(base + start, src.size);
+    // Stopped by the sink (a packet count): what was read ends at the last record it took. The read under way is
+    // left to the source's close (a file handle waits for it; a stream, such as a live capture's, may never answer).
+    if (parser.stopped) return { metadata: parser.metadata, packets: parser.packets, bytes: base + start, skippedBytes: parser.skippedBytes };
     const wait = sink.drain?.();
     if (wait !== undefined) await wait;
     if (eof) break;

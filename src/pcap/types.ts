@@ -111,7 +111,11 @@ export interface CaptureMetadata {
 }
 
 export interface PacketSink {
-  packet(rec: PacketRecord): void;
+  /**
+   * One packet record (reused: copy what is kept). Returning true stops the reading after this record, as a packet
+   * count does (tshark -c): the parser reads no further, and the result counts the records up to this one.
+   */
+  packet(rec: PacketRecord): void | boolean;
   /**
    * Called before the records of each chunk of input are parsed, with the buffer they will point into
    * (`buf[start..end)`): a consumer that hands records to other threads can copy the chunk once instead of each

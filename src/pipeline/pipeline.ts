@@ -24,6 +24,8 @@ export interface PipelineOptions {
   memoryMiB?: number;
   /** Capture filter in tcpdump's syntax (ExtractOptions.bpf). */
   bpf?: string;
+  /** Stop after this many packet records the capture filter passes (ExtractOptions.maxPackets, tshark -c). */
+  maxPackets?: number;
   filter?: FilterOptions;
   decoder?: DecoderOptions;
   /** Host rules: the app columns (with a classifier: one loaded withApps). */
@@ -99,7 +101,7 @@ export async function runPipeline(input: string | Readable, sinks: readonly Reco
   let chain = Promise.resolve();
   const timers = o.live ? sinks.filter((s) => s.flushEveryMs !== undefined).map((s) => setInterval(() => (chain = chain.then(() => s.flush())), s.flushEveryMs)) : [];
   try {
-    const common = { flow, memoryMiB: o.memoryMiB, bpf: o.bpf, filter: o.filter, decoder: o.decoder, live: o.live, onIssue: o.onIssue, onProgress: o.onProgress, onStatus: o.onStatus };
+    const common = { flow, memoryMiB: o.memoryMiB, bpf: o.bpf, maxPackets: o.maxPackets, filter: o.filter, decoder: o.decoder, live: o.live, onIssue: o.onIssue, onProgress: o.onProgress, onStatus: o.onStatus };
     const apps = o.apps ? new AppMatcher(o.apps) : undefined;
     const learning = await addressLearning(input, apps, common);
     const summary =

@@ -39,9 +39,12 @@ export interface Conversation {
   bytesBA: string;
 }
 
-/** Parse `tshark -q -z conv,tcp -z conv,udp`. Byte columns are kept as printed ("436 bytes", "14 kB"). */
-export function tsharkConversations(file: string): { tcp: Conversation[]; udp: Conversation[] } {
-  const out = tshark(['-r', file, '-q', '-z', 'conv,tcp', '-z', 'conv,udp']);
+/**
+ * Parse `tshark -q -z conv,tcp -z conv,udp` (with `read` options such as `-c N` after `-r FILE`). Byte columns are
+ * kept as printed ("436 bytes", "14 kB").
+ */
+export function tsharkConversations(file: string, read: readonly string[] = []): { tcp: Conversation[]; udp: Conversation[] } {
+  const out = tshark(['-r', file, ...read, '-q', '-z', 'conv,tcp', '-z', 'conv,udp']);
   const result = { tcp: [] as Conversation[], udp: [] as Conversation[] };
   let convs = result.tcp;
   const re = /^(\S+)\s+<->\s+(\S+)\s+(\d+)\s+(\d+ \S*bytes|\d+ [kMG]B)\s+(\d+)\s+(\d+ \S*bytes|\d+ [kMG]B)\s+(\d+)\s+/;

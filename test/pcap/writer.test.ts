@@ -13,7 +13,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 async function records(file: string): Promise<string[]> {
   const out: string[] = [];
   await readCapture(file, {
-    packet: (r) => out.push(`${r.tsSec}.${r.tsNsec} ${r.linkType} ${r.capLen}/${r.origLen} ${Buffer.from(r.data.subarray(r.dataOffset, r.dataOffset + r.capLen)).toString('hex')}`),
+    packet: (r) => void out.push(`${r.tsSec}.${r.tsNsec} ${r.linkType} ${r.capLen}/${r.origLen} ${Buffer.from(r.data.subarray(r.dataOffset, r.dataOffset + r.capLen)).toString('hex')}`),
   });
   return out;
 }
