@@ -2,6 +2,7 @@ import { LinkType, type PacketRecord } from '../pcap/types.js';
 import { DEFAULT_REASSEMBLY_LIMITS, FragmentReassembler, type Reassembled, type ReassemblyLimits } from './fragments.js';
 import { DecodedPacket, IPPROTO } from './packet.js';
 import { TRAILER_V1_BYTES, type DeviceApp, readTrailer } from '../pcap/pcapdroid.js';
+import { INNER_ETHERNET, INNER_IP, type TunnelHeader, UDP_PORT_GENEVE, UDP_PORT_GTPU, UDP_PORT_VXLAN, geneve, gre, gtpU, vxlan } from './tunnels.js';
 
 const ETH_IPV4 = 0x0800;
 const ETH_IPV6 = 0x86dd;
@@ -14,6 +15,112 @@ const ETH_MPLS = 0x8847;
 const ETH_MPLS_MC = 0x8848;
 /** Stacked tags beyond this many are treated as malformed (a loop guard; real networks use one or two). */
 const MAX_TAGS = 8;
+/** Tunnels looked into, one inside another, at most (a loop guard; GRE in VXLAN is already rare). */
+const MAX_TUNNELS = 3;
+const IPPROTO_IPIP = 4;
+const IPPROTO_IPV6 = 41;
+const IPPROTO_GRE = 47;
+
+/**
+ * A packet as decoded up to a tunnel header, kept while the decoder looks inside: when the inside is not IP (ARP over
+ * VXLAN, a truncated inner header), the packet is the outer one again, as it was before the look.
+ */
+class OuterPacket {
+  ipVersion = 0;
+  ttl = 0;
+  proto = 0;
+  src0 = 0;
+  src1 = 0;
+  src2 = 0;
+  src3 = 0;
+  dst0 = 0;
+  dst1 = 0;
+  dst2 = 0;
+  dst3 = 0;
+  ipLen = 0;
+  truncated = false;
+  capturedEnd = 0;
+  l4Offset = 0;
+  l4Len = 0;
+  srcPort = 0;
+  dstPort = 0;
+  payloadOffset = 0;
+  payloadLen = 0;
+  vlan = 0;
+  vlanTags = 0;
+  data: Uint8Array = new Uint8Array(0);
+  reassembled = false;
+  fragments = 0;
+  frameLen = 0;
+  tunnel = '';
+  tunnelId = -1;
+
+  save(p: DecodedPacket): void {
+    this.ipVersion = p.ipVersion;
+    this.ttl = p.ttl;
+    this.proto = p.proto;
+    this.src0 = p.src0;
+    this.src1 = p.src1;
+    this.src2 = p.src2;
+    this.src3 = p.src3;
+    this.dst0 = p.dst0;
+    this.dst1 = p.dst1;
+    this.dst2 = p.dst2;
+    this.dst3 = p.dst3;
+    this.ipLen = p.ipLen;
+    this.truncated = p.truncated;
+    this.capturedEnd = p.capturedEnd;
+    this.l4Offset = p.l4Offset;
+    this.l4Len = p.l4Len;
+    this.srcPort = p.srcPort;
+    this.dstPort = p.dstPort;
+    this.payloadOffset = p.payloadOffset;
+    this.payloadLen = p.payloadLen;
+    this.vlan = p.vlan;
+    this.vlanTags = p.vlanTags;
+    this.data = p.data;
+    this.reassembled = p.reassembled;
+    this.fragments = p.fragments;
+    this.frameLen = p.frameLen;
+    this.tunnel = p.tunnel;
+    this.tunnelId = p.tunnelId;
+  }
+
+  restore(p: DecodedPacket): DecodedPacket {
+    p.kind = 'ip';
+    p.reason = '';
+    p.ipVersion = this.ipVersion;
+    p.ttl = this.ttl;
+    p.proto = this.proto;
+    p.src0 = this.src0;
+    p.src1 = this.src1;
+    p.src2 = this.src2;
+    p.src3 = this.src3;
+    p.dst0 = this.dst0;
+    p.dst1 = this.dst1;
+    p.dst2 = this.dst2;
+    p.dst3 = this.dst3;
+    p.ipLen = this.ipLen;
+    p.truncated = this.truncated;
+    p.capturedEnd = this.capturedEnd;
+    p.l4Offset = this.l4Offset;
+    p.l4Len = this.l4Len;
+    p.srcPort = this.srcPort;
+    p.dstPort = this.dstPort;
+    p.payloadOffset = this.payloadOffset;
+    p.payloadLen = this.payloadLen;
+    p.vlan = this.vlan;
+    p.vlanTags = this.vlanTags;
+    p.data = this.data;
+    p.reassembled = this.reassembled;
+    p.fragments = this.fragments;
+    p.frameLen = this.frameLen;
+    p.tunnel = this.tunnel;
+    p.tunnelId = this.tunnelId;
+    p.tcpFlags = 0;
+    return p;
+  }
+}
 
 /** Names for non-IP ethertypes that show up in phone and LAN captures. */
 const ETHERTYPE_NAMES: Record<number, string> = {
@@ -35,12 +142,18 @@ export interface DecoderOptions {
    * reassembly. For routing packets to shards, where only the addresses matter and another decoder reassembles.
    */
   reassemble?: boolean;
+  /**
+   * false: do not look inside tunnels (decode/tunnels.ts): a GTP-U, VXLAN, Geneve, GRE or IP-in-IP packet is then
+   * a packet between the tunnel's end points, as nfstream's decode_tunnels=False meters it. Default true.
+   */
+  tunnels?: boolean;
 }
 
 /**
  * Decodes captured frames down to the transport header: Ethernet (with 802.1Q / 802.1ad tag stacks, LLC/SNAP,
  * PPPoE session and MPLS), Linux cooked SLL and SLL2, raw IP, BSD null/loopback; IPv4 with options, IPv6 with
- * extension headers; IPv4 and IPv6 fragments reassembled; TCP, UDP, SCTP ports, ICMP and ICMPv6 type/code.
+ * extension headers; IPv4 and IPv6 fragments reassembled; TCP, UDP, SCTP ports, ICMP and ICMPv6 type/code; and
+ * through GTP-U, VXLAN, Geneve, GRE, ERSPAN and IP-in-IP tunnels to the packet inside (decode/tunnels.ts).
  *
  * Every length field is checked against the bytes actually present: a header that claims more than was
  * captured yields `kind = 'malformed'` with a reason, never an out-of-bounds read.
@@ -50,9 +163,15 @@ export class Decoder {
   readonly reassembler: FragmentReassembler;
 
   private readonly reassemble: boolean;
+  private readonly tunnels: boolean;
+  /** Tunnels the packet being decoded is inside, so far; the outer packets kept at each. */
+  private depth = 0;
+  private readonly outer = Array.from({ length: MAX_TUNNELS }, () => new OuterPacket());
+  private readonly header: TunnelHeader = { inner: 0, end: 0, next: 0, id: -1 };
 
   constructor(opts: DecoderOptions = {}) {
     this.reassemble = opts.reassemble !== false;
+    this.tunnels = opts.tunnels !== false;
     this.reassembler = new FragmentReassembler({ ...DEFAULT_REASSEMBLY_LIMITS, ...opts.reassembly });
   }
 
@@ -75,6 +194,9 @@ export class Decoder {
     p.frameLen = rec.origLen;
     p.vlan = 0;
     p.vlanTags = 0;
+    p.tunnel = '';
+    p.tunnelId = -1;
+    this.depth = 0;
     p.reason = '';
     p.ipVersion = 0;
     p.truncated = false;
@@ -365,10 +487,18 @@ export class Decoder {
       }
       case IPPROTO.UDP: {
         if (end - o < 8 || l4Len < 8) return this.malformed('udp-header-truncated');
-        p.srcPort = (d[o] << 8) | d[o + 1];
-        p.dstPort = (d[o + 2] << 8) | d[o + 3];
+        const sp = (p.srcPort = (d[o] << 8) | d[o + 1]);
+        const dp = (p.dstPort = (d[o + 2] << 8) | d[o + 3]);
         p.payloadOffset = o + 8;
         p.payloadLen = l4Len - 8;
+        // Tunnels by port, either way (as Wireshark's UDP port table matches source or destination).
+        if (this.tunnels && this.depth < MAX_TUNNELS && (sp === UDP_PORT_GTPU || dp === UDP_PORT_GTPU || sp === UDP_PORT_VXLAN || dp === UDP_PORT_VXLAN || sp === UDP_PORT_GENEVE || dp === UDP_PORT_GENEVE)) {
+          const h = this.header;
+          const stop = Math.min(end, o + l4Len);
+          const gtp = sp === UDP_PORT_GTPU || dp === UDP_PORT_GTPU;
+          const vx = !gtp && (sp === UDP_PORT_VXLAN || dp === UDP_PORT_VXLAN);
+          if (gtp ? gtpU(d, o + 8, stop, h) : vx ? vxlan(d, o + 8, stop, h) : geneve(d, o + 8, stop, h)) return this.inside(gtp ? 'gtp-u' : vx ? 'vxlan' : 'geneve', d);
+        }
         return p;
       }
       case IPPROTO.SCTP: {
@@ -391,8 +521,47 @@ export class Decoder {
       default:
         p.payloadOffset = o;
         p.payloadLen = l4Len;
+        if (this.tunnels && this.depth < MAX_TUNNELS) {
+          const h = this.header;
+          const stop = Math.min(end, o + l4Len);
+          if (p.proto === IPPROTO_GRE) {
+            const kind = gre(d, o, stop, h);
+            if (kind !== '') return this.inside(kind, d);
+          } else if (p.proto === IPPROTO_IPIP || p.proto === IPPROTO_IPV6) {
+            h.inner = o;
+            h.end = stop;
+            h.next = INNER_IP;
+            h.id = -1;
+            if (o < stop) return this.inside('ip-in-ip', d);
+          }
+        }
         return p;
     }
+  }
+
+  /**
+   * Decode the packet inside a tunnel whose header is `this.header`: kept when it is IP (or a fragment of it);
+   * otherwise the packet is the outer one again.
+   */
+  private inside(kind: string, d: Uint8Array): DecodedPacket {
+    const p = this.out;
+    const h = this.header;
+    const saved = this.outer[this.depth];
+    saved.save(p);
+    if (this.depth === 0) p.tunnelId = h.id;
+    p.tunnel = this.depth === 0 ? kind : `${p.tunnel}/${kind}`;
+    // The inner transport sets its own: an inner ICMP packet must not keep the outer UDP ports (they key flows).
+    p.srcPort = 0;
+    p.dstPort = 0;
+    this.depth++;
+    const { inner, end, next } = h;
+    let r: DecodedPacket;
+    if (next === INNER_IP) r = this.ipByVersion(d, inner, end);
+    else if (next === INNER_ETHERNET) r = end - inner < 14 ? this.malformed('tunnel-ethernet-truncated') : this.ethertype(d, inner + 14, end, (d[inner + 12] << 8) | d[inner + 13], 0);
+    else r = this.ethertype(d, inner, end, next, 0);
+    this.depth--;
+    if (r.kind === 'ip' || r.kind === 'fragment') return r;
+    return saved.restore(p);
   }
 }
 

@@ -41,6 +41,14 @@ export class DecodedPacket {
   vlan = 0;
   /** 802.1Q/802.1ad tags read: tells a priority tag of VLAN id 0 (vlan 0, one tag) from no tag. */
   vlanTags = 0;
+  /**
+   * The tunnels the packet came out of, outer first, joined by "/" ("gtp-u", "vxlan", "gre", "pptp", "erspan",
+   * "geneve", "ip-in-ip", "vxlan/gre"); "" when it came in none. The addresses, ports and lengths are then the innermost IP
+   * packet's (decode/tunnels.ts).
+   */
+  tunnel = '';
+  /** The outermost tunnel's id: GTP-U TEID, VXLAN or Geneve VNI, GRE key, ERSPAN session, PPTP call id; -1 for none. */
+  tunnelId = -1;
 
   ipVersion = 0;
   /** Source and destination address as four 32-bit words (IPv4 in word 3). */

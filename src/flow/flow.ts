@@ -52,6 +52,9 @@ export class Flow {
   vlan = 0;
   /** The flow's first packet carried a VLAN tag (vlan is then its ids, 0 for a priority tag) and VLANs key flows. */
   vlanTagged = false;
+  /** The tunnels of the flow's first packet (DecodedPacket.tunnel, "" for none) and the outermost one's id (-1 none). */
+  tunnel = '';
+  tunnelId = -1;
   c0 = 0;
   c1 = 0;
   c2 = 0;

@@ -18,6 +18,8 @@ export const CORE_COLUMNS = defineColumns([
   { name: 'ip_version', type: 'int', unit: '', artefact: true, description: '4 or 6.' },
   { name: 'protocol', type: 'int', unit: '', description: 'IP protocol number of the transport (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, ...).' },
   { name: 'vlan', type: 'int', unit: '', identifier: true, description: 'VLAN ids of the first packet (tshark\'s vlan.id, outer to inner) packed as outer * 4096 + inner; 0 for a priority tag of VLAN id 0; null when untagged, and with --no-vlan-key.' },
+  { name: 'tunnel', type: 'string', unit: '', artefact: true, description: 'The tunnels the flow\'s first packet came out of, outer first, joined by "/": gtp-u (GTP user plane, UDP port 2152), vxlan (UDP 4789), geneve (UDP 6081), gre, pptp (enhanced GRE), erspan (GRE port mirroring), ip-in-ip (IPv4 or IPv6 in IPv4 or IPv6); null for none. Addresses, ports and lengths are then the inner packet\'s (--length frame still counts the whole frame); --no-tunnels meters the outer packets instead.' },
+  { name: 'tunnel_id', type: 'int', unit: '', identifier: true, description: 'The outermost tunnel\'s id in the flow\'s first packet: GTP-U TEID (one per direction of a bearer), VXLAN or Geneve VNI, GRE key, ERSPAN session id, PPTP call id; null when it has none.' },
   { name: 'client_addr', type: 'string', unit: '', identifier: true, description: 'Address of the initiator (see initiator_rule). Forward = client to server.' },
   { name: 'client_port', type: 'int', unit: '', identifier: true, description: 'Port of the initiator; null for protocols without ports (ICMP, ICMPv6, ...).' },
   { name: 'server_addr', type: 'string', unit: '', identifier: true, description: 'Address of the responder.' },
@@ -61,6 +63,8 @@ export function writeCore(flow: Flow, kind: RecordKind, reason: ExpiryReason, ro
   row[at + C.ip_version] = v;
   row[at + C.protocol] = flow.proto;
   row[at + C.vlan] = flow.vlanTagged ? flow.vlan : null;
+  row[at + C.tunnel] = flow.tunnel === '' ? null : flow.tunnel;
+  row[at + C.tunnel_id] = flow.tunnelId < 0 ? null : flow.tunnelId;
   row[at + C.client_addr] = addrText(v, flow.c0, flow.c1, flow.c2, flow.c3);
   const ports = HAS_PORTS[flow.proto] === 1;
   row[at + C.client_port] = ports ? flow.cPort : null;

@@ -394,6 +394,8 @@ export class FlowTable {
     flow.proto = p.proto;
     flow.vlan = vlan;
     flow.vlanTagged = this.opts.vlanInKey && p.vlanTags > 0;
+    flow.tunnel = p.tunnel;
+    flow.tunnelId = p.tunnelId;
     let srcIsClient: boolean;
     let rule: InitiatorRule;
     if (continues !== null) {

@@ -271,7 +271,8 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
     w?.();
   });
 
-  const router = new Decoder({ reassemble: false });
+  // Tunnels as the shards see them: packets are routed by the addresses their flows are keyed on.
+  const router = new Decoder({ reassemble: false, tunnels: options.decoder?.tunnels });
   let nextBlock = 0;
   let chunk: Chunk | undefined;
   /** The block the current chunk is in. */

@@ -81,6 +81,7 @@ function nfstreamColumns(): SetColumn[] {
     ...endpoints(['src_ip', 'src_port', 'dst_ip', 'dst_port', 'protocol']),
     col('ip_version', 'int', '', ['ip_version'], 'ip_version', same),
     col('vlan_id', 'int', '', ['vlan'], 'vlan (null when untagged)', same),
+    col('tunnel_id', 'int', '', ['tunnel'], 'from tunnel: 0 for none, 1 for GTP-U (outermost); null for the tunnels nfstream does not decode (it meters those between the tunnel end points)', (v) => (v[0] === null ? 0 : typeof v[0] === 'string' && v[0].startsWith('gtp-u') ? 1 : null)),
     col('bidirectional_first_seen_ms', 'float', 'ms', ['first_seen_ns'], 'first_seen_ns / 1e6 (exact, not truncated to whole ms)', scale(1e6)),
     col('bidirectional_last_seen_ms', 'float', 'ms', ['last_seen_ns'], 'last_seen_ns / 1e6', scale(1e6)),
     col('bidirectional_duration_ms', 'float', 'ms', ['duration_ns'], 'duration_ns / 1e6', scale(1e6)),
@@ -210,7 +211,7 @@ export const COLUMN_SETS: Readonly<Record<string, ColumnSet>> = {
     name: 'nfstream',
     title: 'nfstream (NFStreamer with statistical_analysis=True, splt_analysis=N)',
     lengthMode: 'frame',
-    notes: 'Not written: src_mac, src_oui, dst_mac, dst_oui, tunnel_id, the per-direction first_seen / last_seen / duration, application_category_name, application_is_guessed, application_confidence, user_agent, content_type.',
+    notes: 'Not written: src_mac, src_oui, dst_mac, dst_oui, the per-direction first_seen / last_seen / duration, application_category_name, application_is_guessed, application_confidence, user_agent, content_type.',
     columns: nfstreamColumns(),
   },
   cicflowmeter: {

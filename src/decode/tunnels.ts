@@ -1,0 +1,163 @@
+/**
+ * Tunnel headers the decoder looks through to the packet inside, as Wireshark and nfstream (decode_tunnels) do:
+ * GTP-U (3GPP TS 29.281, the user plane of mobile networks, UDP port 2152), VXLAN (RFC 7348, UDP 4789), Geneve
+ * (RFC 8926, UDP 6081), GRE (RFC 2784 / 2890, with PPTP's enhanced GRE of RFC 2637 and ERSPAN types I-III) and IP in
+ * IP (protocols 4 and 41). Each parser reads one header, checks every length against the bytes present, and says
+ * where the inner packet starts and what it is; it never throws. Only a header that parses and carries IP (or an
+ * Ethernet frame) leads inward: anything else (GTP signalling, PPP control, a bad flag) leaves the outer packet as
+ * it was.
+ */
+
+/** The inner packet is an Ethernet frame (VXLAN, Geneve and GRE bridging, ERSPAN). */
+export const INNER_ETHERNET = -1;
+/** The inner packet is IP, version from its first nibble (GTP-U, PPP in enhanced GRE). */
+export const INNER_IP = -2;
+
+/** What a tunnel header says about the packet inside; reused. */
+export interface TunnelHeader {
+  /** Where the inner packet starts. */
+  inner: number;
+  /** Where it ends (the header's own length, when it has one, bounds it). */
+  end: number;
+  /** An ethertype, INNER_ETHERNET or INNER_IP. */
+  next: number;
+  /** The tunnel's id (TEID, VNI, GRE key, ERSPAN session, PPTP call id), -1 for none. */
+  id: number;
+}
+
+export const UDP_PORT_GTPU = 2152;
+export const UDP_PORT_VXLAN = 4789;
+export const UDP_PORT_GENEVE = 6081;
+
+const GTP_GPDU = 0xff;
+const GRE_PPP = 0x880b;
+const GRE_ERSPAN_2 = 0x88be;
+const GRE_ERSPAN_3 = 0x22eb;
+const ETH_TEB = 0x6558;
+/** Extension headers followed before a GTP-U header counts as malformed (a loop guard; real ones use one or two). */
+const MAX_GTP_EXTENSIONS = 16;
+
+function u32(d: Uint8Array, o: number): number {
+  return ((d[o] << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3]) >>> 0;
+}
+
+/** GTP-U: version 1, protocol type GTP, a G-PDU (user data); optional sequence / N-PDU / extension headers. */
+export function gtpU(d: Uint8Array, o: number, end: number, h: TunnelHeader): boolean {
+  if (end - o < 8) return false;
+  const flags = d[o];
+  if (flags >> 5 !== 1 || (flags & 0x10) === 0 || d[o + 1] !== GTP_GPDU) return false;
+  // The length counts the bytes after the 8 mandatory ones (optional fields and extensions included).
+  const stop = Math.min(end, o + 8 + ((d[o + 2] << 8) | d[o + 3]));
+  let q = o + 8;
+  if ((flags & 0x07) !== 0) {
+    if (stop - q < 4) return false;
+    let next = d[q + 3];
+    q += 4;
+    for (let n = 0; next !== 0; n++) {
+      if (n >= MAX_GTP_EXTENSIONS || q >= stop) return false;
+      // Length in 4-byte units, counting itself and the next-type byte that ends the header.
+      const len = d[q] * 4;
+      if (len === 0 || stop - q < len) return false;
+      next = d[q + len - 1];
+      q += len;
+    }
+  }
+  h.inner = q;
+  h.end = stop;
+  h.next = INNER_IP;
+  h.id = u32(d, o + 4);
+  return q < stop;
+}
+
+/** VXLAN: the I flag set, a 24-bit VNI, then an Ethernet frame. */
+export function vxlan(d: Uint8Array, o: number, end: number, h: TunnelHeader): boolean {
+  if (end - o < 8 || (d[o] & 0x08) === 0) return false;
+  h.inner = o + 8;
+  h.end = end;
+  h.next = INNER_ETHERNET;
+  h.id = (d[o + 4] << 16) | (d[o + 5] << 8) | d[o + 6];
+  return true;
+}
+
+/** Geneve version 0: options skipped by their length, then the packet its protocol type names. */
+export function geneve(d: Uint8Array, o: number, end: number, h: TunnelHeader): boolean {
+  if (end - o < 8 || d[o] >> 6 !== 0) return false;
+  const q = o + 8 + (d[o] & 0x3f) * 4;
+  if (q > end) return false;
+  const proto = (d[o + 2] << 8) | d[o + 3];
+  h.inner = q;
+  h.end = end;
+  h.next = proto === ETH_TEB ? INNER_ETHERNET : proto;
+  h.id = (d[o + 4] << 16) | (d[o + 5] << 8) | d[o + 6];
+  return true;
+}
+
+/**
+ * GRE. Version 0: checksum, key and sequence number as the flags say (no source routing), then what the protocol
+ * type names: IP, MPLS or VLAN-tagged frames by ethertype, an Ethernet frame (transparent bridging), or ERSPAN
+ * (type I bare, type II with its 8-byte header, type III with 12 bytes and an optional platform subheader). Version
+ * 1 (PPTP): PPP, whose protocol field says IPv4 or IPv6; PPP control traffic stays outer. Returns the tunnel kind
+ * ("gre", "pptp" or "erspan"), or "" when nothing inside is to be read.
+ */
+export function gre(d: Uint8Array, o: number, end: number, h: TunnelHeader): '' | 'gre' | 'pptp' | 'erspan' {
+  if (end - o < 4) return '';
+  const flags = (d[o] << 8) | d[o + 1];
+  const version = flags & 0x07;
+  const proto = (d[o + 2] << 8) | d[o + 3];
+  let q = o + 4;
+  h.id = -1;
+  h.end = end;
+  if (version === 1) {
+    // Enhanced GRE: the key field is present (payload length, call id); sequence and acknowledgement optional.
+    if (proto !== GRE_PPP || (flags & 0x2000) === 0 || (flags & 0xc000) !== 0) return '';
+    if (end - q < 4) return '';
+    h.id = (d[q + 2] << 8) | d[q + 3];
+    const payload = (d[q] << 8) | d[q + 1];
+    q += 4;
+    if ((flags & 0x1000) !== 0) q += 4;
+    if ((flags & 0x0080) !== 0) q += 4;
+    h.end = Math.min(end, q + payload);
+    // PPP: address and control (0xff 0x03) unless compressed away, then a protocol field of one byte (odd) or two.
+    if (h.end - q >= 2 && d[q] === 0xff && d[q + 1] === 0x03) q += 2;
+    if (q >= h.end) return '';
+    let ppp: number;
+    if ((d[q] & 1) === 1) ppp = d[q++];
+    else {
+      if (h.end - q < 2) return '';
+      ppp = (d[q] << 8) | d[q + 1];
+      q += 2;
+    }
+    if (ppp !== 0x21 && ppp !== 0x57) return '';
+    h.inner = q;
+    h.next = INNER_IP;
+    return q < h.end ? 'pptp' : '';
+  }
+  if (version !== 0 || (flags & 0x4000) !== 0) return '';
+  if ((flags & 0x8000) !== 0) q += 4; // checksum and reserved
+  if ((flags & 0x2000) !== 0) {
+    if (end - q < 4) return '';
+    h.id = u32(d, q);
+    q += 4;
+  }
+  const sequenced = (flags & 0x1000) !== 0;
+  if (sequenced) q += 4;
+  if (q > end) return '';
+  if (proto === GRE_ERSPAN_2 || proto === GRE_ERSPAN_3) {
+    // Type I (no sequence number) has no ERSPAN header; II and III carry the session id in their first 4 bytes.
+    if (proto === GRE_ERSPAN_2 && !sequenced) {
+      h.inner = q;
+      h.next = INNER_ETHERNET;
+      return 'erspan';
+    }
+    const size = proto === GRE_ERSPAN_2 ? 8 : 12;
+    if (end - q < size) return '';
+    h.id = ((d[q + 2] << 8) | d[q + 3]) & 0x03ff;
+    const platform = proto === GRE_ERSPAN_3 && (d[q + 11] & 0x01) !== 0 ? 8 : 0;
+    h.inner = q + size + platform;
+    h.next = INNER_ETHERNET;
+    return h.inner <= end ? 'erspan' : '';
+  }
+  h.inner = q;
+  h.next = proto === ETH_TEB ? INNER_ETHERNET : proto;
+  return 'gre';
+}
