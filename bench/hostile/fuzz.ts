@@ -24,7 +24,8 @@ import { openRecordWriter, recordFormats } from '../../src/output/writers.js';
 import { CaptureFormatError } from '../../src/pcap/reader.js';
 import { HOSTILE, pcapOf } from '../../test/helpers/hostile.js';
 import { mutateCapture } from '../../test/helpers/mutate.js';
-import { sharedPcaps } from '../../test/helpers/tshark.js';
+import { PCAPS, sharedPcaps } from '../../test/helpers/tshark.js';
+import { TUNNEL_WRAPS, wrapPcap } from '../../test/helpers/tunnels.js';
 import { ROOT } from '../common.js';
 
 const args = process.argv.slice(2);
@@ -37,6 +38,9 @@ const BUDGET_MIB = 16;
 const seeds: Array<{ name: string; bytes: Buffer }> = sharedPcaps()
   .filter((f) => statSync(f).size < 4 * 1024 * 1024)
   .map((f) => ({ name: basename(f), bytes: readFileSync(f) }));
+// Tunnels: two real captures in every kind the decoder looks into, so mutations land in tunnel headers too.
+for (const src of ['tls-quic-ipv6-cloudflare.pcap', 'dns-udp-edns-ecs-ipv4-ipv6.pcap'])
+  for (const kind of TUNNEL_WRAPS) seeds.push({ name: `${kind}:${src}`, bytes: wrapPcap(readFileSync(join(PCAPS, src)), kind, src).bytes });
 for (const [name, c] of Object.entries(HOSTILE)) seeds.push({ name: `hostile:${name}`, bytes: pcapOf(name === 'dns-one-flow' ? 2 : 300, c.make) });
 
 const r = mulberry32(seed);

@@ -142,15 +142,21 @@ function wrapOne(kind: TunnelWrap, frame: Buffer, ip: Buffer | undefined, up: bo
  * go in unchanged where the tunnel carries IP only, and inside it where it carries frames.
  */
 export function wrapCapture(src: string, out: string, kind: TunnelWrap): { packets: number } {
-  const b = readFileSync(src);
-  if (b.readUInt32LE(0) !== 0xa1b2c3d4 || b.readUInt32LE(20) !== 1) throw new Error(`${src}: expected a little-endian microsecond pcap of Ethernet`);
+  const { bytes, packets } = wrapPcap(readFileSync(src), kind, src);
+  writeFileSync(out, bytes);
+  return { packets };
+}
+
+/** wrapCapture in memory: the pcap `b` (named `name` in errors) with its packets in `kind` tunnels. */
+export function wrapPcap(b: Buffer, kind: TunnelWrap, name = 'capture'): { bytes: Buffer; packets: number } {
+  if (b.readUInt32LE(0) !== 0xa1b2c3d4 || b.readUInt32LE(20) !== 1) throw new Error(`${name}: expected a little-endian microsecond pcap of Ethernet`);
   const parts: Buffer[] = [b.subarray(0, 16), Buffer.from([0xff, 0xff, 0, 0, 1, 0, 0, 0])];
   let first: string | undefined;
   let n = 0;
   for (let at = 24; at + 16 <= b.length; ) {
     const incl = b.readUInt32LE(at + 8);
     const orig = b.readUInt32LE(at + 12);
-    if (incl !== orig) throw new Error(`${src}: packet ${n + 1} is cut by the snap length`);
+    if (incl !== orig) throw new Error(`${name}: packet ${n + 1} is cut by the snap length`);
     const frame = b.subarray(at + 16, at + 16 + incl);
     const type = frame.readUInt16BE(12);
     const ip = type === 0x0800 || type === 0x86dd ? frame.subarray(14) : undefined;
@@ -165,6 +171,5 @@ export function wrapCapture(src: string, out: string, kind: TunnelWrap): { packe
     n++;
     at += 16 + incl;
   }
-  writeFileSync(out, Buffer.concat(parts));
-  return { packets: n };
+  return { bytes: Buffer.concat(parts), packets: n };
 }
