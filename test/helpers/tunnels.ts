@@ -138,7 +138,7 @@ function wrapOne(kind: TunnelWrap, frame: Buffer, ip: Buffer | undefined, up: bo
 }
 
 /**
- * Write `out`, a classic pcap (microseconds, Ethernet) of `src`'s packets in `kind` tunnels. Frames that are not IP
+ * Write `out`, a classic pcap (little-endian, Ethernet) of `src`'s packets in `kind` tunnels. Frames that are not IP
  * go in unchanged where the tunnel carries IP only, and inside it where it carries frames.
  */
 export function wrapCapture(src: string, out: string, kind: TunnelWrap): { packets: number } {
@@ -149,7 +149,8 @@ export function wrapCapture(src: string, out: string, kind: TunnelWrap): { packe
 
 /** wrapCapture in memory: the pcap `b` (named `name` in errors) with its packets in `kind` tunnels. */
 export function wrapPcap(b: Buffer, kind: TunnelWrap, name = 'capture'): { bytes: Buffer; packets: number } {
-  if (b.readUInt32LE(0) !== 0xa1b2c3d4 || b.readUInt32LE(20) !== 1) throw new Error(`${name}: expected a little-endian microsecond pcap of Ethernet`);
+  const magic = b.readUInt32LE(0);
+  if ((magic !== 0xa1b2c3d4 && magic !== 0xa1b23c4d) || b.readUInt32LE(20) !== 1) throw new Error(`${name}: expected a little-endian pcap of Ethernet`);
   const parts: Buffer[] = [b.subarray(0, 16), Buffer.from([0xff, 0xff, 0, 0, 1, 0, 0, 0])];
   let first: string | undefined;
   let n = 0;
