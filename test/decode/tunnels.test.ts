@@ -143,6 +143,20 @@ describe('tunnels', () => {
     }
   });
 
+  it('filter --only-host keeps the packets whose inner address matches, as on the original capture', () => {
+    const src = 'dns-udp-edns-ecs-ipv4-ipv6.pcap';
+    const kept = (file: string, host: string) => {
+      const r = cli(['filter', file, '--only-host', host, '-o', join(dir, 'kept.pcap')]);
+      assert.equal(r.status, 0, r.stderr);
+      return Number(/(\d+) written/.exec(r.stderr)?.[1]);
+    };
+    for (const host of ['37.209.192.2', '2001:470:765b::a25:53']) {
+      const want = kept(join(PCAPS, src), host);
+      assert.ok(want >= 2, `${host}: ${want}`);
+      for (const kind of ['gtp-u', 'vxlan', 'gre-key'] as const) assert.equal(kept(wrapped(src, kind), host), want, `${kind} ${host}`);
+    }
+  });
+
   it('every cut of a tunneled frame decodes without throwing: the inner packet, or else the outer one', async () => {
     for (const kind of TUNNEL_WRAPS) {
       const d = new Decoder();
