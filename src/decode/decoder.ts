@@ -21,107 +21,6 @@ const IPPROTO_IPIP = 4;
 const IPPROTO_IPV6 = 41;
 const IPPROTO_GRE = 47;
 
-/**
- * A packet as decoded up to a tunnel header, kept while the decoder looks inside: when the inside is not IP (ARP over
- * VXLAN, a truncated inner header), the packet is the outer one again, as it was before the look.
- */
-class OuterPacket {
-  ipVersion = 0;
-  ttl = 0;
-  proto = 0;
-  src0 = 0;
-  src1 = 0;
-  src2 = 0;
-  src3 = 0;
-  dst0 = 0;
-  dst1 = 0;
-  dst2 = 0;
-  dst3 = 0;
-  ipLen = 0;
-  truncated = false;
-  capturedEnd = 0;
-  l4Offset = 0;
-  l4Len = 0;
-  srcPort = 0;
-  dstPort = 0;
-  payloadOffset = 0;
-  payloadLen = 0;
-  vlan = 0;
-  vlanTags = 0;
-  data: Uint8Array = new Uint8Array(0);
-  reassembled = false;
-  fragments = 0;
-  frameLen = 0;
-  tunnel = '';
-  tunnelId = -1;
-
-  save(p: DecodedPacket): void {
-    this.ipVersion = p.ipVersion;
-    this.ttl = p.ttl;
-    this.proto = p.proto;
-    this.src0 = p.src0;
-    this.src1 = p.src1;
-    this.src2 = p.src2;
-    this.src3 = p.src3;
-    this.dst0 = p.dst0;
-    this.dst1 = p.dst1;
-    this.dst2 = p.dst2;
-    this.dst3 = p.dst3;
-    this.ipLen = p.ipLen;
-    this.truncated = p.truncated;
-    this.capturedEnd = p.capturedEnd;
-    this.l4Offset = p.l4Offset;
-    this.l4Len = p.l4Len;
-    this.srcPort = p.srcPort;
-    this.dstPort = p.dstPort;
-    this.payloadOffset = p.payloadOffset;
-    this.payloadLen = p.payloadLen;
-    this.vlan = p.vlan;
-    this.vlanTags = p.vlanTags;
-    this.data = p.data;
-    this.reassembled = p.reassembled;
-    this.fragments = p.fragments;
-    this.frameLen = p.frameLen;
-    this.tunnel = p.tunnel;
-    this.tunnelId = p.tunnelId;
-  }
-
-  restore(p: DecodedPacket): DecodedPacket {
-    p.kind = 'ip';
-    p.reason = '';
-    p.ipVersion = this.ipVersion;
-    p.ttl = this.ttl;
-    p.proto = this.proto;
-    p.src0 = this.src0;
-    p.src1 = this.src1;
-    p.src2 = this.src2;
-    p.src3 = this.src3;
-    p.dst0 = this.dst0;
-    p.dst1 = this.dst1;
-    p.dst2 = this.dst2;
-    p.dst3 = this.dst3;
-    p.ipLen = this.ipLen;
-    p.truncated = this.truncated;
-    p.capturedEnd = this.capturedEnd;
-    p.l4Offset = this.l4Offset;
-    p.l4Len = this.l4Len;
-    p.srcPort = this.srcPort;
-    p.dstPort = this.dstPort;
-    p.payloadOffset = this.payloadOffset;
-    p.payloadLen = this.payloadLen;
-    p.vlan = this.vlan;
-    p.vlanTags = this.vlanTags;
-    p.data = this.data;
-    p.reassembled = this.reassembled;
-    p.fragments = this.fragments;
-    p.frameLen = this.frameLen;
-    p.tunnel = this.tunnel;
-    p.tunnelId = this.tunnelId;
-    p.tcpFlags = 0;
-    return p;
-  }
-}
-
 /** Names for non-IP ethertypes that show up in phone and LAN captures. */
 const ETHERTYPE_NAMES: Record<number, string> = {
   0x0806: 'arp',
@@ -166,7 +65,9 @@ export class Decoder {
   private readonly tunnels: boolean;
   /** Tunnels the packet being decoded is inside, so far; the outer packets kept at each. */
   private depth = 0;
-  private readonly outer = Array.from({ length: MAX_TUNNELS }, () => new OuterPacket());
+  // The packet as decoded up to each tunnel header, kept while the decoder looks inside: when the inside is not IP
+  // (ARP over VXLAN, a cut inner header), the packet is the outer one again, as it was before the look.
+  private readonly outer = Array.from({ length: MAX_TUNNELS }, () => new DecodedPacket());
   private readonly header: TunnelHeader = { inner: 0, end: 0, next: 0, id: -1 };
 
   constructor(opts: DecoderOptions = {}) {
@@ -547,7 +448,7 @@ export class Decoder {
     const p = this.out;
     const h = this.header;
     const saved = this.outer[this.depth];
-    saved.save(p);
+    saved.copyLayers(p);
     if (this.depth === 0) p.tunnelId = h.id;
     p.tunnel = this.depth === 0 ? kind : `${p.tunnel}/${kind}`;
     // The inner transport sets its own: an inner ICMP packet must not keep the outer UDP ports (they key flows).
@@ -561,7 +462,11 @@ export class Decoder {
     else r = this.ethertype(d, inner, end, next, 0);
     this.depth--;
     if (r.kind === 'ip' || r.kind === 'fragment') return r;
-    return saved.restore(p);
+    p.copyLayers(saved);
+    p.kind = 'ip';
+    p.reason = '';
+    p.tcpFlags = 0;
+    return p;
   }
 }
 

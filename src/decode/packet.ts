@@ -101,6 +101,41 @@ export class DecodedPacket {
   deviceNameBytes = 0;
   /** The capture's PCAPdroid uid mappings so far (pcapng), the same map for every packet. */
   deviceApps: ReadonlyMap<number, DeviceApp> = new Map();
+
+  /**
+   * Copy from `o` the fields a tunnel's inner packet overwrites: the decoder keeps the outer packet in a second
+   * instance while it looks inside a tunnel, and puts it back when the inside is not IP.
+   */
+  copyLayers(o: DecodedPacket): void {
+    this.ipVersion = o.ipVersion;
+    this.ttl = o.ttl;
+    this.proto = o.proto;
+    this.src0 = o.src0;
+    this.src1 = o.src1;
+    this.src2 = o.src2;
+    this.src3 = o.src3;
+    this.dst0 = o.dst0;
+    this.dst1 = o.dst1;
+    this.dst2 = o.dst2;
+    this.dst3 = o.dst3;
+    this.ipLen = o.ipLen;
+    this.truncated = o.truncated;
+    this.capturedEnd = o.capturedEnd;
+    this.l4Offset = o.l4Offset;
+    this.l4Len = o.l4Len;
+    this.srcPort = o.srcPort;
+    this.dstPort = o.dstPort;
+    this.payloadOffset = o.payloadOffset;
+    this.payloadLen = o.payloadLen;
+    this.vlan = o.vlan;
+    this.vlanTags = o.vlanTags;
+    this.data = o.data;
+    this.reassembled = o.reassembled;
+    this.fragments = o.fragments;
+    this.frameLen = o.frameLen;
+    this.tunnel = o.tunnel;
+    this.tunnelId = o.tunnelId;
+  }
 }
 
 export interface TcpOptions {
