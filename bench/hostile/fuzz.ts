@@ -26,6 +26,7 @@ import { HOSTILE, pcapOf } from '../../test/helpers/hostile.js';
 import { mutateCapture } from '../../test/helpers/mutate.js';
 import { PCAPS, sharedPcaps } from '../../test/helpers/tshark.js';
 import { TUNNEL_WRAPS, wrapPcap } from '../../test/helpers/tunnels.js';
+import { wlanPcap } from '../../test/helpers/wlan.js';
 import { ROOT } from '../common.js';
 
 const args = process.argv.slice(2);
@@ -41,6 +42,8 @@ const seeds: Array<{ name: string; bytes: Buffer }> = sharedPcaps()
 // Tunnels: two real captures in every kind the decoder looks into, so mutations land in tunnel headers too.
 for (const src of ['tls-quic-ipv6-cloudflare.pcap', 'dns-udp-edns-ecs-ipv4-ipv6.pcap'])
   for (const kind of TUNNEL_WRAPS) seeds.push({ name: `${kind}:${src}`, bytes: wrapPcap(readFileSync(join(PCAPS, src)), kind, src).bytes });
+// Wi-Fi: the same two captures as 802.11 and radiotap monitor-mode captures.
+for (const src of ['tls-quic-ipv6-cloudflare.pcap', 'dns-udp-edns-ecs-ipv4-ipv6.pcap']) for (const link of [105, 127] as const) seeds.push({ name: `wlan${link}:${src}`, bytes: wlanPcap(join(PCAPS, src), link) });
 for (const [name, c] of Object.entries(HOSTILE)) seeds.push({ name: `hostile:${name}`, bytes: pcapOf(name === 'dns-one-flow' ? 2 : 300, c.make) });
 
 const r = mulberry32(seed);

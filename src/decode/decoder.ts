@@ -2,6 +2,7 @@ import { LinkType, type PacketRecord } from '../pcap/types.js';
 import { DEFAULT_REASSEMBLY_LIMITS, FragmentReassembler, type Reassembled, type ReassemblyLimits } from './fragments.js';
 import { DecodedPacket, IPPROTO } from './packet.js';
 import { TRAILER_V1_BYTES, type DeviceApp, readTrailer } from '../pcap/pcapdroid.js';
+import { type WlanBody, radiotapLength, wlanBody } from './wlan.js';
 import { INNER_ETHERNET, INNER_IP, type TunnelHeader, UDP_PORT_GENEVE, UDP_PORT_GTPU, UDP_PORT_VXLAN, geneve, gre, gtpU, vxlan } from './tunnels.js';
 
 const ETH_IPV4 = 0x0800;
@@ -50,7 +51,8 @@ export interface DecoderOptions {
 
 /**
  * Decodes captured frames down to the transport header: Ethernet (with 802.1Q / 802.1ad tag stacks, LLC/SNAP,
- * PPPoE session and MPLS), Linux cooked SLL and SLL2, raw IP, BSD null/loopback; IPv4 with options, IPv6 with
+ * PPPoE session and MPLS), Linux cooked SLL and SLL2, raw IP, BSD null/loopback, 802.11 data frames (with or without
+ * radiotap); IPv4 with options, IPv6 with
  * extension headers; IPv4 and IPv6 fragments reassembled; TCP, UDP, SCTP ports, ICMP and ICMPv6 type/code; and
  * through GTP-U, VXLAN, Geneve, GRE, ERSPAN and IP-in-IP tunnels to the packet inside (decode/tunnels.ts).
  *
@@ -69,6 +71,7 @@ export class Decoder {
   // (ARP over VXLAN, a cut inner header), the packet is the outer one again, as it was before the look.
   private readonly outer = Array.from({ length: MAX_TUNNELS }, () => new DecodedPacket());
   private readonly header: TunnelHeader = { inner: 0, end: 0, next: 0, id: -1 };
+  private readonly wlanOut: WlanBody = { snap: -1, reason: '' };
 
   constructor(opts: DecoderOptions = {}) {
     this.reassemble = opts.reassemble !== false;
@@ -134,6 +137,12 @@ export class Decoder {
         return this.ethertype(d, start + 20, end, (d[start] << 8) | d[start + 1], 0);
       case LinkType.RAW:
         return this.ipByVersion(d, start, end);
+      case LinkType.IEEE802_11:
+        return this.wlan(d, start, end);
+      case LinkType.IEEE802_11_RADIOTAP: {
+        const rt = radiotapLength(d, start, end);
+        return rt < 0 ? this.malformed('radiotap-truncated') : this.wlan(d, start + rt, end);
+      }
       case LinkType.IPV4:
         return this.ipv4(d, start, end);
       case LinkType.IPV6:
@@ -221,6 +230,13 @@ export class Decoder {
       }
       return this.nonIp(ETHERTYPE_NAMES[type] ?? `ethertype-0x${type.toString(16).padStart(4, '0')}`);
     }
+  }
+
+  /** An 802.11 frame: a data frame's LLC/SNAP body by its ethertype; anything else named by what it is. */
+  private wlan(d: Uint8Array, o: number, end: number): DecodedPacket {
+    const w = wlanBody(d, o, end, this.wlanOut);
+    if (w.snap < 0) return w.reason === 'wlan-truncated' ? this.malformed(w.reason) : this.nonIp(w.reason);
+    return this.ethertype(d, w.snap + 8, end, (d[w.snap + 6] << 8) | d[w.snap + 7], 0);
   }
 
   private ipByVersion(d: Uint8Array, o: number, end: number): DecodedPacket {

@@ -1,4 +1,5 @@
 import { LinkType } from '../pcap/types.js';
+import { type WlanBody, radiotapLength, wlanBody } from '../decode/wlan.js';
 
 /**
  * Capture filters in tcpdump's syntax (pcap-filter(7)) for files: `-f 'tcp port 443 and not host 10.0.0.1'`.
@@ -74,8 +75,8 @@ class Ctx {
 
 /** Where the link header puts the network-layer protocol, and where the network layer starts. */
 interface Link {
-  /** Offset of the network layer with `shift` more bytes of VLAN tags. */
-  payload(shift: number): number;
+  /** Offset of the network layer with `shift` more bytes of VLAN tags (of this frame `c`, where it varies). */
+  payload(shift: number, c: Ctx): number;
   /** Whether the network protocol is `ethertype` (after `shift` bytes of tags). */
   is(c: Ctx, ethertype: number, shift: number): boolean;
 }
@@ -102,6 +103,36 @@ const NULL: Link = {
   },
 };
 
+/**
+ * 802.11 (with a radiotap header first when `radiotap`): the network layer follows the data frame's LLC/SNAP header,
+ * where decode/wlan.ts finds it; a frame without one (management, protected, null data) matches no network test.
+ */
+function wlanLink(radiotap: boolean): Link {
+  const body: WlanBody = { snap: -1, reason: '' };
+  // The SNAP header's offset from the frame's start, or -1.
+  const snap = (c: Ctx): number => {
+    const { data, offset, capLen } = c.f;
+    const end = offset + capLen;
+    const rt = radiotap ? radiotapLength(data, offset, end) : 0;
+    if (rt < 0) return -1;
+    const at = wlanBody(data, offset + rt, end, body, false).snap;
+    return at < 0 ? -1 : at - offset;
+  };
+  return {
+    payload: (shift, c) => {
+      const at = snap(c);
+      if (at < 0) throw OOB;
+      return at + 8 + shift;
+    },
+    is: (c, t, shift) => {
+      const at = snap(c);
+      return at >= 0 && c.u16(at + 6 + shift) === t;
+    },
+  };
+}
+const WLAN = wlanLink(false);
+const WLAN_RADIOTAP = wlanLink(true);
+
 function linkOf(linkType: number): Link | undefined {
   switch (linkType) {
     case LinkType.ETHERNET:
@@ -120,6 +151,10 @@ function linkOf(linkType: number): Link | undefined {
       return RAW6;
     case LinkType.NULL:
       return NULL;
+    case LinkType.IEEE802_11:
+      return WLAN;
+    case LinkType.IEEE802_11_RADIOTAP:
+      return WLAN_RADIOTAP;
     default:
       return undefined;
   }
@@ -136,10 +171,10 @@ function ethertype(t: number, shift: number): Node {
 
 /** IPv4 protocol field, or IPv6 next header (or one fragment header, then its next header). */
 function ipProto(v: number, shift: number, family: 4 | 6 | 0): Node {
-  const v4: Node = (c, l) => l.is(c, ETH_IP, shift) && c.byte(l.payload(shift) + 9) === v;
+  const v4: Node = (c, l) => l.is(c, ETH_IP, shift) && c.byte(l.payload(shift, c) + 9) === v;
   const v6: Node = (c, l) => {
     if (!l.is(c, ETH_IP6, shift)) return false;
-    const n = l.payload(shift);
+    const n = l.payload(shift, c);
     const nh = c.byte(n + 6);
     return nh === v || (nh === 44 && c.byte(n + 40) === v);
   };
@@ -165,12 +200,12 @@ function v4Net(addr: number, mask: number, dir: Dir, shift: number, family: stri
   const m = (x: number) => ((x & mask) >>> 0) === ((addr & mask) >>> 0);
   const ip: Node = (c, l) => {
     if (!l.is(c, ETH_IP, shift)) return false;
-    const n = l.payload(shift);
+    const n = l.payload(shift, c);
     return both(dir, () => m(c.u32(n + 12)), () => m(c.u32(n + 16)));
   };
   const arp = (t: number): Node => (c, l) => {
     if (!l.is(c, t, shift)) return false;
-    const n = l.payload(shift);
+    const n = l.payload(shift, c);
     return both(dir, () => m(c.u32(n + 14)), () => m(c.u32(n + 24)));
   };
   if (family === 'ip') return ip;
@@ -189,7 +224,7 @@ function v6Net(words: number[], bits: number, dir: Dir, shift: number): Node {
   };
   return (c, l) => {
     if (!l.is(c, ETH_IP6, shift)) return false;
-    const n = l.payload(shift);
+    const n = l.payload(shift, c);
     return both(dir, () => m(c, n + 8), () => m(c, n + 24));
   };
 }
@@ -199,7 +234,7 @@ function ports(lo: number, hi: number, dir: Dir, protos: number[], shift: number
   const inRange = (p: number) => p >= lo && p <= hi;
   const v4: Node = (c, l) => {
     if (!l.is(c, ETH_IP, shift)) return false;
-    const n = l.payload(shift);
+    const n = l.payload(shift, c);
     if (!protos.includes(c.byte(n + 9))) return false;
     if ((c.u16(n + 6) & 0x1fff) !== 0) return false;
     const t = n + (c.byte(n) & 0x0f) * 4;
@@ -207,7 +242,7 @@ function ports(lo: number, hi: number, dir: Dir, protos: number[], shift: number
   };
   const v6: Node = (c, l) => {
     if (!l.is(c, ETH_IP6, shift)) return false;
-    const n = l.payload(shift);
+    const n = l.payload(shift, c);
     if (!protos.includes(c.byte(n + 6))) return false;
     return both(dir, () => inRange(c.u16(n + 40)), () => inRange(c.u16(n + 42)));
   };

@@ -13,8 +13,10 @@ export const LinkType = {
   NULL: 0, // BSD loopback: 4-byte address family in the writer's byte order
   ETHERNET: 1,
   RAW: 101, // raw IPv4 or IPv6, version from the first nibble
+  IEEE802_11: 105, // 802.11 frames as in monitor mode (decode/wlan.ts)
   LOOP: 108, // OpenBSD loopback: 4-byte address family in network byte order
   LINUX_SLL: 113,
+  IEEE802_11_RADIOTAP: 127, // a radiotap header, then an 802.11 frame
   IPV4: 228,
   IPV6: 229,
   LINUX_SLL2: 276,

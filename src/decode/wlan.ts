@@ -1,0 +1,59 @@
+/**
+ * IEEE 802.11 frames as a capture in monitor mode writes them (LINKTYPE_IEEE802_11 105, and with a radiotap header
+ * first, LINKTYPE_IEEE802_11_RADIOTAP 127), read down to the LLC/SNAP header of a data frame. A capture decrypted
+ * by airdecap-ng keeps this link type with its data frames in the clear; frames still protected (WPA) carry no
+ * readable IP and are named as such. Every offset is checked against the bytes present. Shared by the decoder and
+ * the capture filter (filter/bpf.ts), so both find the network layer at the same place, as libpcap does.
+ */
+
+/** A data frame's body that is not LLC/SNAP-encapsulated (or not a data frame at all): why, for the drop count. */
+export type WlanReason = 'wlan-management' | 'wlan-control' | 'wlan-extension' | 'wlan-null-data' | 'wlan-protected' | 'wlan-fragment' | 'wlan-a-msdu' | 'wlan-not-snap' | 'wlan-truncated' | 'radiotap-truncated';
+
+/** Where a frame's SNAP header lies (its ethertype is at `snap + 6`, the network layer at `snap + 8`), or why not. */
+export interface WlanBody {
+  snap: number;
+  reason: WlanReason | '';
+}
+
+/** The radiotap header's length (little-endian at byte 2), or -1 when it does not fit in the captured bytes. */
+export function radiotapLength(d: Uint8Array, o: number, end: number): number {
+  if (end - o < 8 || d[o] !== 0) return -1;
+  const len = d[o + 2] | (d[o + 3] << 8);
+  return len < 8 || o + len > end ? -1 : len;
+}
+
+/**
+ * Read the 802.11 header at `o`: `out.snap` is the SNAP header's offset, or `out.reason` says why there is none.
+ * `htControl` false leaves a QoS frame's HT control field (+HTC/order bit) in place as libpcap's filter offsets do
+ * (tcpdump's semantics for `-f`); the decoder skips it, as Wireshark does.
+ */
+export function wlanBody(d: Uint8Array, o: number, end: number, out: WlanBody, htControl = true): WlanBody {
+  out.snap = -1;
+  out.reason = '';
+  if (end - o < 10) return fail(out, 'wlan-truncated');
+  const fc0 = d[o];
+  const flags = d[o + 1];
+  const type = (fc0 >> 2) & 3;
+  const subtype = fc0 >> 4;
+  if (type !== 2) return fail(out, type === 0 ? 'wlan-management' : type === 1 ? 'wlan-control' : 'wlan-extension');
+  // Null and QoS Null (subtype bit 2) carry no body; a protected frame's body is ciphertext.
+  if ((subtype & 0x04) !== 0) return fail(out, 'wlan-null-data');
+  if ((flags & 0x40) !== 0) return fail(out, 'wlan-protected');
+  const qos = (subtype & 0x08) !== 0;
+  // Three addresses, or four in a wireless distribution system; then QoS control, then HT control (+HTC/order).
+  const qosAt = o + ((flags & 0x03) === 0x03 ? 30 : 24);
+  const b = qosAt + (qos ? 2 + (htControl && (flags & 0x80) !== 0 ? 4 : 0) : 0);
+  if (end - b < 8) return fail(out, 'wlan-truncated');
+  // More fragments, or a fragment number: one MSDU over several frames.
+  if ((flags & 0x04) !== 0 || (d[o + 22] & 0x0f) !== 0) return fail(out, 'wlan-fragment');
+  // An A-MSDU (QoS control bit 7) carries several packets in one frame; one frame is one packet here.
+  if (qos && (d[qosAt] & 0x80) !== 0) return fail(out, 'wlan-a-msdu');
+  if (d[b] !== 0xaa || d[b + 1] !== 0xaa || d[b + 2] !== 0x03) return fail(out, 'wlan-not-snap');
+  out.snap = b;
+  return out;
+}
+
+function fail(out: WlanBody, reason: WlanReason): WlanBody {
+  out.reason = reason;
+  return out;
+}

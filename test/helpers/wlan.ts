@@ -1,0 +1,97 @@
+import { readFileSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
+
+/**
+ * A real Ethernet capture rewritten byte by byte as a monitor-mode capture of the same traffic on Wi-Fi: each frame
+ * an 802.11 data frame (to the AP from the client's side, from the AP otherwise) with LLC/SNAP, plain Data and QoS
+ * Data in turn (some with HT control), and, for LINKTYPE_IEEE802_11_RADIOTAP, a radiotap header and the frame check
+ * sequence at the end. Every tenth frame is followed by a beacon and a protected (WPA) data frame, which carry no IP.
+ * tshark reads the result as the same conversations; the tests compare ours.
+ */
+export type WlanLink = 105 | 127;
+
+const BSSID = Buffer.from('02aa00000001', 'hex');
+
+function beacon(n: number): Buffer {
+  const h = Buffer.alloc(24 + 12 + 2 + 4);
+  h[0] = 0x80; // management, beacon
+  Buffer.from('ffffffffffff', 'hex').copy(h, 4);
+  BSSID.copy(h, 10);
+  BSSID.copy(h, 16);
+  h.writeUInt16LE((n & 0xfff) << 4, 22);
+  h.writeUInt16LE(100, 32); // beacon interval
+  h.writeUInt16LE(0x0431, 34); // capabilities (privacy)
+  h[36] = 0; // SSID element, "cs"
+  h[37] = 2;
+  h.write('cs', 38, 'latin1');
+  return h;
+}
+
+function dataFrame(eth: Buffer, toAp: boolean, n: number, protectedBody: boolean): Buffer {
+  const qos = n % 2 === 1;
+  const htc = qos && n % 4 === 3;
+  const header = Buffer.alloc(24 + (qos ? 2 : 0) + (htc ? 4 : 0));
+  header[0] = qos ? 0x88 : 0x08;
+  header[1] = (toAp ? 0x01 : 0x02) | (protectedBody ? 0x40 : 0) | (htc ? 0x80 : 0);
+  const [dst, src] = [eth.subarray(0, 6), eth.subarray(6, 12)];
+  // To the AP: BSSID, source, destination; from it: destination, BSSID, source.
+  const [a1, a2, a3] = toAp ? [BSSID, src, dst] : [dst, BSSID, src];
+  a1.copy(header, 4);
+  a2.copy(header, 10);
+  a3.copy(header, 16);
+  header.writeUInt16LE((n & 0xfff) << 4, 22);
+  if (protectedBody) return Buffer.concat([header, Buffer.from('0100002000000000', 'hex'), Buffer.alloc(60, 0x5a)]);
+  const snap = Buffer.from([0xaa, 0xaa, 0x03, 0, 0, 0]);
+  return Buffer.concat([header, snap, eth.subarray(12)]);
+}
+
+function radiotap(frame: Buffer, n: number): Buffer {
+  // Present: TSFT, flags, rate, channel, antenna signal; flags say the FCS is at the end.
+  const h = Buffer.alloc(24);
+  h.writeUInt16LE(24, 2);
+  h.writeUInt32LE(0x2f, 4);
+  h.writeBigUInt64LE(BigInt(n) * 1000n, 8);
+  h[16] = 0x10;
+  h[17] = 12;
+  h.writeUInt16LE(2437, 18);
+  h.writeUInt16LE(0x00a0, 20);
+  h[22] = 256 - 40;
+  const fcs = Buffer.alloc(4);
+  fcs.writeUInt32LE(crc32(frame), 0);
+  return Buffer.concat([h, frame, fcs]);
+}
+
+/** The pcap `src` (classic, little-endian, Ethernet) as a monitor-mode capture of link type `link`. */
+export function wlanPcap(src: string, link: WlanLink): Buffer {
+  const b = readFileSync(src);
+  const magic = b.readUInt32LE(0);
+  if ((magic !== 0xa1b2c3d4 && magic !== 0xa1b23c4d) || b.readUInt32LE(20) !== 1) throw new Error(`${src}: expected a little-endian pcap of Ethernet`);
+  const head = Buffer.from(b.subarray(0, 24));
+  head.writeUInt32LE(0xffff, 16);
+  head.writeUInt32LE(link, 20);
+  const parts: Buffer[] = [head];
+  let client: string | undefined;
+  const record = (at: number, frame: Buffer) => {
+    const out = link === 127 ? radiotap(frame, parts.length) : frame;
+    const h = Buffer.from(b.subarray(at, at + 16));
+    h.writeUInt32LE(out.length, 8);
+    h.writeUInt32LE(out.length, 12);
+    parts.push(h, out);
+  };
+  let n = 0;
+  for (let at = 24; at + 16 <= b.length; ) {
+    const incl = b.readUInt32LE(at + 8);
+    if (incl !== b.readUInt32LE(at + 12)) throw new Error(`${src}: packet ${n + 1} is cut by the snap length`);
+    const eth = b.subarray(at + 16, at + 16 + incl);
+    const mac = eth.subarray(6, 12).toString('hex');
+    client ??= mac;
+    record(at, dataFrame(eth, mac === client, n, false));
+    if (n % 10 === 9) {
+      record(at, beacon(n));
+      record(at, dataFrame(eth, mac === client, n, true));
+    }
+    n++;
+    at += 16 + incl;
+  }
+  return Buffer.concat(parts);
+}
