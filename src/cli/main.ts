@@ -147,7 +147,7 @@ export async function buildProgram(command?: string): Promise<Command> {
     .option('--status-interval <seconds>', 'also emit interim "status" records of live flows this often (0 = off)', seconds, DEFAULT_FLOW_OPTIONS.statusIntervalSec)
     .addOption(new Option('--length <mode>', `what a packet's length counts: ${Object.entries(LENGTH_MODES).map(([k, v]) => `${k} = ${v}`).join('; ')}`).choices(Object.keys(LENGTH_MODES)).default(DEFAULT_FLOW_OPTIONS.lengthMode))
     .option('--no-vlan-key', 'ignore VLAN ids when keying flows')
-    .option('--no-tunnels', 'meter tunnel packets (GTP-U, VXLAN, Geneve, GRE, ERSPAN, IP in IP) between the tunnel end points instead of the packets inside them')
+    .option('--no-tunnels', 'meter tunnel packets (GTP-U, VXLAN, Geneve, GRE, ERSPAN, IP in IP, TZSP, CAPWAP) between the tunnel end points instead of the packets inside them')
     .option('--filter-noise', 'drop LAN chatter first (SSDP, mDNS, LLMNR, NetBIOS, DHCP), as `cipherscope filter` does')
     .option('--exclude-host <addr>', 'drop packets to or from this address or prefix (repeatable)', collect, [])
     .option('--only-host <addr>', 'keep only packets to or from this address or prefix (repeatable)', collect, [])

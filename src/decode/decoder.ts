@@ -3,7 +3,7 @@ import { DEFAULT_REASSEMBLY_LIMITS, FragmentReassembler, type Reassembled, type 
 import { DecodedPacket, IPPROTO } from './packet.js';
 import { TRAILER_V1_BYTES, type DeviceApp, readTrailer } from '../pcap/pcapdroid.js';
 import { type WlanBody, radiotapLength, wlanBody } from './wlan.js';
-import { INNER_ETHERNET, INNER_IP, type TunnelHeader, UDP_PORT_GENEVE, UDP_PORT_GTPU, UDP_PORT_VXLAN, geneve, gre, gtpU, vxlan } from './tunnels.js';
+import { INNER_ETHERNET, INNER_IP, INNER_WLAN, INNER_WLAN_SWAPPED_FC, type TunnelHeader, gre, udpTunnel } from './tunnels.js';
 
 const ETH_IPV4 = 0x0800;
 const ETH_IPV6 = 0x86dd;
@@ -54,7 +54,7 @@ export interface DecoderOptions {
  * PPPoE session and MPLS), Linux cooked SLL and SLL2, raw IP, BSD null/loopback, 802.11 data frames (with or without
  * radiotap); IPv4 with options, IPv6 with
  * extension headers; IPv4 and IPv6 fragments reassembled; TCP, UDP, SCTP ports, ICMP and ICMPv6 type/code; and
- * through GTP-U, VXLAN, Geneve, GRE, ERSPAN and IP-in-IP tunnels to the packet inside (decode/tunnels.ts).
+ * through GTP-U, VXLAN, Geneve, GRE, ERSPAN, IP-in-IP, TZSP and CAPWAP tunnels to the packet inside (decode/tunnels.ts).
  *
  * Every length field is checked against the bytes actually present: a header that claims more than was
  * captured yields `kind = 'malformed'` with a reason, never an out-of-bounds read.
@@ -233,8 +233,8 @@ export class Decoder {
   }
 
   /** An 802.11 frame: a data frame's LLC/SNAP body by its ethertype; anything else named by what it is. */
-  private wlan(d: Uint8Array, o: number, end: number): DecodedPacket {
-    const w = wlanBody(d, o, end, this.wlanOut);
+  private wlan(d: Uint8Array, o: number, end: number, swappedFc = false): DecodedPacket {
+    const w = wlanBody(d, o, end, this.wlanOut, true, swappedFc);
     if (w.snap < 0) return w.reason === 'wlan-truncated' ? this.malformed(w.reason) : this.nonIp(w.reason);
     return this.ethertype(d, w.snap + 8, end, (d[w.snap + 6] << 8) | d[w.snap + 7], 0);
   }
@@ -408,13 +408,10 @@ export class Decoder {
         const dp = (p.dstPort = (d[o + 2] << 8) | d[o + 3]);
         p.payloadOffset = o + 8;
         p.payloadLen = l4Len - 8;
-        // Tunnels by port, either way (as Wireshark's UDP port table matches source or destination).
-        if (this.tunnels && this.depth < MAX_TUNNELS && (sp === UDP_PORT_GTPU || dp === UDP_PORT_GTPU || sp === UDP_PORT_VXLAN || dp === UDP_PORT_VXLAN || sp === UDP_PORT_GENEVE || dp === UDP_PORT_GENEVE)) {
-          const h = this.header;
-          const stop = Math.min(end, o + l4Len);
-          const gtp = sp === UDP_PORT_GTPU || dp === UDP_PORT_GTPU;
-          const vx = !gtp && (sp === UDP_PORT_VXLAN || dp === UDP_PORT_VXLAN);
-          if (gtp ? gtpU(d, o + 8, stop, h) : vx ? vxlan(d, o + 8, stop, h) : geneve(d, o + 8, stop, h)) return this.inside(gtp ? 'gtp-u' : vx ? 'vxlan' : 'geneve', d);
+        // Tunnels by port, either way: the lower port first, as Wireshark's UDP port table is tried.
+        if (this.tunnels && this.depth < MAX_TUNNELS) {
+          const t = udpTunnel(sp < dp ? sp : dp) ?? udpTunnel(sp < dp ? dp : sp);
+          if (t !== undefined && t.parse(d, o + 8, Math.min(end, o + l4Len), this.header)) return this.inside(t.name, d);
         }
         return p;
       }
@@ -474,6 +471,7 @@ export class Decoder {
     const { inner, end, next } = h;
     let r: DecodedPacket;
     if (next === INNER_IP) r = this.ipByVersion(d, inner, end);
+    else if (next === INNER_WLAN || next === INNER_WLAN_SWAPPED_FC) r = this.wlan(d, inner, end, next === INNER_WLAN_SWAPPED_FC);
     else if (next === INNER_ETHERNET) r = end - inner < 14 ? this.malformed('tunnel-ethernet-truncated') : this.ethertype(d, inner + 14, end, (d[inner + 12] << 8) | d[inner + 13], 0);
     else r = this.ethertype(d, inner, end, next, 0);
     this.depth--;

@@ -43,11 +43,11 @@ export class DecodedPacket {
   vlanTags = 0;
   /**
    * The tunnels the packet came out of, outer first, joined by "/" ("gtp-u", "vxlan", "gre", "pptp", "erspan",
-   * "geneve", "ip-in-ip", "vxlan/gre"); "" when it came in none. The addresses, ports and lengths are then the innermost IP
+   * "geneve", "ip-in-ip", "tzsp", "capwap", "vxlan/gre"); "" when it came in none. The addresses, ports and lengths are then the innermost IP
    * packet's (decode/tunnels.ts).
    */
   tunnel = '';
-  /** The outermost tunnel's id: GTP-U TEID, VXLAN or Geneve VNI, GRE key, ERSPAN session, PPTP call id; -1 for none. */
+  /** The outermost tunnel's id: GTP-U TEID, VXLAN or Geneve VNI, GRE key, ERSPAN session, PPTP call id, CAPWAP radio; -1 for none. */
   tunnelId = -1;
 
   ipVersion = 0;

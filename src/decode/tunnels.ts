@@ -1,8 +1,9 @@
 /**
  * Tunnel headers the decoder looks through to the packet inside, as Wireshark and nfstream (decode_tunnels) do:
  * GTP-U (3GPP TS 29.281, the user plane of mobile networks, UDP port 2152), VXLAN (RFC 7348, UDP 4789), Geneve
- * (RFC 8926, UDP 6081), GRE (RFC 2784 / 2890, with PPTP's enhanced GRE of RFC 2637 and ERSPAN types I-III) and IP in
- * IP (protocols 4 and 41). Each parser reads one header, checks every length against the bytes present, and says
+ * (RFC 8926, UDP 6081), GRE (RFC 2784 / 2890, with PPTP's enhanced GRE of RFC 2637 and ERSPAN types I-III), IP in
+ * IP (protocols 4 and 41), and the two nfstream also reads from Wi-Fi gear: TZSP (UDP 37008) and CAPWAP data (RFC
+ * 5415, UDP 5247), with an Ethernet or an 802.11 frame inside. Each parser reads one header, checks every length against the bytes present, and says
  * where the inner packet starts and what it is; it never throws. Only a header that parses and carries IP (or an
  * Ethernet frame) leads inward: anything else (GTP signalling, PPP control, a bad flag) leaves the outer packet as
  * it was.
@@ -12,6 +13,13 @@
 export const INNER_ETHERNET = -1;
 /** The inner packet is IP, version from its first nibble (GTP-U, PPP in enhanced GRE). */
 export const INNER_IP = -2;
+/** The inner packet is an 802.11 frame (TZSP from Wi-Fi access points; decode/wlan.ts). */
+export const INNER_WLAN = -3;
+/**
+ * An 802.11 frame with its two frame control bytes swapped, as Cisco's CAPWAP controllers send native frames and as
+ * Wireshark reads every CAPWAP frame by default (packet-capwap.c, "swap frame control" on).
+ */
+export const INNER_WLAN_SWAPPED_FC = -4;
 
 /** What a tunnel header says about the packet inside; reused. */
 export interface TunnelHeader {
@@ -28,6 +36,35 @@ export interface TunnelHeader {
 export const UDP_PORT_GTPU = 2152;
 export const UDP_PORT_VXLAN = 4789;
 export const UDP_PORT_GENEVE = 6081;
+export const UDP_PORT_CAPWAP_DATA = 5247;
+export const UDP_PORT_TZSP = 37008;
+
+/** A UDP tunnel's header parser with the name its flows get. */
+export interface UdpTunnel {
+  name: string;
+  parse(d: Uint8Array, o: number, end: number, h: TunnelHeader): boolean;
+}
+
+/**
+ * The UDP tunnel on `port`, if any. The decoder asks for the lower of the two ports first, then the higher, as
+ * Wireshark's UDP dissector tries its port table.
+ */
+export function udpTunnel(port: number): UdpTunnel | undefined {
+  switch (port) {
+    case UDP_PORT_GTPU:
+      return GTP_U;
+    case UDP_PORT_VXLAN:
+      return VXLAN;
+    case UDP_PORT_GENEVE:
+      return GENEVE;
+    case UDP_PORT_CAPWAP_DATA:
+      return CAPWAP;
+    case UDP_PORT_TZSP:
+      return TZSP;
+    default:
+      return undefined;
+  }
+}
 
 const GTP_GPDU = 0xff;
 const GRE_PPP = 0x880b;
@@ -161,3 +198,59 @@ export function gre(d: Uint8Array, o: number, end: number, h: TunnelHeader): '' 
   h.next = proto === ETH_TEB ? INNER_ETHERNET : proto;
   return 'gre';
 }
+
+const TZSP_ETHERNET = 1;
+const TZSP_IEEE_802_11 = 18;
+const TZSP_TAG_PADDING = 0;
+const TZSP_TAG_END = 1;
+
+/**
+ * TZSP (TaZmen Sniffer Protocol, as MikroTik's packet sniffer streams what it sees): version 1, a received or sent
+ * packet, its encapsulation (Ethernet or 802.11), tagged fields up to the END tag, then the frame.
+ */
+export function tzsp(d: Uint8Array, o: number, end: number, h: TunnelHeader): boolean {
+  if (end - o < 5 || d[o] !== 1 || d[o + 1] > 1) return false;
+  const encap = (d[o + 2] << 8) | d[o + 3];
+  if (encap !== TZSP_ETHERNET && encap !== TZSP_IEEE_802_11) return false;
+  let q = o + 4;
+  for (;;) {
+    if (q >= end) return false;
+    const tag = d[q];
+    if (tag === TZSP_TAG_END) break;
+    if (tag === TZSP_TAG_PADDING) q++;
+    else {
+      if (end - q < 2) return false;
+      q += 2 + d[q + 1];
+    }
+  }
+  h.inner = q + 1;
+  h.end = end;
+  h.next = encap === TZSP_ETHERNET ? INNER_ETHERNET : INNER_WLAN;
+  h.id = -1;
+  return h.inner < end;
+}
+
+/**
+ * CAPWAP data channel (RFC 5415, Wi-Fi access points to their controller): a plain (not DTLS) header of HLEN 4-byte
+ * words, not a fragment, carrying an 802.3 frame (T = 0) or a native 802.11 frame (T = 1 with binding 1), whose
+ * frame control bytes are read swapped (INNER_WLAN_SWAPPED_FC). The id is the radio id.
+ */
+export function capwap(d: Uint8Array, o: number, end: number, h: TunnelHeader): boolean {
+  if (end - o < 8 || d[o] !== 0) return false;
+  const hlen = (d[o + 1] >> 3) * 4;
+  const native = (d[o + 2] & 0x01) !== 0;
+  const wbid = (d[o + 2] >> 1) & 0x1f;
+  if ((d[o + 3] & 0x80) !== 0 || hlen < 8 || o + hlen >= end) return false;
+  if (native && wbid !== 1) return false;
+  h.inner = o + hlen;
+  h.end = end;
+  h.next = native ? INNER_WLAN_SWAPPED_FC : INNER_ETHERNET;
+  h.id = ((d[o + 1] & 0x07) << 2) | (d[o + 2] >> 6);
+  return true;
+}
+
+const GTP_U: UdpTunnel = { name: 'gtp-u', parse: gtpU };
+const VXLAN: UdpTunnel = { name: 'vxlan', parse: vxlan };
+const GENEVE: UdpTunnel = { name: 'geneve', parse: geneve };
+const CAPWAP: UdpTunnel = { name: 'capwap', parse: capwap };
+const TZSP: UdpTunnel = { name: 'tzsp', parse: tzsp };

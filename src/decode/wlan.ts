@@ -25,14 +25,15 @@ export function radiotapLength(d: Uint8Array, o: number, end: number): number {
 /**
  * Read the 802.11 header at `o`: `out.snap` is the SNAP header's offset, or `out.reason` says why there is none.
  * `htControl` false leaves a QoS frame's HT control field (+HTC/order bit) in place as libpcap's filter offsets do
- * (tcpdump's semantics for `-f`); the decoder skips it, as Wireshark does.
+ * (tcpdump's semantics for `-f`); the decoder skips it, as Wireshark does. `swappedFc`: the two frame control bytes
+ * come in the other order (CAPWAP from Cisco controllers).
  */
-export function wlanBody(d: Uint8Array, o: number, end: number, out: WlanBody, htControl = true): WlanBody {
+export function wlanBody(d: Uint8Array, o: number, end: number, out: WlanBody, htControl = true, swappedFc = false): WlanBody {
   out.snap = -1;
   out.reason = '';
   if (end - o < 10) return fail(out, 'wlan-truncated');
-  const fc0 = d[o];
-  const flags = d[o + 1];
+  const fc0 = swappedFc ? d[o + 1] : d[o];
+  const flags = swappedFc ? d[o] : d[o + 1];
   const type = (fc0 >> 2) & 3;
   const subtype = fc0 >> 4;
   if (type !== 2) return fail(out, type === 0 ? 'wlan-management' : type === 1 ? 'wlan-control' : 'wlan-extension');

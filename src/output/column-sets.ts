@@ -67,6 +67,8 @@ function endpoints(names: readonly [string, string, string, string, string]): Se
 // ---------------------------------------------------------------------------------------------------------------
 // nfstream 6.x NFlow (docs/api.md of nfstream.github.io: core, L7 visibility, statistical_analysis, splt_analysis).
 
+/** nfstream's tunnel_id codes, by the outermost tunnel's name. */
+const NF_TUNNEL: Record<string, number> = { 'gtp-u': 1, capwap: 2, tzsp: 3 };
 const EXPIRATION: Record<string, number> = { idle: 0, 'end-of-input': 0, active: 1 };
 const NF_DIRS: ReadonlyArray<[string, string]> = [
   ['bidirectional', ''],
@@ -81,7 +83,7 @@ function nfstreamColumns(): SetColumn[] {
     ...endpoints(['src_ip', 'src_port', 'dst_ip', 'dst_port', 'protocol']),
     col('ip_version', 'int', '', ['ip_version'], 'ip_version', same),
     col('vlan_id', 'int', '', ['vlan'], 'vlan (null when untagged)', same),
-    col('tunnel_id', 'int', '', ['tunnel'], 'from tunnel: 0 for none, 1 for GTP-U (outermost); null for the tunnels nfstream does not decode (it meters those between the tunnel end points)', (v) => (v[0] === null ? 0 : typeof v[0] === 'string' && v[0].startsWith('gtp-u') ? 1 : null)),
+    col('tunnel_id', 'int', '', ['tunnel'], 'from tunnel, its outermost: 0 for none, 1 GTP-U, 2 CAPWAP, 3 TZSP (nfstream\'s codes); null for the tunnels nfstream does not decode (it meters those between the tunnel end points)', (v) => (v[0] === null ? 0 : typeof v[0] === 'string' ? (NF_TUNNEL[v[0].split('/')[0]] ?? null) : null)),
     col('bidirectional_first_seen_ms', 'float', 'ms', ['first_seen_ns'], 'first_seen_ns / 1e6 (exact, not truncated to whole ms)', scale(1e6)),
     col('bidirectional_last_seen_ms', 'float', 'ms', ['last_seen_ns'], 'last_seen_ns / 1e6', scale(1e6)),
     col('bidirectional_duration_ms', 'float', 'ms', ['duration_ns'], 'duration_ns / 1e6', scale(1e6)),

@@ -13,10 +13,11 @@ import { type FlowRow, flowsOf } from '../helpers/flows.js';
 import { mutateCapture } from '../helpers/mutate.js';
 import { parseCsv } from '../helpers/csv.js';
 import { PCAPS, haveTshark, tshark, tsharkConversations } from '../helpers/tshark.js';
-import { ERSPAN_SESSION, GRE_KEY, PPTP_CALL, TEID_UP, TUNNEL_WRAPS, type TunnelWrap, VNI, wrapCapture } from '../helpers/tunnels.js';
+import { CAPWAP_RADIO, ERSPAN_SESSION, GRE_KEY, PPTP_CALL, TEID_UP, TUNNEL_WRAPS, type TunnelWrap, VNI, wrapCapture } from '../helpers/tunnels.js';
 
 /**
- * Tunnels (GTP-U, VXLAN, Geneve, GRE, PPTP, ERSPAN II/III, IP in IP, GRE inside VXLAN): real captures wrapped
+ * Tunnels (GTP-U, VXLAN, Geneve, GRE, PPTP, ERSPAN II/III, IP in IP, GRE inside VXLAN, TZSP and CAPWAP with
+ * Ethernet or 802.11 inside): real captures wrapped
  * byte by byte (test/helpers/tunnels.ts), then metered. tshark's conversations of the wrapped files are those of the
  * originals (so the wrapping is right), ours of the wrapped files are ours of the originals, column for column, and
  * the tunnel ids are what tshark reads in each flow's first packet.
@@ -31,9 +32,9 @@ const wrapped = (src: string, kind: TunnelWrap) => {
   return out;
 };
 
-const NAME: Record<TunnelWrap, string> = { 'gtp-u': 'gtp-u', 'gtp-u-ext': 'gtp-u', vxlan: 'vxlan', geneve: 'geneve', 'gre-key': 'gre', erspan2: 'erspan', erspan3: 'erspan', ipip: 'ip-in-ip', pptp: 'pptp', 'vxlan-gre': 'vxlan/gre' };
-const TSHARK_ID: Record<TunnelWrap, string | undefined> = { 'gtp-u': 'gtp.teid', 'gtp-u-ext': 'gtp.teid', vxlan: 'vxlan.vni', geneve: 'geneve.vni', 'gre-key': 'gre.key', erspan2: 'erspan.spanid', erspan3: 'erspan.spanid', ipip: undefined, pptp: 'gre.key.call_id', 'vxlan-gre': 'vxlan.vni' };
-const WRITTEN_ID: Record<TunnelWrap, number | null> = { 'gtp-u': TEID_UP, 'gtp-u-ext': TEID_UP, vxlan: VNI, geneve: VNI, 'gre-key': GRE_KEY, erspan2: ERSPAN_SESSION, erspan3: ERSPAN_SESSION, ipip: null, pptp: PPTP_CALL, 'vxlan-gre': VNI };
+const NAME: Record<TunnelWrap, string> = { 'gtp-u': 'gtp-u', 'gtp-u-ext': 'gtp-u', vxlan: 'vxlan', geneve: 'geneve', 'gre-key': 'gre', erspan2: 'erspan', erspan3: 'erspan', ipip: 'ip-in-ip', pptp: 'pptp', 'vxlan-gre': 'vxlan/gre', tzsp: 'tzsp', 'tzsp-wlan': 'tzsp', capwap: 'capwap', 'capwap-wlan': 'capwap' };
+const TSHARK_ID: Record<TunnelWrap, string | undefined> = { 'gtp-u': 'gtp.teid', 'gtp-u-ext': 'gtp.teid', vxlan: 'vxlan.vni', geneve: 'geneve.vni', 'gre-key': 'gre.key', erspan2: 'erspan.spanid', erspan3: 'erspan.spanid', ipip: undefined, pptp: 'gre.key.call_id', 'vxlan-gre': 'vxlan.vni', tzsp: undefined, 'tzsp-wlan': undefined, capwap: 'capwap.header.rid', 'capwap-wlan': 'capwap.header.rid' };
+const WRITTEN_ID: Record<TunnelWrap, number | null> = { 'gtp-u': TEID_UP, 'gtp-u-ext': TEID_UP, vxlan: VNI, geneve: VNI, 'gre-key': GRE_KEY, erspan2: ERSPAN_SESSION, erspan3: ERSPAN_SESSION, ipip: null, pptp: PPTP_CALL, 'vxlan-gre': VNI, tzsp: null, 'tzsp-wlan': null, capwap: CAPWAP_RADIO, 'capwap-wlan': CAPWAP_RADIO };
 
 /** A record without the columns a tunnel changes (its file's name, the tunnel columns). */
 const inner = (r: FlowRow) => {

@@ -1,4 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { dataFrame } from './wlan.js';
 
 /**
  * Captures in tunnels, written byte by byte from a real Ethernet capture (classic pcap): every IP packet (or, for
@@ -6,9 +7,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
  * send it, with outer IPv4 headers whose checksums are right. tshark reads the results as the tunnels they are; the
  * tests compare its view of the inner conversations with ours.
  */
-export type TunnelWrap = 'gtp-u' | 'gtp-u-ext' | 'vxlan' | 'geneve' | 'gre-key' | 'erspan2' | 'erspan3' | 'ipip' | 'pptp' | 'vxlan-gre';
+export type TunnelWrap = 'gtp-u' | 'gtp-u-ext' | 'vxlan' | 'geneve' | 'gre-key' | 'erspan2' | 'erspan3' | 'ipip' | 'pptp' | 'vxlan-gre' | 'tzsp' | 'tzsp-wlan' | 'capwap' | 'capwap-wlan';
 
-export const TUNNEL_WRAPS: readonly TunnelWrap[] = ['gtp-u', 'gtp-u-ext', 'vxlan', 'geneve', 'gre-key', 'erspan2', 'erspan3', 'ipip', 'pptp', 'vxlan-gre'];
+export const TUNNEL_WRAPS: readonly TunnelWrap[] = ['gtp-u', 'gtp-u-ext', 'vxlan', 'geneve', 'gre-key', 'erspan2', 'erspan3', 'ipip', 'pptp', 'vxlan-gre', 'tzsp', 'tzsp-wlan', 'capwap', 'capwap-wlan'];
 
 /** The ids the wrapper writes: uplink and downlink TEIDs, the VNI, GRE key, ERSPAN session, PPTP call id. */
 export const TEID_UP = 0x1001;
@@ -17,6 +18,7 @@ export const VNI = 4242;
 export const GRE_KEY = 0xbeef;
 export const ERSPAN_SESSION = 0x123;
 export const PPTP_CALL = 7;
+export const CAPWAP_RADIO = 1;
 
 const ENB = [10, 200, 0, 1];
 const SGW = [10, 200, 0, 2];
@@ -128,6 +130,25 @@ function wrapOne(kind: TunnelWrap, frame: Buffer, ip: Buffer | undefined, up: bo
       g.writeUInt32BE(n, 8);
       if (ack) g.writeUInt32BE(n - 1, 12);
       return outer(47, Buffer.concat([g, ppp, ip]));
+    }
+    case 'tzsp':
+    case 'tzsp-wlan': {
+      // Version 1, received packet, Ethernet (1) or 802.11 (18); a signal tag (10, one byte), padding, then END.
+      const w = kind === 'tzsp-wlan';
+      const t = Buffer.from([1, 0, 0, w ? 18 : 1, 10, 1, 0xd8, 0, 1]);
+      return udp(37008, Buffer.concat([t, w ? dataFrame(frame, up, n) : frame]));
+    }
+    case 'capwap':
+    case 'capwap-wlan': {
+      // Preamble 0, HLEN 2 words, radio id, binding 1 (802.11), T set for a native 802.11 frame; no fragment.
+      const w = kind === 'capwap-wlan';
+      const c = Buffer.alloc(8);
+      c[1] = (2 << 3) | (CAPWAP_RADIO >> 2);
+      c[2] = ((CAPWAP_RADIO & 3) << 6) | (1 << 1) | (w ? 1 : 0);
+      // A native frame's frame control bytes swapped, as Cisco controllers send them (and Wireshark reads them).
+      const inner = w ? dataFrame(frame, up, n) : frame;
+      if (w) [inner[0], inner[1]] = [inner[1], inner[0]];
+      return udp(5247, Buffer.concat([c, inner]));
     }
     case 'vxlan-gre': {
       // GRE (with the key) carrying the IP packet, itself in a frame inside VXLAN.

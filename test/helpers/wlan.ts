@@ -27,7 +27,8 @@ function beacon(n: number): Buffer {
   return h;
 }
 
-function dataFrame(eth: Buffer, toAp: boolean, n: number, protectedBody: boolean): Buffer {
+/** The Ethernet frame `eth` as an 802.11 data frame (to the AP or from it; plain or QoS data by `n`). */
+export function dataFrame(eth: Buffer, toAp: boolean, n: number, protectedBody = false): Buffer {
   const qos = n % 2 === 1;
   const htc = qos && n % 4 === 3;
   const header = Buffer.alloc(24 + (qos ? 2 : 0) + (htc ? 4 : 0));
