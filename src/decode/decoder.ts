@@ -4,6 +4,7 @@ import { DecodedPacket, IPPROTO } from './packet.js';
 import { TRAILER_V1_BYTES, type DeviceApp, readTrailer } from '../pcap/pcapdroid.js';
 import { type WlanBody, radiotapLength, wlanBody } from './wlan.js';
 import { INNER_ETHERNET, INNER_IP, INNER_WLAN, INNER_WLAN_SWAPPED_FC, type TunnelHeader, gre, udpTunnel } from './tunnels.js';
+import { readU32BE } from '../common/bytes.js';
 
 const ETH_IPV4 = 0x0800;
 const ETH_IPV6 = 0x86dd;
@@ -482,10 +483,6 @@ export class Decoder {
     p.tcpFlags = 0;
     return p;
   }
-}
-
-function readU32BE(d: Uint8Array, o: number): number {
-  return ((d[o] << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3]) >>> 0;
 }
 
 function readU32LE(d: Uint8Array, o: number): number {

@@ -1,3 +1,5 @@
+import { readU32BE } from '../common/bytes.js';
+
 /**
  * Tunnel headers the decoder looks through to the packet inside, as Wireshark and nfstream (decode_tunnels) do:
  * GTP-U (3GPP TS 29.281, the user plane of mobile networks, UDP port 2152), VXLAN (RFC 7348, UDP 4789), Geneve
@@ -74,10 +76,6 @@ const ETH_TEB = 0x6558;
 /** Extension headers followed before a GTP-U header counts as malformed (a loop guard; real ones use one or two). */
 const MAX_GTP_EXTENSIONS = 16;
 
-function u32(d: Uint8Array, o: number): number {
-  return ((d[o] << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3]) >>> 0;
-}
-
 /** GTP-U: version 1, protocol type GTP, a G-PDU (user data); optional sequence / N-PDU / extension headers. */
 export function gtpU(d: Uint8Array, o: number, end: number, h: TunnelHeader): boolean {
   if (end - o < 8) return false;
@@ -102,7 +100,7 @@ export function gtpU(d: Uint8Array, o: number, end: number, h: TunnelHeader): bo
   h.inner = q;
   h.end = stop;
   h.next = INNER_IP;
-  h.id = u32(d, o + 4);
+  h.id = readU32BE(d, o + 4);
   return q < stop;
 }
 
@@ -173,7 +171,7 @@ export function gre(d: Uint8Array, o: number, end: number, h: TunnelHeader): '' 
   if ((flags & 0x8000) !== 0) q += 4; // checksum and reserved
   if ((flags & 0x2000) !== 0) {
     if (end - q < 4) return '';
-    h.id = u32(d, q);
+    h.id = readU32BE(d, q);
     q += 4;
   }
   const sequenced = (flags & 0x1000) !== 0;

@@ -1,3 +1,4 @@
+import { readU32BE } from '../common/bytes.js';
 /**
  * PCAPdroid's app labels (github.com/emanuele-f/PCAPdroid, app/src/main/jni/core/pcap_dump.h and pcap_dump.c):
  * PCAPdroid captures on Android as a VPN service, so it knows which app (Linux uid) sent each packet and can write
@@ -51,10 +52,6 @@ export function trailerName(data: Uint8Array, offset: number, bytes: number): st
   return latin.decode(nul < 0 ? field : field.subarray(0, nul));
 }
 
-function u32be(d: Uint8Array, o: number): number {
-  return ((d[o] << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3]) >>> 0;
-}
-
 /**
  * The PCAPdroid trailer of an Ethernet frame `d[start..end)` whose IP packet ends at `ipEnd`, if it has one: the
  * made-up header's MAC addresses are all zero, and the magic sits where one of the two layouts puts it (current:
@@ -64,11 +61,11 @@ export function readTrailer(d: Uint8Array, start: number, end: number, ipEnd: nu
   if (end - ipEnd < TRAILER_V1_BYTES || end - start < 14 + TRAILER_V1_BYTES) return undefined;
   for (let i = start; i < start + 12; i++) if (d[i] !== 0) return undefined;
   const t2 = end - TRAILER_BYTES;
-  if (t2 >= ipEnd && t2 - ipEnd < 4 && (t2 - start) % 4 === 0 && u32be(d, t2) === PCAPDROID_TRAILER_MAGIC) {
-    return { uid: u32be(d, t2 + 4) | 0, nameOffset: t2 + 8, nameBytes: 20 };
+  if (t2 >= ipEnd && t2 - ipEnd < 4 && (t2 - start) % 4 === 0 && readU32BE(d, t2) === PCAPDROID_TRAILER_MAGIC) {
+    return { uid: readU32BE(d, t2 + 4) | 0, nameOffset: t2 + 8, nameBytes: 20 };
   }
   const t1 = end - TRAILER_V1_BYTES;
-  if (t1 === ipEnd && u32be(d, t1) === PCAPDROID_TRAILER_MAGIC) return { uid: u32be(d, t1 + 4) | 0, nameOffset: t1 + 8, nameBytes: 16 };
+  if (t1 === ipEnd && readU32BE(d, t1) === PCAPDROID_TRAILER_MAGIC) return { uid: readU32BE(d, t1 + 4) | 0, nameOffset: t1 + 8, nameBytes: 16 };
   return undefined;
 }
 

@@ -1,5 +1,6 @@
 import type { MemoryBudget } from '../../common/memory-budget.js';
 import { ipv4Text, ipv6Text } from '../../common/addr.js';
+import { readU32BE } from '../../common/bytes.js';
 
 /**
  * DNS messages (RFC 1035) as far as flow attribution needs them: questions, and A, AAAA, CNAME and HTTPS/SVCB
@@ -73,10 +74,6 @@ function u16(b: Uint8Array, p: number): number {
   return (b[p] << 8) | b[p + 1];
 }
 
-function u32(b: Uint8Array, p: number): number {
-  return ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
-}
-
 /**
  * Parse one DNS message in b[start, end). Returns undefined when it is not a well-formed message. `complete`: the
  * whole message was captured, so header counts that could not fit in it (a question takes at least 5 bytes, a
@@ -125,12 +122,12 @@ function readRecords(m: Uint8Array, n: number, qd: number, counts: number[], msg
       const r = readName(m, p, n);
       if (r.next + 10 > n) throw BAD;
       const type = u16(m, r.next);
-      const ttl = u32(m, r.next + 4);
+      const ttl = readU32BE(m, r.next + 4);
       const rdlen = u16(m, r.next + 8);
       const rd = r.next + 10;
       if (rd + rdlen > n) throw BAD;
-      if (type === DNS_TYPE.A && rdlen === 4) msg.answers.push({ section, name: r.name, type, ttl, data: ipv4Text(u32(m, rd)) });
-      else if (type === DNS_TYPE.AAAA && rdlen === 16) msg.answers.push({ section, name: r.name, type, ttl, data: ipv6Text(u32(m, rd), u32(m, rd + 4), u32(m, rd + 8), u32(m, rd + 12)) });
+      if (type === DNS_TYPE.A && rdlen === 4) msg.answers.push({ section, name: r.name, type, ttl, data: ipv4Text(readU32BE(m, rd)) });
+      else if (type === DNS_TYPE.AAAA && rdlen === 16) msg.answers.push({ section, name: r.name, type, ttl, data: ipv6Text(readU32BE(m, rd), readU32BE(m, rd + 4), readU32BE(m, rd + 8), readU32BE(m, rd + 12)) });
       else if (type === DNS_TYPE.CNAME) msg.answers.push({ section, name: r.name, type, ttl, data: readName(m, rd, rd + rdlen).name });
       else if ((type === DNS_TYPE.HTTPS || type === DNS_TYPE.SVCB) && rdlen >= 3) {
         const target = readName(m, rd + 2, rd + rdlen);
@@ -142,8 +139,8 @@ function readRecords(m: Uint8Array, n: number, qd: number, counts: number[], msg
           const len = u16(m, q + 2);
           const v = q + 4;
           if (v + len > rd + rdlen) break;
-          if (key === 4) for (let k = v; k + 4 <= v + len; k += 4) msg.answers.push({ section, name: r.name, type: DNS_TYPE.A, ttl, data: ipv4Text(u32(m, k)) });
-          if (key === 6) for (let k = v; k + 16 <= v + len; k += 16) msg.answers.push({ section, name: r.name, type: DNS_TYPE.AAAA, ttl, data: ipv6Text(u32(m, k), u32(m, k + 4), u32(m, k + 8), u32(m, k + 12)) });
+          if (key === 4) for (let k = v; k + 4 <= v + len; k += 4) msg.answers.push({ section, name: r.name, type: DNS_TYPE.A, ttl, data: ipv4Text(readU32BE(m, k)) });
+          if (key === 6) for (let k = v; k + 16 <= v + len; k += 16) msg.answers.push({ section, name: r.name, type: DNS_TYPE.AAAA, ttl, data: ipv6Text(readU32BE(m, k), readU32BE(m, k + 4), readU32BE(m, k + 8), readU32BE(m, k + 12)) });
           q = v + len;
         }
       }
