@@ -1,4 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { rewriteEthernetPcap } from './rewrite.js';
 import { dataFrame } from './wlan.js';
 
 /**
@@ -170,28 +171,13 @@ export function wrapCapture(src: string, out: string, kind: TunnelWrap): { packe
 
 /** wrapCapture in memory: the pcap `b` (named `name` in errors) with its packets in `kind` tunnels. */
 export function wrapPcap(b: Buffer, kind: TunnelWrap, name = 'capture'): { bytes: Buffer; packets: number } {
-  const magic = b.readUInt32LE(0);
-  if ((magic !== 0xa1b2c3d4 && magic !== 0xa1b23c4d) || b.readUInt32LE(20) !== 1) throw new Error(`${name}: expected a little-endian pcap of Ethernet`);
-  const parts: Buffer[] = [b.subarray(0, 16), Buffer.from([0xff, 0xff, 0, 0, 1, 0, 0, 0])];
   let first: string | undefined;
-  let n = 0;
-  for (let at = 24; at + 16 <= b.length; ) {
-    const incl = b.readUInt32LE(at + 8);
-    const orig = b.readUInt32LE(at + 12);
-    if (incl !== orig) throw new Error(`${name}: packet ${n + 1} is cut by the snap length`);
-    const frame = b.subarray(at + 16, at + 16 + incl);
+  return rewriteEthernetPcap(b, name, 1, (frame, n) => {
     const type = frame.readUInt16BE(12);
     const ip = type === 0x0800 || type === 0x86dd ? frame.subarray(14) : undefined;
     // The client's side: the source of the first IP packet (its address bytes, IPv4 or IPv6).
     const srcAddr = ip === undefined ? '' : ip[0] >> 4 === 6 ? ip.subarray(8, 24).toString('hex') : ip.subarray(12, 16).toString('hex');
     first ??= srcAddr || undefined;
-    const wrapped = wrapOne(kind, frame, ip, srcAddr === first, n) ?? frame;
-    const head = Buffer.from(b.subarray(at, at + 16));
-    head.writeUInt32LE(wrapped.length, 8);
-    head.writeUInt32LE(wrapped.length, 12);
-    parts.push(head, wrapped);
-    n++;
-    at += 16 + incl;
-  }
-  return { bytes: Buffer.concat(parts), packets: n };
+    return [wrapOne(kind, frame, ip, srcAddr === first, n) ?? frame];
+  });
 }

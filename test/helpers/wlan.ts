@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
+import { rewriteEthernetPcap } from './rewrite.js';
 
 /**
  * A real Ethernet capture rewritten byte by byte as a monitor-mode capture of the same traffic on Wi-Fi: each frame
@@ -64,35 +65,14 @@ function radiotap(frame: Buffer, n: number): Buffer {
 
 /** The pcap `src` (classic, little-endian, Ethernet) as a monitor-mode capture of link type `link`. */
 export function wlanPcap(src: string, link: WlanLink): Buffer {
-  const b = readFileSync(src);
-  const magic = b.readUInt32LE(0);
-  if ((magic !== 0xa1b2c3d4 && magic !== 0xa1b23c4d) || b.readUInt32LE(20) !== 1) throw new Error(`${src}: expected a little-endian pcap of Ethernet`);
-  const head = Buffer.from(b.subarray(0, 24));
-  head.writeUInt32LE(0xffff, 16);
-  head.writeUInt32LE(link, 20);
-  const parts: Buffer[] = [head];
   let client: string | undefined;
-  const record = (at: number, frame: Buffer) => {
-    const out = link === 127 ? radiotap(frame, parts.length) : frame;
-    const h = Buffer.from(b.subarray(at, at + 16));
-    h.writeUInt32LE(out.length, 8);
-    h.writeUInt32LE(out.length, 12);
-    parts.push(h, out);
-  };
-  let n = 0;
-  for (let at = 24; at + 16 <= b.length; ) {
-    const incl = b.readUInt32LE(at + 8);
-    if (incl !== b.readUInt32LE(at + 12)) throw new Error(`${src}: packet ${n + 1} is cut by the snap length`);
-    const eth = b.subarray(at + 16, at + 16 + incl);
+  let written = 0;
+  const framed = (frame: Buffer) => (link === 127 ? radiotap(frame, ++written) : frame);
+  return rewriteEthernetPcap(readFileSync(src), src, link, (eth, n) => {
     const mac = eth.subarray(6, 12).toString('hex');
     client ??= mac;
-    record(at, dataFrame(eth, mac === client, n, false));
-    if (n % 10 === 9) {
-      record(at, beacon(n));
-      record(at, dataFrame(eth, mac === client, n, true));
-    }
-    n++;
-    at += 16 + incl;
-  }
-  return Buffer.concat(parts);
+    const out = [framed(dataFrame(eth, mac === client, n, false))];
+    if (n % 10 === 9) out.push(framed(beacon(n)), framed(dataFrame(eth, mac === client, n, true)));
+    return out;
+  }).bytes;
 }
