@@ -47,7 +47,7 @@ export function addLabelCommand(program: Command): void {
     .option('--actions <log.jsonl>', 'the action log (format: docs/ground-truth.md)')
     .option('--capture-action <app/action>', 'no log: the whole capture is one action of this app (datasets labeled per capture file)')
     .option('--user <name>', "with --capture-action: the capture's user (label_user, for evaluate --group-by user)")
-    .option('--apps <rules.json|pcapdroid>', 'app host rules (default: the shipped rules/apps.json); "pcapdroid": only the app the phone recorded (PCAPdroid captures; flows without it have no app). PCAPdroid\'s label, when a capture has it, is the strongest evidence either way')
+    .option('--apps <rules.json|pcapdroid>', 'app host rules (default: the shipped rules/apps.json); "pcapdroid": only the app the device recorded (PCAPdroid captures, or the process of Apple PKTAP captures; flows without it have no app). The device\'s label, when a capture has it, is the strongest evidence either way')
     .option('--no-ip-lists', 'leave out the IP ownership lists the rules refer to')
     .option('-o, --output <file>', 'labeled flow records (.csv, .jsonl, .parquet); - for standard output', '-')
     .option('--csv-raw', CSV_RAW_HELP)
@@ -94,14 +94,14 @@ export function addLabelCommand(program: Command): void {
             label: { slackBeforeNs: BigInt(Math.round(o.slackBefore * 1e6)), slackAfterNs: BigInt(Math.round(o.slackAfter * 1e6)), ambiguity: o.ambiguity },
           },
           (row) => {
-            if (row[evidenceAt] === 'pcapdroid') byPhone++;
+            if (row[evidenceAt] === 'pcapdroid' || row[evidenceAt] === 'pktap') byPhone++;
             const app = row[appAt];
             if (typeof app === 'string') flowApps.set(app, (flowApps.get(app) ?? 0) + 1);
             writer.write(row);
           },
         );
         await writer.close();
-        if (deviceOnly && byPhone === 0) process.stderr.write(`cipherscope: ${capture}: warning: --apps pcapdroid, but no flow carries PCAPdroid's app label (a trailer or u-<uid> packet comments): every record is labeled without an app\n`);
+        if (deviceOnly && byPhone === 0) process.stderr.write(`cipherscope: ${capture}: warning: --apps pcapdroid, but no flow carries the device's app label (PCAPdroid's trailer or u-<uid> packet comments, or a PKTAP process): every record is labeled without an app\n`);
         if (o.report) writeFileAtomic(o.report, JSON.stringify(result.report, null, 2) + '\n');
         if (!o.quiet) process.stderr.write(`cipherscope: ${capture}: ${reportText(result.report)}\n`);
         const warnings = labelWarnings(result.report, actions, flowApps);

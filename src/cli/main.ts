@@ -114,7 +114,7 @@ function appsLine(byEvidence: Record<string, number>): string {
       .filter((k) => byEvidence[k] !== undefined)
       .map((k) => `${k}=${byEvidence[k]}`)
       .join(' ') || 'none';
-  return `apps named first-hand: ${part(['pcapdroid', 'sni', 'dns', 'cert', 'previous-segment'])}; second-hand: ${part(['addr', 'ip-list'])}; no app: ${byEvidence.none ?? 0}`;
+  return `apps named first-hand: ${part(['pcapdroid', 'pktap', 'sni', 'dns', 'cert', 'previous-segment'])}; second-hand: ${part(['addr', 'ip-list'])}; no app: ${byEvidence.none ?? 0}`;
 }
 
 /** The program with every command, or with only `command`'s (see COMMAND_MODULES). */

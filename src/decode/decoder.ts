@@ -1,10 +1,11 @@
-import { LinkType, type PacketRecord } from '../pcap/types.js';
+import { LinkType, type PacketRecord, normalizeLinkType } from '../pcap/types.js';
 import { DEFAULT_REASSEMBLY_LIMITS, FragmentReassembler, type Reassembled, type ReassemblyLimits } from './fragments.js';
 import { DecodedPacket, IPPROTO } from './packet.js';
 import { TRAILER_V1_BYTES, type DeviceApp, readTrailer } from '../pcap/pcapdroid.js';
 import { type WlanBody, radiotapLength, wlanBody } from './wlan.js';
 import { INNER_ETHERNET, INNER_IP, INNER_WLAN, INNER_WLAN_SWAPPED_FC, type TunnelHeader, gre, udpTunnel } from './tunnels.js';
-import { readU32BE } from '../common/bytes.js';
+import { readU32BE, readU32LE } from '../common/bytes.js';
+import { type LinkPayload, ciscoHdlc, nflog, pflog, pktap, ppp, pppHdlc, pppoe } from './links.js';
 
 const ETH_IPV4 = 0x0800;
 const ETH_IPV6 = 0x86dd;
@@ -44,18 +45,20 @@ export interface DecoderOptions {
    */
   reassemble?: boolean;
   /**
-   * false: do not look inside tunnels (decode/tunnels.ts): a GTP-U, VXLAN, Geneve, GRE or IP-in-IP packet is then
-   * a packet between the tunnel's end points, as nfstream's decode_tunnels=False meters it. Default true.
+   * false: do not look inside tunnels (decode/tunnels.ts): a GTP-U, VXLAN, Geneve, GRE, ERSPAN, IP-in-IP, TZSP or
+   * CAPWAP packet is then a packet between the tunnel's end points, as nfstream's decode_tunnels=False meters it.
+   * Default true.
    */
   tunnels?: boolean;
 }
 
 /**
  * Decodes captured frames down to the transport header: Ethernet (with 802.1Q / 802.1ad tag stacks, LLC/SNAP,
- * PPPoE session and MPLS), Linux cooked SLL and SLL2, raw IP, BSD null/loopback, 802.11 data frames (with or without
- * radiotap); IPv4 with options, IPv6 with
+ * PPPoE session and MPLS), Linux cooked SLL and SLL2, raw IP, BSD and OpenBSD loopback, 802.11 data frames (with or
+ * without radiotap), PPP, Cisco HDLC, pflog, NFLOG and PKTAP (decode/links.ts); IPv4 with options, IPv6 with
  * extension headers; IPv4 and IPv6 fragments reassembled; TCP, UDP, SCTP ports, ICMP and ICMPv6 type/code; and
- * through GTP-U, VXLAN, Geneve, GRE, ERSPAN, IP-in-IP, TZSP and CAPWAP tunnels to the packet inside (decode/tunnels.ts).
+ * through GTP-U, VXLAN, Geneve, GRE, ERSPAN, IP-in-IP, TZSP and CAPWAP tunnels to the packet inside
+ * (decode/tunnels.ts).
  *
  * Every length field is checked against the bytes actually present: a header that claims more than was
  * captured yields `kind = 'malformed'` with a reason, never an out-of-bounds read.
@@ -73,6 +76,7 @@ export class Decoder {
   private readonly outer = Array.from({ length: MAX_TUNNELS }, () => new DecodedPacket());
   private readonly header: TunnelHeader = { inner: 0, end: 0, next: 0, id: -1 };
   private readonly wlanOut: WlanBody = { snap: -1, reason: '' };
+  private readonly linkOut: LinkPayload = { at: -1, end: 0, type: -1, reason: '' };
 
   constructor(opts: DecoderOptions = {}) {
     this.reassemble = opts.reassemble !== false;
@@ -92,6 +96,7 @@ export class Decoder {
     const p = this.out;
     p.deviceUid = rec.deviceUid;
     p.deviceNameOffset = -1;
+    p.pktapOffset = -1;
     p.deviceApps = this.deviceApps;
     p.number = rec.number;
     p.tsSec = rec.tsSec;
@@ -115,7 +120,13 @@ export class Decoder {
     const start = rec.dataOffset;
     const end = start + rec.capLen;
     p.capturedEnd = end;
-    switch (rec.linkType) {
+    return this.link(rec.linkType, d, start, end, true);
+  }
+
+  /** The frame at d[start..end) of link type `linkType`; `top`: not inside another link-layer header (PKTAP). */
+  private link(linkType: number, d: Uint8Array, start: number, end: number, top: boolean): DecodedPacket {
+    const p = this.out;
+    switch (linkType) {
       case LinkType.ETHERNET: {
         if (end - start < 14) return this.malformed('ethernet-truncated');
         this.ethertype(d, start + 14, end, (d[start + 12] << 8) | d[start + 13], 0);
@@ -152,17 +163,46 @@ export class Decoder {
       case LinkType.LOOP: {
         if (end - start < 4) return this.malformed('loopback-truncated');
         // DLT_NULL's family is in the writer's byte order: a value above 0xffff means the other order.
-        let fam = rec.linkType === LinkType.LOOP ? readU32BE(d, start) : readU32LE(d, start);
+        let fam = linkType === LinkType.LOOP ? readU32BE(d, start) : readU32LE(d, start);
         if (fam > 0xffff) fam = readU32BE(d, start);
         if (fam === 2) return this.ipv4(d, start + 4, end);
         if (fam === 24 || fam === 28 || fam === 30 || fam === 10 || fam === 23) return this.ipv6(d, start + 4, end);
         return this.nonIp(`loopback-family-${fam}`);
       }
+      case LinkType.PPP:
+        return this.linkPayload(d, ppp(d, start, end, this.linkOut));
+      case LinkType.PPP_HDLC:
+        return this.linkPayload(d, pppHdlc(d, start, end, this.linkOut));
+      case LinkType.PPP_ETHER:
+        return this.linkPayload(d, pppoe(d, start, end, this.linkOut));
+      case LinkType.C_HDLC:
+        return this.linkPayload(d, ciscoHdlc(d, start, end, this.linkOut));
+      case LinkType.PFLOG:
+        return this.linkPayload(d, pflog(d, start, end, this.linkOut));
+      case LinkType.NFLOG:
+        return this.linkPayload(d, nflog(d, start, end, this.linkOut));
+      case LinkType.PKTAP: {
+        const h = pktap(d, start, end, this.linkOut);
+        if (h.at < 0) return h.reason === 'pktap-no-packet' ? this.nonIp(h.reason) : this.malformed(h.reason);
+        const inner = normalizeLinkType(h.type);
+        // One PKTAP header per frame: another inside would be a loop, not a capture.
+        if (!top || inner === LinkType.PKTAP) return this.malformed('pktap-nested');
+        this.link(inner, d, h.at, end, false);
+        p.pktapOffset = start;
+        p.pktapData = d;
+        return p;
+      }
       default:
         p.kind = 'unsupported-link';
-        p.reason = `linktype-${rec.linkType}`;
+        p.reason = `linktype-${linkType}`;
         return p;
     }
+  }
+
+  /** What a links.ts reader found: the network layer by its ethertype, or why there is none. */
+  private linkPayload(d: Uint8Array, l: LinkPayload): DecodedPacket {
+    if (l.at >= 0) return this.ethertype(d, l.at, l.end, l.type, 0);
+    return l.reason.endsWith('-truncated') || l.reason.includes('-bad-') ? this.malformed(l.reason) : this.nonIp(l.reason);
   }
 
   /** Call at the end of the input so fragments that never completed are counted. */
@@ -203,11 +243,7 @@ export class Decoder {
       }
       if (type === ETH_PPPOE_SESSION) {
         // PPPoE header (6 bytes) then the 2-byte PPP protocol.
-        if (end - o < 8) return this.malformed('pppoe-truncated');
-        const ppp = (d[o + 6] << 8) | d[o + 7];
-        if (ppp === 0x0021) return this.ipv4(d, o + 8, end);
-        if (ppp === 0x0057) return this.ipv6(d, o + 8, end);
-        return this.nonIp(`ppp-0x${ppp.toString(16).padStart(4, '0')}`);
+        return this.linkPayload(d, pppoe(d, o, end, this.linkOut));
       }
       if (type === ETH_MPLS || type === ETH_MPLS_MC) {
         // Pop labels to the bottom of the stack, then guess the payload from the IP version nibble.
@@ -483,8 +519,4 @@ export class Decoder {
     p.tcpFlags = 0;
     return p;
   }
-}
-
-function readU32LE(d: Uint8Array, o: number): number {
-  return (d[o] | (d[o + 1] << 8) | (d[o + 2] << 16) | (d[o + 3] << 24)) >>> 0;
 }

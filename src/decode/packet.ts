@@ -22,6 +22,8 @@ export const IPPROTO = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58, SCTP: 132 } as co
 
 export const TcpFlag = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10, URG: 0x20, ECE: 0x40, CWR: 0x80, NS: 0x100 } as const;
 
+const EMPTY = new Uint8Array(0);
+
 export class DecodedPacket {
   kind: PacketKind = 'malformed';
   /** For 'non-ip' and 'malformed': a short stable reason code, e.g. "arp", "ipv4-header-truncated". */
@@ -43,11 +45,14 @@ export class DecodedPacket {
   vlanTags = 0;
   /**
    * The tunnels the packet came out of, outer first, joined by "/" ("gtp-u", "vxlan", "gre", "pptp", "erspan",
-   * "geneve", "ip-in-ip", "tzsp", "capwap", "vxlan/gre"); "" when it came in none. The addresses, ports and lengths are then the innermost IP
-   * packet's (decode/tunnels.ts).
+   * "geneve", "ip-in-ip", "tzsp", "capwap", "vxlan/gre"); "" when it came in none. The addresses, ports and lengths
+   * are then the innermost IP packet's (decode/tunnels.ts).
    */
   tunnel = '';
-  /** The outermost tunnel's id: GTP-U TEID, VXLAN or Geneve VNI, GRE key, ERSPAN session, PPTP call id, CAPWAP radio; -1 for none. */
+  /**
+   * The outermost tunnel's id: GTP-U TEID, VXLAN or Geneve VNI, GRE key, ERSPAN session, PPTP call id, CAPWAP
+   * radio; -1 for none.
+   */
   tunnelId = -1;
 
   ipVersion = 0;
@@ -99,6 +104,13 @@ export class DecodedPacket {
   deviceUid = NO_UID;
   deviceNameOffset = -1;
   deviceNameBytes = 0;
+  /**
+   * Where the frame's Apple PKTAP header starts in `pktapData` (-1 when it has none; `data` may be a reassembled
+   * packet's buffer instead): it names the process that owns the socket (decode/links.ts pktapProcess), read only
+   * where a flow starts.
+   */
+  pktapOffset = -1;
+  pktapData: Uint8Array = EMPTY;
   /** The capture's PCAPdroid uid mappings so far (pcapng), the same map for every packet. */
   deviceApps: ReadonlyMap<number, DeviceApp> = new Map();
 

@@ -5,8 +5,8 @@ import { readU32BE } from '../common/bytes.js';
  * GTP-U (3GPP TS 29.281, the user plane of mobile networks, UDP port 2152), VXLAN (RFC 7348, UDP 4789), Geneve
  * (RFC 8926, UDP 6081), GRE (RFC 2784 / 2890, with PPTP's enhanced GRE of RFC 2637 and ERSPAN types I-III), IP in
  * IP (protocols 4 and 41), and the two nfstream also reads from Wi-Fi gear: TZSP (UDP 37008) and CAPWAP data (RFC
- * 5415, UDP 5247), with an Ethernet or an 802.11 frame inside. Each parser reads one header, checks every length against the bytes present, and says
- * where the inner packet starts and what it is; it never throws. Only a header that parses and carries IP (or an
+ * 5415, UDP 5247), with an Ethernet or an 802.11 frame inside. Each parser reads one header, checks every length
+ * against the bytes present, and says where the inner packet starts and what it is; it never throws. Only a header that parses and carries IP (or an
  * Ethernet frame) leads inward: anything else (GTP signalling, PPP control, a bad flag) leaves the outer packet as
  * it was.
  */
@@ -29,7 +29,7 @@ export interface TunnelHeader {
   inner: number;
   /** Where it ends (the header's own length, when it has one, bounds it). */
   end: number;
-  /** An ethertype, INNER_ETHERNET or INNER_IP. */
+  /** What follows the header: an ethertype, INNER_ETHERNET, INNER_IP, INNER_WLAN or INNER_WLAN_SWAPPED_FC. */
   next: number;
   /** The tunnel's id (TEID, VNI, GRE key, ERSPAN session, PPTP call id), -1 for none. */
   id: number;

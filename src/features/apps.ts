@@ -144,9 +144,9 @@ export const APP_COLUMNS: readonly ColumnDef[] = [
     unit: '',
     identifier: true,
     description:
-      'What named the app. First-hand: pcapdroid (the strongest: the phone recorded the sending app, device_app), sni (TLS/QUIC server name), dns (the DNS answer that preceded the flow), cert (server certificate names, TLS <= 1.2), previous-segment (a later segment of a flow split by the active timeout or --burst-gap, whose handshake was in an earlier segment). Second-hand: addr (no name of its own; another flow of the capture to the same server address and port named this app: see app_evidence_gap_ns); ip-list, the weakest (only the server address, found in a published IP ownership list of rules/ip-lists.json: an operator that runs several apps is named as the operator, e.g. Meta, unless an app\'s own list holds the address).',
+      'What named the app. First-hand: pcapdroid or pktap (the strongest: the phone recorded the sending app, device_app, or macOS / iOS the sending process, device_app_name), sni (TLS/QUIC server name), dns (the DNS answer that preceded the flow), cert (server certificate names, TLS <= 1.2), previous-segment (a later segment of a flow split by the active timeout or --burst-gap, whose handshake was in an earlier segment). Second-hand: addr (no name of its own; another flow of the capture to the same server address and port named this app: see app_evidence_gap_ns); ip-list, the weakest (only the server address, found in a published IP ownership list of rules/ip-lists.json: an operator that runs several apps is named as the operator, e.g. Meta, unless an app\'s own list holds the address).',
   },
-  { name: 'app_host', type: 'string', unit: '', identifier: true, description: 'The host name that matched (with pcapdroid: the package, or the name when the capture has no package; with addr: the name the other flow carried; with ip-list: the listed prefix that holds the server address, e.g. 157.240.214.60/31).' },
+  { name: 'app_host', type: 'string', unit: '', identifier: true, description: 'The host name that matched (with pcapdroid: the package, or the name when the capture has no package; with pktap: the process name; with addr: the name the other flow carried; with ip-list: the listed prefix that holds the server address, e.g. 157.240.214.60/31).' },
   {
     name: 'app_evidence_gap_ns',
     type: 'int',
@@ -191,6 +191,7 @@ export class AppAttributor implements RecordStage {
   private readonly deviceUid: number;
   private readonly devicePackage: number;
   private readonly deviceName: number;
+  private readonly devicePid: number;
 
   /**
    * `addresses`: server addresses learned from the capture (learned-addresses.ts), consulted for flows without a
@@ -217,6 +218,7 @@ export class AppAttributor implements RecordStage {
     this.deviceUid = at('device_app_uid');
     this.devicePackage = at('device_app');
     this.deviceName = at('device_app_name');
+    this.devicePid = at('device_app_pid');
   }
 
   /** Write app, evidence, host and the evidence gap into row[at .. at + 4). */
@@ -284,14 +286,16 @@ export class AppAttributor implements RecordStage {
     row[at + 3] = learned.gapNs;
   }
 
-  /** PCAPdroid's label of the flow (uid -1 is its "unknown"). */
+  /** PCAPdroid's label of the flow (uid -1 is its "unknown"), or the process a PKTAP header named. */
   private fromDevice(row: CellValue[], at: number): boolean {
     const uid = this.deviceUid >= 0 ? row[this.deviceUid] : null;
+    const pid = this.devicePid >= 0 ? row[this.devicePid] : null;
     const pkg = this.devicePackage >= 0 && typeof row[this.devicePackage] === 'string' ? (row[this.devicePackage] as string) : null;
     const name = this.deviceName >= 0 && typeof row[this.deviceName] === 'string' ? (row[this.deviceName] as string) : null;
-    const app = uid === null || uid === -1 ? undefined : this.matcher.deviceApp(pkg, name);
+    const byPcapdroid = uid !== null && uid !== -1;
+    const app = byPcapdroid || (pid !== null && name !== null) ? this.matcher.deviceApp(pkg, name) : undefined;
     row[at] = app ?? null;
-    row[at + 1] = app === undefined ? null : 'pcapdroid';
+    row[at + 1] = app === undefined ? null : byPcapdroid ? 'pcapdroid' : 'pktap';
     row[at + 2] = app === undefined ? null : (pkg ?? name);
     row[at + 3] = null;
     return app !== undefined;

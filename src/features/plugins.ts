@@ -22,7 +22,7 @@ registerPlugin({ builtin: true, name: 'tls', description: 'TLS and QUIC handshak
 registerPlugin({ builtin: true, name: 'dns', description: 'DNS questions and answers; dns_host names later flows by a capture-wide answer map', defaultOn: true, create: () => asPlugin(dnsPlugin()) });
 registerPlugin({ builtin: true, name: 'splt', description: 'signed lengths and gaps of the first --splt packets', defaultOn: true, create: (o: PluginOptions) => asPlugin(sequencePlugin(o.spltPackets ?? DEFAULT_SPLT_PACKETS)) });
 registerPlugin({ builtin: true, name: 'bytes', description: 'byte-value distribution and entropy of the first --byte-dist-bytes payload bytes', defaultOn: true, create: (o: PluginOptions) => asPlugin(byteDistPlugin(o.byteDistBytes ?? DEFAULT_BYTE_DIST_BYTES)) });
-registerPlugin({ builtin: true, name: 'device', description: "the sending app as the phone recorded it (PCAPdroid's uid, package and name)", defaultOn: true, create: () => asPlugin(deviceAppPlugin) });
+registerPlugin({ builtin: true, name: 'device', description: "the sending app as the device recorded it (PCAPdroid's uid, package and name; PKTAP's process)", defaultOn: true, create: () => asPlugin(deviceAppPlugin) });
 registerPlugin({ builtin: true, name: 'after-handshake', description: 'the packet statistics and first --splt packets again, from the first packet of application data on (evaluate --after-handshake)', defaultOn: false, create: (o: PluginOptions) => asPlugin(afterHandshakePlugin(o.spltPackets ?? DEFAULT_SPLT_PACKETS)) });
 registerPlugin({ builtin: true, name: 'series', description: "the paper's LSTM input (768 numbers a record)", defaultOn: false, create: () => asPlugin(seriesPlugin()) });
 

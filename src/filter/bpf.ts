@@ -1,4 +1,5 @@
-import { LinkType } from '../pcap/types.js';
+import { LinkType, normalizeLinkType } from '../pcap/types.js';
+import { type LinkPayload, nflog, pktap } from '../decode/links.js';
 import { type WlanBody, radiotapLength, wlanBody } from '../decode/wlan.js';
 
 /**
@@ -6,7 +7,9 @@ import { type WlanBody, radiotapLength, wlanBody } from '../decode/wlan.js';
  * There is no libpcap binding here (none installs without a compiler), so expressions are parsed and evaluated by
  * hand, with libpcap's semantics, on the frame as captured, before decoding, as libpcap's compiled program would:
  *
- * - Link types: Ethernet (1), Linux cooked v1 (113) and v2 (276), raw IP (101, 228, 229, 12, 14), BSD loopback (0).
+ * - Link types: Ethernet (1), Linux cooked v1 (113) and v2 (276), raw IP (101, 228, 229, 12, 14), BSD and OpenBSD
+ *   loopback (0, 108), 802.11 (105, 127), PPP (9, 50), PPPoE (51), Cisco HDLC (104), pflog (117), and NFLOG (239)
+ *   and PKTAP (258), which libpcap cannot filter: the packet inside them is read.
  *   `ip` and `ip6` test the link-layer protocol; on Ethernet a VLAN-tagged frame is neither until `vlan` has been
  *   said, and every primitive after a `vlan` in the expression looks 4 bytes further in (libpcap does the same).
  * - `host`/`net` of an IPv4 address also match ARP and RARP sender and target addresses; `port` and `portrange` are
@@ -54,13 +57,17 @@ const MAX_NESTING = 256;
 class OutOfBounds {}
 const OOB = new OutOfBounds();
 
-/** Reads at the frame's link-layer payload, `shift` bytes further (4 per `vlan` said before). */
+/**
+ * Reads the frame's bytes from its link-layer header, or, where one link-layer header holds another (PKTAP) or the
+ * packet sits in an attribute (NFLOG), from `base`, up to `limit`.
+ */
 class Ctx {
   f!: BpfFrame;
-  link = 0;
+  base = 0;
+  limit = 0;
   private u8(at: number): number {
-    if (at < 0 || at >= this.f.capLen) throw OOB;
-    return this.f.data[this.f.offset + at];
+    if (at < 0 || at + this.base >= this.limit) throw OOB;
+    return this.f.data[this.f.offset + this.base + at];
   }
   u16(at: number): number {
     return (this.u8(at) << 8) | this.u8(at + 1);
@@ -111,12 +118,13 @@ function wlanLink(radiotap: boolean): Link {
   const body: WlanBody = { snap: -1, reason: '' };
   // The SNAP header's offset from the frame's start, or -1.
   const snap = (c: Ctx): number => {
-    const { data, offset, capLen } = c.f;
-    const end = offset + capLen;
-    const rt = radiotap ? radiotapLength(data, offset, end) : 0;
+    const { data, offset } = c.f;
+    const start = offset + c.base;
+    const end = offset + c.limit;
+    const rt = radiotap ? radiotapLength(data, start, end) : 0;
     if (rt < 0) return -1;
-    const at = wlanBody(data, offset + rt, end, body, false).snap;
-    return at < 0 ? -1 : at - offset;
+    const at = wlanBody(data, start + rt, end, body, false).snap;
+    return at < 0 ? -1 : at - start;
   };
   return {
     payload: (shift, c) => {
@@ -132,6 +140,45 @@ function wlanLink(radiotap: boolean): Link {
 }
 const WLAN = wlanLink(false);
 const WLAN_RADIOTAP = wlanLink(true);
+
+/** What libpcap tests for `ip`, `ip6` and the rest on PPP: the PPP protocol of the ethertype (gencode.c's mapping). */
+function pppProtocolOf(ethertype: number): number {
+  return ethertype === ETH_IP ? 0x0021 : ethertype === ETH_IP6 ? 0x0057 : ethertype;
+}
+
+/**
+ * PPP (9, 50) as libpcap compiles it: the protocol at offset 2 and the network layer at 4, that is with the HDLC
+ * address and control bytes present (a frame without them, or with a one-byte protocol, matches as libpcap matches
+ * it; the decoder reads those too). On link type 50 a Cisco HDLC frame is read the same way, as libpcap does.
+ */
+const PPP: Link = { payload: () => 4, is: (c, t) => c.u16(2) === pppProtocolOf(t) };
+/** PPPoE without Ethernet (51): the PPP protocol after the 6-byte session header. */
+const PPP_ETHER: Link = { payload: () => 8, is: (c, t) => c.u16(6) === pppProtocolOf(t) };
+/** Cisco HDLC (104): address, control, then an ethertype. */
+const C_HDLC: Link = { payload: () => 4, is: (c, t) => c.u16(2) === t };
+/**
+ * pflog (117): the packet at the header's length (its first byte) rounded up to four, the address family in the
+ * second byte. IPv6 is any of the BSDs' numbers (24, 28, 30): libpcap compares with the AF_INET6 of the machine the
+ * filter is compiled on (10 on Linux), so tcpdump on Linux finds no IPv6 in a pflog file.
+ */
+const PFLOG: Link = {
+  payload: (shift, c) => ((c.byte(0) + 3) & ~3) + shift,
+  is: (c, t) => {
+    const af = c.byte(1);
+    return t === ETH_IP ? af === 2 : t === ETH_IP6 ? af === 24 || af === 28 || af === 30 : false;
+  },
+};
+/**
+ * NFLOG (239) without a payload attribute: `ip` and `ip6` test the address family, as libpcap does; nothing else
+ * can match. A frame with one is read from the attribute's value as raw IP (see compileBpf), which libpcap cannot do
+ * (tcpdump stops with "NFLOG link-layer type filtering not implemented").
+ */
+const NFLOG_HEADER: Link = {
+  payload: () => {
+    throw OOB;
+  },
+  is: (c, t) => (t === ETH_IP ? c.byte(0) === 2 : t === ETH_IP6 ? c.byte(0) === 10 : false),
+};
 
 function linkOf(linkType: number): Link | undefined {
   switch (linkType) {
@@ -150,7 +197,17 @@ function linkOf(linkType: number): Link | undefined {
     case LinkType.IPV6:
       return RAW6;
     case LinkType.NULL:
+    case LinkType.LOOP:
       return NULL;
+    case LinkType.PPP:
+    case LinkType.PPP_HDLC:
+      return PPP;
+    case LinkType.PPP_ETHER:
+      return PPP_ETHER;
+    case LinkType.C_HDLC:
+      return C_HDLC;
+    case LinkType.PFLOG:
+      return PFLOG;
     case LinkType.IEEE802_11:
       return WLAN;
     case LinkType.IEEE802_11_RADIOTAP:
@@ -568,10 +625,28 @@ class Parser {
 export function compileBpf(expr: string): BpfFilter {
   const node = new Parser(expr, tokenize(expr)).parse();
   const c = new Ctx();
+  const inner: LinkPayload = { at: -1, end: 0, type: -1, reason: '' };
   return (f) => {
-    const link = linkOf(f.linkType);
-    if (link === undefined) return false;
     c.f = f;
+    c.base = 0;
+    c.limit = f.capLen;
+    let link: Link | undefined;
+    if (f.linkType === LinkType.PKTAP) {
+      // The frame after the header, in the link type the header names (Apple's libpcap filters it so; others cannot).
+      const h = pktap(f.data, f.offset, f.offset + f.capLen, inner);
+      const type = normalizeLinkType(h.type);
+      if (h.at < 0 || type === LinkType.PKTAP || type === LinkType.NFLOG) return false;
+      c.base = h.at - f.offset;
+      link = linkOf(type);
+    } else if (f.linkType === LinkType.NFLOG) {
+      const p = nflog(f.data, f.offset, f.offset + f.capLen, inner);
+      if (p.at >= 0) {
+        c.base = p.at - f.offset;
+        c.limit = p.end - f.offset;
+        link = p.type === ETH_IP ? RAW4 : RAW6;
+      } else link = NFLOG_HEADER;
+    } else link = linkOf(f.linkType);
+    if (link === undefined) return false;
     try {
       return node(c, link);
     } catch (e) {

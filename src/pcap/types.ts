@@ -12,13 +12,20 @@ import type { DeviceApp } from './pcapdroid.js';
 export const LinkType = {
   NULL: 0, // BSD loopback: 4-byte address family in the writer's byte order
   ETHERNET: 1,
+  PPP: 9, // PPP, with or without the HDLC address and control bytes (decode/links.ts)
+  PPP_HDLC: 50, // PPP in HDLC-like framing, or Cisco HDLC
+  PPP_ETHER: 51, // PPPoE session frames without the Ethernet header
   RAW: 101, // raw IPv4 or IPv6, version from the first nibble
+  C_HDLC: 104, // Cisco HDLC: address, control, ethertype
   IEEE802_11: 105, // 802.11 frames as in monitor mode (decode/wlan.ts)
   LOOP: 108, // OpenBSD loopback: 4-byte address family in network byte order
   LINUX_SLL: 113,
+  PFLOG: 117, // OpenBSD / FreeBSD pf's log: a header of its own length, then IP
   IEEE802_11_RADIOTAP: 127, // a radiotap header, then an 802.11 frame
   IPV4: 228,
   IPV6: 229,
+  NFLOG: 239, // Linux netfilter log: the packet in a type-length-value attribute
+  PKTAP: 258, // Apple's PKTAP: a header naming the process, then a frame of the link type it says
   LINUX_SLL2: 276,
 } as const;
 
