@@ -14,14 +14,22 @@ import { type CaptureMetadata, formatIssue } from '../pcap/types.js';
 const LINK_TYPES: Record<number, [string, string]> = {
   0: ['null', 'NULL/Loopback'],
   1: ['ether', 'Ethernet'],
+  9: ['ppp', 'PPP'],
   12: ['rawip', 'Raw IP'],
   14: ['rawip', 'Raw IP'],
+  50: ['ppp', 'PPP'],
+  51: ['pppoes', 'PPP-over-Ethernet session'],
   101: ['rawip', 'Raw IP'],
+  104: ['chdlc', 'Cisco HDLC'],
   105: ['ieee-802-11', 'IEEE 802.11 Wireless LAN'],
+  108: ['loop', 'OpenBSD loopback'],
   113: ['linux-sll', 'Linux cooked-mode capture v1'],
+  117: ['pflog', 'OpenBSD PF Firewall logs'],
   127: ['ieee-802-11-radiotap', 'IEEE 802.11 plus radiotap radio header'],
   228: ['rawip4', 'Raw IPv4'],
   229: ['rawip6', 'Raw IPv6'],
+  239: ['nflog', 'NFLOG'],
+  258: ['pktap', 'Apple PKTAP'],
   276: ['linux-sll2', 'Linux cooked-mode capture v2'],
 };
 

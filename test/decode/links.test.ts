@@ -65,6 +65,17 @@ describe('PPP, HDLC, PPPoE, pflog, NFLOG and PKTAP link types', () => {
     }
   });
 
+  it('info names each link type as capinfos does', { skip: !existsSync('/usr/bin/capinfos') && 'capinfos not installed' }, () => {
+    for (const v of LINK_REWRITES) {
+      const file = rewritten(SOURCES[1], v);
+      const theirs = execFileSync('capinfos', ['-T', '-E', file], { encoding: 'utf8' }).trim().split('\n').at(-1)!.split('\t')[1];
+      const r = cli(['info', '--json', file]);
+      assert.equal(r.status, 0, r.stderr);
+      const name = (JSON.parse(r.stdout) as { encapsulations: Array<{ name: string }> }).encapsulations[0].name;
+      assert.ok(name.endsWith(`(${theirs})`), `${v}: ${name} against capinfos's ${theirs}`);
+    }
+  });
+
   it('flows of the rewritten captures are the flows of the originals, every column, on one thread and on two', async () => {
     for (const src of SOURCES) {
       const want = await flowsOf(join(PCAPS, src));
