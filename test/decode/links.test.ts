@@ -14,6 +14,7 @@ import { parseCsv } from '../helpers/csv.js';
 import { type FlowRow, flowsOf } from '../helpers/flows.js';
 import { LINK_REWRITES, type LinkRewrite, PKTAP_PROCESSES, linkPcap, nflogBigEndian } from '../helpers/links.js';
 import { mutateCapture } from '../helpers/mutate.js';
+import { TCPDUMP, filterAgainstTcpdump } from '../helpers/tcpdump.js';
 import { PCAPS, haveTshark, tshark, tsharkConversations } from '../helpers/tshark.js';
 
 /**
@@ -22,7 +23,6 @@ import { PCAPS, haveTshark, tshark, tsharkConversations } from '../helpers/tshar
  * conversations of the rewritten files are the originals', ours are ours of the originals, PKTAP's process is
  * tshark's, and `-f` keeps what tcpdump keeps, byte for byte, where tcpdump can filter the link type at all.
  */
-const TCPDUMP = ['/usr/bin/tcpdump', '/usr/sbin/tcpdump'].find((p) => existsSync(p));
 const dir = mkdtempSync(join(tmpdir(), 'cs-links-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const SOURCES = ['tls12-https-heise-offers13.pcap', 'tls-quic-ipv6-cloudflare.pcap', 'dns-udp-edns-ecs-ipv4-ipv6.pcap'];
@@ -134,14 +134,7 @@ describe('PPP, HDLC, PPPoE, pflog, NFLOG and PKTAP link types', () => {
   it('-f keeps the frames tcpdump keeps, byte for byte, where libpcap filters the link type', { skip: TCPDUMP === undefined && 'tcpdump is not installed' }, () => {
     let kept = 0;
     const run = (file: string, expr: string) => {
-      const ours = join(dir, 'ours.pcap');
-      const theirs = join(dir, 'theirs.pcap');
-      const r = cli(['filter', file, '-f', expr, '--keep-noise', '-o', ours, '-q']);
-      assert.equal(r.status, 0, r.stderr);
-      execFileSync(TCPDUMP!, ['--time-stamp-precision=nano', '-r', file, '-w', theirs, expr], { stdio: 'ignore' });
-      const got = readFileSync(ours).subarray(24);
-      assert.deepEqual(got, readFileSync(theirs).subarray(24), `${file} -f "${expr}"`);
-      kept += got.length;
+      kept += filterAgainstTcpdump(file, expr, dir);
     };
     const v4 = ['ip', 'ip and tcp port 443', 'host 193.99.144.85', 'ip and udp port 53', 'ip and not udp'];
     const all = [...v4, 'tcp port 443', 'udp port 53', 'not udp', 'ip6', 'ip6 and tcp port 443', 'udp and not port 53', 'host 37.209.192.2 or ip6'];
@@ -192,16 +185,7 @@ describe('PPP, HDLC, PPPoE, pflog, NFLOG and PKTAP link types', () => {
       const file = join(dir, `108-${src}`);
       writeFileSync(file, b);
       assert.deepEqual((await flowsOf(file)).rows.map(key).sort(), (await flowsOf(join(PCAPS, src))).rows.map(key).sort());
-      for (const expr of ['ip6', 'ip', 'tcp port 80', 'udp', 'ip6 and not tcp', 'host ::1']) {
-        const ours = join(dir, 'ours.pcap');
-        const theirs = join(dir, 'theirs.pcap');
-        const r = cli(['filter', file, '-f', expr, '--keep-noise', '-o', ours, '-q']);
-        assert.equal(r.status, 0, r.stderr);
-        execFileSync(TCPDUMP!, ['--time-stamp-precision=nano', '-r', file, '-w', theirs, expr], { stdio: 'ignore' });
-        const got = readFileSync(ours).subarray(24);
-        assert.deepEqual(got, readFileSync(theirs).subarray(24), `${src} -f "${expr}"`);
-        kept += got.length;
-      }
+      for (const expr of ['ip6', 'ip', 'tcp port 80', 'udp', 'ip6 and not tcp', 'host ::1']) kept += filterAgainstTcpdump(file, expr, dir, src);
     }
     assert.ok(kept > 5_000, `${kept} bytes kept`);
   });

@@ -14,6 +14,7 @@ import { cli } from '../helpers/cli.js';
 import { type FlowRow, flowsOf } from '../helpers/flows.js';
 import { PCAPS, haveTshark, tsharkConversations } from '../helpers/tshark.js';
 import { type WlanLink, wlanPcap } from '../helpers/wlan.js';
+import { TCPDUMP, filterAgainstTcpdump } from '../helpers/tcpdump.js';
 
 /**
  * 802.11 captures, bare (link type 105, as airdecap-ng writes a decrypted capture) and with radiotap (127, as a
@@ -21,7 +22,6 @@ import { type WlanLink, wlanPcap } from '../helpers/wlan.js';
  * beacons and protected frames between them. tshark's conversations of the rewritten files are the originals',
  * ours are ours of the originals, and `-f` keeps what tcpdump keeps, byte for byte.
  */
-const TCPDUMP = ['/usr/bin/tcpdump', '/usr/sbin/tcpdump'].find((p) => existsSync(p));
 const dir = mkdtempSync(join(tmpdir(), 'cs-wlan-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const SOURCES = ['tls12-https-heise-offers13.pcap', 'tls-quic-ipv6-cloudflare.pcap', 'dns-udp-edns-ecs-ipv4-ipv6.pcap'];
@@ -66,14 +66,7 @@ describe('802.11 and radiotap', () => {
       for (const src of ['dns-udp-edns-ecs-ipv4-ipv6.pcap', 'tls-quic-ipv6-cloudflare.pcap']) {
         const file = rewritten(src, link);
         for (const expr of ['udp port 53', 'ip6', 'host 37.209.192.2', 'tcp or arp', 'not ip', 'ip6 and tcp port 443', 'udp and not port 53']) {
-          const ours = join(dir, 'ours.pcap');
-          const theirs = join(dir, 'theirs.pcap');
-          const r = cli(['filter', file, '-f', expr, '--keep-noise', '-o', ours, '-q']);
-          assert.equal(r.status, 0, r.stderr);
-          execFileSync(TCPDUMP!, ['--time-stamp-precision=nano', '-r', file, '-w', theirs, expr], { stdio: 'ignore' });
-          const got = readFileSync(ours).subarray(24);
-          assert.deepEqual(got, readFileSync(theirs).subarray(24), `${link} ${src} -f "${expr}"`);
-          kept += got.length;
+          kept += filterAgainstTcpdump(file, expr, dir, `${link} ${src}`);
         }
       }
     }
