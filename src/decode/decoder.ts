@@ -76,7 +76,7 @@ export class Decoder {
   private readonly outer = Array.from({ length: MAX_TUNNELS }, () => new DecodedPacket());
   private readonly header: TunnelHeader = { inner: 0, end: 0, next: 0, id: -1 };
   private readonly wlanOut: WlanBody = { snap: -1, reason: '' };
-  private readonly linkOut: LinkPayload = { at: -1, end: 0, type: -1, reason: '' };
+  private readonly linkOut: LinkPayload = { at: -1, end: 0, type: -1, reason: '', malformed: false };
 
   constructor(opts: DecoderOptions = {}) {
     this.reassemble = opts.reassemble !== false;
@@ -183,7 +183,7 @@ export class Decoder {
         return this.linkPayload(d, nflog(d, start, end, this.linkOut));
       case LinkType.PKTAP: {
         const h = pktap(d, start, end, this.linkOut);
-        if (h.at < 0) return h.reason === 'pktap-no-packet' ? this.nonIp(h.reason) : this.malformed(h.reason);
+        if (h.at < 0) return this.linkPayload(d, h);
         const inner = normalizeLinkType(h.type);
         // One PKTAP header per frame: another inside would be a loop, not a capture.
         if (!top || inner === LinkType.PKTAP) return this.malformed('pktap-nested');
@@ -202,7 +202,7 @@ export class Decoder {
   /** What a links.ts reader found: the network layer by its ethertype, or why there is none. */
   private linkPayload(d: Uint8Array, l: LinkPayload): DecodedPacket {
     if (l.at >= 0) return this.ethertype(d, l.at, l.end, l.type, 0);
-    return l.reason.endsWith('-truncated') || l.reason.includes('-bad-') ? this.malformed(l.reason) : this.nonIp(l.reason);
+    return l.malformed ? this.malformed(l.reason) : this.nonIp(l.reason);
   }
 
   /** Call at the end of the input so fragments that never completed are counted. */

@@ -16,6 +16,8 @@ export interface LinkPayload {
   type: number;
   /** Why there is no network layer: a truncation (`*-truncated`, `*-bad-*`) or the kind of frame (`ppp-0xc021`). */
   reason: string;
+  /** With `at` -1: whether the header itself is cut short or wrong (a malformed packet), not a frame of another kind. */
+  malformed: boolean;
 }
 
 const ETH_IPV4 = 0x0800;
@@ -34,10 +36,19 @@ export function pppEthertype(protocol: number): number {
   return PPP_TO_ETHERTYPE.get(protocol) ?? -1;
 }
 
+/** A frame that is well formed but carries no network layer the decoder reads (LCP, SLARP, another family). */
 function none(out: LinkPayload, reason: string): LinkPayload {
   out.at = -1;
   out.type = -1;
   out.reason = reason;
+  out.malformed = false;
+  return out;
+}
+
+/** A header cut short by the frame's end or with a length that cannot be. */
+function bad(out: LinkPayload, reason: string): LinkPayload {
+  none(out, reason);
+  out.malformed = true;
   return out;
 }
 
@@ -46,6 +57,7 @@ function found(out: LinkPayload, at: number, end: number, type: number): LinkPay
   out.end = end;
   out.type = type;
   out.reason = '';
+  out.malformed = false;
   return out;
 }
 
@@ -59,11 +71,11 @@ function pppName(protocol: number): string {
  */
 export function ppp(d: Uint8Array, o: number, end: number, out: LinkPayload): LinkPayload {
   if (end - o >= 2 && d[o] === 0xff && d[o + 1] === 0x03) o += 2;
-  if (o >= end) return none(out, 'ppp-truncated');
+  if (o >= end) return bad(out, 'ppp-truncated');
   let protocol = d[o];
   if ((protocol & 1) === 1) o += 1;
   else {
-    if (end - o < 2) return none(out, 'ppp-truncated');
+    if (end - o < 2) return bad(out, 'ppp-truncated');
     protocol = (protocol << 8) | d[o + 1];
     o += 2;
   }
@@ -76,20 +88,20 @@ const CHDLC_SLARP = 0x8035;
 
 /** Cisco HDLC (LINKTYPE_C_HDLC): address (0x0f unicast, 0x8f broadcast), control, then an ethertype. */
 export function ciscoHdlc(d: Uint8Array, o: number, end: number, out: LinkPayload): LinkPayload {
-  if (end - o < 4) return none(out, 'chdlc-truncated');
+  if (end - o < 4) return bad(out, 'chdlc-truncated');
   const type = (d[o + 2] << 8) | d[o + 3];
   return type === CHDLC_SLARP ? none(out, 'chdlc-slarp') : found(out, o + 4, end, type);
 }
 
 /** LINKTYPE_PPP_HDLC: PPP in HDLC-like framing (first byte 0xff), or Cisco HDLC (0x0f, 0x8f; RFC 1547 4.3.1). */
 export function pppHdlc(d: Uint8Array, o: number, end: number, out: LinkPayload): LinkPayload {
-  if (o >= end) return none(out, 'ppp-truncated');
+  if (o >= end) return bad(out, 'ppp-truncated');
   return d[o] === 0x0f || d[o] === 0x8f ? ciscoHdlc(d, o, end, out) : ppp(d, o, end, out);
 }
 
 /** LINKTYPE_PPP_ETHER: a PPPoE session header (RFC 2516: 6 bytes), then the PPP protocol. */
 export function pppoe(d: Uint8Array, o: number, end: number, out: LinkPayload): LinkPayload {
-  if (end - o < 8) return none(out, 'pppoe-truncated');
+  if (end - o < 8) return bad(out, 'pppoe-truncated');
   const protocol = (d[o + 6] << 8) | d[o + 7];
   const type = pppEthertype(protocol);
   return type < 0 ? none(out, pppName(protocol)) : found(out, o + 8, end, type);
@@ -104,11 +116,11 @@ const PFLOG_MIN_HEADER = 45;
  * multiple of four (libpcap's and Wireshark's rule).
  */
 export function pflog(d: Uint8Array, o: number, end: number, out: LinkPayload): LinkPayload {
-  if (end - o < 2) return none(out, 'pflog-truncated');
+  if (end - o < 2) return bad(out, 'pflog-truncated');
   const length = d[o];
-  if (length < PFLOG_MIN_HEADER) return none(out, 'pflog-bad-header-length');
+  if (length < PFLOG_MIN_HEADER) return bad(out, 'pflog-bad-header-length');
   const at = o + ((length + 3) & ~3);
-  if (at > end) return none(out, 'pflog-truncated');
+  if (at > end) return bad(out, 'pflog-truncated');
   const af = d[o + 1];
   if (af === 2) return found(out, at, end, ETH_IPV4);
   if (af === 24 || af === 28 || af === 30) return found(out, at, end, ETH_IPV6);
@@ -140,12 +152,12 @@ function nflogOrder(d: Uint8Array, o: number, end: number, littleEndian: boolean
  * NFULA_PAYLOAD, which ends where the attribute ends, not at the frame's end.
  */
 export function nflog(d: Uint8Array, o: number, end: number, out: LinkPayload): LinkPayload {
-  if (end - o < 4) return none(out, 'nflog-truncated');
+  if (end - o < 4) return bad(out, 'nflog-truncated');
   const family = d[o];
   const le = !nflogOrder(d, o + 4, end, false) && nflogOrder(d, o + 4, end, true);
   for (let t = o + 4; end - t >= 4; ) {
     const len = le ? d[t] | (d[t + 1] << 8) : (d[t] << 8) | d[t + 1];
-    if (len < 4) return none(out, 'nflog-bad-attribute-length');
+    if (len < 4) return bad(out, 'nflog-bad-attribute-length');
     const type = (le ? d[t + 2] | (d[t + 3] << 8) : (d[t + 2] << 8) | d[t + 3]) & 0x7fff;
     if (type === NFULA_PAYLOAD) {
       // A short snap length may cut the attribute: the packet is then what was captured of it.
@@ -175,10 +187,10 @@ export const PKTAP_COMM_BYTES = 17;
  * the process that owns the socket (pktapProcess).
  */
 export function pktap(d: Uint8Array, o: number, end: number, out: LinkPayload): LinkPayload {
-  if (end - o < PKTAP_MIN_HEADER) return none(out, 'pktap-truncated');
+  if (end - o < PKTAP_MIN_HEADER) return bad(out, 'pktap-truncated');
   const length = readU32LE(d, o);
-  if (length < PKTAP_MIN_HEADER) return none(out, 'pktap-bad-header-length');
-  if (length > end - o) return none(out, 'pktap-truncated');
+  if (length < PKTAP_MIN_HEADER) return bad(out, 'pktap-bad-header-length');
+  if (length > end - o) return bad(out, 'pktap-truncated');
   if (readU32LE(d, o + 4) !== 1) return none(out, 'pktap-no-packet');
   return found(out, o + length, end, readU32LE(d, o + 8));
 }

@@ -15,8 +15,8 @@ import { pktapProcess } from '../decode/links.js';
 interface DeviceState {
   /** PCAPdroid's uid, or null for a PKTAP label. */
   uid: number | null;
-  /** The trailer's name (the pcap layout carries no package), or the PKTAP process's name. */
-  trailerName: string | null;
+  /** The name the packet itself carries: PCAPdroid's trailer name (the pcap layout has no package), or the PKTAP process's. */
+  name: string | null;
   /** The PKTAP process id, or null for a PCAPdroid label. */
   pid: number | null;
   apps: ReadonlyMap<number, DeviceApp>;
@@ -30,10 +30,10 @@ export const DEVICE_COLUMNS: readonly ColumnDef[] = [
 ];
 
 function fromPacket(p: DecodedPacket): DeviceState | null {
-  if (p.deviceUid !== NO_UID) return { uid: p.deviceUid, trailerName: p.deviceNameOffset >= 0 ? trailerName(p.data, p.deviceNameOffset, p.deviceNameBytes) : null, pid: null, apps: p.deviceApps };
+  if (p.deviceUid !== NO_UID) return { uid: p.deviceUid, name: p.deviceNameOffset >= 0 ? trailerName(p.data, p.deviceNameOffset, p.deviceNameBytes) : null, pid: null, apps: p.deviceApps };
   if (p.pktapOffset < 0) return null;
   const proc = pktapProcess(p.pktapData, p.pktapOffset);
-  return proc === undefined ? null : { uid: null, trailerName: proc.name, pid: proc.pid, apps: p.deviceApps };
+  return proc === undefined ? null : { uid: null, name: proc.name, pid: proc.pid, apps: p.deviceApps };
 }
 
 export const deviceAppPlugin: FlowPlugin<DeviceState | null> = {
@@ -58,7 +58,7 @@ export const deviceAppPlugin: FlowPlugin<DeviceState | null> = {
     const mapped = s.uid === null ? undefined : s.apps.get(s.uid);
     row[at] = s.uid;
     row[at + 1] = mapped?.packageName ?? null;
-    row[at + 2] = s.trailerName ?? mapped?.appName ?? null;
+    row[at + 2] = s.name ?? mapped?.appName ?? null;
     row[at + 3] = s.pid;
   },
 };

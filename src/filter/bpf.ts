@@ -625,7 +625,7 @@ class Parser {
 export function compileBpf(expr: string): BpfFilter {
   const node = new Parser(expr, tokenize(expr)).parse();
   const c = new Ctx();
-  const inner: LinkPayload = { at: -1, end: 0, type: -1, reason: '' };
+  const inner: LinkPayload = { at: -1, end: 0, type: -1, reason: '', malformed: false };
   return (f) => {
     c.f = f;
     c.base = 0;
