@@ -1,4 +1,4 @@
-import { writeFileAtomic } from '../common/atomic-file.js';
+import { checkOutputPath, writeFileAtomic } from '../common/atomic-file.js';
 import { type Command, Option } from 'commander';
 import { BPF_HELP, CSV_RAW_HELP, appRules, captureFilter, COUNT_HELP, packetCount, featureGroups, inputsOf, milliseconds, reportErrors, seconds } from './args.js';
 import { FEATURE_GROUPS, flowPlugins } from '../features/plugins.js';
@@ -76,6 +76,7 @@ export function addLabelCommand(program: Command): void {
         }
         const deviceOnly = o.apps === 'pcapdroid';
         const apps = new AppMatcher(appRules(deviceOnly ? undefined : o.apps, o.ipLists), { deviceOnly });
+        if (o.report) checkOutputPath(o.report); // written at the end: a name that cannot be written fails now
         const format = formatFromPath(o.output);
         const plugins = () => flowPlugins({ groups: o.features });
         const columns = labeledColumns(plugins());

@@ -384,6 +384,7 @@ export async function buildProgram(command?: string): Promise<Command> {
         if (o.strict && issues.total > 0) process.exitCode = 2;
       } catch (e) {
         progress.stop();
+        await writer.abort?.();
         process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
         process.exitCode = 1;
       }

@@ -1,4 +1,4 @@
-import { writeFileAtomic } from '../common/atomic-file.js';
+import { checkOutputPath, writeFileAtomic } from '../common/atomic-file.js';
 import type { InputOptions } from '../dataset/matrix.js';
 import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
@@ -84,6 +84,8 @@ export function addModelCommands(program: Command): void {
     .action((files: string[], o) =>
       reportErrors(async () => {
         if ((o.train === undefined) !== (o.test === undefined)) throw new Error('--train and --test go together');
+        // The reports are written at the end of a long run: a name that cannot be written fails now, not then.
+        for (const f of [o.report, o.html]) if (typeof f === 'string') checkOutputPath(f);
         if (o.train !== undefined) {
           if (files.length > 0) throw new Error('give either records to split, or --train and --test, not both');
           const train = (await readLabeled(o.train)).table;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, lstatSync, openSync, realpathSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, fsyncSync, lstatSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -33,6 +33,38 @@ export function atomicTarget(target: string): string | undefined {
     return atomicTarget(real);
   }
   return st.isFile() ? target : undefined;
+}
+
+/**
+ * Throws, naming `target`, when an output cannot be written there: a directory, a directory that does not exist, one
+ * that is not a directory, or one this user cannot create files in. Checked before any input is read, so a long run
+ * does not end on ENOENT for a temporary name the user never gave. `-` (standard output) and existing devices, FIFOs
+ * and sockets pass.
+ */
+export function checkOutputPath(target: string): void {
+  if (target === '-') return;
+  let st;
+  try {
+    st = statSync(target);
+  } catch {
+    st = undefined; // a new file (or a dangling link, written through)
+  }
+  if (st !== undefined && st.isDirectory()) throw new Error(`${target}: is a directory; give the name of a file to write`);
+  if (st !== undefined && !st.isFile()) return;
+  const dir = dirname(atomicTarget(target) ?? target);
+  let ds;
+  try {
+    ds = statSync(dir);
+  } catch {
+    throw new Error(`${target}: cannot write it: the directory ${dir} does not exist`);
+  }
+  if (!ds.isDirectory()) throw new Error(`${target}: cannot write it: ${dir} is not a directory`);
+  try {
+    // Write and search: the file is made under a temporary name there and renamed.
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch {
+    throw new Error(`${target}: cannot write it: no permission to create files in ${dir}`);
+  }
 }
 
 export class AtomicFile {
@@ -79,6 +111,7 @@ process.on('exit', () => {
 
 /** writeFileSync, atomically: the target is the old file or all of `data` (in place for a device or FIFO). */
 export function writeFileAtomic(target: string, data: string | Uint8Array, mode = 0o644): void {
+  checkOutputPath(target);
   const file = atomicTarget(target);
   if (file === undefined) {
     writeFileSync(target, data);

@@ -1,5 +1,5 @@
 import { extname } from 'node:path';
-import { AtomicFile, atomicTarget } from '../common/atomic-file.js';
+import { AtomicFile, atomicTarget, checkOutputPath } from '../common/atomic-file.js';
 import type { ColumnDef } from '../flow/schema.js';
 import { CsvWriter } from './csv.js';
 import { JsonlWriter } from './jsonl.js';
@@ -116,6 +116,7 @@ export interface OpenWriterOptions extends WriterSettings {
 export function openRecordWriter(format: OutputFormat, target: string, columns: readonly ColumnDef[], o: OpenWriterOptions = {}): RecordWriter {
   const f = recordFormat(format);
   if (f.binary && target === '-' && process.stdout.isTTY) throw new Error(`refusing to write binary ${f.title} to a terminal; give -o FILE`);
+  checkOutputPath(target);
   const real = target === '-' || o.atomic === false ? undefined : atomicTarget(target);
   if (real === undefined) return f.open(target, columns, o);
   const file = new AtomicFile(real);

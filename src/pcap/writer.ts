@@ -1,11 +1,15 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
+import { AtomicFile, atomicTarget, checkOutputPath } from '../common/atomic-file.js';
 import type { PacketRecord } from './types.js';
 
 /** Writes packets to a capture. Both writers keep nanosecond timestamps. */
 export interface CaptureWriter {
   write(rec: PacketRecord): void;
+  /** Finish the capture (with openCaptureWriter, rename it over the name asked for). */
   close(): Promise<void>;
+  /** With openCaptureWriter: drop what was written, leaving the file at the name as it was. */
+  abort?(): Promise<void>;
   readonly packets: number;
 }
 
@@ -192,8 +196,47 @@ export class PcapngWriter implements CaptureWriter {
   }
 }
 
-/** `.pcapng` names get a pcapng writer, anything else classic pcap. */
+/**
+ * `.pcapng` names get a pcapng writer, anything else classic pcap. A regular file is written under a temporary name
+ * and renamed over `path` by close() (AtomicFile), so a failed or killed run leaves the old file, and
+ * `filter x.pcap -o x.pcap` filters in place instead of emptying its input before reading it. `-`, devices and
+ * FIFOs are written through.
+ */
 export function openCaptureWriter(path: string): CaptureWriter {
-  return path.endsWith('.pcapng') ? new PcapngWriter(path) : new PcapWriter(path);
+  checkOutputPath(path);
+  const make = (to: string): CaptureWriter => (path.endsWith('.pcapng') ? new PcapngWriter(to) : new PcapWriter(to));
+  const real = path === '-' ? undefined : atomicTarget(path);
+  if (real === undefined) return make(path);
+  const file = new AtomicFile(real);
+  let w: CaptureWriter;
+  try {
+    w = make(file.path);
+  } catch (e) {
+    file.abort();
+    throw e;
+  }
+  return {
+    write: (rec) => w.write(rec),
+    get packets() {
+      return w.packets;
+    },
+    async close() {
+      try {
+        await w.close();
+      } catch (e) {
+        file.abort();
+        throw e;
+      }
+      file.commit();
+    },
+    async abort() {
+      try {
+        await w.close();
+      } catch {
+        // the file is dropped either way
+      }
+      file.abort();
+    },
+  };
 }
 

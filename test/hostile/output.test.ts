@@ -7,8 +7,9 @@ import { after, describe, it } from 'node:test';
 import { readRecordsCsv } from '../../src/dataset/records.js';
 import type { ColumnDef } from '../../src/flow/schema.js';
 import { openRecordWriter } from '../../src/output/writers.js';
+import { checkOutputPath } from '../../src/common/atomic-file.js';
 import { ROOT, cli } from '../helpers/cli.js';
-import { PCAPS } from '../helpers/tshark.js';
+import { PCAPS, tshark } from '../helpers/tshark.js';
 
 /**
  * Outputs never clobbered and never cut: write-then-rename (a failed, or killed, run leaves an existing file as it
@@ -68,6 +69,52 @@ describe('outputs are written atomically', () => {
     assert.equal(existsSync(fresh), false, 'nothing at the final name before close');
     await w.close();
     assert.equal(readFileSync(fresh, 'utf8'), 'a\nx\n');
+  });
+
+  it('filter -o writes atomically too: in place on its own input, and a failed run leaves the old file', () => {
+    const src = join(PCAPS, 'sll-mixed-tcp-dns-arp.pcap');
+    const elsewhere = join(dir, 'filtered-elsewhere.pcap');
+    assert.equal(cli(['filter', src, '-o', elsewhere, '-q']).status, 0);
+    const inPlace = join(dir, 'in-place.pcap');
+    writeFileSync(inPlace, readFileSync(src));
+    const r = cli(['filter', inPlace, '-o', inPlace]);
+    assert.equal(r.status, 0, r.stderr);
+    const written = Number(/(\d+) written/.exec(r.stderr)?.[1]);
+    assert.ok(written > 0 && written < Number(/(\d+) packets read/.exec(r.stderr)?.[1]), r.stderr);
+    assert.deepEqual(readFileSync(inPlace), readFileSync(elsewhere), 'the same packets as filtering into another file');
+    assert.equal(tshark(['-r', inPlace, '-T', 'fields', '-e', 'frame.number']).trim().split('\n').length, written, 'tshark reads every packet written');
+    const kept = join(dir, 'kept.pcap');
+    writeFileSync(kept, OLD);
+    const missing = cli(['filter', join(dir, 'no-such.pcap'), '-o', kept]);
+    assert.notEqual(missing.status, 0);
+    assert.equal(readFileSync(kept, 'utf8'), OLD);
+    assert.deepEqual(leftovers(), []);
+  });
+
+  it('an output that cannot be written is named and refused before any packet is read', () => {
+    const src = join(PCAPS, 'tls-quic-ipv6-cloudflare.pcap');
+    const aFile = join(dir, 'a-file');
+    writeFileSync(aFile, OLD);
+    const cases: Array<[string[], RegExp]> = [
+      [['flows', src, '-o', dir], /is a directory/],
+      [['flows', src, '-o', join(dir, 'no-dir', 'x.csv')], /no-dir\/x\.csv: cannot write it: the directory .*no-dir does not exist/],
+      [['flows', src, '-o', join(dir, 'no-dir', 'x.parquet')], /x\.parquet: cannot write it: the directory .*no-dir does not exist/],
+      [['flows', src, '-o', join(aFile, 'x.jsonl')], /a-file\/x\.jsonl: cannot write it: .*a-file is not a directory/],
+      [['filter', src, '-o', join(dir, 'no-dir', 'x.pcap')], /x\.pcap: cannot write it: the directory .*no-dir does not exist/],
+      // Reports written at the end of a long run are checked at its start.
+      [['label', src, '--capture-action', 'app/action', '-o', join(dir, 'labeled.csv'), '--report', join(dir, 'no-dir', 'r.json')], /r\.json: cannot write it/],
+      [['evaluate', join(dir, 'labeled.csv'), '--html', join(dir, 'no-dir', 'e.html')], /e\.html: cannot write it/],
+    ];
+    for (const [args, message] of cases) {
+      const r = cli(args);
+      assert.equal(r.status, 1, args.join(' '));
+      assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stderr, /\.part|packets/, 'neither a temporary name nor a summary of a capture that was read');
+    }
+    assert.equal(readFileSync(aFile, 'utf8'), OLD);
+    assert.equal(existsSync(join(dir, 'labeled.csv')), false);
+    // What passes: standard output, a device, a new file in a directory that exists.
+    for (const ok of ['-', '/dev/null', join(dir, 'new.csv')]) assert.doesNotThrow(() => checkOutputPath(ok));
   });
 
   it('refuses output extensions no format writes, instead of writing CSV under them', () => {
