@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { CaptureProcess } from '../../src/capture/capture.js';
 import { PcapStreamRotator } from '../../src/capture/rotate.js';
 import { ROOT } from '../helpers/cli.js';
 import { PCAPS, tshark } from '../helpers/tshark.js';
+import { tempDir } from '../helpers/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'cipherscope-capture-'));
+const dir = tempDir('cipherscope-capture-');
 // A stand-in for adb (test/helpers/fake-adb/adb): no phone is reachable here. It streams FAKE_ADB_PCAP as a phone's
 // `tcpdump -w -` would.
 const FAKE_ADB = resolve(ROOT, 'test/helpers/fake-adb/adb');

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CaptureProcess } from '../../src/capture/capture.js';
@@ -9,6 +8,7 @@ import { TESTBED_HOSTS, TestbedApps } from '../../src/testbed/apps.js';
 import { CHROMIUM_FLAGS, freePort, sleep } from '../../src/testbed/driver.js';
 import { cli } from '../helpers/cli.js';
 import { tshark } from '../helpers/tshark.js';
+import { tempDir } from '../helpers/temp.js';
 
 /**
  * The proxy-host setup for real: Debian's tinyproxy on loopback, headless Chromium pointed at it with
@@ -22,7 +22,7 @@ const skip = !existsSync('/usr/bin/tinyproxy') && process.env.CI !== 'true' ? 't
 
 describe('capture on a proxy host', { skip }, () => {
   it('tunnelled flows get their app from the SNI after CONNECT, as tshark reads it; the proxy\'s upstream is excluded by address', { timeout: 120_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cipherscope-proxy-'));
+    const dir = tempDir('cipherscope-proxy-');
     chmodSync(dir, 0o777);
     const appPort = await freePort();
     const apps = new TestbedApps({ port: appPort, seed: 3 });

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { ROOT, cli, trainWhatsAppModel } from '../helpers/cli.js';
 import { SHARED, tshark } from '../helpers/tshark.js';
+import { tempDir } from '../helpers/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'cipherscope-live-'));
+const dir = tempDir('cipherscope-live-');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** An HTTP server on loopback answering every request with `bytes` bytes; resolves with its port. */

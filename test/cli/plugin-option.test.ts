@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ROOT, cli } from '../helpers/cli.js';
 import { PCAPS } from '../helpers/tshark.js';
+import { tempDir } from '../helpers/temp.js';
 
 /** `--plugin MODULE` loads a module of one's own before the options are read: the examples of docs/architecture.md. */
 describe('--plugin', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cipherscope-plugin-option-'));
+  const dir = tempDir('cipherscope-plugin-option-');
   const capture = join(PCAPS, 'rawip-tcp.pcap');
 
   it("a plugin of one's own: its group is known to --features, and 2 threads give the records 1 thread gives", () => {

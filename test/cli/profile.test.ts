@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ROOT, cli, trainWhatsAppModel } from '../helpers/cli.js';
 import { type TestPostgres, startPostgres } from '../helpers/postgres.js';
 import { SHARED } from '../helpers/tshark.js';
 import { classifiedCsv } from '../helpers/classified.js';
+import { tempDir } from '../helpers/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'cipherscope-profile-cli-'));
+const dir = tempDir('cipherscope-profile-cli-');
 const keyFile = join(dir, 'profile.key');
 writeFileSync(keyFile, 'ab'.repeat(32) + '\n');
 

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { ROOT, cli, labelWhatsApp, trainWhatsAppModel } from '../helpers/cli.js';
 import { classifiedCsv } from '../helpers/classified.js';
 import { SHARED, tsharkConversations } from '../helpers/tshark.js';
+import { tempDir } from '../helpers/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'cipherscope-report-'));
+const dir = tempDir('cipherscope-report-');
 const data = join(SHARED, 'datasets/whatsapp-web-actions');
 const capture = join(data, 'userA-four-groups-mixed.pcapng');
 

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import '../../docs/examples/tsv-format.js';
@@ -8,6 +7,7 @@ import { readRecordsCsv } from '../../src/dataset/records.js';
 import type { CellValue, ColumnDef } from '../../src/flow/schema.js';
 import { parseRecordJson } from '../../src/output/codec.js';
 import { encodedSink, formatFromPath, openRecordWriter, recordFormats } from '../../src/output/writers.js';
+import { tempDir } from '../helpers/temp.js';
 
 /**
  * The contract every registered record format keeps (the example TSV format of docs/architecture.md among them):
@@ -72,7 +72,7 @@ const READERS: Record<string, Reader> = {
       ),
 };
 
-const dir = mkdtempSync(join(tmpdir(), 'cipherscope-formats-'));
+const dir = tempDir('cipherscope-formats-');
 
 describe('record format contract', () => {
   for (const format of recordFormats()) {

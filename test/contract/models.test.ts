@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import '../../docs/examples/centroid-kind.js';
@@ -38,6 +36,7 @@ s = StandardScaler().fit(X[tr])
 nc = NearestCentroid().fit(s.transform(X[tr]), y[tr]).predict(s.transform(X[te]))
 json.dump({'X': X.tolist(), 'y': y.tolist(), 'nc': nc.tolist()}, sys.stdout)
 `);
+import { tempDir } from '../helpers/temp.js';
 
 /** Learnable data for a kind: iris for flow features, three classes of noisy series for the pooled series. */
 function dataFor(inputs: 'features' | 'series'): { x: Matrix; y: Int32Array; k: number } {
@@ -119,7 +118,7 @@ describe('model kind contract', () => {
     assert.ok(app && app.rows === labeledAppRows(table).length && app.accuracy > 0.5, `evaluated: ${JSON.stringify(app?.accuracy)}`);
     const trained = await trainModels(table, cols, new Uint8Array([1]), { kind: 'centroid', seed: 1 });
     assert.equal(trained.manifest.kind, 'centroid');
-    const dir = mkdtempSync(join(tmpdir(), 'cipherscope-centroid-'));
+    const dir = tempDir('cipherscope-centroid-');
     saveModels(dir, trained);
     const loaded = await loadModels(dir);
     const capture = join(PCAPS, 'sll-mixed-tcp-dns-arp.pcap');

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import '../../docs/examples/ttl-plugin.js';
@@ -13,6 +12,7 @@ import { extractFlowsSharded } from '../../src/meter/sharded.js';
 import { openRecordWriter } from '../../src/output/writers.js';
 import { readRecordsCsv } from '../../src/dataset/records.js';
 import { PCAPS, tshark } from '../helpers/tshark.js';
+import { tempDir } from '../helpers/temp.js';
 
 /**
  * The contract every registered feature plugin keeps (the example plugin of docs/architecture.md among them): its
@@ -21,7 +21,7 @@ import { PCAPS, tshark } from '../helpers/tshark.js';
  */
 const CAPTURES = ['sll-mixed-tcp-dns-arp.pcap', 'tls-quic-ipv6-cloudflare.pcap', 'dns-udp-edns-ecs-ipv4-ipv6.pcap', 'ipv4-fragments-5.pcap'].map((f) => join(PCAPS, f));
 const ALL = pluginGroups('all');
-const dir = mkdtempSync(join(tmpdir(), 'cipherscope-plugins-'));
+const dir = tempDir('cipherscope-plugins-');
 
 function typed(c: ColumnDef, v: CellValue): boolean {
   if (v === null) return true;

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { RecordFileError, readRecordsCsv } from '../../src/dataset/records.js';
@@ -8,8 +7,9 @@ import { flowColumns } from '../../src/meter/meter.js';
 import { CsvWriter } from '../../src/output/writers.js';
 import { flowsOf } from '../helpers/flows.js';
 import { PCAPS } from '../helpers/tshark.js';
+import { tempDir } from '../helpers/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'cipherscope-records-'));
+const dir = tempDir('cipherscope-records-');
 
 describe('reading flow records back', () => {
   it('the CSV that flows writes reads back to the same typed values', async () => {

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openDb } from '../../src/profile/db.js';
@@ -10,6 +9,7 @@ import { classifiedCsv } from '../helpers/classified.js';
 import { ROOT, cli, trainWhatsAppModel } from '../helpers/cli.js';
 import { SHARED } from '../helpers/tshark.js';
 import { type TestPostgres, startPostgres } from '../helpers/postgres.js';
+import { tempDir } from '../helpers/temp.js';
 
 /**
  * Scale-out for real: redis-server and PostgreSQL on loopback, two workers in one consumer group, one killed with
@@ -18,7 +18,7 @@ import { type TestPostgres, startPostgres } from '../helpers/postgres.js';
 const skip = !existsSync('/usr/bin/redis-server') && process.env.CI !== 'true' ? 'redis-server not installed (scripts/setup.sh installs it)' : false;
 
 describe('workers on Redis Streams and a shared PostgreSQL store', { skip }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cipherscope-workers-'));
+  const dir = tempDir('cipherscope-workers-');
   const keyFile = join(dir, 'key');
   writeFileSync(keyFile, 'ef'.repeat(32) + '\n');
   let pg: TestPostgres;

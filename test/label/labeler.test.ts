@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { type ActionRecord, ActionLogError, actionJson, parseAction, readActionLog } from '../../src/label/actions.js';
 import { type FlowTimes, Labeler } from '../../src/label/labeler.js';
+import { tempDir } from '../helpers/temp.js';
 
 const S = 1_763_900_000_000_000_000n; // an epoch in ns
 const sec = (x: number) => S + BigInt(Math.round(x * 1e9));
@@ -123,7 +123,7 @@ describe('action log', () => {
   });
 
   it('names the file and line of a bad action', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cipherscope-actions-'));
+    const dir = tempDir('cipherscope-actions-');
     const path = join(dir, 'log.jsonl');
     const good = actionJson(action(0, 'A', 'b', 1, 2));
     const cases: Array<[string, RegExp]> = [

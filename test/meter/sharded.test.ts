@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -13,6 +12,7 @@ import { type SynthPacket, synthPcap } from '../../src/pcap/synth.js';
 import { cli } from '../helpers/cli.js';
 import { PHONE_APPS, pcapdroidPcapng, phonePackets, trailerPcap } from '../helpers/pcapdroid.js';
 import { SHARED, epochNs, haveTshark, sharedPcaps, tshark } from '../helpers/tshark.js';
+import { tempDir } from '../helpers/temp.js';
 
 const RULES = loadAppRules();
 const COLUMNS = flowColumns(flowPlugins({ groups: ALL_GROUPS }), true).map((c) => c.name);
@@ -57,7 +57,7 @@ describe('flows sharded across worker threads', () => {
   });
 
   it('names PCAPdroid apps alike whether the main thread or a worker meters the flow', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cipherscope-sharded-pcapdroid-'));
+    const dir = tempDir('cipherscope-sharded-pcapdroid-');
     const files = [join(dir, 'mapped.pcapng'), join(dir, 'trailer.pcap')];
     writeFileSync(files[0], pcapdroidPcapng(phonePackets()));
     writeFileSync(files[1], trailerPcap(phonePackets(), 2));
@@ -151,7 +151,7 @@ describe('flows sharded across worker threads', () => {
       } else parts.push(rec);
       o += 16 + len;
     }
-    const file = join(mkdtempSync(join(tmpdir(), 'cs-shard-')), 'big.pcap');
+    const file = join(tempDir('cs-shard-'), 'big.pcap');
     writeFileSync(file, Buffer.concat(parts));
     const a = await serial(file);
     assert.equal(a.summary.packets, 3000);

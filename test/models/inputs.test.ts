@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { featureSpec, toMatrix } from '../../src/dataset/matrix.js';
@@ -12,6 +11,7 @@ import { predict, saveModels, trainModels } from '../../src/models/model-dir.js'
 import { loadFlowClassifier } from '../../src/pipeline/classifier.js';
 import { flowsOf } from '../helpers/flows.js';
 import { PCAPS } from '../helpers/tshark.js';
+import { tempDir } from '../helpers/temp.js';
 
 /** Real flows of a few shared captures with every default group and the after-handshake group, labeled by transport. */
 async function records(spltPackets = 20) {
@@ -62,7 +62,7 @@ describe('model inputs: after the handshake, first packets', () => {
     const m = await trainModels(table, cols, new Uint8Array([1]), { kind: 'gbdt', seed: 2, afterHandshake: true, firstPackets: 24, meter: { burstGapSec: 0, lengthMode: 'ip', spltPackets: 24 } });
     assert.ok(m.manifest.features.every((f) => f.startsWith('ah_')));
     assert.ok(m.manifest.features.includes('ah_splt_iat_ns[23]'));
-    const dir = mkdtempSync(join(tmpdir(), 'cipherscope-ah-model-'));
+    const dir = tempDir('cipherscope-ah-model-');
     saveModels(dir, m);
     const c = await loadFlowClassifier(dir);
     assert.ok(c.pluginOptions.groups?.includes('after-handshake'), 'classify meters the after-handshake group');
@@ -90,7 +90,7 @@ describe('model inputs: after the handshake, first packets', () => {
     for (const r of table.rows) r[at] = text;
     const m = await trainModels(table, cols, new Uint8Array([1]), { seed: 1 });
     assert.deepEqual(m.manifest.meter, full);
-    const dir = mkdtempSync(join(tmpdir(), 'cipherscope-meter-model-'));
+    const dir = tempDir('cipherscope-meter-model-');
     saveModels(dir, m);
     const c = await loadFlowClassifier(dir);
     assert.deepEqual(c.flow, { burstGapSec: 1, lengthMode: 'transport', idleTimeoutSec: 60, activeTimeoutSec: 900 });

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { seriesMatrix, toMatrix } from '../../src/dataset/matrix.js';
@@ -12,6 +10,7 @@ import { LABEL_COLUMNS } from '../../src/label/labeler.js';
 import { loadModels, predict, saveModels, trainModels } from '../../src/models/model-dir.js';
 import { flowsOf } from '../helpers/flows.js';
 import { PCAPS } from '../helpers/tshark.js';
+import { tempDir } from '../helpers/temp.js';
 
 describe('model directory', () => {
   it('save and load give identical predictions; a seeded retrain gives the same model', async () => {
@@ -28,7 +27,7 @@ describe('model directory', () => {
     const a = await trainModels(table, cols, data, { seed: 7 });
     const b = await trainModels(table, cols, data, { seed: 7 });
     assert.deepEqual(a.app.toJSON(), b.app.toJSON());
-    const dir = mkdtempSync(join(tmpdir(), 'cipherscope-model-'));
+    const dir = tempDir('cipherscope-model-');
     saveModels(dir, a);
     const c = await loadModels(dir);
     assert.deepEqual(c.manifest.features, a.manifest.features);
@@ -65,7 +64,7 @@ describe('model directory', () => {
     const params = (m: { toJSON(): unknown }) => (m.toJSON() as LstmModelJson).params;
     assert.deepEqual(params(a.app), params(b.app));
     for (const [app, m] of a.actions) assert.deepEqual(params(m), params(b.actions.get(app)!), app);
-    const dir = mkdtempSync(join(tmpdir(), 'cipherscope-lstm-model-'));
+    const dir = tempDir('cipherscope-lstm-model-');
     saveModels(dir, a);
     const c = await loadModels(dir);
     assert.deepEqual(c.manifest, a.manifest);

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { CellValue, ColumnDef } from '../../src/flow/schema.js';
 import { CsvWriter, JsonlWriter, ParquetWriter } from '../../src/output/writers.js';
 import { escapeCsvText, unescapeCsvText } from '../../src/output/csv.js';
+import { tempDir } from '../helpers/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'cipherscope-writers-'));
+const dir = tempDir('cipherscope-writers-');
 const COLS: ColumnDef[] = [
   { name: 'n', type: 'float', unit: '', description: '' },
   { name: 's', type: 'string', unit: '', description: '' },

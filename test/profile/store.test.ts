@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CellValue } from '../../src/flow/schema.js';
@@ -8,6 +6,7 @@ import { type SqlDb, openDb } from '../../src/profile/db.js';
 import { PseudonymKey } from '../../src/profile/pseudonym.js';
 import { ProfileStore, USER_TABLES, classifiedFlows } from '../../src/profile/store.js';
 import { type TestPostgres, startPostgres } from '../helpers/postgres.js';
+import { tempDir } from '../helpers/temp.js';
 
 const KEY = PseudonymKey.fromHex('11'.repeat(32));
 const NAMES = ['capture', 'flow_id', 'segment', 'first_seen_ns', 'last_seen_ns', 'protocol', 'client_addr', 'client_port', 'server_addr', 'server_port', 'packets', 'bytes', 'predicted_app', 'app_probability', 'predicted_action', 'action_probability'];
@@ -127,7 +126,7 @@ async function suite(open: () => Promise<SqlDb>) {
 }
 
 describe('profile store on SQLite', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cipherscope-profile-'));
+  const dir = tempDir('cipherscope-profile-');
   let n = 0;
   suite(() => openDb(join(dir, `p${n++}.db`)));
 });

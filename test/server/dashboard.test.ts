@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type Page, chromium } from 'playwright-core';
@@ -17,6 +16,7 @@ import { cli } from '../helpers/cli.js';
 import { flowsOf } from '../helpers/flows.js';
 import { learnAddresses } from '../../src/meter/meter.js';
 import { SHARED } from '../helpers/tshark.js';
+import { tempDir } from '../helpers/temp.js';
 
 /**
  * The dashboard in real headless Chromium (Debian's chromium through playwright-core): a real capture's flows, a
@@ -26,7 +26,7 @@ import { SHARED } from '../helpers/tshark.js';
 const skip = !existsSync(CHROMIUM) && process.env.CI !== 'true' ? 'Debian chromium not installed (scripts/setup.sh installs it)' : false;
 
 describe('cipherscope serve in headless Chromium', { skip }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cipherscope-dashboard-'));
+  const dir = tempDir('cipherscope-dashboard-');
   const token = 'test-token-0123456789abcdef';
   const whatsapp = join(SHARED, 'datasets/whatsapp-web-actions/userA-four-groups-mixed.pcapng');
   const many = join(dir, 'many-flows.pcap');

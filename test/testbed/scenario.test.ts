@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CaptureError, CaptureProcess } from '../../src/capture/capture.js';
 import { plan } from '../../src/testbed/harness.js';
 import { ScenarioError, loadScenario, parseScenario } from '../../src/testbed/scenario.js';
+import { tempDir } from '../helpers/temp.js';
 
 describe('scenarios', () => {
   it('the shipped scenarios load; paper-mini has the paper\'s classes, 75 each, over 3 users', () => {
@@ -48,7 +47,7 @@ describe('scenarios', () => {
 });
 
 describe('capture subprocess errors', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cipherscope-capture-'));
+  const dir = tempDir('cipherscope-capture-');
   it('a capture tool that cannot start, or exits at once, is a CaptureError with its message', async () => {
     await assert.rejects(CaptureProcess.start({ kind: 'adb', adb: join(dir, 'no-adb') }, join(dir, 'a.pcap')), (e: Error) => e instanceof CaptureError && /no-adb/.test(e.message));
     // The fake adb without a capture to stream exits with a message, before any byte.
