@@ -11,7 +11,7 @@ import { SHORTCUT_SHARE, singleFeatureMarkdown, singleFeatureScores, clusterClas
 import { modelKind, modelKinds } from '../models/model-kinds.js';
 import { LSTM_TRAIN_DEFAULTS } from '../models/lstm-train.js';
 import { StatusLine } from './progress.js';
-import { saveModels, trainModels } from '../models/model-dir.js';
+import { checkModelDir, saveModels, trainModels } from '../models/model-dir.js';
 import { evaluationHtml } from '../models/report-html.js';
 import { formatFromPath, openRecordWriter } from '../output/writers.js';
 import { loadFlowClassifier } from '../pipeline/classifier.js';
@@ -153,6 +153,7 @@ export function addModelCommands(program: Command): void {
     .action((files: string[], o) =>
       reportErrors(async () => {
         modelKind(o.kind);
+        checkModelDir(o.model);
         const { table, bytes } = await readLabeled(files);
         const status = new StatusLine(o.progress);
         const m = await trainModels(table, recordColumns(), bytes, {

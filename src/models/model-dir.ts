@@ -1,7 +1,7 @@
 import { writeFileAtomic } from '../common/atomic-file.js';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { ColumnDef } from '../flow/schema.js';
 import { type InputOptions, type Matrix, argmaxRows, encodeLabels, featureSpec, appTaskRows, maxRows, pickRows } from '../dataset/matrix.js';
 import type { RecordTable } from '../dataset/records.js';
@@ -144,7 +144,26 @@ export function meterOfRecords(table: RecordTable): MeterSettings | undefined {
   return m;
 }
 
+/**
+ * Throws, naming `dir`, when a model cannot be saved there: a file in its place, or on its path. Checked before
+ * training, which can take minutes, and again by saveModels.
+ */
+export function checkModelDir(dir: string): void {
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    let st;
+    try {
+      st = statSync(d);
+    } catch {
+      if (dirname(d) === d) return;
+      continue; // made by saveModels
+    }
+    if (st.isDirectory()) return;
+    throw new Error(d === resolve(dir) ? `${dir}: is a file, not a directory; --model names the directory the model is saved in` : `${dir}: cannot make the model directory: ${d} is a file`);
+  }
+}
+
 export function saveModels(dir: string, m: TrainedModels): void {
+  checkModelDir(dir);
   mkdirSync(dir, { recursive: true });
   writeFileAtomic(join(dir, 'manifest.json'), JSON.stringify(m.manifest, null, 2) + '\n');
   writeFileAtomic(join(dir, 'app.json'), JSON.stringify(m.app.toJSON()));

@@ -104,6 +104,9 @@ describe('outputs are written atomically', () => {
       // Reports written at the end of a long run are checked at its start.
       [['label', src, '--capture-action', 'app/action', '-o', join(dir, 'labeled.csv'), '--report', join(dir, 'no-dir', 'r.json')], /r\.json: cannot write it/],
       [['evaluate', join(dir, 'labeled.csv'), '--html', join(dir, 'no-dir', 'e.html')], /e\.html: cannot write it/],
+      // A model directory, before training.
+      [['train', join(dir, 'labeled.csv'), '--model', aFile], /a-file: is a file, not a directory/],
+      [['train', join(dir, 'labeled.csv'), '--model', join(aFile, 'model')], /a-file\/model: cannot make the model directory: .*a-file is a file/],
     ];
     for (const [args, message] of cases) {
       const r = cli(args);
