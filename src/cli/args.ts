@@ -4,6 +4,9 @@ import { InvalidArgumentError } from 'commander';
 import { pluginGroups } from '../features/registry.js';
 import { compileBpf } from '../filter/bpf.js';
 import { type AppRules, loadAppRules, withoutIpLists } from '../features/apps.js';
+import type { ColumnDef } from '../flow/schema.js';
+import { COLUMN_SETS } from '../output/column-sets.js';
+import { type ColumnPick, pickColumns } from '../output/columns.js';
 
 /** Option parsers shared by the commands: each rejects what it cannot read, naming what it wants. */
 
@@ -144,3 +147,15 @@ export const NO_IP_LISTS_HELP = 'with --apps: leave out the IP ownership lists (
 
 /** --csv-raw, the same words in every command that writes CSV. */
 export const CSV_RAW_HELP = "CSV strings as they came off the wire: no escapes for control characters, no ' before a leading = + - @ (the default guards spreadsheets and naive readers; JSON Lines and Parquet are always raw)";
+
+export const COLUMNS_HELP = 'write only these columns, comma-separated, in this order (as tshark -T fields -e; names: cipherscope schema), or a named set: nfstream, cicflowmeter (their names and units: docs/column-sets.md)';
+export const COLUMN_NAMES_HELP = 'write only these columns, comma-separated, in this order (as tshark -T fields -e; names: cipherscope schema, and the predicted_ columns with a model)';
+
+/**
+ * --columns of a command other than flows: names only. The named sets measure sizes as their meter does, which
+ * flows arranges (--length); a command that meters as its model was trained cannot.
+ */
+export function pickNamedColumns(all: readonly ColumnDef[], names: string, command: string): ColumnPick {
+  if (COLUMN_SETS[names.trim()] !== undefined) throw new Error(`--columns ${names.trim()}: the named column sets are written by flows (which meters sizes as that tool does); ${command} takes column names`);
+  return pickColumns(all, names);
+}

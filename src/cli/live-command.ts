@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Command } from 'commander';
-import { CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, count as int, mebibytes, packetCount, reportErrors, seconds } from './args.js';
+import { COLUMN_NAMES_HELP, CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, count as int, mebibytes, packetCount, pickNamedColumns, reportErrors, seconds } from './args.js';
 import { DEFAULT_MEMORY_MB } from '../common/memory-budget.js';
 import { StatusLine } from './progress.js';
 import { CaptureProcess } from '../capture/capture.js';
@@ -31,6 +31,7 @@ export function addLiveCommand(program: Command): void {
     .option('-f, --bpf <expr>', 'capture filter in tcpdump syntax, given to the capture tool')
     .option('-c, --count <packets>', 'stop after this many packets, as tcpdump -c: every active flow is written, as at Ctrl-C', packetCount)
     .option('-o, --output <file>', 'records (.csv, .jsonl); - for standard output', '-')
+    .option('--columns <names>', COLUMN_NAMES_HELP)
     .option('--csv-raw', CSV_RAW_HELP)
     .option('--copy <file>', 'also write the packets as they came to this capture file')
     .option('--model <dir>', 'classify each flow with this trained model (cipherscope train)')
@@ -60,7 +61,9 @@ export function addLiveCommand(program: Command): void {
         const format = formatFromPath(o.output);
         if (recordFormat(format).completeOnClose) throw new Error(`live writes CSV or JSON Lines (${recordFormat(format).title} files are complete only when closed)`);
         const names = columns.map((c) => c.name);
-        const sinks: RecordSink[] = [fileSink(openRecordWriter(format, o.output, columns, { atomic: false, rawStrings: o.csvRaw === true }))];
+        // --columns cuts the file's records only: the profile store and the queue get whole ones.
+        const pick = o.columns === undefined ? undefined : pickNamedColumns(columns, o.columns, 'live');
+        const sinks: RecordSink[] = [fileSink(openRecordWriter(format, o.output, pick?.columns ?? columns, { atomic: false, rawStrings: o.csvRaw === true }), undefined, pick?.project)];
         const { store, key } = o.db ? await openProfileStore(o) : { store: undefined, key: undefined };
         if (store) sinks.push(profileSink(store, key!, names, 'live', o.commitEvery * 1000));
         const queue = o.publish ? await FlowQueue.connect(o.publish, o.stream) : undefined;

@@ -20,7 +20,7 @@ import { type CaptureIssue, formatIssue } from '../pcap/types.js';
 import { openCaptureWriter } from '../pcap/writer.js';
 import { type OutputFormat, formatFromPath, openRecordWriter, recordFormat, recordFormats } from '../output/writers.js';
 import type { AppFlows } from '../pipeline/app-flows.js';
-import { BPF_HELP, CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, captureFilter, collect, count, COUNT_HELP, expandDirectories, featureGroups, inputsOf, mebibytes, packetCount, seconds } from './args.js';
+import { BPF_HELP, COLUMNS_HELP, CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, captureFilter, collect, count, COUNT_HELP, expandDirectories, featureGroups, inputsOf, mebibytes, packetCount, seconds } from './args.js';
 import { recordFilter } from '../filter/bpf.js';
 import { DEFAULT_MEMORY_MB } from '../common/memory-budget.js';
 import { Progress } from './progress.js';
@@ -138,7 +138,7 @@ export async function buildProgram(command?: string): Promise<Command> {
     .option('-f, --bpf <expr>', BPF_HELP, captureFilter)
     .option('-c, --count <packets>', `${COUNT_HELP} (in each capture, given several)`, packetCount)
     .option('-o, --output <file>', 'output file; - for standard output', '-')
-    .option('--columns <names>', 'write only these columns, comma-separated, in this order (as tshark -T fields -e; names: cipherscope schema), or a named set: nfstream, cicflowmeter (their names and units: docs/column-sets.md)')
+    .option('--columns <names>', COLUMNS_HELP)
     .addOption(new Option('--format <format>', 'output format (default: from the output file extension, else csv)').choices(recordFormats().map((f) => f.name)))
     .option('--idle-timeout <seconds>', 'end a flow after this much silence', seconds, DEFAULT_FLOW_OPTIONS.idleTimeoutSec)
     .option('--active-timeout <seconds>', 'split a flow older than this (same flow_id, next segment)', seconds, DEFAULT_FLOW_OPTIONS.activeTimeoutSec)

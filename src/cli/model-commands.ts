@@ -2,7 +2,7 @@ import { checkOutputPath, writeFileAtomic } from '../common/atomic-file.js';
 import type { InputOptions } from '../dataset/matrix.js';
 import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
-import { BPF_HELP, CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, captureFilter, COUNT_HELP, packetCount, count as int, inputsOf, list, reportErrors } from './args.js';
+import { BPF_HELP, COLUMN_NAMES_HELP, CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, captureFilter, COUNT_HELP, packetCount, count as int, inputsOf, list, pickNamedColumns, reportErrors } from './args.js';
 import type { RecordTable } from '../dataset/records.js';
 import { readRecords } from '../dataset/record-files.js';
 import { ALL_GROUPS, flowPlugins } from '../features/plugins.js';
@@ -179,6 +179,7 @@ export function addModelCommands(program: Command): void {
     .option('-c, --count <packets>', COUNT_HELP, packetCount)
     .requiredOption('--model <dir>', 'model directory (cipherscope train)')
     .option('-o, --output <file>', 'output (.csv, .jsonl, .parquet); - for standard output', '-')
+    .option('--columns <names>', COLUMN_NAMES_HELP)
     .option('--threshold <p>', 'app probability below which the app is "unknown" (default: the threshold train calibrated)', Number)
     .option('--apps [rules.json]', "keep the app the rules name (app, app_evidence, app_host) beside the prediction (default: on, with the shipped rules/apps.json)", true)
     .option('--no-apps', 'no app columns from rules')
@@ -191,8 +192,9 @@ export function addModelCommands(program: Command): void {
         const apps = o.apps === false ? undefined : appRules(o.apps, o.ipLists);
         const c = await loadFlowClassifier(o.model, o.threshold, apps !== undefined);
         for (const n of c.notes) process.stderr.write(`cipherscope: ${n}\n`);
-        const w = openRecordWriter(formatFromPath(o.output), o.output, c.columns, { rawStrings: o.csvRaw === true });
-        await runPipeline(capture, [fileSink(w)], { classifier: c, apps, bpf: o.bpf as string | undefined, maxPackets: o.count as number | undefined });
+        const pick = o.columns === undefined ? undefined : pickNamedColumns(c.columns, o.columns, 'classify');
+        const w = openRecordWriter(formatFromPath(o.output), o.output, pick?.columns ?? c.columns, { rawStrings: o.csvRaw === true });
+        await runPipeline(capture, [fileSink(w, undefined, pick?.project)], { classifier: c, apps, bpf: o.bpf as string | undefined, maxPackets: o.count as number | undefined });
         await w.close();
       }),
     );

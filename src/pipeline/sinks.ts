@@ -18,14 +18,18 @@ export interface RecordSink {
   close(): Promise<void>;
 }
 
-/** A record file (csv, jsonl, parquet: output/writers.ts). */
-export function fileSink(writer: RecordWriter, flushEveryMs = 1000): RecordSink {
+/** A record file (csv, jsonl, parquet: output/writers.ts), with only the columns `project` picks when given. */
+export function fileSink(writer: RecordWriter, flushEveryMs = 1000, project?: (row: readonly CellValue[]) => readonly CellValue[]): RecordSink {
   return {
     name: 'file',
     flushEveryMs,
-    write: (rows) => {
-      for (const r of rows) writer.write(r);
-    },
+    write: project === undefined
+      ? (rows) => {
+          for (const r of rows) writer.write(r);
+        }
+      : (rows) => {
+          for (const r of rows) writer.write(project(r));
+        },
     flush: () => writer.flush(),
     close: () => writer.close(),
   };

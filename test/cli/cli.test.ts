@@ -162,6 +162,14 @@ describe('cipherscope CLI', () => {
     assert.deepEqual(out[0].slice(-4), ['predicted_app', 'app_probability', 'predicted_action', 'action_probability']);
     assert.ok(out.length > 10);
     for (const r of out.slice(1)) assert.ok(['WhatsApp', 'other', 'unknown'].includes(r[out[0].indexOf('predicted_app')]));
+    // --columns: the same cells as the whole records, only those columns, in the order asked for.
+    const names = ['predicted_action', 'flow_id', 'tls_sni', 'predicted_app', 'app_probability'];
+    const cut = cli(['classify', join(data, 'userA-voice-messages.pcapng'), '--model', model, '--columns', names.join(',')]);
+    assert.equal(cut.status, 0, cut.stderr);
+    assert.deepEqual(parseCsv(cut.stdout), out.map((r) => names.map((n) => r[out[0].indexOf(n)])));
+    const set = cli(['classify', join(data, 'userA-voice-messages.pcapng'), '--model', model, '--columns', 'nfstream']);
+    assert.equal(set.status, 1);
+    assert.match(set.stderr, /the named column sets are written by flows/);
     const bad = cli(['label', join(data, files[0][0]), '-q']);
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /give either --actions LOG or --capture-action APP\/ACTION/);

@@ -104,6 +104,13 @@ describe('cipherscope live', () => {
       assert.equal(live.status, 0, live.stderr);
       assert.deepEqual(body(live.stdout), body(want.stdout), `${threads} thread(s)`);
     }
+    const names = 'client_addr,server_port,packets,tls_sni,bwd_bytes';
+    const cut = cli(['live', '-', '-o', '-', '--columns', names], readFileSync(file));
+    assert.equal(cut.status, 0, cut.stderr);
+    const flowsCut = cli(['flows', '-q', file, '--columns', names]);
+    const lines = (t: string) => t.trim().split('\n');
+    assert.equal(lines(cut.stdout)[0], names);
+    assert.deepEqual(lines(cut.stdout).slice(1).sort(), lines(flowsCut.stdout).slice(1).sort());
   });
 
   it('with a model and a profile store: each flow classified as it ends, counted into the device\'s profile on Ctrl-C', { timeout: 120_000 }, async () => {
