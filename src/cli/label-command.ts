@@ -102,11 +102,12 @@ export function addLabelCommand(program: Command): void {
           },
         );
         await writer.close();
-        if (deviceOnly && byPhone === 0) process.stderr.write(`cipherscope: ${capture}: warning: --apps pcapdroid, but no flow carries the device's app label (PCAPdroid's trailer or u-<uid> packet comments, or a PKTAP process): every record is labeled without an app\n`);
+        const shown = capture === '-' ? '<stdin>' : capture;
+        if (deviceOnly && byPhone === 0) process.stderr.write(`cipherscope: ${shown}: warning: --apps pcapdroid, but no flow carries the device's app label (PCAPdroid's trailer or u-<uid> packet comments, or a PKTAP process): every record is labeled without an app\n`);
         if (o.report) writeFileAtomic(o.report, JSON.stringify(result.report, null, 2) + '\n');
-        if (!o.quiet) process.stderr.write(`cipherscope: ${capture}: ${reportText(result.report)}\n`);
+        if (!o.quiet) process.stderr.write(`cipherscope: ${shown}: ${reportText(result.report)}\n`);
         const warnings = labelWarnings(result.report, actions, flowApps);
-        for (const w of warnings) process.stderr.write(`cipherscope: ${capture}: warning: ${w}\n`);
+        for (const w of warnings) process.stderr.write(`cipherscope: ${shown}: warning: ${w}\n`);
         if (o.strict && warnings.length > 0) process.exitCode = 2;
       }),
     );

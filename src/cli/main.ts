@@ -379,7 +379,7 @@ export async function buildProgram(command?: string): Promise<Command> {
           const d = Object.entries(filter.summary())
             .map(([k, v]) => `${k}=${v}`)
             .join(' ');
-          process.stderr.write(`cipherscope: ${input}: ${r.packets} packets read, ${writer.packets} written, dropped: ${d || 'none'}\n`);
+          process.stderr.write(`cipherscope: ${input === '-' ? '<stdin>' : input}: ${r.packets} packets read, ${writer.packets} written, dropped: ${d || 'none'}\n`);
         }
         if (o.strict && issues.total > 0) process.exitCode = 2;
       } catch (e) {

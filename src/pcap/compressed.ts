@@ -71,6 +71,41 @@ export function decompressed(path: string, kind: Compression): Readable {
   return out;
 }
 
+/**
+ * The decompressed bytes of a stream (standard input: `zcat`-able captures piped in, as tshark -r - takes them),
+ * named `name` in messages. As decompressed(), but the tool reads its standard input.
+ */
+export function decompressedStream(src: Readable, name: string, kind: Compression): Readable {
+  if (kind === 'gzip') {
+    const gunzip = zlib().createGunzip();
+    src.on('error', (e) => gunzip.destroy(e));
+    return renameErrors(src.pipe(gunzip), name, kind);
+  }
+  const tool = TOOLS[kind];
+  const out = new PassThrough();
+  const child = childProcess().spawn(tool.cmd, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => {
+    if (stderr.length < 2000) stderr += b.toString();
+  });
+  child.on('error', (e: NodeJS.ErrnoException) => {
+    out.destroy(new Error(e.code === 'ENOENT' ? `${name} is ${kind}-compressed, and ${tool.cmd} is not installed (apt-get install ${tool.pkg}, or decompress it first)` : `${name}: ${tool.cmd}: ${e.message}`));
+  });
+  // The tool gone early (corrupt data) closes its end of the pipe: EPIPE here is reported by its exit status.
+  child.stdin.on('error', () => undefined);
+  src.on('error', (e) => out.destroy(e));
+  src.pipe(child.stdin);
+  child.stdout.pipe(out, { end: false });
+  child.on('close', (code) => {
+    if (code === 0) out.end();
+    else out.destroy(new Error(`${name}: ${kind} data is corrupt or cut short (${tool.cmd}: ${stderr.trim().split('\n').pop() ?? `exit ${code}`})`));
+  });
+  out.on('close', () => {
+    if (child.exitCode === null) child.kill();
+  });
+  return out;
+}
+
 function renameErrors(s: Readable, path: string, kind: Compression): Readable {
   const out = new PassThrough();
   s.on('error', (e) => out.destroy(new Error(`${path}: ${kind} data is corrupt or cut short (${e.message})`)));

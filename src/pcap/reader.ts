@@ -1,7 +1,7 @@
 import { open, stat } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { ClassicPcapParser, isClassicPcapMagic } from './classic.js';
-import { COMPRESSION_MAGIC_BYTES, compressionOf, decompressed } from './compressed.js';
+import { COMPRESSION_MAGIC_BYTES, compressionOf, decompressed, decompressedStream } from './compressed.js';
 import type { FormatParser } from './parser.js';
 import { BT_SHB, PcapngParser } from './pcapng.js';
 import type { CaptureMetadata, PacketSink } from './types.js';
@@ -41,14 +41,21 @@ async function fileSource(path: string, onError: (message: string, offset: numbe
   };
 }
 
-function streamSource(stream: Readable, onError?: (message: string, offset: number) => void): ByteSource {
-  const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+/**
+ * A stream read through its async iterator, `prefix` first: the chunks taken off it already to look at its first
+ * bytes (streamOrDecompressed).
+ */
+function streamSource(stream: Readable, onError?: (message: string, offset: number) => void, prefix: Buffer[] = [], it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>): ByteSource {
   let pending: Uint8Array | undefined;
   let delivered = 0;
   return {
     size: undefined,
     async readInto(buf, offset) {
       while (pending === undefined || pending.length === 0) {
+        if (prefix.length > 0) {
+          pending = prefix.shift();
+          continue;
+        }
         let r: IteratorResult<Buffer>;
         try {
           r = await it.next();
@@ -71,6 +78,41 @@ function streamSource(stream: Readable, onError?: (message: string, offset: numb
       await it.return?.();
     },
   };
+}
+
+/**
+ * Standard input or another stream, decompressed when its first bytes are gzip, zstd or xz (tshark -r - reads
+ * them so too). Only as many chunks as hold those bytes are taken before deciding.
+ */
+async function streamOrDecompressed(stream: Readable, name: string, onError: (message: string, offset: number) => void): Promise<ByteSource> {
+  const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const head: Buffer[] = [];
+  let seen = 0;
+  let ended = false;
+  while (seen < COMPRESSION_MAGIC_BYTES) {
+    const r = await it.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    head.push(r.value);
+    seen += r.value.length;
+  }
+  const kind = compressionOf(Buffer.concat(head).subarray(0, COMPRESSION_MAGIC_BYTES));
+  if (kind === undefined) return streamSource(stream, undefined, head, it);
+  const whole = Readable.from(
+    (async function* () {
+      yield* head;
+      if (ended) return;
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return;
+        yield r.value;
+      }
+    })(),
+    { objectMode: false },
+  );
+  return streamSource(decompressedStream(whole, name, kind), onError);
 }
 
 export interface ReadOptions {
@@ -123,7 +165,7 @@ export async function readCapture(input: string | Readable, sink: PacketSink, op
   // The parser, once drive has made it: its packet count names the packet a decompression failure cut.
   const state: { parser?: FormatParser } = {};
   const onError = (message: string, offset: number) => sink.issue?.({ severity: 'error', code: 'decompression-failed', file: name, offset, packet: (state.parser?.packets ?? 0) + 1, message });
-  const src = typeof input === 'string' ? (input === '-' ? streamSource(process.stdin) : await fileSource(input, onError)) : streamSource(input);
+  const src = typeof input === 'string' && input !== '-' ? await fileSource(input, onError) : await streamOrDecompressed(input === '-' ? process.stdin : (input as Readable), name, onError);
   try {
     return await drive(src, name, sink, opts, state);
   } finally {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { cli } from '../helpers/cli.js';
-import { PCAPS } from '../helpers/tshark.js';
+import { PCAPS, tshark } from '../helpers/tshark.js';
 
 /**
  * Inputs as tshark reads them: gzip, zstd and xz captures transparently (by magic, not name), and directories of
@@ -32,8 +32,23 @@ describe('compressed and directory inputs', () => {
       const renamed = join(dir, `${tool}-named.pcap`);
       copyFileSync(z, renamed);
       assert.equal(body(cli(['flows', renamed, '-q']).stdout, renamed), body(plain, A));
+      // Piped in, as `zcat`-able captures go to tshark -r -.
+      const piped = cli(['flows', '-', '-q'], readFileSync(z));
+      assert.equal(piped.status, 0, piped.stderr);
+      assert.equal(body(piped.stdout, '<stdin>'), body(plain, A));
+      assert.match(cli(['info', '-'], readFileSync(z)).stdout, new RegExp(`Number of packets: +${tshark(['-r', A, '-T', 'fields', '-e', 'frame.number']).trim().split('\n').length}\n`));
     });
   }
+
+  it('a compressed stream cut short on standard input: the packets before the cut, and an error naming <stdin>', () => {
+    for (const tool of ['gzip', 'xz']) {
+      const z = execFileSync(tool, ['-c', A]);
+      const r = cli(['flows', '-', '--strict'], z.subarray(0, Math.floor(z.length * 0.6)));
+      assert.equal(r.status, 2, `${tool}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`<stdin>: error at byte offset \\d+, packet \\d+: .*${tool === 'gzip' ? 'gzip' : 'xz'} data is corrupt or cut short`));
+      assert.ok(r.stdout.trim().split('\n').length - 1 >= 1, `${tool}: records before the cut`);
+    }
+  });
 
   it('a gzip file cut short: the records of the packets before the cut, an error naming the file and offset, exit 2 with --strict', () => {
     const z = execFileSync('gzip', ['-c', A]);
