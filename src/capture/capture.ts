@@ -53,6 +53,17 @@ export function toolVersion(cmd: string, args = ['--version']): string | undefin
   }
 }
 
+/**
+ * What a capture tool said that explains an exit: its lines without the blank ones, a bare "tshark:", the
+ * running-as-root note and the "Capturing on" / "N packets captured" bookends tshark prints around the reason.
+ */
+function toolWords(stderr: string): string[] {
+  return stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !/^[\w-]+:$/.test(l) && !/^Running as user/.test(l) && !/^Capturing on /.test(l) && !/^\d+ packets? (captured|received by filter|dropped)/.test(l));
+}
+
 export class CaptureProcess {
   private exited: Promise<number | null>;
   private stderr = '';
@@ -165,8 +176,13 @@ export class CaptureProcess {
     await Promise.race([this.exited, new Promise((r) => setTimeout(r, waitMs).unref())]);
     if (this.stopping || (this.child.exitCode === null && this.child.signalCode === null)) return undefined;
     const how = this.child.signalCode !== null ? `killed by ${this.child.signalCode}` : `exit status ${this.child.exitCode}`;
-    const said = this.stderr.trim().split('\n').slice(-3).join(' / ');
+    const said = toolWords(this.stderr).slice(-3).join(' / ');
     return `${this.command.join(' ')} ended by itself (${how})${said ? `: ${said}` : ''}`;
+  }
+
+  /** Resolves when the tool has exited, stopped or not (dumpcap says "Capturing on" before it opens a device). */
+  ended(): Promise<void> {
+    return this.exited.then(() => undefined);
   }
 
   /** The capture as it is written, when started with FILE "-" on an interface. */

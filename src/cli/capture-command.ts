@@ -38,7 +38,10 @@ export function addCaptureCommand(program: Command): void {
           process.once('SIGINT', done);
           process.once('SIGTERM', done);
           if (o.duration) setTimeout(done, o.duration * 1000).unref();
+          // The tool may also end by itself: no such interface, no permission, the phone unplugged.
+          void cap.ended().then(done);
         });
+        const died = await cap.diedOnItsOwn(0);
         await cap.stop();
         for (const f of cap.files()) {
           const r = await readCapture(f, { packet() {}, issue() {} });
@@ -46,6 +49,7 @@ export function addCaptureCommand(program: Command): void {
         }
         const extra = cap.messages.split('\n').filter((l) => l.startsWith('cipherscope:'));
         for (const l of extra) process.stderr.write(l + '\n');
+        if (died !== undefined) throw new Error(`capture: ${died}`);
       }),
     );
 }

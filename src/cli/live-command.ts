@@ -100,7 +100,14 @@ export function addLiveCommand(program: Command): void {
           last = { at: now, packets: st.packets };
           status.show(`live: ${Math.round(rate).toLocaleString('en-US')} packets/s, ${st.packets.toLocaleString('en-US')} packets, ${st.active.toLocaleString('en-US')} active flows, ${records.toLocaleString('en-US')} records, ${st.skipped.toLocaleString('en-US')} not metered, ${((now - started) / 1000).toFixed(0)} s`);
         };
-        const summary = await runPipeline(stream, [...sinks, counter], { ...pipeline, onStatus });
+        let summary: Awaited<ReturnType<typeof runPipeline>>;
+        try {
+          summary = await runPipeline(stream, [...sinks, counter], { ...pipeline, onStatus });
+        } catch (e) {
+          // A tool that failed at once (no such interface, no permission) leaves an empty stream: say why it ended.
+          const died = await cap?.diedOnItsOwn();
+          throw died === undefined ? e : new Error(`live: ${died}`);
+        }
         status.clear();
         // The stream ended: by Ctrl-C (stop() ran), or because the capture tool died; or the packet count was
         // reached and the capture is stopped now. Records so far are written either way; a dead tool is a failed run.

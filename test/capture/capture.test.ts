@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { CaptureProcess } from '../../src/capture/capture.js';
 import { PcapStreamRotator } from '../../src/capture/rotate.js';
-import { ROOT } from '../helpers/cli.js';
+import { ROOT, cli } from '../helpers/cli.js';
 import { PCAPS, tshark } from '../helpers/tshark.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -54,6 +54,21 @@ describe('capture', () => {
     assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('kept_')).sort(), kept.files.map((f) => f.slice(dir.length + 1)).sort());
     const bad = new PcapStreamRotator((i) => join(dir, `bad_${i}.pcap`), {});
     assert.throws(() => bad.write(readFileSync(join(PCAPS, 'pcapng-2-interfaces-dns.pcapng'))), /not a classic pcap stream \(magic 0xa0d0d0a at byte 0\)/);
+  });
+
+  it('capture and live on an interface that does not exist: exit status 1 with the tool\'s own words, for each tool', { timeout: 60_000 }, () => {
+    for (const tool of ['dumpcap', 'tshark', 'tcpdump']) {
+      // dumpcap and tshark say "Capturing on" before they find there is no such device: the run must not end as
+      // a capture that worked.
+      const c = cli(['capture', '-i', 'nosuch0', '--tool', tool, '-w', join(dir, `nosuch-${tool}.pcapng`), '--duration', '20']);
+      assert.equal(c.status, 1, `${tool}: ${c.stderr}`);
+      assert.match(c.stderr, /nosuch0/);
+      assert.match(c.stderr, /(no device|No such device|doesn't exist|exited before capturing)/i, tool);
+      const l = cli(['live', '-i', 'nosuch0', '--tool', tool, '-o', join(dir, `nosuch-${tool}.csv`)]);
+      assert.equal(l.status, 1, `${tool}: ${l.stderr}`);
+      assert.match(l.stderr, /(no device|No such device|doesn't exist|exited before capturing)/i, tool);
+      assert.doesNotMatch(l.stderr, /input is empty/);
+    }
   });
 
   it('cipherscope capture on lo: a ring of dumpcap files holds the packets a parallel tshark capture saw; Ctrl-C stops it', { timeout: 60_000 }, async () => {
