@@ -147,7 +147,12 @@ export class CaptureProcess {
       ready = (c) => c.waitFor(() => bytes >= 24, readyTimeoutMs);
     }
     const c = new CaptureProcess(source, file, cmd, child, fileDone, rotator);
-    const spawnError = new Promise<never>((_, reject) => child.once('error', (e) => reject(new CaptureError(`${cmd[0]}: ${e.message}`))));
+    const spawnError = new Promise<never>((_, reject) =>
+      child.once('error', (e: NodeJS.ErrnoException) => {
+        const missing = e.code === 'ENOENT' ? (source.kind === 'adb' ? `${cmd[0]} is not installed or not on PATH (apt-get install adb, or --adb-path)` : `${cmd[0]} is not installed or not on PATH`) : undefined;
+        reject(new CaptureError(missing ?? `${cmd[0]}: ${e.message}`));
+      }),
+    );
     await Promise.race([ready(c), spawnError]);
     return c;
   }

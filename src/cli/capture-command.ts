@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { count as int, reportErrors, seconds } from './args.js';
 import { CaptureProcess, type CaptureSource, type Ring } from '../capture/capture.js';
 import { readCapture } from '../pcap/reader.js';
+import { checkOutputPath } from '../common/atomic-file.js';
 
 /**
  * `cipherscope capture`: an interface through dumpcap, tshark or tcpdump, or a phone through adb, into one file or a
@@ -31,6 +32,8 @@ export function addCaptureCommand(program: Command): void {
         const source: CaptureSource = o.adb
           ? { kind: 'adb', serial: typeof o.adb === 'string' ? o.adb : undefined, adb: o.adbPath, iface: o.interface, filter: o.bpf, ring }
           : { kind: 'interface', iface: o.interface ?? 'any', tool: o.tool, filter: o.bpf, ring };
+        // A ring's files are named after -w, in its directory: the same check holds for them.
+        checkOutputPath(o.write);
         const cap = await CaptureProcess.start(source, o.write);
         process.stderr.write(`cipherscope: capturing (${cap.command.join(' ')}); Ctrl-C stops\n`);
         await new Promise<void>((resolve) => {

@@ -69,6 +69,13 @@ describe('capture', () => {
       assert.match(l.stderr, /(no device|No such device|doesn't exist|exited before capturing)/i, tool);
       assert.doesNotMatch(l.stderr, /input is empty/);
     }
+    const adb = cli(['capture', '--adb', '--adb-path', join(dir, 'no-adb'), '-w', join(dir, 'phone.pcap')]);
+    assert.equal(adb.status, 1);
+    assert.match(adb.stderr, /no-adb is not installed or not on PATH/);
+    const nowhere = cli(['capture', '-i', 'lo', '-w', join(dir, 'no-dir', 'x.pcapng'), '--duration', '1']);
+    assert.equal(nowhere.status, 1);
+    assert.match(nowhere.stderr, /x\.pcapng: cannot write it: the directory .*no-dir does not exist/);
+    assert.doesNotMatch(nowhere.stderr, /capturing \(/, 'refused before the tool starts');
   });
 
   it('cipherscope capture on lo: a ring of dumpcap files holds the packets a parallel tshark capture saw; Ctrl-C stops it', { timeout: 60_000 }, async () => {
