@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { readCapture } from '../pcap/reader.js';
+import { readCapture, rereadable } from '../pcap/reader.js';
 import { type CaptureMetadata, formatIssue } from '../pcap/types.js';
 
 /**
@@ -45,7 +45,7 @@ export interface CaptureInfo {
   /** Link types of the interfaces, each once, with names. */
   encapsulations: Array<{ linkType: number; name: string }>;
   packets: number;
-  /** The file's size in bytes (null for standard input). */
+  /** The file's size in bytes (null for standard input, a pipe or a device). */
   fileBytes: number | null;
   /** Sum of the packets' lengths on the wire. */
   dataBytes: number;
@@ -97,7 +97,8 @@ export async function captureInfo(input: string): Promise<CaptureInfo> {
     },
     issue: (i) => issues.push(formatIssue(i)),
   });
-  const isFile = input !== '-';
+  // A pipe or FIFO has no size and cannot be hashed after it was read (as for standard input).
+  const isFile = rereadable(input);
   const size = isFile ? statSync(input).size : null;
   const dur = first !== null && last !== null ? Number((last as bigint) - (first as bigint)) / 1e9 : null;
   const per = (x: number) => (dur !== null && dur > 0 ? x / dur : null);
@@ -150,7 +151,7 @@ export function infoText(i: CaptureInfo): string {
     ['File type', `${i.format}${i.bigEndian ? ' (big-endian)' : ''}`],
     ['File encapsulation', i.encapsulations.length === 1 ? i.encapsulations[0].name : i.encapsulations.length === 0 ? 'none' : `per packet: ${i.encapsulations.map((e) => e.name).join(', ')}`],
     ['Number of packets', String(i.packets)],
-    ['File size', i.fileBytes === null ? 'n/a (standard input)' : `${i.fileBytes} bytes`],
+    ['File size', i.fileBytes === null ? `n/a (${i.file === '-' ? 'standard input' : 'a pipe or device'})` : `${i.fileBytes} bytes`],
     ['Data size', `${i.dataBytes} bytes`],
     ['Captured data size', `${i.capturedBytes} bytes`],
     ['Capture duration', i.durationSec === null ? 'n/a' : `${i.durationSec.toFixed(9)} seconds`],

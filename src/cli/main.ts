@@ -15,7 +15,7 @@ import { LENGTH_MODES, type LengthMode } from '../flow/flow.js';
 import { type CellValue, schemaMarkdown } from '../flow/schema.js';
 import { type ColumnPick, pickColumns } from '../output/columns.js';
 import { COLUMN_SETS, columnSetsMarkdown } from '../output/column-sets.js';
-import { readCapture } from '../pcap/reader.js';
+import { readCapture, rereadable } from '../pcap/reader.js';
 import { type CaptureIssue, formatIssue } from '../pcap/types.js';
 import { openCaptureWriter } from '../pcap/writer.js';
 import { type OutputFormat, formatFromPath, openRecordWriter, recordFormat, recordFormats } from '../output/writers.js';
@@ -332,8 +332,8 @@ export async function buildProgram(command?: string): Promise<Command> {
       const filter = new PacketFilter({ ...DEFAULT_FILTER, dropNoise: o.keepNoise !== true, excludeHosts: o.excludeHost, onlyHosts: o.onlyHost });
       let appFlows: AppFlows | undefined;
       if (o.app !== undefined) {
-        if (input === '-') {
-          process.stderr.write('cipherscope: --app reads the capture twice and needs a file, not standard input\n');
+        if (!rereadable(input)) {
+          process.stderr.write(`cipherscope: --app reads the capture twice and needs a regular file, not ${input === '-' ? 'standard input' : `${input} (a pipe or device)`}\n`);
           process.exitCode = 1;
           return;
         }

@@ -9,6 +9,7 @@ import type { ActionRecord } from './actions.js';
 import { KeepaliveCensus } from './keepalive.js';
 import { DEFAULT_FLOW_OPTIONS } from '../flow/table.js';
 import { LABEL_COLUMNS, meterSettingsText, type LabelOptions, type LabelReport, Labeler, RowLabeler } from './labeler.js';
+import { rereadable } from '../pcap/reader.js';
 
 /**
  * Default silence that splits a long-lived connection for labeling (seconds): one record per burst, so a chat
@@ -47,7 +48,7 @@ export async function labelCapture(input: string | Readable, actions: readonly A
   const learning = await addressLearning(input, opts.apps, { ...opts.extract, flow });
   // Keep-alive bursts: a file is counted in a reading of its own (statistics only), a stream as it goes.
   const census = opts.keepalive === false ? undefined : new KeepaliveCensus();
-  const isFile = typeof input === 'string' && input !== '-' && opts.extract?.live === undefined;
+  const isFile = rereadable(input) && opts.extract?.live === undefined;
   if (census && isFile) {
     const bare = flowPlugins({ groups: [] });
     const view = census.reader(flowColumns(bare));

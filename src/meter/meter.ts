@@ -9,7 +9,7 @@ import type { ExpiryReason, Flow, FlowPlugin } from '../flow/flow.js';
 import { CORE_COLUMNS, type RecordStage, type RecordStageFactory, writeCore } from '../flow/record.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { DEFAULT_FLOW_OPTIONS, FlowTable, type FlowTableOptions, type RecordKind } from '../flow/table.js';
-import { type ReadOptions, type ReadResult, readCapture } from '../pcap/reader.js';
+import { type ReadOptions, type ReadResult, readCapture, rereadable } from '../pcap/reader.js';
 import type { CaptureIssue, CaptureMetadata, PacketRecord } from '../pcap/types.js';
 import type { DeviceApp } from '../pcap/pcapdroid.js';
 import { APP_COLUMNS, AppAttributor, type AppMatcher } from '../features/apps.js';
@@ -419,7 +419,7 @@ export async function learnAddresses(input: string, apps: AppMatcher, opts: Pick
  */
 export async function addressLearning(input: string | Readable, apps: AppMatcher | undefined, opts: Pick<ExtractOptions, 'flow' | 'bpf' | 'maxPackets' | 'filter' | 'decoder' | 'live' | 'memoryMiB' | 'onProgress'>): Promise<{ addresses?: AddressBook; learnAddresses?: boolean }> {
   if (apps === undefined) return {};
-  if (typeof input !== 'string' || input === '-' || opts.live) return { learnAddresses: true };
+  if (!rereadable(input) || opts.live) return { learnAddresses: true };
   return { addresses: await learnAddresses(input, apps, opts) };
 }
 

@@ -1,3 +1,4 @@
+import { createReadStream, statSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { ClassicPcapParser, isClassicPcapMagic } from './classic.js';
@@ -23,6 +24,8 @@ interface ByteSource {
 async function fileSource(path: string, onError: (message: string, offset: number) => void): Promise<ByteSource> {
   const st = await stat(path);
   if (st.isDirectory()) throw new CaptureFormatError(path, 0, 'is a directory, not a capture file (flows reads the captures in a directory; other commands take one file)');
+  // A FIFO or a device (`flows <(ssh phone tcpdump -w -)`, /dev/stdin) cannot be read at an offset: as a stream.
+  if (!st.isFile()) return streamOrDecompressed(createReadStream(path), path, onError);
   const fh = await open(path, 'r');
   const head = new Uint8Array(COMPRESSION_MAGIC_BYTES);
   const { bytesRead } = await fh.read(head, 0, head.length, 0);
@@ -113,6 +116,19 @@ async function streamOrDecompressed(stream: Readable, name: string, onError: (me
     { objectMode: false },
   );
   return streamSource(decompressedStream(whole, name, kind), onError);
+}
+
+/**
+ * Whether `input` can be read again from its start, as the passes that learn addresses or count keep-alives first
+ * need: a regular file by path; not `-`, a FIFO or `<(...)`, a device or a stream.
+ */
+export function rereadable(input: string | Readable): input is string {
+  if (typeof input !== 'string' || input === '-') return false;
+  try {
+    return statSync(input).isFile();
+  } catch {
+    return false; // missing: the one reading says so
+  }
 }
 
 export interface ReadOptions {

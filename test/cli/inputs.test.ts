@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +39,40 @@ describe('compressed and directory inputs', () => {
       assert.match(cli(['info', '-'], readFileSync(z)).stdout, new RegExp(`Number of packets: +${tshark(['-r', A, '-T', 'fields', '-e', 'frame.number']).trim().split('\n').length}\n`));
     });
   }
+
+  it('a FIFO (a pipe by name, as <(...) gives): read as a stream, the records of the file; a pass that must read twice says so', () => {
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    // The writer blocks until the command opens the FIFO; it runs beside the synchronous cli() call.
+    const feed = (file: string) => spawn('sh', ['-c', 'cat "$0" > "$1"', file, fifo], { stdio: 'ignore' });
+    feed(A);
+    const r = cli(['flows', fifo, '-q']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(body(r.stdout, fifo), body(plain, A));
+    const z = join(dir, 'through-fifo.pcap.gz');
+    writeFileSync(z, execFileSync('gzip', ['-c', A]));
+    feed(z);
+    assert.equal(body(cli(['flows', fifo, '-q']).stdout, fifo), body(plain, A), 'compressed, through a FIFO');
+    // label counts keep-alives and learns addresses as it goes on a stream: the same labels as from the file.
+    const W = join(PCAPS, '../datasets/whatsapp-web-actions/userA-pictures.pcapng');
+    const labeled = (input: string, out: string) => {
+      if (input === fifo) feed(W);
+      const l = cli(['label', input, '--capture-action', 'WhatsApp/picture', '-o', out, '-q']);
+      assert.equal(l.status, 0, l.stderr);
+      return readFileSync(out, 'utf8').split('\n').map((line) => line.slice(line.indexOf(',') + 1));
+    };
+    const fromFifo = labeled(fifo, join(dir, 'labeled-fifo.csv'));
+    assert.ok(fromFifo.length > 50);
+    assert.deepEqual(fromFifo, labeled(W, join(dir, 'labeled-file.csv')));
+    feed(A);
+    const info = JSON.parse(cli(['info', fifo, '--json']).stdout);
+    assert.equal(info.packets, tshark(['-r', A, '-T', 'fields', '-e', 'frame.number']).trim().split('\n').length);
+    assert.equal(info.fileBytes, null, 'a pipe has no size');
+    assert.equal(info.sha256, null, 'nor a digest once read');
+    const twice = cli(['filter', fifo, '--app', 'WhatsApp', '-o', join(dir, 'app.pcap')]);
+    assert.equal(twice.status, 1);
+    assert.match(twice.stderr, /--app reads the capture twice and needs a regular file, not .*fifo \(a pipe or device\)/);
+  });
 
   it('a compressed stream cut short on standard input: the packets before the cut, and an error naming <stdin>', () => {
     for (const tool of ['gzip', 'xz']) {
