@@ -2,6 +2,8 @@ import { writeFileAtomic } from '../common/atomic-file.js';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { count as int, reportErrors } from './args.js';
+import type { ColumnDef } from '../flow/schema.js';
+import { formatFromPath, openRecordWriter } from '../output/writers.js';
 import { readRecords } from '../dataset/record-files.js';
 import { flowColumns } from '../meter/meter.js';
 import { BayesNet, type BayesNetJson, DEFAULT_NETWORK, NaiveBayes, type NaiveBayesJson, type NetworkStructure, checkStructure } from '../profile/bayes.js';
@@ -123,7 +125,7 @@ export function addProfileCommands(program: Command): void {
     .option('--name <name>', 'model name', 'nb')
     .action((args: string[], o) =>
       reportErrors(() =>
-        withStore(o, async (store, key) => {
+        withStore({ ...o, existing: true }, async (store, key) => {
           const m = await store.loadModel(o.name);
           if (!m) throw new Error(`${o.db}: no trait model named ${o.name} (cipherscope profile train)`);
           const json = m.json as TraitModel & { trainedUsers?: number };
@@ -151,11 +153,40 @@ export function addProfileCommands(program: Command): void {
     .argument('<user>', 'pseudonymous id, device:ADDRESS or id:OPERATOR_ID')
     .action((user: string, o) =>
       reportErrors(() =>
-        withStore(o, async (store, key) => {
+        withStore({ ...o, existing: true }, async (store, key) => {
           const p = await store.profile(resolveUser(user, key));
           if (!p) throw new Error(`${o.db}: no profile for user ${user}`);
           const stats = Object.fromEntries(Object.entries(p.stats).map(([k, m]) => [k, { ...m, mean: mean(m), sd: sd(m) }]));
           process.stdout.write(JSON.stringify({ ...p, stats }, null, 2) + '\n');
+        }),
+      ),
+    );
+
+  common(profile.command('list'))
+    .description('One record per user: pseudonymous id, streams, first and last seen, the apps and actions counted (most first) and the labeled traits; the most recently seen user first. CSV, JSON Lines or Parquet, as flows writes them.')
+    .option('-o, --output <file>', 'output (.csv, .jsonl, .parquet); - for standard output', '-')
+    .action((o) =>
+      reportErrors(() =>
+        withStore({ ...o, existing: true }, async (store) => {
+          const profiles = [];
+          for (const id of await store.userIds()) {
+            const p = await store.profile(id);
+            if (p) profiles.push(p);
+          }
+          profiles.sort((a, b) => (b.lastSeenS ?? 0) - (a.lastSeenS ?? 0) || (a.userId < b.userId ? -1 : 1));
+          const counts = (m: Record<string, number> | undefined) =>
+            Object.entries(m ?? {})
+              .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+              .map(([k, n]) => `${k}:${n}`)
+              .join(';') || null;
+          // Seconds as the store keeps them (a double), to whole microseconds, as ns timestamps.
+          const time = (s: number | null | undefined) => (s === null || s === undefined ? null : BigInt(Math.round(s * 1e6)) * 1000n);
+          const w = openRecordWriter(formatFromPath(o.output), o.output, USER_LIST_COLUMNS);
+          for (const p of profiles) {
+            const traits = Object.entries(p.traits ?? {}).map(([k, v]) => `${k}=${v}`).join(';') || null;
+            w.write([p.userId, p.streams, time(p.firstSeenS), time(p.lastSeenS), counts(p.usage.app), counts(p.usage.action), traits]);
+          }
+          await w.close();
         }),
       ),
     );
@@ -165,7 +196,7 @@ export function addProfileCommands(program: Command): void {
     .option('-o, --output <file>', 'output file; - for standard output', '-')
     .action((o) =>
       reportErrors(() =>
-        withStore(o, async (store) => {
+        withStore({ ...o, existing: true }, async (store) => {
           const lines: string[] = [];
           for (const id of await store.userIds()) lines.push(JSON.stringify(await store.profile(id)));
           const text = lines.join('\n') + (lines.length > 0 ? '\n' : '');
@@ -180,7 +211,7 @@ export function addProfileCommands(program: Command): void {
     .argument('<user>', 'pseudonymous id, device:ADDRESS or id:OPERATOR_ID')
     .action((user: string, o) =>
       reportErrors(() =>
-        withStore(o, async (store, key) => {
+        withStore({ ...o, existing: true }, async (store, key) => {
           const id = resolveUser(user, key);
           const deleted = await store.forget(id);
           const total = Object.values(deleted).reduce((a, b) => a + b, 0);
@@ -251,3 +282,15 @@ export function trainingWarnings(users: ReadonlyArray<Partial<Record<(typeof TRA
   }
   return out;
 }
+
+
+/** The columns of `profile list`. */
+const USER_LIST_COLUMNS: ColumnDef[] = [
+  { name: 'user', type: 'string', unit: '', identifier: true, description: 'Pseudonymous user id (keyed hash).' },
+  { name: 'streams', type: 'int', unit: 'flows', description: 'Classified streams counted for the user.' },
+  { name: 'first_seen', type: 'timestamp', unit: 'UTC', description: "The user's first stream (to the microsecond)." },
+  { name: 'last_seen', type: 'timestamp', unit: 'UTC', description: "The user's latest stream (to the microsecond)." },
+  { name: 'apps', type: 'string', unit: '', description: 'app:count pairs, most first, separated by ";".' },
+  { name: 'actions', type: 'string', unit: '', description: 'app/action:count pairs, most first, separated by ";".' },
+  { name: 'traits', type: 'string', unit: '', description: 'Labeled traits as trait=value, separated by ";"; empty when none.' },
+];

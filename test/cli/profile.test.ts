@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ROOT, cli, trainWhatsAppModel } from '../helpers/cli.js';
@@ -88,6 +88,27 @@ describe('cipherscope profile', () => {
     const appCounts = Object.values(p.usage.app as Record<string, number>).reduce((x, y) => x + y, 0);
     assert.equal(appCounts, rows.length);
     assert.ok(!show.stdout.includes(addr), 'the address itself is not stored');
+    // list: one record per user, from the same profile, as JSON Lines with -o .jsonl.
+    const listed = join(dir, 'users.jsonl');
+    assert.equal(profile(['list', '-o', listed], db).status, 0);
+    const [u, ...more] = readFileSync(listed, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(more.length, 0);
+    assert.equal(u.user, p.userId);
+    assert.equal(u.streams, rows.length);
+    // The store's seconds to the microsecond, written as an ISO 8601 timestamp with nine digits.
+    const ns = BigInt(Math.round(p.firstSeenS * 1e6)) * 1000n;
+    assert.equal(u.first_seen, `${new Date(Number(ns / 1_000_000_000n) * 1000).toISOString().slice(0, 19)}.${String(ns % 1_000_000_000n).padStart(9, '0')}Z`);
+    const pairs = (u.apps as string).split(';').map((x) => x.split(':'));
+    assert.deepEqual(Object.fromEntries(pairs.map(([k, n]) => [k, Number(n)])), p.usage.app);
+    assert.deepEqual(pairs.map(([, n]) => Number(n)), pairs.map(([, n]) => Number(n)).sort((a, b) => b - a), 'most first');
+    // A store that is not there is named, not made (with a key beside it) by a command that only reads.
+    const none = join(dir, 'no-such.db');
+    for (const cmd of [['list'], ['export'], ['show', p.userId], ['forget', p.userId]]) {
+      const r = profile(cmd, none);
+      assert.equal(r.status, 1, cmd.join(' '));
+      assert.match(r.stderr, /no-such\.db: no profile store there/);
+    }
+    assert.equal(existsSync(none), false);
 
     const users = join(dir, 'users.csv');
     writeFileSync(users, `user,gender,age_group,profession\ndevice:${addr},f,25-34,student\n`);
