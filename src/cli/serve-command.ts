@@ -1,5 +1,5 @@
 import { networkInterfaces } from 'node:os';
-import { writeFileAtomic } from '../common/atomic-file.js';
+import { checkOutputPath, writeFileAtomic } from '../common/atomic-file.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -43,7 +43,8 @@ async function loadSources(inputs: string[], o: SourceOptions) {
   if (o.model) load.classifier = await loadFlowClassifier(o.model, undefined, load.apps !== undefined);
   const { loadFlowStore } = await import('../server/flow-store.js');
   const flows = await loadFlowStore(inputs, load);
-  const profiles = o.db ? (await openProfileStore({ db: o.db, keyFile: o.keyFile })).store : undefined;
+  // The dashboard only reads the store: a --db that is not there is an error, not a new empty store.
+  const profiles = o.db ? (await openProfileStore({ db: o.db, keyFile: o.keyFile, existing: true })).store : undefined;
   const { loadReport } = await server();
   const reports = o.report.map(loadReport);
   return { flows, profiles, reports };
@@ -95,6 +96,7 @@ export function addServeCommands(program: Command): void {
     .option('--max-profiles <n>', 'profiles shown, most streams first', int, 20)
     .action((inputs: string[], o) =>
       reportErrors(async () => {
+        checkOutputPath(o.output); // before the captures are metered
         const sources = await loadSources(inputs, o);
         try {
           const { reportHtml } = await import('../server/report.js');

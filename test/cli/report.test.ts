@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { ROOT, cli, labelWhatsApp, trainWhatsAppModel } from '../helpers/cli.js';
@@ -51,6 +51,16 @@ describe('cipherscope report and serve', () => {
     assert.ok(html.includes(`accuracy ${(100 * ev.results[0].accuracy).toFixed(1)}`));
     assert.equal((html.match(/<h3>u[0-9a-f]{31}<\/h3>/g) ?? []).length, 3, 'three pseudonymous users');
     assert.doesNotMatch(html, /10\.1\.0\.\d/, 'device addresses are not in the report');
+    // A mistyped --db is named (the report only reads the store), and an HTML file that cannot be written is
+    // refused before the capture is metered.
+    const missing = cli(['report', capture, '--db', join(dir, 'typo.db'), '--key-file', keyFile, '-o', join(dir, 'typo.html')]);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /typo\.db: no profile store there/);
+    assert.equal(existsSync(join(dir, 'typo.db')), false);
+    const nowhere = cli(['report', capture, '-o', join(dir, 'no-dir', 'r.html')]);
+    assert.equal(nowhere.status, 1);
+    assert.match(nowhere.stderr, /r\.html: cannot write it: the directory .*no-dir does not exist/);
+    assert.doesNotMatch(nowhere.stderr, /packets/);
   });
 
   it('serve: prints its address with the token; without the token every request is refused; --model classifies the flows', { timeout: 90_000 }, async () => {
