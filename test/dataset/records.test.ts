@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { readRecords } from '../../src/dataset/record-files.js';
 import { RecordFileError, readRecordsCsv } from '../../src/dataset/records.js';
 import { flowColumns } from '../../src/meter/meter.js';
 import { CsvWriter } from '../../src/output/writers.js';
+import { cli } from '../helpers/cli.js';
 import { flowsOf } from '../helpers/flows.js';
 import { PCAPS } from '../helpers/tshark.js';
 import { tempDir } from '../helpers/temp.js';
@@ -29,6 +32,18 @@ describe('reading flow records back', () => {
         assert.deepEqual(r[j], norm, `${c.name} of row ${i}`);
       }),
     );
+  });
+
+  it('a capture given where records are read is named as one (pcap, pcapng, compressed), not parsed as CSV', async () => {
+    for (const f of ['tcp-retransmissions.pcap', 'pcap-bigendian-usec-pptp.pcap', 'pcapng-empty.pcapng', 'pcapng-bigendian-custom-nrb-isb.pcapng']) {
+      await assert.rejects(readRecords(join(PCAPS, f), flowColumns()), new RegExp(`${f.replace('.', '\\.')}: is a packet capture, not flow records`));
+    }
+    const gz = join(dir, 'capture.pcap.gz');
+    writeFileSync(gz, gzipSync(readFileSync(join(PCAPS, 'tcp-retransmissions.pcap'))));
+    await assert.rejects(readRecords(gz, flowColumns()), /capture\.pcap\.gz: is gzip-compressed/);
+    const r = cli(['evaluate', join(PCAPS, 'tcp-retransmissions.pcap')]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /is a packet capture, not flow records; meter it first/);
   });
 
   it('names the file, line and column of a bad cell', () => {
