@@ -34,11 +34,15 @@ export class FlowQueue {
   static async connect(url: string, stream = DEFAULT_STREAM, group = DEFAULT_GROUP, columns: readonly ColumnDef[] = []): Promise<FlowQueue> {
     const { Redis } = await import('ioredis');
     const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3 });
+    // Without a listener ioredis prints each connection error with its stack; the cause belongs in our message
+    // (ECONNREFUSED, not "Connection is closed"), and later errors reach the caller as failed commands.
+    let cause: Error | undefined;
+    redis.on('error', (e: Error) => (cause = e));
     try {
       await redis.connect();
     } catch (e) {
       redis.disconnect();
-      throw new Error(`${url}: cannot connect to Redis: ${(e as Error).message}`);
+      throw new Error(`${url}: cannot connect to Redis: ${(cause ?? (e as Error)).message}`);
     }
     return new FlowQueue(redis, stream, group, columns);
   }

@@ -40,6 +40,18 @@ describe('workers on Redis Streams and a shared PostgreSQL store', { skip }, () 
     pg?.stop();
   });
 
+  it('a Redis that is not there: publish and worker exit 1 naming the URL and the refused connection, without ioredis\'s stack', async () => {
+    const closed = `redis://127.0.0.1:${await freePort()}`;
+    const classified = join(dir, 'nowhere.csv');
+    classifiedCsv(classified, 5, 1);
+    for (const args of [['publish', classified, '--redis', closed], ['worker', '--redis', closed, '--db', join(dir, 'nowhere.db'), '--key-file', keyFile]]) {
+      const r = cli(args);
+      assert.equal(r.status, 1, args[0]);
+      assert.match(r.stderr, new RegExp(`${closed}: cannot connect to Redis: connect ECONNREFUSED`));
+      assert.doesNotMatch(r.stderr, /Unhandled error event|at TCPConnectWrap/);
+    }
+  });
+
   it('a worker killed with SIGKILL mid-batch loses and doubles nothing: the totals of a single-process ingest', { timeout: 180_000 }, async () => {
     const file = join(dir, 'flows.csv');
     classifiedCsv(file, 6_000, 11);
