@@ -28,6 +28,13 @@ export function count(v: string): number {
   return n;
 }
 
+/** --threads: a whole number from 1 (this thread alone); more threads than cores are allowed (they then share them). */
+export function threadCount(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new InvalidArgumentError('must be a whole number of threads from 1 to 1024');
+  return n;
+}
+
 /** A memory budget in MiB (at least 16), or "none" for no budget: ExtractOptions.memoryMiB. */
 export function mebibytes(v: string): number {
   if (v === 'none') return Infinity;

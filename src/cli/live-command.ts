@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Command } from 'commander';
-import { COLUMN_NAMES_HELP, CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, count as int, mebibytes, packetCount, pickNamedColumns, reportErrors, seconds } from './args.js';
+import { COLUMN_NAMES_HELP, CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, count as int, mebibytes, packetCount, pickNamedColumns, reportErrors, seconds, threadCount } from './args.js';
 import { DEFAULT_MEMORY_MB } from '../common/memory-budget.js';
 import { StatusLine } from './progress.js';
 import { CaptureProcess } from '../capture/capture.js';
@@ -41,7 +41,7 @@ export function addLiveCommand(program: Command): void {
     .option('--stream <name>', 'the Redis stream for --publish', DEFAULT_STREAM)
     .option('--apps [rules.json]', 'add the app columns from host rules (default: the shipped rules/apps.json); server addresses are learned forward as flows are named')
     .option('--no-ip-lists', NO_IP_LISTS_HELP)
-    .option('--threads <n>', 'meter in this many shards: this thread and N-1 worker threads (packets sharded by a symmetric hash of their addresses)', int, 1)
+    .option('--threads <n>', 'meter in this many shards: this thread and N-1 worker threads (packets sharded by a symmetric hash of their addresses)', threadCount, 1)
     .option('--commit-every <seconds>', 'profile updates commit at this interval', seconds, 5)
     .option('--idle-timeout <seconds>', 'end a flow after this much silence', seconds, DEFAULT_FLOW_OPTIONS.idleTimeoutSec)
     .option('--active-timeout <seconds>', 'split a flow older than this', seconds, DEFAULT_FLOW_OPTIONS.activeTimeoutSec)

@@ -20,7 +20,7 @@ import { type CaptureIssue, formatIssue } from '../pcap/types.js';
 import { openCaptureWriter } from '../pcap/writer.js';
 import { type OutputFormat, formatFromPath, openRecordWriter, recordFormat, recordFormats } from '../output/writers.js';
 import type { AppFlows } from '../pipeline/app-flows.js';
-import { BPF_HELP, COLUMNS_HELP, CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, captureFilter, collect, count, COUNT_HELP, expandDirectories, featureGroups, inputsOf, mebibytes, packetCount, seconds } from './args.js';
+import { BPF_HELP, COLUMNS_HELP, CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, captureFilter, collect, count, threadCount, COUNT_HELP, expandDirectories, featureGroups, inputsOf, mebibytes, packetCount, seconds } from './args.js';
 import { recordFilter } from '../filter/bpf.js';
 import { DEFAULT_MEMORY_MB } from '../common/memory-budget.js';
 import { Progress } from './progress.js';
@@ -157,7 +157,7 @@ export async function buildProgram(command?: string): Promise<Command> {
     .option('--byte-dist-bytes <bytes>', 'payload bytes per direction counted in the byte distribution (Joy counts 4000)', count, DEFAULT_BYTE_DIST_BYTES)
     .option('--apps [rules.json]', 'add app, app_evidence, app_host and app_evidence_gap_ns from host rules (default: the shipped rules/apps.json, with its IP lists)')
     .option('--no-ip-lists', NO_IP_LISTS_HELP)
-    .option('--threads <n>', 'threads to meter on: given several files (CSV or JSON Lines output), up to N whole captures at once, one a thread, written in input order as one thread writes them; given one, N shards of it, this thread and N-1 worker threads, packets sharded by a symmetric hash of their addresses (records then come out in the order shards finish them; flow ids stay unique)', count, 1)
+    .option('--threads <n>', 'threads to meter on: given several files (CSV or JSON Lines output), up to N whole captures at once, one a thread, written in input order as one thread writes them; given one, N shards of it, this thread and N-1 worker threads, packets sharded by a symmetric hash of their addresses (records then come out in the order shards finish them; flow ids stay unique)', threadCount, 1)
     .option('--memory <MiB>', `memory budget of the flow table, stream and fragment buffers and the DNS name map (estimated; "none" for no bound); when full, the longest-idle flows are written early (expiry_reason evicted), counted, and a later packet continues them as the next segment`, mebibytes, DEFAULT_MEMORY_MB)
     .option('--max-flows <n>', 'also bound the flows held at once (evicted as when the memory budget is reached)', count)
     .option('--strict', 'exit with status 2 if an input had any warning or error, or packets in no record (corrupt bytes skipped, fragments never reassembled)')

@@ -2,7 +2,7 @@ import { checkOutputPath, writeFileAtomic } from '../common/atomic-file.js';
 import type { InputOptions } from '../dataset/matrix.js';
 import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
-import { BPF_HELP, COLUMN_NAMES_HELP, CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, captureFilter, COUNT_HELP, packetCount, count as int, inputsOf, list, pickNamedColumns, reportErrors } from './args.js';
+import { BPF_HELP, COLUMN_NAMES_HELP, CSV_RAW_HELP, NO_IP_LISTS_HELP, appRules, captureFilter, COUNT_HELP, packetCount, count as int, inputsOf, list, pickNamedColumns, reportErrors, threadCount } from './args.js';
 import type { RecordTable } from '../dataset/records.js';
 import { readRecords } from '../dataset/record-files.js';
 import { ALL_GROUPS, flowPlugins } from '../features/plugins.js';
@@ -79,7 +79,7 @@ export function addModelCommands(program: Command): void {
     .option('--html <file.html>', 'write a self-contained HTML report (tables, confusion matrices as SVG)')
     .option('--models <list>', `models to evaluate: ${kindNames().join(', ')} (default: rf,svm,lstm when the records have series_pooled, else rf,svm)`, list)
     .option('--lstm-batches <n>', 'LSTM training batches of 50 (early stopping may end sooner)', int, LSTM_TRAIN_DEFAULTS.batches)
-    .option('--threads <n>', 'LSTM training threads', int, LSTM_TRAIN_DEFAULTS.threads)
+    .option('--threads <n>', 'LSTM training threads', threadCount, LSTM_TRAIN_DEFAULTS.threads)
     .option('--no-progress', 'no status line on a terminal')
     .action((files: string[], o) =>
       reportErrors(async () => {
@@ -148,7 +148,7 @@ export function addModelCommands(program: Command): void {
     .option('--first-packets <n>', 'also the signed length and gap of each of the first N packets as inputs (the splt lists; after the handshake with --after-handshake)', int, 0)
     .option('--burst-gap <seconds>', `the --burst-gap the records were labeled with, for records without label_meter (default ${DEFAULT_LABEL_BURST_GAP_SEC}; classify meters the same way)`, Number)
     .option('--lstm-batches <n>', 'LSTM training batches of 50 (early stopping may end sooner)', int, LSTM_TRAIN_DEFAULTS.batches)
-    .option('--threads <n>', 'LSTM training threads', int, LSTM_TRAIN_DEFAULTS.threads)
+    .option('--threads <n>', 'LSTM training threads', threadCount, LSTM_TRAIN_DEFAULTS.threads)
     .option('--no-progress', 'no status line on a terminal')
     .action((files: string[], o) =>
       reportErrors(async () => {
