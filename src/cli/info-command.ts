@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import type { Command } from 'commander';
+import { collect, expandDirectories, inputsOf } from './args.js';
 import { readCapture, rereadable } from '../pcap/reader.js';
 import { type CaptureMetadata, formatIssue } from '../pcap/types.js';
 
@@ -209,18 +210,31 @@ export function addInfoCommand(program: Command): void {
   program
     .command('info')
     .description('Describe a capture as capinfos does: format, encapsulation, packets, sizes, duration, times (local and UTC), rates, hashes, time order, interfaces, issues.')
-    .argument('[input]', 'pcap or pcapng file (also compressed); - for standard input')
-    .option('-r, --read <file>', 'the capture, as tshark -r')
-    .option('--json', 'JSON instead of text (times as ns since the epoch)')
-    .action(async (arg: string | undefined, o) => {
+    .argument('[inputs...]', 'pcap or pcapng files (also compressed), directories of them; - for standard input')
+    .option('-r, --read <file>', 'a capture, as tshark -r (repeatable)', collect, [])
+    .option('--json', 'JSON instead of text (times as ns since the epoch); an array when given several captures')
+    .action(async (args: string[], o) => {
+      let inputs: string[];
       try {
-        const input = arg ?? o.read;
-        if (input === undefined) throw new Error('no input: give a capture file (or -r FILE; - for standard input)');
-        const info = await captureInfo(input);
-        process.stdout.write(o.json ? infoJson(info) : infoText(info));
+        inputs = expandDirectories(inputsOf(args, o.read));
       } catch (e) {
         process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
         process.exitCode = 1;
+        return;
       }
+      // As capinfos: one block per capture, a blank line between; a capture that cannot be read is reported and
+      // the rest are still described (exit status 1 at the end).
+      const infos: CaptureInfo[] = [];
+      for (const input of inputs) {
+        try {
+          const info = await captureInfo(input);
+          if (o.json) infos.push(info);
+          else process.stdout.write((infos.push(info) > 1 ? '\n' : '') + infoText(info));
+        } catch (e) {
+          process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
+          process.exitCode = 1;
+        }
+      }
+      if (o.json && infos.length > 0) process.stdout.write(inputs.length === 1 ? infoJson(infos[0]) : `[\n${infos.map((i) => infoJson(i).trimEnd()).join(',\n')}\n]\n`);
     });
 }

@@ -67,4 +67,23 @@ describe('info against capinfos', { skip: CAPINFOS ? false : 'capinfos (wireshar
     assert.match(r.stdout, /^Capture duration: +51\.017912000 seconds$/m);
     assert.match(r.stdout, /^Strict time order: +True$/m);
   });
+
+  it('several captures, as capinfos takes them: a block each with a blank line between; a missing one is reported and the rest still described', () => {
+    const files = sharedPcaps().filter((f) => /tcp-retransmissions|rawip-tcp|pcapng-2-interfaces-dns/.test(f));
+    assert.equal(files.length, 3);
+    const one = files.map((f) => cli(['info', f]).stdout);
+    const all = cli(['info', files[0], files[1], '-r', files[2]]);
+    assert.equal(all.status, 0, all.stderr);
+    assert.equal(all.stdout, one.join('\n'));
+    // The packet counts, in order, as capinfos gives them for the same files.
+    const counts = (t: string) => [...t.matchAll(/^Number of packets: +(\d+)/gm)].map((m) => Number(m[1]));
+    assert.deepEqual(counts(all.stdout), counts(execFileSync('capinfos', ['-c', ...files], { encoding: 'utf8' })));
+    const missing = cli(['info', files[0], '/nonexistent/x.pcap', files[1]]);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /\/nonexistent\/x\.pcap/);
+    assert.equal(missing.stdout, one.slice(0, 2).join('\n'));
+    const json = JSON.parse(cli(['info', '--json', ...files]).stdout) as Array<{ file: string; packets: number }>;
+    assert.deepEqual(json.map((j) => j.file), files);
+    assert.deepEqual(json.map((j) => j.packets), counts(all.stdout));
+  });
 });
