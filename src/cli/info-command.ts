@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { collect, expandDirectories, inputsOf } from './args.js';
+import { collect, inputsOf } from './args.js';
 import { readCapture, rereadable } from '../pcap/reader.js';
 import { type CaptureMetadata, formatIssue } from '../pcap/types.js';
 
@@ -210,13 +210,14 @@ export function addInfoCommand(program: Command): void {
   program
     .command('info')
     .description('Describe a capture as capinfos does: format, encapsulation, packets, sizes, duration, times (local and UTC), rates, hashes, time order, interfaces, issues.')
-    .argument('[inputs...]', 'pcap or pcapng files (also compressed), directories of them; - for standard input')
+    .argument('[inputs...]', 'pcap or pcapng files (also compressed); - for standard input')
     .option('-r, --read <file>', 'a capture, as tshark -r (repeatable)', collect, [])
     .option('--json', 'JSON instead of text (times as ns since the epoch); an array when given several captures')
     .action(async (args: string[], o) => {
       let inputs: string[];
       try {
-        inputs = expandDirectories(inputsOf(args, o.read));
+        // Files, as capinfos takes them; a directory is named as one (not walked as flows walks it).
+        inputs = inputsOf(args, o.read);
       } catch (e) {
         process.stderr.write(`cipherscope: ${(e as Error).message}\n`);
         process.exitCode = 1;
