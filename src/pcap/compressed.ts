@@ -42,64 +42,48 @@ const TOOLS: Record<Exclude<Compression, 'gzip'>, { cmd: string; pkg: string }> 
  * whose message names the file and the cause; the bytes decompressed before it have been delivered.
  */
 export function decompressed(path: string, kind: Compression): Readable {
-  if (kind === 'gzip') {
-    const gunzip = zlib().createGunzip();
-    const src = createReadStream(path);
-    src.on('error', (e) => gunzip.destroy(e));
-    const out = src.pipe(gunzip);
-    return renameErrors(out, path, kind);
-  }
-  const tool = TOOLS[kind];
-  const out = new PassThrough();
-  const child = childProcess().spawn(tool.cmd, ['-dc', '--', path], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (b: Buffer) => {
-    if (stderr.length < 2000) stderr += b.toString();
-  });
-  child.on('error', (e: NodeJS.ErrnoException) => {
-    out.destroy(new Error(e.code === 'ENOENT' ? `${path} is ${kind}-compressed, and ${tool.cmd} is not installed (apt-get install ${tool.pkg}, or decompress it first)` : `${path}: ${tool.cmd}: ${e.message}`));
-  });
-  child.stdout.pipe(out, { end: false });
-  child.on('close', (code) => {
-    if (code === 0) out.end();
-    else out.destroy(new Error(`${path}: ${kind} data is corrupt or cut short (${tool.cmd}: ${stderr.trim().split('\n').pop() ?? `exit ${code}`})`));
-  });
-  // The reader stopped early (an error elsewhere, the end of a run): the tool goes too.
-  out.on('close', () => {
-    if (child.exitCode === null) child.kill();
-  });
-  return out;
+  // The tools read the file themselves: no copy of the compressed bytes through Node.
+  return kind === 'gzip' ? gunzipped(createReadStream(path), path) : throughTool(kind, path, ['-dc', '--', path]);
 }
 
 /**
- * The decompressed bytes of a stream (standard input: `zcat`-able captures piped in, as tshark -r - takes them),
- * named `name` in messages. As decompressed(), but the tool reads its standard input.
+ * The decompressed bytes of a stream (standard input, a FIFO: `zcat`-able captures piped in, as tshark -r - takes
+ * them), named `name` in messages. As decompressed(), but the tool reads its standard input.
  */
 export function decompressedStream(src: Readable, name: string, kind: Compression): Readable {
-  if (kind === 'gzip') {
-    const gunzip = zlib().createGunzip();
-    src.on('error', (e) => gunzip.destroy(e));
-    return renameErrors(src.pipe(gunzip), name, kind);
-  }
+  return kind === 'gzip' ? gunzipped(src, name) : throughTool(kind, name, ['-dc'], src);
+}
+
+function gunzipped(src: Readable, name: string): Readable {
+  const gunzip = zlib().createGunzip();
+  src.on('error', (e) => gunzip.destroy(e));
+  return renameErrors(src.pipe(gunzip), name, 'gzip');
+}
+
+/** zstd or xz as a decompressing pipe: `args` name the file, or `input` is piped into the tool. */
+function throughTool(kind: Exclude<Compression, 'gzip'>, name: string, args: string[], input?: Readable): Readable {
   const tool = TOOLS[kind];
   const out = new PassThrough();
-  const child = childProcess().spawn(tool.cmd, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = childProcess().spawn(tool.cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr.on('data', (b: Buffer) => {
+  child.stderr!.on('data', (b: Buffer) => {
     if (stderr.length < 2000) stderr += b.toString();
   });
   child.on('error', (e: NodeJS.ErrnoException) => {
     out.destroy(new Error(e.code === 'ENOENT' ? `${name} is ${kind}-compressed, and ${tool.cmd} is not installed (apt-get install ${tool.pkg}, or decompress it first)` : `${name}: ${tool.cmd}: ${e.message}`));
   });
-  // The tool gone early (corrupt data) closes its end of the pipe: EPIPE here is reported by its exit status.
-  child.stdin.on('error', () => undefined);
-  src.on('error', (e) => out.destroy(e));
-  src.pipe(child.stdin);
-  child.stdout.pipe(out, { end: false });
+  if (input !== undefined) {
+    // The tool gone early (corrupt data) closes its end of the pipe: the EPIPE here is told by its exit status.
+    child.stdin!.on('error', () => undefined);
+    input.on('error', (e) => out.destroy(e));
+    input.pipe(child.stdin!);
+  }
+  child.stdout!.pipe(out, { end: false });
   child.on('close', (code) => {
     if (code === 0) out.end();
     else out.destroy(new Error(`${name}: ${kind} data is corrupt or cut short (${tool.cmd}: ${stderr.trim().split('\n').pop() ?? `exit ${code}`})`));
   });
+  // The reader stopped early (an error elsewhere, the end of a run): the tool goes too.
   out.on('close', () => {
     if (child.exitCode === null) child.kill();
   });
