@@ -104,6 +104,41 @@ export class AtomicFile {
   }
 }
 
+/**
+ * The writer `open` makes for a temporary name beside `target` (a regular file: atomicTarget), its close() renaming
+ * that over the target (dropping it when closing fails) and its abort() dropping it, the target left as it was. The
+ * writer's own methods stay as they are, write() above all.
+ */
+export function openAtomically<W extends { close(): Promise<void>; abort?(): Promise<void> }>(target: string, open: (path: string) => W): W {
+  const file = new AtomicFile(target);
+  let w: W;
+  try {
+    w = open(file.path);
+  } catch (e) {
+    file.abort();
+    throw e;
+  }
+  const close = w.close.bind(w);
+  w.close = async () => {
+    try {
+      await close();
+    } catch (e) {
+      file.abort();
+      throw e;
+    }
+    file.commit();
+  };
+  w.abort = async () => {
+    try {
+      await close();
+    } catch {
+      // what it failed on no longer matters: the file is dropped
+    }
+    file.abort();
+  };
+  return w;
+}
+
 const pending = new Set<AtomicFile>();
 process.on('exit', () => {
   for (const f of [...pending]) f.abort();

@@ -1,5 +1,5 @@
 import { extname } from 'node:path';
-import { AtomicFile, atomicTarget, checkOutputPath } from '../common/atomic-file.js';
+import { atomicTarget, checkOutputPath, openAtomically } from '../common/atomic-file.js';
 import type { ColumnDef } from '../flow/schema.js';
 import { CsvWriter } from './csv.js';
 import { JsonlWriter } from './jsonl.js';
@@ -119,34 +119,8 @@ export function openRecordWriter(format: OutputFormat, target: string, columns: 
   checkOutputPath(target);
   const real = target === '-' || o.atomic === false ? undefined : atomicTarget(target);
   if (real === undefined) return f.open(target, columns, o);
-  const file = new AtomicFile(real);
-  let w: RecordWriter;
-  try {
-    w = f.open(file.path, columns, o);
-  } catch (e) {
-    file.abort();
-    throw e;
-  }
   // The writer itself, its close() committing the file: the hot write() stays the format's own method.
-  const close = w.close.bind(w);
-  w.close = async () => {
-    try {
-      await close();
-    } catch (e) {
-      file.abort();
-      throw e;
-    }
-    file.commit();
-  };
-  w.abort = async () => {
-    try {
-      await close();
-    } catch {
-      // what it failed on no longer matters: the file is dropped
-    }
-    file.abort();
-  };
-  return w;
+  return openAtomically(real, (path) => f.open(path, columns, o));
 }
 
 export { CsvWriter } from './csv.js';

@@ -1,6 +1,6 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { AtomicFile, atomicTarget, checkOutputPath } from '../common/atomic-file.js';
+import { atomicTarget, checkOutputPath, openAtomically } from '../common/atomic-file.js';
 import type { PacketRecord } from './types.js';
 
 /** Writes packets to a capture. Both writers keep nanosecond timestamps. */
@@ -207,36 +207,6 @@ export function openCaptureWriter(path: string): CaptureWriter {
   const make = (to: string): CaptureWriter => (path.endsWith('.pcapng') ? new PcapngWriter(to) : new PcapWriter(to));
   const real = path === '-' ? undefined : atomicTarget(path);
   if (real === undefined) return make(path);
-  const file = new AtomicFile(real);
-  let w: CaptureWriter;
-  try {
-    w = make(file.path);
-  } catch (e) {
-    file.abort();
-    throw e;
-  }
-  return {
-    write: (rec) => w.write(rec),
-    get packets() {
-      return w.packets;
-    },
-    async close() {
-      try {
-        await w.close();
-      } catch (e) {
-        file.abort();
-        throw e;
-      }
-      file.commit();
-    },
-    async abort() {
-      try {
-        await w.close();
-      } catch {
-        // the file is dropped either way
-      }
-      file.abort();
-    },
-  };
+  return openAtomically(real, make);
 }
 
