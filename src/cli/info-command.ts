@@ -43,6 +43,8 @@ export interface CaptureInfo {
   file: string;
   format: CaptureMetadata['format'];
   bigEndian: boolean;
+  /** gzip, zstd or xz when the file is compressed (capinfos's "(gzip compressed)"), else null. */
+  compression: string | null;
   /** Link types of the interfaces, each once, with names. */
   encapsulations: Array<{ linkType: number; name: string }>;
   packets: number;
@@ -110,6 +112,7 @@ export async function captureInfo(input: string): Promise<CaptureInfo> {
     file: input,
     format: r.metadata.format,
     bigEndian: r.metadata.bigEndian,
+    compression: r.compression ?? null,
     encapsulations: [...seen].map(([linkType, name]) => ({ linkType, name })),
     packets: r.packets,
     fileBytes: size,
@@ -149,7 +152,7 @@ const num = (x: number | null, digits = 2) => (x === null ? 'n/a' : x.toFixed(di
 export function infoText(i: CaptureInfo): string {
   const lines: Array<[string, string]> = [
     ['File name', i.file],
-    ['File type', `${i.format}${i.bigEndian ? ' (big-endian)' : ''}`],
+    ['File type', `${i.format}${i.bigEndian ? ' (big-endian)' : ''}${i.compression !== null ? ` (${i.compression} compressed)` : ''}`],
     ['File encapsulation', i.encapsulations.length === 1 ? i.encapsulations[0].name : i.encapsulations.length === 0 ? 'none' : `per packet: ${i.encapsulations.map((e) => e.name).join(', ')}`],
     ['Number of packets', String(i.packets)],
     ['File size', i.fileBytes === null ? `n/a (${i.file === '-' ? 'standard input' : 'a pipe or device'})` : `${i.fileBytes} bytes`],

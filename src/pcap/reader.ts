@@ -2,7 +2,7 @@ import { createReadStream, statSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { ClassicPcapParser, isClassicPcapMagic } from './classic.js';
-import { COMPRESSION_MAGIC_BYTES, compressionOf, decompressed, decompressedStream } from './compressed.js';
+import { COMPRESSION_MAGIC_BYTES, type Compression, compressionOf, decompressed, decompressedStream } from './compressed.js';
 import type { FormatParser } from './parser.js';
 import { BT_SHB, PcapngParser } from './pcapng.js';
 import type { CaptureMetadata, PacketSink } from './types.js';
@@ -14,6 +14,8 @@ interface ByteSource {
   close(): Promise<void>;
   /** Total size when known (files), for progress. */
   size: number | undefined;
+  /** What the bytes were decompressed from, when they were. */
+  compression?: Compression;
 }
 
 /**
@@ -32,7 +34,7 @@ async function fileSource(path: string, onError: (message: string, offset: numbe
   const kind = compressionOf(head.subarray(0, bytesRead));
   if (kind !== undefined) {
     await fh.close();
-    return streamSource(decompressed(path, kind), onError);
+    return { ...streamSource(decompressed(path, kind), onError), compression: kind };
   }
   return {
     size: st.isFile() ? st.size : undefined,
@@ -115,7 +117,7 @@ async function streamOrDecompressed(stream: Readable, name: string, onError: (me
     })(),
     { objectMode: false },
   );
-  return streamSource(decompressedStream(whole, name, kind), onError);
+  return { ...streamSource(decompressedStream(whole, name, kind), onError), compression: kind };
 }
 
 /**
@@ -158,6 +160,8 @@ export interface ReadResult {
   bytes: number;
   /** Bytes skipped over corrupt data while looking for the next valid record. */
   skippedBytes: number;
+  /** The compression the capture was read through (capinfos's "(gzip compressed)"), when it was. */
+  compression?: Compression;
 }
 
 export class CaptureFormatError extends Error {
@@ -254,12 +258,12 @@ async function drive(src: ByteSource, name: string, sink: PacketSink, opts: Read
     opts.onProgress?.(base + start, src.size);
     // Stopped by the sink (a packet count): what was read ends at the last record it took. The read under way is
     // left to the source's close (a file handle waits for it; a stream, such as a live capture's, may never answer).
-    if (parser.stopped) return { metadata: parser.metadata, packets: parser.packets, bytes: base + start, skippedBytes: parser.skippedBytes };
+    if (parser.stopped) return { metadata: parser.metadata, packets: parser.packets, bytes: base + start, skippedBytes: parser.skippedBytes, compression: src.compression };
     const wait = sink.drain?.();
     if (wait !== undefined) await wait;
     if (eof) break;
   }
-  return { metadata: parser.metadata, packets: parser.packets, bytes: base + end, skippedBytes: parser.skippedBytes };
+  return { metadata: parser.metadata, packets: parser.packets, bytes: base + end, skippedBytes: parser.skippedBytes, compression: src.compression };
 }
 
 function chooseParser(buf: Uint8Array, dv: DataView, end: number, name: string, sink: PacketSink): FormatParser {

@@ -37,6 +37,12 @@ describe('compressed and directory inputs', () => {
       assert.equal(piped.status, 0, piped.stderr);
       assert.equal(body(piped.stdout, '<stdin>'), body(plain, A));
       assert.match(cli(['info', '-'], readFileSync(z)).stdout, new RegExp(`Number of packets: +${tshark(['-r', A, '-T', 'fields', '-e', 'frame.number']).trim().split('\n').length}\n`));
+      // The file type says what it was compressed with, as capinfos -t does (this capinfos reads gzip and zstd).
+      const type = (t: string) => /^File type: .*?(\(\w+ compressed\))$/m.exec(t)?.[1];
+      assert.equal(type(cli(['info', z]).stdout), `(${tool} compressed)`);
+      assert.equal(type(cli(['info', '-'], readFileSync(z)).stdout), `(${tool} compressed)`);
+      if (tool !== 'xz') assert.equal(type(execFileSync('capinfos', ['-t', z], { encoding: 'utf8' })), `(${tool} compressed)`);
+      assert.equal(type(cli(['info', A]).stdout), undefined);
     });
   }
 
