@@ -1,4 +1,5 @@
 import { checkOutputPath, writeFileAtomic } from '../common/atomic-file.js';
+import { inputName } from '../pcap/reader.js';
 import { type Command, Option } from 'commander';
 import { BPF_HELP, CSV_RAW_HELP, appRules, captureFilter, COUNT_HELP, packetCount, featureGroups, inputsOf, milliseconds, reportErrors, seconds } from './args.js';
 import { FEATURE_GROUPS, flowPlugins } from '../features/plugins.js';
@@ -102,7 +103,7 @@ export function addLabelCommand(program: Command): void {
           },
         );
         await writer.close();
-        const shown = capture === '-' ? '<stdin>' : capture;
+        const shown = inputName(capture);
         if (deviceOnly && byPhone === 0) process.stderr.write(`cipherscope: ${shown}: warning: --apps pcapdroid, but no flow carries the device's app label (PCAPdroid's trailer or u-<uid> packet comments, or a PKTAP process): every record is labeled without an app\n`);
         if (o.report) writeFileAtomic(o.report, JSON.stringify(result.report, null, 2) + '\n');
         if (!o.quiet) process.stderr.write(`cipherscope: ${shown}: ${reportText(result.report)}\n`);

@@ -15,7 +15,7 @@ import { LENGTH_MODES, type LengthMode } from '../flow/flow.js';
 import { type CellValue, schemaMarkdown } from '../flow/schema.js';
 import { type ColumnPick, pickColumns } from '../output/columns.js';
 import { COLUMN_SETS, columnSetsMarkdown } from '../output/column-sets.js';
-import { readCapture, rereadable } from '../pcap/reader.js';
+import { inputName, readCapture, rereadable } from '../pcap/reader.js';
 import { type CaptureIssue, formatIssue } from '../pcap/types.js';
 import { openCaptureWriter } from '../pcap/writer.js';
 import { type OutputFormat, formatFromPath, openRecordWriter, recordFormat, recordFormats } from '../output/writers.js';
@@ -379,7 +379,7 @@ export async function buildProgram(command?: string): Promise<Command> {
           const d = Object.entries(filter.summary())
             .map(([k, v]) => `${k}=${v}`)
             .join(' ');
-          process.stderr.write(`cipherscope: ${input === '-' ? '<stdin>' : input}: ${r.packets} packets read, ${writer.packets} written, dropped: ${d || 'none'}\n`);
+          process.stderr.write(`cipherscope: ${inputName(input)}: ${r.packets} packets read, ${writer.packets} written, dropped: ${d || 'none'}\n`);
         }
         if (o.strict && issues.total > 0) process.exitCode = 2;
       } catch (e) {

@@ -9,7 +9,7 @@ import type { ExpiryReason, Flow, FlowPlugin } from '../flow/flow.js';
 import { CORE_COLUMNS, type RecordStage, type RecordStageFactory, writeCore } from '../flow/record.js';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { DEFAULT_FLOW_OPTIONS, FlowTable, type FlowTableOptions, type RecordKind } from '../flow/table.js';
-import { type ReadOptions, type ReadResult, readCapture, rereadable } from '../pcap/reader.js';
+import { type ReadOptions, type ReadResult, inputName, readCapture, rereadable } from '../pcap/reader.js';
 import type { CaptureIssue, CaptureMetadata, PacketRecord } from '../pcap/types.js';
 import type { DeviceApp } from '../pcap/pcapdroid.js';
 import { APP_COLUMNS, AppAttributor, type AppMatcher } from '../features/apps.js';
@@ -363,10 +363,6 @@ export function issueCounter(onIssue?: (i: CaptureIssue) => void): { errors: num
   return c;
 }
 
-/** The display name of an input in records and messages. */
-export function inputName(input: string | Readable): string {
-  return typeof input === 'string' ? (input === '-' ? '<stdin>' : input) : '<stream>';
-}
 
 /**
  * Read a capture and stream one row per flow record to `onRow` (columns as `flowColumns(plugins)`). The row

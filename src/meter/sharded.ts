@@ -14,7 +14,8 @@ import { type ReadBuffers, readCapture } from '../pcap/reader.js';
 import type { PacketRecord } from '../pcap/types.js';
 import { NO_UID } from '../pcap/pcapdroid.js';
 import { flowPlugins, pluginModules } from '../features/plugins.js';
-import { type ExtractOptions, type ExtractSummary, type MeterCounts, type MeterStatus, inputName, issueCounter, summarize } from './meter.js';
+import { type ExtractOptions, type ExtractSummary, type MeterCounts, type MeterStatus, issueCounter, summarize } from './meter.js';
+import { inputName } from '../pcap/reader.js';
 
 /**
  * Flow metering on worker threads. The main thread reads the capture and routes each packet by a symmetric hash

@@ -133,6 +133,11 @@ export function rereadable(input: string | Readable): input is string {
   }
 }
 
+/** The display name of an input in records and messages: the path, `<stdin>` for `-`, `<stream>` for a stream. */
+export function inputName(input: string | Readable): string {
+  return typeof input === 'string' ? (input === '-' ? '<stdin>' : input) : '<stream>';
+}
+
 export interface ReadOptions {
   /** Display name used in messages (defaults to the path, or "<stdin>"). */
   name?: string;
@@ -181,7 +186,7 @@ export class CaptureFormatError extends Error {
  * capture at all rejects.
  */
 export async function readCapture(input: string | Readable, sink: PacketSink, opts: ReadOptions = {}): Promise<ReadResult> {
-  const name = opts.name ?? (typeof input === 'string' ? (input === '-' ? '<stdin>' : input) : '<stream>');
+  const name = opts.name ?? inputName(input);
   // The parser, once drive has made it: its packet count names the packet a decompression failure cut.
   const state: { parser?: FormatParser } = {};
   const onError = (message: string, offset: number) => sink.issue?.({ severity: 'error', code: 'decompression-failed', file: name, offset, packet: (state.parser?.packets ?? 0) + 1, message });
