@@ -150,9 +150,14 @@ class PgDb implements SqlDb {
   }
 }
 
+/** Whether `target` names a PostgreSQL server (`postgresql://...` or `postgres://...`) rather than a SQLite file. */
+export function isPostgresUrl(target: string): boolean {
+  return /^postgres(ql)?:\/\//.test(target);
+}
+
 /** `postgresql://...` (or `postgres://`) opens PostgreSQL; anything else is a SQLite file (`:memory:` for none). */
 export async function openDb(target: string): Promise<SqlDb> {
-  if (/^postgres(ql)?:\/\//.test(target)) {
+  if (isPostgresUrl(target)) {
     const pg = (await import('pg')).default;
     // BIGINT (int8) and NUMERIC come back as numbers: the store keeps counts and times far below 2^53.
     pg.types.setTypeParser(20, (v: string) => Number(v));

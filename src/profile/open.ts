@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { openDb } from './db.js';
+import { isPostgresUrl, openDb } from './db.js';
 import { PseudonymKey } from './pseudonym.js';
 import { ProfileStore } from './store.js';
 
@@ -17,7 +17,7 @@ export interface StoreOptions {
 
 /** The store of `db` under the key of `keyFile`. */
 export async function openProfileStore(o: StoreOptions): Promise<{ store: ProfileStore; key: PseudonymKey }> {
-  if (o.existing && o.db !== ':memory:' && !/^postgres(ql)?:/.test(o.db) && !existsSync(o.db)) throw new Error(`${o.db}: no profile store there (profile ingest, or live --db, makes one); --db names it`);
+  if (o.existing && o.db !== ':memory:' && !isPostgresUrl(o.db) && !existsSync(o.db)) throw new Error(`${o.db}: no profile store there (profile ingest, or live --db, makes one); --db names it`);
   const db = await openDb(o.db);
   try {
     // A key is only made for a new store: a mistyped --key-file must not mint a key beside an existing one.
