@@ -2,9 +2,8 @@ import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import type { CellValue, ColumnDef } from '../flow/schema.js';
 import { RecordDecodeError, parseRecordJson } from '../output/codec.js';
 import { type RecordTable, readRecordsCsv } from './records.js';
-import { isClassicPcapMagic } from '../pcap/classic.js';
 import { compressionOf } from '../pcap/compressed.js';
-import { BT_SHB } from '../pcap/pcapng.js';
+import { captureFormatOfMagic } from '../pcap/reader.js';
 
 /**
  * Flow records read back from any format the commands write: CSV, JSON Lines or Parquet, known by the file's first
@@ -31,7 +30,7 @@ export function recordFileFormat(path: string): RecordFileFormat {
   if (head.subarray(0, 4).toString('latin1') === 'PAR1') return 'parquet';
   // A capture where records are wanted: say so, rather than what the CSV reader makes of binary.
   const magic = head.length >= 4 ? head.readUInt32LE(0) : -1;
-  if (isClassicPcapMagic(magic) || magic === BT_SHB) throw new RecordDecodeError(`${path}: is a packet capture, not flow records; meter it first (cipherscope flows, label or classify)`);
+  if (captureFormatOfMagic(magic) !== undefined) throw new RecordDecodeError(`${path}: is a packet capture, not flow records; meter it first (cipherscope flows, label or classify)`);
   const packed = compressionOf(head);
   if (packed !== undefined) throw new RecordDecodeError(`${path}: is ${packed}-compressed; flow records are read as plain CSV, JSON Lines or Parquet (a compressed capture is metered by flows, label or classify)`);
   const text = head.toString('utf8').replace(/^\uFEFF/, '').trimStart();

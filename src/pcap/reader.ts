@@ -133,6 +133,11 @@ export function rereadable(input: string | Readable): input is string {
   }
 }
 
+/** The capture format a file's first four bytes (read little-endian) open, or undefined when neither. */
+export function captureFormatOfMagic(magic: number): 'pcap' | 'pcapng' | undefined {
+  return isClassicPcapMagic(magic) ? 'pcap' : magic === BT_SHB ? 'pcapng' : undefined;
+}
+
 /** The display name of an input in records and messages: the path, `<stdin>` for `-`, `<stream>` for a stream. */
 export function inputName(input: string | Readable): string {
   return typeof input === 'string' ? (input === '-' ? '<stdin>' : input) : '<stream>';
@@ -274,9 +279,9 @@ async function drive(src: ByteSource, name: string, sink: PacketSink, opts: Read
 function chooseParser(buf: Uint8Array, dv: DataView, end: number, name: string, sink: PacketSink): FormatParser {
   if (end === 0) throw new CaptureFormatError(name, 0, 'input is empty; expected a pcap or pcapng file');
   if (end < 4) throw new CaptureFormatError(name, 0, `input is only ${end} bytes; expected a pcap or pcapng file`);
-  const magic = dv.getUint32(0, true);
-  if (isClassicPcapMagic(magic)) return new ClassicPcapParser(name, sink);
-  if (magic === BT_SHB) return new PcapngParser(name, sink);
+  const format = captureFormatOfMagic(dv.getUint32(0, true));
+  if (format === 'pcap') return new ClassicPcapParser(name, sink);
+  if (format === 'pcapng') return new PcapngParser(name, sink);
   const hex = Array.from(buf.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
   throw new CaptureFormatError(name, 0, `unknown file magic ${hex}; not a pcap or pcapng capture`);
 }
