@@ -11,7 +11,7 @@ import { mean, sd } from '../profile/moments.js';
 import type { PseudonymKey } from '../profile/pseudonym.js';
 import { type StoreOptions, openProfileStore } from '../profile/open.js';
 import { type Confusion, SIMULATION_DEFAULTS, curveMarkdown, curveSvg, learningCurve } from '../profile/simulate.js';
-import { ProfileStore, TRAITS, type Trait, classifiedFlows } from '../profile/store.js';
+import { ProfileStore, TRAITS, type Trait, type UserProfile, classifiedFlows } from '../profile/store.js';
 import { userResolver } from '../profile/users-from-actions.js';
 import { readActionLog } from '../label/actions.js';
 import { PREDICTION_COLUMNS } from '../models/predictions.js';
@@ -25,6 +25,16 @@ async function withStore<T>(o: StoreOptions, fn: (s: ProfileStore, key: Pseudony
   } finally {
     await store.close();
   }
+}
+
+/** Every profile in the store, in the order of its user ids (list and export). */
+async function allProfiles(store: ProfileStore): Promise<UserProfile[]> {
+  const out: UserProfile[] = [];
+  for (const id of await store.userIds()) {
+    const p = await store.profile(id);
+    if (p) out.push(p);
+  }
+  return out;
 }
 
 /** A user on the command line: the pseudonymous id itself, device:ADDRESS, or id:OPERATOR_ID. */
@@ -168,11 +178,7 @@ export function addProfileCommands(program: Command): void {
     .action((o) =>
       reportErrors(() =>
         withStore({ ...o, existing: true }, async (store) => {
-          const profiles = [];
-          for (const id of await store.userIds()) {
-            const p = await store.profile(id);
-            if (p) profiles.push(p);
-          }
+          const profiles = await allProfiles(store);
           profiles.sort((a, b) => (b.lastSeenS ?? 0) - (a.lastSeenS ?? 0) || (a.userId < b.userId ? -1 : 1));
           const counts = (m: Record<string, number> | undefined) =>
             Object.entries(m ?? {})
@@ -197,8 +203,7 @@ export function addProfileCommands(program: Command): void {
     .action((o) =>
       reportErrors(() =>
         withStore({ ...o, existing: true }, async (store) => {
-          const lines: string[] = [];
-          for (const id of await store.userIds()) lines.push(JSON.stringify(await store.profile(id)));
+          const lines = (await allProfiles(store)).map((p) => JSON.stringify(p));
           const text = lines.join('\n') + (lines.length > 0 ? '\n' : '');
           if (o.output === '-') process.stdout.write(text);
           else writeFileAtomic(o.output, text);
@@ -282,7 +287,6 @@ export function trainingWarnings(users: ReadonlyArray<Partial<Record<(typeof TRA
   }
   return out;
 }
-
 
 /** The columns of `profile list`. */
 const USER_LIST_COLUMNS: ColumnDef[] = [
