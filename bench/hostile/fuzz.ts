@@ -44,7 +44,7 @@ const seeds: Array<{ name: string; bytes: Buffer }> = sharedPcaps()
 for (const src of ['tls-quic-ipv6-cloudflare.pcap', 'dns-udp-edns-ecs-ipv4-ipv6.pcap'])
   for (const kind of TUNNEL_WRAPS) seeds.push({ name: `${kind}:${src}`, bytes: wrapPcap(readFileSync(join(PCAPS, src)), kind, src).bytes });
 // Wi-Fi: the same two captures as 802.11 and radiotap monitor-mode captures.
-for (const src of ['tls-quic-ipv6-cloudflare.pcap', 'dns-udp-edns-ecs-ipv4-ipv6.pcap']) for (const link of [105, 127] as const) seeds.push({ name: `wlan${link}:${src}`, bytes: wlanPcap(join(PCAPS, src), link) });
+for (const src of ['tls-quic-ipv6-cloudflare.pcap', 'dns-udp-edns-ecs-ipv4-ipv6.pcap']) for (const link of [105, 127, 192, 119, 163] as const) seeds.push({ name: `wlan${link}:${src}`, bytes: wlanPcap(join(PCAPS, src), link) });
 // PPP, HDLC, PPPoE, pflog, NFLOG and PKTAP (decode/links.ts).
 for (const src of ['tls-quic-ipv6-cloudflare.pcap', 'dns-udp-edns-ecs-ipv4-ipv6.pcap']) for (const link of LINK_REWRITES) seeds.push({ name: `link${link}:${src}`, bytes: linkPcap(join(PCAPS, src), link).bytes });
 for (const [name, c] of Object.entries(HOSTILE)) seeds.push({ name: `hostile:${name}`, bytes: pcapOf(name === 'dns-one-flow' ? 2 : 300, c.make) });

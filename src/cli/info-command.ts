@@ -26,7 +26,13 @@ const LINK_TYPES: Record<number, [string, string]> = {
   108: ['loop', 'OpenBSD loopback'],
   113: ['linux-sll', 'Linux cooked-mode capture v1'],
   117: ['pflog', 'OpenBSD PF Firewall logs'],
+  119: ['ieee-802-11-prism', 'IEEE 802.11 plus Prism II monitor mode radio header'],
   127: ['ieee-802-11-radiotap', 'IEEE 802.11 plus radiotap radio header'],
+  163: ['ieee-802-11-avs', 'IEEE 802.11 plus AVS radio header'],
+  // Wireshark cannot read this one; the names are tcpdump's ("PPP_PPPD", "PPP for pppd, with direction flag").
+  166: ['ppp-pppd', 'PPP for pppd, with direction flag'],
+  192: ['ppi', 'Per-Packet Information header'],
+  204: ['ppp-with-direction', 'PPP with Directional Info'],
   228: ['rawip4', 'Raw IPv4'],
   229: ['rawip6', 'Raw IPv6'],
   239: ['nflog', 'NFLOG'],

@@ -2,10 +2,10 @@ import { LinkType, type PacketRecord, normalizeLinkType } from '../pcap/types.js
 import { DEFAULT_REASSEMBLY_LIMITS, FragmentReassembler, type Reassembled, type ReassemblyLimits } from './fragments.js';
 import { DecodedPacket, IPPROTO } from './packet.js';
 import { TRAILER_V1_BYTES, type DeviceApp, readTrailer } from '../pcap/pcapdroid.js';
-import { type WlanBody, radiotapLength, wlanBody } from './wlan.js';
+import { type WlanBody, avsLength, prismLength, radiotapLength, wlanBody } from './wlan.js';
 import { INNER_ETHERNET, INNER_IP, INNER_WLAN, INNER_WLAN_SWAPPED_FC, type TunnelHeader, gre, udpTunnel } from './tunnels.js';
 import { readU32BE, readU32LE } from '../common/bytes.js';
-import { type LinkPayload, ciscoHdlc, nflog, pflog, pktap, ppp, pppHdlc, pppoe } from './links.js';
+import { type LinkPayload, ciscoHdlc, nflog, pflog, pktap, ppi, ppp, pppHdlc, pppPppd, pppoe } from './links.js';
 
 const ETH_IPV4 = 0x0800;
 const ETH_IPV6 = 0x86dd;
@@ -155,6 +155,14 @@ export class Decoder {
         const rt = radiotapLength(d, start, end);
         return rt < 0 ? this.malformed('radiotap-truncated') : this.wlan(d, start + rt, end);
       }
+      case LinkType.IEEE802_11_PRISM: {
+        const rh = prismLength(d, start, end);
+        return rh < 0 ? this.malformed('prism-truncated') : this.wlan(d, start + rh, end);
+      }
+      case LinkType.IEEE802_11_AVS: {
+        const rh = avsLength(d, start, end);
+        return rh < 0 ? this.malformed('avs-truncated') : this.wlan(d, start + rh, end);
+      }
       case LinkType.IPV4:
         return this.ipv4(d, start, end);
       case LinkType.IPV6:
@@ -171,6 +179,10 @@ export class Decoder {
       }
       case LinkType.PPP:
         return this.linkPayload(d, ppp(d, start, end, this.linkOut));
+      case LinkType.PPP_PPPD:
+        return this.linkPayload(d, pppPppd(d, start, end, this.linkOut));
+      case LinkType.PPP_WITH_DIR:
+        return end - start < 1 ? this.malformed('ppp-truncated') : this.linkPayload(d, ppp(d, start + 1, end, this.linkOut));
       case LinkType.PPP_HDLC:
         return this.linkPayload(d, pppHdlc(d, start, end, this.linkOut));
       case LinkType.PPP_ETHER:
@@ -191,6 +203,14 @@ export class Decoder {
         p.pktapOffset = start;
         p.pktapData = d;
         return p;
+      }
+      case LinkType.PPI: {
+        const h = ppi(d, start, end, this.linkOut);
+        if (h.at < 0) return this.linkPayload(d, h);
+        const inner = normalizeLinkType(h.type);
+        // As with PKTAP: a PPI header inside another link-layer header would be a loop, not a capture.
+        if (!top || inner === LinkType.PPI || inner === LinkType.PKTAP) return this.malformed('ppi-nested');
+        return this.link(inner, d, h.at, end, false);
       }
       default:
         p.kind = 'unsupported-link';

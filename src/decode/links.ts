@@ -3,7 +3,7 @@ import { readU32LE } from '../common/bytes.js';
 /**
  * Link-layer headers of the less common capture link types (https://www.tcpdump.org/linktypes.html), read to where
  * the network layer starts: PPP (9), PPP in HDLC framing (50), PPPoE without Ethernet (51), Cisco HDLC (104), pflog
- * (117), Linux NFLOG (239) and Apple's PKTAP (258). Each reader checks every length against the bytes present and
+ * (117), pppd's PPP with a direction byte (166), PPI (192), Linux NFLOG (239) and Apple's PKTAP (258). Each reader checks every length against the bytes present and
  * fills a `LinkPayload`; none throws. The decoder and the capture filter (filter/bpf.ts) share them.
  */
 
@@ -99,6 +99,15 @@ export function pppHdlc(d: Uint8Array, o: number, end: number, out: LinkPayload)
   return d[o] === 0x0f || d[o] === 0x8f ? ciscoHdlc(d, o, end, out) : ppp(d, o, end, out);
 }
 
+/**
+ * LINKTYPE_PPP_PPPD (pppd's own captures): PPP in HDLC-like framing with the 0xff address byte replaced by the
+ * direction (0 in, 1 out), then the control byte and the protocol, which is read as on LINKTYPE_PPP.
+ */
+export function pppPppd(d: Uint8Array, o: number, end: number, out: LinkPayload): LinkPayload {
+  if (end - o < 2) return bad(out, 'ppp-truncated');
+  return ppp(d, d[o + 1] === 0x03 ? o + 2 : o + 1, end, out);
+}
+
 /** LINKTYPE_PPP_ETHER: a PPPoE session header (RFC 2516: 6 bytes), then the PPP protocol. */
 export function pppoe(d: Uint8Array, o: number, end: number, out: LinkPayload): LinkPayload {
   if (end - o < 8) return bad(out, 'pppoe-truncated');
@@ -169,6 +178,23 @@ export function nflog(d: Uint8Array, o: number, end: number, out: LinkPayload): 
     t += (len + 3) & ~3;
   }
   return none(out, 'nflog-no-payload');
+}
+
+/** PPI's fixed header: version, flags, length (little-endian, the fields after it included) and the inner DLT. */
+export const PPI_HEADER = 8;
+
+/**
+ * CACE's Per-Packet Information header (LINKTYPE_PPI: AirPcap and Kismet monitor-mode captures, mostly on Windows):
+ * version 0, flags, the header's length and the link type of the frame after it (almost always 802.11, 105), all
+ * little-endian; the radio fields between are not needed to find the frame. `type` is that link type.
+ */
+export function ppi(d: Uint8Array, o: number, end: number, out: LinkPayload): LinkPayload {
+  if (end - o < PPI_HEADER) return bad(out, 'ppi-truncated');
+  if (d[o] !== 0) return bad(out, `ppi-version-${d[o]}`);
+  const length = d[o + 2] | (d[o + 3] << 8);
+  if (length < PPI_HEADER) return bad(out, 'ppi-bad-header-length');
+  if (length > end - o) return bad(out, 'ppi-truncated');
+  return found(out, o + length, end, readU32LE(d, o + 4));
 }
 
 /** The shortest PKTAP header (Wireshark's MIN_PKTAP_HDR_LEN: to the effective command name). */

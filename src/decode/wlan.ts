@@ -1,6 +1,6 @@
 /**
- * IEEE 802.11 frames as a capture in monitor mode writes them (LINKTYPE_IEEE802_11 105, and with a radiotap header
- * first, LINKTYPE_IEEE802_11_RADIOTAP 127), read down to the LLC/SNAP header of a data frame. A capture decrypted
+ * IEEE 802.11 frames as a capture in monitor mode writes them (LINKTYPE_IEEE802_11 105; with a radio header first:
+ * radiotap 127, Prism 119 and AVS 163 here, PPI 192 in decode/links.ts), read down to the LLC/SNAP header of a data frame. A capture decrypted
  * by airdecap-ng keeps this link type with its data frames in the clear; frames still protected (WPA) carry no
  * readable IP and are named as such. Every offset is checked against the bytes present. Shared by the decoder and
  * the capture filter (filter/bpf.ts), so both find the network layer at the same place, as libpcap does.
@@ -20,6 +20,28 @@ export function radiotapLength(d: Uint8Array, o: number, end: number): number {
   if (end - o < 8 || d[o] !== 0) return -1;
   const len = d[o + 2] | (d[o + 3] << 8);
   return len < 8 || o + len > end ? -1 : len;
+}
+
+/** The AVS (wlancap) header's magic: 0x80211000 with the version (1 or 2) in the low bits, big-endian. */
+const AVS_MAGIC = 0x80211000;
+/** The Prism II monitor-mode header's fixed length (struct wlan_ng_prism2_header). */
+export const PRISM_HEADER = 144;
+
+/** The AVS header's length (big-endian at byte 4, after the magic and version), or -1 when it is not there whole. */
+export function avsLength(d: Uint8Array, o: number, end: number): number {
+  if (end - o < 8) return -1;
+  const len = ((d[o + 4] << 24) | (d[o + 5] << 16) | (d[o + 6] << 8) | d[o + 7]) >>> 0;
+  return len < 8 || len > end - o ? -1 : len;
+}
+
+/**
+ * The length of a LINKTYPE_IEEE802_11_PRISM frame's radio header, or -1 when it is cut short: the Prism header's
+ * 144 bytes, or, when the frame starts with the AVS magic, the AVS header's own length (some Linux drivers of this
+ * link type write an AVS header instead; libpcap and Wireshark look for it the same way).
+ */
+export function prismLength(d: Uint8Array, o: number, end: number): number {
+  if (end - o >= 4 && ((((d[o] << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3]) & 0xfffff000) >>> 0) === AVS_MAGIC) return avsLength(d, o, end);
+  return end - o < PRISM_HEADER ? -1 : PRISM_HEADER;
 }
 
 /**

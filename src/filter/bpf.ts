@@ -1,6 +1,6 @@
 import { LinkType, normalizeLinkType } from '../pcap/types.js';
-import { type LinkPayload, nflog, pktap } from '../decode/links.js';
-import { type WlanBody, radiotapLength, wlanBody } from '../decode/wlan.js';
+import { type LinkPayload, nflog, pktap, ppi, ppp } from '../decode/links.js';
+import { type WlanBody, avsLength, prismLength, radiotapLength, wlanBody } from '../decode/wlan.js';
 
 /**
  * Capture filters in tcpdump's syntax (pcap-filter(7)) for files: `-f 'tcp port 443 and not host 10.0.0.1'`.
@@ -8,8 +8,9 @@ import { type WlanBody, radiotapLength, wlanBody } from '../decode/wlan.js';
  * hand, with libpcap's semantics, on the frame as captured, before decoding, as libpcap's compiled program would:
  *
  * - Link types: Ethernet (1), Linux cooked v1 (113) and v2 (276), raw IP (101, 228, 229, 12, 14), BSD and OpenBSD
- *   loopback (0, 108), 802.11 (105, 127), PPP (9, 50), PPPoE (51), Cisco HDLC (104), pflog (117), and NFLOG (239)
- *   and PKTAP (258), which libpcap cannot filter: the packet inside them is read.
+ *   loopback (0, 108), 802.11 (105; after radiotap 127, Prism or AVS 119, AVS 163, PPI 192), PPP (9, 50, 166),
+ *   PPPoE (51), Cisco HDLC (104), pflog (117), and PPP with a direction byte (204), NFLOG (239) and PKTAP (258),
+ *   which libpcap cannot filter: the packet inside them is read.
  *   `ip` and `ip6` test the link-layer protocol; on Ethernet a VLAN-tagged frame is neither until `vlan` has been
  *   said, and every primitive after a `vlan` in the expression looks 4 bytes further in (libpcap does the same).
  * - `host`/`net` of an IPv4 address also match ARP and RARP sender and target addresses; `port` and `portrange` are
@@ -110,18 +111,22 @@ const NULL: Link = {
   },
 };
 
+/** The length of a radio header before an 802.11 frame, or -1 when it is cut short (decode/wlan.ts). */
+type RadioHeader = (d: Uint8Array, o: number, end: number) => number;
+
 /**
- * 802.11 (with a radiotap header first when `radiotap`): the network layer follows the data frame's LLC/SNAP header,
- * where decode/wlan.ts finds it; a frame without one (management, protected, null data) matches no network test.
+ * 802.11 after the radio header `radio` measures (none, radiotap, Prism or AVS): the network layer follows the data
+ * frame's LLC/SNAP header, where decode/wlan.ts finds it; a frame without one (management, protected, null data)
+ * matches no network test.
  */
-function wlanLink(radiotap: boolean): Link {
+function wlanLink(radio: RadioHeader): Link {
   const body: WlanBody = { snap: -1, reason: '' };
   // The SNAP header's offset from the frame's start, or -1.
   const snap = (c: Ctx): number => {
     const { data, offset } = c.f;
     const start = offset + c.base;
     const end = offset + c.limit;
-    const rt = radiotap ? radiotapLength(data, start, end) : 0;
+    const rt = radio(data, start, end);
     if (rt < 0) return -1;
     const at = wlanBody(data, start + rt, end, body, false).snap;
     return at < 0 ? -1 : at - start;
@@ -138,8 +143,10 @@ function wlanLink(radiotap: boolean): Link {
     },
   };
 }
-const WLAN = wlanLink(false);
-const WLAN_RADIOTAP = wlanLink(true);
+const WLAN = wlanLink(() => 0);
+const WLAN_RADIOTAP = wlanLink(radiotapLength);
+const WLAN_PRISM = wlanLink(prismLength);
+const WLAN_AVS = wlanLink(avsLength);
 
 /** What libpcap tests for `ip`, `ip6` and the rest on PPP: the PPP protocol of the ethertype (gencode.c's mapping). */
 function pppProtocolOf(ethertype: number): number {
@@ -152,6 +159,22 @@ function pppProtocolOf(ethertype: number): number {
  * it; the decoder reads those too). On link type 50 a Cisco HDLC frame is read the same way, as libpcap does.
  */
 const PPP: Link = { payload: () => 4, is: (c, t) => c.u16(2) === pppProtocolOf(t) };
+/**
+ * PPP after a direction byte (204), which libpcap cannot filter ("link-layer type filtering not implemented"): the
+ * packet inside as the decoder finds it, with or without the address and control bytes.
+ */
+const PPP_WITH_DIR: Link = (() => {
+  const out: LinkPayload = { at: -1, end: 0, type: -1, reason: '', malformed: false };
+  const inner = (c: Ctx): LinkPayload => ppp(c.f.data, c.f.offset + c.base + 1, c.f.offset + c.limit, out);
+  return {
+    payload: (shift, c) => {
+      const l = inner(c);
+      if (l.at < 0) throw OOB;
+      return l.at - c.f.offset - c.base + shift;
+    },
+    is: (c, t) => inner(c).type === t,
+  };
+})();
 /** PPPoE without Ethernet (51): the PPP protocol after the 6-byte session header. */
 const PPP_ETHER: Link = { payload: () => 8, is: (c, t) => c.u16(6) === pppProtocolOf(t) };
 /** Cisco HDLC (104): address, control, then an ethertype. */
@@ -201,7 +224,10 @@ function linkOf(linkType: number): Link | undefined {
       return NULL;
     case LinkType.PPP:
     case LinkType.PPP_HDLC:
+    case LinkType.PPP_PPPD: // the direction byte where the address is: the protocol is at 2 all the same
       return PPP;
+    case LinkType.PPP_WITH_DIR:
+      return PPP_WITH_DIR;
     case LinkType.PPP_ETHER:
       return PPP_ETHER;
     case LinkType.C_HDLC:
@@ -212,6 +238,10 @@ function linkOf(linkType: number): Link | undefined {
       return WLAN;
     case LinkType.IEEE802_11_RADIOTAP:
       return WLAN_RADIOTAP;
+    case LinkType.IEEE802_11_PRISM:
+      return WLAN_PRISM;
+    case LinkType.IEEE802_11_AVS:
+      return WLAN_AVS;
     default:
       return undefined;
   }
@@ -636,6 +666,14 @@ export function compileBpf(expr: string): BpfFilter {
       const h = pktap(f.data, f.offset, f.offset + f.capLen, inner);
       const type = normalizeLinkType(h.type);
       if (h.at < 0 || type === LinkType.PKTAP || type === LinkType.NFLOG) return false;
+      c.base = h.at - f.offset;
+      link = linkOf(type);
+    } else if (f.linkType === LinkType.PPI) {
+      // libpcap reads PPI as a variable-length header before 802.11; the frame after it in whatever link type the
+      // header names is the same for 802.11 and covers the rest.
+      const h = ppi(f.data, f.offset, f.offset + f.capLen, inner);
+      const type = normalizeLinkType(h.type);
+      if (h.at < 0 || type === LinkType.PPI || type === LinkType.PKTAP || type === LinkType.NFLOG) return false;
       c.base = h.at - f.offset;
       link = linkOf(type);
     } else if (f.linkType === LinkType.NFLOG) {

@@ -21,7 +21,12 @@ export const LinkType = {
   LOOP: 108, // OpenBSD loopback: 4-byte address family in network byte order
   LINUX_SLL: 113,
   PFLOG: 117, // OpenBSD / FreeBSD pf's log: a header of its own length, then IP
+  IEEE802_11_PRISM: 119, // a Prism II (or AVS) monitor-mode header, then an 802.11 frame
   IEEE802_11_RADIOTAP: 127, // a radiotap header, then an 802.11 frame
+  IEEE802_11_AVS: 163, // an AVS (wlancap) radio header, then an 802.11 frame
+  PPP_PPPD: 166, // pppd's PPP: a direction byte where HDLC framing has its address, then control and protocol
+  PPI: 192, // CACE's Per-Packet Information header, then a frame of the link type it names (802.11)
+  PPP_WITH_DIR: 204, // a direction byte, then PPP as on link type 9
   IPV4: 228,
   IPV6: 229,
   NFLOG: 239, // Linux netfilter log: the packet in a type-length-value attribute

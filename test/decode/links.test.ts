@@ -19,7 +19,8 @@ import { PCAPS, haveTshark, tshark, tsharkConversations } from '../helpers/tshar
 
 /**
  * The less common link types (decode/links.ts): real Ethernet captures rewritten as PPP, PPP in HDLC framing, PPPoE
- * without Ethernet, Cisco HDLC, pflog, NFLOG (both byte orders) and Apple PKTAP (test/helpers/links.ts). tshark's
+ * without Ethernet, Cisco HDLC, pflog, pppd's PPP and PPP after a direction byte, NFLOG (both byte orders) and Apple
+ * PKTAP (test/helpers/links.ts). tshark's
  * conversations of the rewritten files are the originals', ours are ours of the originals, PKTAP's process is
  * tshark's, and `-f` keeps what tcpdump keeps, byte for byte, where tcpdump can filter the link type at all.
  */
@@ -56,18 +57,38 @@ const times = (file: string) => {
   return out;
 };
 
-describe('PPP, HDLC, PPPoE, pflog, NFLOG and PKTAP link types', () => {
+describe('PPP, HDLC, PPPoE, pflog, pppd, NFLOG and PKTAP link types', () => {
   it('tshark reads the rewritten captures as the originals: the same TCP and UDP conversations', { skip: !haveTshark() && 'tshark not installed' }, () => {
     for (const src of SOURCES) {
       const want = conversations(join(PCAPS, src));
       assert.ok(want.length > 0);
-      for (const v of VARIANTS) assert.deepEqual(conversations(rewritten(src, v)), want, `${v} ${src}`);
+      // Wireshark cannot read pppd's link type (166: "network type 166 unknown or unsupported"); tcpdump reads it below.
+      for (const v of VARIANTS) if (v !== 166) assert.deepEqual(conversations(rewritten(src, v)), want, `${v} ${src}`);
+    }
+  });
+
+  it("tcpdump reads pppd's captures (166) as the originals, packet by packet", { skip: TCPDUMP === undefined && 'tcpdump is not installed' }, () => {
+    const read = (file: string) =>
+      execFileSync(TCPDUMP!, ['-n', '-q', '-tt', '-r', file, 'ip or ip6'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n');
+    for (const src of SOURCES) {
+      const want = read(join(PCAPS, src));
+      assert.ok(want.length > 10);
+      assert.deepEqual(read(rewritten(src, 166)), want, src);
     }
   });
 
   it('info names each link type as capinfos does', { skip: !existsSync('/usr/bin/capinfos') && 'capinfos not installed' }, () => {
     for (const v of LINK_REWRITES) {
       const file = rewritten(SOURCES[1], v);
+      if (v === 166) {
+        // capinfos cannot read it; the name is tcpdump's.
+        const t = spawnSync(TCPDUMP ?? 'tcpdump', ['-c', '1', '-r', file], { encoding: 'utf8' });
+        const r = cli(['info', '--json', file]);
+        assert.equal(r.status, 0, r.stderr);
+        const name = (JSON.parse(r.stdout) as { encapsulations: Array<{ name: string }> }).encapsulations[0].name;
+        if (t.status === 0) assert.ok(t.stderr.includes(`(${name.replace(/ \(ppp-pppd\)$/, '')})`), `166: ${name} against tcpdump's ${t.stderr}`);
+        continue;
+      }
       const theirs = execFileSync('capinfos', ['-T', '-E', file], { encoding: 'utf8' }).trim().split('\n').at(-1)!.split('\t')[1];
       const r = cli(['info', '--json', file]);
       assert.equal(r.status, 0, r.stderr);
@@ -141,14 +162,14 @@ describe('PPP, HDLC, PPPoE, pflog, NFLOG and PKTAP link types', () => {
     for (const src of SOURCES) {
       // PPP as libpcap reads it: the protocol at offset 2, so a frame without the address and control bytes does
       // not match (the capture has them on a third of the frames) and Cisco HDLC frames in link type 50 do not either.
-      for (const v of [9, 50, 51, 104] as const) for (const expr of all) run(rewritten(src, v), expr);
+      for (const v of [9, 50, 51, 104, 166] as const) for (const expr of all) run(rewritten(src, v), expr);
       // pflog: libpcap on Linux takes AF_INET6 as Linux numbers it (10), so only IPv4 expressions agree.
       for (const expr of v4) run(rewritten(src, 117), expr);
     }
     assert.ok(kept > 20_000, `${kept} bytes kept`);
   });
 
-  it('-f on pflog IPv6, NFLOG and PKTAP keeps the packets tcpdump keeps of the Ethernet original', { skip: TCPDUMP === undefined && 'tcpdump is not installed' }, () => {
+  it('-f on pflog IPv6, PPP with a direction byte, NFLOG and PKTAP keeps the packets tcpdump keeps of the Ethernet original', { skip: TCPDUMP === undefined && 'tcpdump is not installed' }, () => {
     const exprs = ['ip', 'ip6', 'tcp', 'udp port 53', 'ip6 and tcp port 443', 'host 37.209.192.2', 'host 2001:db8:1::1 and udp', 'not port 443'];
     let kept = 0;
     for (const src of SOURCES) {
@@ -156,7 +177,7 @@ describe('PPP, HDLC, PPPoE, pflog, NFLOG and PKTAP link types', () => {
         const theirs = join(dir, 'theirs.pcap');
         execFileSync(TCPDUMP!, ['--time-stamp-precision=nano', '-r', join(PCAPS, src), '-w', theirs, expr], { stdio: 'ignore' });
         const want = times(theirs);
-        for (const v of [117, 239, '239be', 258] as const) {
+        for (const v of [117, 204, 239, '239be', 258] as const) {
           const ours = join(dir, 'ours.pcap');
           const r = cli(['filter', rewritten(src, v), '-f', expr, '--keep-noise', '-o', ours, '-q']);
           assert.equal(r.status, 0, r.stderr);
@@ -166,8 +187,8 @@ describe('PPP, HDLC, PPPoE, pflog, NFLOG and PKTAP link types', () => {
       }
     }
     assert.ok(kept > 500, `${kept} packets kept`);
-    // What tcpdump itself says of NFLOG and PKTAP: it cannot filter them.
-    for (const v of [239, 258] as const) {
+    // What tcpdump itself says of 204, NFLOG and PKTAP: it cannot filter them.
+    for (const v of [204, 239, 258] as const) {
       const t = spawnSync(TCPDUMP!, ['-r', rewritten(SOURCES[0], v), '-w', join(dir, 'x.pcap'), 'tcp'], { encoding: 'utf8' });
       assert.notEqual(t.status, 0);
       assert.match(t.stderr, /not implemented|not supported/i);
@@ -233,6 +254,31 @@ describe('PPP, HDLC, PPPoE, pflog, NFLOG and PKTAP link types', () => {
       'malformed:pktap-bad-header-length': 1,
       'malformed:pktap-nested': 1,
     });
+    // pppd's PPP and PPP after a direction byte: LCP either way, and a frame with nothing after the direction byte.
+    assert.deepEqual(await dropped(pcap(166, [[0x01, 0x03, 0xc0, 0x21, 1, 1, 0, 4], [0x00]])), { 'non-ip:ppp-0xc021': 1, 'malformed:ppp-truncated': 1 });
+    assert.deepEqual(await dropped(pcap(204, [[0x01, 0xff, 0x03, 0xc0, 0x21, 1, 1, 0, 4], [0x00, 0xc0, 0x21, 1, 1, 0, 4], [0x01]])), {
+      'non-ip:ppp-0xc021': 2,
+      'malformed:ppp-truncated': 1,
+    });
+    // PPI: another version, a length below its own 8 bytes or past the frame, and a PPI header inside PPI.
+    const ppiHeader = (version: number, length: number, dlt: number) => {
+      const h = Buffer.alloc(40);
+      h[0] = version;
+      h.writeUInt16LE(length, 2);
+      h.writeUInt32LE(dlt, 4);
+      if (dlt === 192) h.writeUInt16LE(8, 10); // the inner PPI header's own length
+      return [...h];
+    };
+    assert.deepEqual(await dropped(pcap(192, [ppiHeader(1, 8, 105), ppiHeader(0, 4, 105), ppiHeader(0, 41, 105), ppiHeader(0, 8, 192)])), {
+      'malformed:ppi-version-1': 1,
+      'malformed:ppi-bad-header-length': 1,
+      'malformed:ppi-truncated': 1,
+      'malformed:ppi-nested': 1,
+    });
+    // Prism's header is 144 bytes; an AVS header (in either link type) says its own length, here past the frame.
+    const avsHeader = (length: number) => [0x80, 0x21, 0x10, 0x01, 0, 0, length >> 8, length & 0xff, ...new Array(92).fill(0)];
+    assert.deepEqual(await dropped(pcap(119, [new Array(143).fill(0), avsHeader(120)])), { 'malformed:prism-truncated': 2 });
+    assert.deepEqual(await dropped(pcap(163, [avsHeader(120), avsHeader(4)])), { 'malformed:avs-truncated': 2 });
   });
 
   it('every cut of a frame decodes without throwing, and mutated captures never throw but "not a capture"', async () => {

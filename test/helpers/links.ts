@@ -5,12 +5,12 @@ import { rewriteEthernetPcap } from './rewrite.js';
  * A real Ethernet capture rewritten byte by byte in another link-layer framing, as the tools that write these link
  * types would have captured the same traffic: PPP (9: with and without the address and control bytes, with a
  * compressed protocol field), PPP in HDLC framing (50: with Cisco HDLC frames among them), PPPoE without Ethernet
- * (51), Cisco HDLC (104), OpenBSD / FreeBSD pflog (117), pppd's PPP with a direction byte (166), Linux NFLOG (239,
- * its TLVs in the pcap's byte order) and Apple's PKTAP (258: a process's name before each frame, the frame itself
+ * (51), Cisco HDLC (104), OpenBSD / FreeBSD pflog (117), pppd's PPP with a direction byte (166), PPP after a
+ * direction byte (204, as Wireshark writes it), Linux NFLOG (239, its TLVs in the pcap's byte order) and Apple's PKTAP (258: a process's name before each frame, the frame itself
  * Ethernet, raw IP or BSD loopback in turn). Frames these framings cannot carry (ARP over PPP) are left out and
  * counted. tshark reads the result as the same conversations; the tests compare ours.
  */
-export const LINK_REWRITES = [9, 50, 51, 104, 117, 239, 258] as const;
+export const LINK_REWRITES = [9, 50, 51, 104, 117, 166, 204, 239, 258] as const;
 export type LinkRewrite = (typeof LINK_REWRITES)[number];
 
 const PPP_IP = 0x0021;
@@ -114,6 +114,13 @@ function rewriteFrame(link: LinkRewrite, frame: Buffer, n: number): Buffer | und
       return Buffer.concat([Buffer.from([n % 2 === 0 ? 0x0f : 0x8f, 0x00]), frame.subarray(12)]);
     case 117:
       return proto === undefined ? undefined : pflog(ip, v6, n);
+    case 166:
+      // The direction (0 received, 1 sent) where PPP in HDLC framing has its 0xff address byte, then control and protocol.
+      return proto === undefined ? undefined : Buffer.concat([Buffer.from([n % 2, 0x03]), u16(proto), ip]);
+    case 204:
+      // A direction byte (0 received, non-zero sent), then PPP with and without the address and control bytes in turn.
+      if (proto === undefined) return undefined;
+      return Buffer.concat([Buffer.from(n % 2 === 0 ? [0] : [1, 0xff, 0x03]), u16(proto), ip]);
     case 239:
       return proto === undefined ? undefined : nflog(ip, v6, n);
     case 258:
