@@ -28,6 +28,7 @@ import { PCAPS, sharedPcaps } from '../../test/helpers/tshark.js';
 import { TUNNEL_WRAPS, wrapPcap } from '../../test/helpers/tunnels.js';
 import { wlanPcap } from '../../test/helpers/wlan.js';
 import { LINK_REWRITES, linkPcap } from '../../test/helpers/links.js';
+import { applePcapng } from '../../test/helpers/darwin.js';
 import { ROOT } from '../common.js';
 
 const args = process.argv.slice(2);
@@ -43,10 +44,12 @@ const seeds: Array<{ name: string; bytes: Buffer }> = sharedPcaps()
 // Tunnels: two real captures in every kind the decoder looks into, so mutations land in tunnel headers too.
 for (const src of ['tls-quic-ipv6-cloudflare.pcap', 'dns-udp-edns-ecs-ipv4-ipv6.pcap'])
   for (const kind of TUNNEL_WRAPS) seeds.push({ name: `${kind}:${src}`, bytes: wrapPcap(readFileSync(join(PCAPS, src)), kind, src).bytes });
-// Wi-Fi: the same two captures as 802.11 and radiotap monitor-mode captures.
+// Wi-Fi: the same two captures as 802.11 monitor-mode captures, bare and after each radio header.
 for (const src of ['tls-quic-ipv6-cloudflare.pcap', 'dns-udp-edns-ecs-ipv4-ipv6.pcap']) for (const link of [105, 127, 192, 119, 163] as const) seeds.push({ name: `wlan${link}:${src}`, bytes: wlanPcap(join(PCAPS, src), link) });
-// PPP, HDLC, PPPoE, pflog, NFLOG and PKTAP (decode/links.ts).
+// PPP, HDLC, PPPoE, pflog, pppd, NFLOG and PKTAP (decode/links.ts).
 for (const src of ['tls-quic-ipv6-cloudflare.pcap', 'dns-udp-edns-ecs-ipv4-ipv6.pcap']) for (const link of LINK_REWRITES) seeds.push({ name: `link${link}:${src}`, bytes: linkPcap(join(PCAPS, src), link).bytes });
+// Apple's pcapng with process blocks (pcap/darwin.ts).
+for (const src of ['tls-quic-ipv6-cloudflare.pcap', 'dns-udp-edns-ecs-ipv4-ipv6.pcap']) seeds.push({ name: `darwin:${src}`, bytes: applePcapng(join(PCAPS, src)) });
 for (const [name, c] of Object.entries(HOSTILE)) seeds.push({ name: `hostile:${name}`, bytes: pcapOf(name === 'dns-one-flow' ? 2 : 300, c.make) });
 
 const r = mulberry32(seed);

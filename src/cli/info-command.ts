@@ -188,6 +188,7 @@ export function infoText(i: CaptureInfo): string {
   }
   for (const c of i.metadata.comments) out.push(`${'Capture comment:'.padEnd(21)}${c}`);
   if (i.metadata.deviceApps.length > 0) out.push(`${'PCAPdroid apps:'.padEnd(21)}${i.metadata.deviceApps.length} uid mappings`);
+  if (i.metadata.deviceProcesses.length > 0) out.push(`${'Apple processes:'.padEnd(21)}${i.metadata.deviceProcesses.length} process blocks`);
   for (const s of i.issues) out.push(`${'Issue:'.padEnd(21)}${s}`);
   return out.join('\n') + '\n';
 }
@@ -208,6 +209,7 @@ export function infoJson(i: CaptureInfo): string {
         statistics: m.statistics.map((s) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v]))),
         comments: m.comments,
         ...(m.deviceApps.length > 0 ? { pcapdroidApps: m.deviceApps } : {}),
+        ...(m.deviceProcesses.length > 0 ? { appleProcesses: m.deviceProcesses } : {}),
       },
       null,
       2,

@@ -315,7 +315,7 @@ export async function buildProgram(command?: string): Promise<Command> {
     .option('--exclude-host <addr>', 'drop packets to or from this address or prefix, e.g. the proxy host (repeatable)', collect, [])
     .option('--only-host <addr>', 'keep only packets to or from this address or prefix (repeatable)', collect, [])
     .option('--keep-noise', 'keep non-IP frames and LAN chatter (only apply the host rules)')
-    .option('--app <name>', "keep only the packets of this app's flows (named by SNI, DNS or certificate; reads the file twice)")
+    .option('--app <name>', "keep only the packets of this app's flows: an app of the rules (named by SNI, DNS or certificate), an Android package of a PCAPdroid capture, or a process of an Apple capture (reads the file twice)")
     .option('--apps <rules.json>', 'app rules for --app (default: the shipped rules/apps.json)')
     .option('--no-ip-lists', 'for --app: leave out the IP ownership lists the rules refer to')
     .option('--strict', 'exit with status 2 if the input had any warning or error')

@@ -2,6 +2,7 @@ import { LinkType, type PacketRecord, normalizeLinkType } from '../pcap/types.js
 import { DEFAULT_REASSEMBLY_LIMITS, FragmentReassembler, type Reassembled, type ReassemblyLimits } from './fragments.js';
 import { DecodedPacket, IPPROTO } from './packet.js';
 import { TRAILER_V1_BYTES, type DeviceApp, readTrailer } from '../pcap/pcapdroid.js';
+import type { DeviceProcess } from '../pcap/darwin.js';
 import { type WlanBody, avsLength, prismLength, radiotapLength, wlanBody } from './wlan.js';
 import { INNER_ETHERNET, INNER_IP, INNER_WLAN, INNER_WLAN_SWAPPED_FC, type TunnelHeader, gre, udpTunnel } from './tunnels.js';
 import { readU32BE, readU32LE } from '../common/bytes.js';
@@ -91,6 +92,13 @@ export class Decoder {
     this.deviceApps.set(app.uid, app);
   }
 
+  /** Apple's process blocks of the capture (pcapng), which packets' process indexes point into. */
+  readonly deviceProcesses: DeviceProcess[] = [];
+
+  addDeviceProcess(proc: DeviceProcess): void {
+    this.deviceProcesses.push(proc);
+  }
+
   /** Decode one record into `this.out` (reused) and return it. */
   decode(rec: PacketRecord): DecodedPacket {
     const p = this.out;
@@ -98,6 +106,8 @@ export class Decoder {
     p.deviceNameOffset = -1;
     p.pktapOffset = -1;
     p.deviceApps = this.deviceApps;
+    p.deviceProcess = rec.deviceProcess;
+    p.deviceProcesses = this.deviceProcesses;
     p.number = rec.number;
     p.tsSec = rec.tsSec;
     p.tsNsec = rec.tsNsec;

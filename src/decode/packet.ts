@@ -5,6 +5,7 @@
  */
 
 import { type DeviceApp, NO_UID } from '../pcap/pcapdroid.js';
+import type { DeviceProcess } from '../pcap/darwin.js';
 
 export type PacketKind =
   /** An IP packet (or a reassembled datagram) whose transport header was read. */
@@ -113,6 +114,10 @@ export class DecodedPacket {
   pktapData: Uint8Array = EMPTY;
   /** The capture's PCAPdroid uid mappings so far (pcapng), the same map for every packet. */
   deviceApps: ReadonlyMap<number, DeviceApp> = new Map();
+  /** The packet's process in an Apple pcapng capture: an index in `deviceProcesses` (src/pcap/darwin.ts), or -1. */
+  deviceProcess = -1;
+  /** The capture's Apple process blocks so far, the same list for every packet. */
+  deviceProcesses: readonly DeviceProcess[] = [];
 
   /**
    * Copy from `o` the fields a tunnel's inner packet overwrites: the decoder keeps the outer packet in a second

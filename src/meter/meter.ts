@@ -12,6 +12,7 @@ import { DEFAULT_FLOW_OPTIONS, FlowTable, type FlowTableOptions, type RecordKind
 import { type ReadOptions, type ReadResult, inputName, readCapture, rereadable } from '../pcap/reader.js';
 import type { CaptureIssue, CaptureMetadata, PacketRecord } from '../pcap/types.js';
 import type { DeviceApp } from '../pcap/pcapdroid.js';
+import type { DeviceProcess } from '../pcap/darwin.js';
 import { APP_COLUMNS, AppAttributor, type AppMatcher } from '../features/apps.js';
 import { AddressBook } from '../features/learned-addresses.js';
 import { DEFAULT_PLUGINS, flowPlugins } from '../features/plugins.js';
@@ -226,6 +227,11 @@ export class FlowMeter {
     this.decoder.addDeviceApp(app);
   }
 
+  /** An Apple process block of the capture (pcapng), for the device_app columns of its packets' flows. */
+  deviceProcess(proc: DeviceProcess): void {
+    this.decoder.addDeviceProcess(proc);
+  }
+
   /** Meter one packet record; true once the packet count (ExtractOptions.maxPackets) is reached. */
   packet(rec: PacketRecord): boolean {
     if (!this.admits(rec)) return false;
@@ -379,7 +385,7 @@ export async function extractFlows(input: string | Readable, onRow: (row: CellVa
       }, opts.live.tickMs)
     : undefined;
   const issues = issueCounter(opts.onIssue);
-  const result = await readCapture(input, { packet: (rec) => meter.packet(rec), issue: issues.issue, deviceApp: (a) => meter.deviceApp(a), drain: opts.backlog }, { name, onProgress: opts.onProgress }).finally(() => clearInterval(timer));
+  const result = await readCapture(input, { packet: (rec) => meter.packet(rec), issue: issues.issue, deviceApp: (a) => meter.deviceApp(a), deviceProcess: (d) => meter.deviceProcess(d), drain: opts.backlog }, { name, onProgress: opts.onProgress }).finally(() => clearInterval(timer));
   return summarize(name, result, meter.finish(), issues.errors, issues.warnings, started);
 }
 

@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { PacketRecord } from '../pcap/types.js';
 import { type DeviceApp, NO_UID } from '../pcap/pcapdroid.js';
+import { type DeviceProcess, NO_PROCESS } from '../pcap/darwin.js';
 import { createShardMeter } from './shard-meter.js';
 import { threadCpuSec } from '../common/thread-cpu.js';
 import { ENTRY, FLAG_OBSERVE, FLAG_TICK, UID_SHIFT, type PacketBatch, type ShardInit, type ShardMessage, countsMessage } from './sharded.js';
@@ -32,14 +33,18 @@ const timer = o.live
   : undefined;
 
 // One record object reused for every packet, as the capture parsers do.
-const rec: PacketRecord = { number: 0, offset: 0, linkType: 0, interfaceId: 0, tsSec: 0, tsNsec: 0, capLen: 0, origLen: 0, data: new Uint8Array(0), dataOffset: 0, comment: undefined, deviceUid: NO_UID };
+const rec: PacketRecord = { number: 0, offset: 0, linkType: 0, interfaceId: 0, tsSec: 0, tsNsec: 0, capLen: 0, origLen: 0, data: new Uint8Array(0), dataOffset: 0, comment: undefined, deviceUid: NO_UID, deviceProcess: NO_PROCESS };
 
 const blocks = new Map<number, Uint8Array>();
 
-port.on('message', (m: PacketBatch | { type: 'end' } | { type: 'device-app'; app: DeviceApp }) => {
+port.on('message', (m: PacketBatch | { type: 'end' } | { type: 'device-app'; app: DeviceApp } | { type: 'device-process'; proc: DeviceProcess }) => {
   try {
     if (m.type === 'device-app') {
       meter.deviceApp(m.app);
+      return;
+    }
+    if (m.type === 'device-process') {
+      meter.deviceProcess(m.proc);
       return;
     }
     if (m.type === 'end') {
@@ -56,7 +61,8 @@ port.on('message', (m: PacketBatch | { type: 'end' } | { type: 'device-app'; app
       const packed = x[at + 7];
       const u = Math.floor(packed / UID_SHIFT);
       const kind = packed - u * UID_SHIFT;
-      rec.deviceUid = u === 0 ? NO_UID : u + NO_UID;
+      rec.deviceUid = u <= 0 ? NO_UID : u + NO_UID;
+      rec.deviceProcess = u < 0 ? -1 - u : NO_PROCESS;
       const flags = Math.floor(kind / 65536);
       rec.tsSec = x[at + 4];
       rec.tsNsec = x[at + 5];

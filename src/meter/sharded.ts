@@ -90,7 +90,10 @@ export const ENTRY = 8;
 export const FLAG_OBSERVE = 1;
 /** A clock record (no bytes): the shard's table scans for expired flows at this capture time. */
 export const FLAG_TICK = 2;
-/** The last index number holds link type + 65536 * flags + UID_SHIFT * (PCAPdroid uid - NO_UID, 0 for none). */
+/**
+ * The last index number holds link type + 65536 * flags + UID_SHIFT * (PCAPdroid uid - NO_UID, or -1 - the Apple
+ * process index, 0 for neither).
+ */
 export const UID_SHIFT = 262144;
 const BATCH_RECORDS = 8192;
 /** Block size: above the reader's 4 MiB chunk plus the partial record carried over, so blocks fit every chunk. */
@@ -166,8 +169,10 @@ class Shard {
     x[at + 4] = rec.tsSec;
     x[at + 5] = rec.tsNsec;
     x[at + 6] = rec.number;
-    // PCAPdroid's uid (pcapng comment) rides above: at most 2^32 * 2^18, exact in a double.
-    x[at + 7] = rec.linkType + flags * 65536 + (rec.deviceUid === NO_UID ? 0 : (rec.deviceUid - NO_UID) * UID_SHIFT);
+    // PCAPdroid's uid (pcapng comment) rides above: at most 2^32 * 2^18, exact in a double; an Apple process
+    // index as a negative multiple instead (a packet has one or the other).
+    const device = rec.deviceUid !== NO_UID ? rec.deviceUid - NO_UID : rec.deviceProcess >= 0 ? -1 - rec.deviceProcess : 0;
+    x[at + 7] = rec.linkType + flags * 65536 + device * UID_SHIFT;
     if (++this.records === BATCH_RECORDS) this.post();
   }
 
@@ -429,6 +434,12 @@ export async function extractFlowsSharded(input: string | Readable, out: Sharded
           // The router's decoder names the main shard's packets' apps (packetDecoded), so it knows the mappings too.
           router.addDeviceApp(app);
           for (const s of workers) s.worker.postMessage({ type: 'device-app', app });
+        },
+        deviceProcess(proc) {
+          // Apple's process blocks likewise: every shard numbers them in the same order as the packets do.
+          meter.deviceProcess(proc);
+          router.addDeviceProcess(proc);
+          for (const s of workers) s.worker.postMessage({ type: 'device-process', proc });
         },
         drain() {
           if (failure) throw failure;

@@ -36,6 +36,7 @@ export class ClassicPcapParser extends ParserBase {
     statistics: [],
     comments: [],
     deviceApps: [],
+    deviceProcesses: [],
   };
   private headerDone = false;
   private le = true;

@@ -1,5 +1,6 @@
 import type { CaptureIssue, CaptureMetadata, PacketRecord, PacketSink } from './types.js';
 import { NO_UID } from './pcapdroid.js';
+import { NO_PROCESS } from './darwin.js';
 
 /**
  * An incremental parser for one capture format. The driver (`readCapture`) keeps a buffer of the input and
@@ -47,6 +48,7 @@ export abstract class ParserBase implements FormatParser {
     dataOffset: 0,
     comment: undefined,
     deviceUid: NO_UID,
+    deviceProcess: NO_PROCESS,
   };
 
   constructor(

@@ -2,6 +2,7 @@ import { ipv4Text, ipv6Text } from '../common/addr.js';
 import { DEFAULT_MAX_CAPLEN, HARD_MAX_CAPLEN, ParserBase } from './parser.js';
 import { type CaptureMetadata, type InterfaceInfo, type PacketSink, normalizeLinkType } from './types.js';
 import { NO_UID, PCAPDROID_PEN, parseUidMapBlock, uidFromComment } from './pcapdroid.js';
+import { BT_DARWIN_PROCESS, EPB_DARWIN_EFFECTIVE_PROCESS, EPB_DARWIN_PROCESS, NO_PROCESS, parseDarwinProcessBlock } from './darwin.js';
 
 /** Block types (https://datatracker.ietf.org/doc/draft-ietf-opsawg-pcapng/). */
 export const BT_SHB = 0x0a0d0d0a;
@@ -16,7 +17,7 @@ const BT_CB = 0x00000bad;
 const BT_CB_NOCOPY = 0x40000bad;
 const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 /** Blocks we know, used to judge candidates while resynchronising after a corrupt block. */
-const KNOWN_BLOCKS = new Set([BT_SHB, BT_IDB, BT_OPB, BT_SPB, BT_NRB, BT_ISB, BT_EPB, 0x0a, 0x0bad, 0x40000bad, 7, 8, 9]);
+const KNOWN_BLOCKS = new Set([BT_SHB, BT_IDB, BT_OPB, BT_SPB, BT_NRB, BT_ISB, BT_EPB, 0x0a, 0x0bad, 0x40000bad, 7, 8, 9, BT_DARWIN_PROCESS]);
 
 const OPT_COMMENT = 1;
 const IDB_NAME = 2;
@@ -77,7 +78,8 @@ interface Iface {
 /**
  * pcapng reader: section headers in both byte orders, several sections, interface description blocks each with
  * their own link type, `if_tsresol` and `if_tsoffset`, enhanced / simple / obsolete packet blocks, name
- * resolution and interface statistics blocks, comments. Unknown blocks are skipped; a block whose lengths are
+ * resolution and interface statistics blocks, comments, PCAPdroid's uid mappings (pcapdroid.ts) and Apple's
+ * process blocks (darwin.ts). Unknown blocks are skipped; a block whose lengths are
  * inconsistent is reported, and reading resumes at the next block that looks right.
  */
 export class PcapngParser extends ParserBase {
@@ -90,9 +92,12 @@ export class PcapngParser extends ParserBase {
     statistics: [],
     comments: [],
     deviceApps: [],
+    deviceProcesses: [],
   };
   private le = true;
   private ifaces: Iface[] = [];
+  /** Index in metadata.deviceProcesses of this section's process 0: packet blocks number processes per section. */
+  private sectionProcesses = 0;
   private sectionStarted = false;
   private resyncing = false;
   private resyncFromAbs = 0;
@@ -233,6 +238,7 @@ export class PcapngParser extends ParserBase {
         this.metadata.sections++;
         if (this.metadata.sections === 1) this.metadata.bigEndian = !le;
         this.ifaces = [];
+        this.sectionProcesses = this.metadata.deviceProcesses.length;
         this.forEachOption(buf, dv, p + 24, bodyEnd, base, (code, o, olen) => {
           if (code === OPT_COMMENT) this.metadata.comments.push(optString(buf, o, olen));
         });
@@ -294,14 +300,25 @@ export class PcapngParser extends ParserBase {
         const rec = this.rec;
         rec.comment = undefined;
         rec.deviceUid = NO_UID;
+        rec.deviceProcess = NO_PROCESS;
         const optStart = dataStart + ((capLen + 3) & ~3);
         if (optStart < bodyEnd) {
+          let owner = NO_PROCESS;
+          let effective = NO_PROCESS;
           this.forEachOption(buf, dv, optStart, bodyEnd, base, (code, o, olen) => {
             if (code === OPT_COMMENT) {
               rec.comment = optString(buf, o, olen);
               rec.deviceUid = uidFromComment(rec.comment);
+            } else if ((code === EPB_DARWIN_PROCESS || code === EPB_DARWIN_EFFECTIVE_PROCESS) && olen >= 4) {
+              const n = dv.getUint32(o, le);
+              if (n >= this.metadata.deviceProcesses.length - this.sectionProcesses) {
+                this.report('warning', 'pcapng-darwin-process', base + o, `packet names process ${n}, but the section has ${this.metadata.deviceProcesses.length - this.sectionProcesses} process block(s) before it`);
+              } else if (code === EPB_DARWIN_PROCESS) owner = this.sectionProcesses + n;
+              else effective = this.sectionProcesses + n;
             }
           });
+          // The effective process (the app a daemon worked for) names the packet, as PKTAP's pth_ecomm does.
+          rec.deviceProcess = effective !== NO_PROCESS ? effective : owner;
         }
         this.emitPacket(base + p, iface, capLen, origLen, dataStart);
         return;
@@ -325,6 +342,7 @@ export class PcapngParser extends ParserBase {
         this.tsOut[1] = 0;
         this.rec.comment = undefined;
         this.rec.deviceUid = NO_UID;
+        this.rec.deviceProcess = NO_PROCESS;
         this.emitPacket(base + p, iface, capLen, origLen, p + 12);
         return;
       }
@@ -357,6 +375,17 @@ export class PcapngParser extends ParserBase {
         }
         this.metadata.deviceApps.push(r.app);
         this.sink.deviceApp?.(r.app);
+        return;
+      }
+      case BT_DARWIN_PROCESS: {
+        const r = parseDarwinProcessBlock(buf, dv, p + 8, bodyEnd, le);
+        if (!r.ok) {
+          // Still counted, so the section's later processes keep the numbers the packets use.
+          this.report('warning', 'pcapng-darwin-process', base + p, `${r.message}; its process has no name`);
+        }
+        const proc = r.ok ? r.process : { pid: 0, name: null };
+        this.metadata.deviceProcesses.push(proc);
+        this.sink.deviceProcess?.(proc);
         return;
       }
       default:

@@ -7,6 +7,7 @@
  */
 
 import type { DeviceApp } from './pcapdroid.js';
+import type { DeviceProcess } from './darwin.js';
 
 /** LINKTYPE_* values (https://www.tcpdump.org/linktypes.html) that the decoders understand. */
 export const LinkType = {
@@ -62,6 +63,8 @@ export interface PacketRecord {
   comment: string | undefined;
   /** The sending app's Linux uid from PCAPdroid's packet comment "u-<uid>" (pcapdroid.ts); NO_UID when none. */
   deviceUid: number;
+  /** The packet's process in an Apple pcapng capture, as an index in CaptureMetadata.deviceProcesses (darwin.ts); NO_PROCESS (-1) when none. */
+  deviceProcess: number;
 }
 
 export type IssueSeverity = 'warning' | 'error';
@@ -122,6 +125,8 @@ export interface CaptureMetadata {
   comments: string[];
   /** PCAPdroid's uid mappings (pcapng custom blocks of PEN 62652), in file order. */
   deviceApps: DeviceApp[];
+  /** Apple's process blocks (pcapng Darwin process event blocks), in file order: what PacketRecord.deviceProcess indexes. */
+  deviceProcesses: DeviceProcess[];
 }
 
 export interface PacketSink {
@@ -144,6 +149,8 @@ export interface PacketSink {
   drain?(): Promise<void> | undefined;
   /** A PCAPdroid uid mapping (pcapng custom block), before the packets of its uid. */
   deviceApp?(app: DeviceApp): void;
+  /** An Apple process block, before the packets of its process: the next index of PacketRecord.deviceProcess. */
+  deviceProcess?(process: DeviceProcess): void;
   /** Called when a pcapng section starts or an interface appears, before its packets. */
   interfaceAdded?(info: InterfaceInfo): void;
 }

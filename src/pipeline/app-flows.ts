@@ -33,16 +33,16 @@ export class AppFlows {
 }
 
 export async function findAppFlows(input: string, app: string, matcher: AppMatcher): Promise<AppFlows> {
-  // A package name (com.example.app) is any app PCAPdroid recorded, known to the rules or not.
-  if (!matcher.apps.includes(app) && !/^[A-Za-z][\w]*(\.[A-Za-z_][\w]*)+$/.test(app)) throw new Error(`no app named "${app}" in the rules; known: ${matcher.apps.sort().join(', ')} (or an Android package name from a PCAPdroid capture)`);
   const plugins = flowPlugins({ groups: ['tls', 'dns', 'device'] });
   const cols = flowColumns(plugins, true).map((c) => c.name);
   const i = (n: string) => cols.indexOf(n);
   const [ia, iproto, ic, icp, is, isp, ifirst, ilast, ipkg] = ['app', 'protocol', 'client_addr', 'client_port', 'server_addr', 'server_port', 'first_seen_ns', 'last_seen_ns', 'device_app'].map(i);
   const flows = new AppFlows();
+  const seen = new Set<string>();
   await extractFlows(
     input,
     (row) => {
+      if (typeof row[ia] === 'string') seen.add(row[ia] as string);
       if (row[ia] !== app && row[ipkg] !== app) return;
       const sec = (v: unknown) => Number(v as bigint) / 1e9;
       // Ports are null for protocols without them; packets of those carry port 0.
@@ -50,5 +50,11 @@ export async function findAppFlows(input: string, app: string, matcher: AppMatch
     },
     { plugins, apps: matcher, addresses: await learnAddresses(input, matcher) },
   );
+  // An app the rules know, or an Android package (com.example.app), may simply be absent from this capture; any
+  // other name is a process a Mac or iPhone named (PKTAP, Apple pcapng) or a typo, told apart by the capture itself.
+  if (flows.size === 0 && !matcher.apps.includes(app) && !/^[A-Za-z][\w]*(\.[A-Za-z_][\w]*)+$/.test(app)) {
+    const inCapture = [...seen].sort();
+    throw new Error(`no app named "${app}" in the rules or in this capture; in the capture: ${inCapture.length > 0 ? inCapture.join(', ') : 'none named'}; in the rules: ${matcher.apps.sort().join(', ')}`);
+  }
   return flows;
 }

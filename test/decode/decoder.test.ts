@@ -7,7 +7,7 @@ import { LinkType, type PacketRecord } from '../../src/pcap/types.js';
 
 function rec(linkType: number, bytes: number[], origLen = bytes.length): PacketRecord {
   const data = Uint8Array.from(bytes);
-  return { number: 1, offset: 0, linkType, interfaceId: 0, tsSec: 1, tsNsec: 0, capLen: data.length, origLen, data, dataOffset: 0, comment: undefined, deviceUid: NO_UID };
+  return { number: 1, offset: 0, linkType, interfaceId: 0, tsSec: 1, tsNsec: 0, capLen: data.length, origLen, data, dataOffset: 0, comment: undefined, deviceUid: NO_UID, deviceProcess: -1 };
 }
 
 const be16 = (v: number) => [v >> 8, v & 255];

@@ -27,7 +27,7 @@ const heap = () => {
   return m.heapUsed + m.arrayBuffers;
 };
 
-const record = (f: Uint8Array, i: number): PacketRecord => ({ number: i + 1, offset: 0, linkType: 1, interfaceId: 0, tsSec: 1_700_000_000, tsNsec: i, capLen: f.length, origLen: f.length, data: f, dataOffset: 0, comment: undefined, deviceUid: NO_UID });
+const record = (f: Uint8Array, i: number): PacketRecord => ({ number: i + 1, offset: 0, linkType: 1, interfaceId: 0, tsSec: 1_700_000_000, tsNsec: i, capLen: f.length, origLen: f.length, data: f, dataOffset: 0, comment: undefined, deviceUid: NO_UID, deviceProcess: -1 });
 const withPayload = (p: SynthPacket, bytes: number[]) => {
   const f = synthFrame(p);
   f.set(bytes, 54);

@@ -97,7 +97,7 @@ describe('fuzz: mutated captures never throw out of the reader, decoder or meter
     const r = rng(7);
     const decoder = new Decoder();
     const links = [LinkType.ETHERNET, LinkType.LINUX_SLL, LinkType.LINUX_SLL2, LinkType.RAW, LinkType.NULL, LinkType.LOOP, LinkType.IPV4, LinkType.IPV6];
-    const rec: PacketRecord = { number: 0, offset: 0, linkType: 1, interfaceId: 0, tsSec: 0, tsNsec: 0, capLen: 0, origLen: 0, data: new Uint8Array(0), dataOffset: 0, comment: undefined, deviceUid: NO_UID };
+    const rec: PacketRecord = { number: 0, offset: 0, linkType: 1, interfaceId: 0, tsSec: 0, tsNsec: 0, capLen: 0, origLen: 0, data: new Uint8Array(0), dataOffset: 0, comment: undefined, deviceUid: NO_UID, deviceProcess: -1 };
     let ip = 0;
     for (let i = 0; i < 20000; i++) {
       const len = Math.floor(r() * 120);
