@@ -67,16 +67,16 @@ export function addLabelCommand(program: Command): void {
         const [capture, ...more] = inputsOf(arg, o.read === undefined ? undefined : [o.read]);
         if (more.length > 0) throw new Error('label reads one capture: give it as the argument or as -r FILE');
         if ((o.actions === undefined) === (o.captureAction === undefined)) throw new Error('give either --actions LOG or --capture-action APP/ACTION');
+        const deviceOnly = o.apps === 'pcapdroid';
+        const apps = new AppMatcher(appRules(deviceOnly ? undefined : o.apps, o.ipLists), { deviceOnly });
         let actions: ActionRecord[];
-        if (o.actions !== undefined) actions = readActionLog(o.actions);
+        if (o.actions !== undefined) actions = readActionLog(o.actions).map((a) => ({ ...a, app: ruleSpelling(a.app, apps.apps) }));
         else {
           const m = /^([^/]+)\/(.+)$/.exec(o.captureAction);
           if (m === null) throw new Error(`--capture-action "${o.captureAction}": expected APP/ACTION`);
           // One action over all of time: every flow of the app is labeled with it; other flows are impertinent.
-          actions = [{ user: o.user ?? '', device: 'capture', app: m[1], action: m[2], startNs: 0n, endNs: 2n ** 63n, scenario: 'capture-action', repetition: 0, seq: 0 }];
+          actions = [{ user: o.user ?? '', device: 'capture', app: ruleSpelling(m[1], apps.apps), action: m[2], startNs: 0n, endNs: 2n ** 63n, scenario: 'capture-action', repetition: 0, seq: 0 }];
         }
-        const deviceOnly = o.apps === 'pcapdroid';
-        const apps = new AppMatcher(appRules(deviceOnly ? undefined : o.apps, o.ipLists), { deviceOnly });
         if (o.report) checkOutputPath(o.report); // written at the end: a name that cannot be written fails now
         const format = formatFromPath(o.output);
         const plugins = () => flowPlugins({ groups: o.features });
@@ -112,4 +112,14 @@ export function addLabelCommand(program: Command): void {
         if (o.strict && warnings.length > 0) process.exitCode = 2;
       }),
     );
+}
+
+/**
+ * An action's app as the rules spell it when it differs only in case ("whatsapp" is WhatsApp), so its flows, named
+ * by the rules, match it; a name the rules do not know (a device's own app name) is kept as it is.
+ */
+export function ruleSpelling(app: string, known: readonly string[]): string {
+  if (known.includes(app)) return app;
+  const same = known.filter((k) => k.toLowerCase() === app.toLowerCase());
+  return same.length === 1 ? same[0] : app;
 }

@@ -24,4 +24,15 @@ describe('label says when it did nothing useful', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.doesNotMatch(r.stderr, /warning/);
   });
+
+  it('an app spelled in another case is the rules\' app: the same labels as with its own spelling', () => {
+    const head = cli(['flows', file, '-q', '--apps', '--columns', 'app']).stdout.split('\n').slice(1).filter(Boolean);
+    const app = head.find((a) => a !== '')!;
+    const own = cli(['label', file, '--capture-action', `${app}/browse`, '--strict', '-o', '-', '-q']);
+    const lower = cli(['label', file, '--capture-action', `${app.toLowerCase()}/browse`, '--strict', '-o', '-', '-q']);
+    assert.notEqual(app, app.toLowerCase());
+    assert.equal(lower.status, 0, lower.stderr);
+    assert.equal(lower.stdout, own.stdout);
+    assert.match(own.stdout, new RegExp(`,${app},browse,`));
+  });
 });
