@@ -268,11 +268,20 @@ export interface LoadOptions {
 /** Every column a flow-record file may have. */
 const KNOWN_COLUMNS: ColumnDef[] = [...flowColumns(flowPlugins({ groups: ALL_GROUPS }), true), ...LABEL_COLUMNS, ...PREDICTION_COLUMNS];
 
+/**
+ * How the dashboard names an input: a file by its base name; standard input as <stdin>; a pipe given as a path
+ * (bash's <(...) is /dev/fd/63) by that path, whose base name alone ("63") would say nothing.
+ */
+export function captureLabel(input: string): string {
+  if (input === '-') return '<stdin>';
+  return /^\/(dev|proc\/self)\/fd\/\d+$/.test(input) ? input : basename(input);
+}
+
 /** Meter captures (pcap, pcapng) and read flow-record files (.csv, .jsonl, .parquet) into one FlowStore. */
 export async function loadFlowStore(inputs: readonly string[], o: LoadOptions = {}): Promise<FlowStore> {
   const store = new FlowStore(['capture']);
   for (const input of inputs) {
-    const name = basename(input);
+    const name = captureLabel(input);
     if (/\.(csv|jsonl|ndjson|parquet)$/i.test(input)) {
       const t = await readRecords(input, KNOWN_COLUMNS);
       store.add('records', name, t.names, t.rows, null);

@@ -3,7 +3,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { cli } from '../helpers/cli.js';
+import { spawnSync } from 'node:child_process';
+import { ROOT, cli } from '../helpers/cli.js';
+import { captureLabel } from '../../src/server/flow-store.js';
 import { PCAPS, tshark } from '../helpers/tshark.js';
 
 /** Reports hide the devices' addresses unless asked (the privacy promise): none of the clients' addresses is in the HTML. */
@@ -26,5 +28,15 @@ describe('report and device addresses', () => {
     const text = readFileSync(shown, 'utf8');
     assert.ok([...clients].some((a) => text.includes(a)));
     assert.doesNotMatch(text, /device-1/);
+  });
+
+  it('a capture given through a pipe is named by its path, not by the descriptor number alone', () => {
+    assert.equal(captureLabel('/dev/fd/63'), '/dev/fd/63');
+    assert.equal(captureLabel('-'), '<stdin>');
+    assert.equal(captureLabel(join(PCAPS, 'rawip-tcp.pcap')), 'rawip-tcp.pcap');
+    const out = join(dir, 'piped.html');
+    const r = spawnSync('bash', ['-c', `"${process.execPath}" --import tsx src/cli/run.ts report <(cat "${join(PCAPS, 'rawip-tcp.pcap')}") -o "${out}"`], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(readFileSync(out, 'utf8'), /\/dev\/fd\/\d+/);
   });
 });
