@@ -29,6 +29,7 @@ import { TUNNEL_WRAPS, wrapPcap } from '../../test/helpers/tunnels.js';
 import { wlanPcap } from '../../test/helpers/wlan.js';
 import { LINK_REWRITES, linkPcap } from '../../test/helpers/links.js';
 import { applePcapng } from '../../test/helpers/darwin.js';
+import { modifiedPcap } from '../../test/helpers/rewrite.js';
 import { ROOT } from '../common.js';
 
 const args = process.argv.slice(2);
@@ -48,6 +49,8 @@ for (const src of ['tls-quic-ipv6-cloudflare.pcap', 'dns-udp-edns-ecs-ipv4-ipv6.
 for (const src of ['tls-quic-ipv6-cloudflare.pcap', 'dns-udp-edns-ecs-ipv4-ipv6.pcap']) for (const link of [105, 127, 192, 119, 163] as const) seeds.push({ name: `wlan${link}:${src}`, bytes: wlanPcap(join(PCAPS, src), link) });
 // PPP, HDLC, PPPoE, pflog, pppd, NFLOG and PKTAP (decode/links.ts).
 for (const src of ['tls-quic-ipv6-cloudflare.pcap', 'dns-udp-edns-ecs-ipv4-ipv6.pcap']) for (const link of LINK_REWRITES) seeds.push({ name: `link${link}:${src}`, bytes: linkPcap(join(PCAPS, src), link).bytes });
+// Kuznetzov's modified pcap (24-byte record headers), both byte orders.
+for (const src of ['tls-quic-ipv6-cloudflare.pcap', 'pcap-bigendian-usec-pptp.pcap']) seeds.push({ name: `modified:${src}`, bytes: modifiedPcap(readFileSync(join(PCAPS, src))) });
 // Apple's pcapng with process blocks (pcap/darwin.ts).
 for (const src of ['tls-quic-ipv6-cloudflare.pcap', 'dns-udp-edns-ecs-ipv4-ipv6.pcap']) seeds.push({ name: `darwin:${src}`, bytes: applePcapng(join(PCAPS, src)) });
 for (const [name, c] of Object.entries(HOSTILE)) seeds.push({ name: `hostile:${name}`, bytes: pcapOf(name === 'dns-one-flow' ? 2 : 300, c.make) });

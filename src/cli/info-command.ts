@@ -158,7 +158,7 @@ const num = (x: number | null, digits = 2) => (x === null ? 'n/a' : x.toFixed(di
 export function infoText(i: CaptureInfo): string {
   const lines: Array<[string, string]> = [
     ['File name', i.file],
-    ['File type', `${i.format}${i.bigEndian ? ' (big-endian)' : ''}${i.compression !== null ? ` (${i.compression} compressed)` : ''}`],
+    ['File type', `${i.format}${i.metadata.variant === 'modified' ? ' (modified)' : ''}${i.bigEndian ? ' (big-endian)' : ''}${i.compression !== null ? ` (${i.compression} compressed)` : ''}`],
     ['File encapsulation', i.encapsulations.length === 1 ? i.encapsulations[0].name : i.encapsulations.length === 0 ? 'none' : `per packet: ${i.encapsulations.map((e) => e.name).join(', ')}`],
     ['Number of packets', String(i.packets)],
     ['File size', i.fileBytes === null ? `n/a (${i.file === '-' ? 'standard input' : 'a pipe or device'})` : `${i.fileBytes} bytes`],
@@ -203,6 +203,7 @@ export function infoJson(i: CaptureInfo): string {
         firstNs: i.firstNs?.toString() ?? null,
         lastNs: i.lastNs?.toString() ?? null,
         metadata: undefined,
+        ...(m.variant !== undefined ? { variant: m.variant } : {}),
         sections: m.sections,
         interfaces: m.interfaces.map((f) => ({ ...f, linkTypeName: linkTypeName(f.linkType) })),
         names: Object.fromEntries(m.names),

@@ -6,6 +6,13 @@ const MAGIC_USEC = 0xa1b2c3d4;
 const MAGIC_NSEC = 0xa1b23c4d;
 const MAGIC_USEC_SWAPPED = 0xd4c3b2a1;
 const MAGIC_NSEC_SWAPPED = 0x4d3cb2a1;
+/**
+ * Alexey Kuznetzov's modified pcap (patched libpcap of Red Hat Linux 6 and SuSE 6.3): microsecond times, and each
+ * record header 8 bytes longer, with the interface index, protocol and packet type. Wireshark reads it too.
+ */
+const MAGIC_MODIFIED = 0xa1b2cd34;
+const MAGIC_MODIFIED_SWAPPED = 0x34cdb2a1;
+const MODIFIED_RECORD_HEADER_LEN = 24;
 /** Classic pcap framing, also used by capture/rotate.ts to cut a stream into files on record boundaries. */
 export const FILE_HEADER_LEN = 24;
 export const RECORD_HEADER_LEN = 16;
@@ -18,12 +25,17 @@ export function isClassicPcapMagic(m: number): boolean {
 
 /** Whether a classic pcap file with this magic (read little-endian) is written little-endian. */
 export function isLittleEndianMagic(m: number): boolean {
-  return m === MAGIC_USEC || m === MAGIC_NSEC;
+  return m === MAGIC_USEC || m === MAGIC_NSEC || m === MAGIC_MODIFIED;
+}
+
+/** The modified pcap's magic, in either byte order (this parser reads it; capture rotation writes only the standard). */
+export function isModifiedPcapMagic(m: number): boolean {
+  return m === MAGIC_MODIFIED || m === MAGIC_MODIFIED_SWAPPED;
 }
 
 /**
  * Classic pcap (https://datatracker.ietf.org/doc/draft-ietf-opsawg-pcap/): both byte orders, micro- and
- * nanosecond timestamps. A corrupt record header is reported and skipped by scanning for the next plausible
+ * nanosecond timestamps, and the modified pcap of old Linux distributions (24-byte record headers). A corrupt record header is reported and skipped by scanning for the next plausible
  * header, so the good packets after it are still read (Wireshark stops at the first one instead).
  */
 export class ClassicPcapParser extends ParserBase {
@@ -41,6 +53,8 @@ export class ClassicPcapParser extends ParserBase {
   private headerDone = false;
   private le = true;
   private nsec = false;
+  /** Bytes of each record header: 16, or 24 in the modified format. */
+  private recHeader = RECORD_HEADER_LEN;
   private linkType = 0;
   private snapLen = 0;
   /** Largest captured length we accept before calling a record header corrupt. */
@@ -73,6 +87,7 @@ export class ClassicPcapParser extends ParserBase {
       p += FILE_HEADER_LEN;
     }
     const le = this.le;
+    const rh = this.recHeader;
     const unitToNs = this.nsec ? 1 : 1000;
     const fracLimit = this.nsec ? 1e9 : 1e6;
     const rec = this.rec;
@@ -96,7 +111,7 @@ export class ClassicPcapParser extends ParserBase {
           // Keep the undecided candidate and the bytes after it; ask for more input.
           const keep = -found - 1;
           this.resyncNextAbs = base + keep;
-          this.need = Math.max(end - keep + 1, RECORD_HEADER_LEN * 2);
+          this.need = Math.max(end - keep + 1, rh * 2);
           return keep;
         }
         const cut = this.pastEnd;
@@ -108,12 +123,12 @@ export class ClassicPcapParser extends ParserBase {
         p = found;
       }
       const avail = end - p;
-      if (avail < RECORD_HEADER_LEN) {
+      if (avail < rh) {
         if (eof) {
-          if (avail > 0) this.report('error', 'pcap-record-header-truncated', base + p, `file ends inside a record header (${avail} of 16 bytes present)`);
+          if (avail > 0) this.report('error', 'pcap-record-header-truncated', base + p, `file ends inside a record header (${avail} of ${rh} bytes present)`);
           return end;
         }
-        this.need = RECORD_HEADER_LEN;
+        this.need = rh;
         return p;
       }
       const tsSec = dv.getUint32(p, le);
@@ -127,17 +142,17 @@ export class ClassicPcapParser extends ParserBase {
         this.resyncNextAbs = base + p + 1;
         continue;
       }
-      if (avail < RECORD_HEADER_LEN + capLen) {
+      if (avail < rh + capLen) {
         if (eof) {
           // Past the end of the file: a cut last record, or a corrupt length with good records after it. Scan on
           // as after any corruption; only when nothing valid follows is it the cut record.
-          this.pastEnd = { at: base + p, message: `file ends inside the packet record: header says ${capLen} captured bytes, only ${avail - RECORD_HEADER_LEN} remain`, capLen };
+          this.pastEnd = { at: base + p, message: `file ends inside the packet record: header says ${capLen} captured bytes, only ${avail - rh} remain`, capLen };
           this.resyncing = true;
           this.resyncFromAbs = base + p;
           this.resyncNextAbs = base + p + 1;
           continue;
         }
-        this.need = RECORD_HEADER_LEN + capLen;
+        this.need = rh + capLen;
         return p;
       }
       if (this.snapLen > 0 && capLen > this.snapLen) {
@@ -158,10 +173,10 @@ export class ClassicPcapParser extends ParserBase {
       rec.tsNsec = frac * unitToNs;
       rec.capLen = capLen;
       rec.origLen = origLen;
-      rec.dataOffset = p + RECORD_HEADER_LEN;
+      rec.dataOffset = p + rh;
       this.lastTsSec = sec;
       this.emit();
-      p += RECORD_HEADER_LEN + capLen;
+      p += rh + capLen;
       if (this.stopped) return p;
     }
   }
@@ -170,6 +185,10 @@ export class ClassicPcapParser extends ParserBase {
     const m = dv.getUint32(p, true);
     this.le = isLittleEndianMagic(m);
     this.nsec = m === MAGIC_NSEC || m === MAGIC_NSEC_SWAPPED;
+    if (isModifiedPcapMagic(m)) {
+      this.recHeader = MODIFIED_RECORD_HEADER_LEN;
+      this.metadata.variant = 'modified';
+    }
     const major = dv.getUint16(p + 4, this.le);
     const minor = dv.getUint16(p + 6, this.le);
     if (major !== 2) this.report('warning', 'pcap-version', base + p + 4, `unexpected pcap version ${major}.${minor}`);
@@ -218,12 +237,12 @@ export class ClassicPcapParser extends ParserBase {
    */
   private scanForRecord(dv: DataView, from: number, end: number, eof: boolean): number {
     let q = from;
-    for (; q + RECORD_HEADER_LEN <= end; q++) {
+    for (; q + this.recHeader <= end; q++) {
       if (!this.plausible(dv, q)) continue;
       const cap = dv.getUint32(q + 8, this.le);
-      const next = q + RECORD_HEADER_LEN + cap;
+      const next = q + this.recHeader + cap;
       if (next === end && eof) return q;
-      if (next + RECORD_HEADER_LEN > end) {
+      if (next + this.recHeader > end) {
         if (eof) continue;
         return -(q + 1);
       }

@@ -1,7 +1,7 @@
 import { createReadStream, statSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { ClassicPcapParser, isClassicPcapMagic } from './classic.js';
+import { ClassicPcapParser, isClassicPcapMagic, isModifiedPcapMagic } from './classic.js';
 import { COMPRESSION_MAGIC_BYTES, type Compression, compressionOf, decompressed, decompressedStream } from './compressed.js';
 import type { FormatParser } from './parser.js';
 import { BT_SHB, PcapngParser } from './pcapng.js';
@@ -135,7 +135,7 @@ export function rereadable(input: string | Readable): input is string {
 
 /** The capture format a file's first four bytes (read little-endian) open, or undefined when neither. */
 export function captureFormatOfMagic(magic: number): 'pcap' | 'pcapng' | undefined {
-  return isClassicPcapMagic(magic) ? 'pcap' : magic === BT_SHB ? 'pcapng' : undefined;
+  return isClassicPcapMagic(magic) || isModifiedPcapMagic(magic) ? 'pcap' : magic === BT_SHB ? 'pcapng' : undefined;
 }
 
 /** The display name of an input in records and messages: the path, `<stdin>` for `-`, `<stream>` for a stream. */

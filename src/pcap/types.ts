@@ -115,6 +115,8 @@ export interface InterfaceStatistics {
 /** What a reader learned besides the packets. */
 export interface CaptureMetadata {
   format: 'pcap' | 'pcapng';
+  /** A classic pcap's variant: 'modified' for Kuznetzov's modified pcap (24-byte record headers); absent for the standard. */
+  variant?: 'modified';
   bigEndian: boolean;
   /** Classic pcap: 1e6 or 1e9; pcapng: per interface. */
   interfaces: InterfaceInfo[];

@@ -29,3 +29,26 @@ export function rewriteEthernetPcap(b: Buffer, name: string, linkType: number, r
   }
   return { bytes: Buffer.concat(parts), packets: n };
 }
+
+/**
+ * A classic pcap (either byte order) as Alexey Kuznetzov's patched libpcap wrote it: magic 0xa1b2cd34, and after
+ * each record header the interface index, protocol and packet type (8 bytes). tshark and capinfos read it.
+ */
+export function modifiedPcap(b: Buffer): Buffer {
+  const le = b.readUInt32LE(0) === 0xa1b2c3d4;
+  if (!le && b.readUInt32BE(0) !== 0xa1b2c3d4) throw new Error('expected a microsecond pcap');
+  const head = Buffer.from(b.subarray(0, 24));
+  if (le) head.writeUInt32LE(0xa1b2cd34, 0);
+  else head.writeUInt32BE(0xa1b2cd34, 0);
+  const parts: Buffer[] = [head];
+  for (let at = 24; at + 16 <= b.length; ) {
+    const incl = le ? b.readUInt32LE(at + 8) : b.readUInt32BE(at + 8);
+    const extra = Buffer.alloc(8);
+    if (le) extra.writeUInt32LE(3, 0);
+    else extra.writeUInt32BE(3, 0);
+    extra.writeUInt16BE(0x0800, 4);
+    parts.push(b.subarray(at, at + 16), extra, b.subarray(at + 16, at + 16 + incl));
+    at += 16 + incl;
+  }
+  return Buffer.concat(parts);
+}

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
@@ -7,6 +9,7 @@ import { CaptureFormatError, readCapture } from '../../src/pcap/reader.js';
 import { synthPcap } from '../../src/pcap/synth.js';
 import type { CaptureIssue } from '../../src/pcap/types.js';
 import { PCAPS, haveTshark, sharedPcaps, tshark } from '../helpers/tshark.js';
+import { modifiedPcap } from '../helpers/rewrite.js';
 
 interface Rec {
   n: number;
@@ -96,6 +99,33 @@ describe('capture readers', () => {
       const whole = await readAll(join(PCAPS, name));
       const tiny = await readAll(join(PCAPS, name), 64);
       assert.deepEqual(tiny.recs, whole.recs, name);
+    }
+  });
+
+  it("Kuznetzov's modified pcap (24-byte record headers, both byte orders) reads as tshark reads it, in any chunk size", { skip: !haveTshark() && 'tshark not installed' }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cs-modified-'));
+    try {
+      for (const name of ['tls12-https-heise-offers13.pcap', 'pcap-bigendian-usec-pptp.pcap']) {
+        const file = join(dir, name);
+        writeFileSync(file, modifiedPcap(readFileSync(join(PCAPS, name))));
+        assert.match(execFileSync('capinfos', ['-t', file], { encoding: 'utf8' }), /Modified tcpdump - pcap/);
+        const fields = (f: string) => tshark(['-r', f, '-T', 'fields', '-e', 'frame.time_epoch', '-e', 'frame.cap_len', '-e', 'frame.len', '-e', 'frame.protocols']);
+        assert.equal(fields(file), fields(join(PCAPS, name)), `${name}: tshark reads the same frames`);
+        const ours = await readAll(file);
+        const original = await readAll(join(PCAPS, name));
+        assert.deepEqual(ours.recs, original.recs, name);
+        assert.deepEqual(ours.issues, []);
+        assert.equal(ours.meta.metadata.variant, 'modified');
+        assert.deepEqual((await readAll(file, 64)).recs, original.recs, `${name} in 64-byte chunks`);
+      }
+      // Cut inside a record header: named with the modified header's size.
+      const cut = modifiedPcap(readFileSync(join(PCAPS, 'tls12-https-heise-offers13.pcap'))).subarray(0, 24 + 20);
+      const r = await readAll(cut);
+      assert.equal(r.recs.length, 0);
+      assert.match(r.issues[0].message, /20 of 24 bytes present/);
+      assert.equal(r.issues[0].offset, 24);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
