@@ -350,6 +350,7 @@ export async function buildProgram(command?: string): Promise<Command> {
       const limit: number = o.count ?? Infinity;
       let passed = 0;
       const writer = openCaptureWriter(o.output);
+      let unkept = 0;
       const issues = new IssuePrinter(o.quiet === true);
       const progress = new Progress(input, o.progress !== false);
       try {
@@ -364,17 +365,30 @@ export async function buildProgram(command?: string): Promise<Command> {
               const p = decoder.decode(rec);
               if (filter.verdict(p) === undefined) {
                 if (appFlows !== undefined && !appFlows.has(p)) filter.revoke('not-app');
-                else writer.write(rec);
+                else {
+                  if (!writer.keepsDeviceLabels && (rec.comment !== undefined || rec.deviceProcess >= 0)) unkept++;
+                  writer.write(rec);
+                }
               }
               return ++passed >= limit;
             },
             issue: issues.onIssue,
+            // What the device recorded besides the packets goes along (pcapng), so a filtered capture keeps its labels.
+            deviceApp(app) {
+              if (writer.deviceApp !== undefined) writer.deviceApp(app);
+              else unkept++;
+            },
+            deviceProcess(proc) {
+              if (writer.deviceProcess !== undefined) writer.deviceProcess(proc);
+              else unkept++;
+            },
           },
           { onProgress: progress.update },
         );
         progress.stop();
         issues.end(input);
         await writer.close();
+        if (unkept > 0) process.stderr.write(`cipherscope: ${o.output}: warning: classic pcap holds no packet comments or pcapng blocks: ${unkept} of them (PCAPdroid's app labels, Apple's processes, comments) were not kept; write .pcapng to keep them\n`);
         if (!o.quiet) {
           const d = Object.entries(filter.summary())
             .map(([k, v]) => `${k}=${v}`)

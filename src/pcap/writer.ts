@@ -2,10 +2,21 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { atomicTarget, checkOutputPath, openAtomically } from '../common/atomic-file.js';
 import type { PacketRecord } from './types.js';
+import { type DeviceApp, PCAPDROID_PEN, PCAPDROID_UID_MAP } from './pcapdroid.js';
+import { BT_DARWIN_PROCESS, type DeviceProcess, EPB_DARWIN_PROCESS } from './darwin.js';
 
 /** Writes packets to a capture. Both writers keep nanosecond timestamps. */
 export interface CaptureWriter {
   write(rec: PacketRecord): void;
+  /**
+   * Whether the format holds what a device recorded besides the packets (pcapng does: packet comments, PCAPdroid's
+   * uid mappings, Apple's process blocks; classic pcap holds none of them).
+   */
+  readonly keepsDeviceLabels: boolean;
+  /** Keep a PCAPdroid uid mapping, before the packets that name its uid (pcapng only). */
+  deviceApp?(app: DeviceApp): void;
+  /** Keep an Apple process block; the writer numbers them in the order given, as the reader does (pcapng only). */
+  deviceProcess?(proc: DeviceProcess): void;
   /** Finish the capture (with openCaptureWriter, rename it over the name asked for). */
   close(): Promise<void>;
   /** With openCaptureWriter: drop what was written, leaving the file at the name as it was. */
@@ -87,6 +98,7 @@ export class PcapWriter implements CaptureWriter {
   private readonly b: Batcher;
   private linkType = -1;
   packets = 0;
+  readonly keepsDeviceLabels = false;
 
   constructor(
     target: string | Writable,
@@ -129,14 +141,20 @@ export class PcapWriter implements CaptureWriter {
   }
 }
 
+const utf8 = new TextEncoder();
+
 /**
  * pcapng, little-endian, one section; an interface (if_tsresol = 9, nanoseconds) per distinct input
- * interface, so captures that mix link types keep them.
+ * interface, so captures that mix link types keep them. What the device recorded is kept as the readers read it:
+ * each packet's comment (PCAPdroid's u-<uid>), PCAPdroid's uid mappings as its custom blocks, and Apple's process
+ * blocks with each packet's process (written as the packet's owner: the reader named the packet by its effective
+ * process when it had one, and reads it back the same).
  */
 export class PcapngWriter implements CaptureWriter {
   private readonly b: Batcher;
   private readonly ifaceIds = new Map<string, number>();
   packets = 0;
+  readonly keepsDeviceLabels = true;
 
   constructor(target: string | Writable) {
     this.b = new Batcher(toOutput(target));
@@ -175,7 +193,10 @@ export class PcapngWriter implements CaptureWriter {
   write(rec: PacketRecord): void {
     const id = this.iface(rec);
     const padded = (rec.capLen + 3) & ~3;
-    const len = 32 + padded;
+    const comment = rec.comment === undefined ? undefined : utf8.encode(rec.comment).subarray(0, 0xffff);
+    // Options: the comment, the process (4 bytes), the end of options; none at all for a plain packet.
+    const opts = comment === undefined && rec.deviceProcess < 0 ? 0 : (comment === undefined ? 0 : 4 + ((comment.length + 3) & ~3)) + (rec.deviceProcess < 0 ? 0 : 8) + 4;
+    const len = 32 + padded + opts;
     const r = this.b.reserve(len);
     const ns = BigInt(rec.tsSec) * 1_000_000_000n + BigInt(rec.tsNsec);
     r.dv.setUint32(r.at, 6, true);
@@ -187,8 +208,65 @@ export class PcapngWriter implements CaptureWriter {
     r.dv.setUint32(r.at + 24, rec.origLen, true);
     r.buf.set(rec.data.subarray(rec.dataOffset, rec.dataOffset + rec.capLen), r.at + 28);
     r.buf.fill(0, r.at + 28 + rec.capLen, r.at + 28 + padded);
+    if (opts > 0) {
+      let o = r.at + 28 + padded;
+      if (comment !== undefined) {
+        r.dv.setUint16(o, 1, true); // opt_comment
+        r.dv.setUint16(o + 2, comment.length, true);
+        r.buf.set(comment, o + 4);
+        const end = o + 4 + ((comment.length + 3) & ~3);
+        r.buf.fill(0, o + 4 + comment.length, end);
+        o = end;
+      }
+      if (rec.deviceProcess >= 0) {
+        r.dv.setUint16(o, EPB_DARWIN_PROCESS, true);
+        r.dv.setUint16(o + 2, 4, true);
+        r.dv.setUint32(o + 4, rec.deviceProcess, true);
+        o += 8;
+      }
+      r.dv.setUint32(o, 0, true); // opt_endofopt
+    }
     r.dv.setUint32(r.at + len - 4, len, true);
     this.packets++;
+  }
+
+  /** PCAPdroid's custom block (PEN 62652) mapping a uid to its package and app name (pcapdroid.ts reads it). */
+  deviceApp(app: DeviceApp): void {
+    const pkg = utf8.encode(app.packageName ?? '').subarray(0, 255);
+    const name = utf8.encode(app.appName ?? '').subarray(0, 255);
+    const body = 4 + 4 + 6 + pkg.length + name.length;
+    const len = 8 + ((body + 3) & ~3) + 4;
+    const r = this.b.reserve(len);
+    r.buf.fill(0, r.at, r.at + len);
+    r.dv.setUint32(r.at, 0x00000bad, true);
+    r.dv.setUint32(r.at + 4, len, true);
+    r.dv.setUint32(r.at + 8, PCAPDROID_PEN, true);
+    r.dv.setUint16(r.at + 12, 1, true); // version
+    r.buf[r.at + 14] = PCAPDROID_UID_MAP;
+    r.dv.setInt32(r.at + 16, app.uid, true);
+    r.buf[r.at + 20] = pkg.length;
+    r.buf[r.at + 21] = name.length;
+    r.buf.set(pkg, r.at + 22);
+    r.buf.set(name, r.at + 22 + pkg.length);
+    r.dv.setUint32(r.at + len - 4, len, true);
+  }
+
+  /** An Apple process block: the process id and, when known, its name (darwin.ts reads it). */
+  deviceProcess(proc: DeviceProcess): void {
+    const name = proc.name === null ? undefined : utf8.encode(proc.name).subarray(0, 0xffff);
+    const opts = (name === undefined ? 0 : 4 + ((name.length + 3) & ~3)) + 4;
+    const len = 12 + 4 + opts;
+    const r = this.b.reserve(len);
+    r.buf.fill(0, r.at, r.at + len);
+    r.dv.setUint32(r.at, BT_DARWIN_PROCESS, true);
+    r.dv.setUint32(r.at + 4, len, true);
+    r.dv.setUint32(r.at + 8, proc.pid, true);
+    if (name !== undefined) {
+      r.dv.setUint16(r.at + 12, 2, true);
+      r.dv.setUint16(r.at + 14, name.length, true);
+      r.buf.set(name, r.at + 16);
+    }
+    r.dv.setUint32(r.at + len - 4, len, true);
   }
 
   close(): Promise<void> {

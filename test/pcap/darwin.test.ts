@@ -127,6 +127,19 @@ describe('Apple pcapng process blocks', () => {
     assert.match(typo.stderr, /no app named "Safary" in the rules or in this capture; in the capture: Safari, WhatsApp;/);
   });
 
+  it('filter into pcapng keeps each packet\'s process: the flows it keeps are named as in the input', async () => {
+    for (const src of [SOURCES[1], SOURCES[2]]) {
+      const file = rewritten(src);
+      const out = join(dir, `kept-${src}.pcapng`);
+      const r = cli(['filter', file, '-f', 'udp', '--keep-noise', '-o', out, '-q']);
+      assert.equal(r.status, 0, r.stderr);
+      const key = (x: Record<string, unknown>) => [x.protocol, x.client_addr, x.client_port, x.server_addr, x.server_port, x.first_seen_ns, x.packets, x.device_app_name, x.device_app_pid].map(String).join(' ');
+      const want = (await flowsOf(file)).rows.filter((x) => x.protocol === 17).map(key).sort();
+      assert.ok(want.length > 0);
+      assert.deepEqual((await flowsOf(out)).rows.map(key).sort(), want, src);
+    }
+  });
+
   it('a packet naming a process its section has not declared is reported at its option and metered without a name', async () => {
     const b = applePcapng(join(PCAPS, SOURCES[0]));
     // The first packet block's owner option (0x8001) points at process 7.

@@ -158,6 +158,23 @@ describe('PCAPdroid app labels', () => {
     assert.equal(kept, packets.filter((p) => p.uid === 10123).length);
   });
 
+  it('filter into pcapng keeps the labels: comments and uid mappings as tshark reads them, the same flows after it; into pcap it warns', async () => {
+    const out = join(dir, 'filtered.pcapng');
+    const f = cli(['filter', files.pcapng, '--keep-noise', '-o', out, '-q']);
+    assert.equal(f.status, 0, f.stderr);
+    assert.doesNotMatch(f.stderr, /warning/);
+    // tshark: every packet's comment as in the input, and the custom blocks still counted as frames of their own.
+    const comments = (file: string) => tshark(['-r', file, '-T', 'fields', '-e', 'frame.number', '-e', 'frame.comment']);
+    assert.equal(comments(out), comments(files.pcapng));
+    assert.deepEqual(await ourPackets(out), await ourPackets(files.pcapng));
+    const apps = new AppMatcher(loadAppRules());
+    const cols = (r: Record<string, unknown>) => [r.device_app_uid, r.device_app, r.device_app_name, r.app, r.app_evidence];
+    assert.deepEqual((await flowsOf(out, { apps })).rows.map(cols), (await flowsOf(files.pcapng, { apps })).rows.map(cols));
+    const pcap = cli(['filter', files.pcapng, '-o', join(dir, 'filtered.pcap'), '-q']);
+    assert.equal(pcap.status, 0, pcap.stderr);
+    assert.match(pcap.stderr, /warning: classic pcap holds no packet comments or pcapng blocks: \d+ of them .* write \.pcapng to keep them/);
+  });
+
   it('the same flows on one thread and on two (uids and mappings reach every shard)', () => {
     const run = (threads: number) => {
       const r = cli(['flows', files.pcapng, '--apps', '--threads', String(threads), '-q']);
