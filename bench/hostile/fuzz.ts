@@ -47,7 +47,7 @@ for (const src of ['tls-quic-ipv6-cloudflare.pcap', 'dns-udp-edns-ecs-ipv4-ipv6.
   for (const kind of TUNNEL_WRAPS) seeds.push({ name: `${kind}:${src}`, bytes: wrapPcap(readFileSync(join(PCAPS, src)), kind, src).bytes });
 // Wi-Fi: the same two captures as 802.11 monitor-mode captures, bare and after each radio header.
 for (const src of ['tls-quic-ipv6-cloudflare.pcap', 'dns-udp-edns-ecs-ipv4-ipv6.pcap']) for (const link of [105, 127, 192, 119, 163] as const) seeds.push({ name: `wlan${link}:${src}`, bytes: wlanPcap(join(PCAPS, src), link) });
-// PPP, HDLC, PPPoE, pflog, pppd, NFLOG and PKTAP (decode/links.ts).
+// Every link type of decode/links.ts.
 for (const src of ['tls-quic-ipv6-cloudflare.pcap', 'dns-udp-edns-ecs-ipv4-ipv6.pcap']) for (const link of LINK_REWRITES) seeds.push({ name: `link${link}:${src}`, bytes: linkPcap(join(PCAPS, src), link).bytes });
 // Kuznetzov's modified pcap (24-byte record headers), both byte orders.
 for (const src of ['tls-quic-ipv6-cloudflare.pcap', 'pcap-bigendian-usec-pptp.pcap']) seeds.push({ name: `modified:${src}`, bytes: modifiedPcap(readFileSync(join(PCAPS, src))) });

@@ -6,7 +6,7 @@ import type { DeviceProcess } from '../pcap/darwin.js';
 import { type WlanBody, avsLength, prismLength, radiotapLength, wlanBody } from './wlan.js';
 import { INNER_ETHERNET, INNER_IP, INNER_WLAN, INNER_WLAN_SWAPPED_FC, type TunnelHeader, gre, udpTunnel } from './tunnels.js';
 import { readU32BE, readU32LE } from '../common/bytes.js';
-import { type LinkPayload, ciscoHdlc, nflog, pflog, pktap, ppi, ppp, pppHdlc, pppPppd, pppoe } from './links.js';
+import { type LinkPayload, ciscoHdlc, enc, ipnet, nflog, pflog, pktap, ppi, ppp, pppHdlc, pppPppd, pppoe } from './links.js';
 
 const ETH_IPV4 = 0x0800;
 const ETH_IPV6 = 0x86dd;
@@ -199,6 +199,10 @@ export class Decoder {
         return this.linkPayload(d, pppoe(d, start, end, this.linkOut));
       case LinkType.C_HDLC:
         return this.linkPayload(d, ciscoHdlc(d, start, end, this.linkOut));
+      case LinkType.ENC:
+        return this.linkPayload(d, enc(d, start, end, this.linkOut));
+      case LinkType.IPNET:
+        return this.linkPayload(d, ipnet(d, start, end, this.linkOut));
       case LinkType.PFLOG:
         return this.linkPayload(d, pflog(d, start, end, this.linkOut));
       case LinkType.NFLOG:

@@ -3,7 +3,8 @@ import { readU32LE } from '../common/bytes.js';
 /**
  * Link-layer headers of the less common capture link types (https://www.tcpdump.org/linktypes.html), read to where
  * the network layer starts: PPP (9), PPP in HDLC framing (50), PPPoE without Ethernet (51), Cisco HDLC (104), pflog
- * (117), pppd's PPP with a direction byte (166), PPI (192), Linux NFLOG (239) and Apple's PKTAP (258). Each reader checks every length against the bytes present and
+ * (117), pppd's PPP with a direction byte (166), PPI (192), OpenBSD's enc(4) (109), Solaris IPNET (226), Linux NFLOG
+ * (239) and Apple's PKTAP (258). Each reader checks every length against the bytes present and
  * fills a `LinkPayload`; none throws. The decoder and the capture filter (filter/bpf.ts) share them.
  */
 
@@ -178,6 +179,38 @@ export function nflog(d: Uint8Array, o: number, end: number, out: LinkPayload): 
     t += (len + 3) & ~3;
   }
   return none(out, 'nflog-no-payload');
+}
+
+/** OpenBSD's struct enchdr: address family and flags in the writer's byte order, the SPI in network order. */
+const ENC_HEADER = 12;
+
+/**
+ * LINKTYPE_ENC (OpenBSD's enc(4) interface: IPsec traffic before encryption or after decryption): a 12-byte header
+ * whose first word is the address family in the writing machine's byte order (2 IPv4; 24, 28 or 30 IPv6 as the
+ * BSDs number it), then the IP packet.
+ */
+export function enc(d: Uint8Array, o: number, end: number, out: LinkPayload): LinkPayload {
+  if (end - o < ENC_HEADER) return bad(out, 'enc-truncated');
+  let af = readU32LE(d, o);
+  if (af > 0xffff) af = ((d[o] << 24) | (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3]) >>> 0;
+  if (af === 2) return found(out, o + ENC_HEADER, end, ETH_IPV4);
+  if (af === 24 || af === 28 || af === 30) return found(out, o + ENC_HEADER, end, ETH_IPV6);
+  return none(out, `enc-af-${af}`);
+}
+
+/** Solaris's dl_ipnetinfo_t: version, family, hardware type, packet length, interface and zone ids. */
+const IPNET_HEADER = 24;
+
+/**
+ * LINKTYPE_IPNET (Solaris 10 and 11's ipnet observability devices, snoop/tcpdump on /dev/ipnet): a 24-byte
+ * big-endian header whose second byte is the family (2 IPv4, 26 IPv6 as Solaris numbers it), then the IP packet.
+ */
+export function ipnet(d: Uint8Array, o: number, end: number, out: LinkPayload): LinkPayload {
+  if (end - o < IPNET_HEADER) return bad(out, 'ipnet-truncated');
+  const family = d[o + 1];
+  if (family === 2) return found(out, o + IPNET_HEADER, end, ETH_IPV4);
+  if (family === 26) return found(out, o + IPNET_HEADER, end, ETH_IPV6);
+  return none(out, `ipnet-family-${family}`);
 }
 
 /** PPI's fixed header: version, flags, length (little-endian, the fields after it included) and the inner DLT. */

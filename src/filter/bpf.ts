@@ -9,7 +9,7 @@ import { type WlanBody, avsLength, prismLength, radiotapLength, wlanBody } from 
  *
  * - Link types: Ethernet (1), Linux cooked v1 (113) and v2 (276), raw IP (101, 228, 229, 12, 14), BSD and OpenBSD
  *   loopback (0, 108), 802.11 (105; after radiotap 127, Prism or AVS 119, AVS 163, PPI 192), PPP (9, 50, 166),
- *   PPPoE (51), Cisco HDLC (104), pflog (117), and PPP with a direction byte (204), NFLOG (239) and PKTAP (258),
+ *   PPPoE (51), Cisco HDLC (104), OpenBSD enc (109), pflog (117), Solaris IPNET (226), and PPP with a direction byte (204), NFLOG (239) and PKTAP (258),
  *   which libpcap cannot filter: the packet inside them is read.
  *   `ip` and `ip6` test the link-layer protocol; on Ethernet a VLAN-tagged frame is neither until `vlan` has been
  *   said, and every primitive after a `vlan` in the expression looks 4 bytes further in (libpcap does the same).
@@ -113,6 +113,14 @@ const NULL: Link = {
 
 /** The length of a radio header before an 802.11 frame, or -1 when it is cut short (decode/wlan.ts). */
 type RadioHeader = (d: Uint8Array, o: number, end: number) => number;
+
+/** OpenBSD's enc(4) (109): the address family first as in loopback captures, the packet after the 12-byte header. */
+const ENC: Link = { payload: () => 12, is: NULL.is };
+/** Solaris IPNET (226): the family in the second byte (2 IPv4, 26 IPv6), the packet after the 24-byte header. */
+const IPNET: Link = {
+  payload: () => 24,
+  is: (c, t) => (t === ETH_IP ? c.byte(1) === 2 : t === ETH_IP6 ? c.byte(1) === 26 : false),
+};
 
 /**
  * 802.11 after the radio header `radio` measures (none, radiotap, Prism or AVS): the network layer follows the data
@@ -222,6 +230,10 @@ function linkOf(linkType: number): Link | undefined {
     case LinkType.NULL:
     case LinkType.LOOP:
       return NULL;
+    case LinkType.ENC:
+      return ENC;
+    case LinkType.IPNET:
+      return IPNET;
     case LinkType.PPP:
     case LinkType.PPP_HDLC:
     case LinkType.PPP_PPPD: // the direction byte where the address is: the protocol is at 2 all the same

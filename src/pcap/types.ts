@@ -20,6 +20,7 @@ export const LinkType = {
   C_HDLC: 104, // Cisco HDLC: address, control, ethertype
   IEEE802_11: 105, // 802.11 frames as in monitor mode (decode/wlan.ts)
   LOOP: 108, // OpenBSD loopback: 4-byte address family in network byte order
+  ENC: 109, // OpenBSD enc(4): a 12-byte header (address family, SPI, flags), then IP
   LINUX_SLL: 113,
   PFLOG: 117, // OpenBSD / FreeBSD pf's log: a header of its own length, then IP
   IEEE802_11_PRISM: 119, // a Prism II (or AVS) monitor-mode header, then an 802.11 frame
@@ -28,6 +29,7 @@ export const LinkType = {
   PPP_PPPD: 166, // pppd's PPP: a direction byte where HDLC framing has its address, then control and protocol
   PPI: 192, // CACE's Per-Packet Information header, then a frame of the link type it names (802.11)
   PPP_WITH_DIR: 204, // a direction byte, then PPP as on link type 9
+  IPNET: 226, // Solaris ipnet: a 24-byte header (version, family, ...), then IP
   IPV4: 228,
   IPV6: 229,
   NFLOG: 239, // Linux netfilter log: the packet in a type-length-value attribute

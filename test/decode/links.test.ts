@@ -19,8 +19,8 @@ import { PCAPS, haveTshark, tshark, tsharkConversations } from '../helpers/tshar
 
 /**
  * The less common link types (decode/links.ts): real Ethernet captures rewritten as PPP, PPP in HDLC framing, PPPoE
- * without Ethernet, Cisco HDLC, pflog, pppd's PPP and PPP after a direction byte, NFLOG (both byte orders) and Apple
- * PKTAP (test/helpers/links.ts). tshark's
+ * without Ethernet, Cisco HDLC, OpenBSD enc, pflog, pppd's PPP and PPP after a direction byte, Solaris IPNET, NFLOG
+ * (both byte orders) and Apple PKTAP (test/helpers/links.ts). tshark's
  * conversations of the rewritten files are the originals', ours are ours of the originals, PKTAP's process is
  * tshark's, and `-f` keeps what tcpdump keeps, byte for byte, where tcpdump can filter the link type at all.
  */
@@ -162,7 +162,7 @@ describe('PPP, HDLC, PPPoE, pflog, pppd, NFLOG and PKTAP link types', () => {
     for (const src of SOURCES) {
       // PPP as libpcap reads it: the protocol at offset 2, so a frame without the address and control bytes does
       // not match (the capture has them on a third of the frames) and Cisco HDLC frames in link type 50 do not either.
-      for (const v of [9, 50, 51, 104, 166] as const) for (const expr of all) run(rewritten(src, v), expr);
+      for (const v of [9, 50, 51, 104, 109, 166, 226] as const) for (const expr of all) run(rewritten(src, v), expr);
       // pflog: libpcap on Linux takes AF_INET6 as Linux numbers it (10), so only IPv4 expressions agree.
       for (const expr of v4) run(rewritten(src, 117), expr);
     }
@@ -254,6 +254,11 @@ describe('PPP, HDLC, PPPoE, pflog, pppd, NFLOG and PKTAP link types', () => {
       'malformed:pktap-bad-header-length': 1,
       'malformed:pktap-nested': 1,
     });
+    // enc(4): an address family that is not IP, and a header cut short; IPNET likewise.
+    const encHeader = (af: number) => [af, 0, 0, 0, 0, 0, 0x10, 0, 0, 4, 0, 0, 0x45];
+    assert.deepEqual(await dropped(pcap(109, [encHeader(7), encHeader(2).slice(0, 11)])), { 'non-ip:enc-af-7': 1, 'malformed:enc-truncated': 1 });
+    const ipnetHeader = (family: number) => [2, family, ...new Array(22).fill(0), 0x60];
+    assert.deepEqual(await dropped(pcap(226, [ipnetHeader(9), ipnetHeader(2).slice(0, 23)])), { 'non-ip:ipnet-family-9': 1, 'malformed:ipnet-truncated': 1 });
     // pppd's PPP and PPP after a direction byte: LCP either way, and a frame with nothing after the direction byte.
     assert.deepEqual(await dropped(pcap(166, [[0x01, 0x03, 0xc0, 0x21, 1, 1, 0, 4], [0x00]])), { 'non-ip:ppp-0xc021': 1, 'malformed:ppp-truncated': 1 });
     assert.deepEqual(await dropped(pcap(204, [[0x01, 0xff, 0x03, 0xc0, 0x21, 1, 1, 0, 4], [0x00, 0xc0, 0x21, 1, 1, 0, 4], [0x01]])), {

@@ -5,12 +5,12 @@ import { rewriteEthernetPcap } from './rewrite.js';
  * A real Ethernet capture rewritten byte by byte in another link-layer framing, as the tools that write these link
  * types would have captured the same traffic: PPP (9: with and without the address and control bytes, with a
  * compressed protocol field), PPP in HDLC framing (50: with Cisco HDLC frames among them), PPPoE without Ethernet
- * (51), Cisco HDLC (104), OpenBSD / FreeBSD pflog (117), pppd's PPP with a direction byte (166), PPP after a
- * direction byte (204, as Wireshark writes it), Linux NFLOG (239, its TLVs in the pcap's byte order) and Apple's PKTAP (258: a process's name before each frame, the frame itself
+ * (51), Cisco HDLC (104), OpenBSD's enc(4) (109), OpenBSD / FreeBSD pflog (117), pppd's PPP with a direction byte (166), PPP after a
+ * direction byte (204, as Wireshark writes it), Solaris IPNET (226), Linux NFLOG (239, its TLVs in the pcap's byte order) and Apple's PKTAP (258: a process's name before each frame, the frame itself
  * Ethernet, raw IP or BSD loopback in turn). Frames these framings cannot carry (ARP over PPP) are left out and
  * counted. tshark reads the result as the same conversations; the tests compare ours.
  */
-export const LINK_REWRITES = [9, 50, 51, 104, 117, 166, 204, 239, 258] as const;
+export const LINK_REWRITES = [9, 50, 51, 104, 109, 117, 166, 204, 226, 239, 258] as const;
 export type LinkRewrite = (typeof LINK_REWRITES)[number];
 
 const PPP_IP = 0x0021;
@@ -112,8 +112,29 @@ function rewriteFrame(link: LinkRewrite, frame: Buffer, n: number): Buffer | und
     }
     case 104:
       return Buffer.concat([Buffer.from([n % 2 === 0 ? 0x0f : 0x8f, 0x00]), frame.subarray(12)]);
+    case 109: {
+      // struct enchdr: address family (OpenBSD's 24 for IPv6) in the writer's order, SPI, flags.
+      if (proto === undefined) return undefined;
+      const h = Buffer.alloc(12);
+      h.writeUInt32LE(v6 ? 24 : 2, 0);
+      h.writeUInt32BE(0x1000 + (n % 3), 4);
+      h.writeUInt32LE(0x0400, 8);
+      return Buffer.concat([h, ip]);
+    }
     case 117:
       return proto === undefined ? undefined : pflog(ip, v6, n);
+    case 226: {
+      // dl_ipnetinfo_t, big-endian: version 2, family (Solaris's 26 for IPv6), hardware type, packet length, ifindex,
+      // group ifindex, source and destination zones.
+      if (proto === undefined) return undefined;
+      const h = Buffer.alloc(24);
+      h[0] = 2;
+      h[1] = v6 ? 26 : 2;
+      h.writeUInt16BE(1, 2);
+      h.writeUInt32BE(ip.length, 4);
+      h.writeUInt32BE(2, 8);
+      return Buffer.concat([h, ip]);
+    }
     case 166:
       // The direction (0 received, 1 sent) where PPP in HDLC framing has its 0xff address byte, then control and protocol.
       return proto === undefined ? undefined : Buffer.concat([Buffer.from([n % 2, 0x03]), u16(proto), ip]);
