@@ -19,6 +19,12 @@ const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 /** Blocks we know, used to judge candidates while resynchronising after a corrupt block. */
 const KNOWN_BLOCKS = new Set([BT_SHB, BT_IDB, BT_OPB, BT_SPB, BT_NRB, BT_ISB, BT_EPB, 0x0a, 0x0bad, 0x40000bad, 7, 8, 9, BT_DARWIN_PROCESS]);
 
+/**
+ * Device labels kept per input (PCAPdroid's uid mappings, Apple's process blocks): a phone has some hundreds of apps
+ * or processes; a file made of nothing but such blocks must not fill the memory.
+ */
+const MAX_DEVICE_LABELS = 65536;
+
 const OPT_COMMENT = 1;
 const IDB_NAME = 2;
 const IDB_DESCRIPTION = 3;
@@ -98,6 +104,12 @@ export class PcapngParser extends ParserBase {
   private ifaces: Iface[] = [];
   /** Index in metadata.deviceProcesses of this section's process 0: packet blocks number processes per section. */
   private sectionProcesses = 0;
+  /** Process blocks of this section, and of the whole input (kept or not: see MAX_DEVICE_LABELS). */
+  private sectionProcessCount = 0;
+  private processTotal = 0;
+  /** Whether the MAX_DEVICE_LABELS warning was given for uid mappings, for process blocks. */
+  private appsCapped = false;
+  private processesCapped = false;
   private sectionStarted = false;
   private resyncing = false;
   private resyncFromAbs = 0;
@@ -238,7 +250,8 @@ export class PcapngParser extends ParserBase {
         this.metadata.sections++;
         if (this.metadata.sections === 1) this.metadata.bigEndian = !le;
         this.ifaces = [];
-        this.sectionProcesses = this.metadata.deviceProcesses.length;
+        this.sectionProcesses = this.processTotal;
+        this.sectionProcessCount = 0;
         this.forEachOption(buf, dv, p + 24, bodyEnd, base, (code, o, olen) => {
           if (code === OPT_COMMENT) this.metadata.comments.push(optString(buf, o, olen));
         });
@@ -311,8 +324,10 @@ export class PcapngParser extends ParserBase {
               rec.deviceUid = uidFromComment(rec.comment);
             } else if ((code === EPB_DARWIN_PROCESS || code === EPB_DARWIN_EFFECTIVE_PROCESS) && olen >= 4) {
               const n = dv.getUint32(o, le);
-              if (n >= this.metadata.deviceProcesses.length - this.sectionProcesses) {
-                this.report('warning', 'pcapng-darwin-process', base + o, `packet names process ${n}, but the section has ${this.metadata.deviceProcesses.length - this.sectionProcesses} process block(s) before it`);
+              if (n >= this.sectionProcessCount) {
+                this.report('warning', 'pcapng-darwin-process', base + o, `packet names process ${n}, but the section has ${this.sectionProcessCount} process block(s) before it`);
+              } else if (this.sectionProcesses + n >= MAX_DEVICE_LABELS) {
+                // A process past the cap was not kept (reported once): the packet goes unnamed.
               } else if (code === EPB_DARWIN_PROCESS) owner = this.sectionProcesses + n;
               else effective = this.sectionProcesses + n;
             }
@@ -373,6 +388,11 @@ export class PcapngParser extends ParserBase {
           this.report('warning', 'pcapdroid-block', base + p, `${r.message}; block skipped`);
           return;
         }
+        if (this.metadata.deviceApps.length >= MAX_DEVICE_LABELS) {
+          if (!this.appsCapped) this.report('warning', 'pcapdroid-block', base + p, `more than ${MAX_DEVICE_LABELS} PCAPdroid uid mappings: this one and later ones are not kept`);
+          this.appsCapped = true;
+          return;
+        }
         this.metadata.deviceApps.push(r.app);
         this.sink.deviceApp?.(r.app);
         return;
@@ -382,6 +402,12 @@ export class PcapngParser extends ParserBase {
         if (!r.ok) {
           // Still counted, so the section's later processes keep the numbers the packets use.
           this.report('warning', 'pcapng-darwin-process', base + p, `${r.message}; its process has no name`);
+        }
+        this.sectionProcessCount++;
+        if (this.processTotal++ >= MAX_DEVICE_LABELS) {
+          if (!this.processesCapped) this.report('warning', 'pcapng-darwin-process', base + p, `more than ${MAX_DEVICE_LABELS} Darwin process blocks: this one and later ones are not kept, and their packets go unnamed`);
+          this.processesCapped = true;
+          return;
         }
         const proc = r.ok ? r.process : { pid: 0, name: null };
         this.metadata.deviceProcesses.push(proc);

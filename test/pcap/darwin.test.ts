@@ -158,4 +158,24 @@ describe('Apple pcapng process blocks', () => {
     assert.equal(r.rows.length, 1);
     assert.equal(r.rows[0].device_app_name, null);
   });
+
+  it('a file of nothing but process blocks keeps 65,536 of them and says so once; a packet naming one past that goes unnamed', async () => {
+    const b = applePcapng(join(PCAPS, SOURCES[0]));
+    // After the first section's header and interface: 70,000 process blocks, then the packets, the first of which
+    // names the last of them.
+    const firstPacket = b.indexOf(Buffer.from([6, 0, 0, 0]), 28);
+    const dpeb = Buffer.from([1, 0, 0, 0x80, 16, 0, 0, 0, 7, 0, 0, 0, 16, 0, 0, 0]);
+    const firstDpeb = b.indexOf(Buffer.from([1, 0, 0, 0x80]), 28);
+    const flood = Buffer.concat([b.subarray(0, firstDpeb), Buffer.concat(new Array(70_000).fill(dpeb)), b.subarray(firstDpeb)]);
+    const opt = flood.indexOf(Buffer.from([0x01, 0x80, 0x04, 0x00]), firstPacket + 70_000 * 16 - 64);
+    flood.writeUInt32LE(69_999, opt + 4);
+    const issues: CaptureIssue[] = [];
+    const r = await flowsOf(flood, { onIssue: (i) => issues.push(i) });
+    const capped = issues.filter((i) => /more than 65536 Darwin process blocks/.test(i.message));
+    assert.equal(capped.length, 1);
+    assert.equal(issues.filter((i) => i.code === 'pcapng-darwin-process').length, 1, JSON.stringify(issues.slice(0, 3)));
+    assert.equal(r.rows.length, 1);
+    assert.equal(r.rows[0].device_app_name, null);
+    assert.equal(r.summary.packets, (await flowsOf(join(PCAPS, SOURCES[0]))).summary.packets);
+  });
 });
