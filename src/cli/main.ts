@@ -382,6 +382,7 @@ export async function buildProgram(command?: string): Promise<Command> {
               if (writer.deviceProcess !== undefined) writer.deviceProcess(proc);
               else unkept++;
             },
+            interfaceAdded: (info) => writer.interfaceAdded?.(info),
           },
           { onProgress: progress.update },
         );

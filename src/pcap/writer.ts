@@ -1,7 +1,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { atomicTarget, checkOutputPath, openAtomically } from '../common/atomic-file.js';
-import type { PacketRecord } from './types.js';
+import type { InterfaceInfo, PacketRecord } from './types.js';
 import { type DeviceApp, PCAPDROID_PEN, PCAPDROID_UID_MAP } from './pcapdroid.js';
 import { BT_DARWIN_PROCESS, type DeviceProcess, EPB_DARWIN_PROCESS } from './darwin.js';
 
@@ -17,6 +17,8 @@ export interface CaptureWriter {
   deviceApp?(app: DeviceApp): void;
   /** Keep an Apple process block; the writer numbers them in the order given, as the reader does (pcapng only). */
   deviceProcess?(proc: DeviceProcess): void;
+  /** An input interface (the reader's interfaceAdded), before its packets: pcapng keeps its name and description. */
+  interfaceAdded?(info: InterfaceInfo): void;
   /** Finish the capture (with openCaptureWriter, rename it over the name asked for). */
   close(): Promise<void>;
   /** With openCaptureWriter: drop what was written, leaving the file at the name as it was. */
@@ -144,8 +146,8 @@ export class PcapWriter implements CaptureWriter {
 const utf8 = new TextEncoder();
 
 /**
- * pcapng, little-endian, one section; an interface (if_tsresol = 9, nanoseconds) per distinct input
- * interface, so captures that mix link types keep them. What the device recorded is kept as the readers read it:
+ * pcapng, little-endian, one section; an interface per distinct input interface (its link type, name, description
+ * and decimal time resolution; nanoseconds otherwise), so captures that mix link types keep them. What the device recorded is kept as the readers read it:
  * each packet's comment (PCAPdroid's u-<uid>), PCAPdroid's uid mappings as its custom blocks, and Apple's process
  * blocks with each packet's process (written as the packet's owner: the reader named the packet by its effective
  * process when it had one, and reads it back the same).
@@ -153,6 +155,11 @@ const utf8 = new TextEncoder();
 export class PcapngWriter implements CaptureWriter {
   private readonly b: Batcher;
   private readonly ifaceIds = new Map<string, number>();
+  /** Per written interface: its timestamp ticks per second (the input's decimal resolution, else nanoseconds). */
+  private readonly ticksPerSec: bigint[] = [];
+  private readonly nsPerTick: number[] = [];
+  /** The input's interfaces of the current section by id (a new section numbers its interfaces from 0 again). */
+  private readonly inputIfaces = new Map<number, InterfaceInfo>();
   packets = 0;
   readonly keepsDeviceLabels = true;
 
@@ -168,24 +175,45 @@ export class PcapngWriter implements CaptureWriter {
     h.dv.setUint32(h.at + 24, 28, true);
   }
 
+  interfaceAdded(info: InterfaceInfo): void {
+    this.inputIfaces.set(info.id, info);
+  }
+
   private iface(rec: PacketRecord): number {
-    const key = `${rec.interfaceId}/${rec.linkType}`;
+    const input = this.inputIfaces.get(rec.interfaceId);
+    const name = input?.name;
+    const description = input?.description;
+    const key = `${rec.interfaceId}/${rec.linkType}/${name ?? ''}/${description ?? ''}`;
     let id = this.ifaceIds.get(key);
     if (id === undefined) {
       id = this.ifaceIds.size;
       this.ifaceIds.set(key, id);
-      // IDB with if_tsresol=9 and end of options: 16 + 8 (option) + 4 (endofopt) + 4 = 32 bytes
-      const h = this.b.reserve(32);
+      // IDB: link type, snap length 0, if_name and if_description as the input had them, and if_tsresol: the input's
+      // decimal resolution (times as they were, as tshark writes them; a microsecond time near 2^64 ticks fits
+      // only so), else nanoseconds (binary resolutions were read to the nanosecond).
+      const units = input?.tsUnitsPerSec;
+      const exp = units === undefined ? 9 : [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9].indexOf(units);
+      const digits = exp < 0 ? 9 : exp;
+      this.ticksPerSec[id] = 10n ** BigInt(digits);
+      this.nsPerTick[id] = 10 ** (9 - digits);
+      const opt = (code: number, v: Uint8Array | undefined) => (v === undefined ? [] : [{ code, v }]);
+      const enc = (t: string | undefined) => (t === undefined ? undefined : utf8.encode(t).subarray(0, 0xffff));
+      const opts = [...opt(2, enc(name)), ...opt(3, enc(description)), { code: 9, v: Uint8Array.of(digits) }];
+      const len = 16 + opts.reduce((n, o) => n + 4 + ((o.v.length + 3) & ~3), 0) + 4 + 4;
+      const h = this.b.reserve(len);
+      h.buf.fill(0, h.at, h.at + len);
       h.dv.setUint32(h.at, 1, true);
-      h.dv.setUint32(h.at + 4, 32, true);
+      h.dv.setUint32(h.at + 4, len, true);
       h.dv.setUint16(h.at + 8, rec.linkType, true);
-      h.dv.setUint16(h.at + 10, 0, true);
-      h.dv.setUint32(h.at + 12, 0, true);
-      h.dv.setUint16(h.at + 16, 9, true);
-      h.dv.setUint16(h.at + 18, 1, true);
-      h.dv.setUint32(h.at + 20, 9, true); // value 9, three bytes of padding
-      h.dv.setUint32(h.at + 24, 0, true);
-      h.dv.setUint32(h.at + 28, 32, true);
+      let o = h.at + 16;
+      for (const { code, v } of opts) {
+        h.dv.setUint16(o, code, true);
+        h.dv.setUint16(o + 2, v.length, true);
+        h.buf.set(v, o + 4);
+        o += 4 + ((v.length + 3) & ~3);
+      }
+      // opt_endofopt is the zeroed word at o; then the trailing length.
+      h.dv.setUint32(h.at + len - 4, len, true);
     }
     return id;
   }
@@ -198,12 +226,13 @@ export class PcapngWriter implements CaptureWriter {
     const opts = comment === undefined && rec.deviceProcess < 0 ? 0 : (comment === undefined ? 0 : 4 + ((comment.length + 3) & ~3)) + (rec.deviceProcess < 0 ? 0 : 8) + 4;
     const len = 32 + padded + opts;
     const r = this.b.reserve(len);
-    const ns = BigInt(rec.tsSec) * 1_000_000_000n + BigInt(rec.tsNsec);
+    const ticks = BigInt(rec.tsSec) * this.ticksPerSec[id] + BigInt(Math.floor(rec.tsNsec / this.nsPerTick[id]));
+    if (ticks < 0n || ticks >= 1n << 64n) throw new Error(`packet ${rec.number}: its time (${rec.tsSec} s) does not fit a pcapng timestamp`);
     r.dv.setUint32(r.at, 6, true);
     r.dv.setUint32(r.at + 4, len, true);
     r.dv.setUint32(r.at + 8, id, true);
-    r.dv.setUint32(r.at + 12, Number(ns >> 32n), true);
-    r.dv.setUint32(r.at + 16, Number(ns & 0xffffffffn), true);
+    r.dv.setUint32(r.at + 12, Number(ticks >> 32n), true);
+    r.dv.setUint32(r.at + 16, Number(ticks & 0xffffffffn), true);
     r.dv.setUint32(r.at + 20, rec.capLen, true);
     r.dv.setUint32(r.at + 24, rec.origLen, true);
     r.buf.set(rec.data.subarray(rec.dataOffset, rec.dataOffset + rec.capLen), r.at + 28);
