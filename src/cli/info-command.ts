@@ -75,6 +75,8 @@ export interface CaptureInfo {
   sha256: string | null;
   sha1: string | null;
   metadata: CaptureMetadata;
+  /** Packets of each interface, in the order of metadata.interfaces. */
+  interfacePackets: number[];
   issues: string[];
 }
 
@@ -96,8 +98,19 @@ export async function captureInfo(input: string): Promise<CaptureInfo> {
   let data = 0;
   let captured = 0;
   const issues: string[] = [];
+  // Packets per interface: a record names its interface within the section of the latest interfaces added.
+  const perInterface: number[] = [];
+  const slotOf = new Map<number, number>();
+  let slots = 0;
   const r = await readCapture(input, {
+    interfaceAdded(info) {
+      if (info.id === 0) slotOf.clear(); // a new section numbers its interfaces from 0 again
+      slotOf.set(info.id, slots++);
+      perInterface.push(0);
+    },
     packet(rec) {
+      const slot = slotOf.get(rec.interfaceId);
+      if (slot !== undefined) perInterface[slot]++;
       const t = BigInt(rec.tsSec) * 1_000_000_000n + BigInt(rec.tsNsec);
       if (first === null || t < first) first = t;
       if (last === null || t > last) last = t;
@@ -137,6 +150,7 @@ export async function captureInfo(input: string): Promise<CaptureInfo> {
     sha256: hashes?.sha256 ?? null,
     sha1: hashes?.sha1 ?? null,
     metadata: r.metadata,
+    interfacePackets: perInterface,
     issues,
   };
 }
@@ -178,16 +192,24 @@ export function infoText(i: CaptureInfo): string {
     ['SHA256', i.sha256 ?? 'n/a'],
     ['SHA1', i.sha1 ?? 'n/a'],
     ['Strict time order', i.strictTimeOrder ? 'True' : 'False'],
+    ...(i.metadata.hardware !== undefined ? [['Capture hardware', i.metadata.hardware] as [string, string]] : []),
+    ...(i.metadata.os !== undefined ? [['Capture oper-sys', i.metadata.os] as [string, string]] : []),
+    ...(i.metadata.application !== undefined ? [['Capture application', i.metadata.application] as [string, string]] : []),
     ['Number of interfaces in file', String(i.metadata.interfaces.length)],
   ];
-  const out = lines.map(([k, v]) => `${`${k}:`.padEnd(21)}${v}`);
-  for (const f of i.metadata.interfaces) {
+  // capinfos's layout: the key and its colon in 20 columns, a space, the value.
+  const out = lines.map(([k, v]) => `${`${k}:`.padEnd(20)} ${v}`);
+  const indent = ''.padEnd(21);
+  i.metadata.interfaces.forEach((f, n) => {
     out.push(`Interface #${f.id}${i.metadata.sections > 1 ? ` (section ${f.section})` : ''} info:`);
-    out.push(`${''.padEnd(21)}Encapsulation = ${linkTypeName(f.linkType)}`);
-    if (f.name) out.push(`${''.padEnd(21)}Name = ${f.name}`);
-    out.push(`${''.padEnd(21)}Capture length = ${f.snapLen}`);
-    out.push(`${''.padEnd(21)}Time ticks per second = ${f.tsUnitsPerSec}`);
-  }
+    if (f.name) out.push(`${indent}Name = ${f.name}`);
+    if (f.description) out.push(`${indent}Description = ${f.description}`);
+    out.push(`${indent}Encapsulation = ${linkTypeName(f.linkType)}`);
+    out.push(`${indent}Capture length = ${f.snapLen}`);
+    out.push(`${indent}Time ticks per second = ${f.tsUnitsPerSec}`);
+    if (f.os) out.push(`${indent}Operating system = ${f.os}`);
+    out.push(`${indent}Number of packets = ${i.interfacePackets[n] ?? 0}`);
+  });
   for (const c of i.metadata.comments) out.push(`${'Capture comment:'.padEnd(21)}${c}`);
   if (i.metadata.deviceApps.length > 0) out.push(`${'PCAPdroid apps:'.padEnd(21)}${i.metadata.deviceApps.length} uid mappings`);
   if (i.metadata.deviceProcesses.length > 0) out.push(`${'Apple processes:'.padEnd(21)}${i.metadata.deviceProcesses.length} process blocks`);
@@ -202,12 +224,13 @@ export function infoJson(i: CaptureInfo): string {
     JSON.stringify(
       {
         ...i,
+        interfacePackets: undefined,
         firstNs: i.firstNs?.toString() ?? null,
         lastNs: i.lastNs?.toString() ?? null,
         metadata: undefined,
         ...(m.variant !== undefined ? { variant: m.variant } : {}),
         sections: m.sections,
-        interfaces: m.interfaces.map((f) => ({ ...f, linkTypeName: linkTypeName(f.linkType) })),
+        interfaces: m.interfaces.map((f, n) => ({ ...f, linkTypeName: linkTypeName(f.linkType), packets: i.interfacePackets[n] ?? 0 })),
         names: Object.fromEntries(m.names),
         statistics: m.statistics.map((s) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v]))),
         comments: m.comments,

@@ -28,6 +28,10 @@ const MAX_DEVICE_LABELS = 65536;
 const OPT_COMMENT = 1;
 const IDB_NAME = 2;
 const IDB_DESCRIPTION = 3;
+const IDB_OS = 12;
+const SHB_HARDWARE = 2;
+const SHB_OS = 3;
+const SHB_USERAPPL = 4;
 const IDB_TSRESOL = 9;
 const IDB_TSOFFSET = 14;
 const ISB_IFRECV = 4;
@@ -254,6 +258,9 @@ export class PcapngParser extends ParserBase {
         this.sectionProcessCount = 0;
         this.forEachOption(buf, dv, p + 24, bodyEnd, base, (code, o, olen) => {
           if (code === OPT_COMMENT) this.metadata.comments.push(optString(buf, o, olen));
+          else if (this.metadata.sections === 1 && code === SHB_HARDWARE) this.metadata.hardware = optString(buf, o, olen);
+          else if (this.metadata.sections === 1 && code === SHB_OS) this.metadata.os = optString(buf, o, olen);
+          else if (this.metadata.sections === 1 && code === SHB_USERAPPL) this.metadata.application = optString(buf, o, olen);
         });
         return;
       }
@@ -277,6 +284,7 @@ export class PcapngParser extends ParserBase {
             info.tsOffsetSec = Number(dv.getBigInt64(o, le));
           } else if (code === IDB_NAME) info.name = optString(buf, o, olen);
           else if (code === IDB_DESCRIPTION) info.description = optString(buf, o, olen);
+          else if (code === IDB_OS) info.os = optString(buf, o, olen);
         });
         this.ifaces.push({ info, ts: new TsConverter(info.tsUnitsPerSec, info.tsOffsetSec) });
         this.metadata.interfaces.push(info);

@@ -99,6 +99,8 @@ export interface InterfaceInfo {
   snapLen: number;
   name?: string;
   description?: string;
+  /** if_os: the operating system of the machine that captured on it. */
+  os?: string;
   /** Units per second of this interface's timestamps, e.g. 1e6 for microseconds. */
   tsUnitsPerSec: number;
   /** if_tsoffset: seconds added to every timestamp. */
@@ -127,6 +129,10 @@ export interface CaptureMetadata {
   names: Map<string, string[]>;
   statistics: InterfaceStatistics[];
   comments: string[];
+  /** The first section's shb_hardware, shb_os and shb_userappl (pcapng), as capinfos shows them. */
+  hardware?: string;
+  os?: string;
+  application?: string;
   /** PCAPdroid's uid mappings (pcapng custom blocks of PEN 62652), in file order. */
   deviceApps: DeviceApp[];
   /** Apple's process blocks (pcapng Darwin process event blocks), in file order: what PacketRecord.deviceProcess indexes. */
