@@ -90,6 +90,9 @@ async function digests(path: string): Promise<{ sha256: string; sha1: string }> 
   return { sha256: a.digest('hex'), sha1: b.digest('hex') };
 }
 
+/** Issues listed by `info` before the rest are only counted. */
+const MAX_INFO_ISSUES = 1000;
+
 export async function captureInfo(input: string): Promise<CaptureInfo> {
   let first: bigint | null = null;
   let last: bigint | null = null;
@@ -98,6 +101,7 @@ export async function captureInfo(input: string): Promise<CaptureInfo> {
   let data = 0;
   let captured = 0;
   const issues: string[] = [];
+  let moreIssues = 0;
   // Packets per interface: a record names its interface within the section of the latest interfaces added.
   const perInterface: number[] = [];
   const slotOf = new Map<number, number>();
@@ -119,7 +123,11 @@ export async function captureInfo(input: string): Promise<CaptureInfo> {
       data += rec.origLen;
       captured += rec.capLen;
     },
-    issue: (i) => issues.push(formatIssue(i)),
+    // The first issues in words, the rest counted: a file can be made of nothing but damage.
+    issue: (i) => {
+      if (issues.length < MAX_INFO_ISSUES) issues.push(formatIssue(i));
+      else moreIssues++;
+    },
   });
   // A pipe or FIFO has no size and cannot be hashed after it was read (as for standard input).
   const isFile = rereadable(input);
@@ -151,7 +159,7 @@ export async function captureInfo(input: string): Promise<CaptureInfo> {
     sha1: hashes?.sha1 ?? null,
     metadata: r.metadata,
     interfacePackets: perInterface,
-    issues,
+    issues: moreIssues > 0 ? [...issues, `${moreIssues} more issue(s) not listed`] : issues,
   };
 }
 

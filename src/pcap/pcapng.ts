@@ -24,6 +24,12 @@ const KNOWN_BLOCKS = new Set([BT_SHB, BT_IDB, BT_OPB, BT_SPB, BT_NRB, BT_ISB, BT
  * or processes; a file made of nothing but such blocks must not fill the memory.
  */
 const MAX_DEVICE_LABELS = 65536;
+/**
+ * The same bound for what else a file describes itself with: interfaces, interface statistics, section comments
+ * and name-resolution addresses (with at most MAX_NAMES_PER_ADDRESS names each). Real captures have a handful.
+ */
+const MAX_METADATA_ENTRIES = 65536;
+const MAX_NAMES_PER_ADDRESS = 64;
 
 const OPT_COMMENT = 1;
 const IDB_NAME = 2;
@@ -114,6 +120,8 @@ export class PcapngParser extends ParserBase {
   /** Whether the MAX_DEVICE_LABELS warning was given for uid mappings, for process blocks. */
   private appsCapped = false;
   private processesCapped = false;
+  /** The kinds of metadata whose bound was reached (each reported once). */
+  private readonly capped = new Set<string>();
   private sectionStarted = false;
   private resyncing = false;
   private resyncFromAbs = 0;
@@ -257,7 +265,9 @@ export class PcapngParser extends ParserBase {
         this.sectionProcesses = this.processTotal;
         this.sectionProcessCount = 0;
         this.forEachOption(buf, dv, p + 24, bodyEnd, base, (code, o, olen) => {
-          if (code === OPT_COMMENT) this.metadata.comments.push(optString(buf, o, olen));
+          if (code === OPT_COMMENT) {
+            if (this.room(this.metadata.comments.length, 'section comments', base + o)) this.metadata.comments.push(optString(buf, o, olen));
+          }
           else if (this.metadata.sections === 1 && code === SHB_HARDWARE) this.metadata.hardware = optString(buf, o, olen);
           else if (this.metadata.sections === 1 && code === SHB_OS) this.metadata.os = optString(buf, o, olen);
           else if (this.metadata.sections === 1 && code === SHB_USERAPPL) this.metadata.application = optString(buf, o, olen);
@@ -286,6 +296,9 @@ export class PcapngParser extends ParserBase {
           else if (code === IDB_DESCRIPTION) info.description = optString(buf, o, olen);
           else if (code === IDB_OS) info.os = optString(buf, o, olen);
         });
+        // Past the bound, the section's later interfaces are not kept: their packets are reported as naming an
+        // unknown interface, as for any packet block whose interface is missing.
+        if (!this.room(this.metadata.interfaces.length, 'interfaces', base + p)) return;
         this.ifaces.push({ info, ts: new TsConverter(info.tsUnitsPerSec, info.tsOffsetSec) });
         this.metadata.interfaces.push(info);
         this.sink.interfaceAdded?.(info);
@@ -384,7 +397,7 @@ export class PcapngParser extends ParserBase {
           else if (code === ISB_OSDROP) stats.droppedByOs = v;
           else if (code === ISB_FILTERACCEPT) stats.filterAccepted = v;
         });
-        this.metadata.statistics.push(stats);
+        if (this.room(this.metadata.statistics.length, 'interface statistics', base + p)) this.metadata.statistics.push(stats);
         return;
       }
       case BT_CB:
@@ -425,6 +438,16 @@ export class PcapngParser extends ParserBase {
       default:
         return; // decryption-secrets, journal and unknown blocks carry no packets
     }
+  }
+
+  /** Whether a list of `length` entries may take one more; at the bound, a warning, once for each kind. */
+  private room(length: number, kind: string, at: number): boolean {
+    if (length < MAX_METADATA_ENTRIES) return true;
+    if (!this.capped.has(kind)) {
+      this.capped.add(kind);
+      this.report('warning', 'pcapng-metadata-bound', at, `more than ${MAX_METADATA_ENTRIES} ${kind}: this one and later ones are not kept`);
+    }
+    return false;
   }
 
   private emitPacket(offset: number, iface: Iface, capLen: number, origLen: number, dataOffset: number): void {
@@ -479,9 +502,12 @@ export class PcapngParser extends ParserBase {
           .decode(buf.subarray(v + alen, v + rlen))
           .split('\0')
           .filter((s) => s.length > 0);
-        const list = this.metadata.names.get(addr) ?? [];
-        list.push(...names);
-        this.metadata.names.set(addr, list);
+        let list = this.metadata.names.get(addr);
+        if (list === undefined && this.room(this.metadata.names.size, 'name-resolution addresses', base + o)) {
+          list = [];
+          this.metadata.names.set(addr, list);
+        }
+        for (const n of names) if (list !== undefined && list.length < MAX_NAMES_PER_ADDRESS) list.push(n);
       }
       o = v + ((rlen + 3) & ~3);
     }
