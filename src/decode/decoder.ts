@@ -192,7 +192,8 @@ export class Decoder {
       case LinkType.PPP_PPPD:
         return this.linkPayload(d, pppPppd(d, start, end, this.linkOut));
       case LinkType.PPP_WITH_DIR:
-        return end - start < 1 ? this.malformed('ppp-truncated') : this.linkPayload(d, ppp(d, start + 1, end, this.linkOut));
+        // The direction byte, then PPP (a frame with nothing after it is ppp-truncated, as ppp() finds).
+        return this.linkPayload(d, ppp(d, start + 1, end, this.linkOut));
       case LinkType.PPP_HDLC:
         return this.linkPayload(d, pppHdlc(d, start, end, this.linkOut));
       case LinkType.PPP_ETHER:

@@ -20,13 +20,10 @@ const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 const KNOWN_BLOCKS = new Set([BT_SHB, BT_IDB, BT_OPB, BT_SPB, BT_NRB, BT_ISB, BT_EPB, 0x0a, 0x0bad, 0x40000bad, 7, 8, 9, BT_DARWIN_PROCESS]);
 
 /**
- * Device labels kept per input (PCAPdroid's uid mappings, Apple's process blocks): a phone has some hundreds of apps
- * or processes; a file made of nothing but such blocks must not fill the memory.
- */
-const MAX_DEVICE_LABELS = 65536;
-/**
- * The same bound for what else a file describes itself with: interfaces, interface statistics, section comments
- * and name-resolution addresses (with at most MAX_NAMES_PER_ADDRESS names each). Real captures have a handful.
+ * What a file describes itself with, kept per input up to this many of each kind: interfaces, interface statistics,
+ * section comments, name-resolution addresses (with at most MAX_NAMES_PER_ADDRESS names each), PCAPdroid's uid
+ * mappings and Apple's process blocks. Real captures have a handful to some hundreds; a file made of nothing but
+ * such blocks must not fill the memory.
  */
 const MAX_METADATA_ENTRIES = 65536;
 const MAX_NAMES_PER_ADDRESS = 64;
@@ -114,12 +111,9 @@ export class PcapngParser extends ParserBase {
   private ifaces: Iface[] = [];
   /** Index in metadata.deviceProcesses of this section's process 0: packet blocks number processes per section. */
   private sectionProcesses = 0;
-  /** Process blocks of this section, and of the whole input (kept or not: see MAX_DEVICE_LABELS). */
+  /** Process blocks of this section, and of the whole input (kept or not: see MAX_METADATA_ENTRIES). */
   private sectionProcessCount = 0;
   private processTotal = 0;
-  /** Whether the MAX_DEVICE_LABELS warning was given for uid mappings, for process blocks. */
-  private appsCapped = false;
-  private processesCapped = false;
   /** The kinds of metadata whose bound was reached (each reported once). */
   private readonly capped = new Set<string>();
   private sectionStarted = false;
@@ -347,7 +341,7 @@ export class PcapngParser extends ParserBase {
               const n = dv.getUint32(o, le);
               if (n >= this.sectionProcessCount) {
                 this.report('warning', 'pcapng-darwin-process', base + o, `packet names process ${n}, but the section has ${this.sectionProcessCount} process block(s) before it`);
-              } else if (this.sectionProcesses + n >= MAX_DEVICE_LABELS) {
+              } else if (this.sectionProcesses + n >= MAX_METADATA_ENTRIES) {
                 // A process past the cap was not kept (reported once): the packet goes unnamed.
               } else if (code === EPB_DARWIN_PROCESS) owner = this.sectionProcesses + n;
               else effective = this.sectionProcesses + n;
@@ -409,11 +403,7 @@ export class PcapngParser extends ParserBase {
           this.report('warning', 'pcapdroid-block', base + p, `${r.message}; block skipped`);
           return;
         }
-        if (this.metadata.deviceApps.length >= MAX_DEVICE_LABELS) {
-          if (!this.appsCapped) this.report('warning', 'pcapdroid-block', base + p, `more than ${MAX_DEVICE_LABELS} PCAPdroid uid mappings: this one and later ones are not kept`);
-          this.appsCapped = true;
-          return;
-        }
+        if (!this.room(this.metadata.deviceApps.length, 'PCAPdroid uid mappings', base + p)) return;
         this.metadata.deviceApps.push(r.app);
         this.sink.deviceApp?.(r.app);
         return;
@@ -425,11 +415,8 @@ export class PcapngParser extends ParserBase {
           this.report('warning', 'pcapng-darwin-process', base + p, `${r.message}; its process has no name`);
         }
         this.sectionProcessCount++;
-        if (this.processTotal++ >= MAX_DEVICE_LABELS) {
-          if (!this.processesCapped) this.report('warning', 'pcapng-darwin-process', base + p, `more than ${MAX_DEVICE_LABELS} Darwin process blocks: this one and later ones are not kept, and their packets go unnamed`);
-          this.processesCapped = true;
-          return;
-        }
+        // Past the bound a process is counted, so the section's numbering holds, but not kept: its packets go unnamed.
+        if (!this.room(this.processTotal++, 'Darwin process blocks', base + p)) return;
         const proc = r.ok ? r.process : { pid: 0, name: null };
         this.metadata.deviceProcesses.push(proc);
         this.sink.deviceProcess?.(proc);

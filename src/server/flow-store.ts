@@ -1,4 +1,5 @@
 import { basename } from 'node:path';
+import { inputName } from '../pcap/reader.js';
 import { readRecords } from '../dataset/record-files.js';
 import { type ExtractSummary, PROTO_NAMES, flowColumns } from '../meter/meter.js';
 import { ALL_GROUPS, flowPlugins } from '../features/plugins.js';
@@ -273,7 +274,7 @@ const KNOWN_COLUMNS: ColumnDef[] = [...flowColumns(flowPlugins({ groups: ALL_GRO
  * (bash's <(...) is /dev/fd/63) by that path, whose base name alone ("63") would say nothing.
  */
 export function captureLabel(input: string): string {
-  if (input === '-') return '<stdin>';
+  if (input === '-') return inputName(input);
   return /^\/(dev|proc\/self)\/fd\/\d+$/.test(input) ? input : basename(input);
 }
 
