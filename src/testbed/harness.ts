@@ -19,7 +19,7 @@ import { RESOLVER_ADDR, Resolver } from './resolver.js';
 import { hashKey } from './shapes.js';
 import { makeTestbedCerts } from './certs.js';
 import { Frontends } from './frontends.js';
-import type { Scenario } from './scenario.js';
+import type { Scenario, Step } from './scenario.js';
 
 /** Port of the app logic behind the TLS front ends (the servers' loopback). */
 const BACKEND_PORT = 8080;
@@ -202,7 +202,7 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
             await runner.show(a.page);
             await sleep(runner.between(s.thinkMs));
             const startNs = now();
-            for (const step of a.steps) await runner.run(step);
+            await runAction(runner, a.steps, `${user} ${a.app}/${a.action}`);
             const endNs = now();
             const rec: ActionRecord = {
               user,
@@ -294,4 +294,23 @@ export async function runTestbed(o: TestbedRunOptions): Promise<TestbedRunResult
   };
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   return { dir, actions, records: result.report.records, report: result.report, wallSec };
+}
+
+/** What a testbed page shows when the browser could not reach the server at all (no HTTP response). */
+const NETWORK_FAILURE = /: error TypeError: Failed to fetch$/;
+
+/**
+ * An action's steps, once more from the start when the page says the browser got no response at all (a keep-alive
+ * connection the server closed just as the browser reused it): a person taps again, and a long run is not lost to
+ * one such race. The action's window spans both tries, so the first try's traffic is labeled with it too. Any other
+ * failure, and a second network failure, ends the run.
+ */
+export async function runAction(runner: Pick<StepRunner, 'run'>, steps: readonly Step[], what: string): Promise<void> {
+  try {
+    for (const step of steps) await runner.run(step);
+  } catch (e) {
+    if (!NETWORK_FAILURE.test((e as Error).message)) throw e;
+    process.stderr.write(`cipherscope testbed: ${what}: ${(e as Error).message}; the action runs once more\n`);
+    for (const step of steps) await runner.run(step);
+  }
 }
