@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { END_OF_OPTIONS as END, pad4 as pad, pcapngBlock as block, pcapngOption as opt, u32 } from './pcapng.js';
 
 /**
  * A real Ethernet capture (classic pcap, little-endian) rewritten as Apple's tcpdump writes a pktap capture in
@@ -14,21 +15,6 @@ export const DARWIN_PROCESSES = [
   ['nsurlsessiond', 233],
   ['Mail', 1401],
 ] as const;
-
-const u32 = (v: number) => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(v >>> 0);
-  return b;
-};
-const pad = (b: Buffer) => Buffer.concat([b, Buffer.alloc((4 - (b.length % 4)) % 4)]);
-const opt = (code: number, v: Buffer) => {
-  const h = Buffer.alloc(4);
-  h.writeUInt16LE(code, 0);
-  h.writeUInt16LE(v.length, 2);
-  return Buffer.concat([h, pad(v)]);
-};
-const END = Buffer.alloc(4);
-const block = (type: number, body: Buffer) => Buffer.concat([u32(type), u32(12 + body.length), body, u32(12 + body.length)]);
 
 /** Which processes (indexes of DARWIN_PROCESSES) packet `n` names: its socket's owner and, when set, the effective one. */
 export function darwinProcessOf(n: number): { owner: number; effective?: number } {

@@ -1,3 +1,4 @@
+import { END_OF_OPTIONS, pcapngBlock, pcapngOption } from './pcapng.js';
 import { crc32 } from 'node:zlib';
 
 /**
@@ -135,25 +136,6 @@ export function trailerPcap(packets: readonly PhonePacket[], layout: 1 | 2): Buf
   return Buffer.concat(parts);
 }
 
-function block(type: number, body: Buffer): Buffer {
-  const padded = Buffer.alloc((body.length + 3) & ~3);
-  body.copy(padded);
-  const b = Buffer.alloc(12 + padded.length);
-  b.writeUInt32LE(type, 0);
-  b.writeUInt32LE(b.length, 4);
-  padded.copy(b, 8);
-  b.writeUInt32LE(b.length, b.length - 4);
-  return b;
-}
-
-function option(code: number, value: Buffer): Buffer {
-  const b = Buffer.alloc(4 + ((value.length + 3) & ~3));
-  b.writeUInt16LE(code, 0);
-  b.writeUInt16LE(value.length, 2);
-  value.copy(b, 4);
-  return b;
-}
-
 /** pcapng as PCAPdroid writes it with its extensions on: a uid mapping block before each uid's first packet. */
 export function pcapdroidPcapng(packets: readonly PhonePacket[]): Buffer {
   const shb = Buffer.alloc(16);
@@ -163,7 +145,7 @@ export function pcapdroidPcapng(packets: readonly PhonePacket[]): Buffer {
   const idb = Buffer.alloc(8);
   idb.writeUInt16LE(101, 0); // LINKTYPE_RAW
   idb.writeUInt32LE(65535, 4);
-  const parts = [block(0x0a0d0d0a, shb), block(1, idb)];
+  const parts = [pcapngBlock(0x0a0d0d0a, shb), pcapngBlock(1, idb)];
   const mapped = new Set<number>();
   for (const p of packets) {
     if (!mapped.has(p.uid)) {
@@ -180,7 +162,7 @@ export function pcapdroidPcapng(packets: readonly PhonePacket[]): Buffer {
       body[13] = name.length;
       pkg.copy(body, 14);
       name.copy(body, 14 + pkg.length);
-      parts.push(block(0x00000bad, body));
+      parts.push(pcapngBlock(0x00000bad, body));
     }
     const epb = Buffer.alloc(20);
     epb.writeUInt32LE(0, 0);
@@ -190,7 +172,7 @@ export function pcapdroidPcapng(packets: readonly PhonePacket[]): Buffer {
     epb.writeUInt32LE(p.ip.length, 16);
     const data = Buffer.alloc((p.ip.length + 3) & ~3);
     data.set(p.ip);
-    parts.push(block(6, Buffer.concat([epb, data, option(1, Buffer.from(`u-${p.uid}`)), Buffer.alloc(4)])));
+    parts.push(pcapngBlock(6, Buffer.concat([epb, data, pcapngOption(1, Buffer.from(`u-${p.uid}`)), END_OF_OPTIONS])));
   }
   return Buffer.concat(parts);
 }

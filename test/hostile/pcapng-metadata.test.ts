@@ -7,25 +7,13 @@ import { readCapture } from '../../src/pcap/reader.js';
 import type { CaptureIssue } from '../../src/pcap/types.js';
 import { cli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
+import { pcapngBlock as block, pcapngOption as opt, u32 } from '../helpers/pcapng.js';
 
 /**
  * A pcapng made of nothing but self-description (interfaces, statistics, name records, one address with thousands
  * of names, section comments) must not fill the memory: each kind is kept up to a bound, said once, and the packet
  * after them is still read.
  */
-const u32 = (v: number) => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(v >>> 0);
-  return b;
-};
-const block = (type: number, body: Buffer) => Buffer.concat([u32(type), u32(12 + body.length), body, u32(12 + body.length)]);
-const opt = (code: number, v: Buffer) => {
-  const h = Buffer.alloc(4);
-  h.writeUInt16LE(code, 0);
-  h.writeUInt16LE(v.length, 2);
-  return Buffer.concat([h, v, Buffer.alloc((4 - (v.length % 4)) % 4)]);
-};
-
 function flood(n: number): Buffer {
   const comments = Buffer.concat(Array.from({ length: n }, () => opt(1, Buffer.from('c'))));
   const parts = [block(0x0a0d0d0a, Buffer.concat([u32(0x1a2b3c4d), Buffer.from([1, 0, 0, 0]), Buffer.alloc(8, 0xff), comments, Buffer.alloc(4)]))];
