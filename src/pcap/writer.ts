@@ -145,6 +145,19 @@ export class PcapWriter implements CaptureWriter {
 
 const utf8 = new TextEncoder();
 
+/** Bytes a pcapng option with `len` value bytes takes: code, length, the value padded to four. */
+const optionBytes = (len: number): number => 4 + ((len + 3) & ~3);
+
+/** A pcapng option at `o` (its padding zeroed); returns where the next option starts. */
+function putOption(dv: DataView, buf: Uint8Array, o: number, code: number, value: Uint8Array): number {
+  dv.setUint16(o, code, true);
+  dv.setUint16(o + 2, value.length, true);
+  buf.set(value, o + 4);
+  const next = o + optionBytes(value.length);
+  buf.fill(0, o + 4 + value.length, next);
+  return next;
+}
+
 /**
  * pcapng, little-endian, one section; an interface per distinct input interface (its link type, name, description
  * and decimal time resolution; nanoseconds otherwise), so captures that mix link types keep them. What the device recorded is kept as the readers read it:
@@ -160,6 +173,9 @@ export class PcapngWriter implements CaptureWriter {
   private readonly nsPerTick: number[] = [];
   /** The input's interfaces of the current section by id (a new section numbers its interfaces from 0 again). */
   private readonly inputIfaces = new Map<number, InterfaceInfo>();
+  /** A reused 4-byte option value (a packet's process number). */
+  private readonly wordBytes = new Uint8Array(4);
+  private readonly word = new DataView(this.wordBytes.buffer);
   packets = 0;
   readonly keepsDeviceLabels = true;
 
@@ -199,19 +215,14 @@ export class PcapngWriter implements CaptureWriter {
       const opt = (code: number, v: Uint8Array | undefined) => (v === undefined ? [] : [{ code, v }]);
       const enc = (t: string | undefined) => (t === undefined ? undefined : utf8.encode(t).subarray(0, 0xffff));
       const opts = [...opt(2, enc(name)), ...opt(3, enc(description)), { code: 9, v: Uint8Array.of(digits) }];
-      const len = 16 + opts.reduce((n, o) => n + 4 + ((o.v.length + 3) & ~3), 0) + 4 + 4;
+      const len = 16 + opts.reduce((n, o) => n + optionBytes(o.v.length), 0) + 4 + 4;
       const h = this.b.reserve(len);
       h.buf.fill(0, h.at, h.at + len);
       h.dv.setUint32(h.at, 1, true);
       h.dv.setUint32(h.at + 4, len, true);
       h.dv.setUint16(h.at + 8, rec.linkType, true);
       let o = h.at + 16;
-      for (const { code, v } of opts) {
-        h.dv.setUint16(o, code, true);
-        h.dv.setUint16(o + 2, v.length, true);
-        h.buf.set(v, o + 4);
-        o += 4 + ((v.length + 3) & ~3);
-      }
+      for (const { code, v } of opts) o = putOption(h.dv, h.buf, o, code, v);
       // opt_endofopt is the zeroed word at o; then the trailing length.
       h.dv.setUint32(h.at + len - 4, len, true);
     }
@@ -223,7 +234,7 @@ export class PcapngWriter implements CaptureWriter {
     const padded = (rec.capLen + 3) & ~3;
     const comment = rec.comment === undefined ? undefined : utf8.encode(rec.comment).subarray(0, 0xffff);
     // Options: the comment, the process (4 bytes), the end of options; none at all for a plain packet.
-    const opts = comment === undefined && rec.deviceProcess < 0 ? 0 : (comment === undefined ? 0 : 4 + ((comment.length + 3) & ~3)) + (rec.deviceProcess < 0 ? 0 : 8) + 4;
+    const opts = comment === undefined && rec.deviceProcess < 0 ? 0 : (comment === undefined ? 0 : optionBytes(comment.length)) + (rec.deviceProcess < 0 ? 0 : optionBytes(4)) + 4;
     const len = 32 + padded + opts;
     const r = this.b.reserve(len);
     const ticks = BigInt(rec.tsSec) * this.ticksPerSec[id] + BigInt(Math.floor(rec.tsNsec / this.nsPerTick[id]));
@@ -239,19 +250,10 @@ export class PcapngWriter implements CaptureWriter {
     r.buf.fill(0, r.at + 28 + rec.capLen, r.at + 28 + padded);
     if (opts > 0) {
       let o = r.at + 28 + padded;
-      if (comment !== undefined) {
-        r.dv.setUint16(o, 1, true); // opt_comment
-        r.dv.setUint16(o + 2, comment.length, true);
-        r.buf.set(comment, o + 4);
-        const end = o + 4 + ((comment.length + 3) & ~3);
-        r.buf.fill(0, o + 4 + comment.length, end);
-        o = end;
-      }
+      if (comment !== undefined) o = putOption(r.dv, r.buf, o, 1, comment); // opt_comment
       if (rec.deviceProcess >= 0) {
-        r.dv.setUint16(o, EPB_DARWIN_PROCESS, true);
-        r.dv.setUint16(o + 2, 4, true);
-        r.dv.setUint32(o + 4, rec.deviceProcess, true);
-        o += 8;
+        this.word.setUint32(0, rec.deviceProcess, true);
+        o = putOption(r.dv, r.buf, o, EPB_DARWIN_PROCESS, this.wordBytes);
       }
       r.dv.setUint32(o, 0, true); // opt_endofopt
     }
@@ -283,18 +285,14 @@ export class PcapngWriter implements CaptureWriter {
   /** An Apple process block: the process id and, when known, its name (darwin.ts reads it). */
   deviceProcess(proc: DeviceProcess): void {
     const name = proc.name === null ? undefined : utf8.encode(proc.name).subarray(0, 0xffff);
-    const opts = (name === undefined ? 0 : 4 + ((name.length + 3) & ~3)) + 4;
+    const opts = (name === undefined ? 0 : optionBytes(name.length)) + 4;
     const len = 12 + 4 + opts;
     const r = this.b.reserve(len);
     r.buf.fill(0, r.at, r.at + len);
     r.dv.setUint32(r.at, BT_DARWIN_PROCESS, true);
     r.dv.setUint32(r.at + 4, len, true);
     r.dv.setUint32(r.at + 8, proc.pid, true);
-    if (name !== undefined) {
-      r.dv.setUint16(r.at + 12, 2, true);
-      r.dv.setUint16(r.at + 14, name.length, true);
-      r.buf.set(name, r.at + 16);
-    }
+    if (name !== undefined) putOption(r.dv, r.buf, r.at + 12, 2, name); // the process name; then the zeroed end of options
     r.dv.setUint32(r.at + len - 4, len, true);
   }
 
