@@ -2,7 +2,7 @@ import { ipv4Text, ipv6Text } from '../common/addr.js';
 import { DEFAULT_MAX_CAPLEN, HARD_MAX_CAPLEN, ParserBase } from './parser.js';
 import { type CaptureMetadata, type InterfaceInfo, type PacketSink, normalizeLinkType } from './types.js';
 import { NO_UID, PCAPDROID_PEN, parseUidMapBlock, uidFromComment } from './pcapdroid.js';
-import { BT_DARWIN_PROCESS, EPB_DARWIN_EFFECTIVE_PROCESS, EPB_DARWIN_PROCESS, NO_PROCESS, parseDarwinProcessBlock } from './darwin.js';
+import { BT_DARWIN_PROCESS, DPEB_NAME, type DeviceProcess, EPB_DARWIN_EFFECTIVE_PROCESS, EPB_DARWIN_PROCESS, NO_PROCESS } from './darwin.js';
 
 /** Block types (https://datatracker.ietf.org/doc/draft-ietf-opsawg-pcapng/). */
 export const BT_SHB = 0x0a0d0d0a;
@@ -409,15 +409,20 @@ export class PcapngParser extends ParserBase {
         return;
       }
       case BT_DARWIN_PROCESS: {
-        const r = parseDarwinProcessBlock(buf, dv, p + 8, bodyEnd, le);
-        if (!r.ok) {
-          // Still counted, so the section's later processes keep the numbers the packets use.
-          this.report('warning', 'pcapng-darwin-process', base + p, `${r.message}; its process has no name`);
+        // The process id, then options: its name (the UUID is not needed). A block too short for the id still counts,
+        // so the section's later processes keep the numbers the packets use.
+        const proc: DeviceProcess = { pid: 0, name: null };
+        if (bodyEnd - (p + 8) < 4) {
+          this.report('warning', 'pcapng-darwin-process', base + p, `Darwin process event block of ${len} bytes has no process id; its process has no name`);
+        } else {
+          proc.pid = dv.getUint32(p + 8, le);
+          this.forEachOption(buf, dv, p + 12, bodyEnd, base, (code, o, olen) => {
+            if (code === DPEB_NAME) proc.name = optString(buf, o, olen);
+          });
         }
         this.sectionProcessCount++;
         // Past the bound a process is counted, so the section's numbering holds, but not kept: its packets go unnamed.
         if (!this.room(this.processTotal++, 'Darwin process blocks', base + p)) return;
-        const proc = r.ok ? r.process : { pid: 0, name: null };
         this.metadata.deviceProcesses.push(proc);
         this.sink.deviceProcess?.(proc);
         return;
